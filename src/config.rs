@@ -1,0 +1,406 @@
+//! `shipit.toml` + environment + flags -> [`Settings`]. Pure apart from reading the file.
+//!
+//! Precedence, highest first: command-line flags, `SHIPIT_*` environment variables (clap reads
+//! them into the same fields as the flags), the configuration file, built-in defaults.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::cli::{GlobalArgs, TargetArgs};
+use crate::error::{Error, Result};
+use crate::headers::{HeaderRule, HeaderRules};
+use crate::plan::PruneCap;
+use crate::site::DEFAULT_EXCLUDES;
+
+/// Requests in flight by default. Measured in BENCHMARKS.md: throughput against a local S3
+/// server stops growing past this on 2 cores, and real S3 handles it per prefix easily.
+pub const DEFAULT_CONCURRENCY: usize = 32;
+pub const DEFAULT_MULTIPART_THRESHOLD_MIB: u64 = 64;
+pub const DEFAULT_PART_SIZE_MIB: u64 = 16;
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 5;
+pub const DEFAULT_MAX_DELETES: usize = 1000;
+pub const DEFAULT_MAX_DELETE_SHARE: f64 = 0.5;
+
+/// The file, as written. Every field optional; unknown fields are an error.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub bucket: Option<String>,
+    pub prefix: Option<String>,
+    pub region: Option<String>,
+    pub profile: Option<String>,
+    pub endpoint_url: Option<String>,
+    /// Extra globs to leave out of the upload.
+    #[serde(default)]
+    pub exclude: Vec<String>,
+    /// Whether the built-in excludes (.DS_Store, Thumbs.db, .git) apply. Default true.
+    pub default_excludes: Option<bool>,
+    pub allow_missing_index: Option<bool>,
+    #[serde(default)]
+    pub upload: UploadConfig,
+    #[serde(default)]
+    pub prune: PruneConfig,
+    #[serde(default)]
+    pub headers: Vec<HeaderRule>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UploadConfig {
+    pub concurrency: Option<usize>,
+    pub multipart_threshold_mib: Option<u64>,
+    pub part_size_mib: Option<u64>,
+    pub max_attempts: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PruneConfig {
+    pub enabled: Option<bool>,
+    pub max_deletes: Option<usize>,
+    pub max_share: Option<f64>,
+}
+
+/// Where the S3 API is and who we are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Connection {
+    pub region: Option<String>,
+    pub profile: Option<String>,
+    /// A custom endpoint (then path-style addressing is used).
+    pub endpoint_url: Option<String>,
+    pub max_attempts: u32,
+}
+
+/// Everything a deploy or a plan needs, validated.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub dir: PathBuf,
+    pub bucket: String,
+    /// Empty, or ends with `/`.
+    pub prefix: String,
+    pub connection: Connection,
+    pub excludes: Vec<String>,
+    pub rules: HeaderRules,
+    pub allow_missing_index: bool,
+    pub full_check: bool,
+    pub concurrency: usize,
+    pub multipart_threshold: u64,
+    pub part_size: u64,
+    pub prune: bool,
+    pub prune_cap: PruneCap,
+    pub allow_large_prune: bool,
+}
+
+/// Reads the configuration file: the one named, or `./shipit.toml` when present.
+pub fn load_file(explicit: Option<&Path>) -> Result<FileConfig> {
+    let (path, required) = match explicit {
+        Some(p) => (p.to_path_buf(), true),
+        None => (PathBuf::from("shipit.toml"), false),
+    };
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(FileConfig::default())
+        }
+        Err(e) => {
+            return Err(Error::config_hint(
+                format!("cannot read the configuration file {}: {e}", path.display()),
+                "check the --config path",
+            ))
+        }
+    };
+    parse_file(&text, &path)
+}
+
+pub fn parse_file(text: &str, path: &Path) -> Result<FileConfig> {
+    toml::from_str(text).map_err(|e| {
+        Error::config_hint(
+            format!(
+                "invalid configuration in {}: {}",
+                path.display(),
+                e.message()
+            ),
+            match e.span() {
+                Some(span) => format!(
+                    "at line {}; see the README's configuration reference",
+                    text[..span.start].lines().count().max(1)
+                ),
+                None => "see the README's configuration reference".to_string(),
+            },
+        )
+    })
+}
+
+/// `AWS_ENDPOINT_URL_S3`, then `AWS_ENDPOINT_URL`, as the SDKs read them.
+pub fn endpoint_from_env(get: impl Fn(&str) -> Option<String>) -> Option<String> {
+    get("AWS_ENDPOINT_URL_S3")
+        .or_else(|| get("AWS_ENDPOINT_URL"))
+        .filter(|s| !s.is_empty())
+}
+
+pub fn normalise_prefix(prefix: &str) -> String {
+    let p = prefix.trim_matches('/');
+    if p.is_empty() {
+        String::new()
+    } else {
+        format!("{p}/")
+    }
+}
+
+/// Builds the settings from the three layers.
+pub fn settings(
+    global: &GlobalArgs,
+    target: &TargetArgs,
+    concurrency: Option<usize>,
+    file: FileConfig,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Settings> {
+    let bucket = target.bucket.clone().or(file.bucket).ok_or_else(|| {
+        Error::config_hint(
+            "no bucket given",
+            "pass --bucket NAME, set SHIPIT_BUCKET, or add `bucket = \"NAME\"` to shipit.toml",
+        )
+    })?;
+    check_bucket_name(&bucket)?;
+    let prefix = normalise_prefix(
+        target
+            .prefix
+            .as_deref()
+            .or(file.prefix.as_deref())
+            .unwrap_or(""),
+    );
+    let mut excludes: Vec<String> = if file.default_excludes.unwrap_or(true) {
+        DEFAULT_EXCLUDES.iter().map(|s| s.to_string()).collect()
+    } else {
+        Vec::new()
+    };
+    excludes.extend(file.exclude);
+    let concurrency = concurrency
+        .or(file.upload.concurrency)
+        .unwrap_or(DEFAULT_CONCURRENCY);
+    if !(1..=512).contains(&concurrency) {
+        return Err(Error::config(format!(
+            "concurrency must be between 1 and 512, not {concurrency}"
+        )));
+    }
+    let mib = 1024 * 1024;
+    let part_size = file.upload.part_size_mib.unwrap_or(DEFAULT_PART_SIZE_MIB);
+    if !(5..=5 * 1024).contains(&part_size) {
+        return Err(Error::config(format!(
+            "upload.part_size_mib must be between 5 and 5120 (S3's part limits), not {part_size}"
+        )));
+    }
+    let threshold = file
+        .upload
+        .multipart_threshold_mib
+        .unwrap_or(DEFAULT_MULTIPART_THRESHOLD_MIB);
+    if !(5..=5 * 1024).contains(&threshold) {
+        return Err(Error::config(format!(
+            "upload.multipart_threshold_mib must be between 5 and 5120, not {threshold}"
+        )));
+    }
+    let max_share = file.prune.max_share.unwrap_or(DEFAULT_MAX_DELETE_SHARE);
+    if !(0.0..=1.0).contains(&max_share) {
+        return Err(Error::config(format!(
+            "prune.max_share is a fraction between 0 and 1, not {max_share}"
+        )));
+    }
+    let max_attempts = file
+        .upload
+        .max_attempts
+        .unwrap_or(DEFAULT_MAX_ATTEMPTS)
+        .max(1);
+    Ok(Settings {
+        dir: target.dir.clone(),
+        bucket,
+        prefix,
+        connection: Connection {
+            region: global.region.clone().or(file.region),
+            profile: global.profile.clone().or(file.profile),
+            endpoint_url: global
+                .endpoint_url
+                .clone()
+                .or(file.endpoint_url)
+                .or_else(|| endpoint_from_env(&env)),
+            max_attempts,
+        },
+        excludes,
+        rules: HeaderRules::new(&file.headers)?,
+        allow_missing_index: target.allow_missing_index
+            || file.allow_missing_index.unwrap_or(false),
+        full_check: target.full_check,
+        concurrency,
+        multipart_threshold: threshold * mib,
+        part_size: part_size * mib,
+        prune: !target.no_prune && file.prune.enabled.unwrap_or(true),
+        prune_cap: PruneCap {
+            max_deletes: file.prune.max_deletes.unwrap_or(DEFAULT_MAX_DELETES),
+            max_share,
+        },
+        allow_large_prune: target.allow_large_prune,
+    })
+}
+
+/// S3's bucket naming rules, checked up front so a typo gets a clear message.
+fn check_bucket_name(name: &str) -> Result<()> {
+    let ok = (3..=63).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+        && name.as_bytes()[0].is_ascii_alphanumeric()
+        && name.as_bytes()[name.len() - 1].is_ascii_alphanumeric();
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::config_hint(
+            format!("{name:?} is not a valid bucket name"),
+            "bucket names are 3-63 characters of lower-case letters, digits, '-' and '.'",
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn parse(args: &[&str]) -> crate::cli::Cli {
+        crate::cli::Cli::try_parse_from(args).unwrap()
+    }
+
+    fn settings_for(args: &[&str], toml: &str, env: &[(&str, &str)]) -> Result<Settings> {
+        let cli = parse(args);
+        let crate::cli::Command::Deploy(d) = &cli.command else {
+            panic!()
+        };
+        let file = parse_file(toml, Path::new("shipit.toml"))?;
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        settings(&cli.global, &d.target, d.concurrency, file, |k| {
+            env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
+        })
+    }
+
+    #[test]
+    fn flags_override_file_and_defaults_fill_in() {
+        let toml = r#"
+            bucket = "from-file"
+            prefix = "/site"
+            exclude = ["**/*.map"]
+            [upload]
+            concurrency = 8
+            [prune]
+            max_deletes = 10
+            [[headers]]
+            glob = "*.txt"
+            cache_control = "no-store"
+        "#;
+        let s = settings_for(&["shipit", "deploy", "d"], toml, &[]).unwrap();
+        assert_eq!(s.bucket, "from-file");
+        assert_eq!(s.prefix, "site/");
+        assert_eq!(s.concurrency, 8);
+        assert_eq!(s.prune_cap.max_deletes, 10);
+        assert!(s.excludes.contains(&"**/*.map".to_string()));
+        assert!(s.excludes.contains(&"**/.DS_Store".to_string()));
+        assert!(s.prune);
+        let s = settings_for(
+            &[
+                "shipit",
+                "deploy",
+                "d",
+                "--bucket",
+                "flag-bucket",
+                "--concurrency",
+                "3",
+                "--no-prune",
+            ],
+            toml,
+            &[],
+        )
+        .unwrap();
+        assert_eq!(s.bucket, "flag-bucket");
+        assert_eq!(s.concurrency, 3);
+        assert!(!s.prune);
+    }
+
+    #[test]
+    fn endpoint_env_fallbacks() {
+        let s = settings_for(
+            &["shipit", "deploy", "d", "--bucket", "b-1"],
+            "",
+            &[
+                ("AWS_ENDPOINT_URL", "http://a"),
+                ("AWS_ENDPOINT_URL_S3", "http://s3"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(s.connection.endpoint_url.as_deref(), Some("http://s3"));
+        let s = settings_for(
+            &["shipit", "deploy", "d", "--bucket", "b-1"],
+            "",
+            &[("AWS_ENDPOINT_URL", "http://a")],
+        )
+        .unwrap();
+        assert_eq!(s.connection.endpoint_url.as_deref(), Some("http://a"));
+    }
+
+    #[test]
+    fn errors_name_the_problem() {
+        let table = [
+            (vec!["shipit", "deploy", "d"], "", "no bucket"),
+            (
+                vec!["shipit", "deploy", "d", "--bucket", "Bad_Name"],
+                "",
+                "not a valid bucket name",
+            ),
+            (
+                vec!["shipit", "deploy", "d", "--bucket", "ok-b"],
+                "bukket = 1",
+                "unknown field",
+            ),
+            (
+                vec!["shipit", "deploy", "d", "--bucket", "ok-b"],
+                "[upload]\npart_size_mib = 1",
+                "part_size_mib",
+            ),
+            (
+                vec!["shipit", "deploy", "d", "--bucket", "ok-b"],
+                "[prune]\nmax_share = 2.0",
+                "max_share",
+            ),
+            (
+                vec![
+                    "shipit",
+                    "deploy",
+                    "d",
+                    "--bucket",
+                    "ok-b",
+                    "--concurrency",
+                    "0",
+                ],
+                "",
+                "concurrency",
+            ),
+            (
+                vec!["shipit", "deploy", "d", "--bucket", "ok-b"],
+                "[[headers]]\nglob = \"[\"",
+                "invalid glob",
+            ),
+        ];
+        for (args, toml, want) in table {
+            let err = settings_for(&args, toml, &[]).unwrap_err();
+            assert!(err.to_string().contains(want), "{args:?} {toml:?}: {err}");
+            assert_eq!(err.exit_code(), crate::error::exit::USAGE);
+        }
+    }
+
+    #[test]
+    fn prefixes() {
+        for (raw, want) in [("", ""), ("/", ""), ("site", "site/"), ("/a/b/", "a/b/")] {
+            assert_eq!(normalise_prefix(raw), want);
+        }
+    }
+}

@@ -1,0 +1,311 @@
+//! The pipeline: scan and list (concurrently), plan, then execute the plan: writes phase by
+//! phase, shipit's manifest, and the prune. Deciding happens in `plan`; this module only runs
+//! what the plan says, and never deletes after an error.
+
+use std::collections::HashMap;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use futures::{StreamExt, TryStreamExt};
+use serde::Serialize;
+
+use crate::config::Settings;
+use crate::error::{Error, Result};
+use crate::plan::{self, Action, Op, Plan, Reason};
+use crate::report::{human_bytes, Reporter};
+use crate::s3::{Store, DELETE_BATCH};
+use crate::site::{self, LocalFile, ScanOptions};
+use crate::state::{self, Entry, Manifest};
+
+/// A plan ready to execute, with what executing it needs.
+pub struct Prepared {
+    pub store: Store,
+    pub local: Vec<LocalFile>,
+    pub plan: Plan,
+    /// The manifest the bucket held before this deploy.
+    pub manifest: Option<Manifest>,
+    pub started: Instant,
+}
+
+/// What a deploy did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub bucket: String,
+    pub prefix: String,
+    pub uploaded: usize,
+    pub header_updated: usize,
+    pub deleted: usize,
+    pub unchanged: usize,
+    /// Keys not in the build that were kept because pruning is off.
+    pub kept_stale: usize,
+    pub bytes_uploaded: u64,
+    pub seconds: f64,
+}
+
+/// Scans, lists, resolves and plans. Makes no writes. Refuses a prune above the cap here,
+/// before anything is written.
+pub async fn prepare(settings: &Settings, reporter: &Reporter) -> Result<Prepared> {
+    let started = Instant::now();
+    reporter.stage(&format!(
+        "planning {} -> s3://{}/{}",
+        settings.dir.display(),
+        settings.bucket,
+        settings.prefix
+    ));
+    let scan_opts = ScanOptions {
+        excludes: settings.excludes.clone(),
+        allow_missing_index: settings.allow_missing_index,
+        prefix_len: settings.prefix.len(),
+    };
+    let dir = settings.dir.clone();
+    // Hashing is CPU work on a blocking pool; listing is I/O: both at once.
+    let scan = tokio::task::spawn_blocking(move || site::scan(&dir, &scan_opts));
+    let remote = async {
+        let store =
+            Store::connect(&settings.connection, &settings.bucket, &settings.prefix).await?;
+        let (listed, manifest) = tokio::try_join!(store.list(), store.get_manifest())?;
+        Ok::<_, Error>((store, listed, manifest))
+    };
+    let (scanned, remote) = tokio::join!(scan, remote);
+    // A bad build directory is the more useful error when both fail.
+    let local = scanned.map_err(|e| Error::Internal(format!("scan task: {e}")))??;
+    let (store, listed, manifest) = remote?;
+    reporter.info(&format!(
+        "{} local files ({}), {} objects in the bucket, {} in {:.1}s",
+        local.len(),
+        human_bytes(local.iter().map(|f| f.size).sum()),
+        listed.len(),
+        if manifest.is_some() {
+            "manifest found"
+        } else {
+            "no manifest"
+        },
+        started.elapsed().as_secs_f64()
+    ));
+
+    let (mut remote, mut need_head) = state::resolve(listed, manifest.as_ref(), &local);
+    if settings.full_check {
+        let local_keys: std::collections::HashSet<&str> =
+            local.iter().map(|f| f.key.as_str()).collect();
+        need_head = remote
+            .iter()
+            .filter(|r| local_keys.contains(r.key.as_str()))
+            .map(|r| r.key.clone())
+            .collect();
+    }
+    if !need_head.is_empty() {
+        reporter.detail(&format!(
+            "asking S3 about {} objects shipit has no record of",
+            need_head.len()
+        ));
+        let heads: Vec<(String, state::Head)> = futures::stream::iter(need_head)
+            .map(|key| {
+                let store = &store;
+                async move { store.head(&key).await.map(|h| (key, h)) }
+            })
+            .buffer_unordered(settings.concurrency)
+            .try_collect()
+            .await?;
+        let mut heads: HashMap<String, state::Head> = heads.into_iter().collect();
+        for object in &mut remote {
+            if let Some(head) = heads.remove(&object.key) {
+                state::apply_head(object, head);
+            }
+        }
+    }
+
+    let mut plan = plan::diff(&local, &remote, &settings.rules);
+    if settings.prune {
+        let deletes = plan.deletes().count();
+        if let Some(why) = settings.prune_cap.exceeded(deletes, plan.remote_objects) {
+            if !settings.allow_large_prune {
+                return Err(Error::Refused {
+                    message: format!("refusing to deploy: {why}; nothing was written"),
+                    hint: "check that this is the right directory, bucket and prefix; then pass --allow-large-prune, or raise [prune] max_deletes / max_share in shipit.toml".into(),
+                });
+            }
+            reporter.warn(&format!(
+                "{why}; going ahead because of --allow-large-prune"
+            ));
+        }
+    } else {
+        for a in plan.actions.iter_mut().filter(|a| a.op == Op::Delete) {
+            a.op = Op::Keep;
+        }
+    }
+    Ok(Prepared {
+        store,
+        local,
+        plan,
+        manifest,
+        started,
+    })
+}
+
+/// Runs the plan: writes in phases, the manifest, then (only if all of that succeeded) the prune.
+pub async fn execute(
+    prepared: Prepared,
+    settings: &Settings,
+    reporter: &Reporter,
+) -> Result<Summary> {
+    let Prepared {
+        store,
+        local,
+        plan,
+        manifest: previous,
+        started,
+    } = prepared;
+    let counts = plan.counts();
+    let mut etags: HashMap<String, String> = HashMap::new();
+    let writes = counts.upload + counts.update_headers;
+    if writes > 0 {
+        reporter.stage(&format!(
+            "uploading {} files ({}), updating headers of {}",
+            counts.upload,
+            human_bytes(counts.upload_bytes),
+            counts.update_headers
+        ));
+        let progress = reporter.progress("upload", writes as u64, counts.upload_bytes);
+        for (phase, actions) in plan.write_phases() {
+            reporter.detail(&format!("phase {phase:?}: {} writes", actions.len()));
+            let done: Vec<(String, String)> = futures::stream::iter(actions)
+                .map(|action| {
+                    let (store, progress) = (&store, &progress);
+                    async move {
+                        let etag = write(store, action, settings).await?;
+                        reporter.detail(&format!(
+                            "{} {} ({})",
+                            verb(action.op),
+                            action.key,
+                            action.reason
+                        ));
+                        progress.inc(if action.op == Op::Upload {
+                            action.size
+                        } else {
+                            0
+                        });
+                        Ok::<_, Error>((action.key.clone(), etag))
+                    }
+                })
+                .buffer_unordered(settings.concurrency)
+                .try_collect()
+                .await?;
+            etags.extend(done);
+        }
+        progress.finish();
+    }
+
+    // Rewritten only when it would say something new: a no-op deploy writes nothing at all.
+    let manifest = manifest_for(&plan, &etags);
+    if previous.as_ref().map(|m| &m.files) != Some(&manifest.files) {
+        store.put_manifest(&manifest).await?;
+    }
+
+    let mut deleted = 0;
+    if settings.prune && counts.delete > 0 {
+        let keys: Vec<String> = plan.deletes().map(|a| a.key.clone()).collect();
+        reporter.stage(&format!(
+            "pruning {} objects the build no longer has",
+            keys.len()
+        ));
+        for key in &keys {
+            reporter.detail(&format!("delete {key} (not in the build)"));
+        }
+        futures::stream::iter(keys.chunks(DELETE_BATCH))
+            .map(|batch| store.delete_batch(batch))
+            .buffer_unordered(4)
+            .try_collect::<Vec<()>>()
+            .await?;
+        deleted = keys.len();
+    }
+    let kept_stale = plan
+        .actions
+        .iter()
+        .filter(|a| a.op == Op::Keep && a.reason == Reason::NotInBuild)
+        .count();
+    Ok(Summary {
+        bucket: settings.bucket.clone(),
+        prefix: settings.prefix.clone(),
+        uploaded: counts.upload,
+        header_updated: counts.update_headers,
+        deleted,
+        unchanged: local.len() - counts.upload - counts.update_headers,
+        kept_stale,
+        bytes_uploaded: counts.upload_bytes,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+async fn write(store: &Store, action: &Action, settings: &Settings) -> Result<String> {
+    let (Some(headers), Some(md5)) = (&action.headers, &action.md5) else {
+        return Err(Error::Internal(format!(
+            "write of {} without headers or hash",
+            action.key
+        )));
+    };
+    match action.op {
+        Op::Upload => {
+            let path = action.path.as_ref().ok_or_else(|| {
+                Error::Internal(format!("upload of {} without a path", action.key))
+            })?;
+            if action.size > settings.multipart_threshold {
+                store
+                    .put_multipart(
+                        &action.key,
+                        path,
+                        action.size,
+                        settings.part_size,
+                        headers,
+                        md5,
+                    )
+                    .await
+            } else {
+                store.put(&action.key, path, headers, md5).await
+            }
+        }
+        Op::UpdateHeaders => store.update_headers(&action.key, headers, md5).await,
+        Op::Delete | Op::Keep => Err(Error::Internal(format!("{:?} is not a write", action.op))),
+    }
+}
+
+pub fn verb(op: Op) -> &'static str {
+    match op {
+        Op::Upload => "upload",
+        Op::UpdateHeaders => "update",
+        Op::Delete => "delete",
+        Op::Keep => "keep",
+    }
+}
+
+/// The manifest after the writes: every file of the build with the ETag S3 now has for it.
+fn manifest_for(plan: &Plan, etags: &HashMap<String, String>) -> Manifest {
+    let files = plan
+        .actions
+        .iter()
+        .filter(|a| a.op != Op::Delete && a.reason != Reason::NotInBuild)
+        .filter_map(|a| {
+            let headers = a.headers.as_ref()?;
+            let etag = etags
+                .get(&a.key)
+                .cloned()
+                .or_else(|| a.remote_etag.clone())?;
+            Some((
+                a.key.clone(),
+                Entry {
+                    md5: a.md5?.hex(),
+                    etag,
+                    size: a.size,
+                    content_type: headers.content_type.clone(),
+                    cache_control: headers.cache_control.clone(),
+                },
+            ))
+        })
+        .collect();
+    Manifest {
+        version: Manifest::VERSION,
+        deployed_at: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0),
+        files,
+    }
+}

@@ -1,0 +1,525 @@
+//! The diff between the build and the bucket: a [`Plan`] of actions, each with its reason.
+//!
+//! Pure: planning reads plain data and makes no calls. A plan is printed by `shipit plan`,
+//! serialised with `--json`, and executed by `deploy` exactly as planned.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::headers::{is_html, HeaderRules, Headers};
+use crate::site::{LocalFile, Md5};
+
+/// Objects larger than this cannot be copied in place with one CopyObject (5 GiB).
+pub const MAX_COPY_BYTES: u64 = 5 * 1024 * 1024 * 1024;
+
+/// What the bucket holds for one key, as far as shipit could learn it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteObject {
+    pub key: String,
+    pub size: u64,
+    /// The object's ETag without quotes, when the listing has one.
+    pub etag: Option<String>,
+    /// MD5 of the content: from a plain ETag, or from shipit's state or metadata.
+    pub md5: Option<Md5>,
+    /// Content-Type and Cache-Control, when known (from shipit's state or a HEAD).
+    pub headers: Option<Headers>,
+}
+
+/// The MD5 an ETag stands for, when it is a plain one (single-part upload, no SSE-KMS).
+pub fn md5_of_etag(etag: &str) -> Option<Md5> {
+    Md5::from_hex(etag.trim_matches('"'))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Op {
+    /// PUT the file's bytes.
+    Upload,
+    /// Copy the object onto itself with new headers: the bytes are already there.
+    UpdateHeaders,
+    /// Delete the key (only after everything else succeeded).
+    Delete,
+    /// Nothing to do.
+    Keep,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Reason {
+    /// The bucket has no object at this key.
+    New,
+    /// The content's MD5 differs from the object's.
+    ContentChanged {
+        local: Md5,
+        remote: Md5,
+    },
+    /// The object's content hash is unknown (a multipart or SSE-KMS ETag without shipit's metadata).
+    HashUnknown,
+    /// Same bytes, other headers.
+    HeadersChanged {
+        changes: Vec<HeaderChange>,
+    },
+    /// The build no longer has this key.
+    NotInBuild,
+    Unchanged,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HeaderChange {
+    pub header: &'static str,
+    pub from: Option<String>,
+    pub to: String,
+}
+
+impl std::fmt::Display for Reason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Reason::New => f.write_str("new file"),
+            Reason::ContentChanged { local, remote } => {
+                write!(
+                    f,
+                    "content changed (md5 {} -> {})",
+                    short(remote),
+                    short(local)
+                )
+            }
+            Reason::HashUnknown => f.write_str("remote content hash unknown"),
+            Reason::HeadersChanged { changes } => {
+                let parts: Vec<String> = changes
+                    .iter()
+                    .map(|c| {
+                        format!(
+                            "{}: {} -> {}",
+                            c.header,
+                            c.from.as_deref().unwrap_or("(none)"),
+                            c.to
+                        )
+                    })
+                    .collect();
+                write!(f, "headers changed ({})", parts.join("; "))
+            }
+            Reason::NotInBuild => f.write_str("not in the build"),
+            Reason::Unchanged => f.write_str("unchanged"),
+        }
+    }
+}
+
+fn short(m: &Md5) -> String {
+    m.hex()[..8].to_string()
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Action {
+    /// Key relative to the prefix.
+    pub key: String,
+    pub op: Op,
+    pub reason: Reason,
+    pub size: u64,
+    /// The headers the object gets (absent for deletes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub headers: Option<Headers>,
+    #[serde(skip)]
+    pub path: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub md5: Option<Md5>,
+    /// The object's current ETag, for actions on existing objects.
+    #[serde(skip)]
+    pub remote_etag: Option<String>,
+}
+
+/// When a write may run: every asset first, then HTML, the root `index.html` last, so a visitor
+/// never gets HTML that references an asset not uploaded yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    Assets,
+    Html,
+    RootIndex,
+}
+
+impl Action {
+    pub fn phase(&self) -> Phase {
+        let html = self
+            .headers
+            .as_ref()
+            .is_some_and(|h| is_html(&h.content_type));
+        if self.key == "index.html" {
+            Phase::RootIndex
+        } else if html {
+            Phase::Html
+        } else {
+            Phase::Assets
+        }
+    }
+
+    pub fn is_write(&self) -> bool {
+        matches!(self.op, Op::Upload | Op::UpdateHeaders)
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct Counts {
+    pub upload: usize,
+    pub update_headers: usize,
+    pub delete: usize,
+    pub keep: usize,
+    pub upload_bytes: u64,
+}
+
+/// The whole plan: writes in execution order, then deletes, then the untouched keys.
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    pub actions: Vec<Action>,
+    /// Objects under the prefix before the deploy (the base of the prune share).
+    pub remote_objects: usize,
+}
+
+impl Plan {
+    pub fn counts(&self) -> Counts {
+        let mut c = Counts::default();
+        for a in &self.actions {
+            match a.op {
+                Op::Upload => {
+                    c.upload += 1;
+                    c.upload_bytes += a.size;
+                }
+                Op::UpdateHeaders => c.update_headers += 1,
+                Op::Delete => c.delete += 1,
+                Op::Keep => c.keep += 1,
+            }
+        }
+        c
+    }
+
+    /// Writes grouped by phase, in the order they must run.
+    pub fn write_phases(&self) -> Vec<(Phase, Vec<&Action>)> {
+        let mut phases: BTreeMap<Phase, Vec<&Action>> = BTreeMap::new();
+        for a in self.actions.iter().filter(|a| a.is_write()) {
+            phases.entry(a.phase()).or_default().push(a);
+        }
+        phases.into_iter().collect()
+    }
+
+    pub fn deletes(&self) -> impl Iterator<Item = &Action> {
+        self.actions.iter().filter(|a| a.op == Op::Delete)
+    }
+}
+
+/// Computes the plan. `remote` holds every object under the prefix (shipit's state excluded).
+pub fn diff(local: &[LocalFile], remote: &[RemoteObject], rules: &HeaderRules) -> Plan {
+    let by_key: HashMap<&str, &RemoteObject> = remote.iter().map(|r| (r.key.as_str(), r)).collect();
+    let mut actions: Vec<Action> = local
+        .iter()
+        .map(|file| {
+            let headers = rules.headers_for(&file.key, file.sniff);
+            let remote = by_key.get(file.key.as_str()).copied();
+            let (op, reason) = decide(file, &headers, remote);
+            Action {
+                key: file.key.clone(),
+                op,
+                reason,
+                size: file.size,
+                headers: Some(headers),
+                path: Some(file.path.clone()),
+                md5: Some(file.md5),
+                remote_etag: remote.and_then(|r| r.etag.clone()),
+            }
+        })
+        .collect();
+    let local_keys: std::collections::HashSet<&str> =
+        local.iter().map(|f| f.key.as_str()).collect();
+    actions.extend(
+        remote
+            .iter()
+            .filter(|r| !local_keys.contains(r.key.as_str()))
+            .map(|r| Action {
+                key: r.key.clone(),
+                op: Op::Delete,
+                reason: Reason::NotInBuild,
+                size: r.size,
+                headers: None,
+                path: None,
+                md5: r.md5,
+                remote_etag: r.etag.clone(),
+            }),
+    );
+    actions.sort_by(|a, b| order(a).cmp(&order(b)).then_with(|| a.key.cmp(&b.key)));
+    Plan {
+        actions,
+        remote_objects: remote.len(),
+    }
+}
+
+fn order(a: &Action) -> (u8, Phase) {
+    let op = match a.op {
+        Op::Upload | Op::UpdateHeaders => 0,
+        Op::Delete => 1,
+        Op::Keep => 2,
+    };
+    (op, a.phase())
+}
+
+fn decide(file: &LocalFile, want: &Headers, remote: Option<&RemoteObject>) -> (Op, Reason) {
+    let Some(remote) = remote else {
+        return (Op::Upload, Reason::New);
+    };
+    let Some(remote_md5) = remote.md5 else {
+        return (Op::Upload, Reason::HashUnknown);
+    };
+    if remote_md5 != file.md5 || remote.size != file.size {
+        return (
+            Op::Upload,
+            Reason::ContentChanged {
+                local: file.md5,
+                remote: remote_md5,
+            },
+        );
+    }
+    let have = remote.headers.as_ref();
+    let mut changes = Vec::new();
+    if have.map(|h| &h.content_type) != Some(&want.content_type) {
+        changes.push(HeaderChange {
+            header: "Content-Type",
+            from: have.map(|h| h.content_type.clone()),
+            to: want.content_type.clone(),
+        });
+    }
+    if have.map(|h| &h.cache_control) != Some(&want.cache_control) {
+        changes.push(HeaderChange {
+            header: "Cache-Control",
+            from: have.map(|h| h.cache_control.clone()),
+            to: want.cache_control.clone(),
+        });
+    }
+    if changes.is_empty() {
+        (Op::Keep, Reason::Unchanged)
+    } else if file.size > MAX_COPY_BYTES {
+        // One CopyObject cannot rewrite an object this large: upload it again.
+        (Op::Upload, Reason::HeadersChanged { changes })
+    } else {
+        (Op::UpdateHeaders, Reason::HeadersChanged { changes })
+    }
+}
+
+/// The prune cap: refuse to delete more than `max_deletes` objects, or more than `max_share`
+/// of the objects under the prefix (the share applies once more than `SHARE_FLOOR` keys go).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct PruneCap {
+    pub max_deletes: usize,
+    pub max_share: f64,
+}
+
+/// Below this many deletes the share cap does not apply: removing 3 of 4 files is normal.
+pub const SHARE_FLOOR: usize = 10;
+
+impl PruneCap {
+    /// Why the deletes exceed the cap, if they do.
+    pub fn exceeded(&self, deletes: usize, remote_objects: usize) -> Option<String> {
+        if deletes > self.max_deletes {
+            return Some(format!(
+                "the plan deletes {deletes} objects, more than the cap of {}",
+                self.max_deletes
+            ));
+        }
+        let share = if remote_objects == 0 {
+            0.0
+        } else {
+            deletes as f64 / remote_objects as f64
+        };
+        if deletes > SHARE_FLOOR && share > self.max_share {
+            return Some(format!(
+                "the plan deletes {deletes} of the {remote_objects} objects under the prefix ({:.0}%), more than the cap of {:.0}%",
+                share * 100.0,
+                self.max_share * 100.0
+            ));
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::headers::{Sniff, REVALIDATE, SHORT};
+
+    fn local(key: &str, body: &[u8]) -> LocalFile {
+        LocalFile {
+            key: key.into(),
+            path: PathBuf::from(key),
+            size: body.len() as u64,
+            md5: Md5(md5::compute(body).0),
+            sniff: Sniff::Binary,
+        }
+    }
+
+    fn remote(key: &str, body: &[u8], headers: Option<(&str, &str)>) -> RemoteObject {
+        let md5 = Md5(md5::compute(body).0);
+        RemoteObject {
+            key: key.into(),
+            size: body.len() as u64,
+            etag: Some(md5.hex()),
+            md5: Some(md5),
+            headers: headers.map(|(ct, cc)| Headers {
+                content_type: ct.into(),
+                cache_control: cc.into(),
+            }),
+        }
+    }
+
+    fn op_of<'a>(plan: &'a Plan, key: &str) -> &'a Action {
+        plan.actions.iter().find(|a| a.key == key).unwrap()
+    }
+
+    #[test]
+    fn decisions_table() {
+        let html = Some(("text/html; charset=utf-8", REVALIDATE));
+        let txt = Some(("text/plain; charset=utf-8", SHORT));
+        let mut multipart = remote("big.bin", b"big", None);
+        multipart.etag = Some("abc-3".into());
+        multipart.md5 = None;
+        let locals = [
+            local("index.html", b"<html>"),
+            local("same.txt", b"same"),
+            local("changed.txt", b"new"),
+            local("new.txt", b"n"),
+            local("retyped.txt", b"r"),
+            local("big.bin", b"big"),
+            local("unknown-headers.txt", b"u"),
+        ];
+        let remotes = [
+            remote("index.html", b"<html>", html),
+            remote("same.txt", b"same", txt),
+            remote("changed.txt", b"old", txt),
+            remote(
+                "retyped.txt",
+                b"r",
+                Some(("application/octet-stream", SHORT)),
+            ),
+            multipart,
+            remote("unknown-headers.txt", b"u", None),
+            remote("gone.txt", b"gone", txt),
+        ];
+        let plan = diff(&locals, &remotes, &HeaderRules::default());
+        let table = [
+            ("index.html", Op::Keep),
+            ("same.txt", Op::Keep),
+            ("changed.txt", Op::Upload),
+            ("new.txt", Op::Upload),
+            ("retyped.txt", Op::UpdateHeaders),
+            ("big.bin", Op::Upload),
+            ("unknown-headers.txt", Op::UpdateHeaders),
+            ("gone.txt", Op::Delete),
+        ];
+        for (key, want) in table {
+            assert_eq!(op_of(&plan, key).op, want, "{key}");
+        }
+        assert_eq!(op_of(&plan, "new.txt").reason, Reason::New);
+        assert_eq!(op_of(&plan, "big.bin").reason, Reason::HashUnknown);
+        assert!(matches!(
+            op_of(&plan, "changed.txt").reason,
+            Reason::ContentChanged { .. }
+        ));
+        match &op_of(&plan, "retyped.txt").reason {
+            Reason::HeadersChanged { changes } => {
+                assert_eq!(changes.len(), 1);
+                assert_eq!(changes[0].header, "Content-Type");
+                assert_eq!(changes[0].to, "text/plain; charset=utf-8");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(op_of(&plan, "gone.txt").reason, Reason::NotInBuild);
+        let c = plan.counts();
+        assert_eq!((c.upload, c.update_headers, c.delete, c.keep), (3, 2, 1, 2));
+        assert_eq!(c.upload_bytes, 3 + 1 + 3);
+        assert_eq!(plan.remote_objects, 7);
+    }
+
+    #[test]
+    fn writes_run_assets_then_html_then_root_index() {
+        let locals = [
+            local("index.html", b"1"),
+            local("b/index.html", b"2"),
+            local("a.css", b"3"),
+            local("z.js", b"4"),
+            local("about.html", b"5"),
+        ];
+        let plan = diff(&locals, &[], &HeaderRules::default());
+        let phases: Vec<(Phase, Vec<&str>)> = plan
+            .write_phases()
+            .into_iter()
+            .map(|(p, acts)| (p, acts.iter().map(|a| a.key.as_str()).collect()))
+            .collect();
+        assert_eq!(
+            phases,
+            [
+                (Phase::Assets, vec!["a.css", "z.js"]),
+                (Phase::Html, vec!["about.html", "b/index.html"]),
+                (Phase::RootIndex, vec!["index.html"]),
+            ]
+        );
+        // The serialised plan is in the same order.
+        let keys: Vec<&str> = plan.actions.iter().map(|a| a.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            ["a.css", "z.js", "about.html", "b/index.html", "index.html"]
+        );
+    }
+
+    #[test]
+    fn rules_change_reaches_unchanged_files_as_header_updates() {
+        let rules = HeaderRules::new(&[crate::headers::HeaderRule {
+            glob: "*.txt".into(),
+            cache_control: Some("no-store".into()),
+            content_type: None,
+        }])
+        .unwrap();
+        let plan = diff(
+            &[local("a.txt", b"a")],
+            &[remote(
+                "a.txt",
+                b"a",
+                Some(("text/plain; charset=utf-8", SHORT)),
+            )],
+            &rules,
+        );
+        assert_eq!(plan.actions[0].op, Op::UpdateHeaders);
+        assert_eq!(
+            plan.actions[0].headers.as_ref().unwrap().cache_control,
+            "no-store"
+        );
+    }
+
+    #[test]
+    fn etags() {
+        let m = Md5(md5::compute(b"x").0);
+        assert_eq!(md5_of_etag(&format!("\"{}\"", m.hex())), Some(m));
+        assert_eq!(md5_of_etag("\"d41d8cd98f00b204e9800998ecf8427e-2\""), None);
+        assert_eq!(md5_of_etag(""), None);
+    }
+
+    #[test]
+    fn prune_cap() {
+        let cap = PruneCap {
+            max_deletes: 100,
+            max_share: 0.5,
+        };
+        let table = [
+            (0, 0, false),
+            (3, 4, false),   // tiny site: share floor
+            (10, 12, false), // at the floor
+            (11, 20, true),  // 55%
+            (11, 30, false), // 37%
+            (100, 1000, false),
+            (101, 1000, true),
+        ];
+        for (deletes, total, refused) in table {
+            assert_eq!(
+                cap.exceeded(deletes, total).is_some(),
+                refused,
+                "{deletes}/{total}"
+            );
+        }
+    }
+}

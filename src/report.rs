@@ -1,0 +1,221 @@
+//! All human output: stage lines, progress, warnings and the final summary, on stderr.
+//! Stages call the reporter; they never print. Data (`plan` listings, `--json`) goes to stdout
+//! from `main`, not through here.
+
+use std::io::{IsTerminal, Write};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Errors only (`-q`).
+    Quiet,
+    /// One line per event; progress every few seconds (CI, pipes, `--no-progress`).
+    Plain,
+    /// Progress bars on a terminal.
+    Tty,
+}
+
+pub struct Reporter {
+    mode: Mode,
+    verbose: u8,
+    out: Mutex<Box<dyn Write + Send>>,
+}
+
+impl Reporter {
+    /// Chooses the mode from the flags and the environment: bars only on a terminal outside CI.
+    pub fn from_env(quiet: bool, verbose: u8, no_progress: bool) -> Reporter {
+        let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
+        let mode = if quiet {
+            Mode::Quiet
+        } else if no_progress || ci || !std::io::stderr().is_terminal() {
+            Mode::Plain
+        } else {
+            Mode::Tty
+        };
+        Reporter::new(mode, verbose, Box::new(std::io::stderr()))
+    }
+
+    pub fn new(mode: Mode, verbose: u8, out: Box<dyn Write + Send>) -> Reporter {
+        Reporter {
+            mode,
+            verbose,
+            out: Mutex::new(out),
+        }
+    }
+
+    fn line(&self, text: &str) {
+        let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
+        let _ = writeln!(out, "{text}");
+    }
+
+    /// The start of a pipeline stage.
+    pub fn stage(&self, text: &str) {
+        if self.mode != Mode::Quiet {
+            self.line(&format!("==> {text}"));
+        }
+    }
+
+    pub fn info(&self, text: &str) {
+        if self.mode != Mode::Quiet {
+            self.line(&format!("    {text}"));
+        }
+    }
+
+    /// Shown with `-v`.
+    pub fn detail(&self, text: &str) {
+        if self.verbose > 0 && self.mode != Mode::Quiet {
+            self.line(&format!("    {text}"));
+        }
+    }
+
+    pub fn warn(&self, text: &str) {
+        self.line(&format!("warning: {text}"));
+    }
+
+    pub fn verbose(&self) -> u8 {
+        self.verbose
+    }
+
+    /// Progress over `items` items of `bytes` bytes in total.
+    pub fn progress(&self, label: &str, items: u64, bytes: u64) -> Progress<'_> {
+        let bar = (self.mode == Mode::Tty && items > 0).then(|| {
+            let bar =
+                ProgressBar::with_draw_target(Some(bytes.max(1)), ProgressDrawTarget::stderr());
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "    {msg} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} {elapsed}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+            );
+            bar.set_message(format!("{label} 0/{items}"));
+            bar
+        });
+        Progress {
+            reporter: self,
+            label: label.to_string(),
+            items,
+            bytes,
+            bar,
+            state: Mutex::new(ProgressState {
+                items: 0,
+                bytes: 0,
+                last_line: Instant::now(),
+            }),
+        }
+    }
+}
+
+struct ProgressState {
+    items: u64,
+    bytes: u64,
+    last_line: Instant,
+}
+
+pub struct Progress<'a> {
+    reporter: &'a Reporter,
+    label: String,
+    items: u64,
+    bytes: u64,
+    bar: Option<ProgressBar>,
+    state: Mutex<ProgressState>,
+}
+
+/// How often plain mode prints a progress line.
+const PLAIN_EVERY: Duration = Duration::from_secs(5);
+
+impl Progress<'_> {
+    /// One item done, `bytes` of it sent.
+    pub fn inc(&self, bytes: u64) {
+        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        s.items += 1;
+        s.bytes += bytes;
+        if let Some(bar) = &self.bar {
+            bar.set_position(s.bytes);
+            bar.set_message(format!("{} {}/{}", self.label, s.items, self.items));
+        } else if self.reporter.mode == Mode::Plain && s.last_line.elapsed() >= PLAIN_EVERY {
+            s.last_line = Instant::now();
+            self.reporter.info(&format!(
+                "{} {}/{} ({} of {})",
+                self.label,
+                s.items,
+                self.items,
+                human_bytes(s.bytes),
+                human_bytes(self.bytes)
+            ));
+        }
+    }
+
+    pub fn finish(self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut unit = 0;
+    while v >= 1024.0 && unit < UNITS.len() - 1 {
+        v /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[unit])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    #[derive(Clone, Default)]
+    struct Buf(Arc<Mutex<Vec<u8>>>);
+    impl Write for Buf {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn quiet_shows_only_warnings_and_verbose_shows_details() {
+        let buf = Buf::default();
+        let r = Reporter::new(Mode::Quiet, 0, Box::new(buf.clone()));
+        r.stage("s");
+        r.info("i");
+        r.warn("w");
+        assert_eq!(
+            String::from_utf8(buf.0.lock().unwrap().clone()).unwrap(),
+            "warning: w\n"
+        );
+
+        let buf = Buf::default();
+        let r = Reporter::new(Mode::Plain, 1, Box::new(buf.clone()));
+        r.stage("s");
+        r.detail("d");
+        let p = r.progress("upload", 2, 10);
+        p.inc(5);
+        p.inc(5);
+        p.finish();
+        let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(text, "==> s\n    d\n");
+    }
+
+    #[test]
+    fn bytes_are_human() {
+        assert_eq!(human_bytes(12), "12 B");
+        assert_eq!(human_bytes(1536), "1.5 KiB");
+        assert_eq!(human_bytes(5 * 1024 * 1024), "5.0 MiB");
+    }
+}

@@ -1,0 +1,444 @@
+//! The S3 side of the boundary: list, head, put (single or multipart), copy in place, delete,
+//! and shipit's manifest. Keys given to and returned by a [`Store`] are relative to its prefix;
+//! no SDK type leaves this module.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use aws_sdk_s3::primitives::{ByteStream, Length};
+use aws_sdk_s3::types::{
+    CompletedMultipartUpload, CompletedPart, Delete, EncodingType, MetadataDirective,
+    ObjectIdentifier,
+};
+use aws_sdk_s3::Client;
+use futures::{StreamExt, TryStreamExt};
+use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+
+use crate::aws;
+use crate::config::Connection;
+use crate::error::{Error, Result};
+use crate::headers::Headers;
+use crate::site::Md5;
+use crate::state::{Head, Listed, Manifest, MANIFEST_KEY, MD5_METADATA};
+
+/// Parts of one multipart upload in flight at once. Parts stream from disk, so this costs
+/// connections, not memory.
+const PARTS_IN_FLIGHT: usize = 4;
+
+/// S3's limit on keys per DeleteObjects request.
+pub const DELETE_BATCH: usize = 1000;
+
+#[derive(Clone)]
+pub struct Store {
+    client: Client,
+    bucket: String,
+    prefix: String,
+}
+
+/// Everything but unreserved characters and `/` is escaped in a CopySource.
+const COPY_SOURCE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b'/');
+
+impl Store {
+    pub async fn connect(conn: &Connection, bucket: &str, prefix: &str) -> Result<Store> {
+        let sdk = aws::load(conn).await?;
+        let mut builder = aws_sdk_s3::config::Builder::from(&sdk);
+        if let Some(endpoint) = &conn.endpoint_url {
+            builder = builder.endpoint_url(endpoint).force_path_style(true);
+        }
+        Ok(Store {
+            client: Client::from_conf(builder.build()),
+            bucket: bucket.to_string(),
+            prefix: prefix.to_string(),
+        })
+    }
+
+    pub fn bucket(&self) -> &str {
+        &self.bucket
+    }
+
+    fn full(&self, key: &str) -> String {
+        format!("{}{key}", self.prefix)
+    }
+
+    /// Every object under the prefix except shipit's own state, paginated.
+    pub async fn list(&self) -> Result<Vec<Listed>> {
+        let mut out = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let mut req = self
+                .client
+                .list_objects_v2()
+                .bucket(&self.bucket)
+                .encoding_type(EncodingType::Url);
+            if !self.prefix.is_empty() {
+                req = req.prefix(&self.prefix);
+            }
+            if let Some(t) = &token {
+                req = req.continuation_token(t);
+            }
+            let page = req.send().await.map_err(|e| {
+                aws::error(&format!("list s3://{}/{}", self.bucket, self.prefix), e)
+            })?;
+            // With EncodingType=url the keys come back form-encoded, so odd keys survive XML.
+            let encoded = page.encoding_type() == Some(&EncodingType::Url);
+            for obj in page.contents() {
+                let Some(raw) = obj.key() else { continue };
+                let full = if encoded {
+                    decode_key(raw)
+                } else {
+                    raw.to_string()
+                };
+                let Some(key) = full.strip_prefix(&self.prefix) else {
+                    continue;
+                };
+                if key.starts_with(crate::site::STATE_DIR) {
+                    continue;
+                }
+                out.push(Listed {
+                    key: key.to_string(),
+                    size: obj.size().unwrap_or(0).max(0) as u64,
+                    etag: obj
+                        .e_tag()
+                        .map(|t| t.trim_matches('"').to_string())
+                        .filter(|t| !t.is_empty()),
+                });
+            }
+            match page.next_continuation_token() {
+                Some(t) if page.is_truncated() == Some(true) => token = Some(t.to_string()),
+                _ => break,
+            }
+        }
+        Ok(out)
+    }
+
+    pub async fn head(&self, key: &str) -> Result<Head> {
+        let out = self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(self.full(key))
+            .send()
+            .await
+            .map_err(|e| aws::error(&format!("head {key}"), e))?;
+        Ok(Head {
+            etag: out.e_tag().map(|t| t.trim_matches('"').to_string()),
+            size: out.content_length().unwrap_or(0).max(0) as u64,
+            headers: Headers {
+                content_type: out.content_type().unwrap_or_default().to_string(),
+                cache_control: out.cache_control().unwrap_or_default().to_string(),
+            },
+            md5_metadata: out
+                .metadata()
+                .and_then(|m| m.get(MD5_METADATA))
+                .and_then(|h| Md5::from_hex(h)),
+        })
+    }
+
+    fn metadata(md5: &Md5) -> HashMap<String, String> {
+        HashMap::from([(MD5_METADATA.to_string(), md5.hex())])
+    }
+
+    /// Uploads a file in one PUT, streaming it from disk. Returns the new ETag.
+    pub async fn put(
+        &self,
+        key: &str,
+        path: &Path,
+        headers: &Headers,
+        md5: &Md5,
+    ) -> Result<String> {
+        let body = ByteStream::from_path(path)
+            .await
+            .map_err(|e| Error::input(format!("cannot read ({e})"), path, None))?;
+        let out = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(self.full(key))
+            .body(body)
+            .content_type(&headers.content_type)
+            .cache_control(&headers.cache_control)
+            .set_metadata(Some(Self::metadata(md5)))
+            .send()
+            .await
+            .map_err(|e| aws::error(&format!("upload {key}"), e))?;
+        Ok(out
+            .e_tag()
+            .unwrap_or_default()
+            .trim_matches('"')
+            .to_string())
+    }
+
+    /// Uploads a large file in parts read straight from disk (no part is buffered in memory).
+    /// On failure the upload is aborted so no parts are left billed.
+    pub async fn put_multipart(
+        &self,
+        key: &str,
+        path: &Path,
+        size: u64,
+        part_size: u64,
+        headers: &Headers,
+        md5: &Md5,
+    ) -> Result<String> {
+        let full = self.full(key);
+        let created = self
+            .client
+            .create_multipart_upload()
+            .bucket(&self.bucket)
+            .key(&full)
+            .content_type(&headers.content_type)
+            .cache_control(&headers.cache_control)
+            .set_metadata(Some(Self::metadata(md5)))
+            .send()
+            .await
+            .map_err(|e| aws::error(&format!("start multipart upload of {key}"), e))?;
+        let upload_id = created
+            .upload_id()
+            .ok_or_else(|| {
+                Error::aws(format!(
+                    "start multipart upload of {key}: no upload id in the reply"
+                ))
+            })?
+            .to_string();
+        let result = self
+            .upload_parts(key, &full, &upload_id, path, size, part_size)
+            .await;
+        match result {
+            Ok(etag) => Ok(etag),
+            Err(e) => {
+                let _ = self
+                    .client
+                    .abort_multipart_upload()
+                    .bucket(&self.bucket)
+                    .key(&full)
+                    .upload_id(&upload_id)
+                    .send()
+                    .await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn upload_parts(
+        &self,
+        key: &str,
+        full: &str,
+        upload_id: &str,
+        path: &Path,
+        size: u64,
+        part_size: u64,
+    ) -> Result<String> {
+        let count = size.div_ceil(part_size).max(1);
+        let mut parts: Vec<CompletedPart> = futures::stream::iter(0..count)
+            .map(|n| async move {
+                let offset = n * part_size;
+                let len = part_size.min(size - offset);
+                let number = n as i32 + 1;
+                let body = ByteStream::read_from()
+                    .path(path)
+                    .offset(offset)
+                    .length(Length::Exact(len))
+                    .build()
+                    .await
+                    .map_err(|e| Error::input(format!("cannot read ({e})"), path, None))?;
+                let out = self
+                    .client
+                    .upload_part()
+                    .bucket(&self.bucket)
+                    .key(full)
+                    .upload_id(upload_id)
+                    .part_number(number)
+                    .body(body)
+                    .send()
+                    .await
+                    .map_err(|e| aws::error(&format!("upload part {number} of {key}"), e))?;
+                Ok::<_, Error>(
+                    CompletedPart::builder()
+                        .part_number(number)
+                        .set_e_tag(out.e_tag().map(str::to_owned))
+                        .build(),
+                )
+            })
+            .buffer_unordered(PARTS_IN_FLIGHT)
+            .try_collect()
+            .await?;
+        parts.sort_by_key(|p| p.part_number());
+        let out = self
+            .client
+            .complete_multipart_upload()
+            .bucket(&self.bucket)
+            .key(full)
+            .upload_id(upload_id)
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .set_parts(Some(parts))
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| aws::error(&format!("complete multipart upload of {key}"), e))?;
+        Ok(out
+            .e_tag()
+            .unwrap_or_default()
+            .trim_matches('"')
+            .to_string())
+    }
+
+    /// Gives an existing object new headers by copying it onto itself: no body is sent.
+    pub async fn update_headers(&self, key: &str, headers: &Headers, md5: &Md5) -> Result<String> {
+        let full = self.full(key);
+        let source = format!(
+            "{}/{}",
+            self.bucket,
+            utf8_percent_encode(&full, COPY_SOURCE)
+        );
+        let out = self
+            .client
+            .copy_object()
+            .bucket(&self.bucket)
+            .key(&full)
+            .copy_source(source)
+            .metadata_directive(MetadataDirective::Replace)
+            .content_type(&headers.content_type)
+            .cache_control(&headers.cache_control)
+            .set_metadata(Some(Self::metadata(md5)))
+            .send()
+            .await
+            .map_err(|e| aws::error(&format!("update headers of {key}"), e))?;
+        Ok(out
+            .copy_object_result()
+            .and_then(|r| r.e_tag())
+            .unwrap_or_default()
+            .trim_matches('"')
+            .to_string())
+    }
+
+    /// Deletes up to 1000 keys in one request. A reply of 200 may still carry per-key errors:
+    /// those are failures too.
+    pub async fn delete_batch(&self, keys: &[String]) -> Result<()> {
+        assert!(
+            keys.len() <= DELETE_BATCH,
+            "delete batch of {} keys",
+            keys.len()
+        );
+        let objects = keys
+            .iter()
+            .map(|k| {
+                ObjectIdentifier::builder()
+                    .key(self.full(k))
+                    .build()
+                    .map_err(|e| Error::Internal(format!("delete {k}: {e}")))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let delete = Delete::builder()
+            .set_objects(Some(objects))
+            .quiet(true)
+            .build()
+            .map_err(|e| Error::Internal(format!("delete request: {e}")))?;
+        let out = self
+            .client
+            .delete_objects()
+            .bucket(&self.bucket)
+            .delete(delete)
+            .send()
+            .await
+            .map_err(|e| aws::error(&format!("delete {} objects", keys.len()), e))?;
+        if out.errors().is_empty() {
+            return Ok(());
+        }
+        let shown: Vec<String> = out
+            .errors()
+            .iter()
+            .take(5)
+            .map(|e| {
+                format!(
+                    "{} ({}: {})",
+                    e.key().unwrap_or("?"),
+                    e.code().unwrap_or("?"),
+                    e.message().unwrap_or("")
+                )
+            })
+            .collect();
+        Err(Error::Aws {
+            message: format!(
+                "S3 refused to delete {} of {} objects: {}",
+                out.errors().len(),
+                keys.len(),
+                shown.join(", ")
+            ),
+            hint: Some("check s3:DeleteObject permission and object locks; re-running the deploy retries the prune".into()),
+        })
+    }
+
+    /// shipit's manifest, if there is a readable one.
+    pub async fn get_manifest(&self) -> Result<Option<Manifest>> {
+        let res = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(self.full(MANIFEST_KEY))
+            .send()
+            .await;
+        let out = match res {
+            Ok(out) => out,
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => return Ok(None),
+            Err(e) => return Err(aws::error("read shipit's manifest", e)),
+        };
+        let bytes = out
+            .body
+            .collect()
+            .await
+            .map_err(|e| Error::aws(format!("read shipit's manifest: {e}")))?
+            .into_bytes();
+        Ok(Manifest::parse(&bytes))
+    }
+
+    pub async fn put_manifest(&self, manifest: &Manifest) -> Result<()> {
+        let body = serde_json::to_vec(manifest).map_err(|e| Error::Internal(e.to_string()))?;
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(self.full(MANIFEST_KEY))
+            .body(ByteStream::from(body))
+            .content_type("application/json")
+            .cache_control("no-store")
+            .send()
+            .await
+            .map_err(|e| aws::error("write shipit's manifest", e))?;
+        Ok(())
+    }
+}
+
+/// Decodes a key from a listing made with EncodingType=url (`+` is a space, `%2B` a plus).
+pub fn decode_key(raw: &str) -> String {
+    let spaced = raw.replace('+', " ");
+    percent_decode_str(&spaced).decode_utf8_lossy().into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listing_keys_decode() {
+        let table = [
+            ("a+b%2Bc", "a b+c"),
+            ("caf%C3%A9/x%23y%3Fz", "caf\u{e9}/x#y?z"),
+            ("100%25", "100%"),
+            ("plain/key.js", "plain/key.js"),
+        ];
+        for (raw, want) in table {
+            assert_eq!(decode_key(raw), want);
+        }
+    }
+
+    #[test]
+    fn copy_source_escapes_all_but_slashes() {
+        let s = utf8_percent_encode("a b/c+d%e#f?g\u{e9}", COPY_SOURCE).to_string();
+        assert_eq!(s, "a%20b/c%2Bd%25e%23f%3Fg%C3%A9");
+    }
+}

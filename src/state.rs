@@ -1,0 +1,271 @@
+//! shipit's record of what it put in the bucket, and how the remote side is resolved with it.
+//!
+//! A listing gives each object's ETag and size but not its Content-Type or Cache-Control, and
+//! a multipart ETag is not an MD5. After each deploy shipit writes a manifest (key -> MD5,
+//! ETag, size, headers) under `<prefix>.shipit/manifest.json`. An entry is trusted only while
+//! the listed ETag and size still match it; any other object is asked with a HEAD. So a
+//! no-op redeploy costs one listing and one GET, and an object changed behind shipit's back
+//! is still seen.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::{Deserialize, Serialize};
+
+use crate::headers::Headers;
+use crate::plan::{md5_of_etag, RemoteObject};
+use crate::site::{LocalFile, Md5};
+
+/// Key of the manifest, relative to the prefix.
+pub const MANIFEST_KEY: &str = ".shipit/manifest.json";
+
+/// Metadata key holding the content MD5 on every object shipit writes (`x-amz-meta-shipit-md5`).
+pub const MD5_METADATA: &str = "shipit-md5";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    pub md5: String,
+    pub etag: String,
+    pub size: u64,
+    pub content_type: String,
+    pub cache_control: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub version: u32,
+    /// Seconds since the Unix epoch when the deploy that wrote it finished uploading.
+    pub deployed_at: u64,
+    pub files: BTreeMap<String, Entry>,
+}
+
+impl Manifest {
+    pub const VERSION: u32 = 1;
+
+    pub fn parse(bytes: &[u8]) -> Option<Manifest> {
+        serde_json::from_slice::<Manifest>(bytes)
+            .ok()
+            .filter(|m| m.version == Self::VERSION)
+    }
+}
+
+/// One object as listed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    pub key: String,
+    pub size: u64,
+    pub etag: Option<String>,
+}
+
+/// What a HEAD said about an object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Head {
+    pub etag: Option<String>,
+    pub size: u64,
+    pub headers: Headers,
+    /// The `shipit-md5` metadata, when present and well-formed.
+    pub md5_metadata: Option<Md5>,
+}
+
+/// Joins the listing with the manifest. Returns the remote objects and the keys whose facts
+/// are incomplete and that matter to the plan: they need a HEAD.
+pub fn resolve(
+    listed: Vec<Listed>,
+    manifest: Option<&Manifest>,
+    local: &[LocalFile],
+) -> (Vec<RemoteObject>, Vec<String>) {
+    let local: HashMap<&str, &LocalFile> = local.iter().map(|f| (f.key.as_str(), f)).collect();
+    let mut need_head = Vec::new();
+    let objects = listed
+        .into_iter()
+        .map(|l| {
+            let entry = manifest
+                .and_then(|m| m.files.get(&l.key))
+                .filter(|e| l.etag.as_deref() == Some(e.etag.as_str()) && e.size == l.size);
+            let etag_md5 = l.etag.as_deref().and_then(md5_of_etag);
+            let md5 = etag_md5.or_else(|| entry.and_then(|e| Md5::from_hex(&e.md5)));
+            let headers = entry.map(|e| Headers {
+                content_type: e.content_type.clone(),
+                cache_control: e.cache_control.clone(),
+            });
+            if let Some(file) = local.get(l.key.as_str()) {
+                // Bytes known to differ: it is uploaded anyway, no need to ask more.
+                let differs = md5.is_some_and(|m| m != file.md5) || l.size != file.size;
+                if !differs && (md5.is_none() || headers.is_none()) {
+                    need_head.push(l.key.clone());
+                }
+            }
+            RemoteObject {
+                key: l.key,
+                size: l.size,
+                etag: l.etag,
+                md5,
+                headers,
+            }
+        })
+        .collect();
+    (objects, need_head)
+}
+
+/// Completes an object with what a HEAD said.
+pub fn apply_head(object: &mut RemoteObject, head: Head) {
+    let etag_md5 = head.etag.as_deref().and_then(md5_of_etag);
+    object.md5 = etag_md5.or(head.md5_metadata).or(object.md5);
+    object.size = head.size;
+    object.etag = head.etag.or(object.etag.take());
+    object.headers = Some(head.headers);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::headers::Sniff;
+    use std::path::PathBuf;
+
+    fn file(key: &str, body: &[u8]) -> LocalFile {
+        LocalFile {
+            key: key.into(),
+            path: PathBuf::from(key),
+            size: body.len() as u64,
+            md5: Md5(md5::compute(body).0),
+            sniff: Sniff::Binary,
+        }
+    }
+
+    fn hex(body: &[u8]) -> String {
+        Md5(md5::compute(body).0).hex()
+    }
+
+    fn entry(body: &[u8], etag: &str) -> Entry {
+        Entry {
+            md5: hex(body),
+            etag: etag.into(),
+            size: body.len() as u64,
+            content_type: "text/plain".into(),
+            cache_control: "x".into(),
+        }
+    }
+
+    #[test]
+    fn manifest_entries_are_trusted_only_while_etag_and_size_match() {
+        let mut m = Manifest {
+            version: 1,
+            ..Default::default()
+        };
+        m.files.insert("a".into(), entry(b"a", &hex(b"a")));
+        m.files.insert("b".into(), entry(b"b", "stale-etag"));
+        m.files.insert("mp".into(), entry(b"mp", "abc-2"));
+        m.files.insert("gone".into(), entry(b"gone", &hex(b"gone")));
+        let listed = vec![
+            Listed {
+                key: "a".into(),
+                size: 1,
+                etag: Some(hex(b"a")),
+            },
+            Listed {
+                key: "b".into(),
+                size: 1,
+                etag: Some(hex(b"b")),
+            },
+            Listed {
+                key: "mp".into(),
+                size: 2,
+                etag: Some("abc-2".into()),
+            },
+            Listed {
+                key: "c".into(),
+                size: 1,
+                etag: Some(hex(b"X")),
+            },
+            Listed {
+                key: "gone".into(),
+                size: 4,
+                etag: Some(hex(b"gone")),
+            },
+            Listed {
+                key: "nolist".into(),
+                size: 1,
+                etag: None,
+            },
+        ];
+        let local = [
+            file("a", b"a"),
+            file("b", b"b"),
+            file("mp", b"mp"),
+            file("c", b"c"),
+            file("nolist", b"n"),
+        ];
+        let (objects, need_head) = resolve(listed, Some(&m), &local);
+        // b: manifest stale -> ask; c: bytes differ -> no need; gone: not local -> no need;
+        // nolist: no ETag in the listing -> ask.
+        assert_eq!(need_head, ["b", "nolist"]);
+        let mp = objects.iter().find(|o| o.key == "mp").unwrap();
+        assert_eq!(mp.md5.unwrap().hex(), hex(b"mp"));
+        assert!(mp.headers.is_some());
+    }
+
+    #[test]
+    fn without_manifest_matching_objects_are_asked() {
+        let listed = vec![Listed {
+            key: "a".into(),
+            size: 1,
+            etag: Some(hex(b"a")),
+        }];
+        let (objects, need_head) = resolve(listed, None, &[file("a", b"a")]);
+        assert_eq!(need_head, ["a"]);
+        let mut o = objects[0].clone();
+        apply_head(
+            &mut o,
+            Head {
+                etag: Some(hex(b"a")),
+                size: 1,
+                headers: Headers {
+                    content_type: "t".into(),
+                    cache_control: "c".into(),
+                },
+                md5_metadata: None,
+            },
+        );
+        assert_eq!(o.headers.unwrap().content_type, "t");
+    }
+
+    #[test]
+    fn multipart_hash_comes_from_metadata() {
+        let mut o = RemoteObject {
+            key: "k".into(),
+            size: 9,
+            etag: Some("x-2".into()),
+            md5: None,
+            headers: None,
+        };
+        let m = Md5(md5::compute(b"k").0);
+        apply_head(
+            &mut o,
+            Head {
+                etag: Some("x-2".into()),
+                size: 9,
+                headers: Headers {
+                    content_type: "t".into(),
+                    cache_control: "c".into(),
+                },
+                md5_metadata: Some(m),
+            },
+        );
+        assert_eq!(o.md5, Some(m));
+    }
+
+    #[test]
+    fn manifest_parse_rejects_other_versions_and_garbage() {
+        let m = Manifest {
+            version: 1,
+            deployed_at: 5,
+            files: BTreeMap::new(),
+        };
+        let bytes = serde_json::to_vec(&m).unwrap();
+        assert_eq!(Manifest::parse(&bytes), Some(m));
+        assert_eq!(
+            Manifest::parse(br#"{"version":99,"deployed_at":0,"files":{}}"#),
+            None
+        );
+        assert_eq!(Manifest::parse(b"<html>"), None);
+    }
+}
