@@ -1,0 +1,7 @@
+//! Integration tests: the real `shipit` binary against the local cloud (moto), with a
+//! recording proxy in between. Outcomes are checked through the S3 API, never through
+//! shipit's own report.
+
+mod support;
+
+mod sync;

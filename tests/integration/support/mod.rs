@@ -1,0 +1,344 @@
+//! The local cloud for integration tests: one moto server per test binary (started by
+//! `scripts/local-cloud --watch-stdin`, so it exits when this process does, however it ends),
+//! a fresh bucket and recording proxy per test, the real `shipit` binary, and an S3 client
+//! to check the emulator's state independently of what shipit reports.
+
+#![allow(dead_code)]
+
+pub mod proxy;
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
+
+use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
+use aws_sdk_s3::Client;
+
+pub use proxy::{Proxy, Request};
+
+struct Cloud {
+    endpoint: String,
+    // Held so the pipe stays open: the server exits when it closes, i.e. with this process.
+    _child: Mutex<Child>,
+}
+
+fn cloud() -> &'static Cloud {
+    static CLOUD: OnceLock<Cloud> = OnceLock::new();
+    CLOUD.get_or_init(|| {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/local-cloud");
+        let mut child = Command::new(script)
+            .arg("--watch-stdin")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start scripts/local-cloud (needs python3)");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .expect("read the local cloud's endpoint");
+        let endpoint = line.trim().to_string();
+        assert!(
+            endpoint.starts_with("http://127.0.0.1:"),
+            "local cloud said {endpoint:?}"
+        );
+        Cloud {
+            endpoint,
+            _child: Mutex::new(child),
+        }
+    })
+}
+
+pub fn runtime() -> &'static tokio::runtime::Runtime {
+    static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RT.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap()
+    })
+}
+
+/// A direct S3 client to the emulator (not through the proxy).
+pub fn s3() -> Client {
+    let conf = aws_sdk_s3::config::Builder::new()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
+        .endpoint_url(&cloud().endpoint)
+        .force_path_style(true)
+        .build();
+    Client::from_conf(conf)
+}
+
+pub fn block<F: std::future::Future>(f: F) -> F::Output {
+    runtime().block_on(f)
+}
+
+/// One test's world: a versioned bucket, a build directory, a proxy that records requests.
+pub struct World {
+    pub bucket: String,
+    pub dir: tempfile::TempDir,
+    pub home: tempfile::TempDir,
+    pub proxy: Proxy,
+    pub s3: Client,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Object {
+    pub etag: String,
+    pub size: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeadInfo {
+    pub content_type: String,
+    pub cache_control: String,
+    pub etag: String,
+    pub metadata: BTreeMap<String, String>,
+}
+
+impl World {
+    pub fn new(name: &str) -> World {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let bucket = format!(
+            "t-{}-{}-{}",
+            name.replace('_', "-"),
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        );
+        let s3 = s3();
+        block(async {
+            s3.create_bucket()
+                .bucket(&bucket)
+                .send()
+                .await
+                .expect("create bucket");
+            s3.put_bucket_versioning()
+                .bucket(&bucket)
+                .versioning_configuration(
+                    VersioningConfiguration::builder()
+                        .status(BucketVersioningStatus::Enabled)
+                        .build(),
+                )
+                .send()
+                .await
+                .expect("enable versioning");
+        });
+        World {
+            bucket,
+            dir: tempfile::tempdir().unwrap(),
+            home: tempfile::tempdir().unwrap(),
+            proxy: Proxy::start(&cloud().endpoint),
+            s3,
+        }
+    }
+
+    pub fn site(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn write(&self, rel: &str, body: impl AsRef<[u8]>) -> PathBuf {
+        let p = self.dir.path().join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, body).unwrap();
+        p
+    }
+
+    pub fn remove(&self, rel: &str) {
+        std::fs::remove_file(self.dir.path().join(rel)).unwrap();
+    }
+
+    /// A shipit command with hermetic AWS settings, pointed at the proxy.
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_shipit"));
+        c.args(args)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.home.path())
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("NO_PROXY", "127.0.0.1,localhost")
+            .env("AWS_ENDPOINT_URL", &self.proxy.url)
+            .env("CI", "true")
+            .current_dir(self.home.path());
+        c
+    }
+
+    /// Runs `shipit <command> <site> --bucket <bucket> <extra>`.
+    pub fn run(&self, command: &str, extra: &[&str]) -> Output {
+        let site = self.site().to_str().unwrap().to_string();
+        let mut args = vec![command, site.as_str(), "--bucket", self.bucket.as_str()];
+        args.extend_from_slice(extra);
+        self.cmd(&args).output().unwrap()
+    }
+
+    pub fn deploy(&self, extra: &[&str]) -> Output {
+        let out = self.run("deploy", extra);
+        assert_success(&out);
+        out
+    }
+
+    pub fn write_config(&self, toml: &str) -> String {
+        let p = self.home.path().join("custom-config.toml");
+        std::fs::write(&p, toml).unwrap();
+        p.to_str().unwrap().to_string()
+    }
+
+    /// Key -> (ETag, size) of the current objects, shipit's own state excluded.
+    pub fn objects(&self) -> BTreeMap<String, Object> {
+        block(async {
+            let mut out = BTreeMap::new();
+            let mut pages = self
+                .s3
+                .list_objects_v2()
+                .bucket(&self.bucket)
+                .into_paginator()
+                .send();
+            while let Some(page) = pages.next().await {
+                for o in page.unwrap().contents() {
+                    let key = o.key().unwrap().to_string();
+                    if key.starts_with(".shipit/") {
+                        continue;
+                    }
+                    out.insert(
+                        key,
+                        Object {
+                            etag: o.e_tag().unwrap_or_default().trim_matches('"').to_string(),
+                            size: o.size().unwrap_or(0),
+                        },
+                    );
+                }
+            }
+            out
+        })
+    }
+
+    /// Key -> number of versions (every PUT and copy adds one), shipit's state excluded.
+    pub fn versions(&self) -> BTreeMap<String, usize> {
+        block(async {
+            let out = self
+                .s3
+                .list_object_versions()
+                .bucket(&self.bucket)
+                .send()
+                .await
+                .unwrap();
+            let mut counts = BTreeMap::new();
+            for v in out.versions() {
+                let key = v.key().unwrap().to_string();
+                if !key.starts_with(".shipit/") {
+                    *counts.entry(key).or_insert(0) += 1;
+                }
+            }
+            counts
+        })
+    }
+
+    pub fn head(&self, key: &str) -> HeadInfo {
+        block(async {
+            let h = self
+                .s3
+                .head_object()
+                .bucket(&self.bucket)
+                .key(key)
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("head {key}: {e:?}"));
+            HeadInfo {
+                content_type: h.content_type().unwrap_or_default().to_string(),
+                cache_control: h.cache_control().unwrap_or_default().to_string(),
+                etag: h.e_tag().unwrap_or_default().trim_matches('"').to_string(),
+                metadata: h
+                    .metadata()
+                    .cloned()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .collect(),
+            }
+        })
+    }
+
+    pub fn get(&self, key: &str) -> Vec<u8> {
+        block(async {
+            let o = self
+                .s3
+                .get_object()
+                .bucket(&self.bucket)
+                .key(key)
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("get {key}: {e:?}"));
+            o.body.collect().await.unwrap().into_bytes().to_vec()
+        })
+    }
+
+    pub fn delete_object(&self, key: &str) {
+        block(async {
+            self.s3
+                .delete_object()
+                .bucket(&self.bucket)
+                .key(key)
+                .send()
+                .await
+                .unwrap();
+        });
+    }
+
+    /// The write requests shipit sent through the proxy since the last call.
+    pub fn writes(&self) -> Vec<Request> {
+        self.proxy
+            .take()
+            .into_iter()
+            .filter(|r| r.is_write())
+            .collect()
+    }
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn assert_success(out: &Output) {
+    assert!(
+        out.status.success(),
+        "shipit failed ({:?})\nstdout:\n{}\nstderr:\n{}",
+        out.status.code(),
+        stdout(out),
+        stderr(out)
+    );
+}
+
+pub fn assert_exit(out: &Output, code: i32) {
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "want exit {code}\nstdout:\n{}\nstderr:\n{}",
+        stdout(out),
+        stderr(out)
+    );
+}
+
+/// Decodes a request target's path into the key it names (path-style: /bucket/key).
+pub fn key_of(req: &Request, bucket: &str) -> String {
+    let path = req.target.split('?').next().unwrap_or_default();
+    let rest = path
+        .trim_start_matches('/')
+        .strip_prefix(bucket)
+        .unwrap_or(path);
+    let rest = rest.trim_start_matches('/');
+    percent_encoding::percent_decode_str(rest)
+        .decode_utf8_lossy()
+        .into_owned()
+}

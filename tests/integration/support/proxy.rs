@@ -1,0 +1,257 @@
+//! A recording HTTP/1.1 proxy between shipit and the local cloud: it logs every request
+//! (method, target, headers, body length) and can answer a request itself (to inject a
+//! fault). Threads, blocking I/O, loopback only; it stops when dropped.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub method: String,
+    /// Path and query, as sent.
+    pub target: String,
+    pub headers: Vec<(String, String)>,
+    pub body_len: usize,
+}
+
+impl Request {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Whether this request changes the bucket (PUT, POST, DELETE; a copy is a PUT).
+    pub fn is_write(&self) -> bool {
+        matches!(self.method.as_str(), "PUT" | "POST" | "DELETE")
+    }
+}
+
+/// Given a request, a full HTTP response to send instead of forwarding it.
+pub type Hook = Arc<dyn Fn(&Request) -> Option<Vec<u8>> + Send + Sync>;
+
+pub struct Proxy {
+    pub url: String,
+    log: Arc<Mutex<Vec<Request>>>,
+    hook: Arc<Mutex<Option<Hook>>>,
+    stop: Arc<AtomicBool>,
+    addr: std::net::SocketAddr,
+}
+
+impl Proxy {
+    pub fn start(upstream: &str) -> Proxy {
+        let upstream = upstream.trim_start_matches("http://").to_string();
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind proxy");
+        let addr = listener.local_addr().unwrap();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let hook: Arc<Mutex<Option<Hook>>> = Arc::new(Mutex::new(None));
+        let stop = Arc::new(AtomicBool::new(false));
+        {
+            let (log, hook, stop) = (log.clone(), hook.clone(), stop.clone());
+            thread::spawn(move || {
+                for conn in listener.incoming() {
+                    if stop.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    let Ok(conn) = conn else { continue };
+                    let (log, hook, upstream) = (log.clone(), hook.clone(), upstream.clone());
+                    thread::spawn(move || {
+                        let _ = serve(conn, &upstream, &log, &hook);
+                    });
+                }
+            });
+        }
+        Proxy {
+            url: format!("http://{addr}"),
+            log,
+            hook,
+            stop,
+            addr,
+        }
+    }
+
+    pub fn set_hook(&self, hook: Option<Hook>) {
+        *self.hook.lock().unwrap() = hook;
+    }
+
+    /// Requests seen since the last call (and forgets them).
+    pub fn take(&self) -> Vec<Request> {
+        std::mem::take(&mut *self.log.lock().unwrap())
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        // Wake the accept loop so it sees the flag.
+        let _ = TcpStream::connect(self.addr);
+    }
+}
+
+fn serve(
+    client: TcpStream,
+    upstream: &str,
+    log: &Mutex<Vec<Request>>,
+    hook: &Mutex<Option<Hook>>,
+) -> std::io::Result<()> {
+    let mut reader = BufReader::new(client.try_clone()?);
+    let mut client_w = client;
+    let mut up: Option<(BufReader<TcpStream>, TcpStream)> = None;
+    loop {
+        let Some((head, headers)) = read_head(&mut reader)? else {
+            return Ok(());
+        };
+        let mut parts = head.split_whitespace();
+        let method = parts.next().unwrap_or_default().to_string();
+        let target = parts.next().unwrap_or_default().to_string();
+        let body = read_body(&mut reader, &headers, false)?;
+        let req = Request {
+            method: method.clone(),
+            target,
+            headers: headers.clone(),
+            body_len: body.len(),
+        };
+        let canned = hook.lock().unwrap().clone().and_then(|h| h(&req));
+        log.lock().unwrap().push(req);
+        if let Some(resp) = canned {
+            client_w.write_all(&resp)?;
+            continue;
+        }
+        if up.is_none() {
+            let s = TcpStream::connect(upstream)?;
+            up = Some((BufReader::new(s.try_clone()?), s));
+        }
+        let (up_r, up_w) = up.as_mut().unwrap();
+        // Re-frame the body with Content-Length (a chunked request was read whole).
+        let mut out = format!("{head}\r\n");
+        for (k, v) in &headers {
+            if k.eq_ignore_ascii_case("transfer-encoding")
+                || k.eq_ignore_ascii_case("content-length")
+            {
+                continue;
+            }
+            out.push_str(&format!("{k}: {v}\r\n"));
+        }
+        if !body.is_empty() || method == "PUT" || method == "POST" {
+            out.push_str(&format!("content-length: {}\r\n", body.len()));
+        }
+        out.push_str("\r\n");
+        up_w.write_all(out.as_bytes())?;
+        up_w.write_all(&body)?;
+        let Some((status, resp_headers)) = read_head(up_r)? else {
+            let _ = client_w.shutdown(Shutdown::Both);
+            return Ok(());
+        };
+        let no_body = method == "HEAD"
+            || status
+                .split_whitespace()
+                .nth(1)
+                .is_some_and(|c| c == "204" || c == "304");
+        let resp_body = if no_body {
+            Vec::new()
+        } else {
+            read_body(up_r, &resp_headers, true)?
+        };
+        let mut out = format!("{status}\r\n");
+        for (k, v) in &resp_headers {
+            if k.eq_ignore_ascii_case("transfer-encoding")
+                || k.eq_ignore_ascii_case("content-length")
+            {
+                continue;
+            }
+            out.push_str(&format!("{k}: {v}\r\n"));
+        }
+        let declared = header(&resp_headers, "content-length").map(str::to_string);
+        match (no_body, declared) {
+            (true, Some(n)) => out.push_str(&format!("content-length: {n}\r\n")),
+            (true, None) => {}
+            (false, _) => out.push_str(&format!("content-length: {}\r\n", resp_body.len())),
+        }
+        out.push_str("\r\n");
+        client_w.write_all(out.as_bytes())?;
+        client_w.write_all(&resp_body)?;
+        if header(&resp_headers, "connection").is_some_and(|c| c.eq_ignore_ascii_case("close")) {
+            up = None;
+        }
+    }
+}
+
+fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+type Head = (String, Vec<(String, String)>);
+
+fn read_head(r: &mut impl BufRead) -> std::io::Result<Option<Head>> {
+    let mut first = String::new();
+    if r.read_line(&mut first)? == 0 {
+        return Ok(None);
+    }
+    let mut headers = Vec::new();
+    loop {
+        let mut line = String::new();
+        if r.read_line(&mut line)? == 0 {
+            return Ok(None);
+        }
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        if let Some((k, v)) = line.split_once(':') {
+            headers.push((k.trim().to_string(), v.trim().to_string()));
+        }
+    }
+    Ok(Some((first.trim_end().to_string(), headers)))
+}
+
+/// Reads a body framed by Content-Length or chunked encoding; with neither, a response body
+/// runs to the end of the connection (`to_eof`), a request has none.
+fn read_body(
+    r: &mut impl BufRead,
+    headers: &[(String, String)],
+    to_eof: bool,
+) -> std::io::Result<Vec<u8>> {
+    if header(headers, "transfer-encoding")
+        .is_some_and(|v| v.to_ascii_lowercase().contains("chunked"))
+    {
+        let mut body = Vec::new();
+        loop {
+            let mut size = String::new();
+            r.read_line(&mut size)?;
+            let n = usize::from_str_radix(size.trim().split(';').next().unwrap_or("0"), 16)
+                .unwrap_or(0);
+            if n == 0 {
+                // Trailers, then the blank line.
+                loop {
+                    let mut line = String::new();
+                    if r.read_line(&mut line)? == 0 || line.trim().is_empty() {
+                        break;
+                    }
+                }
+                return Ok(body);
+            }
+            let start = body.len();
+            body.resize(start + n, 0);
+            r.read_exact(&mut body[start..])?;
+            let mut crlf = [0u8; 2];
+            r.read_exact(&mut crlf)?;
+        }
+    }
+    if let Some(n) = header(headers, "content-length").and_then(|v| v.parse::<usize>().ok()) {
+        let mut body = vec![0u8; n];
+        r.read_exact(&mut body)?;
+        return Ok(body);
+    }
+    let mut body = Vec::new();
+    if to_eof {
+        r.read_to_end(&mut body)?;
+    }
+    Ok(body)
+}
