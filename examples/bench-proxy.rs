@@ -33,14 +33,20 @@ fn respond(body: &str) -> Vec<u8> {
 }
 
 fn main() {
-    let upstream = std::env::args().nth(1).expect("usage: bench-proxy http://127.0.0.1:PORT");
+    let upstream = std::env::args()
+        .nth(1)
+        .expect("usage: bench-proxy http://127.0.0.1:PORT");
     let stats = Arc::new(Mutex::new(Stats::default()));
     let proxy = Proxy::start(&upstream);
     let hook_stats = stats.clone();
     proxy.set_hook(Some(Arc::new(move |r: &Request| {
         let mut s = hook_stats.lock().unwrap();
         if r.target.starts_with("/__proxy/stats") {
-            let methods: Vec<String> = s.by_method.iter().map(|(m, n)| format!("\"{m}\":{n}")).collect();
+            let methods: Vec<String> = s
+                .by_method
+                .iter()
+                .map(|(m, n)| format!("\"{m}\":{n}"))
+                .collect();
             return Some(respond(&format!(
                 "{{\"requests\":{},\"writes\":{},\"body_bytes\":{},\"by_method\":{{{}}}}}",
                 s.requests,

@@ -46,7 +46,7 @@ pub async fn load(conn: &Connection) -> Result<SdkConfig> {
     }
     let mut config = loader.load().await;
     if config.region().is_none() {
-        if conn.endpoint_url.is_none() {
+        if !conn.is_local() {
             return Err(Error::config_hint(
                 "no AWS region configured",
                 "pass --region (e.g. --region eu-west-1), set AWS_REGION, or set `region` in shipit.toml or your profile",

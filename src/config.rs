@@ -62,14 +62,28 @@ pub struct PruneConfig {
     pub max_share: Option<f64>,
 }
 
-/// Where the S3 API is and who we are.
+/// Custom endpoints per service (emulators, VPC endpoints); None means AWS's own.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Endpoints {
+    pub s3: Option<String>,
+    pub cloudformation: Option<String>,
+    pub cloudfront: Option<String>,
+}
+
+/// Where the AWS APIs are and who we are.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Connection {
     pub region: Option<String>,
     pub profile: Option<String>,
-    /// A custom endpoint (then path-style addressing is used).
-    pub endpoint_url: Option<String>,
+    pub endpoints: Endpoints,
     pub max_attempts: u32,
+}
+
+impl Connection {
+    /// Whether any endpoint is custom (then a missing region defaults to us-east-1).
+    pub fn is_local(&self) -> bool {
+        self.endpoints.s3.is_some() || self.endpoints.cloudformation.is_some()
+    }
 }
 
 /// Everything a deploy or a plan needs, validated.
@@ -132,11 +146,26 @@ pub fn parse_file(text: &str, path: &Path) -> Result<FileConfig> {
     })
 }
 
-/// `AWS_ENDPOINT_URL_S3`, then `AWS_ENDPOINT_URL`, as the SDKs read them.
-pub fn endpoint_from_env(get: impl Fn(&str) -> Option<String>) -> Option<String> {
-    get("AWS_ENDPOINT_URL_S3")
+/// The endpoint for one service: the flag or file value (for every service), else
+/// `AWS_ENDPOINT_URL_<SERVICE>`, then `AWS_ENDPOINT_URL`, as the SDKs read them.
+pub fn endpoint_for(
+    service_env: &str,
+    explicit: Option<&str>,
+    get: impl Fn(&str) -> Option<String>,
+) -> Option<String> {
+    explicit
+        .map(str::to_owned)
+        .or_else(|| get(&format!("AWS_ENDPOINT_URL_{service_env}")))
         .or_else(|| get("AWS_ENDPOINT_URL"))
         .filter(|s| !s.is_empty())
+}
+
+pub fn endpoints(explicit: Option<&str>, get: impl Fn(&str) -> Option<String>) -> Endpoints {
+    Endpoints {
+        s3: endpoint_for("S3", explicit, &get),
+        cloudformation: endpoint_for("CLOUDFORMATION", explicit, &get),
+        cloudfront: endpoint_for("CLOUDFRONT", explicit, &get),
+    }
 }
 
 pub fn normalise_prefix(prefix: &str) -> String {
@@ -218,11 +247,13 @@ pub fn settings(
         connection: Connection {
             region: global.region.clone().or(file.region),
             profile: global.profile.clone().or(file.profile),
-            endpoint_url: global
-                .endpoint_url
-                .clone()
-                .or(file.endpoint_url)
-                .or_else(|| endpoint_from_env(&env)),
+            endpoints: endpoints(
+                global
+                    .endpoint_url
+                    .as_deref()
+                    .or(file.endpoint_url.as_deref()),
+                &env,
+            ),
             max_attempts,
         },
         excludes,
@@ -337,14 +368,33 @@ mod tests {
             ],
         )
         .unwrap();
-        assert_eq!(s.connection.endpoint_url.as_deref(), Some("http://s3"));
+        assert_eq!(s.connection.endpoints.s3.as_deref(), Some("http://s3"));
+        assert_eq!(
+            s.connection.endpoints.cloudformation.as_deref(),
+            Some("http://a")
+        );
         let s = settings_for(
             &["shipit", "deploy", "d", "--bucket", "b-1"],
             "",
             &[("AWS_ENDPOINT_URL", "http://a")],
         )
         .unwrap();
-        assert_eq!(s.connection.endpoint_url.as_deref(), Some("http://a"));
+        assert_eq!(s.connection.endpoints.s3.as_deref(), Some("http://a"));
+        let s = settings_for(
+            &[
+                "shipit",
+                "deploy",
+                "d",
+                "--bucket",
+                "b-1",
+                "--endpoint-url",
+                "http://flag",
+            ],
+            "",
+            &[("AWS_ENDPOINT_URL_S3", "http://s3")],
+        )
+        .unwrap();
+        assert_eq!(s.connection.endpoints.s3.as_deref(), Some("http://flag"));
     }
 
     #[test]

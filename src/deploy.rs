@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+use aws_config::SdkConfig;
 use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;
 
@@ -41,9 +42,42 @@ pub struct Summary {
     pub seconds: f64,
 }
 
-/// Scans, lists, resolves and plans. Makes no writes. Refuses a prune above the cap here,
-/// before anything is written.
-pub async fn prepare(settings: &Settings, reporter: &Reporter) -> Result<Prepared> {
+/// The first step of every command that touches a build: scan and hash it while credentials
+/// resolve. Refuses a bad build directory before anything else happens (the more useful error
+/// when both fail), and so before any write, a stack's included.
+pub async fn start(
+    settings: &Settings,
+    reporter: &Reporter,
+) -> Result<(SdkConfig, Vec<LocalFile>)> {
+    let started = Instant::now();
+    let scan_opts = ScanOptions {
+        excludes: settings.excludes.clone(),
+        allow_missing_index: settings.allow_missing_index,
+        prefix_len: settings.prefix.len(),
+    };
+    let dir = settings.dir.clone();
+    // Hashing is CPU work on a blocking pool; credentials are I/O: both at once.
+    let scan = tokio::task::spawn_blocking(move || site::scan(&dir, &scan_opts));
+    let (scanned, sdk) = tokio::join!(scan, crate::aws::load(&settings.connection));
+    let local = scanned.map_err(|e| Error::Internal(format!("scan task: {e}")))??;
+    let sdk = sdk?;
+    reporter.info(&format!(
+        "{} local files ({}) hashed in {:.1}s",
+        local.len(),
+        human_bytes(local.iter().map(|f| f.size).sum()),
+        started.elapsed().as_secs_f64()
+    ));
+    Ok((sdk, local))
+}
+
+/// Lists the bucket, resolves what it holds and plans. Makes no writes. Refuses a prune above
+/// the cap here, before anything is written.
+pub async fn prepare(
+    settings: &Settings,
+    sdk: &SdkConfig,
+    local: Vec<LocalFile>,
+    reporter: &Reporter,
+) -> Result<Prepared> {
     let started = Instant::now();
     reporter.stage(&format!(
         "planning {} -> s3://{}/{}",
@@ -51,28 +85,15 @@ pub async fn prepare(settings: &Settings, reporter: &Reporter) -> Result<Prepare
         settings.bucket,
         settings.prefix
     ));
-    let scan_opts = ScanOptions {
-        excludes: settings.excludes.clone(),
-        allow_missing_index: settings.allow_missing_index,
-        prefix_len: settings.prefix.len(),
-    };
-    let dir = settings.dir.clone();
-    // Hashing is CPU work on a blocking pool; listing is I/O: both at once.
-    let scan = tokio::task::spawn_blocking(move || site::scan(&dir, &scan_opts));
-    let remote = async {
-        let store =
-            Store::connect(&settings.connection, &settings.bucket, &settings.prefix).await?;
-        let (listed, manifest) = tokio::try_join!(store.list(), store.get_manifest())?;
-        Ok::<_, Error>((store, listed, manifest))
-    };
-    let (scanned, remote) = tokio::join!(scan, remote);
-    // A bad build directory is the more useful error when both fail.
-    let local = scanned.map_err(|e| Error::Internal(format!("scan task: {e}")))??;
-    let (store, listed, manifest) = remote?;
+    let store = Store::new(
+        sdk,
+        &settings.connection,
+        &settings.bucket,
+        &settings.prefix,
+    );
+    let (listed, manifest) = tokio::try_join!(store.list(), store.get_manifest())?;
     reporter.info(&format!(
-        "{} local files ({}), {} objects in the bucket, {} in {:.1}s",
-        local.len(),
-        human_bytes(local.iter().map(|f| f.size).sum()),
+        "{} objects in the bucket, {} ({:.1}s)",
         listed.len(),
         if manifest.is_some() {
             "manifest found"

@@ -21,6 +21,8 @@ pub mod exit {
     pub const AUTH: i32 = 5;
     /// An AWS operation failed (network, throttling after retries, service error).
     pub const AWS: i32 = 6;
+    /// The CloudFormation stack failed, is stuck, or the change was refused.
+    pub const STACK: i32 = 7;
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +51,9 @@ pub enum Error {
         message: String,
         hint: Option<String>,
     },
+
+    #[error("{message}")]
+    Stack { message: String, hint: String },
 
     #[error("{0}")]
     Internal(String),
@@ -91,6 +96,7 @@ impl Error {
             Error::Refused { .. } => exit::REFUSED,
             Error::Auth { .. } => exit::AUTH,
             Error::Aws { .. } => exit::AWS,
+            Error::Stack { .. } => exit::STACK,
             Error::Internal(_) => exit::INTERNAL,
         }
     }
@@ -100,7 +106,9 @@ impl Error {
             Error::Config { hint, .. } | Error::Input { hint, .. } | Error::Aws { hint, .. } => {
                 hint.as_deref()
             }
-            Error::Refused { hint, .. } | Error::Auth { hint, .. } => Some(hint),
+            Error::Refused { hint, .. } | Error::Auth { hint, .. } | Error::Stack { hint, .. } => {
+                Some(hint)
+            }
             Error::Internal(_) => {
                 Some("this is a bug in shipit; please report it with the command you ran")
             }
@@ -115,6 +123,7 @@ impl Error {
             Error::Refused { .. } => "refused",
             Error::Auth { .. } => "auth",
             Error::Aws { .. } => "aws",
+            Error::Stack { .. } => "stack",
             Error::Internal(_) => "internal",
         }
     }

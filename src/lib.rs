@@ -5,13 +5,17 @@
 //! `report` owns human output.
 
 pub mod aws;
+pub mod cfn;
 pub mod cli;
 pub mod config;
 pub mod deploy;
 pub mod error;
 pub mod headers;
 pub mod plan;
+pub mod provision;
 pub mod report;
 pub mod s3;
 pub mod site;
+pub mod stack;
 pub mod state;
+pub mod template;

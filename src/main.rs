@@ -53,7 +53,8 @@ async fn run(cli: &Cli, reporter: &Reporter) -> Result<()> {
     match &cli.command {
         Command::Plan(target) => {
             let settings = config::settings(&cli.global, target, None, file, env)?;
-            let prepared = deploy::prepare(&settings, reporter).await?;
+            let (sdk, local) = deploy::start(&settings, reporter).await?;
+            let prepared = deploy::prepare(&settings, &sdk, local, reporter).await?;
             print_plan(
                 &prepared.plan,
                 &settings,
@@ -74,7 +75,8 @@ async fn run(cli: &Cli, reporter: &Reporter) -> Result<()> {
         Command::Deploy(args) => {
             let settings =
                 config::settings(&cli.global, &args.target, args.concurrency, file, env)?;
-            let prepared = deploy::prepare(&settings, reporter).await?;
+            let (sdk, local) = deploy::start(&settings, reporter).await?;
+            let prepared = deploy::prepare(&settings, &sdk, local, reporter).await?;
             let summary = deploy::execute(prepared, &settings, reporter).await?;
             print_summary(&summary, reporter);
             if cli.global.json {

@@ -5,6 +5,8 @@
 use std::collections::HashMap;
 use std::path::Path;
 
+use aws_config::SdkConfig;
+use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::primitives::{ByteStream, Length};
 use aws_sdk_s3::types::{
     CompletedMultipartUpload, CompletedPart, Delete, EncodingType, MetadataDirective,
@@ -44,17 +46,12 @@ const COPY_SOURCE: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'/');
 
 impl Store {
-    pub async fn connect(conn: &Connection, bucket: &str, prefix: &str) -> Result<Store> {
-        let sdk = aws::load(conn).await?;
-        let mut builder = aws_sdk_s3::config::Builder::from(&sdk);
-        if let Some(endpoint) = &conn.endpoint_url {
-            builder = builder.endpoint_url(endpoint).force_path_style(true);
-        }
-        Ok(Store {
-            client: Client::from_conf(builder.build()),
+    pub fn new(sdk: &SdkConfig, conn: &Connection, bucket: &str, prefix: &str) -> Store {
+        Store {
+            client: client(sdk, conn),
             bucket: bucket.to_string(),
             prefix: prefix.to_string(),
-        })
+        }
     }
 
     pub fn bucket(&self) -> &str {
@@ -411,6 +408,88 @@ impl Store {
             .map_err(|e| aws::error("write shipit's manifest", e))?;
         Ok(())
     }
+}
+
+/// Deletes every object version and delete marker in a bucket (so a versioned bucket can be
+/// deleted). Returns (versions, delete markers) removed. A missing bucket is already empty.
+pub async fn purge_bucket(client: &Client, bucket: &str) -> Result<(usize, usize)> {
+    let (mut versions, mut markers) = (0, 0);
+    loop {
+        let page = match client
+            .list_object_versions()
+            .bucket(bucket)
+            .max_keys(DELETE_BATCH as i32)
+            .send()
+            .await
+        {
+            Ok(p) => p,
+            Err(e) if e.code() == Some("NoSuchBucket") => return Ok((versions, markers)),
+            Err(e) => return Err(aws::error(&format!("list versions in {bucket}"), e)),
+        };
+        let mut ids = Vec::new();
+        for v in page.versions() {
+            ids.push((
+                v.key().unwrap_or_default().to_string(),
+                v.version_id().map(str::to_owned),
+            ));
+        }
+        let n_versions = ids.len();
+        for m in page.delete_markers() {
+            ids.push((
+                m.key().unwrap_or_default().to_string(),
+                m.version_id().map(str::to_owned),
+            ));
+        }
+        if ids.is_empty() {
+            return Ok((versions, markers));
+        }
+        for chunk in ids.chunks(DELETE_BATCH) {
+            let objects = chunk
+                .iter()
+                .map(|(k, v)| {
+                    ObjectIdentifier::builder()
+                        .key(k)
+                        .set_version_id(v.clone())
+                        .build()
+                        .map_err(|e| Error::Internal(format!("delete {k}: {e}")))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let delete = Delete::builder()
+                .set_objects(Some(objects))
+                .quiet(true)
+                .build()
+                .map_err(|e| Error::Internal(format!("delete request: {e}")))?;
+            let out = client
+                .delete_objects()
+                .bucket(bucket)
+                .delete(delete)
+                .send()
+                .await
+                .map_err(|e| aws::error(&format!("delete versions in {bucket}"), e))?;
+            if let Some(err) = out.errors().first() {
+                return Err(Error::Aws {
+                    message: format!(
+                        "S3 refused to delete {} versions in {bucket}, e.g. {} ({})",
+                        out.errors().len(),
+                        err.key().unwrap_or("?"),
+                        err.code().unwrap_or("?")
+                    ),
+                    hint: Some("check s3:DeleteObjectVersion permission and object locks".into()),
+                });
+            }
+        }
+        versions += n_versions;
+        markers += ids.len() - n_versions;
+    }
+}
+
+/// An S3 client; with a custom endpoint, path-style addressing (emulators have no DNS).
+pub fn client(sdk: &SdkConfig, conn: &Connection) -> Client {
+    let mut builder = aws_sdk_s3::config::Builder::from(sdk);
+    if let Some(endpoint) = &conn.endpoints.s3 {
+        builder = builder.endpoint_url(endpoint).force_path_style(true);
+    }
+    Client::from_conf(builder.build())
 }
 
 /// Decodes a key from a listing made with EncodingType=url (`+` is a space, `%2B` a plus).

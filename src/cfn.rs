@@ -1,0 +1,311 @@
+//! The CloudFormation side of the boundary: stacks, change sets, events. Returns plain data
+//! (`stack::Change`, `stack::Event`, [`StackInfo`]); no SDK type leaves this module.
+
+use std::collections::BTreeMap;
+
+use aws_config::SdkConfig;
+use aws_sdk_cloudformation::types::{Capability, ChangeSetType, Parameter, TemplateStage};
+use aws_sdk_cloudformation::Client;
+
+use crate::aws;
+use crate::config::Connection;
+use crate::error::{Error, Result};
+use crate::stack::{Change, Event};
+
+#[derive(Clone)]
+pub struct Cfn {
+    client: Client,
+}
+
+/// What DescribeStacks says of one stack.
+#[derive(Debug, Clone, Default)]
+pub struct StackInfo {
+    pub id: String,
+    pub status: String,
+    pub reason: Option<String>,
+    pub outputs: BTreeMap<String, String>,
+    pub parameters: BTreeMap<String, String>,
+    pub termination_protection: bool,
+}
+
+/// A change set as described: status, its reason, and the changes.
+#[derive(Debug, Clone)]
+pub struct ChangeSet {
+    pub status: String,
+    pub reason: String,
+    pub changes: Vec<Change>,
+}
+
+/// One stack resource as listed.
+#[derive(Debug, Clone)]
+pub struct StackResource {
+    pub logical_id: String,
+    pub physical_id: String,
+    pub kind: String,
+}
+
+impl Cfn {
+    pub fn new(sdk: &SdkConfig, conn: &Connection) -> Cfn {
+        let mut builder = aws_sdk_cloudformation::config::Builder::from(sdk);
+        if let Some(endpoint) = &conn.endpoints.cloudformation {
+            builder = builder.endpoint_url(endpoint);
+        }
+        Cfn {
+            client: Client::from_conf(builder.build()),
+        }
+    }
+
+    /// The stack, or None when it does not exist.
+    pub async fn describe(&self, name: &str) -> Result<Option<StackInfo>> {
+        let res = self.client.describe_stacks().stack_name(name).send().await;
+        let out = match res {
+            Ok(out) => out,
+            Err(e)
+                if e.as_service_error()
+                    .and_then(|s| s.meta().message())
+                    .is_some_and(|m| m.contains("does not exist")) =>
+            {
+                return Ok(None)
+            }
+            Err(e) => return Err(aws::error(&format!("describe stack {name}"), e)),
+        };
+        let Some(s) = out.stacks().first() else {
+            return Ok(None);
+        };
+        Ok(Some(StackInfo {
+            id: s.stack_id().unwrap_or_default().to_string(),
+            status: s
+                .stack_status()
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_default(),
+            reason: s.stack_status_reason().map(str::to_owned),
+            outputs: s
+                .outputs()
+                .iter()
+                .filter_map(|o| {
+                    Some((
+                        o.output_key()?.to_string(),
+                        o.output_value().unwrap_or_default().to_string(),
+                    ))
+                })
+                .collect(),
+            parameters: s
+                .parameters()
+                .iter()
+                .filter_map(|p| {
+                    Some((
+                        p.parameter_key()?.to_string(),
+                        p.parameter_value().unwrap_or_default().to_string(),
+                    ))
+                })
+                .collect(),
+            termination_protection: s.enable_termination_protection().unwrap_or(false),
+        }))
+    }
+
+    /// The template the stack was last deployed with, as written.
+    pub async fn template(&self, name: &str) -> Result<String> {
+        let out = self
+            .client
+            .get_template()
+            .stack_name(name)
+            .template_stage(TemplateStage::Original)
+            .send()
+            .await
+            .map_err(|e| aws::error(&format!("get the template of stack {name}"), e))?;
+        Ok(out.template_body().unwrap_or_default().to_string())
+    }
+
+    pub async fn create_change_set(
+        &self,
+        stack: &str,
+        change_set: &str,
+        create: bool,
+        body: &str,
+        parameters: &BTreeMap<String, String>,
+    ) -> Result<()> {
+        let params = parameters
+            .iter()
+            .map(|(k, v)| {
+                Parameter::builder()
+                    .parameter_key(k)
+                    .parameter_value(v)
+                    .build()
+            })
+            .collect();
+        self.client
+            .create_change_set()
+            .stack_name(stack)
+            .change_set_name(change_set)
+            .change_set_type(if create {
+                ChangeSetType::Create
+            } else {
+                ChangeSetType::Update
+            })
+            .template_body(body)
+            .set_parameters(Some(params))
+            .capabilities(Capability::CapabilityIam)
+            .capabilities(Capability::CapabilityNamedIam)
+            .description("created by shipit")
+            .send()
+            .await
+            .map_err(|e| aws::error(&format!("create a change set for stack {stack}"), e))?;
+        Ok(())
+    }
+
+    /// The change set with every change (paginated).
+    pub async fn describe_change_set(&self, stack: &str, change_set: &str) -> Result<ChangeSet> {
+        let mut token: Option<String> = None;
+        let mut changes = Vec::new();
+        let (mut status, mut reason): (String, String);
+        loop {
+            let out = self
+                .client
+                .describe_change_set()
+                .stack_name(stack)
+                .change_set_name(change_set)
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(|e| aws::error(&format!("describe change set {change_set}"), e))?;
+            status = out
+                .status()
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_default();
+            reason = out.status_reason().unwrap_or_default().to_string();
+            for c in out.changes() {
+                if let Some(rc) = c.resource_change() {
+                    changes.push(Change {
+                        logical_id: rc.logical_resource_id().unwrap_or_default().to_string(),
+                        kind: rc.resource_type().unwrap_or_default().to_string(),
+                        action: rc
+                            .action()
+                            .map(|a| a.as_str().to_string())
+                            .unwrap_or_default(),
+                        replacement: rc.replacement().map(|r| r.as_str().to_string()),
+                    });
+                }
+            }
+            match out.next_token() {
+                Some(t) => token = Some(t.to_string()),
+                None => break,
+            }
+        }
+        Ok(ChangeSet {
+            status,
+            reason,
+            changes,
+        })
+    }
+
+    pub async fn execute_change_set(&self, stack: &str, change_set: &str) -> Result<()> {
+        self.client
+            .execute_change_set()
+            .stack_name(stack)
+            .change_set_name(change_set)
+            .send()
+            .await
+            .map_err(|e| aws::error(&format!("execute change set {change_set}"), e))?;
+        Ok(())
+    }
+
+    pub async fn delete_change_set(&self, stack: &str, change_set: &str) -> Result<()> {
+        self.client
+            .delete_change_set()
+            .stack_name(stack)
+            .change_set_name(change_set)
+            .send()
+            .await
+            .map_err(|e| aws::error(&format!("delete change set {change_set}"), e))?;
+        Ok(())
+    }
+
+    /// Events, newest first as CloudFormation returns them (first page only: waiting polls often).
+    pub async fn events(&self, stack: &str) -> Result<Vec<Event>> {
+        let out = self
+            .client
+            .describe_stack_events()
+            .stack_name(stack)
+            .send()
+            .await
+            .map_err(|e| aws::error(&format!("read events of stack {stack}"), e))?;
+        Ok(out
+            .stack_events()
+            .iter()
+            .map(|e| Event {
+                timestamp: e.timestamp().map(|t| t.to_string()).unwrap_or_default(),
+                logical_id: e.logical_resource_id().unwrap_or_default().to_string(),
+                kind: e.resource_type().unwrap_or_default().to_string(),
+                status: e
+                    .resource_status()
+                    .map(|s| s.as_str().to_string())
+                    .unwrap_or_default(),
+                reason: e.resource_status_reason().map(str::to_owned),
+            })
+            .collect())
+    }
+
+    pub async fn set_termination_protection(&self, stack: &str, on: bool) -> Result<()> {
+        self.client
+            .update_termination_protection()
+            .stack_name(stack)
+            .enable_termination_protection(on)
+            .send()
+            .await
+            .map_err(|e| aws::error(&format!("set termination protection of stack {stack}"), e))?;
+        Ok(())
+    }
+
+    pub async fn delete_stack(&self, stack: &str) -> Result<()> {
+        self.client
+            .delete_stack()
+            .stack_name(stack)
+            .send()
+            .await
+            .map_err(|e| aws::error(&format!("delete stack {stack}"), e))?;
+        Ok(())
+    }
+
+    pub async fn resources(&self, stack: &str) -> Result<Vec<StackResource>> {
+        let mut out = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = self
+                .client
+                .list_stack_resources()
+                .stack_name(stack)
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(|e| aws::error(&format!("list resources of stack {stack}"), e))?;
+            for r in page.stack_resource_summaries() {
+                out.push(StackResource {
+                    logical_id: r.logical_resource_id().unwrap_or_default().to_string(),
+                    physical_id: r.physical_resource_id().unwrap_or_default().to_string(),
+                    kind: r.resource_type().unwrap_or_default().to_string(),
+                });
+            }
+            match page.next_token() {
+                Some(t) => token = Some(t.to_string()),
+                None => break,
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// A stack name CloudFormation accepts, checked before any call.
+pub fn check_stack_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 128
+        && name.as_bytes()[0].is_ascii_alphabetic()
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::config_hint(
+            format!("{name:?} is not a valid stack name"),
+            "stack names start with a letter and contain letters, digits and '-' (at most 128)",
+        ))
+    }
+}
