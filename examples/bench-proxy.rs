@@ -8,6 +8,7 @@
 //! last `POST /__proxy/reset`.
 
 #[path = "../tests/integration/support/proxy.rs"]
+#[allow(dead_code)] // the tests use more of it than this counter does
 mod proxy;
 
 use std::collections::BTreeMap;

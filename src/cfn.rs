@@ -123,6 +123,7 @@ impl Cfn {
         create: bool,
         body: &str,
         parameters: &BTreeMap<String, String>,
+        role_arn: Option<&str>,
     ) -> Result<()> {
         let params = parameters
             .iter()
@@ -147,6 +148,7 @@ impl Cfn {
             .capabilities(Capability::CapabilityIam)
             .capabilities(Capability::CapabilityNamedIam)
             .description("created by shipit")
+            .set_role_arn(role_arn.map(str::to_owned))
             .send()
             .await
             .map_err(|e| aws::error(&format!("create a change set for stack {stack}"), e))?;
@@ -256,10 +258,11 @@ impl Cfn {
         Ok(())
     }
 
-    pub async fn delete_stack(&self, stack: &str) -> Result<()> {
+    pub async fn delete_stack(&self, stack: &str, role_arn: Option<&str>) -> Result<()> {
         self.client
             .delete_stack()
             .stack_name(stack)
+            .set_role_arn(role_arn.map(str::to_owned))
             .send()
             .await
             .map_err(|e| aws::error(&format!("delete stack {stack}"), e))?;

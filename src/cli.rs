@@ -10,7 +10,7 @@ use clap::{Args, Parser, Subcommand};
     name = "shipit",
     version,
     about = "Deploy a static site to S3 by content hash: only what changed, assets before HTML, deletes last.",
-    after_help = "Examples:\n  shipit plan ./dist --bucket my-site          show what a deploy would do\n  shipit deploy ./dist --bucket my-site        upload, update headers, prune\n  shipit deploy ./dist --bucket my-site --json  the summary as JSON on stdout\n\nExit codes: 0 ok, 1 bug, 2 usage/config, 3 build refused, 4 safety cap, 5 credentials, 6 AWS failure."
+    after_help = "Examples:\n  shipit deploy ./dist --stack my-site         create/update the stack, then sync the site\n  shipit plan ./dist --stack my-site           the change set and every file action; executes nothing\n  shipit deploy ./dist --bucket my-site        sync to an existing bucket (no stack)\n  shipit deploy ./dist --stack s --json        the summary as JSON on stdout\n  shipit destroy --stack my-site --yes         empty the buckets and delete the stack\n\nExit codes: 0 ok, 1 bug, 2 usage/config, 3 build refused, 4 safety cap, 5 credentials, 6 AWS failure, 7 stack failed."
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -52,17 +52,69 @@ pub struct GlobalArgs {
 pub enum Command {
     /// Upload the build, update changed headers and delete what the build no longer has.
     Deploy(DeployArgs),
-    /// Show what `deploy` would do, with a reason for every action; writes nothing.
+    /// Show what `deploy` would do: the stack's change set and every file action with its
+    /// reason; executes nothing.
     Plan(TargetArgs),
+    /// Delete the stack: empty its buckets (every version), lift termination protection,
+    /// delete it and report what CloudFormation retained.
+    Destroy(DestroyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct StackArgs {
+    /// The CloudFormation stack that owns the site (created or updated first; the bucket
+    /// comes from its outputs).
+    #[arg(long, env = "SHIPIT_STACK", conflicts_with = "bucket")]
+    pub stack: Option<String>,
+    /// A template instead of the embedded stack/shipit.yaml.
+    #[arg(long, value_name = "PATH")]
+    pub template: Option<PathBuf>,
+    /// A stack parameter, KEY=VALUE (repeatable), e.g. --parameter EnableApi=false.
+    #[arg(long = "parameter", value_name = "KEY=VALUE")]
+    pub parameters: Vec<String>,
+    /// Stack parameters in the AWS CLI's JSON format (stack/parameters.json has them all).
+    #[arg(long, value_name = "PATH")]
+    pub parameters_file: Option<PathBuf>,
+    /// Allow a change set that replaces or removes a stateful resource (RDS, DynamoDB, buckets).
+    #[arg(long)]
+    pub allow_replace: bool,
+    /// Delete a stack whose first create failed (ROLLBACK_COMPLETE) and create it again.
+    #[arg(long)]
+    pub recreate: bool,
+    /// Minutes to wait for CloudFormation.
+    #[arg(long, value_name = "MINUTES")]
+    pub stack_timeout: Option<u64>,
+    /// A service role CloudFormation uses to create the resources (least privilege: the
+    /// deploying identity then needs only iam:PassRole for it; see stack/README.md).
+    #[arg(long, value_name = "ARN")]
+    pub role_arn: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DestroyArgs {
+    /// The stack to delete.
+    #[arg(long, env = "SHIPIT_STACK")]
+    pub stack: Option<String>,
+    /// Do not ask for confirmation.
+    #[arg(long)]
+    pub yes: bool,
+    /// The service role CloudFormation deletes the resources with.
+    #[arg(long, value_name = "ARN")]
+    pub role_arn: Option<String>,
+    /// Minutes to wait for CloudFormation.
+    #[arg(long, value_name = "MINUTES")]
+    pub stack_timeout: Option<u64>,
 }
 
 #[derive(Debug, Args)]
 pub struct TargetArgs {
     /// The build directory (e.g. ./dist).
     pub dir: PathBuf,
-    /// Target bucket.
+    /// Target bucket (without --stack).
     #[arg(long, env = "SHIPIT_BUCKET")]
     pub bucket: Option<String>,
+    #[command(flatten)]
+    pub stack: StackArgs,
     /// Key prefix inside the bucket, e.g. `site/`.
     #[arg(long, env = "SHIPIT_PREFIX")]
     pub prefix: Option<String>,

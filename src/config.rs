@@ -7,11 +7,17 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::cli::{GlobalArgs, TargetArgs};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::cfn::check_stack_name;
+use crate::cli::{GlobalArgs, StackArgs, TargetArgs};
 use crate::error::{Error, Result};
 use crate::headers::{HeaderRule, HeaderRules};
 use crate::plan::PruneCap;
+use crate::provision::StackSettings;
 use crate::site::DEFAULT_EXCLUDES;
+use crate::template::{parse_assignment, read_parameters_file};
 
 /// Requests in flight by default. Measured in BENCHMARKS.md: throughput against a local S3
 /// server stops growing past this on 2 cores, and real S3 handles it per prefix easily.
@@ -43,6 +49,20 @@ pub struct FileConfig {
     pub prune: PruneConfig,
     #[serde(default)]
     pub headers: Vec<HeaderRule>,
+    #[serde(default)]
+    pub stack: StackConfig,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StackConfig {
+    pub name: Option<String>,
+    pub template: Option<PathBuf>,
+    pub parameters_file: Option<PathBuf>,
+    #[serde(default)]
+    pub parameters: BTreeMap<String, String>,
+    pub timeout_minutes: Option<u64>,
+    pub role_arn: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -104,6 +124,66 @@ pub struct Settings {
     pub prune: bool,
     pub prune_cap: PruneCap,
     pub allow_large_prune: bool,
+    /// The stack that owns the bucket; then `bucket` is filled from its outputs.
+    pub stack: Option<StackSettings>,
+}
+
+/// Minutes to wait for CloudFormation by default (RDS and CloudFront creates take long).
+pub const DEFAULT_STACK_TIMEOUT_MINUTES: u64 = 60;
+
+/// Where the AWS APIs are and who we are, from flags, file and environment.
+pub fn connection(
+    global: &GlobalArgs,
+    file: &FileConfig,
+    max_attempts: u32,
+    env: impl Fn(&str) -> Option<String>,
+) -> Connection {
+    Connection {
+        region: global.region.clone().or(file.region.clone()),
+        profile: global.profile.clone().or(file.profile.clone()),
+        endpoints: endpoints(
+            global
+                .endpoint_url
+                .as_deref()
+                .or(file.endpoint_url.as_deref()),
+            &env,
+        ),
+        max_attempts,
+    }
+}
+
+/// The stack settings, when a stack is named (flag, SHIPIT_STACK, or [stack] name).
+pub fn stack_settings(args: &StackArgs, file: &StackConfig) -> Result<Option<StackSettings>> {
+    let Some(name) = args.stack.clone().or(file.name.clone()) else {
+        return Ok(None);
+    };
+    check_stack_name(&name)?;
+    let mut parameters = match args
+        .parameters_file
+        .as_ref()
+        .or(file.parameters_file.as_ref())
+    {
+        Some(p) => read_parameters_file(p)?,
+        None => BTreeMap::new(),
+    };
+    parameters.extend(file.parameters.clone());
+    for a in &args.parameters {
+        let (k, v) = parse_assignment(a)?;
+        parameters.insert(k, v);
+    }
+    let minutes = args
+        .stack_timeout
+        .or(file.timeout_minutes)
+        .unwrap_or(DEFAULT_STACK_TIMEOUT_MINUTES);
+    Ok(Some(StackSettings {
+        name,
+        template: args.template.clone().or(file.template.clone()),
+        parameters,
+        allow_replace: args.allow_replace,
+        recreate: args.recreate,
+        timeout: Duration::from_secs(minutes * 60),
+        role_arn: args.role_arn.clone().or(file.role_arn.clone()),
+    }))
 }
 
 /// Reads the configuration file: the one named, or `./shipit.toml` when present.
@@ -185,13 +265,27 @@ pub fn settings(
     file: FileConfig,
     env: impl Fn(&str) -> Option<String>,
 ) -> Result<Settings> {
-    let bucket = target.bucket.clone().or(file.bucket).ok_or_else(|| {
-        Error::config_hint(
-            "no bucket given",
-            "pass --bucket NAME, set SHIPIT_BUCKET, or add `bucket = \"NAME\"` to shipit.toml",
-        )
-    })?;
-    check_bucket_name(&bucket)?;
+    let stack = stack_settings(&target.stack, &file.stack)?;
+    let bucket = match (target.bucket.clone().or(file.bucket.clone()), &stack) {
+        (Some(b), None) => {
+            check_bucket_name(&b)?;
+            b
+        }
+        // Filled from the stack's outputs once it is ensured.
+        (None, Some(_)) => String::new(),
+        (Some(_), Some(s)) => {
+            return Err(Error::config_hint(
+                format!("both a bucket and a stack ({}) are configured", s.name),
+                "with a stack the bucket comes from its outputs: drop `bucket` (or --bucket)",
+            ))
+        }
+        (None, None) => {
+            return Err(Error::config_hint(
+                "no stack or bucket given",
+                "pass --stack NAME (shipit creates and owns the infrastructure) or --bucket NAME (an existing bucket)",
+            ))
+        }
+    };
     let prefix = normalise_prefix(
         target
             .prefix
@@ -270,6 +364,7 @@ pub fn settings(
             max_share,
         },
         allow_large_prune: target.allow_large_prune,
+        stack,
     })
 }
 
@@ -400,7 +495,22 @@ mod tests {
     #[test]
     fn errors_name_the_problem() {
         let table = [
-            (vec!["shipit", "deploy", "d"], "", "no bucket"),
+            (vec!["shipit", "deploy", "d"], "", "no stack or bucket"),
+            (
+                vec!["shipit", "deploy", "d", "--stack", "9bad"],
+                "",
+                "not a valid stack name",
+            ),
+            (
+                vec!["shipit", "deploy", "d", "--stack", "s"],
+                "bucket = \"b-b\"",
+                "both a bucket and a stack",
+            ),
+            (
+                vec!["shipit", "deploy", "d", "--stack", "s", "--parameter", "x"],
+                "",
+                "KEY=VALUE",
+            ),
             (
                 vec!["shipit", "deploy", "d", "--bucket", "Bad_Name"],
                 "",
@@ -445,6 +555,23 @@ mod tests {
             assert!(err.to_string().contains(want), "{args:?} {toml:?}: {err}");
             assert_eq!(err.exit_code(), crate::error::exit::USAGE);
         }
+    }
+
+    #[test]
+    fn stack_parameters_layer_file_then_flags() {
+        let toml = "[stack]\nname = \"site\"\ntimeout_minutes = 5\n[stack.parameters]\nEnableApi = \"false\"\nPriceClass = \"PriceClass_All\"\n";
+        let s = settings_for(
+            &["shipit", "deploy", "d", "--parameter", "EnableApi=true"],
+            toml,
+            &[],
+        )
+        .unwrap();
+        let st = s.stack.unwrap();
+        assert_eq!(st.name, "site");
+        assert_eq!(st.parameters["EnableApi"], "true");
+        assert_eq!(st.parameters["PriceClass"], "PriceClass_All");
+        assert_eq!(st.timeout, Duration::from_secs(300));
+        assert_eq!(s.bucket, "");
     }
 
     #[test]

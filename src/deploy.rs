@@ -328,5 +328,6 @@ fn manifest_for(plan: &Plan, etags: &HashMap<String, String>) -> Manifest {
             .map(|d| d.as_secs())
             .unwrap_or(0),
         files,
+        written_at: None,
     }
 }

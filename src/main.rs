@@ -1,15 +1,18 @@
 //! The `shipit` binary: parse, build the reporter, run, map the error to an exit code.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
+use std::time::{Duration, Instant};
 
 use clap::Parser;
 use serde_json::json;
 
-use shipit::cli::{Cli, Command};
-use shipit::config;
+use shipit::cfn::{check_stack_name, Cfn};
+use shipit::cli::{Cli, Command, DestroyArgs};
+use shipit::config::{self, Settings};
 use shipit::deploy::{self, Summary};
-use shipit::error::{exit, Result};
-use shipit::plan::Op;
+use shipit::error::{exit, Error, Result};
+use shipit::plan::{Op, Plan, Reason};
+use shipit::provision::{self, Ensured, Preview};
 use shipit::report::{human_bytes, Reporter};
 
 fn main() {
@@ -52,12 +55,33 @@ async fn run(cli: &Cli, reporter: &Reporter) -> Result<()> {
     let env = |k: &str| std::env::var(k).ok();
     match &cli.command {
         Command::Plan(target) => {
-            let settings = config::settings(&cli.global, target, None, file, env)?;
+            let mut settings = config::settings(&cli.global, target, None, file, env)?;
             let (sdk, local) = deploy::start(&settings, reporter).await?;
+            let mut preview = None;
+            if let Some(stack) = &settings.stack {
+                let p = provision::preview(&Cfn::new(&sdk, &settings.connection), stack).await?;
+                print_preview(&p, cli.global.json, reporter);
+                match p.outputs.get("SiteBucketName") {
+                    Some(bucket) => settings.bucket = bucket.clone(),
+                    None => {
+                        reporter.info(&format!(
+                            "the stack has no bucket yet: deploy uploads all {} files ({}) after creating it",
+                            local.len(),
+                            human_bytes(local.iter().map(|f| f.size).sum())
+                        ));
+                        if cli.global.json {
+                            print_json(&json!({ "stack": p, "files": local.len() }));
+                        }
+                        return Ok(());
+                    }
+                }
+                preview = Some(p);
+            }
             let prepared = deploy::prepare(&settings, &sdk, local, reporter).await?;
             print_plan(
                 &prepared.plan,
                 &settings,
+                preview.as_ref(),
                 cli.global.json,
                 reporter.verbose() > 0,
             );
@@ -73,23 +97,135 @@ async fn run(cli: &Cli, reporter: &Reporter) -> Result<()> {
             Ok(())
         }
         Command::Deploy(args) => {
-            let settings =
+            let started = Instant::now();
+            let mut settings =
                 config::settings(&cli.global, &args.target, args.concurrency, file, env)?;
             let (sdk, local) = deploy::start(&settings, reporter).await?;
+            let mut ensured = None;
+            if let Some(stack) = &settings.stack {
+                let e = provision::ensure(&Cfn::new(&sdk, &settings.connection), stack, reporter)
+                    .await?;
+                settings.bucket = site_bucket(&e)?;
+                ensured = Some(e);
+            }
             let prepared = deploy::prepare(&settings, &sdk, local, reporter).await?;
-            let summary = deploy::execute(prepared, &settings, reporter).await?;
-            print_summary(&summary, reporter);
+            let mut summary = deploy::execute(prepared, &settings, reporter).await?;
+            summary.seconds = started.elapsed().as_secs_f64();
+            print_summary(&summary, ensured.as_ref(), reporter);
             if cli.global.json {
-                print_json(&json!({ "ok": true, "summary": summary }));
+                print_json(&json!({ "ok": true, "stack": ensured, "summary": summary }));
             }
             Ok(())
         }
+        Command::Destroy(args) => destroy(cli, args, &file, reporter).await,
     }
 }
 
-fn print_plan(plan: &shipit::plan::Plan, settings: &config::Settings, json: bool, all: bool) {
+fn site_bucket(e: &Ensured) -> Result<String> {
+    e.outputs
+        .get("SiteBucketName")
+        .cloned()
+        .ok_or_else(|| Error::Stack {
+            message: format!("stack {} has no SiteBucketName output", e.stack),
+            hint: "a custom --template must output SiteBucketName (the bucket to sync to)".into(),
+        })
+}
+
+async fn destroy(
+    cli: &Cli,
+    args: &DestroyArgs,
+    file: &config::FileConfig,
+    reporter: &Reporter,
+) -> Result<()> {
+    let name = args
+        .stack
+        .clone()
+        .or(file.stack.name.clone())
+        .ok_or_else(|| {
+            Error::config_hint(
+                "no stack given",
+                "pass --stack NAME (or set [stack] name in shipit.toml)",
+            )
+        })?;
+    check_stack_name(&name)?;
+    if !args.yes {
+        confirm(&name)?;
+    }
+    let conn = config::connection(&cli.global, file, config::DEFAULT_MAX_ATTEMPTS, |k| {
+        std::env::var(k).ok()
+    });
+    let sdk = shipit::aws::load(&conn).await?;
+    let minutes = args
+        .stack_timeout
+        .or(file.stack.timeout_minutes)
+        .unwrap_or(config::DEFAULT_STACK_TIMEOUT_MINUTES);
+    let destroyed = provision::destroy(
+        &Cfn::new(&sdk, &conn),
+        &shipit::s3::client(&sdk, &conn),
+        &name,
+        Duration::from_secs(minutes * 60),
+        args.role_arn.as_deref().or(file.stack.role_arn.as_deref()),
+        reporter,
+    )
+    .await?;
+    if destroyed.existed {
+        reporter.stage(&format!("stack {name} deleted"));
+        for r in &destroyed.retained {
+            reporter.info(&format!("retained: {r}"));
+        }
+        if !destroyed.retained.is_empty() {
+            reporter.info("retained resources keep their data and their cost; delete them in the console when you no longer need them");
+        }
+    }
+    if cli.global.json {
+        print_json(&json!({ "ok": true, "destroyed": destroyed }));
+    }
+    Ok(())
+}
+
+/// Asks on a terminal; refuses without one (CI must say --yes).
+fn confirm(name: &str) -> Result<()> {
+    let refuse = |why: &str| Error::Refused {
+        message: format!("not destroying stack {name}: {why}"),
+        hint: "pass --yes to destroy without asking".into(),
+    };
+    if !std::io::stdin().is_terminal() {
+        return Err(refuse(
+            "confirmation is needed and there is no terminal to ask on",
+        ));
+    }
+    eprint!("Destroy stack {name}, deleting every object version in its buckets? Type the stack name to confirm: ");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    std::io::stdin()
+        .read_line(&mut answer)
+        .map_err(|e| Error::Internal(format!("reading the confirmation: {e}")))?;
+    if answer.trim() == name {
+        Ok(())
+    } else {
+        Err(refuse("the name typed did not match"))
+    }
+}
+
+fn print_preview(p: &Preview, json: bool, reporter: &Reporter) {
+    if json {
+        return; // part of the plan's JSON
+    }
+    let mut out = std::io::stdout().lock();
+    let status = p.status.as_deref().unwrap_or("does not exist");
+    let _ = writeln!(out, "stack {} ({status}): {}", p.stack, p.action);
+    for c in &p.changes {
+        let _ = writeln!(out, "  {}", c.line());
+    }
+    if let Some(note) = &p.note {
+        reporter.info(note);
+    }
+}
+
+fn print_plan(plan: &Plan, settings: &Settings, preview: Option<&Preview>, json: bool, all: bool) {
     if json {
         print_json(&json!({
+            "stack": preview,
             "bucket": settings.bucket,
             "prefix": settings.prefix,
             "counts": plan.counts(),
@@ -99,14 +235,22 @@ fn print_plan(plan: &shipit::plan::Plan, settings: &config::Settings, json: bool
     }
     let mut out = std::io::stdout().lock();
     for a in &plan.actions {
-        if a.op == Op::Keep && !all && a.reason == shipit::plan::Reason::Unchanged {
+        if a.op == Op::Keep && !all && a.reason == Reason::Unchanged {
             continue;
         }
         let _ = writeln!(out, "{:<7} {}  ({})", deploy::verb(a.op), a.key, a.reason);
     }
 }
 
-fn print_summary(s: &Summary, reporter: &Reporter) {
+fn print_summary(s: &Summary, stack: Option<&Ensured>, reporter: &Reporter) {
+    if let Some(e) = stack {
+        reporter.info(&format!(
+            "stack {}: {}{}",
+            e.stack,
+            e.action,
+            if e.change_set { "" } else { " (no change set)" }
+        ));
+    }
     reporter.stage(&format!(
         "done in {:.1}s: {} uploaded ({}), {} headers updated, {} deleted, {} unchanged{}",
         s.seconds,

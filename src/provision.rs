@@ -26,6 +26,8 @@ pub struct StackSettings {
     pub recreate: bool,
     /// How long to wait for CloudFormation (another operation in progress, create, update).
     pub timeout: Duration,
+    /// The service role CloudFormation acts with.
+    pub role_arn: Option<String>,
 }
 
 /// What ensuring the stack did.
@@ -91,7 +93,7 @@ pub async fn ensure(cfn: &Cfn, s: &StackSettings, reporter: &Reporter) -> Result
                     s.name
                 ));
                 explain_failure(cfn, &s.name, reporter).await;
-                cfn.delete_stack(&s.name).await?;
+                cfn.delete_stack(&s.name, s.role_arn.as_deref()).await?;
                 wait_settled(cfn, &s.name, deadline, reporter).await?;
             }
             Next::FailedCreate => {
@@ -131,8 +133,15 @@ async fn create(
     reporter: &Reporter,
 ) -> Result<Ensured> {
     let cs = change_set_name();
-    cfn.create_change_set(&s.name, &cs, true, &template.body, params)
-        .await?;
+    cfn.create_change_set(
+        &s.name,
+        &cs,
+        true,
+        &template.body,
+        params,
+        s.role_arn.as_deref(),
+    )
+    .await?;
     let described = wait_change_set(cfn, &s.name, &cs, deadline).await?;
     if described.status == "FAILED" {
         return Err(stack_error(
@@ -181,8 +190,15 @@ async fn update(
         });
     }
     let cs = change_set_name();
-    cfn.create_change_set(&s.name, &cs, false, &template.body, params)
-        .await?;
+    cfn.create_change_set(
+        &s.name,
+        &cs,
+        false,
+        &template.body,
+        params,
+        s.role_arn.as_deref(),
+    )
+    .await?;
     let described = wait_change_set(cfn, &s.name, &cs, deadline).await?;
     if described.status == "FAILED" {
         cfn.delete_change_set(&s.name, &cs).await?;
@@ -401,8 +417,15 @@ pub async fn preview(cfn: &Cfn, s: &StackSettings) -> Result<Preview> {
                 p.action = "unchanged";
             } else {
                 let cs = change_set_name();
-                cfn.create_change_set(&s.name, &cs, false, &template.body, &params)
-                    .await?;
+                cfn.create_change_set(
+                    &s.name,
+                    &cs,
+                    false,
+                    &template.body,
+                    &params,
+                    s.role_arn.as_deref(),
+                )
+                .await?;
                 let d = wait_change_set(cfn, &s.name, &cs, Instant::now() + s.timeout).await?;
                 cfn.delete_change_set(&s.name, &cs).await?;
                 if d.status == "FAILED" && !stack::is_empty_change_set(&d.reason) {
@@ -449,6 +472,7 @@ pub async fn destroy(
     s3: &aws_sdk_s3::Client,
     name: &str,
     timeout: Duration,
+    role_arn: Option<&str>,
     reporter: &Reporter,
 ) -> Result<Destroyed> {
     let deadline = Instant::now() + timeout;
@@ -490,7 +514,7 @@ pub async fn destroy(
         reporter.info("termination protection lifted");
     }
     reporter.stage(&format!("deleting stack {name}"));
-    cfn.delete_stack(name).await?;
+    cfn.delete_stack(name, role_arn).await?;
     let after = wait_settled(cfn, name, deadline, reporter).await?;
     if after.status != "DELETE_COMPLETE" {
         return Err(failed(cfn, name, &after, "deletion").await);

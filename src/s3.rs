@@ -103,6 +103,7 @@ impl Store {
                         .e_tag()
                         .map(|t| t.trim_matches('"').to_string())
                         .filter(|t| !t.is_empty()),
+                    last_modified: obj.last_modified().map(|t| t.secs()),
                 });
             }
             match page.next_continuation_token() {
@@ -385,13 +386,14 @@ impl Store {
             Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => return Ok(None),
             Err(e) => return Err(aws::error("read shipit's manifest", e)),
         };
+        let written_at = out.last_modified().map(|t| t.secs());
         let bytes = out
             .body
             .collect()
             .await
             .map_err(|e| Error::aws(format!("read shipit's manifest: {e}")))?
             .into_bytes();
-        Ok(Manifest::parse(&bytes))
+        Ok(Manifest::parse(&bytes).map(|m| Manifest { written_at, ..m }))
     }
 
     pub async fn put_manifest(&self, manifest: &Manifest) -> Result<()> {

@@ -36,6 +36,9 @@ pub struct Manifest {
     /// Seconds since the Unix epoch when the deploy that wrote it finished uploading.
     pub deployed_at: u64,
     pub files: BTreeMap<String, Entry>,
+    /// The manifest object's LastModified (server clock, epoch seconds), set when read.
+    #[serde(skip)]
+    pub written_at: Option<i64>,
 }
 
 impl Manifest {
@@ -54,6 +57,24 @@ pub struct Listed {
     pub key: String,
     pub size: u64,
     pub etag: Option<String>,
+    /// LastModified, epoch seconds (server clock).
+    pub last_modified: Option<i64>,
+}
+
+/// Whether a manifest entry still describes the listed object. With an ETag in the listing
+/// (AWS), the ETag and size must match. Some S3-compatible servers list no ETags; then the
+/// size must match and the object must be strictly older than the manifest itself (both
+/// times are the server's, so client clock skew does not matter): an object written after
+/// the manifest is asked about.
+pub fn entry_matches(entry: &Entry, listed: &Listed, manifest_written_at: Option<i64>) -> bool {
+    if entry.size != listed.size {
+        return false;
+    }
+    match (&listed.etag, listed.last_modified, manifest_written_at) {
+        (Some(etag), _, _) => *etag == entry.etag,
+        (None, Some(modified), Some(written)) => modified < written,
+        (None, _, _) => false,
+    }
 }
 
 /// What a HEAD said about an object.
@@ -78,9 +99,11 @@ pub fn resolve(
     let objects = listed
         .into_iter()
         .map(|l| {
-            let entry = manifest
-                .and_then(|m| m.files.get(&l.key))
-                .filter(|e| l.etag.as_deref() == Some(e.etag.as_str()) && e.size == l.size);
+            let entry = manifest.and_then(|m| {
+                m.files
+                    .get(&l.key)
+                    .filter(|e| entry_matches(e, &l, m.written_at))
+            });
             let etag_md5 = l.etag.as_deref().and_then(md5_of_etag);
             let md5 = etag_md5.or_else(|| entry.and_then(|e| Md5::from_hex(&e.md5)));
             let headers = entry.map(|e| Headers {
@@ -160,31 +183,37 @@ mod tests {
                 key: "a".into(),
                 size: 1,
                 etag: Some(hex(b"a")),
+                last_modified: None,
             },
             Listed {
                 key: "b".into(),
                 size: 1,
                 etag: Some(hex(b"b")),
+                last_modified: None,
             },
             Listed {
                 key: "mp".into(),
                 size: 2,
                 etag: Some("abc-2".into()),
+                last_modified: None,
             },
             Listed {
                 key: "c".into(),
                 size: 1,
                 etag: Some(hex(b"X")),
+                last_modified: None,
             },
             Listed {
                 key: "gone".into(),
                 size: 4,
                 etag: Some(hex(b"gone")),
+                last_modified: None,
             },
             Listed {
                 key: "nolist".into(),
                 size: 1,
                 etag: None,
+                last_modified: None,
             },
         ];
         let local = [
@@ -209,6 +238,7 @@ mod tests {
             key: "a".into(),
             size: 1,
             etag: Some(hex(b"a")),
+            last_modified: None,
         }];
         let (objects, need_head) = resolve(listed, None, &[file("a", b"a")]);
         assert_eq!(need_head, ["a"]);
@@ -254,11 +284,42 @@ mod tests {
     }
 
     #[test]
+    fn without_etags_in_the_listing_entries_older_than_the_manifest_are_trusted() {
+        let e = entry(b"abc", &hex(b"abc"));
+        let listed = |size: u64, modified: Option<i64>| Listed {
+            key: "k".into(),
+            size,
+            etag: None,
+            last_modified: modified,
+        };
+        let table = [
+            (listed(3, Some(100)), Some(200), true),
+            (listed(3, Some(200)), Some(200), false), // same second: cannot tell, ask
+            (listed(3, Some(300)), Some(200), false), // written after the manifest
+            (listed(4, Some(100)), Some(200), false), // size differs
+            (listed(3, None), Some(200), false),
+            (listed(3, Some(100)), None, false),
+        ];
+        for (l, written, want) in table {
+            assert_eq!(entry_matches(&e, &l, written), want, "{l:?} vs {written:?}");
+        }
+        let with_etag = Listed {
+            etag: Some("other".into()),
+            ..listed(3, Some(100))
+        };
+        assert!(
+            !entry_matches(&e, &with_etag, Some(200)),
+            "an ETag, when listed, decides"
+        );
+    }
+
+    #[test]
     fn manifest_parse_rejects_other_versions_and_garbage() {
         let m = Manifest {
             version: 1,
             deployed_at: 5,
             files: BTreeMap::new(),
+            written_at: None,
         };
         let bytes = serde_json::to_vec(&m).unwrap();
         assert_eq!(Manifest::parse(&bytes), Some(m));

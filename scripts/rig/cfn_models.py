@@ -641,3 +641,356 @@ def _fix_rds_managed_password():
 
 
 _fix_rds_managed_password()
+
+
+# Properties whose change replaces the resource ("Update requires: Replacement" in the
+# CloudFormation reference), for the types where it matters most.
+REPLACING = {
+    "AWS::DynamoDB::Table": ["TableName", "KeySchema", "LocalSecondaryIndexes"],
+    "AWS::RDS::DBInstance": ["DBInstanceIdentifier", "DBName", "Engine", "StorageEncrypted",
+                             "KmsKeyId", "MasterUsername", "CharacterSetName",
+                             "DBClusterIdentifier", "SourceDBInstanceIdentifier"],
+    "AWS::RDS::DBCluster": ["DBClusterIdentifier", "Engine", "StorageEncrypted", "KmsKeyId",
+                            "MasterUsername", "DatabaseName"],
+    "AWS::S3::Bucket": ["BucketName", "ObjectLockEnabled"],
+    "AWS::Cognito::UserPool": ["UsernameAttributes", "AliasAttributes", "Schema"],
+    "AWS::EC2::VPC": ["CidrBlock", "InstanceTenancy"],
+    "AWS::EC2::Subnet": ["CidrBlock", "AvailabilityZone", "VpcId"],
+    "AWS::Lambda::Function": ["FunctionName"],
+    "AWS::ElastiCache::ReplicationGroup": ["ReplicationGroupId", "Engine", "CacheSubnetGroupName"],
+    "AWS::CloudFront::Function": ["Name"],
+}
+
+
+def _refs(node, out):
+    """Names referenced by Ref, ${Name} in Fn::Sub, and Conditions named in Fn::If/Condition."""
+    import re
+    if isinstance(node, dict):
+        for k, v in node.items():
+            if k == "Ref" and isinstance(v, str):
+                out.add(v)
+            elif k == "Fn::Sub":
+                text = v[0] if isinstance(v, list) else v
+                if isinstance(text, str):
+                    out.update(n.split(".")[0] for n in re.findall(r"\$\{([^}!]+)\}", text))
+                _refs(v[1] if isinstance(v, list) and len(v) > 1 else None, out)
+            elif k == "Fn::If" and isinstance(v, list) and v:
+                out.add(("condition", v[0]))
+                _refs(v[1:], out)
+            elif k == "Condition" and isinstance(v, str):
+                out.add(("condition", v))
+            else:
+                _refs(v, out)
+    elif isinstance(node, list):
+        for item in node:
+            _refs(item, out)
+    return out
+
+
+def _condition_params(conditions, name, seen=None):
+    """The parameters a named Condition depends on."""
+    seen = seen or set()
+    if name in seen:
+        return set()
+    seen.add(name)
+    params = set()
+    for r in _refs(conditions.get(name), set()):
+        if isinstance(r, tuple):
+            params |= _condition_params(conditions, r[1], seen)
+        else:
+            params.add(r)
+    return params
+
+
+def _eval_condition(expr, conditions, params):
+    if isinstance(expr, dict):
+        if "Condition" in expr:
+            return _eval_condition(conditions.get(expr["Condition"]), conditions, params)
+        if "Fn::Equals" in expr:
+            a, b = (_value(x, params) for x in expr["Fn::Equals"])
+            return str(a) == str(b)
+        if "Fn::Not" in expr:
+            return not _eval_condition(expr["Fn::Not"][0], conditions, params)
+        if "Fn::And" in expr:
+            return all(_eval_condition(x, conditions, params) for x in expr["Fn::And"])
+        if "Fn::Or" in expr:
+            return any(_eval_condition(x, conditions, params) for x in expr["Fn::Or"])
+    return bool(expr)
+
+
+def _value(x, params):
+    if isinstance(x, dict) and "Ref" in x:
+        return params.get(x["Ref"], "")
+    return x
+
+
+def _normalised(resource):
+    r = dict(resource or {})
+    if not r.get("Properties"):
+        r.pop("Properties", None)
+    return json.dumps(r, sort_keys=True, default=str)
+
+
+def _fix_change_set_diff():
+    """moto's change sets ignore parameters (a parameter change shows no change), report a
+    resource without Properties as modified every time (it adds `Properties: {}` to what it
+    stored), ignore Conditions, and never say whether a Modify replaces the resource. Diff the
+    old and new templates as CloudFormation does: Conditions evaluated under the old and the new
+    parameters, a resource modified when its JSON changed or it references a changed parameter
+    (directly or through a Condition in Fn::If), Replacement from the properties that force one."""
+    import copy
+
+    from moto.cloudformation.models import Change, ChangeSet
+
+    def params_of(template, given):
+        values = {k: str(v.get("Default", "")) for k, v in (template.get("Parameters") or {}).items()}
+        values.update({k: str(v) for k, v in (given or {}).items()})
+        return values
+
+    def diff(self):
+        new = self.template_dict or {}
+        if self.change_set_type == "CREATE" or not self.stack.template:
+            old = {}
+        else:
+            old = copy.deepcopy(self.stack.parse_template(self.stack.template)) or {}
+        old_params = params_of(old, getattr(self.stack, "parameters", {}))
+        new_params = params_of(new, self.parameters)
+        changed = {k for k in set(old_params) | set(new_params) if old_params.get(k) != new_params.get(k)}
+        old_res, new_res = old.get("Resources") or {}, new.get("Resources") or {}
+        old_cond, new_cond = old.get("Conditions") or {}, new.get("Conditions") or {}
+
+        def active(res, name, conds, values):
+            c = (res.get(name) or {}).get("Condition")
+            return name in res and (c is None or _eval_condition({"Condition": c}, conds, values))
+
+        def touches_changed(resource_json, conds):
+            names = set()
+            for r in _refs(resource_json, set()):
+                names |= _condition_params(conds, r[1]) if isinstance(r, tuple) else {r}
+            return bool(names & changed)
+
+        changes = []
+        for name in sorted(set(old_res) | set(new_res)):
+            was = active(old_res, name, old_cond, old_params)
+            now = active(new_res, name, new_cond, new_params)
+            kind = (new_res.get(name) or old_res.get(name))["Type"]
+            if now and not was:
+                action = "Add"
+            elif was and not now:
+                action = "Remove"
+            elif now and (_normalised(old_res[name]) != _normalised(new_res[name])
+                          or touches_changed(new_res[name], new_cond)):
+                action = "Modify"
+            else:
+                continue
+            change = Change(action=action, logical_resource_id=name, resource_type=kind)
+            if action == "Modify":
+                before = (old_res[name].get("Properties") or {})
+                after = (new_res[name].get("Properties") or {})
+                replaces = any(
+                    before.get(k) != after.get(k) or touches_changed(after.get(k), new_cond)
+                    for k in REPLACING.get(kind, []))
+                change.replacement = "True" if replaces else "False"
+            changes.append(change)
+        return changes
+
+    ChangeSet.diff = diff
+
+
+_fix_change_set_diff()
+
+
+def _fix_bucket_properties():
+    """moto's AWS::S3::Bucket applies BucketEncryption and Tags only: versioning, Block Public
+    Access and ownership controls in the template were silently dropped."""
+    from moto.s3.models import FakeBucket, s3_backends
+
+    def apply(bucket, props, account_id, region_name):
+        backend = s3_backends[account_id][get_partition(region_name)]
+        versioning = (props.get("VersioningConfiguration") or {}).get("Status")
+        if versioning:
+            backend.put_bucket_versioning(bucket.name, versioning)
+        block = props.get("PublicAccessBlockConfiguration")
+        if block:
+            backend.put_public_access_block(bucket.name, {k: str(v).lower() for k, v in block.items()})
+        ownership = props.get("OwnershipControls")
+        if ownership:
+            rule = (ownership.get("Rules") or [{}])[0].get("ObjectOwnership")
+            if rule:
+                backend.put_bucket_ownership_controls(bucket.name, rule)
+
+    original_create = FakeBucket.create_from_cloudformation_json.__func__
+    original_update = FakeBucket.update_from_cloudformation_json.__func__
+
+    def create(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        bucket = original_create(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+        apply(bucket, cloudformation_json.get("Properties") or {}, account_id, region_name)
+        return bucket
+
+    def update(cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name):
+        bucket = original_update(cls, original_resource, new_resource_name, cloudformation_json,
+                                 account_id, region_name)
+        apply(bucket, cloudformation_json.get("Properties") or {}, account_id, region_name)
+        return bucket
+
+    FakeBucket.create_from_cloudformation_json = classmethod(create)
+    FakeBucket.update_from_cloudformation_json = classmethod(update)
+
+
+_fix_bucket_properties()
+
+
+def _add_rollback():
+    """moto executes a change set with no failure handling: an exception while creating a
+    resource is an HTTP 500 and the stack stays mid-operation. CloudFormation instead records
+    the failing resource (CREATE_FAILED / UPDATE_FAILED with the reason), rolls back and
+    settles in ROLLBACK_COMPLETE (a failed first create) or UPDATE_ROLLBACK_COMPLETE."""
+    import threading
+
+    import moto.cloudformation.parsing as parsing
+    from moto.cloudformation.models import CloudFormationBackend, Event
+
+    current = threading.local()
+    original_create = parsing.parse_and_create_resource
+
+    def create_resource(logical_id, resource_json, resources_map, account_id, region_name):
+        current.resource = (logical_id, resource_json.get("Type", ""))
+        return original_create(logical_id, resource_json, resources_map, account_id, region_name)
+
+    parsing.parse_and_create_resource = create_resource
+    original_execute = CloudFormationBackend.execute_change_set
+
+    def resource_event(stack, logical_id, kind, status, reason):
+        stack.events.append(Event(stack_id=stack.stack_id, stack_name=stack.name,
+                                  logical_resource_id=logical_id, physical_resource_id="",
+                                  resource_type=kind, resource_status=status,
+                                  resource_status_reason=reason, resource_properties=None))
+
+    def execute(self, change_set_name, stack_name=None):
+        current.resource = None
+        try:
+            result = original_execute(self, change_set_name, stack_name)
+            # moto keeps the parsed template (and so the outputs) from before the change set.
+            for change_set in self.change_sets.values():
+                if change_set_name in (change_set.change_set_id, change_set.change_set_name):
+                    stack = self.stacks[change_set.stack_id]
+                    stack.template = change_set.template
+                    stack._parse_template()
+                    stack.output_map = stack._create_output_map()
+            return result
+        except Exception as e:  # what CloudFormation reports as a failed resource
+            change_set = next((c for c in self.change_sets.values()
+                               if change_set_name in (c.change_set_id, c.change_set_name)), None)
+            if change_set is None:
+                raise
+            stack = self.stacks[change_set.stack_id]
+            logical_id, kind = current.resource or (stack.name, "AWS::CloudFormation::Stack")
+            reason = getattr(e, "message", None) or str(e) or type(e).__name__
+            creating = change_set.change_set_type == "CREATE"
+            resource_event(stack, logical_id, kind, "CREATE_FAILED" if creating else "UPDATE_FAILED", reason)
+            if creating:
+                stack._add_stack_event("ROLLBACK_IN_PROGRESS",
+                                       resource_status_reason=f"The following resource(s) failed to create: [{logical_id}]. Rollback requested by user.")
+                try:
+                    stack.resource_map.delete()
+                except Exception:
+                    pass
+                stack.status = "ROLLBACK_COMPLETE"
+                stack._add_stack_event("ROLLBACK_COMPLETE")
+            else:
+                stack._add_stack_event("UPDATE_ROLLBACK_IN_PROGRESS",
+                                       resource_status_reason=f"The following resource(s) failed to update: [{logical_id}].")
+                stack.status = "UPDATE_ROLLBACK_COMPLETE"
+                stack._add_stack_event("UPDATE_ROLLBACK_COMPLETE")
+            change_set.execution_status = "EXECUTE_FAILED"
+
+    CloudFormationBackend.execute_change_set = execute
+
+
+_add_rollback()
+
+
+def _add_termination_protection():
+    """moto stores EnableTerminationProtection at create but has no UpdateTerminationProtection
+    (a 500) and deletes protected stacks. Add the action, and refuse DeleteStack on a protected
+    stack as CloudFormation does."""
+    from moto.cloudformation.exceptions import ValidationError
+    from moto.cloudformation.models import CloudFormationBackend
+    from moto.cloudformation.responses import CloudFormationResponse
+    from moto.core.responses import ActionResult
+
+    def find(backend, name_or_id):
+        for stack in backend.stacks.values():
+            if name_or_id in (stack.name, stack.stack_id):
+                return stack
+        raise ValidationError(name_or_id, message=f"Stack [{name_or_id}] does not exist")
+
+    def update_termination_protection(self):
+        stack = find(self.cloudformation_backend, self._get_param("StackName"))
+        stack.enable_termination_protection = str(
+            self._get_param("EnableTerminationProtection")).lower() == "true"
+        return ActionResult({"StackId": stack.stack_id})
+
+    CloudFormationResponse.update_termination_protection = update_termination_protection
+    original_delete = CloudFormationBackend.delete_stack
+
+    def delete_stack(self, name_or_stack_id):
+        stack = next((s for s in self.stacks.values()
+                      if name_or_stack_id in (s.name, s.stack_id)), None)
+        if stack is not None and stack.enable_termination_protection:
+            raise ValidationError(
+                name_or_stack_id,
+                message=f"Stack [{stack.name}] cannot be deleted while TerminationProtection is enabled")
+        return original_delete(self, name_or_stack_id)
+
+    CloudFormationBackend.delete_stack = delete_stack
+
+
+_add_termination_protection()
+
+
+def _add_network_deletes():
+    """moto's route tables, routes, VPC endpoints, gateway attachments and internet gateways
+    made by CloudFormation are never deleted with the stack, so the VPC cannot be either
+    (DependencyViolation) and `shipit destroy` could never finish. Give each a delete."""
+    from moto.ec2.models.internet_gateways import InternetGateway
+    from moto.ec2.models.route_tables import RouteTable
+    from moto.ec2.models.vpcs import VPCEndPoint
+    from moto.ec2.models.vpn_gateway import VPCGatewayAttachment
+
+    def ec2(account_id, region_name):
+        return ec2_backends[account_id][region_name]
+
+    def route_table_delete(self, account_id, region_name):
+        backend = ec2(account_id, region_name)
+        for association_id in list(getattr(self, "associations", {}) or {}):
+            try:
+                backend.disassociate_route_table(association_id)
+            except Exception:
+                self.associations.pop(association_id, None)
+        backend.delete_route_table(self.id)
+
+    def endpoint_delete(self, account_id, region_name):
+        backend = ec2(account_id, region_name)
+        # Its route tables may be gone already; the endpoint goes regardless.
+        self.route_table_ids = [r for r in (self.route_table_ids or []) if r in backend.route_tables]
+        backend.delete_vpc_endpoints([self.id])
+
+    def attachment_delete(self, account_id, region_name):
+        backend = ec2(account_id, region_name)
+        if self.gateway_id in backend.internet_gateways:  # else gone with its gateway already
+            backend.detach_internet_gateway(self.gateway_id, self.vpc_id)
+
+    def gateway_delete(self, account_id, region_name):
+        backend = ec2(account_id, region_name)
+        if getattr(self, "vpc", None) is not None:
+            backend.detach_internet_gateway(self.id, self.vpc.id)
+        backend.delete_internet_gateway(self.id)
+
+    RouteTable.delete = route_table_delete
+    VPCEndPoint.delete = endpoint_delete
+    VPCGatewayAttachment.delete = attachment_delete
+    InternetGateway.delete = gateway_delete
+
+
+_add_network_deletes()

@@ -4,4 +4,6 @@
 
 mod support;
 
+mod stack;
 mod sync;
+mod template;

@@ -342,3 +342,105 @@ pub fn key_of(req: &Request, bucket: &str) -> String {
         .decode_utf8_lossy()
         .into_owned()
 }
+
+/// A direct CloudFormation client to the emulator.
+pub fn cfn() -> aws_sdk_cloudformation::Client {
+    let conf = aws_sdk_cloudformation::config::Builder::new()
+        .behavior_version(aws_sdk_cloudformation::config::BehaviorVersion::latest())
+        .region(aws_sdk_cloudformation::config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_cloudformation::config::Credentials::new(
+            "test", "test", None, None, "tests",
+        ))
+        .endpoint_url(&cloud().endpoint)
+        .build();
+    aws_sdk_cloudformation::Client::from_conf(conf)
+}
+
+/// What the emulator says of a stack (None once it is gone).
+#[derive(Debug, Clone)]
+pub struct StackState {
+    pub status: String,
+    pub outputs: BTreeMap<String, String>,
+    pub parameters: BTreeMap<String, String>,
+    pub termination_protection: bool,
+}
+
+pub fn stack_state(name: &str) -> Option<StackState> {
+    block(async {
+        let out = cfn().describe_stacks().stack_name(name).send().await.ok()?;
+        let s = out.stacks().first()?;
+        let status = s.stack_status()?.as_str().to_string();
+        if status == "DELETE_COMPLETE" {
+            return None;
+        }
+        Some(StackState {
+            status,
+            outputs: s
+                .outputs()
+                .iter()
+                .map(|o| {
+                    (
+                        o.output_key().unwrap().to_string(),
+                        o.output_value().unwrap_or_default().to_string(),
+                    )
+                })
+                .collect(),
+            parameters: s
+                .parameters()
+                .iter()
+                .map(|p| {
+                    (
+                        p.parameter_key().unwrap().to_string(),
+                        p.parameter_value().unwrap_or_default().to_string(),
+                    )
+                })
+                .collect(),
+            termination_protection: s.enable_termination_protection().unwrap_or(false),
+        })
+    })
+}
+
+impl World {
+    /// A stack name unique to this test run.
+    pub fn stack_name(&self) -> String {
+        format!("s{}", self.bucket.replace(['.', '_'], "-"))
+    }
+
+    /// Runs `shipit <command> <site> --stack <stack> <extra>`.
+    pub fn run_stack(&self, command: &str, stack: &str, extra: &[&str]) -> Output {
+        let site = self.site().to_str().unwrap().to_string();
+        let mut args = vec![command, site.as_str(), "--stack", stack];
+        args.extend_from_slice(extra);
+        self.cmd(&args).output().unwrap()
+    }
+
+    /// Writes a template file in the test's home and returns its path.
+    pub fn write_template(&self, name: &str, body: &str) -> String {
+        let p = self.home.path().join(name);
+        std::fs::write(&p, body).unwrap();
+        p.to_str().unwrap().to_string()
+    }
+
+    /// The CloudFormation actions shipit called since the last call.
+    pub fn cfn_actions(&self) -> Vec<String> {
+        self.proxy
+            .take()
+            .into_iter()
+            .filter_map(|r| r.action)
+            .collect()
+    }
+
+    pub fn bucket_exists(&self, bucket: &str) -> bool {
+        block(async { self.s3.head_bucket().bucket(bucket).send().await.is_ok() })
+    }
+
+    /// Object versions plus delete markers in a bucket (0 when it does not exist).
+    pub fn version_count(&self, bucket: &str) -> usize {
+        block(async {
+            match self.s3.list_object_versions().bucket(bucket).send().await {
+                Ok(out) => out.versions().len() + out.delete_markers().len(),
+                Err(_) => 0,
+            }
+        })
+    }
+}

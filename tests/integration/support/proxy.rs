@@ -15,6 +15,8 @@ pub struct Request {
     pub target: String,
     pub headers: Vec<(String, String)>,
     pub body_len: usize,
+    /// `Action=` of a query-protocol request (CloudFormation), from its form body.
+    pub action: Option<String>,
 }
 
 impl Request {
@@ -108,12 +110,25 @@ fn serve(
         let mut parts = head.split_whitespace();
         let method = parts.next().unwrap_or_default().to_string();
         let target = parts.next().unwrap_or_default().to_string();
+        // A client waiting for "100 Continue" before its body (botocore does) gets it from us;
+        // the upstream then sees a plain request with the body already there.
+        if header(&headers, "expect").is_some_and(|v| v.eq_ignore_ascii_case("100-continue")) {
+            client_w.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
+        }
         let body = read_body(&mut reader, &headers, false)?;
+        let action = header(&headers, "content-type")
+            .filter(|t| t.starts_with("application/x-www-form-urlencoded"))
+            .and_then(|_| {
+                String::from_utf8_lossy(&body)
+                    .split('&')
+                    .find_map(|kv| kv.strip_prefix("Action=").map(str::to_owned))
+            });
         let req = Request {
             method: method.clone(),
             target,
             headers: headers.clone(),
             body_len: body.len(),
+            action,
         };
         let canned = hook.lock().unwrap().clone().and_then(|h| h(&req));
         log.lock().unwrap().push(req);
@@ -131,6 +146,7 @@ fn serve(
         for (k, v) in &headers {
             if k.eq_ignore_ascii_case("transfer-encoding")
                 || k.eq_ignore_ascii_case("content-length")
+                || k.eq_ignore_ascii_case("expect")
             {
                 continue;
             }
@@ -142,9 +158,19 @@ fn serve(
         out.push_str("\r\n");
         up_w.write_all(out.as_bytes())?;
         up_w.write_all(&body)?;
-        let Some((status, resp_headers)) = read_head(up_r)? else {
-            let _ = client_w.shutdown(Shutdown::Both);
-            return Ok(());
+        // Skip interim (1xx) responses: the final one follows.
+        let (status, resp_headers) = loop {
+            let Some((status, resp_headers)) = read_head(up_r)? else {
+                let _ = client_w.shutdown(Shutdown::Both);
+                return Ok(());
+            };
+            if !status
+                .split_whitespace()
+                .nth(1)
+                .is_some_and(|c| c.starts_with('1'))
+            {
+                break (status, resp_headers);
+            }
         };
         let no_body = method == "HEAD"
             || status

@@ -1,0 +1,346 @@
+//! The stack end to end against the local cloud: create, skip, update, refuse, recover, destroy.
+//! State is checked through the CloudFormation and S3 APIs; the proxy shows which
+//! CloudFormation actions shipit called.
+
+use crate::support::{assert_exit, assert_success, stack_state, stderr, stdout, World};
+
+fn small_site(w: &World) {
+    w.write("index.html", "<!doctype html><title>stack</title>");
+    w.write("assets/app-5d41402a.js", "console.log('hi')");
+    w.write("robots.txt", "User-agent: *\n");
+}
+
+/// Every output the default parameters produce.
+const OUTPUTS: &[&str] = &[
+    "SiteBucketName",
+    "DistributionId",
+    "DistributionDomainName",
+    "DistributionArn",
+    "OriginAccessControlId",
+    "SiteUrl",
+    "SpaFallback",
+    "ApiUrl",
+    "ApiId",
+    "UserPoolId",
+    "UserPoolClientId",
+    "TableName",
+    "AppDataBucketName",
+    "VpcId",
+    "DatabaseEndpoint",
+    "DatabaseSecretArn",
+    "RedisEndpoint",
+];
+
+#[test]
+fn deploy_creates_the_stack_then_skips_the_change_set_then_updates_a_parameter() {
+    let w = World::new("stackflow");
+    small_site(&w);
+    let name = w.stack_name();
+
+    let out = w.run_stack("deploy", &name, &["--json"]);
+    assert_success(&out);
+    let state = stack_state(&name).expect("stack exists");
+    assert_eq!(state.status, "CREATE_COMPLETE");
+    assert!(
+        state.termination_protection,
+        "termination protection is off"
+    );
+    for key in OUTPUTS {
+        assert!(
+            state.outputs.get(*key).is_some_and(|v| !v.is_empty()),
+            "output {key} missing: {:?}",
+            state.outputs
+        );
+    }
+    let bucket = state.outputs["SiteBucketName"].clone();
+    let keys = crate::support::block(async {
+        let out = w.s3.list_objects_v2().bucket(&bucket).send().await.unwrap();
+        out.contents()
+            .iter()
+            .map(|o| o.key().unwrap().to_string())
+            .collect::<Vec<_>>()
+    });
+    for key in ["index.html", "assets/app-5d41402a.js", "robots.txt"] {
+        assert!(
+            keys.iter().any(|k| k == key),
+            "{key} not synced to {bucket}: {keys:?}"
+        );
+    }
+    let json: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(json["stack"]["action"], "created");
+    assert_eq!(json["summary"]["uploaded"], 3);
+    let actions = w.cfn_actions();
+    assert!(
+        actions.contains(&"CreateChangeSet".to_string()),
+        "{actions:?}"
+    );
+    assert!(
+        actions.contains(&"UpdateTerminationProtection".to_string()),
+        "{actions:?}"
+    );
+
+    // Unchanged template and parameters: no change set at all.
+    let out = w.run_stack("deploy", &name, &[]);
+    assert_success(&out);
+    let actions = w.cfn_actions();
+    assert!(
+        !actions.iter().any(|a| a.contains("ChangeSet")),
+        "{actions:?}"
+    );
+    assert!(stderr(&out).contains("no change set"), "{}", stderr(&out));
+    assert_eq!(stack_state(&name).unwrap().status, "CREATE_COMPLETE");
+
+    // plan shows the same, and executes nothing.
+    let out = w.run_stack("plan", &name, &[]);
+    assert_success(&out);
+    assert!(
+        stdout(&out).contains(&format!("stack {name} (CREATE_COMPLETE): unchanged")),
+        "{}",
+        stdout(&out)
+    );
+    let out = w.run_stack("plan", &name, &["--parameter", "PriceClass=PriceClass_All"]);
+    assert_success(&out);
+    assert!(
+        stdout(&out).contains("~ Modify  Distribution (AWS::CloudFront::Distribution)"),
+        "{}",
+        stdout(&out)
+    );
+    let actions = w.cfn_actions();
+    assert!(
+        !actions.contains(&"ExecuteChangeSet".to_string()),
+        "plan executed: {actions:?}"
+    );
+    assert_eq!(
+        stack_state(&name).unwrap().parameters["PriceClass"],
+        "PriceClass_100"
+    );
+
+    // A parameter change goes through a change set.
+    let out = w.run_stack(
+        "deploy",
+        &name,
+        &["--parameter", "PriceClass=PriceClass_All"],
+    );
+    assert_success(&out);
+    let actions = w.cfn_actions();
+    assert!(
+        actions.contains(&"CreateChangeSet".to_string())
+            && actions.contains(&"ExecuteChangeSet".to_string()),
+        "{actions:?}"
+    );
+    let state = stack_state(&name).unwrap();
+    assert_eq!(state.status, "UPDATE_COMPLETE");
+    assert_eq!(state.parameters["PriceClass"], "PriceClass_All");
+    assert_eq!(
+        state.outputs["SiteBucketName"], bucket,
+        "the site bucket was replaced"
+    );
+
+    w.cmd(&["destroy", "--stack", &name, "--yes"])
+        .output()
+        .unwrap();
+}
+
+#[test]
+fn static_only_stack_has_no_api_or_data_tier() {
+    let w = World::new("staticonly");
+    small_site(&w);
+    let name = w.stack_name();
+    let out = w.run_stack("deploy", &name, &["--parameter", "EnableApi=false"]);
+    assert_success(&out);
+    let state = stack_state(&name).unwrap();
+    assert!(state.outputs.contains_key("SiteBucketName"));
+    for absent in ["ApiUrl", "TableName", "DatabaseEndpoint", "VpcId"] {
+        assert!(
+            !state.outputs.contains_key(absent),
+            "{absent} present: {:?}",
+            state.outputs
+        );
+    }
+    let resources = crate::support::block(async {
+        let out = crate::support::cfn()
+            .list_stack_resources()
+            .stack_name(&name)
+            .send()
+            .await
+            .unwrap();
+        out.stack_resource_summaries()
+            .iter()
+            .map(|r| r.resource_type().unwrap_or_default().to_string())
+            .collect::<Vec<_>>()
+    });
+    assert!(
+        resources
+            .iter()
+            .all(|t| !t.starts_with("AWS::RDS") && !t.starts_with("AWS::ApiGateway")),
+        "{resources:?}"
+    );
+    w.cmd(&["destroy", "--stack", &name, "--yes"])
+        .output()
+        .unwrap();
+}
+
+const TABLE_TEMPLATE: &str = r#"
+AWSTemplateFormatVersion: "2010-09-09"
+Resources:
+  Site:
+    Type: AWS::S3::Bucket
+  Table:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      BillingMode: PAY_PER_REQUEST
+      AttributeDefinitions:
+        - { AttributeName: KEY, AttributeType: S }
+      KeySchema:
+        - { AttributeName: KEY, KeyType: HASH }
+Outputs:
+  SiteBucketName:
+    Value: !Ref Site
+"#;
+
+#[test]
+fn a_change_set_replacing_the_table_is_refused_unless_allowed() {
+    let w = World::new("replace");
+    small_site(&w);
+    let name = w.stack_name();
+    let v1 = w.write_template("v1.yaml", &TABLE_TEMPLATE.replace("KEY", "pk"));
+    assert_success(&w.run_stack("deploy", &name, &["--template", &v1]));
+    w.cfn_actions();
+
+    let v2 = w.write_template("v2.yaml", &TABLE_TEMPLATE.replace("KEY", "id"));
+    let out = w.run_stack("deploy", &name, &["--template", &v2]);
+    assert_exit(&out, 4);
+    assert!(
+        stderr(&out).contains("Table (AWS::DynamoDB::Table)  (REPLACEMENT)"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stderr(&out).contains("--allow-replace"), "{}", stderr(&out));
+    let actions = w.cfn_actions();
+    assert!(
+        !actions.contains(&"ExecuteChangeSet".to_string()),
+        "{actions:?}"
+    );
+    assert!(
+        actions.contains(&"DeleteChangeSet".to_string()),
+        "the refused change set was left: {actions:?}"
+    );
+    assert_eq!(stack_state(&name).unwrap().status, "CREATE_COMPLETE");
+
+    let out = w.run_stack("deploy", &name, &["--template", &v2, "--allow-replace"]);
+    assert_success(&out);
+    assert_eq!(stack_state(&name).unwrap().status, "UPDATE_COMPLETE");
+    w.cmd(&["destroy", "--stack", &name, "--yes"])
+        .output()
+        .unwrap();
+}
+
+const FAILING_TEMPLATE: &str = r#"
+AWSTemplateFormatVersion: "2010-09-09"
+Resources:
+  Site:
+    Type: AWS::S3::Bucket
+  Policy:
+    Type: AWS::S3::BucketPolicy
+    Properties:
+      Bucket: no-such-bucket-for-shipit-tests
+      PolicyDocument:
+        Version: "2012-10-17"
+        Statement:
+          - { Effect: Deny, Principal: "*", Action: "s3:*", Resource: "arn:aws:s3:::no-such-bucket-for-shipit-tests/*" }
+Outputs:
+  SiteBucketName:
+    Value: !Ref Site
+"#;
+
+#[test]
+fn a_failed_first_create_is_explained_and_recreated_only_with_a_flag() {
+    let w = World::new("failcreate");
+    small_site(&w);
+    let name = w.stack_name();
+    let bad = w.write_template("bad.yaml", FAILING_TEMPLATE);
+
+    let out = w.run_stack("deploy", &name, &["--template", &bad]);
+    assert_exit(&out, 7);
+    let err = stderr(&out);
+    assert!(err.contains("ROLLBACK_COMPLETE"), "{err}");
+    assert!(
+        err.contains("Policy (AWS::S3::BucketPolicy)"),
+        "the failing resource is not named: {err}"
+    );
+    assert_eq!(stack_state(&name).unwrap().status, "ROLLBACK_COMPLETE");
+
+    // Nothing can be updated in that state: say so, and how to get out.
+    let good = w.write_template("good.yaml", &TABLE_TEMPLATE.replace("KEY", "pk"));
+    let out = w.run_stack("deploy", &name, &["--template", &good]);
+    assert_exit(&out, 7);
+    assert!(stderr(&out).contains("--recreate"), "{}", stderr(&out));
+
+    let out = w.run_stack("deploy", &name, &["--template", &good, "--recreate"]);
+    assert_success(&out);
+    assert_eq!(stack_state(&name).unwrap().status, "CREATE_COMPLETE");
+    w.cmd(&["destroy", "--stack", &name, "--yes"])
+        .output()
+        .unwrap();
+}
+
+#[test]
+fn destroy_empties_versioned_buckets_and_reports_what_was_retained() {
+    let w = World::new("destroy");
+    small_site(&w);
+    let name = w.stack_name();
+    assert_success(&w.run_stack("deploy", &name, &[]));
+    // A second release: new versions, and a delete marker for the pruned file.
+    w.write("index.html", "<!doctype html><title>v2</title>");
+    w.remove("robots.txt");
+    assert_success(&w.run_stack("deploy", &name, &[]));
+    let state = stack_state(&name).unwrap();
+    let site = state.outputs["SiteBucketName"].clone();
+    let data = state.outputs["AppDataBucketName"].clone();
+    crate::support::block(async {
+        for body in ["one", "two"] {
+            w.s3.put_object()
+                .bucket(&data)
+                .key("user/1.json")
+                .body(body.as_bytes().to_vec().into())
+                .send()
+                .await
+                .unwrap();
+        }
+    });
+    assert!(w.version_count(&site) >= 5);
+    assert_eq!(w.version_count(&data), 2);
+
+    // Without --yes and without a terminal: refused, nothing touched.
+    let out = w.cmd(&["destroy", "--stack", &name]).output().unwrap();
+    assert_exit(&out, 4);
+    assert!(stderr(&out).contains("--yes"), "{}", stderr(&out));
+    assert!(stack_state(&name).is_some());
+
+    let out = w
+        .cmd(&["destroy", "--stack", &name, "--yes", "--json"])
+        .output()
+        .unwrap();
+    assert_success(&out);
+    assert!(stack_state(&name).is_none(), "the stack is still there");
+    assert!(!w.bucket_exists(&site), "the site bucket is still there");
+    assert_eq!(w.version_count(&data), 0, "app data left behind");
+    let err = stderr(&out);
+    assert!(
+        err.contains("retained: Table (AWS::DynamoDB::Table)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("retained: AppDataBucket (AWS::S3::Bucket)"),
+        "{err}"
+    );
+    let json: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert!(json["destroyed"]["emptied"][&site][0].as_u64().unwrap() >= 3);
+
+    // Destroying what is gone is not an error.
+    assert_success(
+        &w.cmd(&["destroy", "--stack", &name, "--yes"])
+            .output()
+            .unwrap(),
+    );
+}

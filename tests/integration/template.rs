@@ -1,0 +1,313 @@
+//! The template's quality bar: cfn-lint reports nothing, and what no scanner checks holds
+//! (the bucket trusts only this distribution through OAC, TLS only, headers policy attached,
+//! stateful resources retained, network paths limited to Lambda -> 5432/6379).
+
+use std::path::Path;
+use std::process::Command;
+
+use yaml_rust2::{Yaml, YamlLoader};
+
+fn template() -> Yaml {
+    let text =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("stack/shipit.yaml"))
+            .unwrap();
+    // Tags (!Ref, !Sub, !GetAtt) are dropped: `!GetAtt A.B` reads "A.B", `!Ref A` reads "A".
+    YamlLoader::load_from_str(&text).unwrap().remove(0)
+}
+
+fn resource<'a>(t: &'a Yaml, id: &str) -> &'a Yaml {
+    let r = &t["Resources"][id];
+    assert!(!r.is_badvalue(), "no resource {id}");
+    r
+}
+
+fn statements(policy: &Yaml) -> &Vec<Yaml> {
+    policy["Properties"]["PolicyDocument"]["Statement"]
+        .as_vec()
+        .unwrap()
+}
+
+fn cfn_lint() -> Command {
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/lint-venv/bin/cfn-lint");
+    if venv.exists() {
+        Command::new(venv)
+    } else {
+        Command::new("cfn-lint")
+    }
+}
+
+#[test]
+fn cfn_lint_reports_nothing() {
+    let out = cfn_lint()
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("stack/shipit.yaml"))
+        .output()
+        .expect("cfn-lint (scripts/setup installs it)");
+    assert!(
+        out.status.success() && out.stdout.is_empty(),
+        "cfn-lint exit {:?}:\n{}{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn assert_private_bucket(t: &Yaml, id: &str) {
+    let p = &resource(t, id)["Properties"];
+    for setting in [
+        "BlockPublicAcls",
+        "BlockPublicPolicy",
+        "IgnorePublicAcls",
+        "RestrictPublicBuckets",
+    ] {
+        assert_eq!(
+            p["PublicAccessBlockConfiguration"][setting].as_bool(),
+            Some(true),
+            "{id} {setting}"
+        );
+    }
+    assert_eq!(
+        p["OwnershipControls"]["Rules"][0]["ObjectOwnership"].as_str(),
+        Some("BucketOwnerEnforced"),
+        "{id}"
+    );
+    assert!(!p["BucketEncryption"].is_badvalue(), "{id} not encrypted");
+    assert_eq!(
+        p["VersioningConfiguration"]["Status"].as_str(),
+        Some("Enabled"),
+        "{id}"
+    );
+}
+
+fn assert_tls_only(policy: &Yaml, bucket: &str) {
+    let deny = statements(policy)
+        .iter()
+        .find(|s| {
+            s["Effect"].as_str() == Some("Deny")
+                && s["Condition"]["Bool"]["aws:SecureTransport"].as_str() == Some("false")
+        })
+        .unwrap_or_else(|| panic!("no TLS-only statement for {bucket}"));
+    let resources: Vec<&str> = deny["Resource"]
+        .as_vec()
+        .unwrap()
+        .iter()
+        .filter_map(Yaml::as_str)
+        .collect();
+    assert!(
+        resources.contains(&format!("{bucket}.Arn").as_str()),
+        "{resources:?}"
+    );
+    assert!(
+        resources
+            .iter()
+            .any(|r| r.starts_with(&format!("${{{bucket}.Arn}}/*"))),
+        "{resources:?}"
+    );
+    assert_eq!(deny["Action"].as_str(), Some("s3:*"));
+}
+
+#[test]
+fn the_site_bucket_trusts_only_this_distribution_through_oac() {
+    let t = template();
+    assert_private_bucket(&t, "SiteBucket");
+    let policy = resource(&t, "SiteBucketPolicy");
+    assert_eq!(policy["Properties"]["Bucket"].as_str(), Some("SiteBucket"));
+    let allows: Vec<&Yaml> = statements(policy)
+        .iter()
+        .filter(|s| s["Effect"].as_str() == Some("Allow"))
+        .collect();
+    assert_eq!(allows.len(), 1, "only CloudFront may read");
+    let allow = allows[0];
+    assert_eq!(
+        allow["Principal"]["Service"].as_str(),
+        Some("cloudfront.amazonaws.com")
+    );
+    assert_eq!(allow["Action"].as_str(), Some("s3:GetObject"));
+    let source = allow["Condition"]["StringEquals"]["AWS:SourceArn"]
+        .as_str()
+        .unwrap();
+    assert!(
+        source.ends_with(":distribution/${Distribution}"),
+        "SourceArn is not this distribution: {source}"
+    );
+    assert_tls_only(policy, "SiteBucket");
+
+    let origin = &resource(&t, "Distribution")["Properties"]["DistributionConfig"]["Origins"][0];
+    assert_eq!(
+        origin["OriginAccessControlId"].as_str(),
+        Some("SiteOriginAccessControl.Id"),
+        "OAC not attached"
+    );
+    assert_eq!(
+        origin["S3OriginConfig"]["OriginAccessIdentity"].as_str(),
+        Some(""),
+        "legacy OAI in use"
+    );
+    assert_eq!(
+        origin["DomainName"].as_str(),
+        Some("SiteBucket.RegionalDomainName")
+    );
+    let oac = &resource(&t, "SiteOriginAccessControl")["Properties"]["OriginAccessControlConfig"];
+    assert_eq!(oac["SigningBehavior"].as_str(), Some("always"));
+    assert_eq!(oac["OriginAccessControlOriginType"].as_str(), Some("s3"));
+}
+
+#[test]
+fn every_behaviour_is_https_with_the_security_headers() {
+    let t = template();
+    let config = &resource(&t, "Distribution")["Properties"]["DistributionConfig"];
+    let mut behaviours = vec![&config["DefaultCacheBehavior"]];
+    behaviours.extend(config["CacheBehaviors"].as_vec().unwrap());
+    for b in behaviours {
+        assert_eq!(
+            b["ViewerProtocolPolicy"].as_str(),
+            Some("redirect-to-https")
+        );
+        assert_eq!(
+            b["ResponseHeadersPolicyId"].as_str(),
+            Some("SecurityHeadersPolicy")
+        );
+        assert_eq!(b["Compress"].as_bool(), Some(true));
+    }
+    assert_eq!(config["HttpVersion"].as_str(), Some("http2and3"));
+    assert_eq!(config["DefaultRootObject"].as_str(), Some("index.html"));
+    // SPA routing is the viewer-request function, not a distribution-wide error mapping that
+    // would answer a missing asset with the shell.
+    for e in config["CustomErrorResponses"].as_vec().unwrap() {
+        assert_ne!(
+            e["ResponseCode"].as_i64(),
+            Some(200),
+            "an error is answered with 200: {e:?}"
+        );
+    }
+    let f = &config["DefaultCacheBehavior"]["FunctionAssociations"][0];
+    assert_eq!(f["EventType"].as_str(), Some("viewer-request"));
+    let code = resource(&t, "RoutingFunction")["Properties"]["FunctionCode"]
+        .as_str()
+        .unwrap();
+    assert!(code.contains("/.shipit/"), "shipit's state is served");
+    let headers = &resource(&t, "SecurityHeadersPolicy")["Properties"]
+        ["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"];
+    for h in [
+        "StrictTransportSecurity",
+        "ContentTypeOptions",
+        "FrameOptions",
+        "ReferrerPolicy",
+    ] {
+        assert!(!headers[h].is_badvalue(), "{h} missing");
+    }
+}
+
+#[test]
+fn stateful_resources_are_retained_and_encrypted() {
+    let t = template();
+    for (id, policy) in [
+        ("Table", "Retain"),
+        ("AppDataBucket", "Retain"),
+        ("Database", "Snapshot"),
+    ] {
+        let r = resource(&t, id);
+        assert_eq!(
+            r["DeletionPolicy"].as_str(),
+            Some(policy),
+            "{id} DeletionPolicy"
+        );
+        assert_eq!(
+            r["UpdateReplacePolicy"].as_str(),
+            Some(policy),
+            "{id} UpdateReplacePolicy"
+        );
+    }
+    assert_private_bucket(&t, "AppDataBucket");
+    assert_tls_only(resource(&t, "AppDataBucketPolicy"), "AppDataBucket");
+    let table = &resource(&t, "Table")["Properties"];
+    assert_eq!(table["BillingMode"].as_str(), Some("PAY_PER_REQUEST"));
+    assert_eq!(
+        table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"].as_bool(),
+        Some(true)
+    );
+    assert_eq!(
+        table["SSESpecification"]["SSEEnabled"].as_bool(),
+        Some(true)
+    );
+    let db = &resource(&t, "Database")["Properties"];
+    assert_eq!(db["StorageEncrypted"].as_bool(), Some(true));
+    assert_eq!(db["PubliclyAccessible"].as_bool(), Some(false));
+    assert_eq!(db["ManageMasterUserPassword"].as_bool(), Some(true));
+    assert_eq!(db["EnableIAMDatabaseAuthentication"].as_bool(), Some(true));
+    assert!(
+        db["MasterUserPassword"].is_badvalue(),
+        "a plain master password"
+    );
+    let cache = &resource(&t, "Cache")["Properties"];
+    assert_eq!(cache["TransitEncryptionEnabled"].as_bool(), Some(true));
+    assert_eq!(cache["AtRestEncryptionEnabled"].as_bool(), Some(true));
+}
+
+#[test]
+fn only_lambda_reaches_the_database_and_the_cache() {
+    let t = template();
+    let resources = t["Resources"].as_hash().unwrap();
+    let ingress: Vec<(&str, &Yaml)> = resources
+        .iter()
+        .filter(|(_, r)| r["Type"].as_str() == Some("AWS::EC2::SecurityGroupIngress"))
+        .map(|(k, r)| (k.as_str().unwrap(), &r["Properties"]))
+        .collect();
+    assert_eq!(
+        ingress.len(),
+        2,
+        "{:?}",
+        ingress.iter().map(|(k, _)| k).collect::<Vec<_>>()
+    );
+    for (group, port) in [
+        ("DatabaseSecurityGroup", 5432),
+        ("CacheSecurityGroup", 6379),
+    ] {
+        let (_, rule) = ingress
+            .iter()
+            .find(|(_, p)| p["GroupId"].as_str() == Some(group))
+            .unwrap();
+        assert_eq!(
+            rule["SourceSecurityGroupId"].as_str(),
+            Some("LambdaSecurityGroup")
+        );
+        assert_eq!(rule["FromPort"].as_i64(), Some(port));
+        assert_eq!(rule["ToPort"].as_i64(), Some(port));
+        assert!(
+            resource(&t, group)["Properties"]["SecurityGroupIngress"].is_badvalue(),
+            "{group} has inline ingress"
+        );
+    }
+    // The API's function runs in the private subnets.
+    let vpc = &resource(&t, "ApiFunction")["Properties"]["VpcConfig"];
+    let subnets = vpc[1]["SubnetIds"].as_vec().unwrap();
+    assert_eq!(
+        subnets.iter().filter_map(Yaml::as_str).collect::<Vec<_>>(),
+        ["PrivateSubnetA", "PrivateSubnetB"]
+    );
+}
+
+#[test]
+fn only_health_and_preflight_skip_the_authorizer() {
+    let t = template();
+    let resources = t["Resources"].as_hash().unwrap();
+    for (id, r) in resources
+        .iter()
+        .filter(|(_, r)| r["Type"].as_str() == Some("AWS::ApiGateway::Method"))
+    {
+        let p = &r["Properties"];
+        let open = p["AuthorizationType"].as_str() == Some("NONE");
+        let health = p["HttpMethod"].as_str() == Some("GET")
+            && p["ResourceId"].as_str() == Some("HealthResource");
+        let preflight = p["HttpMethod"].as_str() == Some("OPTIONS");
+        assert_eq!(
+            open,
+            health || preflight,
+            "{id:?}: authorization {:?}",
+            p["AuthorizationType"]
+        );
+        if !open {
+            assert_eq!(p["AuthorizationType"].as_str(), Some("COGNITO_USER_POOLS"));
+            assert_eq!(p["AuthorizerId"].as_str(), Some("ApiAuthorizer"));
+        }
+    }
+}
