@@ -131,6 +131,16 @@ pub struct TargetArgs {
     /// Allow a prune above the cap (count or share of the objects under the prefix).
     #[arg(long)]
     pub allow_large_prune: bool,
+    /// The CloudFront distribution in front of the bucket (without --stack; with a stack it
+    /// comes from the DistributionId output).
+    #[arg(long, env = "SHIPIT_DISTRIBUTION_ID", value_name = "ID")]
+    pub distribution_id: Option<String>,
+    /// Do not invalidate CloudFront after the upload.
+    #[arg(long)]
+    pub no_invalidate: bool,
+    /// Wait until the invalidation completes (with a deadline) before pruning.
+    #[arg(long)]
+    pub wait: bool,
 }
 
 #[derive(Debug, Args)]

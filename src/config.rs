@@ -51,7 +51,35 @@ pub struct FileConfig {
     pub headers: Vec<HeaderRule>,
     #[serde(default)]
     pub stack: StackConfig,
+    #[serde(default)]
+    pub cdn: CdnConfig,
 }
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CdnConfig {
+    pub distribution_id: Option<String>,
+    /// Whether to invalidate after uploads. Default true.
+    pub invalidate: Option<bool>,
+    /// Above this many paths, crowded directories collapse into wildcards.
+    pub max_paths: Option<usize>,
+    pub wait: Option<bool>,
+    pub wait_timeout_minutes: Option<u64>,
+}
+
+/// What to do with CloudFront after the writes.
+#[derive(Debug, Clone)]
+pub struct CdnSettings {
+    /// Known up front without a stack; with one, it comes from the stack's outputs.
+    pub distribution_id: Option<String>,
+    pub invalidate: bool,
+    pub max_paths: usize,
+    pub wait: bool,
+    pub wait_timeout: Duration,
+}
+
+pub const DEFAULT_MAX_INVALIDATION_PATHS: usize = 50;
+pub const DEFAULT_INVALIDATION_WAIT_MINUTES: u64 = 15;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -126,6 +154,7 @@ pub struct Settings {
     pub allow_large_prune: bool,
     /// The stack that owns the bucket; then `bucket` is filled from its outputs.
     pub stack: Option<StackSettings>,
+    pub cdn: CdnSettings,
 }
 
 /// Minutes to wait for CloudFormation by default (RDS and CloudFront creates take long).
@@ -365,6 +394,25 @@ pub fn settings(
         },
         allow_large_prune: target.allow_large_prune,
         stack,
+        cdn: CdnSettings {
+            distribution_id: target
+                .distribution_id
+                .clone()
+                .or(file.cdn.distribution_id.clone()),
+            invalidate: !target.no_invalidate && file.cdn.invalidate.unwrap_or(true),
+            max_paths: file
+                .cdn
+                .max_paths
+                .unwrap_or(DEFAULT_MAX_INVALIDATION_PATHS)
+                .max(1),
+            wait: target.wait || file.cdn.wait.unwrap_or(false),
+            wait_timeout: Duration::from_secs(
+                60 * file
+                    .cdn
+                    .wait_timeout_minutes
+                    .unwrap_or(DEFAULT_INVALIDATION_WAIT_MINUTES),
+            ),
+        },
     })
 }
 

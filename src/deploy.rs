@@ -39,6 +39,9 @@ pub struct Summary {
     /// Keys not in the build that were kept because pruning is off.
     pub kept_stale: usize,
     pub bytes_uploaded: u64,
+    /// Paths sent to CloudFront (0 when nothing was stale or there is no distribution).
+    pub invalidated_paths: usize,
+    pub invalidation_id: Option<String>,
     pub seconds: f64,
 }
 
@@ -163,11 +166,22 @@ pub async fn prepare(
 }
 
 /// Runs the plan: writes in phases, the manifest, then (only if all of that succeeded) the prune.
-pub async fn execute(
+/// What the writes left for the prune: the plan and the store.
+pub struct Written {
+    pub store: Store,
+    pub plan: Plan,
+    local_files: usize,
+    started: Instant,
+}
+
+/// Runs the plan's writes phase by phase, then updates shipit's manifest. Deletes nothing:
+/// that is [`prune`]'s job, and only after everything else (invalidation, verification)
+/// succeeded.
+pub async fn write_all(
     prepared: Prepared,
     settings: &Settings,
     reporter: &Reporter,
-) -> Result<Summary> {
+) -> Result<Written> {
     let Prepared {
         store,
         local,
@@ -220,7 +234,23 @@ pub async fn execute(
     if previous.as_ref().map(|m| &m.files) != Some(&manifest.files) {
         store.put_manifest(&manifest).await?;
     }
+    Ok(Written {
+        store,
+        plan,
+        local_files: local.len(),
+        started,
+    })
+}
 
+/// Deletes what the build no longer has (when pruning is on), in batches of at most 1000.
+pub async fn prune(written: Written, settings: &Settings, reporter: &Reporter) -> Result<Summary> {
+    let Written {
+        store,
+        plan,
+        local_files,
+        started,
+    } = written;
+    let counts = plan.counts();
     let mut deleted = 0;
     if settings.prune && counts.delete > 0 {
         let keys: Vec<String> = plan.deletes().map(|a| a.key.clone()).collect();
@@ -249,9 +279,11 @@ pub async fn execute(
         uploaded: counts.upload,
         header_updated: counts.update_headers,
         deleted,
-        unchanged: local.len() - counts.upload - counts.update_headers,
+        unchanged: local_files - counts.upload - counts.update_headers,
         kept_stale,
         bytes_uploaded: counts.upload_bytes,
+        invalidated_paths: 0,
+        invalidation_id: None,
         seconds: started.elapsed().as_secs_f64(),
     })
 }

@@ -5,12 +5,14 @@
 //! `report` owns human output.
 
 pub mod aws;
+pub mod cdn;
 pub mod cfn;
 pub mod cli;
 pub mod config;
 pub mod deploy;
 pub mod error;
 pub mod headers;
+pub mod invalidate;
 pub mod plan;
 pub mod provision;
 pub mod report;

@@ -109,7 +109,23 @@ async fn run(cli: &Cli, reporter: &Reporter) -> Result<()> {
                 ensured = Some(e);
             }
             let prepared = deploy::prepare(&settings, &sdk, local, reporter).await?;
-            let mut summary = deploy::execute(prepared, &settings, reporter).await?;
+            let written = deploy::write_all(prepared, &settings, reporter).await?;
+            let distribution = settings.cdn.distribution_id.clone().or_else(|| {
+                ensured
+                    .as_ref()
+                    .and_then(|e| e.outputs.get("DistributionId").cloned())
+            });
+            let invalidation = match distribution {
+                Some(d) if settings.cdn.invalidate => {
+                    invalidate(&sdk, &settings, &d, &written.plan, reporter).await?
+                }
+                _ => None,
+            };
+            let mut summary = deploy::prune(written, &settings, reporter).await?;
+            if let Some((id, paths)) = invalidation {
+                summary.invalidation_id = Some(id);
+                summary.invalidated_paths = paths;
+            }
             summary.seconds = started.elapsed().as_secs_f64();
             print_summary(&summary, ensured.as_ref(), reporter);
             if cli.global.json {
@@ -119,6 +135,42 @@ async fn run(cli: &Cli, reporter: &Reporter) -> Result<()> {
         }
         Command::Destroy(args) => destroy(cli, args, &file, reporter).await,
     }
+}
+
+/// Invalidates what the plan made stale; returns the invalidation id and path count.
+async fn invalidate(
+    sdk: &aws_config::SdkConfig,
+    settings: &Settings,
+    distribution: &str,
+    plan: &Plan,
+    reporter: &Reporter,
+) -> Result<Option<(String, usize)>> {
+    let stale = shipit::invalidate::stale_keys(plan, settings.prune);
+    if stale.is_empty() {
+        reporter.info("nothing cached is stale: no invalidation");
+        return Ok(None);
+    }
+    let selection = shipit::invalidate::select(&stale, settings.cdn.max_paths);
+    reporter.stage(&format!(
+        "invalidating {} paths on {distribution} for {} changed keys (free for the first {} paths a month, then ${:.3} for these)",
+        selection.paths.len(),
+        selection.stale_keys,
+        shipit::invalidate::FREE_PATHS_PER_MONTH,
+        selection.worst_case_cost()
+    ));
+    for p in &selection.paths {
+        reporter.detail(p);
+    }
+    let cdn = shipit::cdn::Cdn::new(sdk, &settings.connection);
+    let id = cdn
+        .invalidate(distribution, &selection.paths, reporter)
+        .await?;
+    if settings.cdn.wait {
+        cdn.wait(distribution, &id, settings.cdn.wait_timeout, reporter)
+            .await?;
+        reporter.info(&format!("invalidation {id} completed"));
+    }
+    Ok(Some((id, selection.paths.len())))
 }
 
 fn site_bucket(e: &Ensured) -> Result<String> {

@@ -342,17 +342,8 @@ impl PruneCap {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::headers::{Sniff, REVALIDATE, SHORT};
-
-    fn local(key: &str, body: &[u8]) -> LocalFile {
-        LocalFile {
-            key: key.into(),
-            path: PathBuf::from(key),
-            size: body.len() as u64,
-            md5: Md5(md5::compute(body).0),
-            sniff: Sniff::Binary,
-        }
-    }
+    use crate::headers::{REVALIDATE, SHORT};
+    use crate::site::test_file as local;
 
     fn remote(key: &str, body: &[u8], headers: Option<(&str, &str)>) -> RemoteObject {
         let md5 = Md5(md5::compute(body).0);

@@ -531,7 +531,12 @@ pub async fn destroy(
                 .resource(&r.logical_id)
                 .expect("filtered")
                 .deletion_policy;
-            format!("{} ({}) {} [{policy}]", r.logical_id, r.kind, r.physical_id)
+            let what = if policy == "Snapshot" {
+                "deleted, final snapshot kept"
+            } else {
+                "kept"
+            };
+            format!("{} ({}) {}: {what}", r.logical_id, r.kind, r.physical_id)
         })
         .collect();
     Ok(out)

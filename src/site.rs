@@ -286,6 +286,18 @@ pub fn hash_file(path: &Path) -> Result<(u64, Md5, Sniff)> {
     Ok((size, Md5(ctx.compute().0), sniff.unwrap_or(Sniff::Text)))
 }
 
+/// A file of a build that exists only in memory, for the core's table tests.
+#[cfg(test)]
+pub(crate) fn test_file(key: &str, body: &[u8]) -> LocalFile {
+    LocalFile {
+        key: key.into(),
+        path: PathBuf::from(key),
+        size: body.len() as u64,
+        md5: Md5(md5::compute(body).0),
+        sniff: Sniff::Binary,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -120,7 +120,9 @@ pub fn resolve(
             RemoteObject {
                 key: l.key,
                 size: l.size,
-                etag: l.etag,
+                // A trusted entry knows the ETag even when the listing has none (s3s-fs):
+                // losing it would drop the key from the next manifest.
+                etag: l.etag.or_else(|| entry.map(|e| e.etag.clone())),
                 md5,
                 headers,
             }
@@ -141,18 +143,7 @@ pub fn apply_head(object: &mut RemoteObject, head: Head) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::headers::Sniff;
-    use std::path::PathBuf;
-
-    fn file(key: &str, body: &[u8]) -> LocalFile {
-        LocalFile {
-            key: key.into(),
-            path: PathBuf::from(key),
-            size: body.len() as u64,
-            md5: Md5(md5::compute(body).0),
-            sniff: Sniff::Binary,
-        }
-    }
+    use crate::site::test_file as file;
 
     fn hex(body: &[u8]) -> String {
         Md5(md5::compute(body).0).hex()
@@ -303,6 +294,20 @@ mod tests {
         for (l, written, want) in table {
             assert_eq!(entry_matches(&e, &l, written), want, "{l:?} vs {written:?}");
         }
+        let mut m = Manifest {
+            version: 1,
+            written_at: Some(200),
+            ..Default::default()
+        };
+        m.files.insert("k".into(), e.clone());
+        let (objects, need_head) =
+            resolve(vec![listed(3, Some(100))], Some(&m), &[file("k", b"abc")]);
+        assert!(need_head.is_empty());
+        assert_eq!(
+            objects[0].etag.as_deref(),
+            Some(e.etag.as_str()),
+            "the entry's ETag is kept"
+        );
         let with_etag = Listed {
             etag: Some("other".into()),
             ..listed(3, Some(100))

@@ -994,3 +994,40 @@ def _add_network_deletes():
 
 
 _add_network_deletes()
+
+
+def _fix_create_change_set_on_review_stack():
+    """A CREATE change set for a stack left in REVIEW_IN_PROGRESS (a create change set never
+    executed) reuses that stack on AWS; moto made a second stack of the same name, so the name
+    kept pointing at the one that never leaves REVIEW_IN_PROGRESS. And a CREATE change set for
+    a live stack is refused on AWS."""
+    from moto.cloudformation.exceptions import ValidationError
+    from moto.cloudformation.models import CloudFormationBackend
+
+    original = CloudFormationBackend.create_change_set
+
+    names = ["stack_name", "change_set_name", "template", "parameters", "description",
+             "change_set_type"]
+
+    def create_change_set(self, *args, **kwargs):
+        given = dict(zip(names, args), **kwargs)
+        stack_name = given.get("stack_name")
+        change_set_name = given.get("change_set_name")
+        if given.get("change_set_type") == "CREATE":
+            for stack_id, stack in list(self.stacks.items()):
+                if stack.name != stack_name:
+                    continue
+                if stack.status != "REVIEW_IN_PROGRESS":
+                    raise ValidationError(
+                        stack_name,
+                        message=f"Stack [{stack_name}] already exists and cannot be created again with the changeSet [{change_set_name}].")
+                del self.stacks[stack_id]
+                for cs_id, cs in list(self.change_sets.items()):
+                    if cs.stack_id == stack_id:
+                        del self.change_sets[cs_id]
+        return original(self, *args, **kwargs)
+
+    CloudFormationBackend.create_change_set = create_change_set
+
+
+_fix_create_change_set_on_review_stack()

@@ -334,6 +334,11 @@ fn destroy_empties_versioned_buckets_and_reports_what_was_retained() {
         err.contains("retained: AppDataBucket (AWS::S3::Bucket)"),
         "{err}"
     );
+    assert!(
+        err.contains("retained: Database (AWS::RDS::DBInstance)")
+            && err.contains("final snapshot kept"),
+        "{err}"
+    );
     let json: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert!(json["destroyed"]["emptied"][&site][0].as_u64().unwrap() >= 3);
 
@@ -343,4 +348,92 @@ fn destroy_empties_versioned_buckets_and_reports_what_was_retained() {
             .output()
             .unwrap(),
     );
+}
+
+#[test]
+fn a_create_change_set_left_unexecuted_is_taken_over() {
+    // A cancelled CI job can leave a stack in REVIEW_IN_PROGRESS: only a change set, no resources.
+    let w = World::new("review");
+    small_site(&w);
+    let name = w.stack_name();
+    crate::support::block(async {
+        crate::support::cfn()
+            .create_change_set()
+            .stack_name(&name)
+            .change_set_name("abandoned")
+            .change_set_type(aws_sdk_cloudformation::types::ChangeSetType::Create)
+            .template_body(TABLE_TEMPLATE.replace("KEY", "pk"))
+            .send()
+            .await
+            .unwrap();
+    });
+    assert_eq!(stack_state(&name).unwrap().status, "REVIEW_IN_PROGRESS");
+    let template = w.write_template("t.yaml", &TABLE_TEMPLATE.replace("KEY", "pk"));
+    let out = w.run_stack("deploy", &name, &["--template", &template]);
+    assert_success(&out);
+    assert_eq!(stack_state(&name).unwrap().status, "CREATE_COMPLETE");
+    w.cmd(&["destroy", "--stack", &name, "--yes"])
+        .output()
+        .unwrap();
+}
+
+#[test]
+fn changed_and_deleted_files_are_invalidated_new_and_hashed_ones_are_not() {
+    let w = World::new("invalidate");
+    small_site(&w);
+    w.write("docs/index.html", "<!doctype html>docs");
+    w.write("old.html", "<!doctype html>old");
+    let name = w.stack_name();
+    let out = w.run_stack(
+        "deploy",
+        &name,
+        &["--parameter", "EnableApi=false", "--json"],
+    );
+    assert_success(&out);
+    let distribution = stack_state(&name).unwrap().outputs["DistributionId"].clone();
+    assert!(
+        crate::support::invalidated_paths(&distribution).is_empty(),
+        "new files need no invalidation"
+    );
+    let json: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(json["summary"]["invalidated_paths"], 0);
+
+    w.write("index.html", "<!doctype html><title>v2</title>");
+    w.write("docs/index.html", "<!doctype html>docs v2");
+    w.write("assets/app-5d41402a.js", "console.log('v2')"); // same hashed name, new bytes: immutable anyway
+    w.write("brand-new.txt", "new");
+    w.remove("old.html");
+    let out = w.run_stack(
+        "deploy",
+        &name,
+        &["--parameter", "EnableApi=false", "--wait", "--json"],
+    );
+    assert_success(&out);
+    let invalidations = crate::support::invalidated_paths(&distribution);
+    assert_eq!(invalidations.len(), 1, "{invalidations:?}");
+    assert_eq!(
+        invalidations[0],
+        [
+            "/",
+            "/docs",
+            "/docs/",
+            "/docs/index.html",
+            "/index.html",
+            "/old.html"
+        ]
+    );
+    let json: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(json["summary"]["invalidated_paths"], 6);
+    assert!(
+        stderr(&out).contains("completed"),
+        "--wait did not wait: {}",
+        stderr(&out)
+    );
+
+    // A redeploy with nothing changed invalidates nothing.
+    assert_success(&w.run_stack("deploy", &name, &["--parameter", "EnableApi=false"]));
+    assert_eq!(crate::support::invalidated_paths(&distribution).len(), 1);
+    w.cmd(&["destroy", "--stack", &name, "--yes"])
+        .output()
+        .unwrap();
 }

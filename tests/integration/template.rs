@@ -51,6 +51,46 @@ fn cfn_lint_reports_nothing() {
     );
 }
 
+#[test]
+fn checkov_findings_are_fixed_or_suppressed_with_a_reason() {
+    let checkov = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/lint-venv/bin/checkov");
+    let out = Command::new(&checkov)
+        .args([
+            "--framework",
+            "cloudformation",
+            "--skip-download",
+            "-o",
+            "json",
+            "-f",
+        ])
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("stack/shipit.yaml"))
+        .output()
+        .expect("checkov (scripts/setup installs it)");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "checkov output is not JSON ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    });
+    let summary = &report["summary"];
+    assert_eq!(
+        summary["failed"], 0,
+        "unsuppressed checkov findings: {}",
+        report["results"]["failed_checks"]
+    );
+    assert!(summary["passed"].as_u64().unwrap() > 50, "{summary}");
+    for skipped in report["results"]["skipped_checks"].as_array().unwrap() {
+        let reason = skipped["check_result"]["suppress_comment"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(
+            reason.len() > 20,
+            "{} is skipped without a reason",
+            skipped["check_id"]
+        );
+    }
+}
+
 fn assert_private_bucket(t: &Yaml, id: &str) {
     let p = &resource(t, id)["Properties"];
     for setting in [

@@ -409,7 +409,15 @@ impl World {
     /// Runs `shipit <command> <site> --stack <stack> <extra>`.
     pub fn run_stack(&self, command: &str, stack: &str, extra: &[&str]) -> Output {
         let site = self.site().to_str().unwrap().to_string();
-        let mut args = vec![command, site.as_str(), "--stack", stack];
+        // A stack that never settles must fail the test in minutes, not hang it for an hour.
+        let mut args = vec![
+            command,
+            site.as_str(),
+            "--stack",
+            stack,
+            "--stack-timeout",
+            "2",
+        ];
         args.extend_from_slice(extra);
         self.cmd(&args).output().unwrap()
     }
@@ -443,4 +451,48 @@ impl World {
             }
         })
     }
+}
+
+/// Every path of every invalidation of a distribution, from the emulator's CloudFront API.
+pub fn invalidated_paths(distribution: &str) -> Vec<Vec<String>> {
+    let conf = aws_sdk_cloudfront::config::Builder::new()
+        .behavior_version(aws_sdk_cloudfront::config::BehaviorVersion::latest())
+        .region(aws_sdk_cloudfront::config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_cloudfront::config::Credentials::new(
+            "test", "test", None, None, "tests",
+        ))
+        .endpoint_url(&cloud().endpoint)
+        .build();
+    let client = aws_sdk_cloudfront::Client::from_conf(conf);
+    block(async {
+        let list = client
+            .list_invalidations()
+            .distribution_id(distribution)
+            .send()
+            .await
+            .unwrap();
+        let mut out = Vec::new();
+        for summary in list
+            .invalidation_list()
+            .map(|l| l.items())
+            .unwrap_or_default()
+        {
+            let inv = client
+                .get_invalidation()
+                .distribution_id(distribution)
+                .id(summary.id())
+                .send()
+                .await
+                .unwrap();
+            let mut paths: Vec<String> = inv
+                .invalidation()
+                .and_then(|i| i.invalidation_batch())
+                .and_then(|b| b.paths())
+                .map(|p| p.items().to_vec())
+                .unwrap_or_default();
+            paths.sort();
+            out.push(paths);
+        }
+        out
+    })
 }

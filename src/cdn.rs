@@ -1,0 +1,138 @@
+//! The CloudFront side of the boundary: invalidations. Which paths is `invalidate`'s decision.
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use aws_config::SdkConfig;
+use aws_sdk_cloudfront::error::ProvideErrorMetadata;
+use aws_sdk_cloudfront::types::{InvalidationBatch, Paths};
+use aws_sdk_cloudfront::Client;
+
+use crate::aws;
+use crate::config::Connection;
+use crate::error::{Error, Result};
+use crate::invalidate::is_completed;
+use crate::report::Reporter;
+
+pub struct Cdn {
+    client: Client,
+}
+
+/// How often, and how many times, a throttled invalidation is retried.
+const BUSY_RETRIES: u32 = 6;
+
+impl Cdn {
+    pub fn new(sdk: &SdkConfig, conn: &Connection) -> Cdn {
+        let mut builder = aws_sdk_cloudfront::config::Builder::from(sdk);
+        if let Some(endpoint) = &conn.endpoints.cloudfront {
+            builder = builder.endpoint_url(endpoint);
+        }
+        Cdn {
+            client: Client::from_conf(builder.build()),
+        }
+    }
+
+    /// Creates an invalidation; waits and retries while CloudFront has too many in flight.
+    /// Returns its id.
+    pub async fn invalidate(
+        &self,
+        distribution: &str,
+        paths: &[String],
+        reporter: &Reporter,
+    ) -> Result<String> {
+        let reference = format!(
+            "shipit-{}",
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or(0)
+        );
+        let batch = InvalidationBatch::builder()
+            .paths(
+                Paths::builder()
+                    .quantity(paths.len() as i32)
+                    .set_items(Some(paths.to_vec()))
+                    .build()
+                    .map_err(|e| Error::Internal(format!("invalidation paths: {e}")))?,
+            )
+            .caller_reference(reference)
+            .build()
+            .map_err(|e| Error::Internal(format!("invalidation batch: {e}")))?;
+        let mut delay = Duration::from_secs(5);
+        for attempt in 0..=BUSY_RETRIES {
+            let res = self
+                .client
+                .create_invalidation()
+                .distribution_id(distribution)
+                .invalidation_batch(batch.clone())
+                .send()
+                .await;
+            match res {
+                Ok(out) => {
+                    return Ok(out
+                        .invalidation()
+                        .map(|i| i.id().to_string())
+                        .unwrap_or_default());
+                }
+                Err(e)
+                    if e.code() == Some("TooManyInvalidationsInProgress")
+                        && attempt < BUSY_RETRIES =>
+                {
+                    reporter.info(&format!(
+                        "CloudFront has too many invalidations in flight; retrying in {}s",
+                        delay.as_secs()
+                    ));
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(60));
+                }
+                Err(e) => {
+                    return Err(aws::error(
+                        &format!("invalidate distribution {distribution}"),
+                        e,
+                    ))
+                }
+            }
+        }
+        unreachable!("the loop returns on its last attempt")
+    }
+
+    /// Polls until the invalidation completes (status compared without regard to case: the
+    /// SDK's waiter expects "Completed" exactly), or the deadline passes.
+    pub async fn wait(
+        &self,
+        distribution: &str,
+        id: &str,
+        timeout: Duration,
+        reporter: &Reporter,
+    ) -> Result<()> {
+        let deadline = Instant::now() + timeout;
+        let mut last = String::new();
+        loop {
+            let out = self
+                .client
+                .get_invalidation()
+                .distribution_id(distribution)
+                .id(id)
+                .send()
+                .await
+                .map_err(|e| aws::error(&format!("read invalidation {id}"), e))?;
+            let status = out
+                .invalidation()
+                .map(|i| i.status().to_string())
+                .unwrap_or_default();
+            if is_completed(&status) {
+                return Ok(());
+            }
+            if status != last {
+                reporter.info(&format!("invalidation {id}: {status}"));
+                last = status.clone();
+            }
+            if Instant::now() > deadline {
+                return Err(Error::Aws {
+                    message: format!("invalidation {id} was still {status} after {}s", timeout.as_secs()),
+                    hint: Some("CloudFront usually completes within minutes; the site may serve stale content until then. Nothing was pruned.".into()),
+                });
+            }
+            tokio::time::sleep(Duration::from_secs(5)).await;
+        }
+    }
+}
