@@ -48,10 +48,7 @@ pub struct Summary {
 /// The first step of every command that touches a build: scan and hash it while credentials
 /// resolve. Refuses a bad build directory before anything else happens (the more useful error
 /// when both fail), and so before any write, a stack's included.
-pub async fn start(
-    settings: &Settings,
-    reporter: &Reporter,
-) -> Result<(SdkConfig, Vec<LocalFile>)> {
+pub async fn start(settings: &Settings, reporter: &Reporter) -> Result<Started> {
     let started = Instant::now();
     let scan_opts = ScanOptions {
         excludes: settings.excludes.clone(),
@@ -59,10 +56,35 @@ pub async fn start(
         prefix_len: settings.prefix.len(),
     };
     let dir = settings.dir.clone();
-    // Hashing is CPU work on a blocking pool; credentials are I/O: both at once.
+    // Hashing is CPU work on a blocking pool; credentials and the listing are I/O: at once.
     let scan = tokio::task::spawn_blocking(move || site::scan(&dir, &scan_opts));
-    let (scanned, sdk) = tokio::join!(scan, crate::aws::load(&settings.connection));
-    let local = scanned.map_err(|e| Error::Internal(format!("scan task: {e}")))??;
+    let sdk = crate::aws::load(&settings.connection).await;
+    let remote = match (&sdk, &settings.stack) {
+        // Without a stack the bucket is known now: list it while the hashing runs.
+        (Ok(sdk), None) => {
+            let store = Store::new(
+                sdk,
+                &settings.connection,
+                &settings.bucket,
+                &settings.prefix,
+            );
+            Some(tokio::spawn(async move { fetch_remote(&store).await }))
+        }
+        _ => None,
+    };
+    let scanned = scan
+        .await
+        .map_err(|e| Error::Internal(format!("scan task: {e}")));
+    // A bad build directory is the more useful error when both fail.
+    let local = match scanned.and_then(|r| r) {
+        Ok(local) => local,
+        Err(e) => {
+            if let Some(task) = remote {
+                task.abort();
+            }
+            return Err(e);
+        }
+    };
     let sdk = sdk?;
     reporter.info(&format!(
         "{} local files ({}) hashed in {:.1}s",
@@ -70,17 +92,32 @@ pub async fn start(
         human_bytes(local.iter().map(|f| f.size).sum()),
         started.elapsed().as_secs_f64()
     ));
-    Ok((sdk, local))
+    Ok(Started { sdk, local, remote })
+}
+
+/// What the bucket holds: its listing and shipit's manifest.
+type Remote = (Vec<state::Listed>, Option<Manifest>);
+
+async fn fetch_remote(store: &Store) -> Result<Remote> {
+    tokio::try_join!(store.list(), store.get_manifest())
+}
+
+/// Credentials, the scanned build, and (without a stack) the listing already under way.
+pub struct Started {
+    pub sdk: SdkConfig,
+    pub local: Vec<LocalFile>,
+    remote: Option<tokio::task::JoinHandle<Result<Remote>>>,
 }
 
 /// Lists the bucket, resolves what it holds and plans. Makes no writes. Refuses a prune above
 /// the cap here, before anything is written.
 pub async fn prepare(
     settings: &Settings,
-    sdk: &SdkConfig,
-    local: Vec<LocalFile>,
+    started: Started,
     reporter: &Reporter,
 ) -> Result<Prepared> {
+    let Started { sdk, local, remote } = started;
+    let sdk = &sdk;
     let started = Instant::now();
     reporter.stage(&format!(
         "planning {} -> s3://{}/{}",
@@ -94,7 +131,12 @@ pub async fn prepare(
         &settings.bucket,
         &settings.prefix,
     );
-    let (listed, manifest) = tokio::try_join!(store.list(), store.get_manifest())?;
+    let (listed, manifest) = match remote {
+        Some(task) => task
+            .await
+            .map_err(|e| Error::Internal(format!("listing task: {e}")))??,
+        None => fetch_remote(&store).await?,
+    };
     reporter.info(&format!(
         "{} objects in the bucket, {} ({:.1}s)",
         listed.len(),

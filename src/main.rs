@@ -56,10 +56,11 @@ async fn run(cli: &Cli, reporter: &Reporter) -> Result<()> {
     match &cli.command {
         Command::Plan(target) => {
             let mut settings = config::settings(&cli.global, target, None, file, env)?;
-            let (sdk, local) = deploy::start(&settings, reporter).await?;
+            let started = deploy::start(&settings, reporter).await?;
+            let (sdk, local) = (&started.sdk, &started.local);
             let mut preview = None;
             if let Some(stack) = &settings.stack {
-                let p = provision::preview(&Cfn::new(&sdk, &settings.connection), stack).await?;
+                let p = provision::preview(&Cfn::new(sdk, &settings.connection), stack).await?;
                 print_preview(&p, cli.global.json, reporter);
                 match p.outputs.get("SiteBucketName") {
                     Some(bucket) => settings.bucket = bucket.clone(),
@@ -77,7 +78,7 @@ async fn run(cli: &Cli, reporter: &Reporter) -> Result<()> {
                 }
                 preview = Some(p);
             }
-            let prepared = deploy::prepare(&settings, &sdk, local, reporter).await?;
+            let prepared = deploy::prepare(&settings, started, reporter).await?;
             print_plan(
                 &prepared.plan,
                 &settings,
@@ -100,7 +101,8 @@ async fn run(cli: &Cli, reporter: &Reporter) -> Result<()> {
             let started = Instant::now();
             let mut settings =
                 config::settings(&cli.global, &args.target, args.concurrency, file, env)?;
-            let (sdk, local) = deploy::start(&settings, reporter).await?;
+            let started_scan = deploy::start(&settings, reporter).await?;
+            let sdk = started_scan.sdk.clone();
             let mut ensured = None;
             if let Some(stack) = &settings.stack {
                 let e = provision::ensure(&Cfn::new(&sdk, &settings.connection), stack, reporter)
@@ -108,7 +110,7 @@ async fn run(cli: &Cli, reporter: &Reporter) -> Result<()> {
                 settings.bucket = site_bucket(&e)?;
                 ensured = Some(e);
             }
-            let prepared = deploy::prepare(&settings, &sdk, local, reporter).await?;
+            let prepared = deploy::prepare(&settings, started_scan, reporter).await?;
             let written = deploy::write_all(prepared, &settings, reporter).await?;
             let distribution = settings.cdn.distribution_id.clone().or_else(|| {
                 ensured

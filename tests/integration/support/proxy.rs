@@ -100,6 +100,9 @@ fn serve(
     log: &Mutex<Vec<Request>>,
     hook: &Mutex<Option<Hook>>,
 ) -> std::io::Result<()> {
+    // Head and body go out in one write with Nagle off: otherwise each exchange can stall
+    // ~40 ms on delayed ACKs, which would be the proxy measuring itself.
+    client.set_nodelay(true)?;
     let mut reader = BufReader::new(client.try_clone()?);
     let mut client_w = client;
     let mut up: Option<(BufReader<TcpStream>, TcpStream)> = None;
@@ -138,6 +141,7 @@ fn serve(
         }
         if up.is_none() {
             let s = TcpStream::connect(upstream)?;
+            s.set_nodelay(true)?;
             up = Some((BufReader::new(s.try_clone()?), s));
         }
         let (up_r, up_w) = up.as_mut().unwrap();
@@ -156,8 +160,9 @@ fn serve(
             out.push_str(&format!("content-length: {}\r\n", body.len()));
         }
         out.push_str("\r\n");
-        up_w.write_all(out.as_bytes())?;
-        up_w.write_all(&body)?;
+        let mut request = out.into_bytes();
+        request.extend_from_slice(&body);
+        up_w.write_all(&request)?;
         // Skip interim (1xx) responses: the final one follows.
         let (status, resp_headers) = loop {
             let Some((status, resp_headers)) = read_head(up_r)? else {
@@ -198,8 +203,9 @@ fn serve(
             (false, _) => out.push_str(&format!("content-length: {}\r\n", resp_body.len())),
         }
         out.push_str("\r\n");
-        client_w.write_all(out.as_bytes())?;
-        client_w.write_all(&resp_body)?;
+        let mut response = out.into_bytes();
+        response.extend_from_slice(&resp_body);
+        client_w.write_all(&response)?;
         if header(&resp_headers, "connection").is_some_and(|c| c.eq_ignore_ascii_case("close")) {
             up = None;
         }
