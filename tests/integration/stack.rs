@@ -437,3 +437,38 @@ fn changed_and_deleted_files_are_invalidated_new_and_hashed_ones_are_not() {
         .output()
         .unwrap();
 }
+
+#[test]
+fn an_empty_change_set_is_success_and_is_cleaned_up() {
+    let w = World::new("emptycs");
+    small_site(&w);
+    let name = w.stack_name();
+    let body = TABLE_TEMPLATE.replace("KEY", "pk");
+    let v1 = w.write_template("v1.yaml", &body);
+    assert_success(&w.run_stack("deploy", &name, &["--template", &v1]));
+    w.cfn_actions();
+
+    // Only a comment differs: shipit cannot know it changes nothing, CloudFormation can.
+    let v2 = w.write_template("v2.yaml", &format!("# reviewed 2026-11-21\n{body}"));
+    let out = w.run_stack("deploy", &name, &["--template", &v2, "--json"]);
+    assert_success(&out);
+    let actions = w.cfn_actions();
+    assert!(
+        actions.contains(&"CreateChangeSet".to_string()),
+        "{actions:?}"
+    );
+    assert!(
+        actions.contains(&"DeleteChangeSet".to_string()),
+        "the empty change set was left: {actions:?}"
+    );
+    assert!(
+        !actions.contains(&"ExecuteChangeSet".to_string()),
+        "{actions:?}"
+    );
+    let json: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(json["stack"]["action"], "unchanged");
+    assert_eq!(stack_state(&name).unwrap().status, "CREATE_COMPLETE");
+    w.cmd(&["destroy", "--stack", &name, "--yes"])
+        .output()
+        .unwrap();
+}
