@@ -318,58 +318,9 @@ impl Store {
     /// Deletes up to 1000 keys in one request. A reply of 200 may still carry per-key errors:
     /// those are failures too.
     pub async fn delete_batch(&self, keys: &[String]) -> Result<()> {
-        assert!(
-            keys.len() <= DELETE_BATCH,
-            "delete batch of {} keys",
-            keys.len()
-        );
-        let objects = keys
-            .iter()
-            .map(|k| {
-                ObjectIdentifier::builder()
-                    .key(self.full(k))
-                    .build()
-                    .map_err(|e| Error::Internal(format!("delete {k}: {e}")))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let delete = Delete::builder()
-            .set_objects(Some(objects))
-            .quiet(true)
-            .build()
-            .map_err(|e| Error::Internal(format!("delete request: {e}")))?;
-        let out = self
-            .client
-            .delete_objects()
-            .bucket(&self.bucket)
-            .delete(delete)
-            .send()
-            .await
-            .map_err(|e| aws::error(&format!("delete {} objects", keys.len()), e))?;
-        if out.errors().is_empty() {
-            return Ok(());
-        }
-        let shown: Vec<String> = out
-            .errors()
-            .iter()
-            .take(5)
-            .map(|e| {
-                format!(
-                    "{} ({}: {})",
-                    e.key().unwrap_or("?"),
-                    e.code().unwrap_or("?"),
-                    e.message().unwrap_or("")
-                )
-            })
-            .collect();
-        Err(Error::Aws {
-            message: format!(
-                "S3 refused to delete {} of {} objects: {}",
-                out.errors().len(),
-                keys.len(),
-                shown.join(", ")
-            ),
-            hint: Some("check s3:DeleteObject permission and object locks; re-running the deploy retries the prune".into()),
-        })
+        let ids: Vec<(String, Option<String>)> =
+            keys.iter().map(|k| (self.full(k), None)).collect();
+        delete_objects(&self.client, &self.bucket, &ids, "check s3:DeleteObject permission and object locks; re-running the deploy retries the prune").await
     }
 
     /// shipit's manifest, if there is a readable one.
@@ -412,6 +363,68 @@ impl Store {
     }
 }
 
+/// One DeleteObjects request for up to 1000 (key, version) pairs. A reply of 200 may still
+/// carry per-key errors: those are failures too.
+async fn delete_objects(
+    client: &Client,
+    bucket: &str,
+    ids: &[(String, Option<String>)],
+    hint: &str,
+) -> Result<()> {
+    assert!(
+        ids.len() <= DELETE_BATCH,
+        "delete batch of {} keys",
+        ids.len()
+    );
+    let objects = ids
+        .iter()
+        .map(|(k, v)| {
+            ObjectIdentifier::builder()
+                .key(k)
+                .set_version_id(v.clone())
+                .build()
+                .map_err(|e| Error::Internal(format!("delete {k}: {e}")))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let delete = Delete::builder()
+        .set_objects(Some(objects))
+        .quiet(true)
+        .build()
+        .map_err(|e| Error::Internal(format!("delete request: {e}")))?;
+    let out = client
+        .delete_objects()
+        .bucket(bucket)
+        .delete(delete)
+        .send()
+        .await
+        .map_err(|e| aws::error(&format!("delete {} objects in {bucket}", ids.len()), e))?;
+    if out.errors().is_empty() {
+        return Ok(());
+    }
+    let shown: Vec<String> = out
+        .errors()
+        .iter()
+        .take(5)
+        .map(|e| {
+            format!(
+                "{} ({}: {})",
+                e.key().unwrap_or("?"),
+                e.code().unwrap_or("?"),
+                e.message().unwrap_or("")
+            )
+        })
+        .collect();
+    Err(Error::Aws {
+        message: format!(
+            "S3 refused to delete {} of {} objects in {bucket}: {}",
+            out.errors().len(),
+            ids.len(),
+            shown.join(", ")
+        ),
+        hint: Some(hint.into()),
+    })
+}
+
 /// Deletes every object version and delete marker in a bucket (so a versioned bucket can be
 /// deleted). Returns (versions, delete markers) removed. A missing bucket is already empty.
 pub async fn purge_bucket(client: &Client, bucket: &str) -> Result<(usize, usize)> {
@@ -446,39 +459,13 @@ pub async fn purge_bucket(client: &Client, bucket: &str) -> Result<(usize, usize
             return Ok((versions, markers));
         }
         for chunk in ids.chunks(DELETE_BATCH) {
-            let objects = chunk
-                .iter()
-                .map(|(k, v)| {
-                    ObjectIdentifier::builder()
-                        .key(k)
-                        .set_version_id(v.clone())
-                        .build()
-                        .map_err(|e| Error::Internal(format!("delete {k}: {e}")))
-                })
-                .collect::<Result<Vec<_>>>()?;
-            let delete = Delete::builder()
-                .set_objects(Some(objects))
-                .quiet(true)
-                .build()
-                .map_err(|e| Error::Internal(format!("delete request: {e}")))?;
-            let out = client
-                .delete_objects()
-                .bucket(bucket)
-                .delete(delete)
-                .send()
-                .await
-                .map_err(|e| aws::error(&format!("delete versions in {bucket}"), e))?;
-            if let Some(err) = out.errors().first() {
-                return Err(Error::Aws {
-                    message: format!(
-                        "S3 refused to delete {} versions in {bucket}, e.g. {} ({})",
-                        out.errors().len(),
-                        err.key().unwrap_or("?"),
-                        err.code().unwrap_or("?")
-                    ),
-                    hint: Some("check s3:DeleteObjectVersion permission and object locks".into()),
-                });
-            }
+            delete_objects(
+                client,
+                bucket,
+                chunk,
+                "check s3:DeleteObjectVersion permission and object locks",
+            )
+            .await?;
         }
         versions += n_versions;
         markers += ids.len() - n_versions;
