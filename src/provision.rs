@@ -132,17 +132,7 @@ async fn create(
     deadline: Instant,
     reporter: &Reporter,
 ) -> Result<Ensured> {
-    let cs = change_set_name();
-    cfn.create_change_set(
-        &s.name,
-        &cs,
-        true,
-        &template.body,
-        params,
-        s.role_arn.as_deref(),
-    )
-    .await?;
-    let described = wait_change_set(cfn, &s.name, &cs, deadline).await?;
+    let (cs, described) = open_change_set(cfn, s, &template.body, params, true, deadline).await?;
     if described.status == "FAILED" {
         return Err(stack_error(
             format!(
@@ -189,17 +179,7 @@ async fn update(
             outputs: info.outputs,
         });
     }
-    let cs = change_set_name();
-    cfn.create_change_set(
-        &s.name,
-        &cs,
-        false,
-        &template.body,
-        params,
-        s.role_arn.as_deref(),
-    )
-    .await?;
-    let described = wait_change_set(cfn, &s.name, &cs, deadline).await?;
+    let (cs, described) = open_change_set(cfn, s, &template.body, params, false, deadline).await?;
     if described.status == "FAILED" {
         cfn.delete_change_set(&s.name, &cs).await?;
         if stack::is_empty_change_set(&described.reason) {
@@ -260,6 +240,23 @@ fn print_changes(changes: &[Change], reporter: &Reporter) {
     for c in changes {
         reporter.info(&format!("  {}", c.line()));
     }
+}
+
+/// Creates a change set and waits until CloudFormation has described it. Returns its name and
+/// what it says; the caller executes or deletes it.
+async fn open_change_set(
+    cfn: &Cfn,
+    s: &StackSettings,
+    body: &str,
+    params: &BTreeMap<String, String>,
+    create: bool,
+    deadline: Instant,
+) -> Result<(String, crate::cfn::ChangeSet)> {
+    let cs = change_set_name();
+    cfn.create_change_set(&s.name, &cs, create, body, params, s.role_arn.as_deref())
+        .await?;
+    let described = wait_change_set(cfn, &s.name, &cs, deadline).await?;
+    Ok((cs, described))
 }
 
 async fn wait_change_set(
@@ -416,17 +413,9 @@ pub async fn preview(cfn: &Cfn, s: &StackSettings) -> Result<Preview> {
             if stack::unchanged(&deployed, &info.parameters, &template.body, &params) {
                 p.action = "unchanged";
             } else {
-                let cs = change_set_name();
-                cfn.create_change_set(
-                    &s.name,
-                    &cs,
-                    false,
-                    &template.body,
-                    &params,
-                    s.role_arn.as_deref(),
-                )
-                .await?;
-                let d = wait_change_set(cfn, &s.name, &cs, Instant::now() + s.timeout).await?;
+                let deadline = Instant::now() + s.timeout;
+                let (cs, d) =
+                    open_change_set(cfn, s, &template.body, &params, false, deadline).await?;
                 cfn.delete_change_set(&s.name, &cs).await?;
                 if d.status == "FAILED" && !stack::is_empty_change_set(&d.reason) {
                     return Err(stack_error(
