@@ -1,4 +1,5 @@
-//! The CloudFront side of the boundary: invalidations. Which paths is `invalidate`'s decision.
+//! The CloudFront side of the boundary: invalidations, and reading a distribution for the
+//! local edge. Which paths to invalidate is `invalidate`'s decision.
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -9,6 +10,8 @@ use aws_sdk_cloudfront::Client;
 
 use crate::aws;
 use crate::config::Connection;
+use crate::edge::source::{bucket_of_origin, ApiView};
+use crate::edge::ErrorResponse;
 use crate::error::{Error, Result};
 use crate::invalidate::is_completed;
 use crate::report::Reporter;
@@ -134,5 +137,79 @@ impl Cdn {
             }
             tokio::time::sleep(Duration::from_secs(5)).await;
         }
+    }
+
+    /// What the CloudFront API says of a distribution.
+    pub async fn distribution(&self, id: &str) -> Result<ApiView> {
+        let out = self
+            .client
+            .get_distribution()
+            .id(id)
+            .send()
+            .await
+            .map_err(|e| aws::error(&format!("read distribution {id}"), e))?;
+        let d = out
+            .distribution()
+            .ok_or_else(|| Error::aws(format!("distribution {id}: empty answer")))?;
+        let c = d.distribution_config();
+        let errors = c
+            .and_then(|c| c.custom_error_responses())
+            .map(|e| e.items())
+            .unwrap_or_default()
+            .iter()
+            .map(|e| ErrorResponse {
+                error_code: e.error_code() as u16,
+                response_code: e.response_code().and_then(|c| c.parse().ok()),
+                page: e.response_page_path().map(str::to_string),
+                caching_min_ttl: e.error_caching_min_ttl().unwrap_or(10) as u64,
+            })
+            .collect();
+        Ok(ApiView {
+            arn: d.arn().to_string(),
+            domain_name: d.domain_name().to_string(),
+            enabled: c.is_some_and(|c| c.enabled()),
+            default_root_object: c
+                .and_then(|c| c.default_root_object())
+                .unwrap_or_default()
+                .to_string(),
+            bucket: c
+                .and_then(|c| c.origins())
+                .and_then(|o| o.items().first())
+                .and_then(|o| bucket_of_origin(o.domain_name())),
+            errors,
+        })
+    }
+
+    /// The ids of the distribution's invalidations, newest first.
+    pub async fn invalidation_ids(&self, distribution: &str) -> Result<Vec<String>> {
+        let out = self
+            .client
+            .list_invalidations()
+            .distribution_id(distribution)
+            .send()
+            .await
+            .map_err(|e| aws::error(&format!("list invalidations of {distribution}"), e))?;
+        Ok(out
+            .invalidation_list()
+            .map(|l| l.items().iter().map(|i| i.id().to_string()).collect())
+            .unwrap_or_default())
+    }
+
+    /// The paths of one invalidation.
+    pub async fn invalidation_paths(&self, distribution: &str, id: &str) -> Result<Vec<String>> {
+        let out = self
+            .client
+            .get_invalidation()
+            .distribution_id(distribution)
+            .id(id)
+            .send()
+            .await
+            .map_err(|e| aws::error(&format!("read invalidation {id}"), e))?;
+        Ok(out
+            .invalidation()
+            .and_then(|i| i.invalidation_batch())
+            .and_then(|b| b.paths())
+            .map(|p| p.items().to_vec())
+            .unwrap_or_default())
     }
 }

@@ -10,7 +10,7 @@ use clap::{Args, Parser, Subcommand};
     name = "shipit",
     version,
     about = "Deploy a static site to S3 by content hash: only what changed, assets before HTML, deletes last.",
-    after_help = "Examples:\n  shipit deploy ./dist --stack my-site         create/update the stack, then sync the site\n  shipit plan ./dist --stack my-site           the change set and every file action; executes nothing\n  shipit deploy ./dist --bucket my-site        sync to an existing bucket (no stack)\n  shipit deploy ./dist --stack s --json        the summary as JSON on stdout\n  shipit destroy --stack my-site --yes         empty the buckets and delete the stack\n\nExit codes: 0 ok, 1 bug, 2 usage/config, 3 build refused, 4 safety cap, 5 credentials, 6 AWS failure, 7 stack failed."
+    after_help = "Examples:\n  shipit deploy ./dist --stack my-site         create/update the stack, then sync the site\n  shipit plan ./dist --stack my-site           the change set and every file action; executes nothing\n  shipit deploy ./dist --bucket my-site        sync to an existing bucket (no stack)\n  shipit deploy ./dist --stack s --json        the summary as JSON on stdout\n  shipit destroy --stack my-site --yes         empty the buckets and delete the stack\n  shipit verify --stack my-site                check the live site\n  shipit preview ./dist                        the build with production routing, locally\n\nExit codes: 0 ok, 1 bug, 2 usage/config, 3 build refused, 4 safety cap, 5 credentials, 6 AWS failure, 7 stack failed, 8 site broken (verify failed)."
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -58,6 +58,75 @@ pub enum Command {
     /// Delete the stack: empty its buckets (every version), lift termination protection,
     /// delete it and report what CloudFormation retained.
     Destroy(DestroyArgs),
+    /// Check the live site like a browser and curl would: apex, a deep route, a missing
+    /// asset, the bucket's privacy, cache and security headers, the API. Exit 8 when broken.
+    #[command(
+        after_help = "Examples:\n  shipit verify --stack my-site                   the stack's SiteUrl, bucket and API\n  shipit verify --url https://www.example.com     any site; add --s3-url for the privacy check\n  shipit verify --stack my-site --url http://127.0.0.1:8787 --json\n                                                  a local edge (shipit preview --stack), as JSON"
+    )]
+    Verify(VerifyArgs),
+    /// Serve a build directory (or a deployed stack from the local cloud) on 127.0.0.1 with
+    /// the distribution's routing, error pages, cache and security headers.
+    #[command(
+        after_help = "Examples:\n  shipit preview ./dist                       production routing for a build, on http://127.0.0.1:8787\n  shipit preview ./dist --parameter SpaFallback=false\n  shipit preview --stack my-site --port 0     a stack deployed to the local cloud, on a free port"
+    )]
+    Preview(PreviewArgs),
+}
+
+/// Where and how to verify a site.
+#[derive(Debug, Args, Clone, Default)]
+pub struct CheckArgs {
+    /// The site's URL (default: the stack's SiteUrl output; with a local cloud, the URL of
+    /// `shipit preview --stack`).
+    #[arg(long, env = "SHIPIT_SITE_URL", value_name = "URL")]
+    pub url: Option<String>,
+    /// An object's URL straight from the bucket, which must refuse anonymous reads (default:
+    /// the stack's bucket's index.html).
+    #[arg(long, value_name = "URL")]
+    pub s3_url: Option<String>,
+    /// The API's base URL (default: the stack's ApiUrl output).
+    #[arg(long, value_name = "URL")]
+    pub api_url: Option<String>,
+    /// A client-side route that must answer with the SPA shell (repeatable; default: a random
+    /// path three segments deep).
+    #[arg(long = "deep-route", value_name = "PATH")]
+    pub deep_routes: Vec<String>,
+    /// Seconds to keep retrying failing checks (propagation takes a while on a new deploy).
+    #[arg(long, value_name = "SECONDS")]
+    pub verify_timeout: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The stack whose site to verify.
+    #[arg(long, env = "SHIPIT_STACK")]
+    pub stack: Option<String>,
+    /// The build that was deployed: the served index.html must be this one's.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub check: CheckArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct PreviewArgs {
+    /// The build directory to serve (omit with --stack).
+    pub dir: Option<PathBuf>,
+    /// Serve this stack as deployed to the local cloud (its distribution, from its private
+    /// bucket, as OAC reads it) instead of a directory.
+    #[arg(long, env = "SHIPIT_STACK", conflicts_with = "dir")]
+    pub stack: Option<String>,
+    /// Port on 127.0.0.1 (0: any free port).
+    #[arg(long, default_value_t = 8787)]
+    pub port: u16,
+    /// The template whose distribution to emulate for a directory (default: the embedded one).
+    #[arg(long, value_name = "PATH")]
+    pub template: Option<PathBuf>,
+    /// A template parameter, KEY=VALUE (repeatable), e.g. --parameter SpaFallback=false.
+    #[arg(long = "parameter", value_name = "KEY=VALUE")]
+    pub parameters: Vec<String>,
+    /// Stop when standard input closes (for scripts and test harnesses holding the pipe).
+    #[arg(long)]
+    pub watch_stdin: bool,
 }
 
 #[derive(Debug, Args)]
@@ -150,4 +219,9 @@ pub struct DeployArgs {
     /// Requests in flight at once.
     #[arg(long, env = "SHIPIT_CONCURRENCY")]
     pub concurrency: Option<usize>,
+    /// Do not verify the site before pruning.
+    #[arg(long)]
+    pub no_verify: bool,
+    #[command(flatten)]
+    pub check: CheckArgs,
 }

@@ -53,6 +53,81 @@ pub struct FileConfig {
     pub stack: StackConfig,
     #[serde(default)]
     pub cdn: CdnConfig,
+    #[serde(default)]
+    pub verify: VerifyConfig,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyConfig {
+    /// Whether deploy verifies before pruning. Default true.
+    pub enabled: Option<bool>,
+    pub url: Option<String>,
+    pub s3_url: Option<String>,
+    pub api_url: Option<String>,
+    #[serde(default)]
+    pub deep_routes: Vec<String>,
+    pub timeout_seconds: Option<u64>,
+}
+
+/// How to verify a site: flags over the file.
+#[derive(Debug, Clone)]
+pub struct VerifySettings {
+    pub enabled: bool,
+    pub url: Option<String>,
+    pub s3_url: Option<String>,
+    pub api_url: Option<String>,
+    pub deep_routes: Vec<String>,
+    pub timeout: Duration,
+}
+
+/// Seconds verification retries failing checks by default: a new distribution or an
+/// invalidation can take minutes to reach every edge location.
+pub const DEFAULT_VERIFY_TIMEOUT_SECONDS: u64 = 300;
+
+pub fn verify_settings(
+    args: &crate::cli::CheckArgs,
+    file: &VerifyConfig,
+    disabled: bool,
+) -> Result<VerifySettings> {
+    let deep_routes = if args.deep_routes.is_empty() {
+        file.deep_routes.clone()
+    } else {
+        args.deep_routes.clone()
+    };
+    if let Some(bad) = deep_routes.iter().find(|r| !r.starts_with('/')) {
+        return Err(Error::config_hint(
+            format!("deep route {bad:?} is not a path"),
+            "deep routes start with /, e.g. --deep-route /settings/profile",
+        ));
+    }
+    let url = args.url.clone().or(file.url.clone());
+    for (what, u) in [
+        ("--url", &url),
+        ("--s3-url", &args.s3_url.clone().or(file.s3_url.clone())),
+        ("--api-url", &args.api_url.clone().or(file.api_url.clone())),
+    ] {
+        if let Some(u) = u {
+            if !(u.starts_with("http://") || u.starts_with("https://")) {
+                return Err(Error::config_hint(
+                    format!("{what} {u:?} is not an http(s) URL"),
+                    "give the full URL, e.g. https://www.example.com",
+                ));
+            }
+        }
+    }
+    Ok(VerifySettings {
+        enabled: !disabled && file.enabled.unwrap_or(true),
+        url: url.map(|u| u.trim_end_matches('/').to_string()),
+        s3_url: args.s3_url.clone().or(file.s3_url.clone()),
+        api_url: args.api_url.clone().or(file.api_url.clone()),
+        deep_routes,
+        timeout: Duration::from_secs(
+            args.verify_timeout
+                .or(file.timeout_seconds)
+                .unwrap_or(DEFAULT_VERIFY_TIMEOUT_SECONDS),
+        ),
+    })
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -23,6 +23,8 @@ pub mod exit {
     pub const AWS: i32 = 6;
     /// The CloudFormation stack failed, is stuck, or the change was refused.
     pub const STACK: i32 = 7;
+    /// The deploy went through but the site does not work: `verify` failed (nothing was pruned).
+    pub const SITE_BROKEN: i32 = 8;
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -54,6 +56,14 @@ pub enum Error {
 
     #[error("{message}")]
     Stack { message: String, hint: String },
+
+    /// Verification failed; `report` is the verification report for `--json`.
+    #[error("{message}")]
+    Broken {
+        message: String,
+        hint: String,
+        report: serde_json::Value,
+    },
 
     #[error("{0}")]
     Internal(String),
@@ -97,6 +107,7 @@ impl Error {
             Error::Auth { .. } => exit::AUTH,
             Error::Aws { .. } => exit::AWS,
             Error::Stack { .. } => exit::STACK,
+            Error::Broken { .. } => exit::SITE_BROKEN,
             Error::Internal(_) => exit::INTERNAL,
         }
     }
@@ -106,9 +117,10 @@ impl Error {
             Error::Config { hint, .. } | Error::Input { hint, .. } | Error::Aws { hint, .. } => {
                 hint.as_deref()
             }
-            Error::Refused { hint, .. } | Error::Auth { hint, .. } | Error::Stack { hint, .. } => {
-                Some(hint)
-            }
+            Error::Refused { hint, .. }
+            | Error::Auth { hint, .. }
+            | Error::Stack { hint, .. }
+            | Error::Broken { hint, .. } => Some(hint),
             Error::Internal(_) => {
                 Some("this is a bug in shipit; please report it with the command you ran")
             }
@@ -124,6 +136,7 @@ impl Error {
             Error::Auth { .. } => "auth",
             Error::Aws { .. } => "aws",
             Error::Stack { .. } => "stack",
+            Error::Broken { .. } => "site_broken",
             Error::Internal(_) => "internal",
         }
     }

@@ -1,8 +1,9 @@
 //! shipit: deploy a static site to S3 by content hash, safely.
 //!
-//! The pure core (`headers`, `plan`, `state`, `config`) decides; `site` reads the build;
-//! `s3` and `aws` are the only modules that talk to AWS; `deploy` runs a plan;
-//! `report` owns human output.
+//! The pure core (`headers`, `plan`, `state`, `config`, `invalidate`, `stack`, `verify`'s
+//! verdicts, `edge`'s decisions) decides; `site` reads the build; `s3`, `cfn`, `cdn` and
+//! `aws` talk to AWS and `http` to sites; `deploy` runs a plan; `edge::serve` answers as
+//! CloudFront would; `report` owns human output.
 
 pub mod aws;
 pub mod cdn;
@@ -10,8 +11,11 @@ pub mod cfn;
 pub mod cli;
 pub mod config;
 pub mod deploy;
+pub mod edge;
 pub mod error;
+pub mod evaluate;
 pub mod headers;
+pub mod http;
 pub mod invalidate;
 pub mod plan;
 pub mod provision;
@@ -21,3 +25,4 @@ pub mod site;
 pub mod stack;
 pub mod state;
 pub mod template;
+pub mod verify;

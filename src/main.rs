@@ -6,14 +6,19 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use serde_json::json;
 
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
 use shipit::cfn::{check_stack_name, Cfn};
-use shipit::cli::{Cli, Command, DestroyArgs};
-use shipit::config::{self, Settings};
+use shipit::cli::{Cli, Command, DestroyArgs, PreviewArgs, VerifyArgs};
+use shipit::config::{self, Settings, VerifySettings};
 use shipit::deploy::{self, Summary};
 use shipit::error::{exit, Error, Result};
 use shipit::plan::{Op, Plan, Reason};
 use shipit::provision::{self, Ensured, Preview};
 use shipit::report::{human_bytes, Reporter};
+use shipit::verify::run::{local_index_md5, Sources};
+use shipit::verify::Report;
 
 fn main() {
     let cli = Cli::parse();
@@ -37,10 +42,14 @@ fn main() {
                 eprintln!("hint: {hint}");
             }
             if json {
-                print_json(&json!({
+                let mut out = json!({
                     "ok": false,
                     "error": { "kind": err.kind(), "message": err.to_string(), "hint": err.hint(), "exit_code": err.exit_code() }
-                }));
+                });
+                if let Error::Broken { report, .. } = &err {
+                    out["verify"] = report.clone();
+                }
+                print_json(&out);
             }
             err.exit_code()
         }
@@ -99,6 +108,7 @@ async fn run(cli: &Cli, reporter: &Reporter) -> Result<()> {
         }
         Command::Deploy(args) => {
             let started = Instant::now();
+            let checks = config::verify_settings(&args.check, &file.verify, args.no_verify)?;
             let mut settings =
                 config::settings(&cli.global, &args.target, args.concurrency, file, env)?;
             let started_scan = deploy::start(&settings, reporter).await?;
@@ -123,6 +133,12 @@ async fn run(cli: &Cli, reporter: &Reporter) -> Result<()> {
                 }
                 _ => None,
             };
+            let verified = if checks.enabled {
+                verify_deploy(&sdk, &settings, &checks, ensured.as_ref(), reporter).await?
+            } else {
+                reporter.info("verification off (--no-verify)");
+                None
+            };
             let mut summary = deploy::prune(written, &settings, reporter).await?;
             if let Some((id, paths)) = invalidation {
                 summary.invalidation_id = Some(id);
@@ -130,13 +146,315 @@ async fn run(cli: &Cli, reporter: &Reporter) -> Result<()> {
             }
             summary.seconds = started.elapsed().as_secs_f64();
             print_summary(&summary, ensured.as_ref(), reporter);
+            if let Some(r) = &verified {
+                reporter.stage(&format!("site: {}", r.site));
+            }
             if cli.global.json {
-                print_json(&json!({ "ok": true, "stack": ensured, "summary": summary }));
+                print_json(
+                    &json!({ "ok": true, "stack": ensured, "summary": summary, "verify": verified }),
+                );
             }
             Ok(())
         }
         Command::Destroy(args) => destroy(cli, args, &file, reporter).await,
+        Command::Verify(args) => verify_command(cli, args, &file, reporter).await,
+        Command::Preview(args) => preview(cli, args, &file, reporter).await,
     }
+}
+
+/// The failure a broken site is reported as.
+fn broken(report: &Report, after_deploy: bool) -> Error {
+    let failing: Vec<&str> = report
+        .checks
+        .iter()
+        .filter(|c| c.outcome == shipit::verify::Outcome::Fail)
+        .map(|c| c.name)
+        .collect();
+    Error::Broken {
+        message: format!(
+            "{} failed verification after {} attempts: {}{}",
+            report.site,
+            report.attempts,
+            failing.join(", "),
+            if after_deploy {
+                "; nothing was pruned"
+            } else {
+                ""
+            }
+        ),
+        hint: "each failure's cause is printed above; fix it and run `shipit verify` again".into(),
+        report: serde_json::to_value(report).unwrap_or_default(),
+    }
+}
+
+fn region_of(sdk: &aws_config::SdkConfig) -> String {
+    sdk.region()
+        .map(|r| r.to_string())
+        .unwrap_or_else(|| "us-east-1".into())
+}
+
+/// The last gate before pruning: is the site we just deployed working?
+async fn verify_deploy(
+    sdk: &aws_config::SdkConfig,
+    settings: &Settings,
+    checks: &VerifySettings,
+    ensured: Option<&Ensured>,
+    reporter: &Reporter,
+) -> Result<Option<Report>> {
+    let region = region_of(sdk);
+    let target = shipit::verify::run::target(Sources {
+        settings: checks,
+        outputs: ensured.map(|e| &e.outputs),
+        s3_endpoint: settings.connection.endpoints.s3.as_deref(),
+        region: &region,
+        bucket: Some(&settings.bucket),
+        prefix: &settings.prefix,
+        rules: settings.rules.clone(),
+        index_md5: local_index_md5(&settings.dir),
+    });
+    let target = match target {
+        Ok(t) => t,
+        Err(why) => {
+            reporter.warn(&format!("not verified: {why}"));
+            return Ok(None);
+        }
+    };
+    reporter.stage(&format!("verifying {}", target.site));
+    let report = shipit::verify::run::verify(&target, checks.timeout, reporter)
+        .await
+        .map_err(Error::Internal)?;
+    for line in report.table().lines() {
+        reporter.info(line);
+    }
+    if report.ok {
+        Ok(Some(report))
+    } else {
+        Err(broken(&report, true))
+    }
+}
+
+async fn verify_command(
+    cli: &Cli,
+    args: &VerifyArgs,
+    file: &config::FileConfig,
+    reporter: &Reporter,
+) -> Result<()> {
+    let checks = config::verify_settings(&args.check, &file.verify, false)?;
+    let stack = args.stack.clone().or(file.stack.name.clone());
+    let conn = config::connection(&cli.global, file, config::DEFAULT_MAX_ATTEMPTS, |k| {
+        std::env::var(k).ok()
+    });
+    let rules = shipit::headers::HeaderRules::new(&file.headers)?;
+    let prefix = config::normalise_prefix(file.prefix.as_deref().unwrap_or(""));
+    let mut index_md5 = args.dir.as_deref().and_then(local_index_md5);
+    if let Some(dir) = &args.dir {
+        if index_md5.is_none() {
+            return Err(Error::input(
+                "no index.html to compare with in",
+                dir,
+                Some("--dir is the build that was deployed"),
+            ));
+        }
+    }
+    let (mut outputs, mut bucket, mut region) = (None, file.bucket.clone(), None);
+    if let Some(name) = &stack {
+        check_stack_name(name)?;
+        let sdk = shipit::aws::load(&conn).await?;
+        let info = Cfn::new(&sdk, &conn)
+            .describe(name)
+            .await?
+            .ok_or_else(|| Error::Stack {
+                message: format!("stack {name} does not exist"),
+                hint: "deploy it first: shipit deploy ./dist --stack NAME".into(),
+            })?;
+        bucket = info.outputs.get("SiteBucketName").cloned();
+        if let (None, Some(b)) = (&index_md5, &bucket) {
+            // What the bucket holds is what was deployed last.
+            let store = shipit::s3::Store::new(&sdk, &conn, b, &prefix);
+            match store.head("index.html").await {
+                Ok(h) => {
+                    index_md5 = h.md5_metadata.map(|m| m.hex()).or(h
+                        .etag
+                        .filter(|e| e.len() == 32 && !e.contains('-')))
+                }
+                Err(e) => reporter.warn(&format!(
+                    "cannot read the deployed index.html ({e}); the apex is checked without comparing content"
+                )),
+            }
+        }
+        outputs = Some(info.outputs);
+        region = Some(region_of(&sdk));
+    }
+    let region = region
+        .or(conn.region.clone())
+        .unwrap_or_else(|| "us-east-1".into());
+    let target = shipit::verify::run::target(Sources {
+        settings: &checks,
+        outputs: outputs.as_ref(),
+        s3_endpoint: conn.endpoints.s3.as_deref(),
+        region: &region,
+        bucket: bucket.as_deref(),
+        prefix: &prefix,
+        rules,
+        index_md5,
+    })
+    .map_err(|why| Error::config_hint("nothing to verify", why))?;
+    reporter.stage(&format!("verifying {}", target.site));
+    let report = shipit::verify::run::verify(&target, checks.timeout, reporter)
+        .await
+        .map_err(Error::Internal)?;
+    if !cli.global.json {
+        print!("{}", report.table());
+    }
+    if !report.ok {
+        return Err(broken(&report, false));
+    }
+    if cli.global.json {
+        print_json(&json!({ "ok": true, "verify": report }));
+    }
+    reporter.stage(&format!(
+        "{} works: {} checks passed",
+        report.site,
+        report
+            .checks
+            .iter()
+            .filter(|c| c.outcome == shipit::verify::Outcome::Pass)
+            .count()
+    ));
+    Ok(())
+}
+
+/// `shipit preview`: the local edge, for a directory or a stack in the local cloud.
+async fn preview(
+    cli: &Cli,
+    args: &PreviewArgs,
+    file: &config::FileConfig,
+    reporter: &Reporter,
+) -> Result<()> {
+    use shipit::edge::serve::{self, Edge, Origin, Source, StackSource, OAC_ACCESS_KEY};
+    let stack = args.stack.clone();
+    let (source, what) = match stack {
+        Some(name) => {
+            check_stack_name(&name)?;
+            let conn = config::connection(&cli.global, file, config::DEFAULT_MAX_ATTEMPTS, |k| {
+                std::env::var(k).ok()
+            });
+            let Some(endpoint) = conn.endpoints.cloudfront.clone() else {
+                return Err(Error::config_hint(
+                    "preview --stack serves a stack from the local cloud",
+                    "set AWS_ENDPOINT_URL (or --endpoint-url) to the local cloud (scripts/local-cloud); on AWS, CloudFront serves the stack: use `shipit verify --stack`",
+                ));
+            };
+            let sdk = shipit::aws::load(&conn).await?;
+            let oac = aws_sdk_s3::config::Credentials::new(
+                OAC_ACCESS_KEY,
+                "shipit-local-edge",
+                None,
+                None,
+                "shipit-edge",
+            );
+            let source = Source::Stack(Box::new(StackSource {
+                stack: name.clone(),
+                cfn: Cfn::new(&sdk, &conn),
+                cdn: shipit::cdn::Cdn::new(&sdk, &conn),
+                s3: shipit::s3::client_with(&sdk, &conn, Some(oac)),
+                http: shipit::http::Client::new(Duration::from_secs(10))
+                    .map_err(Error::Internal)?,
+                registry_url: format!("{}/_shipit/resources", endpoint.trim_end_matches('/')),
+            }));
+            (source, format!("stack {name} (from the local cloud)"))
+        }
+        None => {
+            let dir = args.dir.clone().unwrap_or_else(|| ".".into());
+            if !dir.is_dir() {
+                return Err(Error::input(
+                    "not a build directory",
+                    &dir,
+                    Some("pass the directory your build writes (e.g. ./dist), or --stack NAME"),
+                ));
+            }
+            if !dir.join("index.html").is_file() {
+                reporter.warn(&format!(
+                    "{} has no index.html: the apex and client-side routes will answer 404",
+                    dir.display()
+                ));
+            }
+            let template = shipit::template::Template::load(
+                args.template.as_deref().or(file.stack.template.as_deref()),
+            )?;
+            let mut explicit: BTreeMap<String, String> = file.stack.parameters.clone();
+            for a in &args.parameters {
+                let (k, v) = shipit::template::parse_assignment(a)?;
+                explicit.insert(k, v);
+            }
+            let params = template.resolve_parameters(&explicit)?;
+            let config = shipit::edge::source::from_template(&template, params).map_err(|e| {
+                Error::config_hint(
+                    format!("cannot emulate the template's distribution: {e}"),
+                    "preview emulates stack/shipit.yaml's distribution; check --template",
+                )
+            })?;
+            let rules = shipit::headers::HeaderRules::new(&file.headers)?;
+            (
+                Source::Fixed(
+                    Arc::new(config),
+                    Arc::new(Origin::Dir {
+                        root: dir.clone(),
+                        rules,
+                    }),
+                ),
+                format!("{} with the template's routing and headers", dir.display()),
+            )
+        }
+    };
+    let edge = Arc::new(Edge::new(source, !cli.global.quiet));
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], args.port));
+    let watch_stdin = args.watch_stdin;
+    let stop = async move {
+        let stdin_closed = async {
+            if watch_stdin {
+                let _ = tokio::task::spawn_blocking(|| {
+                    let mut sink = [0u8; 4096];
+                    use std::io::Read;
+                    let mut stdin = std::io::stdin();
+                    while matches!(stdin.read(&mut sink), Ok(n) if n > 0) {}
+                })
+                .await;
+            } else {
+                std::future::pending::<()>().await;
+            }
+        };
+        let term = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut s) => {
+                    s.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {},
+            _ = term => {},
+            _ = stdin_closed => {},
+        }
+    };
+    serve::run(
+        edge,
+        addr,
+        |bound| {
+            println!("http://{bound}");
+            let _ = std::io::stdout().flush();
+            reporter.stage(&format!("serving {what} on http://{bound} (Ctrl-C stops)"));
+        },
+        stop,
+    )
+    .await
+    .map_err(|e| {
+        Error::config_hint(
+            format!("cannot serve on {addr}: {e}"),
+            "pick another port with --port (0 takes any free one)",
+        )
+    })
 }
 
 /// Invalidates what the plan made stale; returns the invalidation id and path count.

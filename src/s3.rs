@@ -474,7 +474,20 @@ pub async fn purge_bucket(client: &Client, bucket: &str) -> Result<(usize, usize
 
 /// An S3 client; with a custom endpoint, path-style addressing (emulators have no DNS).
 pub fn client(sdk: &SdkConfig, conn: &Connection) -> Client {
+    client_with(sdk, conn, None)
+}
+
+/// A client acting with other credentials than the SDK config's (the local edge signs as
+/// CloudFront's OAC).
+pub fn client_with(
+    sdk: &SdkConfig,
+    conn: &Connection,
+    credentials: Option<aws_sdk_s3::config::Credentials>,
+) -> Client {
     let mut builder = aws_sdk_s3::config::Builder::from(sdk);
+    if let Some(c) = credentials {
+        builder = builder.credentials_provider(c);
+    }
     if let Some(endpoint) = &conn.endpoints.s3 {
         builder = builder.endpoint_url(endpoint).force_path_style(true);
     }

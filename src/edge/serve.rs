@@ -1,0 +1,465 @@
+//! The local edge's server: HTTP/1.1 on 127.0.0.1, answering as CloudFront would from an
+//! [`EdgeConfig`] and an origin: a build directory (`shipit preview DIR`: headers from the same
+//! rules a deploy sets) or the stack's private bucket, read with requests signed as the
+//! distribution's Origin Access Control (the local cloud's bucket policy admits them only if
+//! it trusts this distribution). A deployed stack's edge caches as CloudFront does (the cache
+//! policy's TTLs over the origin's Cache-Control, error responses for their minimum TTL) and
+//! drops what the distribution's invalidations name.
+
+use std::collections::{HashMap, HashSet};
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aws_sdk_s3::error::SdkError;
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio::sync::Mutex;
+
+use super::{apply_policy, invalidates, ttl_for, viewer_request, EdgeConfig, Viewer};
+use crate::cdn::Cdn;
+use crate::cfn::Cfn;
+use crate::edge::source::Registry;
+use crate::headers::{HeaderRules, Sniff};
+use crate::http::Client as HttpClient;
+
+/// The access key the local cloud's bucket policy reads as `cloudfront.amazonaws.com`
+/// (scripts/rig/s3_policy.py); the distribution's ARN goes in `x-amz-source-arn`.
+pub const OAC_ACCESS_KEY: &str = "CLOUDFRONT";
+
+/// What an origin answered.
+#[derive(Debug, Clone)]
+pub struct Fetched {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Bytes,
+}
+
+impl Fetched {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn plain(status: u16, text: &str) -> Fetched {
+        Fetched {
+            status,
+            headers: vec![("content-type".into(), "text/plain; charset=utf-8".into())],
+            body: Bytes::from(format!("{text}\n")),
+        }
+    }
+}
+
+pub enum Origin {
+    /// A build directory, with the header rules a deploy would apply.
+    Dir { root: PathBuf, rules: HeaderRules },
+    /// A private bucket, read as the distribution's OAC.
+    S3 {
+        client: aws_sdk_s3::Client,
+        bucket: String,
+        source_arn: String,
+    },
+}
+
+impl Origin {
+    async fn get(&self, uri: &str) -> Fetched {
+        let key = crate::s3::decode_key(&uri.replace('+', "%2B"))
+            .trim_start_matches('/')
+            .to_string();
+        match self {
+            Origin::Dir { root, rules } => dir_get(root, rules, &key).await,
+            Origin::S3 {
+                client,
+                bucket,
+                source_arn,
+            } => s3_get(client, bucket, source_arn, &key).await,
+        }
+    }
+}
+
+/// A private bucket answers 403 for a key it does not have (no ListBucket), so a directory
+/// does too.
+async fn dir_get(root: &Path, rules: &HeaderRules, key: &str) -> Fetched {
+    let rel = Path::new(key);
+    if key.is_empty() || rel.components().any(|c| !matches!(c, Component::Normal(_))) {
+        return Fetched::plain(403, "AccessDenied");
+    }
+    let path = root.join(rel);
+    let body = match tokio::fs::read(&path).await {
+        Ok(b) => Bytes::from(b),
+        Err(_) => return Fetched::plain(403, "AccessDenied"),
+    };
+    let h = rules.headers_for(key, Sniff::from_prefix(&body[..body.len().min(512)]));
+    Fetched {
+        status: 200,
+        headers: vec![
+            ("content-type".into(), h.content_type),
+            ("cache-control".into(), h.cache_control),
+            ("etag".into(), format!("\"{:x}\"", md5::compute(&body))),
+        ],
+        body,
+    }
+}
+
+async fn s3_get(client: &aws_sdk_s3::Client, bucket: &str, arn: &str, key: &str) -> Fetched {
+    if key.is_empty() {
+        return Fetched::plain(403, "AccessDenied");
+    }
+    let arn = arn.to_string();
+    let res = client
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .customize()
+        .mutate_request(move |r| {
+            r.headers_mut().insert("x-amz-source-arn", arn.clone());
+        })
+        .send()
+        .await;
+    match res {
+        Ok(out) => {
+            let mut headers = Vec::new();
+            let mut push = |n: &str, v: Option<String>| {
+                if let Some(v) = v {
+                    headers.push((n.to_string(), v));
+                }
+            };
+            push("content-type", out.content_type().map(str::to_string));
+            push("cache-control", out.cache_control().map(str::to_string));
+            push("etag", out.e_tag().map(str::to_string));
+            push(
+                "last-modified",
+                out.last_modified()
+                    .and_then(|t| t.fmt(aws_smithy_types_http_date()).ok()),
+            );
+            match out.body.collect().await {
+                Ok(b) => Fetched {
+                    status: 200,
+                    headers,
+                    body: b.into_bytes(),
+                },
+                Err(e) => Fetched::plain(502, &format!("origin body: {e}")),
+            }
+        }
+        Err(SdkError::ServiceError(e)) => {
+            let status = e.raw().status().as_u16();
+            Fetched::plain(status, &format!("origin answered {status}"))
+        }
+        Err(e) => Fetched::plain(
+            502,
+            &format!(
+                "origin unreachable: {}",
+                aws_sdk_s3::error::DisplayErrorContext(&e)
+            ),
+        ),
+    }
+}
+
+fn aws_smithy_types_http_date() -> aws_sdk_s3::primitives::DateTimeFormat {
+    aws_sdk_s3::primitives::DateTimeFormat::HttpDate
+}
+
+/// Where the configuration comes from: fixed (a directory preview) or a deployed stack,
+/// re-read every second so stack updates show.
+pub enum Source {
+    Fixed(Arc<EdgeConfig>, Arc<Origin>),
+    Stack(Box<StackSource>),
+}
+
+pub struct StackSource {
+    pub stack: String,
+    pub cfn: Cfn,
+    pub cdn: Cdn,
+    pub s3: aws_sdk_s3::Client,
+    pub http: HttpClient,
+    /// The local cloud's registry URL (`<endpoint>/_shipit/resources`).
+    pub registry_url: String,
+}
+
+/// A loaded stack view: its distribution, configuration and origin.
+struct Loaded {
+    distribution: Option<String>,
+    config: Arc<EdgeConfig>,
+    origin: Arc<Origin>,
+    at: Instant,
+}
+
+impl StackSource {
+    async fn load(&self) -> Result<(String, EdgeConfig, Origin), String> {
+        let info = self
+            .cfn
+            .describe(&self.stack)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("stack {} does not exist (yet)", self.stack))?;
+        let id = info
+            .outputs
+            .get("DistributionId")
+            .ok_or_else(|| format!("stack {} has no DistributionId output (yet)", self.stack))?
+            .clone();
+        let api = self
+            .cdn
+            .distribution(&id)
+            .await
+            .map_err(|e| e.to_string())?;
+        if !api.enabled {
+            return Err(format!("distribution {id} is disabled"));
+        }
+        let registry = self
+            .http
+            .get(&self.registry_url, &[])
+            .await
+            .and_then(|r| {
+                serde_json::from_slice(&r.body).map_err(|e| format!("{}: {e}", self.registry_url))
+            })
+            .map(Registry)?;
+        let raw = registry.distribution_config(&id).ok_or_else(|| {
+            format!("the local cloud has no record of distribution {id}'s configuration")
+        })?;
+        let mut config = EdgeConfig::from_cfn(raw, &registry)?;
+        api.overlay(&mut config);
+        let bucket = api
+            .bucket
+            .clone()
+            .ok_or_else(|| format!("distribution {id} has no S3 origin"))?;
+        let origin = Origin::S3 {
+            client: self.s3.clone(),
+            bucket,
+            source_arn: api.arn.clone(),
+        };
+        Ok((id, config, origin))
+    }
+}
+
+struct Cached {
+    fetched: Fetched,
+    expires: Instant,
+    stored: Instant,
+}
+
+pub struct Edge {
+    source: Source,
+    loaded: Mutex<Option<Loaded>>,
+    cache: Mutex<HashMap<String, Cached>>,
+    seen_invalidations: Mutex<HashSet<String>>,
+    /// Print each request to stderr.
+    pub log: bool,
+}
+
+const RELOAD_EVERY: Duration = Duration::from_secs(1);
+
+impl Edge {
+    pub fn new(source: Source, log: bool) -> Edge {
+        Edge {
+            source,
+            loaded: Mutex::new(None),
+            cache: Mutex::new(HashMap::new()),
+            seen_invalidations: Mutex::new(HashSet::new()),
+            log,
+        }
+    }
+
+    /// The configuration and origin to answer with (re-read when a second old).
+    async fn current(&self) -> Result<(Arc<EdgeConfig>, Arc<Origin>), String> {
+        let stack = match &self.source {
+            Source::Fixed(c, o) => return Ok((c.clone(), o.clone())),
+            Source::Stack(s) => s,
+        };
+        let mut loaded = self.loaded.lock().await;
+        if let Some(l) = loaded.as_ref().filter(|l| l.at.elapsed() < RELOAD_EVERY) {
+            return Ok((l.config.clone(), l.origin.clone()));
+        }
+        let (id, config, origin) = stack.load().await?;
+        if loaded.as_ref().and_then(|l| l.distribution.as_deref()) != Some(id.as_str()) {
+            self.cache.lock().await.clear();
+            // Invalidations made before we first saw the distribution are already reflected.
+            let ids = stack.cdn.invalidation_ids(&id).await.unwrap_or_default();
+            *self.seen_invalidations.lock().await = ids.into_iter().collect();
+        }
+        let (config, origin) = (Arc::new(config), Arc::new(origin));
+        *loaded = Some(Loaded {
+            distribution: Some(id),
+            config: config.clone(),
+            origin: origin.clone(),
+            at: Instant::now(),
+        });
+        Ok((config, origin))
+    }
+
+    /// Drops cached entries named by invalidations we have not seen yet.
+    async fn apply_invalidations(&self) {
+        let Source::Stack(stack) = &self.source else {
+            return;
+        };
+        let Some(id) = self
+            .loaded
+            .lock()
+            .await
+            .as_ref()
+            .and_then(|l| l.distribution.clone())
+        else {
+            return;
+        };
+        let Ok(ids) = stack.cdn.invalidation_ids(&id).await else {
+            return;
+        };
+        let mut seen = self.seen_invalidations.lock().await;
+        for inv in ids {
+            if seen.contains(&inv) {
+                continue;
+            }
+            if let Ok(paths) = stack.cdn.invalidation_paths(&id, &inv).await {
+                let mut cache = self.cache.lock().await;
+                cache.retain(|key, _| !paths.iter().any(|p| invalidates(p, key)));
+                seen.insert(inv);
+            }
+        }
+    }
+
+    /// Whether a cache is kept at all (a directory preview always shows the files as they are).
+    fn caches(&self) -> bool {
+        matches!(self.source, Source::Stack(_))
+    }
+
+    /// The cached or freshly fetched object for a cache key; `x-cache` tells which.
+    async fn fetch(&self, origin: &Origin, uri: &str, ttl: super::Ttl) -> Fetched {
+        if self.caches() {
+            self.apply_invalidations().await;
+            let cache = self.cache.lock().await;
+            if let Some(c) = cache.get(uri).filter(|c| c.expires > Instant::now()) {
+                let mut f = c.fetched.clone();
+                f.headers
+                    .push(("age".into(), c.stored.elapsed().as_secs().to_string()));
+                f.headers
+                    .push(("x-cache".into(), "Hit from shipit-edge".into()));
+                return f;
+            }
+        }
+        let mut f = origin.get(uri).await;
+        if self.caches() && f.status == 200 {
+            let secs = ttl_for(ttl, f.header("cache-control"));
+            if secs > 0 {
+                self.store(uri, &f, secs).await;
+            }
+        }
+        let state = if f.status == 200 { "Miss" } else { "Error" };
+        f.headers
+            .push(("x-cache".into(), format!("{state} from shipit-edge")));
+        f
+    }
+
+    async fn store(&self, uri: &str, f: &Fetched, secs: u64) {
+        let now = Instant::now();
+        self.cache.lock().await.insert(
+            uri.to_string(),
+            Cached {
+                fetched: f.clone(),
+                expires: now + Duration::from_secs(secs),
+                stored: now,
+            },
+        );
+    }
+
+    /// Answers one viewer request (method, path without the query string).
+    pub async fn answer(&self, method: &str, path: &str) -> Fetched {
+        let (config, origin) = match self.current().await {
+            Ok(c) => c,
+            Err(e) => return Fetched::plain(503, &format!("shipit edge: {e}")),
+        };
+        if method != "GET" && method != "HEAD" {
+            return Fetched::plain(403, "This distribution is not configured to allow the HTTP request method that was used for this request.");
+        }
+        let behavior = config.behavior(path);
+        let mut out = match viewer_request(behavior.routing, &config.default_root_object, path) {
+            Viewer::Respond(status) => Fetched::plain(status, "Not Found"),
+            Viewer::Forward(uri) => {
+                let f = self.fetch(&origin, &uri, behavior.ttl).await;
+                match (f.status, config.error_response(f.status)) {
+                    (200, _) | (_, None) => f,
+                    (status, Some(er)) => {
+                        let mut page = match &er.page {
+                            Some(p) => {
+                                let pb = config.behavior(p);
+                                let pf = self.fetch(&origin, p, pb.ttl).await;
+                                if pf.status == 200 {
+                                    pf
+                                } else {
+                                    f
+                                }
+                            }
+                            None => f,
+                        };
+                        page.status = er.response_code.unwrap_or(status);
+                        if self.caches() && er.caching_min_ttl > 0 {
+                            self.store(&uri, &page, er.caching_min_ttl).await;
+                        }
+                        page
+                    }
+                }
+            }
+        };
+        apply_policy(&behavior.headers, &mut out.headers);
+        out.headers
+            .push(("via".into(), "1.1 shipit-edge (local CloudFront)".into()));
+        out
+    }
+}
+
+/// Serves until the future `stop` completes. Returns the bound address through `ready`.
+pub async fn run(
+    edge: Arc<Edge>,
+    addr: SocketAddr,
+    ready: impl FnOnce(SocketAddr),
+    stop: impl std::future::Future<Output = ()>,
+) -> std::io::Result<()> {
+    let listener = TcpListener::bind(addr).await?;
+    ready(listener.local_addr()?);
+    tokio::pin!(stop);
+    loop {
+        let (stream, _) = tokio::select! {
+            accepted = listener.accept() => accepted?,
+            _ = &mut stop => return Ok(()),
+        };
+        let edge = edge.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |req: hyper::Request<Incoming>| {
+                let edge = edge.clone();
+                async move { Ok::<_, Infallible>(respond(&edge, req).await) }
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+async fn respond(edge: &Edge, req: hyper::Request<Incoming>) -> hyper::Response<Full<Bytes>> {
+    let method = req.method().as_str().to_string();
+    let path = req.uri().path().to_string();
+    let f = edge.answer(&method, &path).await;
+    if edge.log {
+        eprintln!("{method} {path} -> {}", f.status);
+    }
+    let mut resp = hyper::Response::builder().status(f.status);
+    for (k, v) in &f.headers {
+        resp = resp.header(k.as_str(), v.as_str());
+    }
+    let body = if method == "HEAD" {
+        Bytes::new()
+    } else {
+        f.body
+    };
+    resp.body(Full::new(body)).unwrap_or_else(|_| {
+        let mut r = hyper::Response::new(Full::new(Bytes::from_static(b"bad header\n")));
+        *r.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
+        r
+    })
+}

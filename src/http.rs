@@ -1,0 +1,106 @@
+//! A plain HTTP(S) GET, as `curl` would make it: no redirects followed, no cookies, the body
+//! read whole (up to a cap). `verify` looks at sites with it; the edge reads the local
+//! cloud's resource registry with it.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty, Limited};
+use hyper_util::client::legacy::{connect::HttpConnector, Client as HyperClient};
+use hyper_util::rt::TokioExecutor;
+
+/// Bodies larger than this are cut off (a site's HTML shell is far smaller).
+const MAX_BODY: usize = 16 * 1024 * 1024;
+
+#[derive(Debug, Clone)]
+pub struct Response {
+    pub status: u16,
+    /// Lower-case names, in the order received.
+    pub headers: Vec<(String, String)>,
+    pub body: Bytes,
+}
+
+impl Response {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+#[derive(Clone)]
+pub struct Client {
+    inner: HyperClient<hyper_rustls::HttpsConnector<HttpConnector>, Empty<Bytes>>,
+    timeout: Duration,
+}
+
+impl Client {
+    pub fn new(timeout: Duration) -> Result<Client, String> {
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_native_roots()
+            .map_err(|e| format!("cannot load the system's root certificates: {e}"))?
+            .https_or_http()
+            .enable_http1()
+            .build();
+        Ok(Client {
+            inner: HyperClient::builder(TokioExecutor::new()).build(https),
+            timeout,
+        })
+    }
+
+    /// GETs `url` with extra request headers; an error is a transport failure (no answer).
+    pub async fn get(&self, url: &str, headers: &[(&str, &str)]) -> Result<Response, String> {
+        let mut req = http::Request::get(url)
+            .header("user-agent", concat!("shipit/", env!("CARGO_PKG_VERSION")));
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let req = req
+            .body(Empty::new())
+            .map_err(|e| format!("bad request for {url}: {e}"))?;
+        let call = async {
+            let resp = self
+                .inner
+                .request(req)
+                .await
+                .map_err(|e| format!("{url}: {}", chain(&e)))?;
+            let status = resp.status().as_u16();
+            let headers = resp
+                .headers()
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.as_str().to_ascii_lowercase(),
+                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                    )
+                })
+                .collect();
+            let body = Limited::new(resp.into_body(), MAX_BODY)
+                .collect()
+                .await
+                .map_err(|e| format!("{url}: reading the body: {e}"))?
+                .to_bytes();
+            Ok(Response {
+                status,
+                headers,
+                body,
+            })
+        };
+        tokio::time::timeout(self.timeout, call)
+            .await
+            .map_err(|_| format!("{url}: no answer within {:?}", self.timeout))?
+    }
+}
+
+/// An error with its sources: "client error (Connect): tcp connect error: Connection refused".
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}

@@ -1,0 +1,355 @@
+//! Making the verification requests: every check once, then again with backoff while any
+//! fails and the deadline allows (a new deploy or invalidation takes a while to reach every
+//! edge). Requests carry `Cache-Control: no-cache` so no proxy between us and the CDN answers
+//! for it, and the missing asset gets a fresh random name each attempt.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use super::{Check, Expect, Report};
+use crate::config::VerifySettings;
+use crate::headers::{HeaderRules, Sniff};
+use crate::http::{Client, Response};
+use crate::report::Reporter;
+
+/// Where the site is and what it should be.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// The site's base URL, without a trailing slash (`https://d111.cloudfront.net`).
+    pub site: String,
+    /// An object's URL straight from the bucket, asked anonymously.
+    pub s3_object_url: Option<String>,
+    /// The API's base URL, when the stack has one.
+    pub api: Option<String>,
+    /// Why the API is not checked, when it is not.
+    pub api_skip: Option<String>,
+    /// Deep routes to check (paths starting with `/`).
+    pub deep_routes: Vec<String>,
+    pub expect: Expect,
+    /// The header rules, for the Cache-Control a hashed asset should have.
+    pub rules: HeaderRules,
+}
+
+/// What a target is built from: settings, the stack's outputs, where the bucket is.
+pub struct Sources<'a> {
+    pub settings: &'a VerifySettings,
+    pub outputs: Option<&'a BTreeMap<String, String>>,
+    /// A custom S3 endpoint (the local cloud): then the bucket URL is path-style under it,
+    /// and the stack's AWS URLs (CloudFront, execute-api) are not reachable from here.
+    pub s3_endpoint: Option<&'a str>,
+    pub region: &'a str,
+    pub bucket: Option<&'a str>,
+    pub prefix: &'a str,
+    pub rules: HeaderRules,
+    pub index_md5: Option<String>,
+}
+
+/// Builds the target; the error says why there is no site URL to verify.
+pub fn target(s: Sources) -> Result<Target, String> {
+    let local = s.s3_endpoint.is_some();
+    let output = |k: &str| s.outputs.and_then(|o| o.get(k)).cloned();
+    let site = match (&s.settings.url, output("SiteUrl")) {
+        (Some(u), _) => u.clone(),
+        (None, Some(_)) if local => {
+            return Err("the stack's SiteUrl is CloudFront's, which the local cloud does not serve: pass --url with the local edge's URL (`shipit preview --stack NAME`)".into())
+        }
+        (None, Some(u)) => u,
+        (None, None) => return Err("no site URL: pass --url (or --stack with a shipit stack)".into()),
+    };
+    let object = format!("{}index.html", s.prefix);
+    let s3_object_url = s.settings.s3_url.clone().or_else(|| {
+        let bucket = s.bucket?;
+        Some(match s.s3_endpoint {
+            Some(e) => format!("{}/{bucket}/{object}", e.trim_end_matches('/')),
+            None => format!("https://{bucket}.s3.{}.amazonaws.com/{object}", s.region),
+        })
+    });
+    let (api, api_skip) = match (&s.settings.api_url, output("ApiUrl")) {
+        (Some(u), _) => (Some(u.clone()), None),
+        (None, Some(_)) if local => (None, Some("the local cloud has no API Gateway endpoint (execute-api) and no Lambda runtime: pass --api-url to check an API".to_string())),
+        (None, Some(u)) => (Some(u), None),
+        (None, None) if s.outputs.is_some() => (None, Some("the stack has no API (EnableApi=false)".to_string())),
+        (None, None) => (None, Some("no --api-url given".to_string())),
+    };
+    let deep_routes = if s.settings.deep_routes.is_empty() {
+        vec![default_deep_route()]
+    } else {
+        s.settings.deep_routes.clone()
+    };
+    Ok(Target {
+        site: site.trim_end_matches('/').to_string(),
+        s3_object_url,
+        api,
+        api_skip,
+        deep_routes,
+        expect: Expect {
+            index_md5: s.index_md5,
+            html_cache_control: s.rules.headers_for("index.html", Sniff::Html).cache_control,
+            spa: output("SpaFallback").as_deref() != Some("false"),
+        },
+        rules: s.rules,
+    })
+}
+
+/// The default deep route: a path no site has, several segments deep, without an extension.
+pub fn default_deep_route() -> String {
+    format!("/shipit-verify/deep/route-{:08x}", fastrand::u32(..))
+}
+
+const BUST: [(&str, &str); 2] = [("cache-control", "no-cache"), ("pragma", "no-cache")];
+
+async fn get(client: &Client, url: &str) -> Result<Response, String> {
+    client.get(url, &BUST).await
+}
+
+/// One pass over every check.
+pub async fn attempt(client: &Client, t: &Target) -> Vec<Check> {
+    let mut checks = Vec::new();
+    let apex_url = format!("{}/", t.site);
+    let apex = get(client, &apex_url).await;
+    let mut shell_md5 = None;
+    match &apex {
+        Ok(r) => {
+            checks.push(super::apex(&apex_url, r, &t.expect));
+            if r.status == 200 {
+                shell_md5 = Some(format!("{:x}", md5::compute(&r.body)));
+            }
+        }
+        Err(e) => checks.push(Check::unreachable("apex", &apex_url, e)),
+    }
+    for route in &t.deep_routes {
+        let url = format!("{}{route}", t.site);
+        checks.push(match get(client, &url).await {
+            Ok(r) => super::deep_route(&url, &r, shell_md5.as_deref(), &t.expect),
+            Err(e) => Check::unreachable("deep route", &url, &e),
+        });
+    }
+    let missing = format!(
+        "{}/assets/shipit-missing-{:016x}.js",
+        t.site,
+        fastrand::u64(..)
+    );
+    checks.push(match get(client, &missing).await {
+        Ok(r) => super::missing_asset(&missing, &r),
+        Err(e) => Check::unreachable("missing asset", &missing, &e),
+    });
+    checks.push(match &t.s3_object_url {
+        None => Check::skip("direct S3", "no bucket URL known (pass --s3-url)"),
+        Some(url) => match client.get(url, &[]).await {
+            Ok(r) => super::direct_s3(url, &r),
+            Err(e) => Check::unreachable("direct S3", url, &e),
+        },
+    });
+    checks.push(match t.site.strip_prefix("https://") {
+        None => Check::skip(
+            "https redirect",
+            "the site is served over plain http (the local edge): no redirect to check",
+        ),
+        Some(host) => {
+            let url = format!("http://{host}/");
+            match get(client, &url).await {
+                Ok(r) => super::https_redirect(&url, &r),
+                Err(e) => Check::unreachable("https redirect", &url, &e),
+            }
+        }
+    });
+    match &apex {
+        Ok(r) => {
+            checks.push(super::html_cache(&apex_url, r, &t.expect));
+            checks.push(super::security_headers(&apex_url, r));
+            let asset = if r.status == 200 && super::is_html(r) {
+                super::hashed_asset_in(&String::from_utf8_lossy(&r.body))
+            } else {
+                None
+            };
+            checks.push(match asset {
+                None => Check::skip(
+                    "hashed asset",
+                    "the live index.html references no content-hashed asset",
+                ),
+                Some(path) => {
+                    let url = format!("{}{path}", t.site);
+                    let key = path.trim_start_matches('/');
+                    let want = t.rules.headers_for(key, Sniff::Binary).cache_control;
+                    match get(client, &url).await {
+                        Ok(r) => super::hashed_asset(&url, &r, &want),
+                        Err(e) => Check::unreachable("hashed asset", &url, &e),
+                    }
+                }
+            });
+        }
+        Err(_) => checks.push(Check::skip("HTML cache", "the apex did not answer")),
+    }
+    let state = format!("{}/.shipit/manifest.json", t.site);
+    checks.push(match get(client, &state).await {
+        Ok(r) => super::state_hidden(&state, &r),
+        Err(e) => Check::unreachable("state hidden", &state, &e),
+    });
+    match &t.api {
+        None => checks.push(Check::skip(
+            "API",
+            t.api_skip.clone().unwrap_or_else(|| "no API".into()),
+        )),
+        Some(api) => {
+            let api = api.trim_end_matches('/');
+            let health = format!("{api}/health");
+            checks.push(match get(client, &health).await {
+                Ok(r) => super::api_health(&health, &r),
+                Err(e) => Check::unreachable("API health", &health, &e),
+            });
+            let protected = format!("{api}/items");
+            checks.push(match get(client, &protected).await {
+                Ok(r) => super::api_protected(&protected, &r),
+                Err(e) => Check::unreachable("API auth", &protected, &e),
+            });
+        }
+    }
+    checks
+}
+
+/// Runs the checks until they pass or `deadline` has passed; reports each retry.
+pub async fn verify(t: &Target, deadline: Duration, reporter: &Reporter) -> Result<Report, String> {
+    let client = Client::new(Duration::from_secs(15))?;
+    let start = Instant::now();
+    let mut delay = Duration::from_millis(500);
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let checks = attempt(&client, t).await;
+        let report = Report::new(&t.site, attempts, checks);
+        let left = deadline.saturating_sub(start.elapsed());
+        if report.ok || left.is_zero() {
+            return Ok(report);
+        }
+        let failing: Vec<&str> = report
+            .checks
+            .iter()
+            .filter(|c| c.outcome == super::Outcome::Fail)
+            .map(|c| c.name)
+            .collect();
+        let wait = delay.min(left);
+        reporter.info(&format!(
+            "verify: {} failing ({}); retrying in {:.1}s ({}s left)",
+            failing.len(),
+            failing.join(", "),
+            wait.as_secs_f64(),
+            left.as_secs()
+        ));
+        tokio::time::sleep(wait).await;
+        delay = (delay * 2).min(Duration::from_secs(15));
+    }
+}
+
+/// The MD5 of a local index.html, for `Expect::index_md5`.
+pub fn local_index_md5(dir: &std::path::Path) -> Option<String> {
+    let bytes = std::fs::read(dir.join("index.html")).ok()?;
+    Some(format!("{:x}", md5::compute(bytes)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> VerifySettings {
+        VerifySettings {
+            enabled: true,
+            url: None,
+            s3_url: None,
+            api_url: None,
+            deep_routes: Vec::new(),
+            timeout: Duration::from_secs(1),
+        }
+    }
+
+    fn outputs(api: bool, spa: &str) -> BTreeMap<String, String> {
+        let mut o = BTreeMap::new();
+        o.insert("SiteUrl".into(), "https://d111.cloudfront.net".into());
+        o.insert("SpaFallback".into(), spa.into());
+        if api {
+            o.insert(
+                "ApiUrl".into(),
+                "https://abc.execute-api.us-east-1.amazonaws.com/prod".into(),
+            );
+        }
+        o
+    }
+
+    fn sources<'a>(
+        s: &'a VerifySettings,
+        o: Option<&'a BTreeMap<String, String>>,
+        endpoint: Option<&'a str>,
+    ) -> Sources<'a> {
+        Sources {
+            settings: s,
+            outputs: o,
+            s3_endpoint: endpoint,
+            region: "eu-west-1",
+            bucket: Some("site-b"),
+            prefix: "",
+            rules: HeaderRules::default(),
+            index_md5: None,
+        }
+    }
+
+    #[test]
+    fn on_aws_everything_comes_from_the_stack() {
+        let (s, o) = (settings(), outputs(true, "true"));
+        let t = target(sources(&s, Some(&o), None)).unwrap();
+        assert_eq!(t.site, "https://d111.cloudfront.net");
+        assert_eq!(
+            t.s3_object_url.as_deref(),
+            Some("https://site-b.s3.eu-west-1.amazonaws.com/index.html")
+        );
+        assert_eq!(
+            t.api.as_deref(),
+            Some("https://abc.execute-api.us-east-1.amazonaws.com/prod")
+        );
+        assert!(t.expect.spa);
+        assert_eq!(t.expect.html_cache_control, crate::headers::REVALIDATE);
+        assert_eq!(t.deep_routes.len(), 1);
+        assert!(t.deep_routes[0].starts_with("/shipit-verify/deep/"));
+    }
+
+    #[test]
+    fn locally_the_edge_url_is_needed_and_the_api_is_skipped_with_a_reason() {
+        let o = outputs(true, "false");
+        let s = settings();
+        let err = target(sources(&s, Some(&o), Some("http://127.0.0.1:5000"))).unwrap_err();
+        assert!(err.contains("shipit preview --stack"), "{err}");
+        let s = VerifySettings {
+            url: Some("http://127.0.0.1:8787".into()),
+            deep_routes: vec!["/a/b".into()],
+            ..settings()
+        };
+        let t = target(sources(&s, Some(&o), Some("http://127.0.0.1:5000/"))).unwrap();
+        assert_eq!(
+            t.s3_object_url.as_deref(),
+            Some("http://127.0.0.1:5000/site-b/index.html")
+        );
+        assert!(t.api.is_none() && t.api_skip.unwrap().contains("--api-url"));
+        assert!(!t.expect.spa);
+        assert_eq!(t.deep_routes, ["/a/b"]);
+    }
+
+    #[test]
+    fn without_a_stack_the_flags_say_it_all() {
+        let s = settings();
+        let mut src = sources(&s, None, None);
+        src.bucket = None;
+        assert!(target(src).unwrap_err().contains("--url"));
+        let s = VerifySettings {
+            url: Some("https://example.com/".into()),
+            s3_url: Some("https://b.s3.amazonaws.com/index.html".into()),
+            ..settings()
+        };
+        let mut src = sources(&s, None, None);
+        src.bucket = None;
+        let t = target(src).unwrap();
+        assert_eq!(t.site, "https://example.com");
+        assert_eq!(
+            t.s3_object_url.as_deref(),
+            Some("https://b.s3.amazonaws.com/index.html")
+        );
+        assert!(t.expect.spa);
+    }
+}
