@@ -212,6 +212,10 @@ pub async fn prepare(
 pub struct Written {
     pub store: Store,
     pub plan: Plan,
+    /// Keys whose cached copies may be stale: this plan's and those earlier deploys left
+    /// pending. What the invalidation covers.
+    pub stale: Vec<String>,
+    manifest: Manifest,
     local_files: usize,
     started: Instant,
 }
@@ -271,17 +275,45 @@ pub async fn write_all(
         progress.finish();
     }
 
+    // With a CDN in front, what changed stays pending in the manifest until the
+    // invalidation and the verification succeed (`settle`), so a failed or interrupted deploy
+    // leaves the next one a record of what to invalidate.
+    let mut manifest = manifest_for(&plan, &etags);
+    let mut stale = crate::invalidate::stale_keys(&plan, settings.prune);
+    if settings.cdn.distribution_id.is_some() {
+        stale.extend(
+            previous
+                .iter()
+                .flat_map(|m| m.pending_invalidation.iter().cloned()),
+        );
+        stale.sort();
+        stale.dedup();
+        manifest.pending_invalidation = stale.clone();
+    }
     // Rewritten only when it would say something new: a no-op deploy writes nothing at all.
-    let manifest = manifest_for(&plan, &etags);
-    if previous.as_ref().map(|m| &m.files) != Some(&manifest.files) {
+    let unchanged = previous.as_ref().is_some_and(|m| {
+        m.files == manifest.files && m.pending_invalidation == manifest.pending_invalidation
+    });
+    if !unchanged {
         store.put_manifest(&manifest).await?;
     }
     Ok(Written {
         store,
         plan,
+        stale,
+        manifest,
         local_files: local.len(),
         started,
     })
+}
+
+/// Records that the CDN has caught up (invalidated and verified): nothing is pending.
+pub async fn settle(written: &mut Written) -> Result<()> {
+    if written.manifest.pending_invalidation.is_empty() {
+        return Ok(());
+    }
+    written.manifest.pending_invalidation.clear();
+    written.store.put_manifest(&written.manifest).await
 }
 
 /// Deletes what the build no longer has (when pruning is on), in batches of at most 1000.
@@ -291,6 +323,7 @@ pub async fn prune(written: Written, settings: &Settings, reporter: &Reporter) -
         plan,
         local_files,
         started,
+        ..
     } = written;
     let counts = plan.counts();
     let mut deleted = 0;
@@ -402,6 +435,7 @@ fn manifest_for(plan: &Plan, etags: &HashMap<String, String>) -> Manifest {
             .map(|d| d.as_secs())
             .unwrap_or(0),
         files,
+        pending_invalidation: Vec::new(),
         written_at: None,
     }
 }

@@ -120,16 +120,23 @@ async fn run(cli: &Cli, reporter: &Reporter) -> Result<()> {
                 settings.bucket = site_bucket(&e)?;
                 ensured = Some(e);
             }
-            let prepared = deploy::prepare(&settings, started_scan, reporter).await?;
-            let written = deploy::write_all(prepared, &settings, reporter).await?;
-            let distribution = settings.cdn.distribution_id.clone().or_else(|| {
+            settings.cdn.distribution_id = settings.cdn.distribution_id.clone().or_else(|| {
                 ensured
                     .as_ref()
                     .and_then(|e| e.outputs.get("DistributionId").cloned())
             });
-            let invalidation = match distribution {
+            let prepared = deploy::prepare(&settings, started_scan, reporter).await?;
+            let mut written = deploy::write_all(prepared, &settings, reporter).await?;
+            let invalidation = match &settings.cdn.distribution_id {
                 Some(d) if settings.cdn.invalidate => {
-                    invalidate(&sdk, &settings, &d, &written.plan, reporter).await?
+                    invalidate(&sdk, &settings, d, &written.stale, reporter).await?
+                }
+                Some(_) if !written.stale.is_empty() => {
+                    reporter.warn(&format!(
+                        "not invalidating (--no-invalidate): {} changed keys may be served stale; the next deploy invalidates them",
+                        written.stale.len()
+                    ));
+                    None
                 }
                 _ => None,
             };
@@ -139,6 +146,9 @@ async fn run(cli: &Cli, reporter: &Reporter) -> Result<()> {
                 reporter.info("verification off (--no-verify)");
                 None
             };
+            if settings.cdn.invalidate {
+                deploy::settle(&mut written).await?;
+            }
             let mut summary = deploy::prune(written, &settings, reporter).await?;
             if let Some((id, paths)) = invalidation {
                 summary.invalidation_id = Some(id);
@@ -457,20 +467,19 @@ async fn preview(
     })
 }
 
-/// Invalidates what the plan made stale; returns the invalidation id and path count.
+/// Invalidates the stale keys; returns the invalidation id and path count.
 async fn invalidate(
     sdk: &aws_config::SdkConfig,
     settings: &Settings,
     distribution: &str,
-    plan: &Plan,
+    stale: &[String],
     reporter: &Reporter,
 ) -> Result<Option<(String, usize)>> {
-    let stale = shipit::invalidate::stale_keys(plan, settings.prune);
     if stale.is_empty() {
         reporter.info("nothing cached is stale: no invalidation");
         return Ok(None);
     }
-    let selection = shipit::invalidate::select(&stale, settings.cdn.max_paths);
+    let selection = shipit::invalidate::select(stale, settings.cdn.max_paths);
     reporter.stage(&format!(
         "invalidating {} paths on {distribution} for {} changed keys (free for the first {} paths a month, then ${:.3} for these)",
         selection.paths.len(),

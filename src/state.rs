@@ -36,6 +36,11 @@ pub struct Manifest {
     /// Seconds since the Unix epoch when the deploy that wrote it finished uploading.
     pub deployed_at: u64,
     pub files: BTreeMap<String, Entry>,
+    /// Keys changed by deploys whose invalidation and verification have not both succeeded
+    /// yet: the CDN may still serve old copies, so the next deploy invalidates them too, even
+    /// when it changes nothing itself.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pending_invalidation: Vec<String>,
     /// The manifest object's LastModified (server clock, epoch seconds), set when read.
     #[serde(skip)]
     pub written_at: Option<i64>,
@@ -324,6 +329,7 @@ mod tests {
             version: 1,
             deployed_at: 5,
             files: BTreeMap::new(),
+            pending_invalidation: vec!["index.html".into()],
             written_at: None,
         };
         let bytes = serde_json::to_vec(&m).unwrap();

@@ -168,7 +168,7 @@ fn aws_smithy_types_http_date() -> aws_sdk_s3::primitives::DateTimeFormat {
 }
 
 /// Where the configuration comes from: fixed (a directory preview) or a deployed stack,
-/// re-read every second so stack updates show.
+/// re-read for every request so stack updates show at once.
 pub enum Source {
     Fixed(Arc<EdgeConfig>, Arc<Origin>),
     Stack(Box<StackSource>),
@@ -254,7 +254,10 @@ pub struct Edge {
     pub log: bool,
 }
 
-const RELOAD_EVERY: Duration = Duration::from_secs(1);
+/// How long a loaded configuration is reused. Zero: every request sees the stack as it is
+/// now, so a verification right after a stack update never judges the old configuration
+/// (CloudFront takes minutes to propagate; the local edge is exact instead).
+const RELOAD_EVERY: Duration = Duration::ZERO;
 
 impl Edge {
     pub fn new(source: Source, log: bool) -> Edge {
@@ -267,7 +270,7 @@ impl Edge {
         }
     }
 
-    /// The configuration and origin to answer with (re-read when a second old).
+    /// The configuration and origin to answer with.
     async fn current(&self) -> Result<(Arc<EdgeConfig>, Arc<Origin>), String> {
         let stack = match &self.source {
             Source::Fixed(c, o) => return Ok((c.clone(), o.clone())),

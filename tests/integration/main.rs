@@ -7,3 +7,4 @@ mod support;
 mod stack;
 mod sync;
 mod template;
+mod verify;

@@ -53,6 +53,11 @@ fn cloud() -> &'static Cloud {
     })
 }
 
+/// The local cloud's own endpoint (not the recording proxy).
+pub fn cloud_endpoint() -> String {
+    cloud().endpoint.clone()
+}
+
 pub fn runtime() -> &'static tokio::runtime::Runtime {
     static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
     RT.get_or_init(|| {
@@ -194,12 +199,17 @@ impl World {
 
     /// Key -> (ETag, size) of the current objects, shipit's own state excluded.
     pub fn objects(&self) -> BTreeMap<String, Object> {
+        self.objects_in(&self.bucket)
+    }
+
+    /// The same for another bucket (a stack's).
+    pub fn objects_in(&self, bucket: &str) -> BTreeMap<String, Object> {
         block(async {
             let mut out = BTreeMap::new();
             let mut pages = self
                 .s3
                 .list_objects_v2()
-                .bucket(&self.bucket)
+                .bucket(bucket)
                 .into_paginator()
                 .send();
             while let Some(page) = pages.next().await {
@@ -494,5 +504,54 @@ pub fn invalidated_paths(distribution: &str) -> Vec<Vec<String>> {
             out.push(paths);
         }
         out
+    })
+}
+
+/// `shipit preview` running as a child process: a local edge on a free port. Killed on drop.
+pub struct Edge {
+    child: Child,
+    pub url: String,
+}
+
+impl Drop for Edge {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl World {
+    /// Starts `shipit preview <args> --port 0 --watch-stdin`, talking to the local cloud
+    /// directly (its polling would otherwise fill the proxy's record).
+    pub fn edge(&self, args: &[&str]) -> Edge {
+        let mut all = vec!["preview"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["--port", "0", "--watch-stdin", "--quiet"]);
+        let mut child = self
+            .cmd(&all)
+            .env("AWS_ENDPOINT_URL", cloud_endpoint())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start shipit preview");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .expect("read the edge's URL");
+        let url = line.trim().to_string();
+        assert!(url.starts_with("http://127.0.0.1:"), "preview said {url:?}");
+        Edge { child, url }
+    }
+}
+
+/// GETs a URL with shipit's own client (status, headers, body).
+pub fn http_get(url: &str) -> shipit::http::Response {
+    block(async {
+        shipit::http::Client::new(std::time::Duration::from_secs(10))
+            .unwrap()
+            .get(url, &[])
+            .await
+            .unwrap()
     })
 }
