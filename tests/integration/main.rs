@@ -4,6 +4,7 @@
 
 mod support;
 
+mod demo;
 mod stack;
 mod sync;
 mod template;

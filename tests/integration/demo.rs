@@ -1,0 +1,33 @@
+//! The README's main job, as a test: `scripts/demo` starts its own local cloud and edge,
+//! deploys site-example with the whole stack, verifies it, redeploys (nothing to do) and
+//! destroys it.
+
+use std::process::Command;
+
+#[test]
+fn the_main_job_deploys_site_example_and_verifies_it() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let out = Command::new(format!("{root}/scripts/demo"))
+        .env("SHIPIT_BIN", env!("CARGO_BIN_EXE_shipit"))
+        .env("SHIPIT_DEMO_STACK", format!("demo-test-{}", std::process::id()))
+        .env("NO_PROXY", "127.0.0.1,localhost")
+        .env_remove("AWS_PROFILE")
+        .output()
+        .expect("run scripts/demo");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "demo failed:\n{stdout}\n{stderr}");
+    let url = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("site URL (local edge): "))
+        .unwrap_or_else(|| panic!("no site URL printed:\n{stdout}"));
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    for check in ["PASS  apex", "PASS  deep route", "PASS  direct S3", "PASS  hashed asset"] {
+        assert!(stdout.contains(check), "{check} missing from the table:\n{stdout}");
+    }
+    assert!(!stdout.contains("FAIL"), "{stdout}");
+    assert!(stderr.contains("unchanged without a change set"), "{stderr}");
+    assert!(stderr.contains("deleted"), "the demo cleans up: {stderr}");
+}
