@@ -110,18 +110,11 @@ impl Cdn {
         let deadline = Instant::now() + timeout;
         let mut last = String::new();
         loop {
-            let out = self
-                .client
-                .get_invalidation()
-                .distribution_id(distribution)
-                .id(id)
-                .send()
-                .await
-                .map_err(|e| aws::error(&format!("read invalidation {id}"), e))?;
-            let status = out
-                .invalidation()
-                .map(|i| i.status().to_string())
-                .unwrap_or_default();
+            let status = self
+                .invalidation(distribution, id)
+                .await?
+                .status()
+                .to_string();
             if is_completed(&status) {
                 return Ok(());
             }
@@ -197,19 +190,27 @@ impl Cdn {
 
     /// The paths of one invalidation.
     pub async fn invalidation_paths(&self, distribution: &str, id: &str) -> Result<Vec<String>> {
-        let out = self
-            .client
+        let inv = self.invalidation(distribution, id).await?;
+        Ok(inv
+            .invalidation_batch()
+            .and_then(|b| b.paths())
+            .map(|p| p.items().to_vec())
+            .unwrap_or_default())
+    }
+
+    async fn invalidation(
+        &self,
+        distribution: &str,
+        id: &str,
+    ) -> Result<aws_sdk_cloudfront::types::Invalidation> {
+        self.client
             .get_invalidation()
             .distribution_id(distribution)
             .id(id)
             .send()
             .await
-            .map_err(|e| aws::error(&format!("read invalidation {id}"), e))?;
-        Ok(out
-            .invalidation()
-            .and_then(|i| i.invalidation_batch())
-            .and_then(|b| b.paths())
-            .map(|p| p.items().to_vec())
-            .unwrap_or_default())
+            .map_err(|e| aws::error(&format!("read invalidation {id}"), e))?
+            .invalidation
+            .ok_or_else(|| Error::aws(format!("invalidation {id}: empty answer")))
     }
 }

@@ -203,6 +203,17 @@ fn region_of(sdk: &aws_config::SdkConfig) -> String {
         .unwrap_or_else(|| "us-east-1".into())
 }
 
+async fn run_checks(
+    target: &shipit::verify::run::Target,
+    checks: &VerifySettings,
+    reporter: &Reporter,
+) -> Result<Report> {
+    reporter.stage(&format!("verifying {}", target.site));
+    shipit::verify::run::verify(target, checks.timeout, reporter)
+        .await
+        .map_err(Error::Internal)
+}
+
 /// The last gate before pruning: is the site we just deployed working?
 async fn verify_deploy(
     sdk: &aws_config::SdkConfig,
@@ -229,10 +240,7 @@ async fn verify_deploy(
             return Ok(None);
         }
     };
-    reporter.stage(&format!("verifying {}", target.site));
-    let report = shipit::verify::run::verify(&target, checks.timeout, reporter)
-        .await
-        .map_err(Error::Internal)?;
+    let report = run_checks(&target, checks, reporter).await?;
     for line in report.table().lines() {
         reporter.info(line);
     }
@@ -309,10 +317,7 @@ async fn verify_command(
         index_md5,
     })
     .map_err(|why| Error::config_hint("nothing to verify", why))?;
-    reporter.stage(&format!("verifying {}", target.site));
-    let report = shipit::verify::run::verify(&target, checks.timeout, reporter)
-        .await
-        .map_err(Error::Internal)?;
+    let report = run_checks(&target, &checks, reporter).await?;
     if !cli.global.json {
         print!("{}", report.table());
     }

@@ -9,7 +9,10 @@ fn the_main_job_deploys_site_example_and_verifies_it() {
     let root = env!("CARGO_MANIFEST_DIR");
     let out = Command::new(format!("{root}/scripts/demo"))
         .env("SHIPIT_BIN", env!("CARGO_BIN_EXE_shipit"))
-        .env("SHIPIT_DEMO_STACK", format!("demo-test-{}", std::process::id()))
+        .env(
+            "SHIPIT_DEMO_STACK",
+            format!("demo-test-{}", std::process::id()),
+        )
         .env("NO_PROXY", "127.0.0.1,localhost")
         .env_remove("AWS_PROFILE")
         .output()
@@ -24,10 +27,21 @@ fn the_main_job_deploys_site_example_and_verifies_it() {
         .find_map(|l| l.strip_prefix("site URL (local edge): "))
         .unwrap_or_else(|| panic!("no site URL printed:\n{stdout}"));
     assert!(url.starts_with("http://127.0.0.1:"), "{url}");
-    for check in ["PASS  apex", "PASS  deep route", "PASS  direct S3", "PASS  hashed asset"] {
-        assert!(stdout.contains(check), "{check} missing from the table:\n{stdout}");
+    for check in [
+        "PASS  apex",
+        "PASS  deep route",
+        "PASS  direct S3",
+        "PASS  hashed asset",
+    ] {
+        assert!(
+            stdout.contains(check),
+            "{check} missing from the table:\n{stdout}"
+        );
     }
     assert!(!stdout.contains("FAIL"), "{stdout}");
-    assert!(stderr.contains("unchanged without a change set"), "{stderr}");
+    assert!(
+        stderr.contains("unchanged without a change set"),
+        "{stderr}"
+    );
     assert!(stderr.contains("deleted"), "the demo cleans up: {stderr}");
 }

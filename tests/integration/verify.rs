@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use crate::support::{assert_exit, assert_success, block, http_get, stderr, stdout, World};
+use crate::support::{assert_exit, assert_success, block, http_get, stderr, stdout, Edge, World};
 
 const SITE_BROKEN: i32 = 8;
 
@@ -61,6 +61,17 @@ fn deploy(w: &World, stack: &str, edge: &str, extra: &[&str]) -> std::process::O
     ];
     args.extend_from_slice(extra);
     w.run_stack("deploy", stack, &args)
+}
+
+/// A good deploy of the small SPA through a fresh edge: the stack's name, the edge, its outputs.
+fn deployed(w: &World) -> (String, Edge, Value) {
+    spa(w, "v1");
+    let name = w.stack_name();
+    let edge = w.edge(&["--stack", &name]);
+    let out = deploy(w, &name, &edge.url, &[]);
+    assert_success(&out);
+    let outputs = json(&out)["stack"]["outputs"].clone();
+    (name, edge, outputs)
 }
 
 fn verify(w: &World, stack: &str, edge: &str) -> std::process::Output {
@@ -165,12 +176,7 @@ fn a_good_deploy_passes_verification_through_the_local_edge() {
 #[test]
 fn verify_fails_when_the_bucket_is_public() {
     let w = World::new("verify-public");
-    spa(&w, "v1");
-    let name = w.stack_name();
-    let edge = w.edge(&["--stack", &name]);
-    let out = deploy(&w, &name, &edge.url, &[]);
-    assert_success(&out);
-    let outputs = json(&out)["stack"]["outputs"].clone();
+    let (name, edge, outputs) = deployed(&w);
     let bucket = outputs["SiteBucketName"].as_str().unwrap();
     put_policy(
         &w,
@@ -204,15 +210,8 @@ fn verify_fails_when_the_bucket_is_public() {
 #[test]
 fn verify_fails_when_the_bucket_policy_trusts_another_distribution() {
     let w = World::new("verify-arn");
-    spa(&w, "v1");
-    let name = w.stack_name();
-    let edge = w.edge(&["--stack", &name]);
-    let out = deploy(&w, &name, &edge.url, &[]);
-    assert_success(&out);
-    let bucket = json(&out)["stack"]["outputs"]["SiteBucketName"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let (name, edge, outputs) = deployed(&w);
+    let bucket = outputs["SiteBucketName"].as_str().unwrap().to_string();
     put_policy(
         &w,
         &bucket,
@@ -283,15 +282,8 @@ fn json_bucket(report: &Value) -> String {
 #[test]
 fn verify_fails_on_html_cache_control_changed_outside_shipit() {
     let w = World::new("verify-cache");
-    spa(&w, "v1");
-    let name = w.stack_name();
-    let edge = w.edge(&["--stack", &name]);
-    let out = deploy(&w, &name, &edge.url, &[]);
-    assert_success(&out);
-    let bucket = json(&out)["stack"]["outputs"]["SiteBucketName"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let (name, edge, outputs) = deployed(&w);
+    let bucket = outputs["SiteBucketName"].as_str().unwrap().to_string();
     block(async {
         w.s3.copy_object()
             .bucket(&bucket)
