@@ -70,6 +70,54 @@ pub enum Command {
         after_help = "Examples:\n  shipit preview ./dist                       production routing for a build, on http://127.0.0.1:8787\n  shipit preview ./dist --parameter SpaFallback=false\n  shipit preview --stack my-site --port 0     a stack deployed to the local cloud, on a free port"
     )]
     Preview(PreviewArgs),
+    /// Write a commented shipit.toml and a GitHub Actions deploy workflow into a repository
+    /// (asks on a terminal; never overwrites without --force).
+    #[command(
+        after_help = "Examples:\n  shipit init                                  ask for the stack name and build directory\n  shipit init --stack my-site --build-dir dist  no questions (what CI and scripts use)"
+    )]
+    Init(InitArgs),
+    /// Print a shell completion script: `shipit completions bash > /etc/bash_completion.d/shipit`.
+    Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The repository's root.
+    #[arg(long, default_value = ".", value_name = "DIR")]
+    pub root: PathBuf,
+    /// The stack name (default: from the directory's name).
+    #[arg(long)]
+    pub stack: Option<String>,
+    /// Where the build writes the site, relative to the root (default: guessed, e.g. dist).
+    #[arg(long, value_name = "DIR")]
+    pub build_dir: Option<String>,
+    /// The AWS region for the stack.
+    #[arg(long, default_value = "us-east-1")]
+    pub aws_region: String,
+    /// Replace files that exist.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// bash, zsh, fish, elvish or powershell.
+    pub shell: clap_complete::Shell,
+}
+
+impl Command {
+    /// The subcommand's name, for messages and the job summary.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Deploy(_) => "deploy",
+            Command::Plan(_) => "plan",
+            Command::Destroy(_) => "destroy",
+            Command::Verify(_) => "verify",
+            Command::Preview(_) => "preview",
+            Command::Init(_) => "init",
+            Command::Completions(_) => "completions",
+        }
+    }
 }
 
 /// Where and how to verify a site.

@@ -57,12 +57,12 @@ pub enum Error {
     #[error("{message}")]
     Stack { message: String, hint: String },
 
-    /// Verification failed; `report` is the verification report for `--json`.
+    /// Verification failed; the report is for `--json` and the job summary.
     #[error("{message}")]
     Broken {
         message: String,
         hint: String,
-        report: serde_json::Value,
+        report: Box<crate::verify::Report>,
     },
 
     #[error("{0}")]

@@ -37,17 +37,27 @@ fn main() {
     let code = match runtime.block_on(run(&cli, &reporter)) {
         Ok(()) => exit::OK,
         Err(err) => {
-            eprintln!("error: {err}");
-            if let Some(hint) = err.hint() {
-                eprintln!("hint: {hint}");
-            }
+            reporter.error(&err.to_string(), err.hint());
+            let report = match &err {
+                Error::Broken { report, .. } => Some(report.as_ref()),
+                _ => None,
+            };
+            job_summary(
+                &reporter,
+                &shipit::gha::JobSummary {
+                    command: cli.command.name(),
+                    verify: report,
+                    error: Some((&err.to_string(), err.hint())),
+                    ..Default::default()
+                },
+            );
             if json {
                 let mut out = json!({
                     "ok": false,
                     "error": { "kind": err.kind(), "message": err.to_string(), "hint": err.hint(), "exit_code": err.exit_code() }
                 });
-                if let Error::Broken { report, .. } = &err {
-                    out["verify"] = report.clone();
+                if let Some(r) = report {
+                    out["verify"] = serde_json::to_value(r).unwrap_or_default();
                 }
                 print_json(&out);
             }
@@ -159,6 +169,17 @@ async fn run(cli: &Cli, reporter: &Reporter) -> Result<()> {
             if let Some(r) = &verified {
                 reporter.stage(&format!("site: {}", r.site));
             }
+            reporter.close();
+            job_summary(
+                reporter,
+                &shipit::gha::JobSummary {
+                    command: "deploy",
+                    stack: ensured.as_ref().map(|e| (e.stack.as_str(), e.action)),
+                    summary: Some(&summary),
+                    verify: verified.as_ref(),
+                    error: None,
+                },
+            );
             if cli.global.json {
                 print_json(
                     &json!({ "ok": true, "stack": ensured, "summary": summary, "verify": verified }),
@@ -169,7 +190,72 @@ async fn run(cli: &Cli, reporter: &Reporter) -> Result<()> {
         Command::Destroy(args) => destroy(cli, args, &file, reporter).await,
         Command::Verify(args) => verify_command(cli, args, &file, reporter).await,
         Command::Preview(args) => preview(cli, args, &file, reporter).await,
+        Command::Init(args) => init(args, reporter),
+        Command::Completions(args) => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(args.shell, &mut cmd, "shipit", &mut std::io::stdout());
+            Ok(())
+        }
     }
+}
+
+/// `shipit init`: asks on a terminal, uses flags and guesses otherwise.
+fn init(args: &shipit::cli::InitArgs, reporter: &Reporter) -> Result<()> {
+    use shipit::init;
+    let root = &args.root;
+    if !root.is_dir() {
+        return Err(Error::input(
+            "not a directory",
+            root,
+            Some("--root is the repository's root"),
+        ));
+    }
+    let name = std::fs::canonicalize(root)
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_default();
+    let (guessed_dir, npm_dir) = init::suggest_build_dir(root);
+    let tty = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+    let ask = |question: &str, default: String| -> Result<String> {
+        if !tty {
+            return Ok(default);
+        }
+        eprint!("{question} [{default}]: ");
+        let _ = std::io::stderr().flush();
+        let mut answer = String::new();
+        std::io::stdin()
+            .read_line(&mut answer)
+            .map_err(|e| Error::Internal(format!("reading the answer: {e}")))?;
+        let answer = answer.trim();
+        Ok(if answer.is_empty() {
+            default
+        } else {
+            answer.to_string()
+        })
+    };
+    let stack = match &args.stack {
+        Some(s) => s.clone(),
+        None => ask("Stack name", init::suggest_stack(&name))?,
+    };
+    check_stack_name(&stack)?;
+    let build_dir = match &args.build_dir {
+        Some(d) => d.clone(),
+        None => ask("Build output directory", guessed_dir)?,
+    };
+    let answers = init::Answers {
+        stack,
+        build_dir,
+        npm_dir,
+        region: args.aws_region.clone(),
+    };
+    for path in init::write(root, &init::files(&answers), args.force)? {
+        reporter.info(&format!("wrote {}", path.display()));
+    }
+    reporter.stage(&format!(
+        "next: set the repository variable AWS_DEPLOY_ROLE_ARN (see stack/README.md for the role), then `shipit deploy {} --stack {}` or push to main",
+        answers.build_dir, answers.stack
+    ));
+    Ok(())
 }
 
 /// The failure a broken site is reported as.
@@ -193,7 +279,7 @@ fn broken(report: &Report, after_deploy: bool) -> Error {
             }
         ),
         hint: "each failure's cause is printed above; fix it and run `shipit verify` again".into(),
-        report: serde_json::to_value(report).unwrap_or_default(),
+        report: Box::new(report.clone()),
     }
 }
 
@@ -327,6 +413,15 @@ async fn verify_command(
     if cli.global.json {
         print_json(&json!({ "ok": true, "verify": report }));
     }
+    reporter.close();
+    job_summary(
+        reporter,
+        &shipit::gha::JobSummary {
+            command: "verify",
+            verify: Some(&report),
+            ..Default::default()
+        },
+    );
     reporter.stage(&format!(
         "{} works: {} checks passed",
         report.site,
@@ -651,6 +746,17 @@ fn print_summary(s: &Summary, stack: Option<&Ensured>, reporter: &Reporter) {
             String::new()
         }
     ));
+}
+
+/// Appends the run's job summary in GitHub Actions (a failure to write it is only a warning).
+fn job_summary(reporter: &Reporter, s: &shipit::gha::JobSummary) {
+    if !reporter.github() {
+        return;
+    }
+    let path = std::env::var("GITHUB_STEP_SUMMARY").ok();
+    if let Err(e) = shipit::gha::append_summary(path, &shipit::gha::markdown(s)) {
+        reporter.warn(&format!("cannot write the job summary: {e}"));
+    }
 }
 
 fn print_json(value: &serde_json::Value) {

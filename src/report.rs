@@ -1,6 +1,8 @@
 //! All human output: stage lines, progress, warnings and the final summary, on stderr.
 //! Stages call the reporter; they never print. Data (`plan` listings, `--json`) goes to stdout
-//! from `main`, not through here.
+//! from `main`, not through here. In GitHub Actions each stage is a collapsible group
+//! (`::group::`) and warnings are annotations (`::warning::`); the runner reads workflow
+//! commands from stderr as from stdout, so `--json` on stdout stays clean.
 
 use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
@@ -22,6 +24,9 @@ pub struct Reporter {
     mode: Mode,
     verbose: u8,
     out: Mutex<Box<dyn Write + Send>>,
+    /// GitHub Actions: stages are groups, warnings annotations.
+    github: bool,
+    group_open: Mutex<bool>,
 }
 
 impl Reporter {
@@ -35,7 +40,9 @@ impl Reporter {
         } else {
             Mode::Tty
         };
-        Reporter::new(mode, verbose, Box::new(std::io::stderr()))
+        let mut r = Reporter::new(mode, verbose, Box::new(std::io::stderr()));
+        r.github = crate::gha::enabled(|k| std::env::var(k).ok());
+        r
     }
 
     pub fn new(mode: Mode, verbose: u8, out: Box<dyn Write + Send>) -> Reporter {
@@ -43,6 +50,39 @@ impl Reporter {
             mode,
             verbose,
             out: Mutex::new(out),
+            github: false,
+            group_open: Mutex::new(false),
+        }
+    }
+
+    /// Reports as GitHub Actions wants it (for tests; `from_env` reads GITHUB_ACTIONS).
+    pub fn with_github(mut self, on: bool) -> Reporter {
+        self.github = on;
+        self
+    }
+
+    pub fn github(&self) -> bool {
+        self.github
+    }
+
+    /// Ends the open group, if any (before errors and summaries, so they stay visible).
+    pub fn close(&self) {
+        let mut open = self.group_open.lock().unwrap_or_else(|e| e.into_inner());
+        if *open {
+            self.line("::endgroup::");
+            *open = false;
+        }
+    }
+
+    /// A failure: a line and its hint for people, an annotation in GitHub Actions.
+    pub fn error(&self, message: &str, hint: Option<&str>) {
+        self.close();
+        self.line(&format!("error: {message}"));
+        if let Some(h) = hint {
+            self.line(&format!("hint: {h}"));
+        }
+        if self.github {
+            self.line(&crate::gha::error_command(message, hint));
         }
     }
 
@@ -53,7 +93,14 @@ impl Reporter {
 
     /// The start of a pipeline stage.
     pub fn stage(&self, text: &str) {
-        if self.mode != Mode::Quiet {
+        if self.mode == Mode::Quiet {
+            return;
+        }
+        if self.github {
+            self.close();
+            self.line(&format!("::group::{}", crate::gha::escape(text)));
+            *self.group_open.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        } else {
             self.line(&format!("==> {text}"));
         }
     }
@@ -72,7 +119,14 @@ impl Reporter {
     }
 
     pub fn warn(&self, text: &str) {
-        self.line(&format!("warning: {text}"));
+        if self.github {
+            self.line(&format!(
+                "::warning title=shipit::{}",
+                crate::gha::escape(text)
+            ));
+        } else {
+            self.line(&format!("warning: {text}"));
+        }
     }
 
     pub fn verbose(&self) -> u8 {
@@ -186,6 +240,24 @@ mod tests {
         fn flush(&mut self) -> std::io::Result<()> {
             Ok(())
         }
+    }
+
+    #[test]
+    fn github_actions_groups_stages_and_annotates_failures() {
+        let buf = Buf::default();
+        let r = Reporter::new(Mode::Plain, 0, Box::new(buf.clone())).with_github(true);
+        r.stage("planning");
+        r.info("3 files");
+        r.stage("uploading 100%");
+        r.warn("slow\nnetwork");
+        r.error("upload failed", Some("retry"));
+        r.close();
+        assert_eq!(
+            String::from_utf8(buf.0.lock().unwrap().clone()).unwrap(),
+            "::group::planning\n    3 files\n::endgroup::\n::group::uploading 100%25\n\
+             ::warning title=shipit::slow%0Anetwork\n::endgroup::\nerror: upload failed\nhint: retry\n\
+             ::error title=shipit::upload failed%0Ahint: retry\n"
+        );
     }
 
     #[test]

@@ -4,7 +4,9 @@
 
 mod support;
 
+mod browser;
 mod demo;
+mod ecosystem;
 mod stack;
 mod sync;
 mod template;
