@@ -258,6 +258,9 @@ pub struct TargetArgs {
     /// Wait until the invalidation completes (with a deadline) before pruning.
     #[arg(long)]
     pub wait: bool,
+    /// Seconds to wait for another run's deploy lock before giving up (default 120).
+    #[arg(long, value_name = "SECONDS")]
+    pub lock_wait: Option<u64>,
 }
 
 #[derive(Debug, Args)]

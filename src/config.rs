@@ -55,6 +55,8 @@ pub struct FileConfig {
     pub cdn: CdnConfig,
     #[serde(default)]
     pub verify: VerifyConfig,
+    #[serde(default)]
+    pub lock: LockConfig,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -183,6 +185,41 @@ pub struct PruneConfig {
     pub enabled: Option<bool>,
     pub max_deletes: Option<usize>,
     pub max_share: Option<f64>,
+    /// Content-hashed assets any of this many newest releases references are kept.
+    pub keep_releases: Option<usize>,
+    /// ... and those a release referenced less than this many hours ago.
+    pub grace_hours: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LockConfig {
+    /// How long a lock lives (a killed run's lock expires after this).
+    pub ttl_minutes: Option<u64>,
+    /// How long a second run waits for the first.
+    pub wait_seconds: Option<u64>,
+}
+
+/// The deploy lock's timing.
+#[derive(Debug, Clone, Copy)]
+pub struct LockSettings {
+    pub ttl: Duration,
+    pub wait: Duration,
+}
+
+pub fn lock_settings(file: &LockConfig, wait_flag: Option<u64>) -> LockSettings {
+    LockSettings {
+        ttl: Duration::from_secs(
+            file.ttl_minutes
+                .map(|m| m * 60)
+                .unwrap_or(crate::lock::DEFAULT_TTL_SECONDS),
+        ),
+        wait: Duration::from_secs(
+            wait_flag
+                .or(file.wait_seconds)
+                .unwrap_or(crate::lock::DEFAULT_WAIT_SECONDS),
+        ),
+    }
 }
 
 /// Custom endpoints per service (emulators, VPC endpoints); None means AWS's own.
@@ -230,6 +267,9 @@ pub struct Settings {
     /// The stack that owns the bucket; then `bucket` is filled from its outputs.
     pub stack: Option<StackSettings>,
     pub cdn: CdnSettings,
+    /// Which content-hashed assets the prune spares for earlier releases.
+    pub retention: crate::release::Retention,
+    pub lock: LockSettings,
 }
 
 /// Minutes to wait for CloudFormation by default (RDS and CloudFront creates take long).
@@ -468,6 +508,18 @@ pub fn settings(
             max_share,
         },
         allow_large_prune: target.allow_large_prune,
+        retention: crate::release::Retention {
+            keep_releases: file
+                .prune
+                .keep_releases
+                .unwrap_or(crate::release::DEFAULT_KEEP_RELEASES),
+            grace_seconds: 3600
+                * file
+                    .prune
+                    .grace_hours
+                    .unwrap_or(crate::release::DEFAULT_GRACE_HOURS),
+        },
+        lock: lock_settings(&file.lock, target.lock_wait),
         stack,
         cdn: CdnSettings {
             distribution_id: target

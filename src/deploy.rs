@@ -12,6 +12,7 @@ use serde::Serialize;
 use crate::config::Settings;
 use crate::error::{Error, Result};
 use crate::plan::{self, Action, Op, Plan, Reason};
+use crate::release::Release;
 use crate::report::{human_bytes, Reporter};
 use crate::s3::{Store, DELETE_BATCH};
 use crate::site::{self, LocalFile, ScanOptions};
@@ -42,6 +43,8 @@ pub struct Summary {
     /// Paths sent to CloudFront (0 when nothing was stale or there is no distribution).
     pub invalidated_paths: usize,
     pub invalidation_id: Option<String>,
+    /// The release recorded (absent when the files were the live release's already).
+    pub release: Option<String>,
     pub seconds: f64,
 }
 
@@ -107,6 +110,16 @@ pub struct Started {
     pub sdk: SdkConfig,
     pub local: Vec<LocalFile>,
     remote: Option<tokio::task::JoinHandle<Result<Remote>>>,
+}
+
+impl Started {
+    /// Drops the listing made while hashing: another run changed the bucket since (we waited
+    /// for its lock), so `prepare` lists again.
+    pub fn relist(&mut self) {
+        if let Some(task) = self.remote.take() {
+            task.abort();
+        }
+    }
 }
 
 /// Lists the bucket, resolves what it holds and plans. Makes no writes. Refuses a prune above
@@ -180,6 +193,22 @@ pub async fn prepare(
     }
 
     let mut plan = plan::diff(&local, &remote, &settings.rules);
+    if settings.prune
+        && plan
+            .deletes()
+            .any(|a| crate::headers::has_content_hash(&a.key))
+    {
+        // Visitors holding a recent release's HTML still load its hashed assets.
+        let releases = store.releases().await?;
+        let spared = crate::release::protect(&mut plan, &releases, settings.retention, now());
+        if spared > 0 {
+            reporter.info(&format!(
+                "keeping {spared} content-hashed assets that the last {} releases (or the last {}h) still reference",
+                settings.retention.keep_releases,
+                settings.retention.grace_seconds / 3600
+            ));
+        }
+    }
     if settings.prune {
         let deletes = plan.deletes().count();
         if let Some(why) = settings.prune_cap.exceeded(deletes, plan.remote_objects) {
@@ -216,8 +245,38 @@ pub struct Written {
     /// pending. What the invalidation covers.
     pub stale: Vec<String>,
     manifest: Manifest,
+    /// The release these writes made, when it is new (recorded once everything succeeded).
+    release: Option<Release>,
     local_files: usize,
     started: Instant,
+}
+
+impl Written {
+    pub fn new_release(&self) -> Option<&Release> {
+        self.release.as_ref()
+    }
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// The git commit being deployed: CI's, else the build directory's repository's.
+pub fn commit_of(dir: &std::path::Path) -> Option<String> {
+    if let Ok(sha) = std::env::var("GITHUB_SHA") {
+        return Some(sha);
+    }
+    let out = std::process::Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .current_dir(dir)
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    let sha = String::from_utf8(out.stdout).ok()?.trim().to_string();
+    (out.status.success() && sha.len() == 40).then_some(sha)
 }
 
 /// Runs the plan's writes phase by phase, then updates shipit's manifest. Deletes nothing:
@@ -290,9 +349,26 @@ pub async fn write_all(
         stale.dedup();
         manifest.pending_invalidation = stale.clone();
     }
+    // The same files as the release already live keep its id; anything else is a new release.
+    let mut release = None;
+    match previous.as_ref().filter(|m| m.files == manifest.files) {
+        Some(m) if m.release.is_some() => manifest.release = m.release.clone(),
+        _ => {
+            let r = Release::new(
+                manifest.files.clone(),
+                now(),
+                commit_of(&settings.dir),
+                "deploy",
+            );
+            manifest.release = Some(r.id.clone());
+            release = Some(r);
+        }
+    }
     // Rewritten only when it would say something new: a no-op deploy writes nothing at all.
     let unchanged = previous.as_ref().is_some_and(|m| {
-        m.files == manifest.files && m.pending_invalidation == manifest.pending_invalidation
+        m.files == manifest.files
+            && m.pending_invalidation == manifest.pending_invalidation
+            && m.release == manifest.release
     });
     if !unchanged {
         store.put_manifest(&manifest).await?;
@@ -302,6 +378,7 @@ pub async fn write_all(
         plan,
         stale,
         manifest,
+        release,
         local_files: local.len(),
         started,
     })
@@ -359,6 +436,7 @@ pub async fn prune(written: Written, settings: &Settings, reporter: &Reporter) -
         bytes_uploaded: counts.upload_bytes,
         invalidated_paths: 0,
         invalidation_id: None,
+        release: None,
         seconds: started.elapsed().as_secs_f64(),
     })
 }
@@ -436,6 +514,7 @@ fn manifest_for(plan: &Plan, etags: &HashMap<String, String>) -> Manifest {
             .unwrap_or(0),
         files,
         pending_invalidation: Vec::new(),
+        release: None,
         written_at: None,
     }
 }

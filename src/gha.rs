@@ -162,6 +162,7 @@ mod tests {
             bytes_uploaded: 2048,
             invalidated_paths: 4,
             invalidation_id: Some("I1".into()),
+            release: None,
             seconds: 1.25,
         }
     }

@@ -17,6 +17,7 @@ use shipit::error::{exit, Error, Result};
 use shipit::plan::{Op, Plan, Reason};
 use shipit::provision::{self, Ensured, Preview};
 use shipit::report::{human_bytes, Reporter};
+use shipit::s3::Store;
 use shipit::verify::run::{local_index_md5, Sources};
 use shipit::verify::Report;
 
@@ -121,7 +122,7 @@ async fn run(cli: &Cli, reporter: &Reporter) -> Result<()> {
             let checks = config::verify_settings(&args.check, &file.verify, args.no_verify)?;
             let mut settings =
                 config::settings(&cli.global, &args.target, args.concurrency, file, env)?;
-            let started_scan = deploy::start(&settings, reporter).await?;
+            let mut started_scan = deploy::start(&settings, reporter).await?;
             let sdk = started_scan.sdk.clone();
             let mut ensured = None;
             if let Some(stack) = &settings.stack {
@@ -135,35 +136,36 @@ async fn run(cli: &Cli, reporter: &Reporter) -> Result<()> {
                     .as_ref()
                     .and_then(|e| e.outputs.get("DistributionId").cloned())
             });
-            let prepared = deploy::prepare(&settings, started_scan, reporter).await?;
-            let mut written = deploy::write_all(prepared, &settings, reporter).await?;
-            let invalidation = match &settings.cdn.distribution_id {
-                Some(d) if settings.cdn.invalidate => {
-                    invalidate(&sdk, &settings, d, &written.stale, reporter).await?
-                }
-                Some(_) if !written.stale.is_empty() => {
-                    reporter.warn(&format!(
-                        "not invalidating (--no-invalidate): {} changed keys may be served stale; the next deploy invalidates them",
-                        written.stale.len()
-                    ));
-                    None
-                }
-                _ => None,
-            };
-            let verified = if checks.enabled {
-                verify_deploy(&sdk, &settings, &checks, ensured.as_ref(), reporter).await?
-            } else {
-                reporter.info("verification off (--no-verify)");
-                None
-            };
-            if settings.cdn.invalidate {
-                deploy::settle(&mut written).await?;
+            let store = Store::new(
+                &sdk,
+                &settings.connection,
+                &settings.bucket,
+                &settings.prefix,
+            );
+            let lock = shipit::lock::acquire(
+                &store,
+                "deploy",
+                settings.lock.ttl,
+                settings.lock.wait,
+                reporter,
+            )
+            .await?;
+            if lock.waited {
+                started_scan.relist();
             }
-            let mut summary = deploy::prune(written, &settings, reporter).await?;
-            if let Some((id, paths)) = invalidation {
-                summary.invalidation_id = Some(id);
-                summary.invalidated_paths = paths;
+            let outputs = ensured.as_ref().map(|e| &e.outputs);
+            let result = async {
+                let prepared = deploy::prepare(&settings, started_scan, reporter).await?;
+                let written = deploy::write_all(prepared, &settings, reporter).await?;
+                let index_md5 = local_index_md5(&settings.dir);
+                finish(
+                    &sdk, &settings, &checks, outputs, written, index_md5, reporter,
+                )
+                .await
             }
+            .await;
+            unlock(lock, &store, reporter).await;
+            let (mut summary, verified) = result?;
             summary.seconds = started.elapsed().as_secs_f64();
             print_summary(&summary, ensured.as_ref(), reporter);
             if let Some(r) = &verified {
@@ -258,6 +260,63 @@ fn init(args: &shipit::cli::InitArgs, reporter: &Reporter) -> Result<()> {
     Ok(())
 }
 
+/// Releases the deploy lock; a failure to is a warning (it expires by itself).
+async fn unlock(lock: shipit::lock::Lock, store: &Store, reporter: &Reporter) {
+    if let Err(e) = lock.release(store).await {
+        reporter.warn(&format!(
+            "could not release the deploy lock ({e}); it expires by itself, or `shipit unlock`"
+        ));
+    }
+}
+
+/// Everything after the writes, shared by deploy and rollback: invalidate what is stale,
+/// verify the site, record that the CDN caught up, prune, and record the release.
+async fn finish(
+    sdk: &aws_config::SdkConfig,
+    settings: &Settings,
+    checks: &VerifySettings,
+    outputs: Option<&BTreeMap<String, String>>,
+    mut written: deploy::Written,
+    index_md5: Option<String>,
+    reporter: &Reporter,
+) -> Result<(Summary, Option<Report>)> {
+    let invalidation = match &settings.cdn.distribution_id {
+        Some(d) if settings.cdn.invalidate => {
+            invalidate(sdk, settings, d, &written.stale, reporter).await?
+        }
+        Some(_) if !written.stale.is_empty() => {
+            reporter.warn(&format!(
+                "not invalidating (--no-invalidate): {} changed keys may be served stale; the next deploy invalidates them",
+                written.stale.len()
+            ));
+            None
+        }
+        _ => None,
+    };
+    let verified = if checks.enabled {
+        verify_deploy(sdk, settings, checks, outputs, index_md5, reporter).await?
+    } else {
+        reporter.info("verification off (--no-verify)");
+        None
+    };
+    if settings.cdn.invalidate {
+        deploy::settle(&mut written).await?;
+    }
+    let release = written.new_release().cloned();
+    let store = written.store.clone();
+    let mut summary = deploy::prune(written, settings, reporter).await?;
+    if let Some(r) = &release {
+        store.put_release(r).await?;
+        reporter.info(&format!("release {} recorded", r.id));
+    }
+    summary.release = release.map(|r| r.id);
+    if let Some((id, paths)) = invalidation {
+        summary.invalidation_id = Some(id);
+        summary.invalidated_paths = paths;
+    }
+    Ok((summary, verified))
+}
+
 /// The failure a broken site is reported as.
 fn broken(report: &Report, after_deploy: bool) -> Error {
     let failing: Vec<&str> = report
@@ -305,19 +364,20 @@ async fn verify_deploy(
     sdk: &aws_config::SdkConfig,
     settings: &Settings,
     checks: &VerifySettings,
-    ensured: Option<&Ensured>,
+    outputs: Option<&BTreeMap<String, String>>,
+    index_md5: Option<String>,
     reporter: &Reporter,
 ) -> Result<Option<Report>> {
     let region = region_of(sdk);
     let target = shipit::verify::run::target(Sources {
         settings: checks,
-        outputs: ensured.map(|e| &e.outputs),
+        outputs,
         s3_endpoint: settings.connection.endpoints.s3.as_deref(),
         region: &region,
         bucket: Some(&settings.bucket),
         prefix: &settings.prefix,
         rules: settings.rules.clone(),
-        index_md5: local_index_md5(&settings.dir),
+        index_md5,
     });
     let target = match target {
         Ok(t) => t,

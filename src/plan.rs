@@ -63,6 +63,11 @@ pub enum Reason {
     },
     /// The build no longer has this key.
     NotInBuild,
+    /// Not in the build, but a recent release references it (a visitor may still hold HTML
+    /// that loads it), or its grace period has not passed: kept.
+    Retained {
+        release: String,
+    },
     Unchanged,
 }
 
@@ -101,6 +106,9 @@ impl std::fmt::Display for Reason {
                 write!(f, "headers changed ({})", parts.join("; "))
             }
             Reason::NotInBuild => f.write_str("not in the build"),
+            Reason::Retained { release } => {
+                write!(f, "not in the build, kept: release {release} references it")
+            }
             Reason::Unchanged => f.write_str("unchanged"),
         }
     }
@@ -209,11 +217,20 @@ impl Plan {
 
 /// Computes the plan. `remote` holds every object under the prefix (shipit's state excluded).
 pub fn diff(local: &[LocalFile], remote: &[RemoteObject], rules: &HeaderRules) -> Plan {
+    diff_with(local, remote, |f| rules.headers_for(&f.key, f.sniff))
+}
+
+/// The same, with each file's headers given (a rollback takes them from the release).
+pub fn diff_with(
+    local: &[LocalFile],
+    remote: &[RemoteObject],
+    headers_of: impl Fn(&LocalFile) -> Headers,
+) -> Plan {
     let by_key: HashMap<&str, &RemoteObject> = remote.iter().map(|r| (r.key.as_str(), r)).collect();
     let mut actions: Vec<Action> = local
         .iter()
         .map(|file| {
-            let headers = rules.headers_for(&file.key, file.sniff);
+            let headers = headers_of(file);
             let remote = by_key.get(file.key.as_str()).copied();
             let (op, reason) = decide(file, &headers, remote);
             Action {

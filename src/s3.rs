@@ -20,6 +20,8 @@ use crate::aws;
 use crate::config::Connection;
 use crate::error::{Error, Result};
 use crate::headers::Headers;
+use crate::lock::LOCK_KEY;
+use crate::release::{Release, RELEASES_DIR};
 use crate::site::Md5;
 use crate::state::{Head, Listed, Manifest, MANIFEST_KEY, MD5_METADATA};
 
@@ -349,17 +351,238 @@ impl Store {
 
     pub async fn put_manifest(&self, manifest: &Manifest) -> Result<()> {
         let body = serde_json::to_vec(manifest).map_err(|e| Error::Internal(e.to_string()))?;
+        self.put_state(MANIFEST_KEY, body, "write shipit's manifest")
+            .await
+    }
+
+    /// A small JSON object under `.shipit/` (never cached anywhere).
+    async fn put_state(&self, key: &str, body: Vec<u8>, what: &str) -> Result<()> {
         self.client
             .put_object()
             .bucket(&self.bucket)
-            .key(self.full(MANIFEST_KEY))
+            .key(self.full(key))
             .body(ByteStream::from(body))
             .content_type("application/json")
             .cache_control("no-store")
             .send()
             .await
-            .map_err(|e| aws::error("write shipit's manifest", e))?;
+            .map_err(|e| aws::error(what, e))?;
         Ok(())
+    }
+
+    async fn get_state(&self, key: &str, what: &str) -> Result<Option<(Vec<u8>, String)>> {
+        let res = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(self.full(key))
+            .send()
+            .await;
+        let out = match res {
+            Ok(out) => out,
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => return Ok(None),
+            Err(e) => return Err(aws::error(what, e)),
+        };
+        let etag = out
+            .e_tag()
+            .unwrap_or_default()
+            .trim_matches('"')
+            .to_string();
+        let bytes = out
+            .body
+            .collect()
+            .await
+            .map_err(|e| Error::aws(format!("{what}: {e}")))?
+            .into_bytes();
+        Ok(Some((bytes.to_vec(), etag)))
+    }
+
+    pub async fn put_release(&self, release: &Release) -> Result<()> {
+        let body = serde_json::to_vec(release).map_err(|e| Error::Internal(e.to_string()))?;
+        let key = format!("{RELEASES_DIR}{}.json", release.id);
+        self.put_state(&key, body, &format!("record release {}", release.id))
+            .await
+    }
+
+    /// Every release record, oldest first (ids sort by time).
+    pub async fn releases(&self) -> Result<Vec<Release>> {
+        let mut ids = Vec::new();
+        let mut pages = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(self.full(RELEASES_DIR))
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| aws::error("list releases", e))?;
+            for o in page.contents() {
+                if let Some(id) = o
+                    .key()
+                    .and_then(|k| k.strip_prefix(&self.full(RELEASES_DIR)))
+                    .and_then(|k| k.strip_suffix(".json"))
+                {
+                    ids.push(id.to_string());
+                }
+            }
+        }
+        ids.sort();
+        let reads = ids.iter().map(|id| async move {
+            let key = format!("{RELEASES_DIR}{id}.json");
+            let what = format!("read release {id}");
+            match self.get_state(&key, &what).await? {
+                Some((bytes, _)) => serde_json::from_slice::<Release>(&bytes)
+                    .map(Some)
+                    .map_err(|e| Error::aws(format!("{what}: not a release record ({e})"))),
+                None => Ok(None),
+            }
+        });
+        let read: Vec<Option<Release>> = futures::stream::iter(reads)
+            .buffered(16)
+            .try_collect()
+            .await?;
+        Ok(read.into_iter().flatten().collect())
+    }
+
+    /// The versions of one key, newest first: (version id, ETag without quotes).
+    pub async fn versions(&self, key: &str) -> Result<Vec<(String, String)>> {
+        let full = self.full(key);
+        let mut out = Vec::new();
+        let mut marker: Option<(String, Option<String>)> = None;
+        loop {
+            let mut req = self
+                .client
+                .list_object_versions()
+                .bucket(&self.bucket)
+                .prefix(&full);
+            if let Some((k, v)) = &marker {
+                req = req.key_marker(k).set_version_id_marker(v.clone());
+            }
+            let page = req
+                .send()
+                .await
+                .map_err(|e| aws::error(&format!("list the versions of {key}"), e))?;
+            for v in page
+                .versions()
+                .iter()
+                .filter(|v| v.key() == Some(full.as_str()))
+            {
+                if let (Some(id), Some(etag)) = (v.version_id(), v.e_tag()) {
+                    out.push((id.to_string(), etag.trim_matches('"').to_string()));
+                }
+            }
+            match (page.is_truncated(), page.next_key_marker()) {
+                (Some(true), Some(k)) => {
+                    marker = Some((
+                        k.to_string(),
+                        page.next_version_id_marker().map(str::to_string),
+                    ))
+                }
+                _ => break,
+            }
+        }
+        Ok(out)
+    }
+
+    /// Makes an earlier version of a key the current one, with these headers. Returns the new
+    /// ETag.
+    pub async fn restore(
+        &self,
+        key: &str,
+        version: &str,
+        headers: &Headers,
+        md5: &Md5,
+    ) -> Result<String> {
+        let source = format!(
+            "{}/{}?versionId={}",
+            self.bucket,
+            utf8_percent_encode(&self.full(key), COPY_SOURCE),
+            utf8_percent_encode(version, NON_ALPHANUMERIC)
+        );
+        let out = self
+            .client
+            .copy_object()
+            .bucket(&self.bucket)
+            .key(self.full(key))
+            .copy_source(source)
+            .metadata_directive(MetadataDirective::Replace)
+            .content_type(&headers.content_type)
+            .cache_control(&headers.cache_control)
+            .set_metadata(Some(Self::metadata(md5)))
+            .send()
+            .await
+            .map_err(|e| aws::error(&format!("restore {key} (version {version})"), e))?;
+        Ok(out
+            .copy_object_result()
+            .and_then(|r| r.e_tag())
+            .unwrap_or_default()
+            .trim_matches('"')
+            .to_string())
+    }
+
+    /// Creates the lock object only if there is none (`If-None-Match: *`); false if one exists.
+    pub async fn create_lock(&self, body: Vec<u8>) -> Result<Option<String>> {
+        self.put_lock(body, None).await
+    }
+
+    /// Replaces the lock only if it is still the one we read (`If-Match`).
+    pub async fn replace_lock(&self, body: Vec<u8>, etag: &str) -> Result<Option<String>> {
+        self.put_lock(body, Some(etag)).await
+    }
+
+    async fn put_lock(&self, body: Vec<u8>, if_match: Option<&str>) -> Result<Option<String>> {
+        let mut req = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(self.full(LOCK_KEY))
+            .body(ByteStream::from(body))
+            .content_type("application/json")
+            .cache_control("no-store");
+        req = match if_match {
+            Some(etag) => req.if_match(format!("\"{etag}\"")),
+            None => req.if_none_match("*"),
+        };
+        match req.send().await {
+            Ok(out) => Ok(Some(
+                out.e_tag()
+                    .unwrap_or_default()
+                    .trim_matches('"')
+                    .to_string(),
+            )),
+            Err(e)
+                if matches!(
+                    e.raw_response().map(|r| r.status().as_u16()),
+                    Some(412 | 409)
+                ) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(aws::error("take the deploy lock", e)),
+        }
+    }
+
+    /// The lock's body and ETag, if there is one.
+    pub async fn read_lock(&self) -> Result<Option<(Vec<u8>, String)>> {
+        self.get_state(LOCK_KEY, "read the deploy lock").await
+    }
+
+    /// Deletes the lock: ours only (`If-Match`), or whatever is there (`unlock`).
+    pub async fn delete_lock(&self, etag: Option<&str>) -> Result<()> {
+        let mut req = self
+            .client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(self.full(LOCK_KEY));
+        if let Some(etag) = etag {
+            req = req.if_match(format!("\"{etag}\""));
+        }
+        match req.send().await {
+            Ok(_) => Ok(()),
+            // Someone broke our lock and took it: theirs now.
+            Err(e) if matches!(e.raw_response().map(|r| r.status().as_u16()), Some(412)) => Ok(()),
+            Err(e) => Err(aws::error("release the deploy lock", e)),
+        }
     }
 }
 

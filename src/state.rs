@@ -41,6 +41,9 @@ pub struct Manifest {
     /// when it changes nothing itself.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pending_invalidation: Vec<String>,
+    /// The release these files are (its record is under `.shipit/releases/`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release: Option<String>,
     /// The manifest object's LastModified (server clock, epoch seconds), set when read.
     #[serde(skip)]
     pub written_at: Option<i64>,
@@ -330,6 +333,7 @@ mod tests {
             deployed_at: 5,
             files: BTreeMap::new(),
             pending_invalidation: vec!["index.html".into()],
+            release: Some("20261121T000000Z-0123abcd".into()),
             written_at: None,
         };
         let bytes = serde_json::to_vec(&m).unwrap();

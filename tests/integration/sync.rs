@@ -193,8 +193,11 @@ fn one_changed_file_is_one_put() {
         .iter()
         .map(|r| format!("{} {}", r.method, key_of(r, &w.bucket)))
         .collect();
-    // The file, then shipit's manifest (its ETag for robots.txt changed).
-    assert_eq!(writes, ["PUT robots.txt", "PUT .shipit/manifest.json"]);
+    // The file, then shipit's manifest (its ETag for robots.txt changed), then, everything
+    // having succeeded, the new release's record.
+    assert_eq!(writes.len(), 3, "{writes:?}");
+    assert_eq!(writes[..2], ["PUT robots.txt", "PUT .shipit/manifest.json"]);
+    assert!(writes[2].starts_with("PUT .shipit/releases/"), "{writes:?}");
     let after = w.versions();
     for (key, n) in &after {
         let want = before[key] + usize::from(key == "robots.txt");
@@ -330,7 +333,8 @@ fn refusals_exit_non_zero_and_write_nothing() {
     // A prune above the cap: a build that lost most of its files.
     let shrunk = tempfile::tempdir().unwrap();
     std::fs::write(shrunk.path().join("index.html"), "<!doctype html>").unwrap();
-    let config = w.write_config("[prune]\nmax_deletes = 5\n");
+    // (No release retention here: these checks are about the caps.)
+    let config = w.write_config("[prune]\nmax_deletes = 5\nkeep_releases = 0\ngrace_hours = 0\n");
     let shrunk_path = shrunk.path().to_str().unwrap();
     check(
         &[
@@ -345,7 +349,19 @@ fn refusals_exit_non_zero_and_write_nothing() {
         "max_deletes",
     );
     // The share cap: 21 of 22 objects (over 10 and over 50%).
-    check(&["deploy", shrunk_path, "--bucket", &bucket], 4, "95%");
+    let no_retention = w.write_config("[prune]\nkeep_releases = 0\ngrace_hours = 0\n");
+    check(
+        &[
+            "deploy",
+            shrunk_path,
+            "--bucket",
+            &bucket,
+            "--config",
+            &no_retention,
+        ],
+        4,
+        "95%",
+    );
 
     assert_eq!(w.versions(), before);
 
@@ -356,6 +372,8 @@ fn refusals_exit_non_zero_and_write_nothing() {
             shrunk_path,
             "--bucket",
             &bucket,
+            "--config",
+            &no_retention,
             "--allow-large-prune",
         ])
         .output()
@@ -461,7 +479,11 @@ fn multipart_file_is_hashed_by_metadata_and_redeploys_as_a_noop() {
     w.proxy.take();
     w.deploy(&["--config", &config]);
     let writes: Vec<String> = w.writes().iter().map(|r| key_of(r, &w.bucket)).collect();
-    assert_eq!(writes, [".shipit/manifest.json"]);
+    assert_eq!(writes[0], ".shipit/manifest.json", "{writes:?}");
+    assert!(
+        writes.len() == 2 && writes[1].starts_with(".shipit/releases/"),
+        "without a manifest, shipit cannot tell this is the live release: it records one: {writes:?}"
+    );
 }
 
 #[test]

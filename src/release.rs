@@ -1,0 +1,313 @@
+//! Releases: what each successful deploy put live, kept in the bucket under `.shipit/releases/`
+//! (never served: the routing function answers 404 there and the bucket policy denies
+//! CloudFront). They make two things possible: `shipit rollback` (restore an earlier release's
+//! files from the bucket's object versions) and a prune that spares content-hashed assets a
+//! recent release still references, since visitors holding that release's HTML still load them.
+//!
+//! Everything here is pure; `s3` reads and writes the records.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::{Deserialize, Serialize};
+
+use crate::headers::has_content_hash;
+use crate::plan::{Op, Plan, Reason};
+use crate::state::Entry;
+
+/// Where release records live, under the prefix.
+pub const RELEASES_DIR: &str = ".shipit/releases/";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Release {
+    /// `YYYYMMDDTHHMMSSZ-<8 hex of the file set>`: sorts by time.
+    pub id: String,
+    /// Seconds since the Unix epoch.
+    pub created_at: u64,
+    /// The git commit deployed, when known (GITHUB_SHA, or the build directory's repository).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
+    /// `deploy`, or `rollback to <id>`.
+    pub source: String,
+    pub files: BTreeMap<String, Entry>,
+}
+
+/// A short, stable fingerprint of a file set: keys, content hashes and headers.
+pub fn fingerprint(files: &BTreeMap<String, Entry>) -> String {
+    let mut ctx = md5::Context::new();
+    for (k, e) in files {
+        for part in [k, &e.md5, &e.content_type, &e.cache_control] {
+            ctx.consume(part.as_bytes());
+            ctx.consume([0u8]);
+        }
+    }
+    format!("{:x}", ctx.compute())[..8].to_string()
+}
+
+/// `2026-11-21T21:30:05Z` as `20261121T213005Z` (UTC, from epoch seconds).
+pub fn timestamp(epoch: u64) -> String {
+    let days = (epoch / 86_400) as i64;
+    let secs = epoch % 86_400;
+    // Howard Hinnant's civil-from-days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}{month:02}{day:02}T{:02}{:02}{:02}Z",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
+}
+
+impl Release {
+    pub fn new(
+        files: BTreeMap<String, Entry>,
+        created_at: u64,
+        commit: Option<String>,
+        source: &str,
+    ) -> Release {
+        Release {
+            id: format!("{}-{}", timestamp(created_at), fingerprint(&files)),
+            created_at,
+            commit,
+            source: source.to_string(),
+            files,
+        }
+    }
+
+    /// Whether two releases put the same files live with the same headers.
+    pub fn same_files(&self, files: &BTreeMap<String, Entry>) -> bool {
+        self.files.len() == files.len()
+            && self.files.iter().zip(files).all(|((ka, a), (kb, b))| {
+                ka == kb
+                    && a.md5 == b.md5
+                    && a.content_type == b.content_type
+                    && a.cache_control == b.cache_control
+            })
+    }
+}
+
+/// The release `rollback` restores: the one named, or the newest whose files differ from
+/// what is live now (`releases` sorted oldest first).
+pub fn rollback_target<'a>(
+    releases: &'a [Release],
+    live: &BTreeMap<String, Entry>,
+    id: Option<&str>,
+) -> Result<&'a Release, String> {
+    match id {
+        Some(id) => releases
+            .iter()
+            .find(|r| r.id == id || r.id.starts_with(id))
+            .ok_or_else(|| format!("no release {id}")),
+        None => releases
+            .iter()
+            .rev()
+            .find(|r| !r.same_files(live))
+            .ok_or_else(|| "no earlier release with other files to roll back to".to_string()),
+    }
+}
+
+/// How long unreferenced content-hashed assets are kept, and for how many releases.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// A hashed asset any of the newest `keep_releases` releases references is kept.
+    pub keep_releases: usize,
+    /// ... and one a release referenced less than this many seconds ago is kept too.
+    pub grace_seconds: u64,
+}
+
+pub const DEFAULT_KEEP_RELEASES: usize = 3;
+pub const DEFAULT_GRACE_HOURS: u64 = 24;
+
+/// Turns the plan's deletes of content-hashed assets that recent releases still reference
+/// into keeps. Other deletes (HTML, unhashed files) stay: the new release replaced them.
+/// `releases` sorted oldest first; `now` in epoch seconds. Returns how many were spared.
+pub fn protect(plan: &mut Plan, releases: &[Release], r: Retention, now: u64) -> usize {
+    // key -> (the newest release referencing it, whether it is within the last N).
+    let mut newest: HashMap<&str, (&Release, bool)> = HashMap::new();
+    let recent_from = releases.len().saturating_sub(r.keep_releases);
+    for (i, rel) in releases.iter().enumerate() {
+        for key in rel.files.keys() {
+            newest.insert(key.as_str(), (rel, i >= recent_from));
+        }
+    }
+    let mut spared = 0;
+    for a in plan.actions.iter_mut().filter(|a| a.op == Op::Delete) {
+        if !has_content_hash(&a.key) {
+            continue;
+        }
+        let Some((rel, recent)) = newest.get(a.key.as_str()) else {
+            continue;
+        };
+        let young = now.saturating_sub(rel.created_at) < r.grace_seconds;
+        if *recent || young {
+            a.op = Op::Keep;
+            a.reason = Reason::Retained {
+                release: rel.id.clone(),
+            };
+            spared += 1;
+        }
+    }
+    spared
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::Action;
+
+    fn entry(md5: &str) -> Entry {
+        Entry {
+            md5: md5.into(),
+            etag: md5.into(),
+            size: 1,
+            content_type: "text/html; charset=utf-8".into(),
+            cache_control: "public, max-age=0, must-revalidate".into(),
+        }
+    }
+
+    fn files(keys: &[(&str, &str)]) -> BTreeMap<String, Entry> {
+        keys.iter()
+            .map(|(k, m)| (k.to_string(), entry(m)))
+            .collect()
+    }
+
+    fn release(at: u64, keys: &[(&str, &str)]) -> Release {
+        Release::new(files(keys), at, None, "deploy")
+    }
+
+    #[test]
+    fn timestamps_are_utc_and_sortable() {
+        let table = [
+            (0, "19700101T000000Z"),
+            (951_782_400, "20000229T000000Z"),
+            (1_795_210_205, "20261121T193005Z"),
+            (4_102_444_799, "20991231T235959Z"),
+        ];
+        for (epoch, want) in table {
+            assert_eq!(timestamp(epoch), want);
+        }
+    }
+
+    #[test]
+    fn ids_follow_time_and_content() {
+        let a = release(1_795_210_205, &[("index.html", "aa")]);
+        let b = release(1_795_210_205, &[("index.html", "bb")]);
+        assert!(a.id.starts_with("20261121T193005Z-"));
+        assert_ne!(a.id, b.id, "other files, other id");
+        assert_eq!(a.id, release(1_795_210_205, &[("index.html", "aa")]).id);
+        assert!(a.same_files(&files(&[("index.html", "aa")])));
+        assert!(!a.same_files(&files(&[("index.html", "aa"), ("b", "bb")])));
+    }
+
+    #[test]
+    fn rollback_goes_to_the_newest_release_that_differs_from_what_is_live() {
+        let r1 = release(1, &[("index.html", "v1")]);
+        let r2 = release(2, &[("index.html", "v2")]);
+        let r3 = release(3, &[("index.html", "v2")]); // a redeploy of the same files
+        let all = vec![r1.clone(), r2.clone(), r3];
+        let live = files(&[("index.html", "v2")]);
+        assert_eq!(rollback_target(&all, &live, None).unwrap().id, r1.id);
+        assert_eq!(
+            rollback_target(&all, &live, Some(&r2.id)).unwrap().id,
+            r2.id
+        );
+        assert_eq!(
+            rollback_target(&all, &live, Some(&r2.id[..20])).unwrap().id,
+            r2.id,
+            "a prefix names it"
+        );
+        assert!(rollback_target(&all, &live, Some("nope")).is_err());
+        assert!(
+            rollback_target(&all[1..], &live, None).is_err(),
+            "nothing else to go to"
+        );
+    }
+
+    fn delete(key: &str) -> Action {
+        Action {
+            key: key.into(),
+            op: Op::Delete,
+            reason: Reason::NotInBuild,
+            size: 1,
+            headers: None,
+            path: None,
+            md5: None,
+            remote_etag: None,
+        }
+    }
+
+    #[test]
+    fn prune_spares_hashed_assets_recent_releases_reference() {
+        let day = 86_400;
+        let releases = vec![
+            release(0, &[("assets/old.11111111.js", "a"), ("old.html", "h")]),
+            release(10 * day, &[("assets/mid.22222222.js", "b")]),
+            release(20 * day, &[("assets/new.33333333.js", "c")]),
+        ];
+        let keys = [
+            "assets/old.11111111.js",
+            "assets/mid.22222222.js",
+            "old.html",
+            "assets/stray.44444444.js",
+        ];
+        let table: &[(Retention, u64, &[&str])] = &[
+            // Last 2 releases: mid is referenced, old is not (and its grace is long past).
+            (
+                Retention {
+                    keep_releases: 2,
+                    grace_seconds: day,
+                },
+                30 * day,
+                &["assets/mid.22222222.js"],
+            ),
+            // Last release only, but a 15-day grace keeps mid (referenced 20 days ago? no: 20 > 15).
+            (
+                Retention {
+                    keep_releases: 1,
+                    grace_seconds: 15 * day,
+                },
+                21 * day,
+                &["assets/mid.22222222.js"],
+            ),
+            (
+                Retention {
+                    keep_releases: 1,
+                    grace_seconds: day,
+                },
+                30 * day,
+                &[],
+            ),
+            // Everything within reach: still never an unhashed page or an unknown asset.
+            (
+                Retention {
+                    keep_releases: 10,
+                    grace_seconds: 0,
+                },
+                30 * day,
+                &["assets/old.11111111.js", "assets/mid.22222222.js"],
+            ),
+        ];
+        for (retention, now, kept) in table {
+            let mut plan = Plan {
+                actions: keys.iter().map(|k| delete(k)).collect(),
+                remote_objects: 4,
+            };
+            let spared = protect(&mut plan, &releases, *retention, *now);
+            let got: Vec<&str> = plan
+                .actions
+                .iter()
+                .filter(|a| a.op == Op::Keep)
+                .map(|a| a.key.as_str())
+                .collect();
+            assert_eq!(got, *kept, "{retention:?} at day {}", now / day);
+            assert_eq!(spared, kept.len());
+        }
+    }
+}
