@@ -76,8 +76,58 @@ pub enum Command {
         after_help = "Examples:\n  shipit init                                  ask for the stack name and build directory\n  shipit init --stack my-site --build-dir dist  no questions (what CI and scripts use)"
     )]
     Init(InitArgs),
+    /// List the releases recorded in the site's bucket, newest last (`--json` too).
+    Releases(SiteArgs),
+    /// Put an earlier release back live in seconds (default: the previous one) from the
+    /// bucket's object versions, then invalidate what changed, verify, and prune.
+    #[command(
+        after_help = "Examples:\n  shipit rollback --stack my-site                        the previous release\n  shipit rollback 20261121T193005Z --stack my-site       a release by id (a prefix is enough)"
+    )]
+    Rollback(RollbackArgs),
+    /// Break the deploy lock a killed run left behind.
+    Unlock(SiteArgs),
     /// Print a shell completion script: `shipit completions bash > /etc/bash_completion.d/shipit`.
     Completions(CompletionsArgs),
+}
+
+/// Which deployed site: a stack's, or a bucket (and prefix).
+#[derive(Debug, Args, Clone)]
+pub struct SiteArgs {
+    /// The stack whose site bucket to use.
+    #[arg(long, env = "SHIPIT_STACK", conflicts_with = "bucket")]
+    pub stack: Option<String>,
+    /// The bucket (without a stack).
+    #[arg(long, env = "SHIPIT_BUCKET")]
+    pub bucket: Option<String>,
+    /// Key prefix inside the bucket.
+    #[arg(long, env = "SHIPIT_PREFIX")]
+    pub prefix: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// The release to restore (an id from `shipit releases`, or its prefix); default the
+    /// previous one.
+    pub id: Option<String>,
+    #[command(flatten)]
+    pub site: SiteArgs,
+    /// The CloudFront distribution (without a stack).
+    #[arg(long, env = "SHIPIT_DISTRIBUTION_ID", value_name = "ID")]
+    pub distribution_id: Option<String>,
+    /// Do not invalidate CloudFront.
+    #[arg(long)]
+    pub no_invalidate: bool,
+    /// Do not delete what the restored release does not have.
+    #[arg(long)]
+    pub no_prune: bool,
+    /// Do not verify the site before pruning.
+    #[arg(long)]
+    pub no_verify: bool,
+    /// Seconds to wait for another run's deploy lock.
+    #[arg(long, value_name = "SECONDS")]
+    pub lock_wait: Option<u64>,
+    #[command(flatten)]
+    pub check: CheckArgs,
 }
 
 #[derive(Debug, Args)]
@@ -115,6 +165,9 @@ impl Command {
             Command::Verify(_) => "verify",
             Command::Preview(_) => "preview",
             Command::Init(_) => "init",
+            Command::Releases(_) => "releases",
+            Command::Rollback(_) => "rollback",
+            Command::Unlock(_) => "unlock",
             Command::Completions(_) => "completions",
         }
     }
@@ -177,7 +230,7 @@ pub struct PreviewArgs {
     pub watch_stdin: bool,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Default)]
 pub struct StackArgs {
     /// The CloudFormation stack that owns the site (created or updated first; the bucket
     /// comes from its outputs).

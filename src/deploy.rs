@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use crate::config::Settings;
 use crate::error::{Error, Result};
+use crate::headers::Headers;
 use crate::plan::{self, Action, Op, Plan, Reason};
 use crate::release::Release;
 use crate::report::{human_bytes, Reporter};
@@ -23,6 +24,10 @@ pub struct Prepared {
     pub store: Store,
     pub local: Vec<LocalFile>,
     pub plan: Plan,
+    /// A rollback: the object version each upload restores, by key.
+    versions: Option<HashMap<String, String>>,
+    /// A rollback: the release it restores.
+    rollback_of: Option<String>,
     /// The manifest the bucket held before this deploy.
     pub manifest: Option<Manifest>,
     pub started: Instant,
@@ -95,7 +100,12 @@ pub async fn start(settings: &Settings, reporter: &Reporter) -> Result<Started> 
         human_bytes(local.iter().map(|f| f.size).sum()),
         started.elapsed().as_secs_f64()
     ));
-    Ok(Started { sdk, local, remote })
+    Ok(Started {
+        sdk,
+        local,
+        remote,
+        release: None,
+    })
 }
 
 /// What the bucket holds: its listing and shipit's manifest.
@@ -110,9 +120,36 @@ pub struct Started {
     pub sdk: SdkConfig,
     pub local: Vec<LocalFile>,
     remote: Option<tokio::task::JoinHandle<Result<Remote>>>,
+    /// Set for a rollback: the release whose files (and headers) to put back.
+    release: Option<Release>,
 }
 
 impl Started {
+    /// A rollback's start: the release's files stand for the build.
+    pub fn from_release(sdk: SdkConfig, release: Release) -> Result<Started> {
+        let local = release
+            .files
+            .iter()
+            .map(|(key, e)| {
+                Ok(LocalFile {
+                    key: key.clone(),
+                    path: std::path::PathBuf::new(),
+                    size: e.size,
+                    md5: crate::site::Md5::from_hex(&e.md5).ok_or_else(|| {
+                        Error::aws(format!("release {}: {key} has no valid hash", release.id))
+                    })?,
+                    sniff: crate::headers::Sniff::Binary,
+                })
+            })
+            .collect::<Result<_>>()?;
+        Ok(Started {
+            sdk,
+            local,
+            remote: None,
+            release: Some(release),
+        })
+    }
+
     /// Drops the listing made while hashing: another run changed the bucket since (we waited
     /// for its lock), so `prepare` lists again.
     pub fn relist(&mut self) {
@@ -129,14 +166,21 @@ pub async fn prepare(
     started: Started,
     reporter: &Reporter,
 ) -> Result<Prepared> {
-    let Started { sdk, local, remote } = started;
+    let Started {
+        sdk,
+        local,
+        remote,
+        release,
+    } = started;
     let sdk = &sdk;
     let started = Instant::now();
+    let what = match &release {
+        Some(r) => format!("rollback to release {}", r.id),
+        None => settings.dir.display().to_string(),
+    };
     reporter.stage(&format!(
-        "planning {} -> s3://{}/{}",
-        settings.dir.display(),
-        settings.bucket,
-        settings.prefix
+        "planning {what} -> s3://{}/{}",
+        settings.bucket, settings.prefix
     ));
     let store = Store::new(
         sdk,
@@ -192,7 +236,17 @@ pub async fn prepare(
         }
     }
 
-    let mut plan = plan::diff(&local, &remote, &settings.rules);
+    let mut plan = match &release {
+        // A rollback puts each file back with the headers it had in that release.
+        Some(r) => plan::diff_with(&local, &remote, |f| {
+            let e = &r.files[&f.key];
+            Headers {
+                content_type: e.content_type.clone(),
+                cache_control: e.cache_control.clone(),
+            }
+        }),
+        None => plan::diff(&local, &remote, &settings.rules),
+    };
     if settings.prune
         && plan
             .deletes()
@@ -227,13 +281,67 @@ pub async fn prepare(
             a.op = Op::Keep;
         }
     }
+    let versions = match &release {
+        Some(r) => Some(versions_to_restore(&store, &plan, r, settings.concurrency).await?),
+        None => None,
+    };
     Ok(Prepared {
         store,
         local,
         plan,
+        versions,
+        rollback_of: release.map(|r| r.id),
         manifest,
         started,
     })
+}
+
+/// For a rollback: the version of each key to restore, the newest whose ETag is the
+/// release's MD5. Fails, before any write, naming what cannot be restored.
+async fn versions_to_restore(
+    store: &Store,
+    plan: &Plan,
+    release: &Release,
+    concurrency: usize,
+) -> Result<HashMap<String, String>> {
+    let wanted: Vec<(&str, String)> = plan
+        .actions
+        .iter()
+        .filter(|a| a.op == Op::Upload)
+        .map(|a| (a.key.as_str(), release.files[&a.key].md5.clone()))
+        .collect();
+    let found: Vec<(String, Option<String>)> = futures::stream::iter(wanted)
+        .map(|(key, md5)| async move {
+            let versions = store.versions(key).await?;
+            let hit = versions
+                .into_iter()
+                .find(|(_, etag)| *etag == md5)
+                .map(|(id, _)| id);
+            Ok::<_, Error>((key.to_string(), hit))
+        })
+        .buffer_unordered(concurrency)
+        .try_collect()
+        .await?;
+    let missing: Vec<&str> = found
+        .iter()
+        .filter(|(_, v)| v.is_none())
+        .map(|(k, _)| k.as_str())
+        .collect();
+    if !missing.is_empty() {
+        return Err(Error::Refused {
+            message: format!(
+                "release {} cannot be restored from the bucket: no version of {} has its content ({} in all); nothing was written",
+                release.id,
+                missing.iter().take(5).copied().collect::<Vec<_>>().join(", "),
+                missing.len()
+            ),
+            hint: "versioning must be on (shipit's stack turns it on) and the versions kept; otherwise deploy that release's build again".into(),
+        });
+    }
+    Ok(found
+        .into_iter()
+        .filter_map(|(k, v)| Some((k, v?)))
+        .collect())
 }
 
 /// Runs the plan: writes in phases, the manifest, then (only if all of that succeeded) the prune.
@@ -257,11 +365,15 @@ impl Written {
     }
 }
 
-fn now() -> u64 {
+fn now_millis() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
+        .map(|d| d.as_millis() as u64)
         .unwrap_or(0)
+}
+
+fn now() -> u64 {
+    now_millis() / 1000
 }
 
 /// The git commit being deployed: CI's, else the build directory's repository's.
@@ -291,6 +403,8 @@ pub async fn write_all(
         store,
         local,
         plan,
+        versions,
+        rollback_of,
         manifest: previous,
         started,
     } = prepared;
@@ -310,8 +424,12 @@ pub async fn write_all(
             let done: Vec<(String, String)> = futures::stream::iter(actions)
                 .map(|action| {
                     let (store, progress) = (&store, &progress);
+                    let versions = versions.as_ref();
                     async move {
-                        let etag = write(store, action, settings).await?;
+                        let etag = match versions.and_then(|v| v.get(&action.key)) {
+                            Some(version) => restore(store, action, version).await?,
+                            None => write(store, action, settings).await?,
+                        };
                         reporter.detail(&format!(
                             "{} {} ({})",
                             verb(action.op),
@@ -354,12 +472,20 @@ pub async fn write_all(
     match previous.as_ref().filter(|m| m.files == manifest.files) {
         Some(m) if m.release.is_some() => manifest.release = m.release.clone(),
         _ => {
-            let r = Release::new(
-                manifest.files.clone(),
-                now(),
-                commit_of(&settings.dir),
-                "deploy",
-            );
+            let r = match &rollback_of {
+                Some(id) => Release::new(
+                    manifest.files.clone(),
+                    now_millis(),
+                    None,
+                    &format!("rollback to {id}"),
+                ),
+                None => Release::new(
+                    manifest.files.clone(),
+                    now_millis(),
+                    commit_of(&settings.dir),
+                    "deploy",
+                ),
+            };
             manifest.release = Some(r.id.clone());
             release = Some(r);
         }
@@ -439,6 +565,17 @@ pub async fn prune(written: Written, settings: &Settings, reporter: &Reporter) -
         release: None,
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// A rollback's upload: the earlier version copied over the current one.
+async fn restore(store: &Store, action: &Action, version: &str) -> Result<String> {
+    let (Some(headers), Some(md5)) = (&action.headers, &action.md5) else {
+        return Err(Error::Internal(format!(
+            "restore of {} without headers",
+            action.key
+        )));
+    };
+    store.restore(&action.key, version, headers, md5).await
 }
 
 async fn write(store: &Store, action: &Action, settings: &Settings) -> Result<String> {

@@ -19,7 +19,7 @@ pub const RELEASES_DIR: &str = ".shipit/releases/";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Release {
-    /// `YYYYMMDDTHHMMSSZ-<8 hex of the file set>`: sorts by time.
+    /// `YYYYMMDDTHHMMSSmmmZ-<8 hex of the file set>` (UTC to the millisecond): sorts by time.
     pub id: String,
     /// Seconds since the Unix epoch.
     pub created_at: u64,
@@ -66,15 +66,22 @@ pub fn timestamp(epoch: u64) -> String {
 }
 
 impl Release {
+    /// A release made at `millis` (milliseconds since the Unix epoch).
     pub fn new(
         files: BTreeMap<String, Entry>,
-        created_at: u64,
+        millis: u64,
         commit: Option<String>,
         source: &str,
     ) -> Release {
+        let stamp = timestamp(millis / 1000);
         Release {
-            id: format!("{}-{}", timestamp(created_at), fingerprint(&files)),
-            created_at,
+            id: format!(
+                "{}{:03}Z-{}",
+                stamp.trim_end_matches('Z'),
+                millis % 1000,
+                fingerprint(&files)
+            ),
+            created_at: millis / 1000,
             commit,
             source: source.to_string(),
             files,
@@ -116,7 +123,8 @@ pub fn rollback_target<'a>(
 /// How long unreferenced content-hashed assets are kept, and for how many releases.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Retention {
-    /// A hashed asset any of the newest `keep_releases` releases references is kept.
+    /// A hashed asset any of the newest `keep_releases` releases references is kept, the
+    /// release being deployed counted as the newest.
     pub keep_releases: usize,
     /// ... and one a release referenced less than this many seconds ago is kept too.
     pub grace_seconds: u64,
@@ -131,7 +139,8 @@ pub const DEFAULT_GRACE_HOURS: u64 = 24;
 pub fn protect(plan: &mut Plan, releases: &[Release], r: Retention, now: u64) -> usize {
     // key -> (the newest release referencing it, whether it is within the last N).
     let mut newest: HashMap<&str, (&Release, bool)> = HashMap::new();
-    let recent_from = releases.len().saturating_sub(r.keep_releases);
+    // The release being deployed is the newest of the N; it is not recorded yet.
+    let recent_from = releases.len() + 1 - r.keep_releases.max(1).min(releases.len() + 1);
     for (i, rel) in releases.iter().enumerate() {
         for key in rel.files.keys() {
             newest.insert(key.as_str(), (rel, i >= recent_from));
@@ -179,7 +188,7 @@ mod tests {
     }
 
     fn release(at: u64, keys: &[(&str, &str)]) -> Release {
-        Release::new(files(keys), at, None, "deploy")
+        Release::new(files(keys), at * 1000, None, "deploy")
     }
 
     #[test]
@@ -187,7 +196,7 @@ mod tests {
         let table = [
             (0, "19700101T000000Z"),
             (951_782_400, "20000229T000000Z"),
-            (1_795_210_205, "20261121T193005Z"),
+            (1_795_289_405, "20261121T193005Z"),
             (4_102_444_799, "20991231T235959Z"),
         ];
         for (epoch, want) in table {
@@ -197,11 +206,18 @@ mod tests {
 
     #[test]
     fn ids_follow_time_and_content() {
-        let a = release(1_795_210_205, &[("index.html", "aa")]);
-        let b = release(1_795_210_205, &[("index.html", "bb")]);
-        assert!(a.id.starts_with("20261121T193005Z-"));
+        let a = release(1_795_289_405, &[("index.html", "aa")]);
+        let b = release(1_795_289_405, &[("index.html", "bb")]);
+        assert!(a.id.starts_with("20261121T193005000Z-"), "{}", a.id);
+        let later = Release::new(
+            files(&[("index.html", "aa")]),
+            1_795_289_405_007,
+            None,
+            "deploy",
+        );
+        assert!(later.id.starts_with("20261121T193005007Z-") && later.id > a.id);
         assert_ne!(a.id, b.id, "other files, other id");
-        assert_eq!(a.id, release(1_795_210_205, &[("index.html", "aa")]).id);
+        assert_eq!(a.id, release(1_795_289_405, &[("index.html", "aa")]).id);
         assert!(a.same_files(&files(&[("index.html", "aa")])));
         assert!(!a.same_files(&files(&[("index.html", "aa"), ("b", "bb")])));
     }
@@ -247,34 +263,44 @@ mod tests {
     fn prune_spares_hashed_assets_recent_releases_reference() {
         let day = 86_400;
         let releases = vec![
-            release(0, &[("assets/old.11111111.js", "a"), ("old.html", "h")]),
-            release(10 * day, &[("assets/mid.22222222.js", "b")]),
-            release(20 * day, &[("assets/new.33333333.js", "c")]),
+            release(0, &[("assets/old.1a2b3c4d.js", "a"), ("old.html", "h")]),
+            release(10 * day, &[("assets/mid.2b3c4d5e.js", "b")]),
+            release(20 * day, &[("assets/new.3c4d5e6f.js", "c")]),
         ];
         let keys = [
-            "assets/old.11111111.js",
-            "assets/mid.22222222.js",
+            "assets/old.1a2b3c4d.js",
+            "assets/mid.2b3c4d5e.js",
             "old.html",
-            "assets/stray.44444444.js",
+            "assets/stray.4d5e6f7a.js",
         ];
         let table: &[(Retention, u64, &[&str])] = &[
-            // Last 2 releases: mid is referenced, old is not (and its grace is long past).
+            // The new release and the two before it: mid is referenced, old is not (and its
+            // grace is long past).
+            (
+                Retention {
+                    keep_releases: 3,
+                    grace_seconds: day,
+                },
+                30 * day,
+                &["assets/mid.2b3c4d5e.js"],
+            ),
+            // The new release and the one before it (which references neither).
             (
                 Retention {
                     keep_releases: 2,
                     grace_seconds: day,
                 },
                 30 * day,
-                &["assets/mid.22222222.js"],
+                &[],
             ),
-            // Last release only, but a 15-day grace keeps mid (referenced 20 days ago? no: 20 > 15).
+            // The new release only, but a 15-day grace keeps mid (referenced 11 days ago).
             (
                 Retention {
                     keep_releases: 1,
                     grace_seconds: 15 * day,
                 },
                 21 * day,
-                &["assets/mid.22222222.js"],
+                &["assets/mid.2b3c4d5e.js"],
             ),
             (
                 Retention {
@@ -291,7 +317,7 @@ mod tests {
                     grace_seconds: 0,
                 },
                 30 * day,
-                &["assets/old.11111111.js", "assets/mid.22222222.js"],
+                &["assets/old.1a2b3c4d.js", "assets/mid.2b3c4d5e.js"],
             ),
         ];
         for (retention, now, kept) in table {

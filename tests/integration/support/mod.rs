@@ -204,6 +204,15 @@ impl World {
 
     /// The same for another bucket (a stack's).
     pub fn objects_in(&self, bucket: &str) -> BTreeMap<String, Object> {
+        self.list(bucket, false)
+    }
+
+    /// Every object of the test's bucket, shipit's own state (`.shipit/`) included.
+    pub fn objects_with_state(&self) -> BTreeMap<String, Object> {
+        self.list(&self.bucket, true)
+    }
+
+    fn list(&self, bucket: &str, with_state: bool) -> BTreeMap<String, Object> {
         block(async {
             let mut out = BTreeMap::new();
             let mut pages = self
@@ -215,7 +224,7 @@ impl World {
             while let Some(page) = pages.next().await {
                 for o in page.unwrap().contents() {
                     let key = o.key().unwrap().to_string();
-                    if key.starts_with(".shipit/") {
+                    if key.starts_with(".shipit/") && !with_state {
                         continue;
                     }
                     out.insert(
@@ -277,11 +286,15 @@ impl World {
     }
 
     pub fn get(&self, key: &str) -> Vec<u8> {
+        self.get_from(&self.bucket, key)
+    }
+
+    pub fn get_from(&self, bucket: &str, key: &str) -> Vec<u8> {
         block(async {
             let o = self
                 .s3
                 .get_object()
-                .bucket(&self.bucket)
+                .bucket(bucket)
                 .key(key)
                 .send()
                 .await
