@@ -7,6 +7,7 @@ mod support;
 mod browser;
 mod demo;
 mod ecosystem;
+mod faults;
 mod releases;
 mod stack;
 mod sync;

@@ -486,8 +486,7 @@ impl World {
     }
 }
 
-/// Every path of every invalidation of a distribution, from the emulator's CloudFront API.
-pub fn invalidated_paths(distribution: &str) -> Vec<Vec<String>> {
+fn cloudfront() -> aws_sdk_cloudfront::Client {
     let conf = aws_sdk_cloudfront::config::Builder::new()
         .behavior_version(aws_sdk_cloudfront::config::BehaviorVersion::latest())
         .region(aws_sdk_cloudfront::config::Region::new("us-east-1"))
@@ -496,7 +495,58 @@ pub fn invalidated_paths(distribution: &str) -> Vec<Vec<String>> {
         ))
         .endpoint_url(&cloud().endpoint)
         .build();
-    let client = aws_sdk_cloudfront::Client::from_conf(conf);
+    aws_sdk_cloudfront::Client::from_conf(conf)
+}
+
+/// A bare distribution in front of a bucket (for invalidations without a stack); its id.
+pub fn make_distribution(bucket: &str) -> String {
+    use aws_sdk_cloudfront::types::{
+        DefaultCacheBehavior, DistributionConfig, Origin, Origins, S3OriginConfig,
+        ViewerProtocolPolicy,
+    };
+    let config = DistributionConfig::builder()
+        .caller_reference(format!("test-{bucket}"))
+        .comment("test")
+        .enabled(true)
+        .origins(
+            Origins::builder()
+                .quantity(1)
+                .items(
+                    Origin::builder()
+                        .id("site")
+                        .domain_name(format!("{bucket}.s3.us-east-1.amazonaws.com"))
+                        .s3_origin_config(
+                            S3OriginConfig::builder().origin_access_identity("").build(),
+                        )
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .default_cache_behavior(
+            DefaultCacheBehavior::builder()
+                .target_origin_id("site")
+                .viewer_protocol_policy(ViewerProtocolPolicy::RedirectToHttps)
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    block(async {
+        let out = cloudfront()
+            .create_distribution()
+            .distribution_config(config)
+            .send()
+            .await
+            .expect("create a distribution");
+        out.distribution().unwrap().id().to_string()
+    })
+}
+
+/// Every path of every invalidation of a distribution, from the emulator's CloudFront API.
+pub fn invalidated_paths(distribution: &str) -> Vec<Vec<String>> {
+    let client = cloudfront();
     block(async {
         let list = client
             .list_invalidations()

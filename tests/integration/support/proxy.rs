@@ -33,7 +33,8 @@ impl Request {
     }
 }
 
-/// Given a request, a full HTTP response to send instead of forwarding it.
+/// Given a request, a full HTTP response to send instead of forwarding it; an empty one
+/// resets the connection without answering (a network fault). A hook may also block.
 pub type Hook = Arc<dyn Fn(&Request) -> Option<Vec<u8>> + Send + Sync>;
 
 pub struct Proxy {
@@ -136,6 +137,10 @@ fn serve(
         let canned = hook.lock().unwrap().clone().and_then(|h| h(&req));
         log.lock().unwrap().push(req);
         if let Some(resp) = canned {
+            if resp.is_empty() {
+                let _ = client_w.shutdown(Shutdown::Both);
+                return Ok(());
+            }
             client_w.write_all(&resp)?;
             continue;
         }
