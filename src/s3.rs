@@ -290,12 +290,32 @@ impl Store {
 
     /// Gives an existing object new headers by copying it onto itself: no body is sent.
     pub async fn update_headers(&self, key: &str, headers: &Headers, md5: &Md5) -> Result<String> {
+        self.copy_onto(key, None, headers, md5, &format!("update headers of {key}"))
+            .await
+    }
+
+    /// Copies a key onto itself (from one of its versions, or the current one) with these
+    /// headers. Returns the new ETag.
+    async fn copy_onto(
+        &self,
+        key: &str,
+        version: Option<&str>,
+        headers: &Headers,
+        md5: &Md5,
+        what: &str,
+    ) -> Result<String> {
         let full = self.full(key);
-        let source = format!(
+        let mut source = format!(
             "{}/{}",
             self.bucket,
             utf8_percent_encode(&full, COPY_SOURCE)
         );
+        if let Some(v) = version {
+            source.push_str(&format!(
+                "?versionId={}",
+                utf8_percent_encode(v, NON_ALPHANUMERIC)
+            ));
+        }
         let out = self
             .client
             .copy_object()
@@ -308,7 +328,7 @@ impl Store {
             .set_metadata(Some(Self::metadata(md5)))
             .send()
             .await
-            .map_err(|e| aws::error(&format!("update headers of {key}"), e))?;
+            .map_err(|e| aws::error(what, e))?;
         Ok(out
             .copy_object_result()
             .and_then(|r| r.e_tag())
@@ -493,31 +513,9 @@ impl Store {
         headers: &Headers,
         md5: &Md5,
     ) -> Result<String> {
-        let source = format!(
-            "{}/{}?versionId={}",
-            self.bucket,
-            utf8_percent_encode(&self.full(key), COPY_SOURCE),
-            utf8_percent_encode(version, NON_ALPHANUMERIC)
-        );
-        let out = self
-            .client
-            .copy_object()
-            .bucket(&self.bucket)
-            .key(self.full(key))
-            .copy_source(source)
-            .metadata_directive(MetadataDirective::Replace)
-            .content_type(&headers.content_type)
-            .cache_control(&headers.cache_control)
-            .set_metadata(Some(Self::metadata(md5)))
-            .send()
+        let what = format!("restore {key} (version {version})");
+        self.copy_onto(key, Some(version), headers, md5, &what)
             .await
-            .map_err(|e| aws::error(&format!("restore {key} (version {version})"), e))?;
-        Ok(out
-            .copy_object_result()
-            .and_then(|r| r.e_tag())
-            .unwrap_or_default()
-            .trim_matches('"')
-            .to_string())
     }
 
     /// Creates the lock object only if there is none (`If-None-Match: *`); false if one exists.

@@ -71,8 +71,8 @@ fn rollback_restores_the_previous_release_verifies_and_records_it() {
     assert_eq!(list[1]["live"], true);
     assert_eq!(list[0]["files"], 3);
 
-    let out = w
-        .cmd(&[
+    let rollback = |extra: &[&str]| {
+        let mut args = vec![
             "rollback",
             "--stack",
             &name,
@@ -80,10 +80,11 @@ fn rollback_restores_the_previous_release_verifies_and_records_it() {
             &edge.url,
             "--verify-timeout",
             "5",
-            "--json",
-        ])
-        .output()
-        .unwrap();
+        ];
+        args.extend_from_slice(extra);
+        w.cmd(&args).output().unwrap()
+    };
+    let out = rollback(&["--json"]);
     assert_success(&out);
     let r = json(&out);
     assert_eq!(r["verify"]["ok"], true, "{r:#}");
@@ -119,18 +120,7 @@ fn rollback_restores_the_previous_release_verifies_and_records_it() {
     );
 
     // Rolling back again goes to v2 (the newest release other than what is live).
-    let out = w
-        .cmd(&[
-            "rollback",
-            "--stack",
-            &name,
-            "--url",
-            &edge.url,
-            "--verify-timeout",
-            "5",
-        ])
-        .output()
-        .unwrap();
+    let out = rollback(&[]);
     assert_success(&out);
     assert!(
         stderr(&out).contains(&format!("rolling back to release {v2_release}")),
