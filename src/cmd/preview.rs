@@ -1,0 +1,145 @@
+//! `shipit preview`: the local edge, for a build directory or a stack in the local cloud.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Duration;
+
+use shipit::cfn::{check_stack_name, Cfn};
+use shipit::cli::{Cli, PreviewArgs};
+use shipit::config;
+use shipit::error::{Error, Result};
+use shipit::report::Reporter;
+
+/// `shipit preview`: the local edge, for a directory or a stack in the local cloud.
+pub(crate) async fn preview(
+    cli: &Cli,
+    args: &PreviewArgs,
+    file: &config::FileConfig,
+    reporter: &Reporter,
+) -> Result<()> {
+    use shipit::edge::serve::{self, Edge, Origin, Source, StackSource, OAC_ACCESS_KEY};
+    let stack = args.stack.clone();
+    let (source, what) = match stack {
+        Some(name) => {
+            check_stack_name(&name)?;
+            let conn = config::connection(&cli.global, file, config::DEFAULT_MAX_ATTEMPTS, |k| {
+                std::env::var(k).ok()
+            });
+            let Some(endpoint) = conn.endpoints.cloudfront.clone() else {
+                return Err(Error::config_hint(
+                    "preview --stack serves a stack from the local cloud",
+                    "set AWS_ENDPOINT_URL (or --endpoint-url) to the local cloud (scripts/local-cloud); on AWS, CloudFront serves the stack: use `shipit verify --stack`",
+                ));
+            };
+            let sdk = shipit::aws::load(&conn).await?;
+            let oac = aws_sdk_s3::config::Credentials::new(
+                OAC_ACCESS_KEY,
+                "shipit-local-edge",
+                None,
+                None,
+                "shipit-edge",
+            );
+            let source = Source::Stack(Box::new(StackSource {
+                stack: name.clone(),
+                cfn: Cfn::new(&sdk, &conn),
+                cdn: shipit::cdn::Cdn::new(&sdk, &conn),
+                s3: shipit::s3::client_with(&sdk, &conn, Some(oac)),
+                http: shipit::http::Client::new(Duration::from_secs(10))
+                    .map_err(Error::Internal)?,
+                registry_url: format!("{}/_shipit/resources", endpoint.trim_end_matches('/')),
+            }));
+            (source, format!("stack {name} (from the local cloud)"))
+        }
+        None => {
+            let dir = args.dir.clone().unwrap_or_else(|| ".".into());
+            if !dir.is_dir() {
+                return Err(Error::input(
+                    "not a build directory",
+                    &dir,
+                    Some("pass the directory your build writes (e.g. ./dist), or --stack NAME"),
+                ));
+            }
+            if !dir.join("index.html").is_file() {
+                reporter.warn(&format!(
+                    "{} has no index.html: the apex and client-side routes will answer 404",
+                    dir.display()
+                ));
+            }
+            let template = shipit::template::Template::load(
+                args.template.as_deref().or(file.stack.template.as_deref()),
+            )?;
+            let mut explicit: BTreeMap<String, String> = file.stack.parameters.clone();
+            for a in &args.parameters {
+                let (k, v) = shipit::template::parse_assignment(a)?;
+                explicit.insert(k, v);
+            }
+            let params = template.resolve_parameters(&explicit)?;
+            let config = shipit::edge::source::from_template(&template, params).map_err(|e| {
+                Error::config_hint(
+                    format!("cannot emulate the template's distribution: {e}"),
+                    "preview emulates stack/shipit.yaml's distribution; check --template",
+                )
+            })?;
+            let rules = shipit::headers::HeaderRules::new(&file.headers)?;
+            (
+                Source::Fixed(
+                    Arc::new(config),
+                    Arc::new(Origin::Dir {
+                        root: dir.clone(),
+                        rules,
+                    }),
+                ),
+                format!("{} with the template's routing and headers", dir.display()),
+            )
+        }
+    };
+    let edge = Arc::new(Edge::new(source, !cli.global.quiet));
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], args.port));
+    let watch_stdin = args.watch_stdin;
+    let stop = async move {
+        let stdin_closed = async {
+            if watch_stdin {
+                let _ = tokio::task::spawn_blocking(|| {
+                    let mut sink = [0u8; 4096];
+                    use std::io::Read;
+                    let mut stdin = std::io::stdin();
+                    while matches!(stdin.read(&mut sink), Ok(n) if n > 0) {}
+                })
+                .await;
+            } else {
+                std::future::pending::<()>().await;
+            }
+        };
+        let term = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut s) => {
+                    s.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {},
+            _ = term => {},
+            _ = stdin_closed => {},
+        }
+    };
+    serve::run(
+        edge,
+        addr,
+        |bound| {
+            println!("http://{bound}");
+            let _ = std::io::stdout().flush();
+            reporter.stage(&format!("serving {what} on http://{bound} (Ctrl-C stops)"));
+        },
+        stop,
+    )
+    .await
+    .map_err(|e| {
+        Error::config_hint(
+            format!("cannot serve on {addr}: {e}"),
+            "pick another port with --port (0 takes any free one)",
+        )
+    })
+}
