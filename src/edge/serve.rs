@@ -184,14 +184,6 @@ pub struct StackSource {
     pub registry_url: String,
 }
 
-/// A loaded stack view: its distribution, configuration and origin.
-struct Loaded {
-    distribution: Option<String>,
-    config: Arc<EdgeConfig>,
-    origin: Arc<Origin>,
-    at: Instant,
-}
-
 impl StackSource {
     async fn load(&self) -> Result<(String, EdgeConfig, Origin), String> {
         let info = self
@@ -247,54 +239,43 @@ struct Cached {
 
 pub struct Edge {
     source: Source,
-    loaded: Mutex<Option<Loaded>>,
+    /// The stack's distribution as last loaded (a new one empties the cache).
+    distribution: Mutex<Option<String>>,
     cache: Mutex<HashMap<String, Cached>>,
     seen_invalidations: Mutex<HashSet<String>>,
     /// Print each request to stderr.
     pub log: bool,
 }
 
-/// How long a loaded configuration is reused. Zero: every request sees the stack as it is
-/// now, so a verification right after a stack update never judges the old configuration
-/// (CloudFront takes minutes to propagate; the local edge is exact instead).
-const RELOAD_EVERY: Duration = Duration::ZERO;
-
 impl Edge {
     pub fn new(source: Source, log: bool) -> Edge {
         Edge {
             source,
-            loaded: Mutex::new(None),
+            distribution: Mutex::new(None),
             cache: Mutex::new(HashMap::new()),
             seen_invalidations: Mutex::new(HashSet::new()),
             log,
         }
     }
 
-    /// The configuration and origin to answer with.
+    /// The configuration and origin to answer with. A stack's is read for every request, so
+    /// a verification right after a stack update never judges the old configuration
+    /// (CloudFront takes minutes to propagate; the local edge is exact instead).
     async fn current(&self) -> Result<(Arc<EdgeConfig>, Arc<Origin>), String> {
         let stack = match &self.source {
             Source::Fixed(c, o) => return Ok((c.clone(), o.clone())),
             Source::Stack(s) => s,
         };
-        let mut loaded = self.loaded.lock().await;
-        if let Some(l) = loaded.as_ref().filter(|l| l.at.elapsed() < RELOAD_EVERY) {
-            return Ok((l.config.clone(), l.origin.clone()));
-        }
         let (id, config, origin) = stack.load().await?;
-        if loaded.as_ref().and_then(|l| l.distribution.as_deref()) != Some(id.as_str()) {
+        let mut known = self.distribution.lock().await;
+        if known.as_deref() != Some(id.as_str()) {
             self.cache.lock().await.clear();
             // Invalidations made before we first saw the distribution are already reflected.
             let ids = stack.cdn.invalidation_ids(&id).await.unwrap_or_default();
             *self.seen_invalidations.lock().await = ids.into_iter().collect();
+            *known = Some(id);
         }
-        let (config, origin) = (Arc::new(config), Arc::new(origin));
-        *loaded = Some(Loaded {
-            distribution: Some(id),
-            config: config.clone(),
-            origin: origin.clone(),
-            at: Instant::now(),
-        });
-        Ok((config, origin))
+        Ok((Arc::new(config), Arc::new(origin)))
     }
 
     /// Drops cached entries named by invalidations we have not seen yet.
@@ -302,13 +283,11 @@ impl Edge {
         let Source::Stack(stack) = &self.source else {
             return;
         };
-        let Some(id) = self
-            .loaded
-            .lock()
-            .await
-            .as_ref()
-            .and_then(|l| l.distribution.clone())
-        else {
+        // Nothing cached, nothing to drop: no need to ask CloudFront.
+        if self.cache.lock().await.is_empty() {
+            return;
+        }
+        let Some(id) = self.distribution.lock().await.clone() else {
             return;
         };
         let Ok(ids) = stack.cdn.invalidation_ids(&id).await else {
