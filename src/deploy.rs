@@ -349,9 +349,6 @@ async fn versions_to_restore(
 pub struct Written {
     pub store: Store,
     pub plan: Plan,
-    /// Keys whose cached copies may be stale: this plan's and those earlier deploys left
-    /// pending. What the invalidation covers.
-    pub stale: Vec<String>,
     manifest: Manifest,
     /// The release these writes made, when it is new (recorded once everything succeeded).
     release: Option<Release>,
@@ -362,6 +359,12 @@ pub struct Written {
 impl Written {
     pub fn new_release(&self) -> Option<&Release> {
         self.release.as_ref()
+    }
+
+    /// Keys whose cached copies may be stale: this plan's and those earlier deploys left
+    /// pending (kept only when there is a distribution). What the invalidation covers.
+    pub fn stale(&self) -> &[String] {
+        &self.manifest.pending_invalidation
     }
 }
 
@@ -456,8 +459,8 @@ pub async fn write_all(
     // invalidation and the verification succeed (`settle`), so a failed or interrupted deploy
     // leaves the next one a record of what to invalidate.
     let mut manifest = manifest_for(&plan, &etags);
-    let mut stale = crate::invalidate::stale_keys(&plan, settings.prune);
     if settings.cdn.distribution_id.is_some() {
+        let mut stale = crate::invalidate::stale_keys(&plan, settings.prune);
         stale.extend(
             previous
                 .iter()
@@ -465,7 +468,7 @@ pub async fn write_all(
         );
         stale.sort();
         stale.dedup();
-        manifest.pending_invalidation = stale.clone();
+        manifest.pending_invalidation = stale;
     }
     // The same files as the release already live keep its id; anything else is a new release.
     let mut release = None;
@@ -502,7 +505,6 @@ pub async fn write_all(
     Ok(Written {
         store,
         plan,
-        stale,
         manifest,
         release,
         local_files: local.len(),

@@ -110,12 +110,12 @@ pub(crate) async fn finish(
 ) -> Result<(Summary, Option<Report>)> {
     let invalidation = match &settings.cdn.distribution_id {
         Some(d) if settings.cdn.invalidate => {
-            invalidate(sdk, settings, d, &written.stale, reporter).await?
+            invalidate(sdk, settings, d, written.stale(), reporter).await?
         }
-        Some(_) if !written.stale.is_empty() => {
+        Some(_) if !written.stale().is_empty() => {
             reporter.warn(&format!(
                 "not invalidating (--no-invalidate): {} changed keys may be served stale; the next deploy invalidates them",
-                written.stale.len()
+                written.stale().len()
             ));
             None
         }
