@@ -1,7 +1,7 @@
 //! The CloudFront side of the boundary: invalidations, and reading a distribution for the
 //! local edge. Which paths to invalidate is `invalidate`'s decision.
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use aws_config::SdkConfig;
 use aws_sdk_cloudfront::error::ProvideErrorMetadata;
@@ -42,13 +42,7 @@ impl Cdn {
         paths: &[String],
         reporter: &Reporter,
     ) -> Result<String> {
-        let reference = format!(
-            "shipit-{}",
-            SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map(|d| d.as_nanos())
-                .unwrap_or(0)
-        );
+        let reference = format!("shipit-{}", crate::clock::epoch_nanos());
         let batch = InvalidationBatch::builder()
             .paths(
                 Paths::builder()

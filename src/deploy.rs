@@ -3,7 +3,9 @@
 //! what the plan says, and never deletes after an error.
 
 use std::collections::HashMap;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
+
+use crate::clock::{epoch_millis, epoch_secs};
 
 use aws_config::SdkConfig;
 use futures::{StreamExt, TryStreamExt};
@@ -254,7 +256,8 @@ pub async fn prepare(
     {
         // Visitors holding a recent release's HTML still load its hashed assets.
         let releases = store.releases().await?;
-        let spared = crate::release::protect(&mut plan, &releases, settings.retention, now());
+        let spared =
+            crate::release::protect(&mut plan, &releases, settings.retention, epoch_secs());
         if spared > 0 {
             reporter.info(&format!(
                 "keeping {spared} content-hashed assets that the last {} releases (or the last {}h) still reference",
@@ -368,17 +371,6 @@ impl Written {
     }
 }
 
-fn now_millis() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
-
-fn now() -> u64 {
-    now_millis() / 1000
-}
-
 /// The git commit being deployed: CI's, else the build directory's repository's.
 pub fn commit_of(dir: &std::path::Path) -> Option<String> {
     if let Ok(sha) = std::env::var("GITHUB_SHA") {
@@ -478,13 +470,13 @@ pub async fn write_all(
             let r = match &rollback_of {
                 Some(id) => Release::new(
                     manifest.files.clone(),
-                    now_millis(),
+                    epoch_millis(),
                     None,
                     &format!("rollback to {id}"),
                 ),
                 None => Release::new(
                     manifest.files.clone(),
-                    now_millis(),
+                    epoch_millis(),
                     commit_of(&settings.dir),
                     "deploy",
                 ),
@@ -647,10 +639,7 @@ fn manifest_for(plan: &Plan, etags: &HashMap<String, String>) -> Manifest {
         .collect();
     Manifest {
         version: Manifest::VERSION,
-        deployed_at: SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0),
+        deployed_at: epoch_secs(),
         files,
         pending_invalidation: Vec::new(),
         release: None,

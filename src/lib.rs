@@ -9,6 +9,7 @@ pub mod aws;
 pub mod cdn;
 pub mod cfn;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod deploy;
 pub mod edge;

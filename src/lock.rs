@@ -4,7 +4,9 @@
 //! over with `If-Match` on the stale copy (so two waiters cannot both take it); `shipit unlock`
 //! breaks it at once.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
+
+use crate::clock::epoch_secs;
 
 use serde::{Deserialize, Serialize};
 
@@ -22,13 +24,6 @@ pub struct Holder {
     pub command: String,
     pub acquired_at: u64,
     pub expires_at: u64,
-}
-
-pub fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
 
 /// Who this process is, for the lock's `owner`.
@@ -87,7 +82,7 @@ pub async fn acquire(
     let started = std::time::Instant::now();
     let mut told = false;
     loop {
-        let t = now();
+        let t = epoch_secs();
         let me = Holder {
             owner: owner(|k| std::env::var(k).ok()),
             command: command.to_string(),

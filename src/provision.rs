@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
@@ -45,11 +45,7 @@ pub struct Ensured {
 const POLL: Duration = Duration::from_secs(2);
 
 fn change_set_name() -> String {
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis())
-        .unwrap_or(0);
-    format!("shipit-{secs}")
+    format!("shipit-{}", crate::clock::epoch_millis())
 }
 
 fn stack_error(message: String, hint: impl Into<String>) -> Error {
