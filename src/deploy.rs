@@ -255,9 +255,12 @@ pub async fn prepare(
             .any(|a| crate::headers::has_content_hash(&a.key))
     {
         // Visitors holding a recent release's HTML still load its hashed assets.
-        let releases = store.releases().await?;
-        let spared =
-            crate::release::protect(&mut plan, &releases, settings.retention, epoch_secs());
+        // Only the newest records can protect anything: the history is not read.
+        let now = epoch_secs();
+        let ids = store.release_ids().await?;
+        let needed = crate::release::needed_for_retention(&ids, settings.retention, now);
+        let releases = store.read_releases(needed).await?;
+        let spared = crate::release::protect(&mut plan, &releases, settings.retention, now);
         if spared > 0 {
             reporter.info(&format!(
                 "keeping {spared} content-hashed assets that the last {} releases (or the last {}h) still reference",

@@ -133,6 +133,22 @@ pub struct Retention {
 pub const DEFAULT_KEEP_RELEASES: usize = 3;
 pub const DEFAULT_GRACE_HOURS: u64 = 24;
 
+/// The release ids [`protect`] can need, from all of them (oldest first): the newest
+/// `keep_releases - 1` (the release being deployed is the Nth) and every one made within the
+/// grace period. Both are a suffix of the time-sorted list, so this is the longer suffix;
+/// everything older can protect nothing, and is not read.
+pub fn needed_for_retention(ids: &[String], r: Retention, now: u64) -> &[String] {
+    let cutoff = timestamp(now.saturating_sub(r.grace_seconds));
+    // `YYYYMMDDTHHMMSS` compares as text; ids add milliseconds after it.
+    let recent_in_grace = ids
+        .iter()
+        .rev()
+        .take_while(|id| id.get(..15).is_some_and(|t| t >= &cutoff[..15]))
+        .count();
+    let n = r.keep_releases.saturating_sub(1).max(recent_in_grace);
+    &ids[ids.len().saturating_sub(n)..]
+}
+
 /// Turns the plan's deletes of content-hashed assets that recent releases still reference
 /// into keeps. Other deletes (HTML, unhashed files) stay: the new release replaced them.
 /// `releases` sorted oldest first; `now` in epoch seconds. Returns how many were spared.
@@ -189,6 +205,30 @@ mod tests {
 
     fn release(at: u64, keys: &[(&str, &str)]) -> Release {
         Release::new(files(keys), at * 1000, None, "deploy")
+    }
+
+    #[test]
+    fn retention_reads_only_the_newest_releases_it_can_need() {
+        let day = 86_400;
+        let ids: Vec<String> = (0..10)
+            .map(|d| release(d * day, &[("a", "a")]).id)
+            .collect();
+        let r = |keep, grace_days| Retention {
+            keep_releases: keep,
+            grace_seconds: grace_days * day,
+        };
+        let table = [
+            (r(3, 0), 9 * day + 1, 2),
+            (r(1, 0), 9 * day + 1, 0),
+            (r(3, 4), 9 * day + 1, 4), // days 6..=9 are within four days of day 9
+            (r(20, 0), 9 * day, 10),
+            (r(3, 100), 9 * day, 10),
+        ];
+        for (retention, now, want) in table {
+            let got = needed_for_retention(&ids, retention, now);
+            assert_eq!(got.len(), want, "{retention:?}");
+            assert_eq!(got, &ids[10 - want..], "a suffix");
+        }
     }
 
     #[test]
@@ -321,6 +361,19 @@ mod tests {
             ),
         ];
         for (retention, now, kept) in table {
+            // Only the releases `needed_for_retention` picks give the same answer.
+            let ids: Vec<String> = releases.iter().map(|r| r.id.clone()).collect();
+            let needed = needed_for_retention(&ids, *retention, *now);
+            let subset: Vec<Release> = releases
+                .iter()
+                .filter(|r| needed.contains(&r.id))
+                .cloned()
+                .collect();
+            let mut plan_subset = Plan {
+                actions: keys.iter().map(|k| delete(k)).collect(),
+                remote_objects: 4,
+            };
+            protect(&mut plan_subset, &subset, *retention, *now);
             let mut plan = Plan {
                 actions: keys.iter().map(|k| delete(k)).collect(),
                 remote_objects: 4,
@@ -333,6 +386,13 @@ mod tests {
                 .map(|a| a.key.as_str())
                 .collect();
             assert_eq!(got, *kept, "{retention:?} at day {}", now / day);
+            let got_subset: Vec<&str> = plan_subset
+                .actions
+                .iter()
+                .filter(|a| a.op == Op::Keep)
+                .map(|a| a.key.as_str())
+                .collect();
+            assert_eq!(got_subset, got, "the subset read decides the same");
             assert_eq!(spared, kept.len());
         }
     }

@@ -426,6 +426,12 @@ impl Store {
 
     /// Every release record, oldest first (ids sort by time).
     pub async fn releases(&self) -> Result<Vec<Release>> {
+        let ids = self.release_ids().await?;
+        self.read_releases(&ids).await
+    }
+
+    /// The ids of every release record, oldest first (ids sort by time).
+    pub async fn release_ids(&self) -> Result<Vec<String>> {
         let mut ids = Vec::new();
         let mut pages = self
             .client
@@ -447,6 +453,11 @@ impl Store {
             }
         }
         ids.sort();
+        Ok(ids)
+    }
+
+    /// These release records, in the order given (a record gone meanwhile is skipped).
+    pub async fn read_releases(&self, ids: &[String]) -> Result<Vec<Release>> {
         let reads = ids.iter().map(|id| async move {
             let key = format!("{RELEASES_DIR}{id}.json");
             let what = format!("read release {id}");
