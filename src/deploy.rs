@@ -26,13 +26,17 @@ pub struct Prepared {
     pub store: Store,
     pub local: Vec<LocalFile>,
     pub plan: Plan,
-    /// A rollback: the object version each upload restores, by key.
-    versions: Option<HashMap<String, String>>,
-    /// A rollback: the release it restores.
-    rollback_of: Option<String>,
+    /// Set for a rollback: what it restores, and from which object versions.
+    rollback: Option<Rollback>,
     /// The manifest the bucket held before this deploy.
     pub manifest: Option<Manifest>,
     pub started: Instant,
+}
+
+/// A rollback's plan: the release it restores, and the object version each upload copies.
+struct Rollback {
+    release_id: String,
+    versions: HashMap<String, String>,
 }
 
 /// What a deploy did.
@@ -287,16 +291,18 @@ pub async fn prepare(
             a.op = Op::Keep;
         }
     }
-    let versions = match &release {
-        Some(r) => Some(versions_to_restore(&store, &plan, r, settings.concurrency).await?),
+    let rollback = match release {
+        Some(r) => Some(Rollback {
+            versions: versions_to_restore(&store, &plan, &r, settings.concurrency).await?,
+            release_id: r.id,
+        }),
         None => None,
     };
     Ok(Prepared {
         store,
         local,
         plan,
-        versions,
-        rollback_of: release.map(|r| r.id),
+        rollback,
         manifest,
         started,
     })
@@ -401,8 +407,7 @@ pub async fn write_all(
         store,
         local,
         plan,
-        versions,
-        rollback_of,
+        rollback,
         manifest: previous,
         started,
     } = prepared;
@@ -422,11 +427,13 @@ pub async fn write_all(
             let done: Vec<(String, String)> = futures::stream::iter(actions)
                 .map(|action| {
                     let (store, progress) = (&store, &progress);
-                    let versions = versions.as_ref();
+                    let rollback = rollback.as_ref();
                     async move {
-                        let etag = match versions.and_then(|v| v.get(&action.key)) {
-                            Some(version) => restore(store, action, version).await?,
-                            None => write(store, action, settings).await?,
+                        // A rollback's uploads come from object versions; header-only
+                        // updates are the same in-place copy as a deploy's.
+                        let etag = match (rollback, action.op) {
+                            (Some(r), Op::Upload) => restore(store, action, &r.versions).await?,
+                            _ => write(store, action, settings).await?,
                         };
                         reporter.detail(&format!(
                             "{} {} ({})",
@@ -470,12 +477,12 @@ pub async fn write_all(
     match previous.as_ref().filter(|m| m.files == manifest.files) {
         Some(m) if m.release.is_some() => manifest.release = m.release.clone(),
         _ => {
-            let r = match &rollback_of {
-                Some(id) => Release::new(
+            let r = match &rollback {
+                Some(rb) => Release::new(
                     manifest.files.clone(),
                     epoch_millis(),
                     None,
-                    &format!("rollback to {id}"),
+                    &format!("rollback to {}", rb.release_id),
                 ),
                 None => Release::new(
                     manifest.files.clone(),
@@ -564,8 +571,19 @@ pub async fn prune(written: Written, settings: &Settings, reporter: &Reporter) -
     })
 }
 
-/// A rollback's upload: the earlier version copied over the current one.
-async fn restore(store: &Store, action: &Action, version: &str) -> Result<String> {
+/// A rollback's upload: the earlier version copied over the current one, with the release's
+/// headers.
+async fn restore(
+    store: &Store,
+    action: &Action,
+    versions: &HashMap<String, String>,
+) -> Result<String> {
+    let Some(version) = versions.get(&action.key) else {
+        return Err(Error::Internal(format!(
+            "no version to restore {} from",
+            action.key
+        )));
+    };
     let (Some(headers), Some(md5)) = (&action.headers, &action.md5) else {
         return Err(Error::Internal(format!(
             "restore of {} without headers",
