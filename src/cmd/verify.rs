@@ -4,15 +4,14 @@ use std::collections::BTreeMap;
 
 use serde_json::json;
 
-use shipit::cfn::{check_stack_name, Cfn};
-use shipit::cli::{Cli, VerifyArgs};
+use shipit::cli::{Cli, SiteArgs, VerifyArgs};
 use shipit::config::{self, Settings, VerifySettings};
 use shipit::error::{Error, Result};
 use shipit::report::Reporter;
 use shipit::verify::run::{local_index_md5, Sources};
 use shipit::verify::Report;
 
-use super::{job_summary, print_json, region_of};
+use super::{job_summary, open_site, print_json, region_of};
 
 /// The failure a broken site is reported as.
 pub(crate) fn broken(report: &Report, after_deploy: bool) -> Error {
@@ -112,21 +111,20 @@ pub(crate) async fn verify_command(
         }
     }
     let (mut outputs, mut bucket, mut region) = (None, file.bucket.clone(), None);
-    if let Some(name) = &stack {
-        check_stack_name(name)?;
-        let sdk = shipit::aws::load(&conn).await?;
-        let info = Cfn::new(&sdk, &conn)
-            .describe(name)
-            .await?
-            .ok_or_else(|| Error::Stack {
-                message: format!("stack {name} does not exist"),
-                hint: "deploy it first: shipit deploy ./dist --stack NAME".into(),
-            })?;
-        bucket = info.outputs.get("SiteBucketName").cloned();
-        if let (None, Some(b)) = (&index_md5, &bucket) {
+    if let Some(name) = stack {
+        let site = open_site(
+            cli,
+            &SiteArgs {
+                stack: Some(name),
+                bucket: None,
+                prefix: None,
+            },
+            file,
+        )
+        .await?;
+        if index_md5.is_none() {
             // What the bucket holds is what was deployed last.
-            let store = shipit::s3::Store::new(&sdk, &conn, b, &prefix);
-            match store.head("index.html").await {
+            match site.store.head("index.html").await {
                 Ok(h) => {
                     index_md5 = h.md5_metadata.map(|m| m.hex()).or(h
                         .etag
@@ -137,8 +135,9 @@ pub(crate) async fn verify_command(
                 )),
             }
         }
-        outputs = Some(info.outputs);
-        region = Some(region_of(&sdk));
+        region = Some(region_of(&site.sdk));
+        bucket = Some(site.bucket);
+        outputs = site.outputs;
     }
     let region = region
         .or(conn.region.clone())

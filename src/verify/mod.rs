@@ -384,8 +384,7 @@ pub fn api_protected(url: &str, r: &Response) -> Check {
     let name = "API auth";
     let ev = seen(r);
     match r.status {
-        401 => Check::pass(name, url, format!("{ev}, refused without a token")),
-        403 => Check::pass(name, url, format!("{ev}, refused without a token")),
+        401 | 403 => Check::pass(name, url, format!("{ev}, refused without a token")),
         s => Check::fail(
             name,
             url,
