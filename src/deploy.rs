@@ -131,7 +131,8 @@ pub struct Started {
 }
 
 impl Started {
-    /// A rollback's start: the release's files stand for the build.
+    /// A rollback's start: the release's files stand for the build. They have no path on
+    /// disk: a rollback's uploads are restores from object versions (see `write_all`).
     pub fn from_release(sdk: SdkConfig, release: Release) -> Result<Started> {
         let local = release
             .files

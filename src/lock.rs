@@ -81,10 +81,11 @@ pub async fn acquire(
 ) -> Result<Lock> {
     let started = std::time::Instant::now();
     let mut told = false;
+    let who = owner(|k| std::env::var(k).ok());
     loop {
         let t = epoch_secs();
         let me = Holder {
-            owner: owner(|k| std::env::var(k).ok()),
+            owner: who.clone(),
             command: command.to_string(),
             acquired_at: t,
             expires_at: t + ttl.as_secs(),
