@@ -43,6 +43,8 @@ fn rollback_restores_the_previous_release_verifies_and_records_it() {
         json(&out)
     };
     site(&w, "v1", "app.1a2b3c4d.js");
+    // The same bytes in both releases; v2's configuration gives it another Cache-Control.
+    w.write("notes.txt", "unchanged");
     let v1 = deploy(&[]);
     let bucket = v1["stack"]["outputs"]["SiteBucketName"]
         .as_str()
@@ -52,7 +54,14 @@ fn rollback_restores_the_previous_release_verifies_and_records_it() {
     w.remove("assets/app.1a2b3c4d.js");
     site(&w, "v2", "app.5e6f7a8b.js");
     w.write("new.html", "<!doctype html>new in v2");
-    let v2 = deploy(&[]);
+    let config = w.write_config(
+        "[[headers]]\nglob = \"notes.txt\"\ncache_control = \"public, max-age=60\"\n",
+    );
+    let v2 = deploy(&["--config", &config]);
+    assert_eq!(
+        w.head_from(&bucket, "notes.txt").cache_control,
+        "public, max-age=60"
+    );
     let v2_release = v2["summary"]["release"].as_str().unwrap().to_string();
     assert_ne!(v1_release, v2_release);
     assert!(
@@ -69,7 +78,7 @@ fn rollback_restores_the_previous_release_verifies_and_records_it() {
     let ids: Vec<&str> = list.iter().map(|r| r["id"].as_str().unwrap()).collect();
     assert_eq!(ids, [v1_release.as_str(), v2_release.as_str()]);
     assert_eq!(list[1]["live"], true);
-    assert_eq!(list[0]["files"], 3);
+    assert_eq!(list[0]["files"], 4);
 
     let rollback = |extra: &[&str]| {
         let mut args = vec![
@@ -93,6 +102,10 @@ fn rollback_restores_the_previous_release_verifies_and_records_it() {
         "index.html and about.txt restored: {r:#}"
     );
     assert_eq!(r["summary"]["deleted"], 1, "new.html is not in v1: {r:#}");
+    assert_eq!(
+        r["summary"]["header_updated"], 1,
+        "notes.txt gets v1's headers back by an in-place copy: {r:#}"
+    );
     assert!(
         r["summary"]["invalidated_paths"].as_u64().unwrap() >= 3,
         "{r:#}"
@@ -102,6 +115,10 @@ fn rollback_restores_the_previous_release_verifies_and_records_it() {
     // Live again: v1's bytes in the bucket and through the edge; v2's asset kept for
     // visitors still holding v2's HTML.
     assert_eq!(w.get_from(&bucket, "about.txt"), b"about v1");
+    assert_eq!(
+        w.head_from(&bucket, "notes.txt").cache_control,
+        shipit::headers::SHORT
+    );
     let objects = w.objects_in(&bucket);
     assert!(!objects.contains_key("new.html"));
     assert!(objects.contains_key("assets/app.5e6f7a8b.js"));

@@ -262,11 +262,15 @@ impl World {
     }
 
     pub fn head(&self, key: &str) -> HeadInfo {
+        self.head_from(&self.bucket, key)
+    }
+
+    pub fn head_from(&self, bucket: &str, key: &str) -> HeadInfo {
         block(async {
             let h = self
                 .s3
                 .head_object()
-                .bucket(&self.bucket)
+                .bucket(bucket)
                 .key(key)
                 .send()
                 .await
