@@ -10,23 +10,14 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::cfn::check_stack_name;
-use crate::cli::{GlobalArgs, StackArgs, TargetArgs};
+use crate::cli::{GlobalArgs, RollbackArgs, SiteArgs, StackArgs, TargetArgs};
+use crate::core::files::DEFAULT_EXCLUDES;
+use crate::core::headers::{HeaderRule, HeaderRules};
+use crate::core::plan::PruneCap;
+pub use crate::core::settings::*;
+use crate::core::stack::check_stack_name;
+use crate::core::template::{parse_assignment, read_parameters_file};
 use crate::error::{Error, Result};
-use crate::headers::{HeaderRule, HeaderRules};
-use crate::plan::PruneCap;
-use crate::provision::StackSettings;
-use crate::site::DEFAULT_EXCLUDES;
-use crate::template::{parse_assignment, read_parameters_file};
-
-/// Requests in flight by default. Measured in BENCHMARKS.md: throughput against a local S3
-/// server stops growing past this on 2 cores, and real S3 handles it per prefix easily.
-pub const DEFAULT_CONCURRENCY: usize = 32;
-pub const DEFAULT_MULTIPART_THRESHOLD_MIB: u64 = 64;
-pub const DEFAULT_PART_SIZE_MIB: u64 = 16;
-pub const DEFAULT_MAX_ATTEMPTS: u32 = 5;
-pub const DEFAULT_MAX_DELETES: usize = 1000;
-pub const DEFAULT_MAX_DELETE_SHARE: f64 = 0.5;
 
 /// The file, as written. Every field optional; unknown fields are an error.
 #[derive(Debug, Default, Deserialize)]
@@ -71,21 +62,6 @@ pub struct VerifyConfig {
     pub deep_routes: Vec<String>,
     pub timeout_seconds: Option<u64>,
 }
-
-/// How to verify a site: flags over the file.
-#[derive(Debug, Clone)]
-pub struct VerifySettings {
-    pub enabled: bool,
-    pub url: Option<String>,
-    pub s3_url: Option<String>,
-    pub api_url: Option<String>,
-    pub deep_routes: Vec<String>,
-    pub timeout: Duration,
-}
-
-/// Seconds verification retries failing checks by default: a new distribution or an
-/// invalidation can take minutes to reach every edge location.
-pub const DEFAULT_VERIFY_TIMEOUT_SECONDS: u64 = 300;
 
 pub fn verify_settings(
     args: &crate::cli::CheckArgs,
@@ -144,20 +120,6 @@ pub struct CdnConfig {
     pub wait_timeout_minutes: Option<u64>,
 }
 
-/// What to do with CloudFront after the writes.
-#[derive(Debug, Clone)]
-pub struct CdnSettings {
-    /// Known up front without a stack; with one, it comes from the stack's outputs.
-    pub distribution_id: Option<String>,
-    pub invalidate: bool,
-    pub max_paths: usize,
-    pub wait: bool,
-    pub wait_timeout: Duration,
-}
-
-pub const DEFAULT_MAX_INVALIDATION_PATHS: usize = 50;
-pub const DEFAULT_INVALIDATION_WAIT_MINUTES: u64 = 15;
-
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StackConfig {
@@ -200,80 +162,20 @@ pub struct LockConfig {
     pub wait_seconds: Option<u64>,
 }
 
-/// The deploy lock's timing.
-#[derive(Debug, Clone, Copy)]
-pub struct LockSettings {
-    pub ttl: Duration,
-    pub wait: Duration,
-}
-
 pub fn lock_settings(file: &LockConfig, wait_flag: Option<u64>) -> LockSettings {
     LockSettings {
         ttl: Duration::from_secs(
             file.ttl_minutes
                 .map(|m| m * 60)
-                .unwrap_or(crate::lock::DEFAULT_TTL_SECONDS),
+                .unwrap_or(DEFAULT_LOCK_TTL_SECONDS),
         ),
         wait: Duration::from_secs(
             wait_flag
                 .or(file.wait_seconds)
-                .unwrap_or(crate::lock::DEFAULT_WAIT_SECONDS),
+                .unwrap_or(DEFAULT_LOCK_WAIT_SECONDS),
         ),
     }
 }
-
-/// Custom endpoints per service (emulators, VPC endpoints); None means AWS's own.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Endpoints {
-    pub s3: Option<String>,
-    pub cloudformation: Option<String>,
-    pub cloudfront: Option<String>,
-}
-
-/// Where the AWS APIs are and who we are.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Connection {
-    pub region: Option<String>,
-    pub profile: Option<String>,
-    pub endpoints: Endpoints,
-    pub max_attempts: u32,
-}
-
-impl Connection {
-    /// Whether any endpoint is custom (then a missing region defaults to us-east-1).
-    pub fn is_local(&self) -> bool {
-        self.endpoints.s3.is_some() || self.endpoints.cloudformation.is_some()
-    }
-}
-
-/// Everything a deploy or a plan needs, validated.
-#[derive(Debug, Clone)]
-pub struct Settings {
-    pub dir: PathBuf,
-    pub bucket: String,
-    /// Empty, or ends with `/`.
-    pub prefix: String,
-    pub connection: Connection,
-    pub excludes: Vec<String>,
-    pub rules: HeaderRules,
-    pub allow_missing_index: bool,
-    pub full_check: bool,
-    pub concurrency: usize,
-    pub multipart_threshold: u64,
-    pub part_size: u64,
-    pub prune: bool,
-    pub prune_cap: PruneCap,
-    pub allow_large_prune: bool,
-    /// The stack that owns the bucket; then `bucket` is filled from its outputs.
-    pub stack: Option<StackSettings>,
-    pub cdn: CdnSettings,
-    /// Which content-hashed assets the prune spares for earlier releases.
-    pub retention: crate::release::Retention,
-    pub lock: LockSettings,
-}
-
-/// Minutes to wait for CloudFormation by default (RDS and CloudFront creates take long).
-pub const DEFAULT_STACK_TIMEOUT_MINUTES: u64 = 60;
 
 /// Where the AWS APIs are and who we are, from flags, file and environment.
 pub fn connection(
@@ -392,16 +294,7 @@ pub fn endpoints(explicit: Option<&str>, get: impl Fn(&str) -> Option<String>) -
     }
 }
 
-pub fn normalise_prefix(prefix: &str) -> String {
-    let p = prefix.trim_matches('/');
-    if p.is_empty() {
-        String::new()
-    } else {
-        format!("{p}/")
-    }
-}
-
-/// Builds the settings from the three layers.
+/// The deploy and plan settings, from the three layers.
 pub fn settings(
     global: &GlobalArgs,
     target: &TargetArgs,
@@ -410,26 +303,152 @@ pub fn settings(
     env: impl Fn(&str) -> Option<String>,
 ) -> Result<Settings> {
     let stack = stack_settings(&target.stack, &file.stack)?;
-    let bucket = match (target.bucket.clone().or(file.bucket.clone()), &stack) {
+    let site = site_target(target.bucket.clone().or(file.bucket.clone()), stack)?;
+    build(
+        global,
+        Run {
+            dir: target.dir.clone(),
+            site,
+            prefix: target.prefix.clone(),
+            allow_missing_index: target.allow_missing_index,
+            full_check: target.full_check,
+            no_prune: target.no_prune,
+            allow_large_prune: target.allow_large_prune,
+            distribution_id: target.distribution_id.clone(),
+            no_invalidate: target.no_invalidate,
+            wait: target.wait,
+            lock_wait: target.lock_wait,
+            concurrency,
+        },
+        file,
+        env,
+    )
+}
+
+/// The rollback settings: a deployed site (its stack is only read), the release for a build.
+pub fn rollback_settings(
+    global: &GlobalArgs,
+    args: &RollbackArgs,
+    file: FileConfig,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Settings> {
+    let site = site_of(&args.site, &file)?;
+    build(
+        global,
+        Run {
+            dir: PathBuf::from("."),
+            site,
+            prefix: args.site.prefix.clone(),
+            allow_missing_index: true,
+            full_check: false,
+            no_prune: args.no_prune,
+            allow_large_prune: false,
+            distribution_id: args.distribution_id.clone(),
+            no_invalidate: args.no_invalidate,
+            wait: false,
+            lock_wait: args.lock_wait,
+            concurrency: None,
+        },
+        file,
+        env,
+    )
+}
+
+/// Where a deployed site is and how to reach it: for the commands that only read one.
+pub fn site_settings(
+    global: &GlobalArgs,
+    args: &SiteArgs,
+    file: &FileConfig,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<SiteSettings> {
+    Ok(SiteSettings {
+        target: site_of(args, file)?,
+        prefix: normalise_prefix(
+            args.prefix
+                .as_deref()
+                .or(file.prefix.as_deref())
+                .unwrap_or(""),
+        ),
+        connection: connection(global, file, DEFAULT_MAX_ATTEMPTS, env),
+    })
+}
+
+/// A deployed site named by `--stack` or `--bucket` (or the file), for the commands that read
+/// one (releases, rollback, unlock, verify).
+pub fn site_of(args: &SiteArgs, file: &FileConfig) -> Result<SiteTarget> {
+    let stack = match args.stack.clone().or(file.stack.name.clone()) {
+        Some(name) => {
+            check_stack_name(&name)?;
+            Some(StackSettings {
+                name,
+                template: file.stack.template.clone(),
+                parameters: file.stack.parameters.clone(),
+                allow_replace: false,
+                recreate: false,
+                timeout: Duration::from_secs(
+                    60 * file
+                        .stack
+                        .timeout_minutes
+                        .unwrap_or(DEFAULT_STACK_TIMEOUT_MINUTES),
+                ),
+                role_arn: file.stack.role_arn.clone(),
+            })
+        }
+        None => None,
+    };
+    // A stack, when one is named anywhere, says where the site is.
+    match (stack, args.bucket.clone().or(file.bucket.clone())) {
+        (Some(s), _) => Ok(SiteTarget::Stack(s)),
+        (None, Some(b)) => site_target(Some(b), None),
+        (None, None) => Err(Error::config_hint(
+            "no stack or bucket given",
+            "pass --stack NAME or --bucket NAME",
+        )),
+    }
+}
+
+/// A bucket or a stack, exactly one.
+fn site_target(bucket: Option<String>, stack: Option<StackSettings>) -> Result<SiteTarget> {
+    match (bucket, stack) {
         (Some(b), None) => {
             check_bucket_name(&b)?;
-            b
+            Ok(SiteTarget::Bucket(b))
         }
-        // Filled from the stack's outputs once it is ensured.
-        (None, Some(_)) => String::new(),
-        (Some(_), Some(s)) => {
-            return Err(Error::config_hint(
-                format!("both a bucket and a stack ({}) are configured", s.name),
-                "with a stack the bucket comes from its outputs: drop `bucket` (or --bucket)",
-            ))
-        }
-        (None, None) => {
-            return Err(Error::config_hint(
-                "no stack or bucket given",
-                "pass --stack NAME (shipit creates and owns the infrastructure) or --bucket NAME (an existing bucket)",
-            ))
-        }
-    };
+        (None, Some(s)) => Ok(SiteTarget::Stack(s)),
+        (Some(_), Some(s)) => Err(Error::config_hint(
+            format!("both a bucket and a stack ({}) are configured", s.name),
+            "with a stack the bucket comes from its outputs: drop `bucket` (or --bucket)",
+        )),
+        (None, None) => Err(Error::config_hint(
+            "no stack or bucket given",
+            "pass --stack NAME (shipit creates and owns the infrastructure) or --bucket NAME (an existing bucket)",
+        )),
+    }
+}
+
+/// What a run over a site was asked to do, whichever command asked.
+struct Run {
+    dir: PathBuf,
+    site: SiteTarget,
+    prefix: Option<String>,
+    allow_missing_index: bool,
+    full_check: bool,
+    no_prune: bool,
+    allow_large_prune: bool,
+    distribution_id: Option<String>,
+    no_invalidate: bool,
+    wait: bool,
+    lock_wait: Option<u64>,
+    concurrency: Option<usize>,
+}
+
+fn build(
+    global: &GlobalArgs,
+    target: Run,
+    file: FileConfig,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Settings> {
+    let concurrency = target.concurrency;
     let prefix = normalise_prefix(
         target
             .prefix
@@ -480,7 +499,7 @@ pub fn settings(
         .max(1);
     Ok(Settings {
         dir: target.dir.clone(),
-        bucket,
+        target: target.site,
         prefix,
         connection: Connection {
             region: global.region.clone().or(file.region),
@@ -508,19 +527,18 @@ pub fn settings(
             max_share,
         },
         allow_large_prune: target.allow_large_prune,
-        retention: crate::release::Retention {
+        retention: crate::core::release::Retention {
             keep_releases: file
                 .prune
                 .keep_releases
-                .unwrap_or(crate::release::DEFAULT_KEEP_RELEASES),
+                .unwrap_or(crate::core::release::DEFAULT_KEEP_RELEASES),
             grace_seconds: 3600
                 * file
                     .prune
                     .grace_hours
-                    .unwrap_or(crate::release::DEFAULT_GRACE_HOURS),
+                    .unwrap_or(crate::core::release::DEFAULT_GRACE_HOURS),
         },
         lock: lock_settings(&file.lock, target.lock_wait),
-        stack,
         cdn: CdnSettings {
             distribution_id: target
                 .distribution_id
@@ -600,7 +618,11 @@ mod tests {
             cache_control = "no-store"
         "#;
         let s = settings_for(&["shipit", "deploy", "d"], toml, &[]).unwrap();
-        assert_eq!(s.bucket, "from-file");
+        assert!(
+            matches!(&s.target, SiteTarget::Bucket(b) if b == "from-file"),
+            "{:?}",
+            s.target
+        );
         assert_eq!(s.prefix, "site/");
         assert_eq!(s.concurrency, 8);
         assert_eq!(s.prune_cap.max_deletes, 10);
@@ -622,7 +644,11 @@ mod tests {
             &[],
         )
         .unwrap();
-        assert_eq!(s.bucket, "flag-bucket");
+        assert!(
+            matches!(&s.target, SiteTarget::Bucket(b) if b == "flag-bucket"),
+            "{:?}",
+            s.target
+        );
         assert_eq!(s.concurrency, 3);
         assert!(!s.prune);
     }
@@ -741,12 +767,13 @@ mod tests {
             &[],
         )
         .unwrap();
-        let st = s.stack.unwrap();
+        let SiteTarget::Stack(st) = s.target else {
+            panic!("a stack target, not {:?}", s.target)
+        };
         assert_eq!(st.name, "site");
         assert_eq!(st.parameters["EnableApi"], "true");
         assert_eq!(st.parameters["PriceClass"], "PriceClass_All");
         assert_eq!(st.timeout, Duration::from_secs(300));
-        assert_eq!(s.bucket, "");
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! Errors shipit reports to a user, and the stable exit code of each kind.
+//! Errors shipit reports to a user, and the stable exit code of each kind. A leaf: it names
+//! no other module but the verification report a `Broken` error carries.
 //!
 //! Every stage returns an [`Error`]; `main` turns it into a message, an optional `hint:`
 //! line and an exit code. The codes are documented in the README and never renumbered.
@@ -25,6 +26,8 @@ pub mod exit {
     pub const STACK: i32 = 7;
     /// The deploy went through but the site does not work: `verify` failed (nothing was pruned).
     pub const SITE_BROKEN: i32 = 8;
+    /// One of shipit's records in the bucket (manifest, release, lock) cannot be read as one.
+    pub const STATE: i32 = 9;
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -57,12 +60,16 @@ pub enum Error {
     #[error("{message}")]
     Stack { message: String, hint: String },
 
+    /// A record shipit keeps in the bucket is damaged or was not written by shipit.
+    #[error("{message}")]
+    State { message: String, hint: String },
+
     /// Verification failed; the report is for `--json` and the job summary.
     #[error("{message}")]
     Broken {
         message: String,
         hint: String,
-        report: Box<crate::verify::Report>,
+        report: Box<crate::core::checks::Report>,
     },
 
     #[error("{0}")]
@@ -107,6 +114,7 @@ impl Error {
             Error::Auth { .. } => exit::AUTH,
             Error::Aws { .. } => exit::AWS,
             Error::Stack { .. } => exit::STACK,
+            Error::State { .. } => exit::STATE,
             Error::Broken { .. } => exit::SITE_BROKEN,
             Error::Internal(_) => exit::INTERNAL,
         }
@@ -120,6 +128,7 @@ impl Error {
             Error::Refused { hint, .. }
             | Error::Auth { hint, .. }
             | Error::Stack { hint, .. }
+            | Error::State { hint, .. }
             | Error::Broken { hint, .. } => Some(hint),
             Error::Internal(_) => {
                 Some("this is a bug in shipit; please report it with the command you ran")
@@ -136,6 +145,7 @@ impl Error {
             Error::Auth { .. } => "auth",
             Error::Aws { .. } => "aws",
             Error::Stack { .. } => "stack",
+            Error::State { .. } => "state",
             Error::Broken { .. } => "site_broken",
             Error::Internal(_) => "internal",
         }

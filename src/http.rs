@@ -9,25 +9,10 @@ use http_body_util::{BodyExt, Empty, Limited};
 use hyper_util::client::legacy::{connect::HttpConnector, Client as HyperClient};
 use hyper_util::rt::TokioExecutor;
 
+pub use crate::core::verify::Response;
+
 /// Bodies larger than this are cut off (a site's HTML shell is far smaller).
 const MAX_BODY: usize = 16 * 1024 * 1024;
-
-#[derive(Debug, Clone)]
-pub struct Response {
-    pub status: u16,
-    /// Lower-case names, in the order received.
-    pub headers: Vec<(String, String)>,
-    pub body: Bytes,
-}
-
-impl Response {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
 
 #[derive(Clone)]
 pub struct Client {

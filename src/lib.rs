@@ -1,33 +1,30 @@
-//! shipit: deploy a static site to S3 by content hash, safely.
+//! shipit: deploy a static site (and its stack) to AWS by content hash, verify it, roll it back.
 //!
-//! The pure core (`headers`, `plan`, `state`, `config`, `invalidate`, `stack`, `verify`'s
-//! verdicts, `edge`'s decisions) decides; `site` reads the build; `s3`, `cfn`, `cdn` and
-//! `aws` talk to AWS and `http` to sites; `deploy` runs a plan; `edge::serve` answers as
-//! CloudFront would; `report` owns human output.
+//! The layers, each depending only on those below it:
+//! - `core`: pure decisions on plain data (headers, plan, state, releases, invalidation paths,
+//!   stack decisions, the template evaluator, the local edge's routing, verification verdicts,
+//!   settings as data). No network, no async runtime, no SDK.
+//! - `error`: typed errors, hints and exit codes.
+//! - `ports`: the interfaces the pipeline drives (object store, CDN, stack service, reporter),
+//!   and an in-memory store and CDN that can fail at any call.
+//! - `aws`: the SDK implementations of those interfaces; the only place SDK types appear.
+//!   `http`: a plain HTTP client for verification and the edge.
+//! - `pipeline`: orchestration over the interfaces: scan, deploy, invalidate, verify, finish,
+//!   records, lock, provision.
+//! - `edge`: the local CloudFront (`shipit preview`); `output`: the terminal, GitHub Actions
+//!   and stdout; `cli` and `config`: flags, environment and `shipit.toml` into settings, once.
+//!
+//! The binary's commands (`src/cmd/`) sit on top: resolve settings, build the clients, call
+//! the pipeline, print.
 
 pub mod aws;
-pub mod cdn;
-pub mod cfn;
 pub mod cli;
 pub mod clock;
 pub mod config;
-pub mod deploy;
+pub mod core;
 pub mod edge;
 pub mod error;
-pub mod evaluate;
-pub mod gha;
-pub mod headers;
 pub mod http;
-pub mod init;
-pub mod invalidate;
-pub mod lock;
-pub mod plan;
-pub mod provision;
-pub mod release;
-pub mod report;
-pub mod s3;
-pub mod site;
-pub mod stack;
-pub mod state;
-pub mod template;
-pub mod verify;
+pub mod output;
+pub mod pipeline;
+pub mod ports;

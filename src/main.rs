@@ -1,7 +1,10 @@
 //! The `shipit` binary: parse, build the reporter, run the command (`cmd::*`), map the error
-//! to an exit code.
+//! to an exit code. A panic is a bug: it is reported as one and exits with the documented
+//! internal-error code, not Rust's 101.
 
 mod cmd;
+
+use std::sync::Arc;
 
 use clap::Parser;
 use serde_json::json;
@@ -9,13 +12,26 @@ use serde_json::json;
 use shipit::cli::{Cli, Command};
 use shipit::config;
 use shipit::error::{exit, Error, Result};
-use shipit::report::Reporter;
+use shipit::output::stdout;
+use shipit::output::term::Terminal;
 
-use cmd::{job_summary, print_json};
+use cmd::job_summary;
 
 fn main() {
+    std::panic::set_hook(Box::new(|info| {
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "error: shipit crashed: {info}\nhint: this is a bug in shipit; please report it with the command you ran"
+        );
+        std::process::exit(exit::INTERNAL);
+    }));
     let cli = Cli::parse();
-    let reporter = Reporter::from_env(cli.global.quiet, cli.global.verbose, cli.global.no_progress);
+    let reporter = Arc::new(Terminal::from_env(
+        cli.global.quiet,
+        cli.global.verbose,
+        cli.global.no_progress,
+    ));
     let json = cli.global.json;
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -37,7 +53,7 @@ fn main() {
             };
             job_summary(
                 &reporter,
-                &shipit::gha::JobSummary {
+                &shipit::output::gha::JobSummary {
                     command: cli.command.name(),
                     verify: report,
                     error: Some((&err.to_string(), err.hint())),
@@ -45,14 +61,13 @@ fn main() {
                 },
             );
             if json {
-                let mut out = json!({
-                    "ok": false,
+                let mut fields = json!({
                     "error": { "kind": err.kind(), "message": err.to_string(), "hint": err.hint(), "exit_code": err.exit_code() }
                 });
                 if let Some(r) = report {
-                    out["verify"] = serde_json::to_value(r).unwrap_or_default();
+                    fields["verify"] = serde_json::to_value(r).unwrap_or_default();
                 }
-                print_json(&out);
+                stdout::json(false, cli.command.name(), fields);
             }
             err.exit_code()
         }
@@ -62,23 +77,24 @@ fn main() {
     std::process::exit(code);
 }
 
-async fn run(cli: &Cli, reporter: &Reporter) -> Result<()> {
+async fn run(cli: &Cli, reporter: &Arc<Terminal>) -> Result<()> {
     let file = config::load_file(cli.global.config.as_deref())?;
+    let r = reporter.as_ref();
     match &cli.command {
-        Command::Plan(target) => cmd::plan::run(cli, target, file, reporter).await,
-        Command::Deploy(args) => cmd::deploy::run(cli, args, file, reporter).await,
-        Command::Destroy(args) => cmd::stack::destroy(cli, args, &file, reporter).await,
-        Command::Verify(args) => cmd::verify::verify_command(cli, args, &file, reporter).await,
+        Command::Plan(target) => cmd::plan::run(cli, target, file, r).await,
+        Command::Deploy(args) => cmd::deploy::run(cli, args, file, r).await,
+        Command::Destroy(args) => cmd::stack::destroy(cli, args, &file, r).await,
+        Command::Verify(args) => cmd::verify::verify_command(cli, args, &file, r).await,
         Command::Preview(args) => cmd::preview::preview(cli, args, &file, reporter).await,
-        Command::Init(args) => cmd::init::init(args, reporter),
-        Command::Releases(args) => {
-            cmd::releases::releases_command(cli, args, &file, reporter).await
-        }
-        Command::Rollback(args) => cmd::releases::rollback(cli, args, file, reporter).await,
-        Command::Unlock(args) => cmd::releases::unlock_command(cli, args, &file, reporter).await,
+        Command::Init(args) => cmd::init::init(args, r),
+        Command::Releases(args) => cmd::releases::releases_command(cli, args, &file, r).await,
+        Command::Rollback(args) => cmd::releases::rollback(cli, args, file, r).await,
+        Command::Unlock(args) => cmd::releases::unlock_command(cli, args, &file, r).await,
         Command::Completions(args) => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
-            clap_complete::generate(args.shell, &mut cmd, "shipit", &mut std::io::stdout());
+            let mut out = Vec::new();
+            clap_complete::generate(args.shell, &mut cmd, "shipit", &mut out);
+            stdout::text(&String::from_utf8_lossy(&out));
             Ok(())
         }
     }

@@ -2,13 +2,14 @@
 
 use std::io::{IsTerminal, Write};
 
-use shipit::cfn::check_stack_name;
+use shipit::core::stack::check_stack_name;
 use shipit::error::{Error, Result};
-use shipit::report::Reporter;
+use shipit::output::term::Terminal;
+use shipit::ports::Reporter;
 
 /// `shipit init`: asks on a terminal, uses flags and guesses otherwise.
-pub(crate) fn init(args: &shipit::cli::InitArgs, reporter: &Reporter) -> Result<()> {
-    use shipit::init;
+pub(crate) fn init(args: &shipit::cli::InitArgs, reporter: &Terminal) -> Result<()> {
+    use shipit::pipeline::init;
     let root = &args.root;
     if !root.is_dir() {
         return Err(Error::input(

@@ -1,4 +1,5 @@
-//! The commands, one module each; what several share is here.
+//! The commands, one module each: resolve settings once, build the clients, call the pipeline,
+//! print through `output`. What several share is here.
 
 pub(crate) mod deploy;
 pub(crate) mod init;
@@ -9,79 +10,104 @@ pub(crate) mod stack;
 pub(crate) mod verify;
 
 use std::collections::BTreeMap;
-use std::io::Write;
+use std::sync::Arc;
 
-use shipit::cfn::{check_stack_name, Cfn};
-use shipit::cli::Cli;
-use shipit::config;
+use aws_config::SdkConfig;
+
+use shipit::aws::cdn::Cdn;
+use shipit::aws::cfn::Cfn;
+use shipit::aws::s3::Store;
+use shipit::core::settings::{Connection, SiteTarget};
 use shipit::error::{Error, Result};
-use shipit::report::Reporter;
-use shipit::s3::Store;
+use shipit::output::term::Terminal;
+use shipit::pipeline::lock::Lock;
+use shipit::ports::{ObjectStore, Reporter};
 
-/// A deployed site: its bucket (from the stack's outputs, or given) and the stack's outputs.
-pub(crate) struct Site {
-    sdk: aws_config::SdkConfig,
-    store: Store,
-    bucket: String,
-    outputs: Option<BTreeMap<String, String>>,
+/// The AWS clients of one run: the composition root where the SDK meets the interfaces.
+pub(crate) struct Clients {
+    sdk: SdkConfig,
+    conn: Connection,
 }
 
+impl Clients {
+    /// Loads the SDK configuration and checks that credentials resolve.
+    pub(crate) async fn connect(conn: &Connection) -> Result<Clients> {
+        Ok(Clients {
+            sdk: shipit::aws::load(conn).await?,
+            conn: conn.clone(),
+        })
+    }
+
+    pub(crate) fn store(&self, bucket: &str, prefix: &str) -> Arc<dyn ObjectStore> {
+        Arc::new(Store::new(&self.sdk, &self.conn, bucket, prefix))
+    }
+
+    pub(crate) fn cfn(&self) -> Cfn {
+        Cfn::new(&self.sdk, &self.conn)
+    }
+
+    pub(crate) fn cdn(&self) -> Cdn {
+        Cdn::new(&self.sdk, &self.conn)
+    }
+
+    pub(crate) fn region(&self) -> String {
+        self.sdk
+            .region()
+            .map(|r| r.to_string())
+            .unwrap_or_else(|| "us-east-1".into())
+    }
+
+    pub(crate) fn sdk(&self) -> &SdkConfig {
+        &self.sdk
+    }
+}
+
+/// A deployed site: its store (the bucket from the stack's outputs, or given) and the
+/// stack's outputs.
+pub(crate) struct Site {
+    pub(crate) store: Arc<dyn ObjectStore>,
+    pub(crate) outputs: Option<BTreeMap<String, String>>,
+}
+
+/// Opens a deployed site: with a stack, its outputs name the bucket (the stack is only read).
 pub(crate) async fn open_site(
-    cli: &Cli,
-    args: &shipit::cli::SiteArgs,
-    file: &config::FileConfig,
+    clients: &Clients,
+    target: &SiteTarget,
+    prefix: &str,
 ) -> Result<Site> {
-    let conn = config::connection(&cli.global, file, config::DEFAULT_MAX_ATTEMPTS, |k| {
-        std::env::var(k).ok()
-    });
-    let sdk = shipit::aws::load(&conn).await?;
-    let prefix = config::normalise_prefix(
-        args.prefix
-            .as_deref()
-            .or(file.prefix.as_deref())
-            .unwrap_or(""),
-    );
-    let (bucket, outputs) = match (
-        args.stack.clone().or(file.stack.name.clone()),
-        args.bucket.clone().or(file.bucket.clone()),
-    ) {
-        (Some(name), _) => {
-            check_stack_name(&name)?;
-            let info = Cfn::new(&sdk, &conn)
-                .describe(&name)
+    let (bucket, outputs) = match target {
+        SiteTarget::Stack(s) => {
+            let info = clients
+                .cfn()
+                .describe(&s.name)
                 .await?
                 .ok_or_else(|| Error::Stack {
-                    message: format!("stack {name} does not exist"),
+                    message: format!("stack {} does not exist", s.name),
                     hint: "deploy it first: shipit deploy ./dist --stack NAME".into(),
                 })?;
-            let bucket =
-                info.outputs
-                    .get("SiteBucketName")
-                    .cloned()
-                    .ok_or_else(|| Error::Stack {
-                        message: format!("stack {name} has no SiteBucketName output"),
-                        hint: "is it a shipit stack?".into(),
-                    })?;
-            (bucket, Some(info.outputs))
+            (site_bucket(&s.name, &info.outputs)?, Some(info.outputs))
         }
-        (None, Some(bucket)) => (bucket, None),
-        (None, None) => {
-            return Err(Error::config_hint(
-                "no stack or bucket given",
-                "pass --stack NAME or --bucket NAME",
-            ))
-        }
+        SiteTarget::Bucket(b) => (b.clone(), None),
     };
     Ok(Site {
-        store: Store::new(&sdk, &conn, &bucket, &prefix),
-        sdk,
-        bucket,
+        store: clients.store(&bucket, prefix),
         outputs,
     })
 }
 
+/// The bucket a stack's outputs name (`SiteBucketName`).
+pub(crate) fn site_bucket(stack: &str, outputs: &BTreeMap<String, String>) -> Result<String> {
+    outputs
+        .get("SiteBucketName")
+        .cloned()
+        .ok_or_else(|| Error::Stack {
+            message: format!("stack {stack} has no SiteBucketName output"),
+            hint: "is it a shipit stack? A custom --template must output SiteBucketName (the bucket to sync to)".into(),
+        })
+}
+
 /// Releases the deploy lock; a failure to is a warning (it expires by itself).
-pub(crate) async fn unlock(lock: shipit::lock::Lock, store: &Store, reporter: &Reporter) {
+pub(crate) async fn unlock(lock: Lock, store: &dyn ObjectStore, reporter: &dyn Reporter) {
     if let Err(e) = lock.release(store).await {
         reporter.warn(&format!(
             "could not release the deploy lock ({e}); it expires by itself, or `shipit unlock`"
@@ -89,25 +115,13 @@ pub(crate) async fn unlock(lock: shipit::lock::Lock, store: &Store, reporter: &R
     }
 }
 
-pub(crate) fn region_of(sdk: &aws_config::SdkConfig) -> String {
-    sdk.region()
-        .map(|r| r.to_string())
-        .unwrap_or_else(|| "us-east-1".into())
-}
-
 /// Appends the run's job summary in GitHub Actions (a failure to write it is only a warning).
-pub(crate) fn job_summary(reporter: &Reporter, s: &shipit::gha::JobSummary) {
+pub(crate) fn job_summary(reporter: &Terminal, s: &shipit::output::gha::JobSummary) {
     if !reporter.github() {
         return;
     }
     let path = std::env::var("GITHUB_STEP_SUMMARY").ok();
-    if let Err(e) = shipit::gha::append_summary(path, &shipit::gha::markdown(s)) {
+    if let Err(e) = shipit::output::gha::append_summary(path, &shipit::output::gha::markdown(s)) {
         reporter.warn(&format!("cannot write the job summary: {e}"));
     }
-}
-
-pub(crate) fn print_json(value: &serde_json::Value) {
-    let mut out = std::io::stdout().lock();
-    let _ = serde_json::to_writer_pretty(&mut out, value);
-    let _ = writeln!(out);
 }

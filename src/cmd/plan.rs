@@ -1,54 +1,71 @@
 //! `shipit plan`: the stack's change set and every file action with its reason.
 
-use std::io::Write;
-
 use serde_json::json;
 
-use shipit::cfn::Cfn;
 use shipit::cli::{Cli, TargetArgs};
-use shipit::config::{self, Settings};
-use shipit::deploy;
+use shipit::config;
+use shipit::core::plan::{Op, Plan, Reason};
+use shipit::core::settings::SiteTarget;
+use shipit::core::summary::human_bytes;
 use shipit::error::Result;
-use shipit::plan::{Op, Plan, Reason};
-use shipit::provision::{self, Preview};
-use shipit::report::{human_bytes, Reporter};
+use shipit::output::stdout;
+use shipit::output::term::Terminal;
+use shipit::pipeline::deploy;
+use shipit::pipeline::provision::{self, Preview};
+use shipit::ports::Reporter;
 
-use super::print_json;
+use super::Clients;
 
 pub(crate) async fn run(
     cli: &Cli,
     target: &TargetArgs,
     file: config::FileConfig,
-    reporter: &Reporter,
+    reporter: &Terminal,
 ) -> Result<()> {
     let env = |k: &str| std::env::var(k).ok();
-    let mut settings = config::settings(&cli.global, target, None, file, env)?;
-    let started = deploy::start(&settings, reporter).await?;
-    let (sdk, local) = (&started.sdk, &started.local);
+    let settings = config::settings(&cli.global, target, None, file, env)?;
+    let (clients, started) = deploy::start(
+        &settings,
+        Clients::connect(&settings.connection),
+        |c| match &settings.target {
+            SiteTarget::Bucket(b) => Some(c.store(b, &settings.prefix)),
+            SiteTarget::Stack(_) => None,
+        },
+        reporter,
+    )
+    .await?;
+    let local = &started.local;
     let mut preview = None;
-    if let Some(stack) = &settings.stack {
-        let p = provision::preview(&Cfn::new(sdk, &settings.connection), stack).await?;
-        print_preview(&p, cli.global.json, reporter);
-        match p.outputs.get("SiteBucketName") {
-            Some(bucket) => settings.bucket = bucket.clone(),
-            None => {
-                reporter.info(&format!(
+    let bucket = match &settings.target {
+        SiteTarget::Bucket(b) => b.clone(),
+        SiteTarget::Stack(stack) => {
+            let p = provision::preview(&clients.cfn(), stack).await?;
+            print_preview(&p, cli.global.json, reporter);
+            match p.outputs.get("SiteBucketName").cloned() {
+                Some(bucket) => {
+                    preview = Some(p);
+                    bucket
+                }
+                None => {
+                    reporter.info(&format!(
                     "the stack has no bucket yet: deploy uploads all {} files ({}) after creating it",
                     local.len(),
                     human_bytes(local.iter().map(|f| f.size).sum())
                 ));
-                if cli.global.json {
-                    print_json(&json!({ "stack": p, "files": local.len() }));
+                    if cli.global.json {
+                        stdout::json(true, "plan", json!({ "stack": p, "files": local.len() }));
+                    }
+                    return Ok(());
                 }
-                return Ok(());
             }
         }
-        preview = Some(p);
-    }
-    let prepared = deploy::prepare(&settings, started, reporter).await?;
+    };
+    let store = clients.store(&bucket, &settings.prefix);
+    let prepared = deploy::prepare(&settings, store, started, reporter).await?;
     print_plan(
         &prepared.plan,
-        &settings,
+        &bucket,
+        &settings.prefix,
         preview.as_ref(),
         cli.global.json,
         reporter.verbose() > 0,
@@ -65,15 +82,14 @@ pub(crate) async fn run(
     Ok(())
 }
 
-pub(crate) fn print_preview(p: &Preview, json: bool, reporter: &Reporter) {
+pub(crate) fn print_preview(p: &Preview, json: bool, reporter: &dyn Reporter) {
     if json {
         return; // part of the plan's JSON
     }
-    let mut out = std::io::stdout().lock();
     let status = p.status.as_deref().unwrap_or("does not exist");
-    let _ = writeln!(out, "stack {} ({status}): {}", p.stack, p.action);
+    stdout::line(&format!("stack {} ({status}): {}", p.stack, p.action));
     for c in &p.changes {
-        let _ = writeln!(out, "  {}", c.line());
+        stdout::line(&format!("  {}", c.line()));
     }
     if let Some(note) = &p.note {
         reporter.info(note);
@@ -82,26 +98,37 @@ pub(crate) fn print_preview(p: &Preview, json: bool, reporter: &Reporter) {
 
 pub(crate) fn print_plan(
     plan: &Plan,
-    settings: &Settings,
+    bucket: &str,
+    prefix: &str,
     preview: Option<&Preview>,
     json: bool,
     all: bool,
 ) {
     if json {
-        print_json(&json!({
-            "stack": preview,
-            "bucket": settings.bucket,
-            "prefix": settings.prefix,
-            "counts": plan.counts(),
-            "actions": plan.actions,
-        }));
+        stdout::json(
+            true,
+            "plan",
+            json!({
+                "stack": preview,
+                "bucket": bucket,
+                "prefix": prefix,
+                "counts": plan.counts(),
+                "actions": plan.actions,
+            }),
+        );
         return;
     }
-    let mut out = std::io::stdout().lock();
+    let mut listing = String::new();
     for a in &plan.actions {
         if a.op == Op::Keep && !all && a.reason == Reason::Unchanged {
             continue;
         }
-        let _ = writeln!(out, "{:<7} {}  ({})", deploy::verb(a.op), a.key, a.reason);
+        listing.push_str(&format!(
+            "{:<7} {}  ({})\n",
+            deploy::verb(a.op),
+            a.key,
+            a.reason
+        ));
     }
+    stdout::text(&listing);
 }

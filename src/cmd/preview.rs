@@ -1,24 +1,27 @@
 //! `shipit preview`: the local edge, for a build directory or a stack in the local cloud.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
-use shipit::cfn::{check_stack_name, Cfn};
 use shipit::cli::{Cli, PreviewArgs};
 use shipit::config;
+use shipit::core::stack::check_stack_name;
 use shipit::error::{Error, Result};
-use shipit::report::Reporter;
+use shipit::output::stdout;
+use shipit::output::term::Terminal;
+use shipit::ports::Reporter;
+
+use super::Clients;
 
 /// `shipit preview`: the local edge, for a directory or a stack in the local cloud.
 pub(crate) async fn preview(
     cli: &Cli,
     args: &PreviewArgs,
     file: &config::FileConfig,
-    reporter: &Reporter,
+    reporter: &Arc<Terminal>,
 ) -> Result<()> {
-    use shipit::edge::serve::{self, Edge, Origin, Source, StackSource, OAC_ACCESS_KEY};
+    use shipit::edge::serve::{self, Edge, Origin, Source, StackSource};
     let stack = args.stack.clone();
     let (source, what) = match stack {
         Some(name) => {
@@ -32,19 +35,12 @@ pub(crate) async fn preview(
                     "set AWS_ENDPOINT_URL (or --endpoint-url) to the local cloud (scripts/local-cloud); on AWS, CloudFront serves the stack: use `shipit verify --stack`",
                 ));
             };
-            let sdk = shipit::aws::load(&conn).await?;
-            let oac = aws_sdk_s3::config::Credentials::new(
-                OAC_ACCESS_KEY,
-                "shipit-local-edge",
-                None,
-                None,
-                "shipit-edge",
-            );
+            let clients = Clients::connect(&conn).await?;
             let source = Source::Stack(Box::new(StackSource {
                 stack: name.clone(),
-                cfn: Cfn::new(&sdk, &conn),
-                cdn: shipit::cdn::Cdn::new(&sdk, &conn),
-                s3: shipit::s3::client_with(&sdk, &conn, Some(oac)),
+                cfn: clients.cfn(),
+                cdn: clients.cdn(),
+                s3: shipit::aws::s3::OacClient::new(clients.sdk(), &conn),
                 http: shipit::http::Client::new(Duration::from_secs(10))
                     .map_err(Error::Internal)?,
                 registry_url: format!("{}/_shipit/resources", endpoint.trim_end_matches('/')),
@@ -66,22 +62,23 @@ pub(crate) async fn preview(
                     dir.display()
                 ));
             }
-            let template = shipit::template::Template::load(
+            let template = shipit::core::template::Template::load(
                 args.template.as_deref().or(file.stack.template.as_deref()),
             )?;
             let mut explicit: BTreeMap<String, String> = file.stack.parameters.clone();
             for a in &args.parameters {
-                let (k, v) = shipit::template::parse_assignment(a)?;
+                let (k, v) = shipit::core::template::parse_assignment(a)?;
                 explicit.insert(k, v);
             }
             let params = template.resolve_parameters(&explicit)?;
-            let config = shipit::edge::source::from_template(&template, params).map_err(|e| {
-                Error::config_hint(
-                    format!("cannot emulate the template's distribution: {e}"),
-                    "preview emulates stack/shipit.yaml's distribution; check --template",
-                )
-            })?;
-            let rules = shipit::headers::HeaderRules::new(&file.headers)?;
+            let config =
+                shipit::core::distribution::from_template(&template, params).map_err(|e| {
+                    Error::config_hint(
+                        format!("cannot emulate the template's distribution: {e}"),
+                        "preview emulates stack/shipit.yaml's distribution; check --template",
+                    )
+                })?;
+            let rules = shipit::core::headers::HeaderRules::new(&file.headers)?;
             (
                 Source::Fixed(
                     Arc::new(config),
@@ -94,7 +91,7 @@ pub(crate) async fn preview(
             )
         }
     };
-    let edge = Arc::new(Edge::new(source, !cli.global.quiet));
+    let edge = Arc::new(Edge::new(source, reporter.clone()));
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], args.port));
     let watch_stdin = args.watch_stdin;
     let stop = async move {
@@ -129,8 +126,7 @@ pub(crate) async fn preview(
         edge,
         addr,
         |bound| {
-            println!("http://{bound}");
-            let _ = std::io::stdout().flush();
+            stdout::line(&format!("http://{bound}"));
             reporter.stage(&format!("serving {what} on http://{bound} (Ctrl-C stops)"));
         },
         stop,

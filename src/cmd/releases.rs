@@ -1,27 +1,41 @@
 //! `shipit releases`, `shipit rollback` and `shipit unlock`.
 
-use std::io::Write;
 use std::time::Instant;
 
 use serde_json::json;
 
-use shipit::cli::{Cli, SiteArgs};
+use shipit::cli::{Cli, RollbackArgs, SiteArgs};
 use shipit::config;
-use shipit::deploy;
 use shipit::error::{Error, Result};
-use shipit::report::Reporter;
+use shipit::output::stdout;
+use shipit::output::term::Terminal;
+use shipit::pipeline::finish::{finish, Finish};
+use shipit::pipeline::{deploy, lock, records};
+use shipit::ports::Reporter;
 
-use super::deploy::{finish, print_summary};
-use super::{job_summary, open_site, print_json, unlock};
+use super::deploy::print_summary;
+use super::{job_summary, open_site, unlock, Clients};
+
+/// The first `n` characters of a text read from the bucket (never split inside a character).
+fn clip(text: &str, n: usize) -> &str {
+    match text.char_indices().nth(n) {
+        Some((i, _)) => &text[..i],
+        None => text,
+    }
+}
 
 pub(crate) async fn releases_command(
     cli: &Cli,
-    args: &shipit::cli::SiteArgs,
+    args: &SiteArgs,
     file: &config::FileConfig,
-    reporter: &Reporter,
+    reporter: &Terminal,
 ) -> Result<()> {
-    let site = open_site(cli, args, file).await?;
-    let (releases, manifest) = tokio::try_join!(site.store.releases(), site.store.get_manifest())?;
+    let s = config::site_settings(&cli.global, args, file, |k| std::env::var(k).ok())?;
+    let clients = Clients::connect(&s.connection).await?;
+    let site = open_site(&clients, &s.target, &s.prefix).await?;
+    let store = site.store.as_ref();
+    let (releases, manifest) =
+        tokio::try_join!(records::releases(store), records::get_manifest(store))?;
     let live = manifest.and_then(|m| m.release);
     if cli.global.json {
         let list: Vec<serde_json::Value> = releases
@@ -33,17 +47,19 @@ pub(crate) async fn releases_command(
                 })
             })
             .collect();
-        print_json(&json!({ "ok": true, "bucket": site.bucket, "releases": list }));
+        stdout::json(
+            true,
+            "releases",
+            json!({ "bucket": store.bucket(), "releases": list }),
+        );
         return Ok(());
     }
     if releases.is_empty() {
-        reporter.stage(&format!("no releases recorded in s3://{}", site.bucket));
+        reporter.stage(&format!("no releases recorded in s3://{}", store.bucket()));
         return Ok(());
     }
-    let mut out = std::io::stdout().lock();
     for r in &releases {
-        let _ = writeln!(
-            out,
+        stdout::line(&format!(
             "{} {:<32} {:>5} files  {:<12} {}",
             if Some(&r.id) == live.as_ref() {
                 "*"
@@ -52,12 +68,9 @@ pub(crate) async fn releases_command(
             },
             r.id,
             r.files.len(),
-            r.commit
-                .as_deref()
-                .map(|c| &c[..c.len().min(12)])
-                .unwrap_or("-"),
+            r.commit.as_deref().map(|c| clip(c, 12)).unwrap_or("-"),
             r.source
-        );
+        ));
     }
     Ok(())
 }
@@ -65,37 +78,24 @@ pub(crate) async fn releases_command(
 /// `shipit rollback [ID]`: the release's files back from the bucket's versions, as a deploy.
 pub(crate) async fn rollback(
     cli: &Cli,
-    args: &shipit::cli::RollbackArgs,
+    args: &RollbackArgs,
     file: config::FileConfig,
-    reporter: &Reporter,
+    reporter: &Terminal,
 ) -> Result<()> {
     let started = Instant::now();
     let checks = config::verify_settings(&args.check, &file.verify, args.no_verify)?;
-    let site = open_site(cli, &args.site, &file).await?;
-    let target = shipit::cli::TargetArgs {
-        dir: ".".into(),
-        bucket: Some(site.bucket.clone()),
-        stack: shipit::cli::StackArgs::default(),
-        prefix: args.site.prefix.clone(),
-        allow_missing_index: true,
-        full_check: false,
-        no_prune: args.no_prune,
-        allow_large_prune: false,
-        distribution_id: args.distribution_id.clone().or_else(|| {
-            site.outputs
-                .as_ref()
-                .and_then(|o| o.get("DistributionId").cloned())
-        }),
-        no_invalidate: args.no_invalidate,
-        wait: false,
-        lock_wait: args.lock_wait,
-    };
-    let mut file = file;
-    file.stack.name = None; // the stack is only read: its bucket is already resolved
-    file.bucket = None;
-    let settings = config::settings(&cli.global, &target, None, file, |k| std::env::var(k).ok())?;
-    let store = &site.store;
-    let lock = shipit::lock::acquire(
+    let mut settings =
+        config::rollback_settings(&cli.global, args, file, |k| std::env::var(k).ok())?;
+    let clients = Clients::connect(&settings.connection).await?;
+    let site = open_site(&clients, &settings.target, &settings.prefix).await?;
+    if settings.cdn.distribution_id.is_none() {
+        settings.cdn.distribution_id = site
+            .outputs
+            .as_ref()
+            .and_then(|o| o.get("DistributionId").cloned());
+    }
+    let store = site.store.as_ref();
+    let lock = lock::acquire(
         store,
         "rollback",
         settings.lock.ttl,
@@ -103,10 +103,12 @@ pub(crate) async fn rollback(
         reporter,
     )
     .await?;
+    let cdn = clients.cdn();
     let result = async {
-        let (releases, manifest) = tokio::try_join!(store.releases(), store.get_manifest())?;
+        let (releases, manifest) =
+            tokio::try_join!(records::releases(store), records::get_manifest(store))?;
         let live = manifest.map(|m| m.files).unwrap_or_default();
-        let release = shipit::release::rollback_target(&releases, &live, args.id.as_deref())
+        let release = shipit::core::release::rollback_target(&releases, &live, args.id.as_deref())
             .map_err(|why| Error::Refused {
                 message: format!("cannot roll back: {why}"),
                 hint: "`shipit releases` lists what can be restored".into(),
@@ -119,19 +121,17 @@ pub(crate) async fn rollback(
             release.files.len()
         ));
         let index_md5 = release.files.get("index.html").map(|e| e.md5.clone());
-        let started_from = deploy::Started::from_release(site.sdk.clone(), release)?;
-        let prepared = deploy::prepare(&settings, started_from, reporter).await?;
+        let from = deploy::Started::from_release(release)?;
+        let prepared = deploy::prepare(&settings, site.store.clone(), from, reporter).await?;
         let written = deploy::write_all(prepared, &settings, reporter).await?;
-        finish(
-            &site.sdk,
-            &settings,
-            &checks,
-            site.outputs.as_ref(),
-            written,
+        let f = Finish {
+            cdn: Some(&cdn),
+            checks: &checks,
+            outputs: site.outputs.as_ref(),
             index_md5,
-            reporter,
-        )
-        .await
+            region: clients.region(),
+        };
+        finish(&settings, f, written, reporter).await
     }
     .await;
     unlock(lock, store, reporter).await;
@@ -141,7 +141,7 @@ pub(crate) async fn rollback(
     reporter.close();
     job_summary(
         reporter,
-        &shipit::gha::JobSummary {
+        &shipit::output::gha::JobSummary {
             command: "rollback",
             summary: Some(&summary),
             verify: verified.as_ref(),
@@ -149,7 +149,11 @@ pub(crate) async fn rollback(
         },
     );
     if cli.global.json {
-        print_json(&json!({ "ok": true, "summary": summary, "verify": verified }));
+        stdout::json(
+            true,
+            "rollback",
+            json!({ "summary": summary, "verify": verified }),
+        );
     }
     Ok(())
 }
@@ -158,18 +162,21 @@ pub(crate) async fn unlock_command(
     cli: &Cli,
     args: &SiteArgs,
     file: &config::FileConfig,
-    reporter: &Reporter,
+    reporter: &Terminal,
 ) -> Result<()> {
-    let site = open_site(cli, args, file).await?;
-    match site.store.read_lock().await? {
+    let s = config::site_settings(&cli.global, args, file, |k| std::env::var(k).ok())?;
+    let clients = Clients::connect(&s.connection).await?;
+    let site = open_site(&clients, &s.target, &s.prefix).await?;
+    let held = lock::read(site.store.as_ref()).await?;
+    match &held {
         None => reporter.stage("no deploy lock is held"),
-        Some((body, _)) => {
-            site.store.delete_lock(None).await?;
-            reporter.stage(&format!(
-                "broke the deploy lock: {}",
-                String::from_utf8_lossy(&body)
-            ));
+        Some(h) => {
+            lock::break_lock(site.store.as_ref()).await?;
+            reporter.stage(&format!("broke the deploy lock: {}", h.text));
         }
+    }
+    if cli.global.json {
+        stdout::json(true, "unlock", json!({ "broken": held.map(|h| h.text) }));
     }
     Ok(())
 }

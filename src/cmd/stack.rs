@@ -5,20 +5,22 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use shipit::cfn::{check_stack_name, Cfn};
 use shipit::cli::{Cli, DestroyArgs};
 use shipit::config;
+use shipit::core::stack::check_stack_name;
 use shipit::error::{Error, Result};
-use shipit::provision;
-use shipit::report::Reporter;
+use shipit::output::stdout;
+use shipit::output::term::Terminal;
+use shipit::pipeline::provision;
+use shipit::ports::{ObjectStore, Reporter};
 
-use super::print_json;
+use super::Clients;
 
 pub(crate) async fn destroy(
     cli: &Cli,
     args: &DestroyArgs,
     file: &config::FileConfig,
-    reporter: &Reporter,
+    reporter: &Terminal,
 ) -> Result<()> {
     let name = args
         .stack
@@ -37,14 +39,22 @@ pub(crate) async fn destroy(
     let conn = config::connection(&cli.global, file, config::DEFAULT_MAX_ATTEMPTS, |k| {
         std::env::var(k).ok()
     });
-    let sdk = shipit::aws::load(&conn).await?;
+    let clients = Clients::connect(&conn).await?;
     let minutes = args
         .stack_timeout
         .or(file.stack.timeout_minutes)
         .unwrap_or(config::DEFAULT_STACK_TIMEOUT_MINUTES);
+    let open_bucket = |bucket: &str| -> Box<dyn ObjectStore> {
+        Box::new(shipit::aws::s3::Store::new(
+            clients.sdk(),
+            &conn,
+            bucket,
+            "",
+        ))
+    };
     let destroyed = provision::destroy(
-        &Cfn::new(&sdk, &conn),
-        &shipit::s3::client(&sdk, &conn),
+        &clients.cfn(),
+        &open_bucket,
         &name,
         Duration::from_secs(minutes * 60),
         args.role_arn.as_deref().or(file.stack.role_arn.as_deref()),
@@ -61,7 +71,7 @@ pub(crate) async fn destroy(
         }
     }
     if cli.global.json {
-        print_json(&json!({ "ok": true, "destroyed": destroyed }));
+        stdout::json(true, "destroy", json!({ "destroyed": destroyed }));
     }
     Ok(())
 }

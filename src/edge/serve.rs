@@ -13,7 +13,6 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aws_sdk_s3::error::SdkError;
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
@@ -22,65 +21,31 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::sync::Mutex;
 
-use super::{apply_policy, invalidates, ttl_for, viewer_request, EdgeConfig, Viewer};
-use crate::cdn::Cdn;
-use crate::cfn::Cfn;
-use crate::edge::source::Registry;
-use crate::headers::{HeaderRules, Sniff};
+use crate::aws::cdn::Cdn;
+use crate::aws::cfn::Cfn;
+use crate::aws::s3::{OacClient, OacOrigin};
+use crate::core::distribution::Registry;
+use crate::core::edge::Fetched;
+use crate::core::edge::{apply_policy, invalidates, ttl_for, viewer_request, EdgeConfig, Viewer};
+use crate::core::headers::{HeaderRules, Sniff};
 use crate::http::Client as HttpClient;
-
-/// The access key the local cloud's bucket policy reads as `cloudfront.amazonaws.com`
-/// (scripts/rig/s3_policy.py); the distribution's ARN goes in `x-amz-source-arn`.
-pub const OAC_ACCESS_KEY: &str = "CLOUDFRONT";
-
-/// What an origin answered.
-#[derive(Debug, Clone)]
-pub struct Fetched {
-    pub status: u16,
-    pub headers: Vec<(String, String)>,
-    pub body: Bytes,
-}
-
-impl Fetched {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn plain(status: u16, text: &str) -> Fetched {
-        Fetched {
-            status,
-            headers: vec![("content-type".into(), "text/plain; charset=utf-8".into())],
-            body: Bytes::from(format!("{text}\n")),
-        }
-    }
-}
+use crate::ports::Reporter;
 
 pub enum Origin {
     /// A build directory, with the header rules a deploy would apply.
     Dir { root: PathBuf, rules: HeaderRules },
     /// A private bucket, read as the distribution's OAC.
-    S3 {
-        client: aws_sdk_s3::Client,
-        bucket: String,
-        source_arn: String,
-    },
+    S3(OacOrigin),
 }
 
 impl Origin {
     async fn get(&self, uri: &str) -> Fetched {
-        let key = crate::s3::decode_key(&uri.replace('+', "%2B"))
+        let key = crate::aws::s3::decode_key(&uri.replace('+', "%2B"))
             .trim_start_matches('/')
             .to_string();
         match self {
             Origin::Dir { root, rules } => dir_get(root, rules, &key).await,
-            Origin::S3 {
-                client,
-                bucket,
-                source_arn,
-            } => s3_get(client, bucket, source_arn, &key).await,
+            Origin::S3(oac) => oac.get(&key).await,
         }
     }
 }
@@ -109,64 +74,6 @@ async fn dir_get(root: &Path, rules: &HeaderRules, key: &str) -> Fetched {
     }
 }
 
-async fn s3_get(client: &aws_sdk_s3::Client, bucket: &str, arn: &str, key: &str) -> Fetched {
-    if key.is_empty() {
-        return Fetched::plain(403, "AccessDenied");
-    }
-    let arn = arn.to_string();
-    let res = client
-        .get_object()
-        .bucket(bucket)
-        .key(key)
-        .customize()
-        .mutate_request(move |r| {
-            r.headers_mut().insert("x-amz-source-arn", arn.clone());
-        })
-        .send()
-        .await;
-    match res {
-        Ok(out) => {
-            let mut headers = Vec::new();
-            let mut push = |n: &str, v: Option<String>| {
-                if let Some(v) = v {
-                    headers.push((n.to_string(), v));
-                }
-            };
-            push("content-type", out.content_type().map(str::to_string));
-            push("cache-control", out.cache_control().map(str::to_string));
-            push("etag", out.e_tag().map(str::to_string));
-            push(
-                "last-modified",
-                out.last_modified()
-                    .and_then(|t| t.fmt(aws_smithy_types_http_date()).ok()),
-            );
-            match out.body.collect().await {
-                Ok(b) => Fetched {
-                    status: 200,
-                    headers,
-                    body: b.into_bytes(),
-                },
-                Err(e) => Fetched::plain(502, &format!("origin body: {e}")),
-            }
-        }
-        Err(SdkError::ServiceError(e)) => {
-            let status = e.raw().status().as_u16();
-            Fetched::plain(status, &format!("origin answered {status}"))
-        }
-        Err(e) => Fetched::plain(
-            502,
-            &format!(
-                "origin unreachable: {}",
-                aws_sdk_s3::error::DisplayErrorContext(&e)
-            ),
-        ),
-    }
-}
-
-fn aws_smithy_types_http_date() -> aws_sdk_s3::primitives::DateTimeFormat {
-    aws_sdk_s3::primitives::DateTimeFormat::HttpDate
-}
-
 /// Where the configuration comes from: fixed (a directory preview) or a deployed stack,
 /// re-read for every request so stack updates show at once.
 pub enum Source {
@@ -178,7 +85,7 @@ pub struct StackSource {
     pub stack: String,
     pub cfn: Cfn,
     pub cdn: Cdn,
-    pub s3: aws_sdk_s3::Client,
+    pub s3: OacClient,
     pub http: HttpClient,
     /// The local cloud's registry URL (`<endpoint>/_shipit/resources`).
     pub registry_url: String,
@@ -222,11 +129,7 @@ impl StackSource {
             .bucket
             .clone()
             .ok_or_else(|| format!("distribution {id} has no S3 origin"))?;
-        let origin = Origin::S3 {
-            client: self.s3.clone(),
-            bucket,
-            source_arn: api.arn.clone(),
-        };
+        let origin = Origin::S3(self.s3.origin(&bucket, &api.arn));
         Ok((id, config, origin))
     }
 }
@@ -244,11 +147,12 @@ pub struct Edge {
     cache: Mutex<HashMap<String, Cached>>,
     seen_invalidations: Mutex<HashSet<String>>,
     /// Print each request to stderr.
-    pub log: bool,
+    /// Where each request's access-log line goes (stderr through the terminal reporter).
+    pub log: Arc<dyn Reporter>,
 }
 
 impl Edge {
-    pub fn new(source: Source, log: bool) -> Edge {
+    pub fn new(source: Source, log: Arc<dyn Reporter>) -> Edge {
         Edge {
             source,
             distribution: Mutex::new(None),
@@ -312,7 +216,7 @@ impl Edge {
     }
 
     /// The cached or freshly fetched object for a cache key; `x-cache` tells which.
-    async fn fetch(&self, origin: &Origin, uri: &str, ttl: super::Ttl) -> Fetched {
+    async fn fetch(&self, origin: &Origin, uri: &str, ttl: crate::core::edge::Ttl) -> Fetched {
         if self.caches() {
             self.apply_invalidations().await;
             let cache = self.cache.lock().await;
@@ -427,9 +331,7 @@ async fn respond(edge: &Edge, req: hyper::Request<Incoming>) -> hyper::Response<
     let method = req.method().as_str().to_string();
     let path = req.uri().path().to_string();
     let f = edge.answer(&method, &path).await;
-    if edge.log {
-        eprintln!("{method} {path} -> {}", f.status);
-    }
+    edge.log.info(&format!("{method} {path} -> {}", f.status));
     let mut resp = hyper::Response::builder().status(f.status);
     for (k, v) in &f.headers {
         resp = resp.header(k.as_str(), v.as_str());

@@ -9,6 +9,7 @@ mod demo;
 mod ecosystem;
 mod faults;
 mod releases;
+mod snapshots;
 mod stack;
 mod sync;
 mod template;

@@ -117,7 +117,7 @@ fn rollback_restores_the_previous_release_verifies_and_records_it() {
     assert_eq!(w.get_from(&bucket, "about.txt"), b"about v1");
     assert_eq!(
         w.head_from(&bucket, "notes.txt").cache_control,
-        shipit::headers::SHORT
+        shipit::core::headers::SHORT
     );
     let objects = w.objects_in(&bucket);
     assert!(!objects.contains_key("new.html"));

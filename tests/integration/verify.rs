@@ -243,7 +243,7 @@ fn verify_fails_when_the_routing_function_is_removed_and_nothing_is_pruned() {
     assert_success(&deploy(&w, &name, &edge.url, &[]));
 
     // The same stack without the viewer-request function on the default behaviour.
-    let template = shipit::template::EMBEDDED;
+    let template = shipit::core::template::EMBEDDED;
     let start = template.find("          FunctionAssociations:").unwrap();
     let end = start + template[start..].find("        CacheBehaviors:").unwrap();
     let no_routing = format!("{}{}", &template[..start], &template[end..]);

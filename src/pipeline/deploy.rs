@@ -3,27 +3,28 @@
 //! what the plan says, and never deletes after an error.
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
 use std::time::Instant;
 
-use crate::clock::{epoch_millis, epoch_secs};
-
-use aws_config::SdkConfig;
 use futures::{StreamExt, TryStreamExt};
-use serde::Serialize;
 
-use crate::config::Settings;
+use crate::clock::{epoch_millis, epoch_secs};
+use crate::core::files::LocalFile;
+use crate::core::headers::Headers;
+use crate::core::plan::{self, Action, Op, Plan, Reason};
+use crate::core::release::Release;
+use crate::core::settings::Settings;
+use crate::core::state::{self, Entry, Manifest};
+use crate::core::summary::{human_bytes, Summary};
 use crate::error::{Error, Result};
-use crate::headers::Headers;
-use crate::plan::{self, Action, Op, Plan, Reason};
-use crate::release::Release;
-use crate::report::{human_bytes, Reporter};
-use crate::s3::{Store, DELETE_BATCH};
-use crate::site::{self, LocalFile, ScanOptions};
-use crate::state::{self, Entry, Manifest};
+use crate::pipeline::records;
+use crate::pipeline::scan::{self, ScanOptions};
+use crate::ports::{ObjectStore, Reporter, DELETE_BATCH};
 
 /// A plan ready to execute, with what executing it needs.
 pub struct Prepared {
-    pub store: Store,
+    pub store: Arc<dyn ObjectStore>,
     pub local: Vec<LocalFile>,
     pub plan: Plan,
     /// Set for a rollback: what it restores, and from which object versions.
@@ -39,30 +40,16 @@ struct Rollback {
     versions: HashMap<String, String>,
 }
 
-/// What a deploy did.
-#[derive(Debug, Clone, Serialize)]
-pub struct Summary {
-    pub bucket: String,
-    pub prefix: String,
-    pub uploaded: usize,
-    pub header_updated: usize,
-    pub deleted: usize,
-    pub unchanged: usize,
-    /// Keys not in the build that were kept because pruning is off.
-    pub kept_stale: usize,
-    pub bytes_uploaded: u64,
-    /// Paths sent to CloudFront (0 when nothing was stale or there is no distribution).
-    pub invalidated_paths: usize,
-    pub invalidation_id: Option<String>,
-    /// The release recorded (absent when the files were the live release's already).
-    pub release: Option<String>,
-    pub seconds: f64,
-}
-
-/// The first step of every command that touches a build: scan and hash it while credentials
-/// resolve. Refuses a bad build directory before anything else happens (the more useful error
-/// when both fail), and so before any write, a stack's included.
-pub async fn start(settings: &Settings, reporter: &Reporter) -> Result<Started> {
+/// The first step of every command that touches a build: scan and hash it while `connect`
+/// resolves credentials (and, when `open` can already name the bucket, list it). Refuses a bad
+/// build directory before anything else happens (the more useful error when both fail), and
+/// so before any write, a stack's included.
+pub async fn start<C>(
+    settings: &Settings,
+    connect: impl Future<Output = Result<C>>,
+    open: impl FnOnce(&C) -> Option<Arc<dyn ObjectStore>>,
+    reporter: &dyn Reporter,
+) -> Result<(C, Started)> {
     let started = Instant::now();
     let scan_opts = ScanOptions {
         excludes: settings.excludes.clone(),
@@ -71,25 +58,16 @@ pub async fn start(settings: &Settings, reporter: &Reporter) -> Result<Started> 
     };
     let dir = settings.dir.clone();
     // Hashing is CPU work on a blocking pool; credentials and the listing are I/O: at once.
-    let scan = tokio::task::spawn_blocking(move || site::scan(&dir, &scan_opts));
-    let sdk = crate::aws::load(&settings.connection).await;
-    let remote = match (&sdk, &settings.stack) {
-        // Without a stack the bucket is known now: list it while the hashing runs.
-        (Ok(sdk), None) => {
-            let store = Store::new(
-                sdk,
-                &settings.connection,
-                &settings.bucket,
-                &settings.prefix,
-            );
-            Some(tokio::spawn(async move { fetch_remote(&store).await }))
-        }
-        _ => None,
-    };
+    let scan = tokio::task::spawn_blocking(move || scan::scan(&dir, &scan_opts));
+    let connected = connect.await;
+    let remote = connected
+        .as_ref()
+        .ok()
+        .and_then(open)
+        .map(|store| tokio::spawn(async move { fetch_remote(store.as_ref()).await }));
     let scanned = scan
         .await
         .map_err(|e| Error::Internal(format!("scan task: {e}")));
-    // A bad build directory is the more useful error when both fail.
     let local = match scanned.and_then(|r| r) {
         Ok(local) => local,
         Err(e) => {
@@ -99,31 +77,32 @@ pub async fn start(settings: &Settings, reporter: &Reporter) -> Result<Started> 
             return Err(e);
         }
     };
-    let sdk = sdk?;
+    let connected = connected?;
     reporter.info(&format!(
         "{} local files ({}) hashed in {:.1}s",
         local.len(),
         human_bytes(local.iter().map(|f| f.size).sum()),
         started.elapsed().as_secs_f64()
     ));
-    Ok(Started {
-        sdk,
-        local,
-        remote,
-        release: None,
-    })
+    Ok((
+        connected,
+        Started {
+            local,
+            remote,
+            release: None,
+        },
+    ))
 }
 
 /// What the bucket holds: its listing and shipit's manifest.
 type Remote = (Vec<state::Listed>, Option<Manifest>);
 
-async fn fetch_remote(store: &Store) -> Result<Remote> {
-    tokio::try_join!(store.list(), store.get_manifest())
+async fn fetch_remote(store: &dyn ObjectStore) -> Result<Remote> {
+    tokio::try_join!(store.list(), records::get_manifest(store))
 }
 
-/// Credentials, the scanned build, and (without a stack) the listing already under way.
+/// The scanned build, and (without a stack) the listing already under way.
 pub struct Started {
-    pub sdk: SdkConfig,
     pub local: Vec<LocalFile>,
     remote: Option<tokio::task::JoinHandle<Result<Remote>>>,
     /// Set for a rollback: the release whose files (and headers) to put back.
@@ -133,7 +112,7 @@ pub struct Started {
 impl Started {
     /// A rollback's start: the release's files stand for the build. They have no path on
     /// disk: a rollback's uploads are restores from object versions (see `write_all`).
-    pub fn from_release(sdk: SdkConfig, release: Release) -> Result<Started> {
+    pub fn from_release(release: Release) -> Result<Started> {
         let local = release
             .files
             .iter()
@@ -142,15 +121,15 @@ impl Started {
                     key: key.clone(),
                     path: std::path::PathBuf::new(),
                     size: e.size,
-                    md5: crate::site::Md5::from_hex(&e.md5).ok_or_else(|| {
-                        Error::aws(format!("release {}: {key} has no valid hash", release.id))
+                    md5: crate::core::files::Md5::from_hex(&e.md5).ok_or_else(|| Error::State {
+                        message: format!("release {}: {key} has no valid hash", release.id),
+                        hint: "the release record is damaged; pick another release (`shipit releases`)".into(),
                     })?,
-                    sniff: crate::headers::Sniff::Binary,
+                    sniff: crate::core::headers::Sniff::Binary,
                 })
             })
             .collect::<Result<_>>()?;
         Ok(Started {
-            sdk,
             local,
             remote: None,
             release: Some(release),
@@ -170,16 +149,15 @@ impl Started {
 /// the cap here, before anything is written.
 pub async fn prepare(
     settings: &Settings,
+    store: Arc<dyn ObjectStore>,
     started: Started,
-    reporter: &Reporter,
+    reporter: &dyn Reporter,
 ) -> Result<Prepared> {
     let Started {
-        sdk,
         local,
         remote,
         release,
     } = started;
-    let sdk = &sdk;
     let started = Instant::now();
     let what = match &release {
         Some(r) => format!("rollback to release {}", r.id),
@@ -187,19 +165,14 @@ pub async fn prepare(
     };
     reporter.stage(&format!(
         "planning {what} -> s3://{}/{}",
-        settings.bucket, settings.prefix
+        store.bucket(),
+        settings.prefix
     ));
-    let store = Store::new(
-        sdk,
-        &settings.connection,
-        &settings.bucket,
-        &settings.prefix,
-    );
     let (listed, manifest) = match remote {
         Some(task) => task
             .await
             .map_err(|e| Error::Internal(format!("listing task: {e}")))??,
-        None => fetch_remote(&store).await?,
+        None => fetch_remote(store.as_ref()).await?,
     };
     reporter.info(&format!(
         "{} objects in the bucket, {} ({:.1}s)",
@@ -257,15 +230,15 @@ pub async fn prepare(
     if settings.prune
         && plan
             .deletes()
-            .any(|a| crate::headers::has_content_hash(&a.key))
+            .any(|a| crate::core::headers::has_content_hash(&a.key))
     {
         // Visitors holding a recent release's HTML still load its hashed assets.
         // Only the newest records can protect anything: the history is not read.
         let now = epoch_secs();
-        let ids = store.release_ids().await?;
-        let needed = crate::release::needed_for_retention(&ids, settings.retention, now);
-        let releases = store.read_releases(needed).await?;
-        let spared = crate::release::protect(&mut plan, &releases, settings.retention, now);
+        let ids = records::release_ids(store.as_ref()).await?;
+        let needed = crate::core::release::needed_for_retention(&ids, settings.retention, now);
+        let releases = records::read_releases(store.as_ref(), needed).await?;
+        let spared = crate::core::release::protect(&mut plan, &releases, settings.retention, now);
         if spared > 0 {
             reporter.info(&format!(
                 "keeping {spared} content-hashed assets that the last {} releases (or the last {}h) still reference",
@@ -294,7 +267,7 @@ pub async fn prepare(
     }
     let rollback = match release {
         Some(r) => Some(Rollback {
-            versions: versions_to_restore(&store, &plan, &r, settings.concurrency).await?,
+            versions: versions_to_restore(store.as_ref(), &plan, &r, settings.concurrency).await?,
             release_id: r.id,
         }),
         None => None,
@@ -312,7 +285,7 @@ pub async fn prepare(
 /// For a rollback: the version of each key to restore, the newest whose ETag is the
 /// release's MD5. Fails, before any write, naming what cannot be restored.
 async fn versions_to_restore(
-    store: &Store,
+    store: &dyn ObjectStore,
     plan: &Plan,
     release: &Release,
     concurrency: usize,
@@ -360,7 +333,7 @@ async fn versions_to_restore(
 /// Runs the plan: writes in phases, the manifest, then (only if all of that succeeded) the prune.
 /// What the writes left for the prune: the plan and the store.
 pub struct Written {
-    pub store: Store,
+    pub store: Arc<dyn ObjectStore>,
     pub plan: Plan,
     manifest: Manifest,
     /// The release these writes made, when it is new (recorded once everything succeeded).
@@ -402,7 +375,7 @@ pub fn commit_of(dir: &std::path::Path) -> Option<String> {
 pub async fn write_all(
     prepared: Prepared,
     settings: &Settings,
-    reporter: &Reporter,
+    reporter: &dyn Reporter,
 ) -> Result<Written> {
     let Prepared {
         store,
@@ -427,7 +400,7 @@ pub async fn write_all(
             reporter.detail(&format!("phase {phase:?}: {} writes", actions.len()));
             let done: Vec<(String, String)> = futures::stream::iter(actions)
                 .map(|action| {
-                    let (store, progress) = (&store, &progress);
+                    let (store, progress) = (store.as_ref(), &progress);
                     let rollback = rollback.as_ref();
                     async move {
                         // A rollback's uploads come from object versions; header-only
@@ -463,7 +436,7 @@ pub async fn write_all(
     // leaves the next one a record of what to invalidate.
     let mut manifest = manifest_for(&plan, &etags);
     if settings.cdn.distribution_id.is_some() {
-        let mut stale = crate::invalidate::stale_keys(&plan, settings.prune);
+        let mut stale = crate::core::invalidate::stale_keys(&plan, settings.prune);
         stale.extend(
             previous
                 .iter()
@@ -503,7 +476,7 @@ pub async fn write_all(
             && m.release == manifest.release
     });
     if !unchanged {
-        store.put_manifest(&manifest).await?;
+        records::put_manifest(store.as_ref(), &manifest).await?;
     }
     Ok(Written {
         store,
@@ -521,11 +494,15 @@ pub async fn settle(written: &mut Written) -> Result<()> {
         return Ok(());
     }
     written.manifest.pending_invalidation.clear();
-    written.store.put_manifest(&written.manifest).await
+    records::put_manifest(written.store.as_ref(), &written.manifest).await
 }
 
 /// Deletes what the build no longer has (when pruning is on), in batches of at most 1000.
-pub async fn prune(written: Written, settings: &Settings, reporter: &Reporter) -> Result<Summary> {
+pub async fn prune(
+    written: Written,
+    settings: &Settings,
+    reporter: &dyn Reporter,
+) -> Result<Summary> {
     let Written {
         store,
         plan,
@@ -557,7 +534,7 @@ pub async fn prune(written: Written, settings: &Settings, reporter: &Reporter) -
         .filter(|a| a.op == Op::Keep && a.reason == Reason::NotInBuild)
         .count();
     Ok(Summary {
-        bucket: settings.bucket.clone(),
+        bucket: store.bucket().to_string(),
         prefix: settings.prefix.clone(),
         uploaded: counts.upload,
         header_updated: counts.update_headers,
@@ -575,7 +552,7 @@ pub async fn prune(written: Written, settings: &Settings, reporter: &Reporter) -
 /// A rollback's upload: the earlier version copied over the current one, with the release's
 /// headers.
 async fn restore(
-    store: &Store,
+    store: &dyn ObjectStore,
     action: &Action,
     versions: &HashMap<String, String>,
 ) -> Result<String> {
@@ -591,10 +568,12 @@ async fn restore(
             action.key
         )));
     };
-    store.restore(&action.key, version, headers, md5).await
+    store
+        .copy_onto(&action.key, Some(version), headers, md5)
+        .await
 }
 
-async fn write(store: &Store, action: &Action, settings: &Settings) -> Result<String> {
+async fn write(store: &dyn ObjectStore, action: &Action, settings: &Settings) -> Result<String> {
     let (Some(headers), Some(md5)) = (&action.headers, &action.md5) else {
         return Err(Error::Internal(format!(
             "write of {} without headers or hash",
@@ -618,10 +597,10 @@ async fn write(store: &Store, action: &Action, settings: &Settings) -> Result<St
                     )
                     .await
             } else {
-                store.put(&action.key, path, headers, md5).await
+                store.put_file(&action.key, path, headers, md5).await
             }
         }
-        Op::UpdateHeaders => store.update_headers(&action.key, headers, md5).await,
+        Op::UpdateHeaders => store.copy_onto(&action.key, None, headers, md5).await,
         Op::Delete | Op::Keep => Err(Error::Internal(format!("{:?} is not a write", action.op))),
     }
 }

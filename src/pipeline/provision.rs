@@ -2,33 +2,16 @@
 //! events while it waits, and explains failures with the failing resources' reasons.
 
 use std::collections::{BTreeMap, HashSet};
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::cfn::{Cfn, StackInfo};
+use crate::core::settings::StackSettings;
+use crate::core::stack::{self, Change, Next};
+use crate::core::stack::{ChangeSet, StackInfo};
+use crate::core::template::Template;
 use crate::error::{Error, Result};
-use crate::report::Reporter;
-use crate::stack::{self, Change, Next};
-use crate::template::Template;
-
-/// How shipit should ensure the stack.
-#[derive(Debug, Clone)]
-pub struct StackSettings {
-    pub name: String,
-    pub template: Option<PathBuf>,
-    /// Values given explicitly (file, flags); the template's defaults fill the rest.
-    pub parameters: BTreeMap<String, String>,
-    /// Allow a change set that replaces or removes a stateful resource.
-    pub allow_replace: bool,
-    /// Delete a stack whose first create failed (ROLLBACK_COMPLETE) and create it again.
-    pub recreate: bool,
-    /// How long to wait for CloudFormation (another operation in progress, create, update).
-    pub timeout: Duration,
-    /// The service role CloudFormation acts with.
-    pub role_arn: Option<String>,
-}
+use crate::ports::{ObjectStore, Reporter, StackService};
 
 /// What ensuring the stack did.
 #[derive(Debug, Clone, Serialize)]
@@ -56,7 +39,11 @@ fn stack_error(message: String, hint: impl Into<String>) -> Error {
 }
 
 /// Creates or updates the stack so it matches the template and parameters.
-pub async fn ensure(cfn: &Cfn, s: &StackSettings, reporter: &Reporter) -> Result<Ensured> {
+pub async fn ensure(
+    cfn: &dyn StackService,
+    s: &StackSettings,
+    reporter: &dyn Reporter,
+) -> Result<Ensured> {
     let template = Template::load(s.template.as_deref())?;
     let params = template.resolve_parameters(&s.parameters)?;
     let deadline = Instant::now() + s.timeout;
@@ -121,12 +108,12 @@ fn reason_suffix(info: &StackInfo) -> String {
 }
 
 async fn create(
-    cfn: &Cfn,
+    cfn: &dyn StackService,
     s: &StackSettings,
     template: &Template,
     params: &BTreeMap<String, String>,
     deadline: Instant,
-    reporter: &Reporter,
+    reporter: &dyn Reporter,
 ) -> Result<Ensured> {
     let (cs, described) = open_change_set(cfn, s, &template.body, params, true, deadline).await?;
     if described.status == "FAILED" {
@@ -156,13 +143,13 @@ async fn create(
 }
 
 async fn update(
-    cfn: &Cfn,
+    cfn: &dyn StackService,
     s: &StackSettings,
     template: &Template,
     params: &BTreeMap<String, String>,
     info: StackInfo,
     deadline: Instant,
-    reporter: &Reporter,
+    reporter: &dyn Reporter,
 ) -> Result<Ensured> {
     let deployed = cfn.template(&s.name).await?;
     if stack::unchanged(&deployed, &info.parameters, &template.body, params) {
@@ -228,7 +215,7 @@ async fn update(
     })
 }
 
-fn print_changes(changes: &[Change], reporter: &Reporter) {
+fn print_changes(changes: &[Change], reporter: &dyn Reporter) {
     let (add, modify, remove, replace) = stack::counts(changes);
     reporter.info(&format!(
         "change set: {add} to add, {modify} to modify ({replace} replaced), {remove} to remove"
@@ -241,13 +228,13 @@ fn print_changes(changes: &[Change], reporter: &Reporter) {
 /// Creates a change set and waits until CloudFormation has described it. Returns its name and
 /// what it says; the caller executes or deletes it.
 async fn open_change_set(
-    cfn: &Cfn,
+    cfn: &dyn StackService,
     s: &StackSettings,
     body: &str,
     params: &BTreeMap<String, String>,
     create: bool,
     deadline: Instant,
-) -> Result<(String, crate::cfn::ChangeSet)> {
+) -> Result<(String, ChangeSet)> {
     let cs = change_set_name();
     cfn.create_change_set(&s.name, &cs, create, body, params, s.role_arn.as_deref())
         .await?;
@@ -256,11 +243,11 @@ async fn open_change_set(
 }
 
 async fn wait_change_set(
-    cfn: &Cfn,
+    cfn: &dyn StackService,
     stack: &str,
     cs: &str,
     deadline: Instant,
-) -> Result<crate::cfn::ChangeSet> {
+) -> Result<ChangeSet> {
     loop {
         let d = cfn.describe_change_set(stack, cs).await?;
         if !matches!(d.status.as_str(), "CREATE_PENDING" | "CREATE_IN_PROGRESS") {
@@ -281,10 +268,10 @@ async fn wait_change_set(
 
 /// Polls until the stack's status settles (or it is gone), printing new events as they come.
 async fn wait_settled(
-    cfn: &Cfn,
+    cfn: &dyn StackService,
     name: &str,
     deadline: Instant,
-    reporter: &Reporter,
+    reporter: &dyn Reporter,
 ) -> Result<StackInfo> {
     let mut seen: HashSet<String> = cfn
         .events(name)
@@ -331,19 +318,19 @@ fn event_key(e: &stack::Event) -> String {
     )
 }
 
-async fn failure_lines(cfn: &Cfn, name: &str) -> Vec<String> {
+async fn failure_lines(cfn: &dyn StackService, name: &str) -> Vec<String> {
     let mut events = cfn.events(name).await.unwrap_or_default();
     events.reverse();
     stack::failure_reasons(&events)
 }
 
-async fn explain_failure(cfn: &Cfn, name: &str, reporter: &Reporter) {
+async fn explain_failure(cfn: &dyn StackService, name: &str, reporter: &dyn Reporter) {
     for line in failure_lines(cfn, name).await {
         reporter.warn(&format!("failed: {line}"));
     }
 }
 
-async fn failed(cfn: &Cfn, name: &str, info: &StackInfo, what: &str) -> Error {
+async fn failed(cfn: &dyn StackService, name: &str, info: &StackInfo, what: &str) -> Error {
     let reasons = failure_lines(cfn, name).await;
     stack_error(
         format!(
@@ -375,7 +362,7 @@ pub struct Preview {
 
 /// Shows what `ensure` would do: for an existing stack through a change set that is deleted
 /// again, never executed.
-pub async fn preview(cfn: &Cfn, s: &StackSettings) -> Result<Preview> {
+pub async fn preview(cfn: &dyn StackService, s: &StackSettings) -> Result<Preview> {
     let template = Template::load(s.template.as_deref())?;
     let params = template.resolve_parameters(&s.parameters)?;
     let info = cfn.describe(&s.name).await?;
@@ -453,12 +440,12 @@ pub struct Destroyed {
 /// Empties the stack's buckets (every version and delete marker), lifts termination
 /// protection, deletes the stack and waits; reports what was retained.
 pub async fn destroy(
-    cfn: &Cfn,
-    s3: &aws_sdk_s3::Client,
+    cfn: &dyn StackService,
+    open_bucket: &dyn Fn(&str) -> Box<dyn ObjectStore>,
     name: &str,
     timeout: Duration,
     role_arn: Option<&str>,
-    reporter: &Reporter,
+    reporter: &dyn Reporter,
 ) -> Result<Destroyed> {
     let deadline = Instant::now() + timeout;
     let mut out = Destroyed {
@@ -487,7 +474,7 @@ pub async fn destroy(
             "emptying bucket {} ({})",
             r.physical_id, r.logical_id
         ));
-        let counts = crate::s3::purge_bucket(s3, &r.physical_id).await?;
+        let counts = open_bucket(&r.physical_id).purge().await?;
         reporter.info(&format!(
             "removed {} object versions and {} delete markers",
             counts.0, counts.1

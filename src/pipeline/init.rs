@@ -222,7 +222,7 @@ mod tests {
         ];
         for (dir, want) in table {
             assert_eq!(suggest_stack(dir), want, "{dir}");
-            assert!(crate::cfn::check_stack_name(&suggest_stack(dir)).is_ok());
+            assert!(crate::core::stack::check_stack_name(&suggest_stack(dir)).is_ok());
         }
     }
 

@@ -7,41 +7,15 @@ use aws_config::SdkConfig;
 use aws_sdk_cloudformation::types::{Capability, ChangeSetType, Parameter, TemplateStage};
 use aws_sdk_cloudformation::Client;
 
-use crate::aws;
-use crate::config::Connection;
-use crate::error::{Error, Result};
-use crate::stack::{Change, Event};
+use crate::aws::{self, Service};
+use crate::core::settings::Connection;
+use crate::core::stack::{Change, ChangeSet, Event, StackInfo, StackResource};
+use crate::error::Result;
+use crate::ports::{Call, StackService};
 
 #[derive(Clone)]
 pub struct Cfn {
     client: Client,
-}
-
-/// What DescribeStacks says of one stack.
-#[derive(Debug, Clone, Default)]
-pub struct StackInfo {
-    pub id: String,
-    pub status: String,
-    pub reason: Option<String>,
-    pub outputs: BTreeMap<String, String>,
-    pub parameters: BTreeMap<String, String>,
-    pub termination_protection: bool,
-}
-
-/// A change set as described: status, its reason, and the changes.
-#[derive(Debug, Clone)]
-pub struct ChangeSet {
-    pub status: String,
-    pub reason: String,
-    pub changes: Vec<Change>,
-}
-
-/// One stack resource as listed.
-#[derive(Debug, Clone)]
-pub struct StackResource {
-    pub logical_id: String,
-    pub physical_id: String,
-    pub kind: String,
 }
 
 impl Cfn {
@@ -67,7 +41,13 @@ impl Cfn {
             {
                 return Ok(None)
             }
-            Err(e) => return Err(aws::error(&format!("describe stack {name}"), e)),
+            Err(e) => {
+                return Err(aws::error(
+                    Service::CloudFormation,
+                    &format!("describe stack {name}"),
+                    e,
+                ))
+            }
         };
         let Some(s) = out.stacks().first() else {
             return Ok(None);
@@ -112,7 +92,13 @@ impl Cfn {
             .template_stage(TemplateStage::Original)
             .send()
             .await
-            .map_err(|e| aws::error(&format!("get the template of stack {name}"), e))?;
+            .map_err(|e| {
+                aws::error(
+                    Service::CloudFormation,
+                    &format!("get the template of stack {name}"),
+                    e,
+                )
+            })?;
         Ok(out.template_body().unwrap_or_default().to_string())
     }
 
@@ -151,7 +137,13 @@ impl Cfn {
             .set_role_arn(role_arn.map(str::to_owned))
             .send()
             .await
-            .map_err(|e| aws::error(&format!("create a change set for stack {stack}"), e))?;
+            .map_err(|e| {
+                aws::error(
+                    Service::CloudFormation,
+                    &format!("create a change set for stack {stack}"),
+                    e,
+                )
+            })?;
         Ok(())
     }
 
@@ -169,7 +161,13 @@ impl Cfn {
                 .set_next_token(token.take())
                 .send()
                 .await
-                .map_err(|e| aws::error(&format!("describe change set {change_set}"), e))?;
+                .map_err(|e| {
+                    aws::error(
+                        Service::CloudFormation,
+                        &format!("describe change set {change_set}"),
+                        e,
+                    )
+                })?;
             status = out
                 .status()
                 .map(|s| s.as_str().to_string())
@@ -207,7 +205,13 @@ impl Cfn {
             .change_set_name(change_set)
             .send()
             .await
-            .map_err(|e| aws::error(&format!("execute change set {change_set}"), e))?;
+            .map_err(|e| {
+                aws::error(
+                    Service::CloudFormation,
+                    &format!("execute change set {change_set}"),
+                    e,
+                )
+            })?;
         Ok(())
     }
 
@@ -218,7 +222,13 @@ impl Cfn {
             .change_set_name(change_set)
             .send()
             .await
-            .map_err(|e| aws::error(&format!("delete change set {change_set}"), e))?;
+            .map_err(|e| {
+                aws::error(
+                    Service::CloudFormation,
+                    &format!("delete change set {change_set}"),
+                    e,
+                )
+            })?;
         Ok(())
     }
 
@@ -230,7 +240,13 @@ impl Cfn {
             .stack_name(stack)
             .send()
             .await
-            .map_err(|e| aws::error(&format!("read events of stack {stack}"), e))?;
+            .map_err(|e| {
+                aws::error(
+                    Service::CloudFormation,
+                    &format!("read events of stack {stack}"),
+                    e,
+                )
+            })?;
         Ok(out
             .stack_events()
             .iter()
@@ -254,7 +270,13 @@ impl Cfn {
             .enable_termination_protection(on)
             .send()
             .await
-            .map_err(|e| aws::error(&format!("set termination protection of stack {stack}"), e))?;
+            .map_err(|e| {
+                aws::error(
+                    Service::CloudFormation,
+                    &format!("set termination protection of stack {stack}"),
+                    e,
+                )
+            })?;
         Ok(())
     }
 
@@ -265,7 +287,9 @@ impl Cfn {
             .set_role_arn(role_arn.map(str::to_owned))
             .send()
             .await
-            .map_err(|e| aws::error(&format!("delete stack {stack}"), e))?;
+            .map_err(|e| {
+                aws::error(Service::CloudFormation, &format!("delete stack {stack}"), e)
+            })?;
         Ok(())
     }
 
@@ -280,7 +304,13 @@ impl Cfn {
                 .set_next_token(token.take())
                 .send()
                 .await
-                .map_err(|e| aws::error(&format!("list resources of stack {stack}"), e))?;
+                .map_err(|e| {
+                    aws::error(
+                        Service::CloudFormation,
+                        &format!("list resources of stack {stack}"),
+                        e,
+                    )
+                })?;
             for r in page.stack_resource_summaries() {
                 out.push(StackResource {
                     logical_id: r.logical_resource_id().unwrap_or_default().to_string(),
@@ -297,18 +327,49 @@ impl Cfn {
     }
 }
 
-/// A stack name CloudFormation accepts, checked before any call.
-pub fn check_stack_name(name: &str) -> Result<()> {
-    let ok = !name.is_empty()
-        && name.len() <= 128
-        && name.as_bytes()[0].is_ascii_alphabetic()
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::config_hint(
-            format!("{name:?} is not a valid stack name"),
-            "stack names start with a letter and contain letters, digits and '-' (at most 128)",
+impl StackService for Cfn {
+    fn describe<'a>(&'a self, name: &'a str) -> Call<'a, Option<StackInfo>> {
+        Box::pin(Cfn::describe(self, name))
+    }
+    fn template<'a>(&'a self, name: &'a str) -> Call<'a, String> {
+        Box::pin(Cfn::template(self, name))
+    }
+    fn create_change_set<'a>(
+        &'a self,
+        stack: &'a str,
+        change_set: &'a str,
+        create: bool,
+        body: &'a str,
+        parameters: &'a BTreeMap<String, String>,
+        role_arn: Option<&'a str>,
+    ) -> Call<'a, ()> {
+        Box::pin(Cfn::create_change_set(
+            self, stack, change_set, create, body, parameters, role_arn,
         ))
+    }
+    fn describe_change_set<'a>(
+        &'a self,
+        stack: &'a str,
+        change_set: &'a str,
+    ) -> Call<'a, ChangeSet> {
+        Box::pin(Cfn::describe_change_set(self, stack, change_set))
+    }
+    fn execute_change_set<'a>(&'a self, stack: &'a str, change_set: &'a str) -> Call<'a, ()> {
+        Box::pin(Cfn::execute_change_set(self, stack, change_set))
+    }
+    fn delete_change_set<'a>(&'a self, stack: &'a str, change_set: &'a str) -> Call<'a, ()> {
+        Box::pin(Cfn::delete_change_set(self, stack, change_set))
+    }
+    fn events<'a>(&'a self, stack: &'a str) -> Call<'a, Vec<Event>> {
+        Box::pin(Cfn::events(self, stack))
+    }
+    fn set_termination_protection<'a>(&'a self, stack: &'a str, on: bool) -> Call<'a, ()> {
+        Box::pin(Cfn::set_termination_protection(self, stack, on))
+    }
+    fn delete_stack<'a>(&'a self, stack: &'a str, role_arn: Option<&'a str>) -> Call<'a, ()> {
+        Box::pin(Cfn::delete_stack(self, stack, role_arn))
+    }
+    fn resources<'a>(&'a self, stack: &'a str) -> Call<'a, Vec<StackResource>> {
+        Box::pin(Cfn::resources(self, stack))
     }
 }

@@ -1,27 +1,23 @@
-//! The CloudFront side of the boundary: invalidations, and reading a distribution for the
-//! local edge. Which paths to invalidate is `invalidate`'s decision.
-
-use std::time::{Duration, Instant};
+//! The CloudFront side of the boundary: [`Cdn`] implements the CDN interface (create an
+//! invalidation, read its status) and reads a distribution and its invalidations for the local
+//! edge. Which paths to invalidate is `core::invalidate`'s decision; retrying and waiting are
+//! `pipeline::invalidate`'s.
 
 use aws_config::SdkConfig;
 use aws_sdk_cloudfront::error::ProvideErrorMetadata;
 use aws_sdk_cloudfront::types::{InvalidationBatch, Paths};
 use aws_sdk_cloudfront::Client;
 
-use crate::aws;
-use crate::config::Connection;
-use crate::edge::source::{bucket_of_origin, ApiView};
-use crate::edge::ErrorResponse;
+use crate::aws::{self, Service};
+use crate::core::distribution::{bucket_of_origin, ApiView};
+use crate::core::edge::ErrorResponse;
+use crate::core::settings::Connection;
 use crate::error::{Error, Result};
-use crate::invalidate::is_completed;
-use crate::report::Reporter;
+use crate::ports::{Call, Cdn as CdnPort, Created};
 
 pub struct Cdn {
     client: Client,
 }
-
-/// How often, and how many times, a throttled invalidation is retried.
-const BUSY_RETRIES: u32 = 6;
 
 impl Cdn {
     pub fn new(sdk: &SdkConfig, conn: &Connection) -> Cdn {
@@ -34,15 +30,12 @@ impl Cdn {
         }
     }
 
-    /// Creates an invalidation; waits and retries while CloudFront has too many in flight.
-    /// Returns its id.
-    pub async fn invalidate(
+    async fn create(
         &self,
         distribution: &str,
         paths: &[String],
-        reporter: &Reporter,
-    ) -> Result<String> {
-        let reference = format!("shipit-{}", crate::clock::epoch_nanos());
+        reference: &str,
+    ) -> Result<Created> {
         let batch = InvalidationBatch::builder()
             .paths(
                 Paths::builder()
@@ -54,75 +47,25 @@ impl Cdn {
             .caller_reference(reference)
             .build()
             .map_err(|e| Error::Internal(format!("invalidation batch: {e}")))?;
-        let mut delay = Duration::from_secs(5);
-        for attempt in 0..=BUSY_RETRIES {
-            let res = self
-                .client
-                .create_invalidation()
-                .distribution_id(distribution)
-                .invalidation_batch(batch.clone())
-                .send()
-                .await;
-            match res {
-                Ok(out) => {
-                    return Ok(out
-                        .invalidation()
-                        .map(|i| i.id().to_string())
-                        .unwrap_or_default());
-                }
-                Err(e)
-                    if e.code() == Some("TooManyInvalidationsInProgress")
-                        && attempt < BUSY_RETRIES =>
-                {
-                    reporter.info(&format!(
-                        "CloudFront has too many invalidations in flight; retrying in {}s",
-                        delay.as_secs()
-                    ));
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(Duration::from_secs(60));
-                }
-                Err(e) => {
-                    return Err(aws::error(
-                        &format!("invalidate distribution {distribution}"),
-                        e,
-                    ))
-                }
-            }
-        }
-        unreachable!("the loop returns on its last attempt")
-    }
-
-    /// Polls until the invalidation completes (status compared without regard to case: the
-    /// SDK's waiter expects "Completed" exactly), or the deadline passes.
-    pub async fn wait(
-        &self,
-        distribution: &str,
-        id: &str,
-        timeout: Duration,
-        reporter: &Reporter,
-    ) -> Result<()> {
-        let deadline = Instant::now() + timeout;
-        let mut last = String::new();
-        loop {
-            let status = self
-                .invalidation(distribution, id)
-                .await?
-                .status()
-                .to_string();
-            if is_completed(&status) {
-                return Ok(());
-            }
-            if status != last {
-                reporter.info(&format!("invalidation {id}: {status}"));
-                last = status.clone();
-            }
-            if Instant::now() > deadline {
-                return Err(Error::Aws {
-                    message: format!("invalidation {id} was still {status} after {}s", timeout.as_secs()),
-                    hint: Some("CloudFront usually completes within minutes; the site may serve stale content until then. Nothing was pruned.".into()),
-                });
-            }
-            tokio::time::sleep(Duration::from_secs(5)).await;
+        let res = self
+            .client
+            .create_invalidation()
+            .distribution_id(distribution)
+            .invalidation_batch(batch)
+            .send()
+            .await;
+        match res {
+            Ok(out) => Ok(Created::Id(
+                out.invalidation()
+                    .map(|i| i.id().to_string())
+                    .unwrap_or_default(),
+            )),
+            Err(e) if e.code() == Some("TooManyInvalidationsInProgress") => Ok(Created::Busy),
+            Err(e) => Err(aws::error(
+                Service::CloudFront,
+                &format!("invalidate distribution {distribution}"),
+                e,
+            )),
         }
     }
 
@@ -134,7 +77,7 @@ impl Cdn {
             .id(id)
             .send()
             .await
-            .map_err(|e| aws::error(&format!("read distribution {id}"), e))?;
+            .map_err(|e| aws::error(Service::CloudFront, &format!("read distribution {id}"), e))?;
         let d = out
             .distribution()
             .ok_or_else(|| Error::aws(format!("distribution {id}: empty answer")))?;
@@ -175,7 +118,13 @@ impl Cdn {
             .distribution_id(distribution)
             .send()
             .await
-            .map_err(|e| aws::error(&format!("list invalidations of {distribution}"), e))?;
+            .map_err(|e| {
+                aws::error(
+                    Service::CloudFront,
+                    &format!("list invalidations of {distribution}"),
+                    e,
+                )
+            })?;
         Ok(out
             .invalidation_list()
             .map(|l| l.items().iter().map(|i| i.id().to_string()).collect())
@@ -203,8 +152,28 @@ impl Cdn {
             .id(id)
             .send()
             .await
-            .map_err(|e| aws::error(&format!("read invalidation {id}"), e))?
+            .map_err(|e| aws::error(Service::CloudFront, &format!("read invalidation {id}"), e))?
             .invalidation
             .ok_or_else(|| Error::aws(format!("invalidation {id}: empty answer")))
+    }
+}
+
+impl CdnPort for Cdn {
+    fn create_invalidation<'a>(
+        &'a self,
+        distribution: &'a str,
+        paths: &'a [String],
+        reference: &'a str,
+    ) -> Call<'a, Created> {
+        Box::pin(self.create(distribution, paths, reference))
+    }
+    fn invalidation_status<'a>(&'a self, distribution: &'a str, id: &'a str) -> Call<'a, String> {
+        Box::pin(async move {
+            Ok(self
+                .invalidation(distribution, id)
+                .await?
+                .status()
+                .to_string())
+        })
     }
 }

@@ -5,9 +5,8 @@
 
 use std::io::Write;
 
-use crate::deploy::Summary;
-use crate::report::human_bytes;
-use crate::verify::{Outcome, Report};
+use crate::core::checks::{Outcome, Report};
+use crate::core::summary::{human_bytes, Summary};
 
 /// Whether we run in GitHub Actions.
 pub fn enabled(get: impl Fn(&str) -> Option<String>) -> bool {
@@ -123,7 +122,7 @@ pub fn append_summary(path: Option<String>, markdown: &str) -> std::io::Result<(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::verify::Check;
+    use crate::core::verify::Check;
 
     #[test]
     fn workflow_commands_are_escaped() {

@@ -10,9 +10,9 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 
-use crate::headers::has_content_hash;
-use crate::plan::{Op, Plan, Reason};
-use crate::state::Entry;
+use crate::core::headers::has_content_hash;
+use crate::core::plan::{Op, Plan, Reason};
+use crate::core::state::Entry;
 
 /// Where release records live, under the prefix.
 pub const RELEASES_DIR: &str = ".shipit/releases/";
@@ -185,7 +185,7 @@ pub fn protect(plan: &mut Plan, releases: &[Release], r: Retention, now: u64) ->
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::Action;
+    use crate::core::plan::Action;
 
     fn entry(md5: &str) -> Entry {
         Entry {

@@ -1,12 +1,13 @@
-//! The S3 side of the boundary: list, head, put (single or multipart), copy in place, delete,
-//! and shipit's manifest. Keys given to and returned by a [`Store`] are relative to its prefix;
-//! no SDK type leaves this module.
+//! The S3 side of the boundary: [`Store`] implements [`ObjectStore`] with the SDK (list, head,
+//! get, put single or multipart, conditional puts of shipit's state, copy in place, batch
+//! delete, versions, and purging a bucket for `destroy`). Keys given to and returned by a
+//! [`Store`] are relative to its prefix; no SDK type leaves this module.
 
 use std::collections::HashMap;
 use std::path::Path;
 
 use aws_config::SdkConfig;
-use aws_sdk_s3::error::ProvideErrorMetadata;
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::{ByteStream, Length};
 use aws_sdk_s3::types::{
     CompletedMultipartUpload, CompletedPart, Delete, EncodingType, MetadataDirective,
@@ -16,21 +17,18 @@ use aws_sdk_s3::Client;
 use futures::{StreamExt, TryStreamExt};
 use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
-use crate::aws;
-use crate::config::Connection;
+use crate::aws::{self, Service};
+use crate::core::edge::Fetched;
+use crate::core::files::{Md5, STATE_DIR};
+use crate::core::headers::Headers;
+use crate::core::settings::Connection;
+use crate::core::state::{Head, Listed, MD5_METADATA};
 use crate::error::{Error, Result};
-use crate::headers::Headers;
-use crate::lock::LOCK_KEY;
-use crate::release::{Release, RELEASES_DIR};
-use crate::site::Md5;
-use crate::state::{Head, Listed, Manifest, MANIFEST_KEY, MD5_METADATA};
+use crate::ports::{Call, Object, ObjectStore, Precondition, DELETE_BATCH};
 
 /// Parts of one multipart upload in flight at once. Parts stream from disk, so this costs
 /// connections, not memory.
 const PARTS_IN_FLIGHT: usize = 4;
-
-/// S3's limit on keys per DeleteObjects request.
-pub const DELETE_BATCH: usize = 1000;
 
 #[derive(Clone)]
 pub struct Store {
@@ -56,16 +54,12 @@ impl Store {
         }
     }
 
-    pub fn bucket(&self) -> &str {
-        &self.bucket
-    }
-
     fn full(&self, key: &str) -> String {
         format!("{}{key}", self.prefix)
     }
 
     /// Every object under the prefix except shipit's own state, paginated.
-    pub async fn list(&self) -> Result<Vec<Listed>> {
+    async fn list(&self) -> Result<Vec<Listed>> {
         let mut out = Vec::new();
         let mut token: Option<String> = None;
         loop {
@@ -81,7 +75,11 @@ impl Store {
                 req = req.continuation_token(t);
             }
             let page = req.send().await.map_err(|e| {
-                aws::error(&format!("list s3://{}/{}", self.bucket, self.prefix), e)
+                aws::error(
+                    Service::S3,
+                    &format!("list s3://{}/{}", self.bucket, self.prefix),
+                    e,
+                )
             })?;
             // With EncodingType=url the keys come back form-encoded, so odd keys survive XML.
             let encoded = page.encoding_type() == Some(&EncodingType::Url);
@@ -95,7 +93,7 @@ impl Store {
                 let Some(key) = full.strip_prefix(&self.prefix) else {
                     continue;
                 };
-                if key.starts_with(crate::site::STATE_DIR) {
+                if key.starts_with(STATE_DIR) {
                     continue;
                 }
                 out.push(Listed {
@@ -116,7 +114,7 @@ impl Store {
         Ok(out)
     }
 
-    pub async fn head(&self, key: &str) -> Result<Head> {
+    async fn head(&self, key: &str) -> Result<Head> {
         let out = self
             .client
             .head_object()
@@ -124,7 +122,7 @@ impl Store {
             .key(self.full(key))
             .send()
             .await
-            .map_err(|e| aws::error(&format!("head {key}"), e))?;
+            .map_err(|e| aws::error(Service::S3, &format!("head {key}"), e))?;
         Ok(Head {
             etag: out.e_tag().map(|t| t.trim_matches('"').to_string()),
             size: out.content_length().unwrap_or(0).max(0) as u64,
@@ -144,13 +142,7 @@ impl Store {
     }
 
     /// Uploads a file in one PUT, streaming it from disk. Returns the new ETag.
-    pub async fn put(
-        &self,
-        key: &str,
-        path: &Path,
-        headers: &Headers,
-        md5: &Md5,
-    ) -> Result<String> {
+    async fn put(&self, key: &str, path: &Path, headers: &Headers, md5: &Md5) -> Result<String> {
         let body = ByteStream::from_path(path)
             .await
             .map_err(|e| Error::input(format!("cannot read ({e})"), path, None))?;
@@ -165,7 +157,7 @@ impl Store {
             .set_metadata(Some(Self::metadata(md5)))
             .send()
             .await
-            .map_err(|e| aws::error(&format!("upload {key}"), e))?;
+            .map_err(|e| aws::error(Service::S3, &format!("upload {key}"), e))?;
         Ok(out
             .e_tag()
             .unwrap_or_default()
@@ -175,7 +167,7 @@ impl Store {
 
     /// Uploads a large file in parts read straight from disk (no part is buffered in memory).
     /// On failure the upload is aborted so no parts are left billed.
-    pub async fn put_multipart(
+    async fn put_multipart(
         &self,
         key: &str,
         path: &Path,
@@ -195,7 +187,7 @@ impl Store {
             .set_metadata(Some(Self::metadata(md5)))
             .send()
             .await
-            .map_err(|e| aws::error(&format!("start multipart upload of {key}"), e))?;
+            .map_err(|e| aws::error(Service::S3, &format!("start multipart upload of {key}"), e))?;
         let upload_id = created
             .upload_id()
             .ok_or_else(|| {
@@ -255,7 +247,9 @@ impl Store {
                     .body(body)
                     .send()
                     .await
-                    .map_err(|e| aws::error(&format!("upload part {number} of {key}"), e))?;
+                    .map_err(|e| {
+                        aws::error(Service::S3, &format!("upload part {number} of {key}"), e)
+                    })?;
                 Ok::<_, Error>(
                     CompletedPart::builder()
                         .part_number(number)
@@ -280,18 +274,18 @@ impl Store {
             )
             .send()
             .await
-            .map_err(|e| aws::error(&format!("complete multipart upload of {key}"), e))?;
+            .map_err(|e| {
+                aws::error(
+                    Service::S3,
+                    &format!("complete multipart upload of {key}"),
+                    e,
+                )
+            })?;
         Ok(out
             .e_tag()
             .unwrap_or_default()
             .trim_matches('"')
             .to_string())
-    }
-
-    /// Gives an existing object new headers by copying it onto itself: no body is sent.
-    pub async fn update_headers(&self, key: &str, headers: &Headers, md5: &Md5) -> Result<String> {
-        self.copy_onto(key, None, headers, md5, &format!("update headers of {key}"))
-            .await
     }
 
     /// Copies a key onto itself (from one of its versions, or the current one) with these
@@ -302,8 +296,11 @@ impl Store {
         version: Option<&str>,
         headers: &Headers,
         md5: &Md5,
-        what: &str,
     ) -> Result<String> {
+        let what = match version {
+            Some(v) => format!("restore {key} (version {v})"),
+            None => format!("update headers of {key}"),
+        };
         let full = self.full(key);
         let mut source = format!(
             "{}/{}",
@@ -328,7 +325,7 @@ impl Store {
             .set_metadata(Some(Self::metadata(md5)))
             .send()
             .await
-            .map_err(|e| aws::error(what, e))?;
+            .map_err(|e| aws::error(Service::S3, &what, e))?;
         Ok(out
             .copy_object_result()
             .and_then(|r| r.e_tag())
@@ -339,58 +336,55 @@ impl Store {
 
     /// Deletes up to 1000 keys in one request. A reply of 200 may still carry per-key errors:
     /// those are failures too.
-    pub async fn delete_batch(&self, keys: &[String]) -> Result<()> {
+    async fn delete_batch(&self, keys: &[String]) -> Result<()> {
         let ids: Vec<(String, Option<String>)> =
             keys.iter().map(|k| (self.full(k), None)).collect();
         delete_objects(&self.client, &self.bucket, &ids, "check s3:DeleteObject permission and object locks; re-running the deploy retries the prune").await
     }
 
-    /// shipit's manifest, if there is a readable one.
-    pub async fn get_manifest(&self) -> Result<Option<Manifest>> {
-        let res = self
+    /// A small JSON object under `.shipit/` (never cached anywhere), written only if the
+    /// condition holds (None when it did not).
+    async fn put_state(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+        condition: Precondition<'_>,
+        what: &str,
+    ) -> Result<Option<String>> {
+        let mut req = self
             .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(self.full(MANIFEST_KEY))
-            .send()
-            .await;
-        let out = match res {
-            Ok(out) => out,
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => return Ok(None),
-            Err(e) => return Err(aws::error("read shipit's manifest", e)),
-        };
-        let written_at = out.last_modified().map(|t| t.secs());
-        let bytes = out
-            .body
-            .collect()
-            .await
-            .map_err(|e| Error::aws(format!("read shipit's manifest: {e}")))?
-            .into_bytes();
-        Ok(Manifest::parse(&bytes).map(|m| Manifest { written_at, ..m }))
-    }
-
-    pub async fn put_manifest(&self, manifest: &Manifest) -> Result<()> {
-        let body = serde_json::to_vec(manifest).map_err(|e| Error::Internal(e.to_string()))?;
-        self.put_state(MANIFEST_KEY, body, "write shipit's manifest")
-            .await
-    }
-
-    /// A small JSON object under `.shipit/` (never cached anywhere).
-    async fn put_state(&self, key: &str, body: Vec<u8>, what: &str) -> Result<()> {
-        self.client
             .put_object()
             .bucket(&self.bucket)
             .key(self.full(key))
             .body(ByteStream::from(body))
             .content_type("application/json")
-            .cache_control("no-store")
-            .send()
-            .await
-            .map_err(|e| aws::error(what, e))?;
-        Ok(())
+            .cache_control("no-store");
+        req = match condition {
+            Precondition::None => req,
+            Precondition::IfAbsent => req.if_none_match("*"),
+            Precondition::IfMatch(etag) => req.if_match(format!("\"{etag}\"")),
+        };
+        match req.send().await {
+            Ok(out) => Ok(Some(
+                out.e_tag()
+                    .unwrap_or_default()
+                    .trim_matches('"')
+                    .to_string(),
+            )),
+            Err(e)
+                if condition != Precondition::None
+                    && matches!(
+                        e.raw_response().map(|r| r.status().as_u16()),
+                        Some(412 | 409)
+                    ) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(aws::error(Service::S3, what, e)),
+        }
     }
 
-    async fn get_state(&self, key: &str, what: &str) -> Result<Option<(Vec<u8>, String)>> {
+    async fn get(&self, key: &str, what: &str) -> Result<Option<Object>> {
         let res = self
             .client
             .get_object()
@@ -401,82 +395,70 @@ impl Store {
         let out = match res {
             Ok(out) => out,
             Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => return Ok(None),
-            Err(e) => return Err(aws::error(what, e)),
+            Err(e) => return Err(aws::error(Service::S3, what, e)),
         };
         let etag = out
             .e_tag()
             .unwrap_or_default()
             .trim_matches('"')
             .to_string();
+        let last_modified = out.last_modified().map(|t| t.secs());
         let bytes = out
             .body
             .collect()
             .await
             .map_err(|e| Error::aws(format!("{what}: {e}")))?
             .into_bytes();
-        Ok(Some((bytes.to_vec(), etag)))
+        Ok(Some(Object {
+            body: bytes.to_vec(),
+            etag,
+            last_modified,
+        }))
     }
 
-    pub async fn put_release(&self, release: &Release) -> Result<()> {
-        let body = serde_json::to_vec(release).map_err(|e| Error::Internal(e.to_string()))?;
-        let key = format!("{RELEASES_DIR}{}.json", release.id);
-        self.put_state(&key, body, &format!("record release {}", release.id))
-            .await
-    }
-
-    /// Every release record, oldest first (ids sort by time).
-    pub async fn releases(&self) -> Result<Vec<Release>> {
-        let ids = self.release_ids().await?;
-        self.read_releases(&ids).await
-    }
-
-    /// The ids of every release record, oldest first (ids sort by time).
-    pub async fn release_ids(&self) -> Result<Vec<String>> {
-        let mut ids = Vec::new();
+    /// The keys under one of shipit's state directories, relative to it.
+    async fn list_dir(&self, dir: &str, what: &str) -> Result<Vec<String>> {
+        let mut keys = Vec::new();
+        let full_dir = self.full(dir);
         let mut pages = self
             .client
             .list_objects_v2()
             .bucket(&self.bucket)
-            .prefix(self.full(RELEASES_DIR))
+            .prefix(&full_dir)
             .into_paginator()
             .send();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| aws::error("list releases", e))?;
+            let page = page.map_err(|e| aws::error(Service::S3, what, e))?;
             for o in page.contents() {
-                if let Some(id) = o
-                    .key()
-                    .and_then(|k| k.strip_prefix(&self.full(RELEASES_DIR)))
-                    .and_then(|k| k.strip_suffix(".json"))
-                {
-                    ids.push(id.to_string());
+                if let Some(k) = o.key().and_then(|k| k.strip_prefix(&full_dir)) {
+                    keys.push(k.to_string());
                 }
             }
         }
-        ids.sort();
-        Ok(ids)
+        Ok(keys)
     }
 
-    /// These release records, in the order given (a record gone meanwhile is skipped).
-    pub async fn read_releases(&self, ids: &[String]) -> Result<Vec<Release>> {
-        let reads = ids.iter().map(|id| async move {
-            let key = format!("{RELEASES_DIR}{id}.json");
-            let what = format!("read release {id}");
-            match self.get_state(&key, &what).await? {
-                Some((bytes, _)) => serde_json::from_slice::<Release>(&bytes)
-                    .map(Some)
-                    .map_err(|e| Error::aws(format!("{what}: not a release record ({e})"))),
-                None => Ok(None),
+    /// Deletes one key: only that ETag (`If-Match`), or whatever is there.
+    async fn delete(&self, key: &str, if_match: Option<&str>, what: &str) -> Result<bool> {
+        let mut req = self
+            .client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(self.full(key));
+        if let Some(etag) = if_match {
+            req = req.if_match(format!("\"{etag}\""));
+        }
+        match req.send().await {
+            Ok(_) => Ok(true),
+            Err(e) if matches!(e.raw_response().map(|r| r.status().as_u16()), Some(412)) => {
+                Ok(false)
             }
-        });
-        let read: Vec<Option<Release>> = futures::stream::iter(reads)
-            .buffered(16)
-            .try_collect()
-            .await?;
-        Ok(read.into_iter().flatten().collect())
+            Err(e) => Err(aws::error(Service::S3, what, e)),
+        }
     }
 
     /// The versions of one key, newest first: (version id, ETag without quotes).
-    pub async fn versions(&self, key: &str) -> Result<Vec<(String, String)>> {
+    async fn versions(&self, key: &str) -> Result<Vec<(String, String)>> {
         let full = self.full(key);
         let mut out = Vec::new();
         let mut marker: Option<(String, Option<String>)> = None;
@@ -492,7 +474,7 @@ impl Store {
             let page = req
                 .send()
                 .await
-                .map_err(|e| aws::error(&format!("list the versions of {key}"), e))?;
+                .map_err(|e| aws::error(Service::S3, &format!("list the versions of {key}"), e))?;
             for v in page
                 .versions()
                 .iter()
@@ -514,84 +496,80 @@ impl Store {
         }
         Ok(out)
     }
+}
 
-    /// Makes an earlier version of a key the current one, with these headers. Returns the new
-    /// ETag.
-    pub async fn restore(
-        &self,
-        key: &str,
-        version: &str,
-        headers: &Headers,
-        md5: &Md5,
-    ) -> Result<String> {
-        let what = format!("restore {key} (version {version})");
-        self.copy_onto(key, Some(version), headers, md5, &what)
-            .await
+impl ObjectStore for Store {
+    fn bucket(&self) -> &str {
+        &self.bucket
     }
-
-    /// Creates the lock object only if there is none (`If-None-Match: *`); false if one exists.
-    pub async fn create_lock(&self, body: Vec<u8>) -> Result<Option<String>> {
-        self.put_lock(body, None).await
+    fn list(&self) -> Call<'_, Vec<Listed>> {
+        Box::pin(Store::list(self))
     }
-
-    /// Replaces the lock only if it is still the one we read (`If-Match`).
-    pub async fn replace_lock(&self, body: Vec<u8>, etag: &str) -> Result<Option<String>> {
-        self.put_lock(body, Some(etag)).await
+    fn list_dir<'a>(&'a self, dir: &'a str, what: &'a str) -> Call<'a, Vec<String>> {
+        Box::pin(Store::list_dir(self, dir, what))
     }
-
-    async fn put_lock(&self, body: Vec<u8>, if_match: Option<&str>) -> Result<Option<String>> {
-        let mut req = self
-            .client
-            .put_object()
-            .bucket(&self.bucket)
-            .key(self.full(LOCK_KEY))
-            .body(ByteStream::from(body))
-            .content_type("application/json")
-            .cache_control("no-store");
-        req = match if_match {
-            Some(etag) => req.if_match(format!("\"{etag}\"")),
-            None => req.if_none_match("*"),
-        };
-        match req.send().await {
-            Ok(out) => Ok(Some(
-                out.e_tag()
-                    .unwrap_or_default()
-                    .trim_matches('"')
-                    .to_string(),
-            )),
-            Err(e)
-                if matches!(
-                    e.raw_response().map(|r| r.status().as_u16()),
-                    Some(412 | 409)
-                ) =>
-            {
-                Ok(None)
-            }
-            Err(e) => Err(aws::error("take the deploy lock", e)),
-        }
+    fn head<'a>(&'a self, key: &'a str) -> Call<'a, Head> {
+        Box::pin(Store::head(self, key))
     }
-
-    /// The lock's body and ETag, if there is one.
-    pub async fn read_lock(&self) -> Result<Option<(Vec<u8>, String)>> {
-        self.get_state(LOCK_KEY, "read the deploy lock").await
+    fn get<'a>(&'a self, key: &'a str, what: &'a str) -> Call<'a, Option<Object>> {
+        Box::pin(Store::get(self, key, what))
     }
-
-    /// Deletes the lock: ours only (`If-Match`), or whatever is there (`unlock`).
-    pub async fn delete_lock(&self, etag: Option<&str>) -> Result<()> {
-        let mut req = self
-            .client
-            .delete_object()
-            .bucket(&self.bucket)
-            .key(self.full(LOCK_KEY));
-        if let Some(etag) = etag {
-            req = req.if_match(format!("\"{etag}\""));
-        }
-        match req.send().await {
-            Ok(_) => Ok(()),
-            // Someone broke our lock and took it: theirs now.
-            Err(e) if matches!(e.raw_response().map(|r| r.status().as_u16()), Some(412)) => Ok(()),
-            Err(e) => Err(aws::error("release the deploy lock", e)),
-        }
+    fn put_file<'a>(
+        &'a self,
+        key: &'a str,
+        path: &'a Path,
+        headers: &'a Headers,
+        md5: &'a Md5,
+    ) -> Call<'a, String> {
+        Box::pin(Store::put(self, key, path, headers, md5))
+    }
+    fn put_multipart<'a>(
+        &'a self,
+        key: &'a str,
+        path: &'a Path,
+        size: u64,
+        part_size: u64,
+        headers: &'a Headers,
+        md5: &'a Md5,
+    ) -> Call<'a, String> {
+        Box::pin(Store::put_multipart(
+            self, key, path, size, part_size, headers, md5,
+        ))
+    }
+    fn put_state<'a>(
+        &'a self,
+        key: &'a str,
+        body: Vec<u8>,
+        condition: Precondition<'a>,
+        what: &'a str,
+    ) -> Call<'a, Option<String>> {
+        Box::pin(Store::put_state(self, key, body, condition, what))
+    }
+    fn copy_onto<'a>(
+        &'a self,
+        key: &'a str,
+        version: Option<&'a str>,
+        headers: &'a Headers,
+        md5: &'a Md5,
+    ) -> Call<'a, String> {
+        Box::pin(Store::copy_onto(self, key, version, headers, md5))
+    }
+    fn delete_batch<'a>(&'a self, keys: &'a [String]) -> Call<'a, ()> {
+        Box::pin(Store::delete_batch(self, keys))
+    }
+    fn delete<'a>(
+        &'a self,
+        key: &'a str,
+        if_match: Option<&'a str>,
+        what: &'a str,
+    ) -> Call<'a, bool> {
+        Box::pin(Store::delete(self, key, if_match, what))
+    }
+    fn versions<'a>(&'a self, key: &'a str) -> Call<'a, Vec<(String, String)>> {
+        Box::pin(Store::versions(self, key))
+    }
+    fn purge(&self) -> Call<'_, (usize, usize)> {
+        Box::pin(purge_bucket(&self.client, &self.bucket))
     }
 }
 
@@ -629,7 +607,13 @@ async fn delete_objects(
         .delete(delete)
         .send()
         .await
-        .map_err(|e| aws::error(&format!("delete {} objects in {bucket}", ids.len()), e))?;
+        .map_err(|e| {
+            aws::error(
+                Service::S3,
+                &format!("delete {} objects in {bucket}", ids.len()),
+                e,
+            )
+        })?;
     if out.errors().is_empty() {
         return Ok(());
     }
@@ -659,7 +643,7 @@ async fn delete_objects(
 
 /// Deletes every object version and delete marker in a bucket (so a versioned bucket can be
 /// deleted). Returns (versions, delete markers) removed. A missing bucket is already empty.
-pub async fn purge_bucket(client: &Client, bucket: &str) -> Result<(usize, usize)> {
+async fn purge_bucket(client: &Client, bucket: &str) -> Result<(usize, usize)> {
     let (mut versions, mut markers) = (0, 0);
     loop {
         let page = match client
@@ -671,7 +655,13 @@ pub async fn purge_bucket(client: &Client, bucket: &str) -> Result<(usize, usize
         {
             Ok(p) => p,
             Err(e) if e.code() == Some("NoSuchBucket") => return Ok((versions, markers)),
-            Err(e) => return Err(aws::error(&format!("list versions in {bucket}"), e)),
+            Err(e) => {
+                return Err(aws::error(
+                    Service::S3,
+                    &format!("list versions in {bucket}"),
+                    e,
+                ))
+            }
         };
         let mut ids = Vec::new();
         for v in page.versions() {
@@ -704,14 +694,120 @@ pub async fn purge_bucket(client: &Client, bucket: &str) -> Result<(usize, usize
     }
 }
 
+/// The access key the local cloud's bucket policy reads as `cloudfront.amazonaws.com`
+/// (scripts/rig/s3_policy.py); the distribution's ARN goes in `x-amz-source-arn`.
+pub const OAC_ACCESS_KEY: &str = "CLOUDFRONT";
+
+/// An S3 client that signs as CloudFront's Origin Access Control (the local edge's reads).
+#[derive(Clone)]
+pub struct OacClient {
+    client: Client,
+}
+
+impl OacClient {
+    pub fn new(sdk: &SdkConfig, conn: &Connection) -> OacClient {
+        let oac = aws_sdk_s3::config::Credentials::new(
+            OAC_ACCESS_KEY,
+            "shipit-local-edge",
+            None,
+            None,
+            "shipit-edge",
+        );
+        OacClient {
+            client: client_with(sdk, conn, Some(oac)),
+        }
+    }
+
+    /// A distribution's private bucket, read as that distribution.
+    pub fn origin(&self, bucket: &str, source_arn: &str) -> OacOrigin {
+        OacOrigin {
+            client: self.client.clone(),
+            bucket: bucket.to_string(),
+            source_arn: source_arn.to_string(),
+        }
+    }
+}
+
+/// One distribution's S3 origin.
+pub struct OacOrigin {
+    client: Client,
+    bucket: String,
+    source_arn: String,
+}
+
+impl OacOrigin {
+    /// What the bucket answers CloudFront for this key (errors as statuses, as an origin's).
+    pub async fn get(&self, key: &str) -> Fetched {
+        oac_get(&self.client, &self.bucket, &self.source_arn, key).await
+    }
+}
+
+async fn oac_get(client: &Client, bucket: &str, arn: &str, key: &str) -> Fetched {
+    if key.is_empty() {
+        return Fetched::plain(403, "AccessDenied");
+    }
+    let arn = arn.to_string();
+    let res = client
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .customize()
+        .mutate_request(move |r| {
+            r.headers_mut().insert("x-amz-source-arn", arn.clone());
+        })
+        .send()
+        .await;
+    match res {
+        Ok(out) => {
+            let mut headers = Vec::new();
+            let mut push = |n: &str, v: Option<String>| {
+                if let Some(v) = v {
+                    headers.push((n.to_string(), v));
+                }
+            };
+            push("content-type", out.content_type().map(str::to_string));
+            push("cache-control", out.cache_control().map(str::to_string));
+            push("etag", out.e_tag().map(str::to_string));
+            push(
+                "last-modified",
+                out.last_modified()
+                    .and_then(|t| t.fmt(aws_smithy_types_http_date()).ok()),
+            );
+            match out.body.collect().await {
+                Ok(b) => Fetched {
+                    status: 200,
+                    headers,
+                    body: b.into_bytes(),
+                },
+                Err(e) => Fetched::plain(502, &format!("origin body: {e}")),
+            }
+        }
+        Err(SdkError::ServiceError(e)) => {
+            let status = e.raw().status().as_u16();
+            Fetched::plain(status, &format!("origin answered {status}"))
+        }
+        Err(e) => Fetched::plain(
+            502,
+            &format!(
+                "origin unreachable: {}",
+                aws_sdk_s3::error::DisplayErrorContext(&e)
+            ),
+        ),
+    }
+}
+
+fn aws_smithy_types_http_date() -> aws_sdk_s3::primitives::DateTimeFormat {
+    aws_sdk_s3::primitives::DateTimeFormat::HttpDate
+}
+
 /// An S3 client; with a custom endpoint, path-style addressing (emulators have no DNS).
-pub fn client(sdk: &SdkConfig, conn: &Connection) -> Client {
+fn client(sdk: &SdkConfig, conn: &Connection) -> Client {
     client_with(sdk, conn, None)
 }
 
 /// A client acting with other credentials than the SDK config's (the local edge signs as
 /// CloudFront's OAC).
-pub fn client_with(
+fn client_with(
     sdk: &SdkConfig,
     conn: &Connection,
     credentials: Option<aws_sdk_s3::config::Credentials>,

@@ -11,8 +11,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
 use serde::Serialize;
 
-use crate::headers::has_content_hash;
-use crate::plan::{Op, Plan, Reason};
+use crate::core::headers::has_content_hash;
+use crate::core::plan::{Op, Plan, Reason};
 
 /// CloudFront's limit of wildcard paths in flight per distribution.
 pub const MAX_WILDCARDS: usize = 15;
@@ -159,9 +159,9 @@ pub fn is_completed(status: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::headers::HeaderRules;
-    use crate::plan::{diff, RemoteObject};
-    use crate::site::Md5;
+    use crate::core::files::Md5;
+    use crate::core::headers::HeaderRules;
+    use crate::core::plan::{diff, RemoteObject};
 
     fn keys(k: &[&str]) -> Vec<String> {
         k.iter().map(|s| s.to_string()).collect()
@@ -183,7 +183,7 @@ mod tests {
 
     #[test]
     fn only_changed_or_deleted_unhashed_keys_are_stale() {
-        let file = crate::site::test_file;
+        let file = crate::core::files::test_file;
         let remote = |key: &str, body: &[u8]| RemoteObject {
             key: key.into(),
             size: body.len() as u64,

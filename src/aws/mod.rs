@@ -1,5 +1,10 @@
-//! The AWS boundary's shared part: loading configuration and credentials, and turning SDK
-//! errors into shipit errors that say what to do. No other module builds SDK configuration.
+//! The AWS boundary: the only place SDK types appear. This module loads configuration and
+//! credentials and turns SDK errors into shipit errors worded for the service that failed;
+//! `s3`, `cfn` and `cdn` implement the `ports` interfaces (and read what the local edge needs).
+
+pub mod cdn;
+pub mod cfn;
+pub mod s3;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -10,7 +15,7 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_s3::config::ProvideCredentials;
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 
-use crate::config::Connection;
+use crate::core::settings::Connection;
 use crate::error::{Error, Result};
 
 /// Region used with a custom endpoint when none is configured (emulators ignore it).
@@ -144,8 +149,36 @@ pub fn profile_defined(text: &str, profile: &str, config_file: bool) -> bool {
     })
 }
 
-/// Turns an SDK error into a shipit error naming what failed (`what`: "upload assets/app.js").
-pub fn error<E, R>(what: &str, err: SdkError<E, R>) -> Error
+/// The service a request went to, for errors that say where the problem is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Service {
+    S3,
+    CloudFormation,
+    CloudFront,
+}
+
+impl Service {
+    fn name(self) -> &'static str {
+        match self {
+            Service::S3 => "S3",
+            Service::CloudFormation => "CloudFormation",
+            Service::CloudFront => "CloudFront",
+        }
+    }
+
+    /// What the credentials' policy must allow, in a hint.
+    fn scope(self) -> &'static str {
+        match self {
+            Service::S3 => "this action on this bucket",
+            Service::CloudFormation => "this CloudFormation action on this stack",
+            Service::CloudFront => "this CloudFront action on this distribution",
+        }
+    }
+}
+
+/// Turns an SDK error into a shipit error naming the service and what failed (`what`:
+/// "upload assets/app.js").
+pub fn error<E, R>(service: Service, what: &str, err: SdkError<E, R>) -> Error
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug + HasStatus,
@@ -167,14 +200,14 @@ where
         )
         | (None, Some(401 | 403)) => Error::Auth {
             message: format!("{what}: access denied ({detail})"),
-            hint: "check that the credentials are current and that their policy allows this action on this bucket".into(),
+            hint: format!("check that the credentials are current and that their policy allows {}", service.scope()),
         },
-        (Some("NoSuchBucket"), _) => Error::Aws {
+        (Some("NoSuchBucket"), _) if service == Service::S3 => Error::Aws {
             message: format!("{what}: the bucket does not exist ({detail})"),
             hint: Some("check --bucket and --region; create the bucket first (or let the stack create it)".into()),
         },
         _ if matches!(err, SdkError::DispatchFailure(_) | SdkError::TimeoutError(_)) => Error::Aws {
-            message: format!("{what}: cannot reach the S3 endpoint ({detail})"),
+            message: format!("{what}: cannot reach the {} endpoint ({detail})", service.name()),
             hint: Some("check the network, --endpoint-url and any proxy settings; retrying is safe: nothing was deleted".into()),
         },
         _ => Error::Aws {

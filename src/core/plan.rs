@@ -8,8 +8,8 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::headers::{is_html, HeaderRules, Headers};
-use crate::site::{LocalFile, Md5};
+use crate::core::files::{LocalFile, Md5};
+use crate::core::headers::{is_html, HeaderRules, Headers};
 
 /// Objects larger than this cannot be copied in place with one CopyObject (5 GiB).
 pub const MAX_COPY_BYTES: u64 = 5 * 1024 * 1024 * 1024;
@@ -359,8 +359,8 @@ impl PruneCap {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::headers::{REVALIDATE, SHORT};
-    use crate::site::test_file as local;
+    use crate::core::files::test_file as local;
+    use crate::core::headers::{REVALIDATE, SHORT};
 
     fn remote(key: &str, body: &[u8], headers: Option<(&str, &str)>) -> RemoteObject {
         let md5 = Md5(md5::compute(body).0);
@@ -477,7 +477,7 @@ mod tests {
 
     #[test]
     fn rules_change_reaches_unchanged_files_as_header_updates() {
-        let rules = HeaderRules::new(&[crate::headers::HeaderRule {
+        let rules = HeaderRules::new(&[crate::core::headers::HeaderRule {
             glob: "*.txt".into(),
             cache_control: Some("no-store".into()),
             content_type: None,

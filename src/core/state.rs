@@ -11,9 +11,9 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 
-use crate::headers::Headers;
-use crate::plan::{md5_of_etag, RemoteObject};
-use crate::site::{LocalFile, Md5};
+use crate::core::files::{LocalFile, Md5};
+use crate::core::headers::Headers;
+use crate::core::plan::{md5_of_etag, RemoteObject};
 
 /// Key of the manifest, relative to the prefix.
 pub const MANIFEST_KEY: &str = ".shipit/manifest.json";
@@ -151,7 +151,7 @@ pub fn apply_head(object: &mut RemoteObject, head: Head) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::site::test_file as file;
+    use crate::core::files::test_file as file;
 
     fn hex(body: &[u8]) -> String {
         Md5(md5::compute(body).0).hex()

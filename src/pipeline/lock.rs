@@ -7,24 +7,9 @@
 use std::time::Duration;
 
 use crate::clock::epoch_secs;
-
-use serde::{Deserialize, Serialize};
-
+use crate::core::lock::{decide, Decision, Holder, LOCK_KEY};
 use crate::error::{Error, Result};
-use crate::report::Reporter;
-use crate::s3::Store;
-
-pub const LOCK_KEY: &str = ".shipit/lock";
-
-/// What the lock object says.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Holder {
-    /// `user@host pid N`, plus the CI run when there is one.
-    pub owner: String,
-    pub command: String,
-    pub acquired_at: u64,
-    pub expires_at: u64,
-}
+use crate::ports::{ObjectStore, Precondition, Reporter};
 
 /// Who this process is, for the lock's `owner`.
 pub fn owner(get: impl Fn(&str) -> Option<String>) -> String {
@@ -42,28 +27,6 @@ pub fn owner(get: impl Fn(&str) -> Option<String>) -> String {
     out
 }
 
-/// What to do about a lock someone holds.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Decision {
-    /// It expired: take it over.
-    TakeOver,
-    /// Wait and ask again.
-    Wait,
-    /// Waited long enough.
-    GiveUp,
-}
-
-pub fn decide(holder: Option<&Holder>, now: u64, waited: Duration, wait: Duration) -> Decision {
-    match holder {
-        // Unreadable or gone between our create and our read: treat as stale (If-Match
-        // still protects against a race).
-        None => Decision::TakeOver,
-        Some(h) if now >= h.expires_at => Decision::TakeOver,
-        Some(_) if waited < wait => Decision::Wait,
-        Some(_) => Decision::GiveUp,
-    }
-}
-
 /// A held lock; release it with [`Lock::release`].
 pub struct Lock {
     etag: String,
@@ -73,11 +36,11 @@ pub struct Lock {
 
 /// Takes the lock, waiting up to `wait` for another run to finish.
 pub async fn acquire(
-    store: &Store,
+    store: &dyn ObjectStore,
     command: &str,
     ttl: Duration,
     wait: Duration,
-    reporter: &Reporter,
+    reporter: &dyn Reporter,
 ) -> Result<Lock> {
     let started = std::time::Instant::now();
     let mut told = false;
@@ -91,16 +54,22 @@ pub async fn acquire(
             expires_at: t + ttl.as_secs(),
         };
         let body = serde_json::to_vec(&me).map_err(|e| Error::Internal(e.to_string()))?;
-        if let Some(etag) = store.create_lock(body.clone()).await? {
+        if let Some(etag) = store
+            .put_state(LOCK_KEY, body.clone(), Precondition::IfAbsent, TAKE)
+            .await?
+        {
             return Ok(Lock { etag, waited: told });
         }
-        let Some((bytes, etag)) = store.read_lock().await? else {
+        let Some(held) = read(store).await? else {
             continue; // released between our attempt and our read: try again
         };
-        let holder: Option<Holder> = serde_json::from_slice(&bytes).ok();
+        let (etag, holder) = (held.etag, held.holder);
         match decide(holder.as_ref(), t, started.elapsed(), wait) {
             Decision::TakeOver => {
-                if let Some(etag) = store.replace_lock(body, &etag).await? {
+                if let Some(etag) = store
+                    .put_state(LOCK_KEY, body, Precondition::IfMatch(&etag), TAKE)
+                    .await?
+                {
                     reporter.warn(&format!(
                         "took over an expired deploy lock{}",
                         holder
@@ -141,46 +110,49 @@ pub async fn acquire(
     }
 }
 
+const TAKE: &str = "take the deploy lock";
+
 impl Lock {
-    /// Gives the lock back (only if it is still ours).
-    pub async fn release(self, store: &Store) -> Result<()> {
-        store.delete_lock(Some(&self.etag)).await
+    /// Gives the lock back, only if it is still ours (someone who broke it and took it keeps
+    /// theirs).
+    pub async fn release(self, store: &dyn ObjectStore) -> Result<()> {
+        store
+            .delete(LOCK_KEY, Some(&self.etag), "release the deploy lock")
+            .await?;
+        Ok(())
     }
 }
 
-/// Default seconds a lock lives: longer than any deploy, short enough to recover from a crash.
-pub const DEFAULT_TTL_SECONDS: u64 = 30 * 60;
-/// Default seconds a second run waits for the first.
-pub const DEFAULT_WAIT_SECONDS: u64 = 120;
+/// A lock someone holds: its ETag, its record (None when unreadable) and its raw text.
+pub struct Held {
+    pub etag: String,
+    pub holder: Option<Holder>,
+    pub text: String,
+}
+
+/// The lock as it is in the bucket, if there is one.
+pub async fn read(store: &dyn ObjectStore) -> Result<Option<Held>> {
+    Ok(store
+        .get(LOCK_KEY, "read the deploy lock")
+        .await?
+        .map(|o| Held {
+            holder: serde_json::from_slice(&o.body).ok(),
+            text: String::from_utf8_lossy(&o.body).into_owned(),
+            etag: o.etag,
+        }))
+}
+
+/// Breaks whatever lock is there (`shipit unlock`).
+pub async fn break_lock(store: &dyn ObjectStore) -> Result<()> {
+    store
+        .delete(LOCK_KEY, None, "break the deploy lock")
+        .await?;
+    Ok(())
+}
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn holder(expires_at: u64) -> Holder {
-        Holder {
-            owner: "ci@runner pid 1".into(),
-            command: "deploy".into(),
-            acquired_at: 0,
-            expires_at,
-        }
-    }
-
-    #[test]
-    fn decisions() {
-        let s = Duration::from_secs;
-        let table = [
-            (Some(holder(100)), 50, s(0), s(10), Decision::Wait),
-            (Some(holder(100)), 50, s(10), s(10), Decision::GiveUp),
-            (Some(holder(100)), 50, s(0), s(0), Decision::GiveUp),
-            (Some(holder(100)), 100, s(0), s(0), Decision::TakeOver),
-            (Some(holder(100)), 500, s(99), s(10), Decision::TakeOver),
-            (None, 0, s(0), s(0), Decision::TakeOver),
-        ];
-        for (h, now, waited, wait, want) in table {
-            assert_eq!(decide(h.as_ref(), now, waited, wait), want, "{h:?} {now}");
-        }
-    }
 
     #[test]
     fn owner_names_the_ci_run() {

@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::error::{Error, Result};
+
 /// What to do next given the stack's status (None: the stack does not exist).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Next {
@@ -175,6 +177,49 @@ pub fn failure_reasons(events: &[Event]) -> Vec<String> {
                 .map(|r| format!("{} ({}): {r}", e.logical_id, e.kind))
         })
         .collect()
+}
+
+/// What DescribeStacks says of one stack.
+#[derive(Debug, Clone, Default)]
+pub struct StackInfo {
+    pub id: String,
+    pub status: String,
+    pub reason: Option<String>,
+    pub outputs: BTreeMap<String, String>,
+    pub parameters: BTreeMap<String, String>,
+    pub termination_protection: bool,
+}
+
+/// A change set as described: status, its reason, and the changes.
+#[derive(Debug, Clone)]
+pub struct ChangeSet {
+    pub status: String,
+    pub reason: String,
+    pub changes: Vec<Change>,
+}
+
+/// One stack resource as listed.
+#[derive(Debug, Clone)]
+pub struct StackResource {
+    pub logical_id: String,
+    pub physical_id: String,
+    pub kind: String,
+}
+
+/// A stack name CloudFormation accepts, checked before any call.
+pub fn check_stack_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 128
+        && name.as_bytes()[0].is_ascii_alphabetic()
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::config_hint(
+            format!("{name:?} is not a valid stack name"),
+            "stack names start with a letter and contain letters, digits and '-' (at most 128)",
+        ))
+    }
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use yaml_rust2::{Yaml, YamlLoader};
 use crate::error::{Error, Result};
 
 /// The stack shipit deploys by default (stack/shipit.yaml).
-pub const EMBEDDED: &str = include_str!("../stack/shipit.yaml");
+pub const EMBEDDED: &str = include_str!("../../stack/shipit.yaml");
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Parameter {

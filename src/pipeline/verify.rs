@@ -6,11 +6,11 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use super::{Check, Expect, Report};
-use crate::config::VerifySettings;
-use crate::headers::{HeaderRules, Sniff};
+use crate::core::headers::{HeaderRules, Sniff};
+use crate::core::settings::VerifySettings;
+use crate::core::verify::{self as verdict, Check, Expect, Report};
 use crate::http::{Client, Response};
-use crate::report::Reporter;
+use crate::ports::Reporter;
 
 /// Where the site is and what it should be.
 #[derive(Debug, Clone)]
@@ -110,7 +110,7 @@ pub async fn attempt(client: &Client, t: &Target) -> Vec<Check> {
     let mut shell_md5 = None;
     match &apex {
         Ok(r) => {
-            checks.push(super::apex(&apex_url, r, &t.expect));
+            checks.push(verdict::apex(&apex_url, r, &t.expect));
             if r.status == 200 {
                 shell_md5 = Some(format!("{:x}", md5::compute(&r.body)));
             }
@@ -120,7 +120,7 @@ pub async fn attempt(client: &Client, t: &Target) -> Vec<Check> {
     for route in &t.deep_routes {
         let url = format!("{}{route}", t.site);
         checks.push(match get(client, &url).await {
-            Ok(r) => super::deep_route(&url, &r, shell_md5.as_deref(), &t.expect),
+            Ok(r) => verdict::deep_route(&url, &r, shell_md5.as_deref(), &t.expect),
             Err(e) => Check::unreachable("deep route", &url, &e),
         });
     }
@@ -130,13 +130,13 @@ pub async fn attempt(client: &Client, t: &Target) -> Vec<Check> {
         fastrand::u64(..)
     );
     checks.push(match get(client, &missing).await {
-        Ok(r) => super::missing_asset(&missing, &r),
+        Ok(r) => verdict::missing_asset(&missing, &r),
         Err(e) => Check::unreachable("missing asset", &missing, &e),
     });
     checks.push(match &t.s3_object_url {
         None => Check::skip("direct S3", "no bucket URL known (pass --s3-url)"),
         Some(url) => match client.get(url, &[]).await {
-            Ok(r) => super::direct_s3(url, &r),
+            Ok(r) => verdict::direct_s3(url, &r),
             Err(e) => Check::unreachable("direct S3", url, &e),
         },
     });
@@ -148,17 +148,17 @@ pub async fn attempt(client: &Client, t: &Target) -> Vec<Check> {
         Some(host) => {
             let url = format!("http://{host}/");
             match get(client, &url).await {
-                Ok(r) => super::https_redirect(&url, &r),
+                Ok(r) => verdict::https_redirect(&url, &r),
                 Err(e) => Check::unreachable("https redirect", &url, &e),
             }
         }
     });
     match &apex {
         Ok(r) => {
-            checks.push(super::html_cache(&apex_url, r, &t.expect));
-            checks.push(super::security_headers(&apex_url, r));
-            let asset = if r.status == 200 && super::is_html(r) {
-                super::hashed_asset_in(&String::from_utf8_lossy(&r.body))
+            checks.push(verdict::html_cache(&apex_url, r, &t.expect));
+            checks.push(verdict::security_headers(&apex_url, r));
+            let asset = if r.status == 200 && verdict::is_html(r) {
+                verdict::hashed_asset_in(&String::from_utf8_lossy(&r.body))
             } else {
                 None
             };
@@ -172,7 +172,7 @@ pub async fn attempt(client: &Client, t: &Target) -> Vec<Check> {
                     let key = path.trim_start_matches('/');
                     let want = t.rules.headers_for(key, Sniff::Binary).cache_control;
                     match get(client, &url).await {
-                        Ok(r) => super::hashed_asset(&url, &r, &want),
+                        Ok(r) => verdict::hashed_asset(&url, &r, &want),
                         Err(e) => Check::unreachable("hashed asset", &url, &e),
                     }
                 }
@@ -182,7 +182,7 @@ pub async fn attempt(client: &Client, t: &Target) -> Vec<Check> {
     }
     let state = format!("{}/.shipit/manifest.json", t.site);
     checks.push(match get(client, &state).await {
-        Ok(r) => super::state_hidden(&state, &r),
+        Ok(r) => verdict::state_hidden(&state, &r),
         Err(e) => Check::unreachable("state hidden", &state, &e),
     });
     match &t.api {
@@ -194,12 +194,12 @@ pub async fn attempt(client: &Client, t: &Target) -> Vec<Check> {
             let api = api.trim_end_matches('/');
             let health = format!("{api}/health");
             checks.push(match get(client, &health).await {
-                Ok(r) => super::api_health(&health, &r),
+                Ok(r) => verdict::api_health(&health, &r),
                 Err(e) => Check::unreachable("API health", &health, &e),
             });
             let protected = format!("{api}/items");
             checks.push(match get(client, &protected).await {
-                Ok(r) => super::api_protected(&protected, &r),
+                Ok(r) => verdict::api_protected(&protected, &r),
                 Err(e) => Check::unreachable("API auth", &protected, &e),
             });
         }
@@ -208,7 +208,11 @@ pub async fn attempt(client: &Client, t: &Target) -> Vec<Check> {
 }
 
 /// Runs the checks until they pass or `deadline` has passed; reports each retry.
-pub async fn verify(t: &Target, deadline: Duration, reporter: &Reporter) -> Result<Report, String> {
+pub async fn verify(
+    t: &Target,
+    deadline: Duration,
+    reporter: &dyn Reporter,
+) -> Result<Report, String> {
     let client = Client::new(Duration::from_secs(15))?;
     let start = Instant::now();
     let mut delay = Duration::from_millis(500);
@@ -224,7 +228,7 @@ pub async fn verify(t: &Target, deadline: Duration, reporter: &Reporter) -> Resu
         let failing: Vec<&str> = report
             .checks
             .iter()
-            .filter(|c| c.outcome == super::Outcome::Fail)
+            .filter(|c| c.outcome == verdict::Outcome::Fail)
             .map(|c| c.name)
             .collect();
         let wait = delay.min(left);
@@ -305,7 +309,10 @@ mod tests {
             Some("https://abc.execute-api.us-east-1.amazonaws.com/prod")
         );
         assert!(t.expect.spa);
-        assert_eq!(t.expect.html_cache_control, crate::headers::REVALIDATE);
+        assert_eq!(
+            t.expect.html_cache_control,
+            crate::core::headers::REVALIDATE
+        );
         assert_eq!(t.deep_routes.len(), 1);
         assert!(t.deep_routes[0].starts_with("/shipit-verify/deep/"));
     }

@@ -13,64 +13,11 @@ use std::path::{Path, PathBuf};
 
 use globset::GlobMatcher;
 use rayon::prelude::*;
-use serde::Serialize;
 use unicode_normalization::UnicodeNormalization;
 
+use crate::core::files::{LocalFile, Md5, MAX_KEY_BYTES, STATE_DIR};
+use crate::core::headers::{compile_glob, Sniff};
 use crate::error::{Error, Result};
-use crate::headers::{compile_glob, Sniff};
-
-/// S3's limit on a key's length in bytes.
-pub const MAX_KEY_BYTES: usize = 1024;
-
-/// Where shipit keeps its own state under the prefix; a build may not contain it.
-pub const STATE_DIR: &str = ".shipit/";
-
-/// Excluded unless the configuration says otherwise: operating-system litter and VCS data.
-pub const DEFAULT_EXCLUDES: &[&str] = &["**/.DS_Store", "**/Thumbs.db", "**/.git/**"];
-
-/// An MD5 digest of a file's exact bytes.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Md5(pub [u8; 16]);
-
-impl Md5 {
-    pub fn hex(&self) -> String {
-        self.0.iter().map(|b| format!("{b:02x}")).collect()
-    }
-
-    pub fn from_hex(s: &str) -> Option<Md5> {
-        if s.len() != 32 {
-            return None;
-        }
-        let mut out = [0u8; 16];
-        for (i, byte) in out.iter_mut().enumerate() {
-            *byte = u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok()?;
-        }
-        Some(Md5(out))
-    }
-}
-
-impl std::fmt::Debug for Md5 {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.hex())
-    }
-}
-
-impl Serialize for Md5 {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        s.serialize_str(&self.hex())
-    }
-}
-
-/// One file of the build.
-#[derive(Debug, Clone)]
-pub struct LocalFile {
-    /// The key relative to the prefix, e.g. `assets/app.js`.
-    pub key: String,
-    pub path: PathBuf,
-    pub size: u64,
-    pub md5: Md5,
-    pub sniff: Sniff,
-}
 
 /// What the scanner needs to know.
 #[derive(Debug, Clone)]
@@ -286,21 +233,10 @@ pub fn hash_file(path: &Path) -> Result<(u64, Md5, Sniff)> {
     Ok((size, Md5(ctx.compute().0), sniff.unwrap_or(Sniff::Text)))
 }
 
-/// A file of a build that exists only in memory, for the core's table tests.
-#[cfg(test)]
-pub(crate) fn test_file(key: &str, body: &[u8]) -> LocalFile {
-    LocalFile {
-        key: key.into(),
-        path: PathBuf::from(key),
-        size: body.len() as u64,
-        md5: Md5(md5::compute(body).0),
-        sniff: Sniff::Binary,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::files::DEFAULT_EXCLUDES;
     use std::fs;
 
     fn opts() -> ScanOptions {

@@ -10,6 +10,9 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use crate::core::summary::human_bytes;
+use crate::ports::{Progress as ProgressPort, Reporter};
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
     /// Errors only (`-q`).
@@ -20,7 +23,7 @@ pub enum Mode {
     Tty,
 }
 
-pub struct Reporter {
+pub struct Terminal {
     mode: Mode,
     verbose: u8,
     out: Mutex<Box<dyn Write + Send>>,
@@ -29,9 +32,9 @@ pub struct Reporter {
     group_open: Mutex<bool>,
 }
 
-impl Reporter {
+impl Terminal {
     /// Chooses the mode from the flags and the environment: bars only on a terminal outside CI.
-    pub fn from_env(quiet: bool, verbose: u8, no_progress: bool) -> Reporter {
+    pub fn from_env(quiet: bool, verbose: u8, no_progress: bool) -> Terminal {
         let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
         let mode = if quiet {
             Mode::Quiet
@@ -40,13 +43,13 @@ impl Reporter {
         } else {
             Mode::Tty
         };
-        let mut r = Reporter::new(mode, verbose, Box::new(std::io::stderr()));
-        r.github = crate::gha::enabled(|k| std::env::var(k).ok());
+        let mut r = Terminal::new(mode, verbose, Box::new(std::io::stderr()));
+        r.github = super::gha::enabled(|k| std::env::var(k).ok());
         r
     }
 
-    pub fn new(mode: Mode, verbose: u8, out: Box<dyn Write + Send>) -> Reporter {
-        Reporter {
+    pub fn new(mode: Mode, verbose: u8, out: Box<dyn Write + Send>) -> Terminal {
+        Terminal {
             mode,
             verbose,
             out: Mutex::new(out),
@@ -56,7 +59,7 @@ impl Reporter {
     }
 
     /// Reports as GitHub Actions wants it (for tests; `from_env` reads GITHUB_ACTIONS).
-    pub fn with_github(mut self, on: bool) -> Reporter {
+    pub fn with_github(mut self, on: bool) -> Terminal {
         self.github = on;
         self
     }
@@ -82,7 +85,7 @@ impl Reporter {
             self.line(&format!("hint: {h}"));
         }
         if self.github {
-            self.line(&crate::gha::error_command(message, hint));
+            self.line(&super::gha::error_command(message, hint));
         }
     }
 
@@ -90,51 +93,53 @@ impl Reporter {
         let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
         let _ = writeln!(out, "{text}");
     }
+}
 
+impl Reporter for Terminal {
     /// The start of a pipeline stage.
-    pub fn stage(&self, text: &str) {
+    fn stage(&self, text: &str) {
         if self.mode == Mode::Quiet {
             return;
         }
         if self.github {
             self.close();
-            self.line(&format!("::group::{}", crate::gha::escape(text)));
+            self.line(&format!("::group::{}", super::gha::escape(text)));
             *self.group_open.lock().unwrap_or_else(|e| e.into_inner()) = true;
         } else {
             self.line(&format!("==> {text}"));
         }
     }
 
-    pub fn info(&self, text: &str) {
+    fn info(&self, text: &str) {
         if self.mode != Mode::Quiet {
             self.line(&format!("    {text}"));
         }
     }
 
     /// Shown with `-v`.
-    pub fn detail(&self, text: &str) {
+    fn detail(&self, text: &str) {
         if self.verbose > 0 && self.mode != Mode::Quiet {
             self.line(&format!("    {text}"));
         }
     }
 
-    pub fn warn(&self, text: &str) {
+    fn warn(&self, text: &str) {
         if self.github {
             self.line(&format!(
                 "::warning title=shipit::{}",
-                crate::gha::escape(text)
+                super::gha::escape(text)
             ));
         } else {
             self.line(&format!("warning: {text}"));
         }
     }
 
-    pub fn verbose(&self) -> u8 {
+    fn verbose(&self) -> u8 {
         self.verbose
     }
 
     /// Progress over `items` items of `bytes` bytes in total.
-    pub fn progress(&self, label: &str, items: u64, bytes: u64) -> Progress<'_> {
+    fn progress<'a>(&'a self, label: &str, items: u64, bytes: u64) -> Box<dyn ProgressPort + 'a> {
         let bar = (self.mode == Mode::Tty && items > 0).then(|| {
             let bar =
                 ProgressBar::with_draw_target(Some(bytes.max(1)), ProgressDrawTarget::stderr());
@@ -148,7 +153,7 @@ impl Reporter {
             bar.set_message(format!("{label} 0/{items}"));
             bar
         });
-        Progress {
+        Box::new(Progress {
             reporter: self,
             label: label.to_string(),
             items,
@@ -159,7 +164,7 @@ impl Reporter {
                 bytes: 0,
                 last_line: Instant::now(),
             }),
-        }
+        })
     }
 }
 
@@ -170,7 +175,7 @@ struct ProgressState {
 }
 
 pub struct Progress<'a> {
-    reporter: &'a Reporter,
+    reporter: &'a Terminal,
     label: String,
     items: u64,
     bytes: u64,
@@ -181,9 +186,9 @@ pub struct Progress<'a> {
 /// How often plain mode prints a progress line.
 const PLAIN_EVERY: Duration = Duration::from_secs(5);
 
-impl Progress<'_> {
+impl ProgressPort for Progress<'_> {
     /// One item done, `bytes` of it sent.
-    pub fn inc(&self, bytes: u64) {
+    fn inc(&self, bytes: u64) {
         let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
         s.items += 1;
         s.bytes += bytes;
@@ -203,25 +208,10 @@ impl Progress<'_> {
         }
     }
 
-    pub fn finish(self) {
+    fn finish(self: Box<Self>) {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }
-    }
-}
-
-pub fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = n as f64;
-    let mut unit = 0;
-    while v >= 1024.0 && unit < UNITS.len() - 1 {
-        v /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", UNITS[unit])
     }
 }
 
@@ -245,7 +235,7 @@ mod tests {
     #[test]
     fn github_actions_groups_stages_and_annotates_failures() {
         let buf = Buf::default();
-        let r = Reporter::new(Mode::Plain, 0, Box::new(buf.clone())).with_github(true);
+        let r = Terminal::new(Mode::Plain, 0, Box::new(buf.clone())).with_github(true);
         r.stage("planning");
         r.info("3 files");
         r.stage("uploading 100%");
@@ -263,7 +253,7 @@ mod tests {
     #[test]
     fn quiet_shows_only_warnings_and_verbose_shows_details() {
         let buf = Buf::default();
-        let r = Reporter::new(Mode::Quiet, 0, Box::new(buf.clone()));
+        let r = Terminal::new(Mode::Quiet, 0, Box::new(buf.clone()));
         r.stage("s");
         r.info("i");
         r.warn("w");
@@ -273,7 +263,7 @@ mod tests {
         );
 
         let buf = Buf::default();
-        let r = Reporter::new(Mode::Plain, 1, Box::new(buf.clone()));
+        let r = Terminal::new(Mode::Plain, 1, Box::new(buf.clone()));
         r.stage("s");
         r.detail("d");
         let p = r.progress("upload", 2, 10);

@@ -11,9 +11,9 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::{EdgeConfig, ErrorResponse, Lookup};
-use crate::evaluate::{self, Evaluated};
-use crate::template::Template;
+use crate::core::edge::{EdgeConfig, ErrorResponse, Lookup};
+use crate::core::evaluate::{self, Evaluated};
+use crate::core::template::Template;
 
 /// The template's distribution, for these parameter values.
 pub fn from_template(
@@ -102,7 +102,7 @@ pub fn bucket_of_origin(domain: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::edge::{Routing, Ttl};
+    use crate::core::edge::{Routing, Ttl};
     use serde_json::json;
 
     #[test]

@@ -384,7 +384,7 @@ Resources:
 
     #[test]
     fn the_embedded_template_evaluates() {
-        let t = crate::template::Template::embedded();
+        let t = crate::core::template::Template::embedded();
         let params = t.resolve_parameters(&BTreeMap::new()).unwrap();
         let e = Evaluated::new(load(&t.body).unwrap(), params, "site");
         let d = e.properties("Distribution").unwrap();

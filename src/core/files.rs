@@ -1,0 +1,73 @@
+//! A build's files as plain data: the key rules (length, shipit's own state directory, the
+//! default excludes), the MD5 digest type, and one scanned file.
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::core::headers::Sniff;
+
+/// S3's limit on a key's length in bytes.
+pub const MAX_KEY_BYTES: usize = 1024;
+
+/// Where shipit keeps its own state under the prefix; a build may not contain it.
+pub const STATE_DIR: &str = ".shipit/";
+
+/// Excluded unless the configuration says otherwise: operating-system litter and VCS data.
+pub const DEFAULT_EXCLUDES: &[&str] = &["**/.DS_Store", "**/Thumbs.db", "**/.git/**"];
+
+/// An MD5 digest of a file's exact bytes.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Md5(pub [u8; 16]);
+
+impl Md5 {
+    pub fn hex(&self) -> String {
+        self.0.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    pub fn from_hex(s: &str) -> Option<Md5> {
+        if s.len() != 32 {
+            return None;
+        }
+        let mut out = [0u8; 16];
+        for (i, byte) in out.iter_mut().enumerate() {
+            *byte = u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok()?;
+        }
+        Some(Md5(out))
+    }
+}
+
+impl std::fmt::Debug for Md5 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.hex())
+    }
+}
+
+impl Serialize for Md5 {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(&self.hex())
+    }
+}
+
+/// One file of the build.
+#[derive(Debug, Clone)]
+pub struct LocalFile {
+    /// The key relative to the prefix, e.g. `assets/app.js`.
+    pub key: String,
+    pub path: PathBuf,
+    pub size: u64,
+    pub md5: Md5,
+    pub sniff: Sniff,
+}
+
+/// A file of a build that exists only in memory, for the core's table tests.
+#[cfg(test)]
+pub(crate) fn test_file(key: &str, body: &[u8]) -> LocalFile {
+    LocalFile {
+        key: key.into(),
+        path: PathBuf::from(key),
+        size: body.len() as u64,
+        md5: Md5(md5::compute(body).0),
+        sniff: Sniff::Binary,
+    }
+}

@@ -1,0 +1,166 @@
+//! The settings every command runs with, as plain validated data: where the site is (a bucket
+//! given, or the stack that owns it), how to reach AWS, and how to upload, prune, invalidate,
+//! verify and lock. `config` builds them from flags, environment and `shipit.toml`, once.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::core::headers::HeaderRules;
+use crate::core::plan::PruneCap;
+use crate::core::release::Retention;
+
+/// Requests in flight by default. Measured in BENCHMARKS.md: throughput against a local S3
+/// server stops growing past this on 2 cores, and real S3 handles it per prefix easily.
+pub const DEFAULT_CONCURRENCY: usize = 32;
+pub const DEFAULT_MULTIPART_THRESHOLD_MIB: u64 = 64;
+pub const DEFAULT_PART_SIZE_MIB: u64 = 16;
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 5;
+pub const DEFAULT_MAX_DELETES: usize = 1000;
+pub const DEFAULT_MAX_DELETE_SHARE: f64 = 0.5;
+
+/// How to verify a site: flags over the file.
+#[derive(Debug, Clone)]
+pub struct VerifySettings {
+    pub enabled: bool,
+    pub url: Option<String>,
+    pub s3_url: Option<String>,
+    pub api_url: Option<String>,
+    pub deep_routes: Vec<String>,
+    pub timeout: Duration,
+}
+
+/// Seconds verification retries failing checks by default: a new distribution or an
+/// invalidation can take minutes to reach every edge location.
+pub const DEFAULT_VERIFY_TIMEOUT_SECONDS: u64 = 300;
+
+/// What to do with CloudFront after the writes.
+#[derive(Debug, Clone)]
+pub struct CdnSettings {
+    /// Known up front without a stack; with one, it comes from the stack's outputs.
+    pub distribution_id: Option<String>,
+    pub invalidate: bool,
+    pub max_paths: usize,
+    pub wait: bool,
+    pub wait_timeout: Duration,
+}
+
+pub const DEFAULT_MAX_INVALIDATION_PATHS: usize = 50;
+pub const DEFAULT_INVALIDATION_WAIT_MINUTES: u64 = 15;
+
+/// The deploy lock's timing.
+#[derive(Debug, Clone, Copy)]
+pub struct LockSettings {
+    pub ttl: Duration,
+    pub wait: Duration,
+}
+
+/// Custom endpoints per service (emulators, VPC endpoints); None means AWS's own.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Endpoints {
+    pub s3: Option<String>,
+    pub cloudformation: Option<String>,
+    pub cloudfront: Option<String>,
+}
+
+/// Where the AWS APIs are and who we are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Connection {
+    pub region: Option<String>,
+    pub profile: Option<String>,
+    pub endpoints: Endpoints,
+    pub max_attempts: u32,
+}
+
+impl Connection {
+    /// Whether any endpoint is custom (then a missing region defaults to us-east-1).
+    pub fn is_local(&self) -> bool {
+        self.endpoints.s3.is_some() || self.endpoints.cloudformation.is_some()
+    }
+}
+
+/// Everything a deploy or a plan needs, validated.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub dir: PathBuf,
+    /// Where the site goes: a bucket given, or the bucket of the stack shipit ensures.
+    pub target: SiteTarget,
+    /// Empty, or ends with `/`.
+    pub prefix: String,
+    pub connection: Connection,
+    pub excludes: Vec<String>,
+    pub rules: HeaderRules,
+    pub allow_missing_index: bool,
+    pub full_check: bool,
+    pub concurrency: usize,
+    pub multipart_threshold: u64,
+    pub part_size: u64,
+    pub prune: bool,
+    pub prune_cap: PruneCap,
+    pub allow_large_prune: bool,
+    pub cdn: CdnSettings,
+    /// Which content-hashed assets the prune spares for earlier releases.
+    pub retention: Retention,
+    pub lock: LockSettings,
+}
+
+/// A deployed site to read (releases, unlock, verify): where it is and how to reach AWS.
+#[derive(Debug, Clone)]
+pub struct SiteSettings {
+    pub target: SiteTarget,
+    /// Empty, or ends with `/`.
+    pub prefix: String,
+    pub connection: Connection,
+}
+
+/// Where a site lives: known up front, or found in the outputs of the stack shipit ensures.
+#[derive(Debug, Clone)]
+pub enum SiteTarget {
+    /// An existing bucket (`--bucket`).
+    Bucket(String),
+    /// The stack that owns the bucket (`--stack`); the bucket is its `SiteBucketName` output.
+    Stack(StackSettings),
+}
+
+impl SiteTarget {
+    pub fn stack(&self) -> Option<&StackSettings> {
+        match self {
+            SiteTarget::Stack(s) => Some(s),
+            SiteTarget::Bucket(_) => None,
+        }
+    }
+}
+
+/// Default seconds a lock lives: longer than any deploy, short enough to recover from a crash.
+pub const DEFAULT_LOCK_TTL_SECONDS: u64 = 30 * 60;
+/// Default seconds a second run waits for the first.
+pub const DEFAULT_LOCK_WAIT_SECONDS: u64 = 120;
+
+/// Minutes to wait for CloudFormation by default (RDS and CloudFront creates take long).
+pub const DEFAULT_STACK_TIMEOUT_MINUTES: u64 = 60;
+
+pub fn normalise_prefix(prefix: &str) -> String {
+    let p = prefix.trim_matches('/');
+    if p.is_empty() {
+        String::new()
+    } else {
+        format!("{p}/")
+    }
+}
+
+/// How shipit should ensure the stack.
+#[derive(Debug, Clone)]
+pub struct StackSettings {
+    pub name: String,
+    pub template: Option<PathBuf>,
+    /// Values given explicitly (file, flags); the template's defaults fill the rest.
+    pub parameters: BTreeMap<String, String>,
+    /// Allow a change set that replaces or removes a stateful resource.
+    pub allow_replace: bool,
+    /// Delete a stack whose first create failed (ROLLBACK_COMPLETE) and create it again.
+    pub recreate: bool,
+    /// How long to wait for CloudFormation (another operation in progress, create, update).
+    pub timeout: Duration,
+    /// The service role CloudFormation acts with.
+    pub role_arn: Option<String>,
+}

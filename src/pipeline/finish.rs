@@ -1,0 +1,144 @@
+//! Everything after the writes, shared by deploy and rollback, in the order that keeps a site
+//! safe: invalidate what is stale, verify the live site, record that the CDN caught up, prune,
+//! and record the release. An error at any step stops the ones after it: nothing is deleted
+//! after a failure.
+
+use std::collections::BTreeMap;
+
+use crate::core::checks::{Outcome, Report};
+use crate::core::settings::{Settings, VerifySettings};
+use crate::core::summary::Summary;
+use crate::error::{Error, Result};
+use crate::pipeline::deploy::{self, Written};
+use crate::pipeline::verify::{self, Sources};
+use crate::pipeline::{invalidate, records};
+use crate::ports::{Cdn, Reporter};
+
+/// What the finish needs besides the writes: the CDN, how to verify, and where the site is.
+pub struct Finish<'a> {
+    pub cdn: Option<&'a dyn Cdn>,
+    pub checks: &'a VerifySettings,
+    /// The stack's outputs (site URL, API URL, SPA fallback), when there is a stack.
+    pub outputs: Option<&'a BTreeMap<String, String>>,
+    /// The MD5 of the index.html just deployed, for the apex check.
+    pub index_md5: Option<String>,
+    /// The region, for the bucket's direct URL.
+    pub region: String,
+}
+
+/// Invalidates, verifies, settles, prunes and records the release.
+pub async fn finish(
+    settings: &Settings,
+    f: Finish<'_>,
+    mut written: Written,
+    reporter: &dyn Reporter,
+) -> Result<(Summary, Option<Report>)> {
+    let stale = written.stale().to_vec();
+    let invalidation = match (&settings.cdn.distribution_id, f.cdn) {
+        (Some(d), Some(cdn)) if settings.cdn.invalidate => {
+            invalidate::stale_keys(cdn, &settings.cdn, d, &stale, reporter).await?
+        }
+        (Some(_), _) if !stale.is_empty() => {
+            reporter.warn(&format!(
+                "not invalidating (--no-invalidate): {} changed keys may be served stale; the next deploy invalidates them",
+                stale.len()
+            ));
+            None
+        }
+        _ => None,
+    };
+    let verified = if f.checks.enabled {
+        verify_deploy(settings, &f, written.store.bucket(), reporter).await?
+    } else {
+        reporter.info("verification off (--no-verify)");
+        None
+    };
+    if settings.cdn.invalidate {
+        deploy::settle(&mut written).await?;
+    }
+    let release = written.new_release().cloned();
+    let store = written.store.clone();
+    let mut summary = deploy::prune(written, settings, reporter).await?;
+    if let Some(r) = &release {
+        records::put_release(store.as_ref(), r).await?;
+        reporter.info(&format!("release {} recorded", r.id));
+    }
+    summary.release = release.map(|r| r.id);
+    if let Some((id, paths)) = invalidation {
+        summary.invalidation_id = Some(id);
+        summary.invalidated_paths = paths;
+    }
+    Ok((summary, verified))
+}
+
+/// The last gate before pruning: is the site we just deployed working?
+async fn verify_deploy(
+    settings: &Settings,
+    f: &Finish<'_>,
+    bucket: &str,
+    reporter: &dyn Reporter,
+) -> Result<Option<Report>> {
+    let target = verify::target(Sources {
+        settings: f.checks,
+        outputs: f.outputs,
+        s3_endpoint: settings.connection.endpoints.s3.as_deref(),
+        region: &f.region,
+        bucket: Some(bucket),
+        prefix: &settings.prefix,
+        rules: settings.rules.clone(),
+        index_md5: f.index_md5.clone(),
+    });
+    let target = match target {
+        Ok(t) => t,
+        Err(why) => {
+            reporter.warn(&format!("not verified: {why}"));
+            return Ok(None);
+        }
+    };
+    let report = run_checks(&target, f.checks, reporter).await?;
+    for line in report.table().lines() {
+        reporter.info(line);
+    }
+    if report.ok {
+        Ok(Some(report))
+    } else {
+        Err(broken(&report, true))
+    }
+}
+
+/// Runs the checks against a target until they pass or the deadline.
+pub async fn run_checks(
+    target: &verify::Target,
+    checks: &VerifySettings,
+    reporter: &dyn Reporter,
+) -> Result<Report> {
+    reporter.stage(&format!("verifying {}", target.site));
+    verify::verify(target, checks.timeout, reporter)
+        .await
+        .map_err(Error::Internal)
+}
+
+/// The failure a broken site is reported as.
+pub fn broken(report: &Report, after_deploy: bool) -> Error {
+    let failing: Vec<&str> = report
+        .checks
+        .iter()
+        .filter(|c| c.outcome == Outcome::Fail)
+        .map(|c| c.name)
+        .collect();
+    Error::Broken {
+        message: format!(
+            "{} failed verification after {} attempts: {}{}",
+            report.site,
+            report.attempts,
+            failing.join(", "),
+            if after_deploy {
+                "; nothing was pruned"
+            } else {
+                ""
+            }
+        ),
+        hint: "each failure's cause is printed above; fix it and run `shipit verify` again".into(),
+        report: Box::new(report.clone()),
+    }
+}

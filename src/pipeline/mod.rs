@@ -1,0 +1,16 @@
+//! Orchestration over the boundary's interfaces: scan a build, plan and run a deploy, the
+//! deploy lock, the stack, verification's requests. Decisions are the core's; AWS is reached
+//! only through the interfaces in `ports`.
+
+pub mod deploy;
+pub mod finish;
+pub mod init;
+pub mod invalidate;
+pub mod lock;
+pub mod provision;
+pub mod records;
+pub mod scan;
+pub mod verify;
+
+#[cfg(test)]
+mod tests;

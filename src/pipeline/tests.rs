@@ -1,0 +1,549 @@
+//! The deploy pipeline against the in-memory store and CDN: the order of the writes, no delete
+//! after any failure, the prune cap, header-only copies, the manifest and release records, and
+//! rollback's restores. The real SDK path is the integration tests' (moto and the proxy).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::core::headers::{HeaderRule, HeaderRules, IMMUTABLE, REVALIDATE};
+use crate::core::plan::PruneCap;
+use crate::core::release::{Release, Retention, RELEASES_DIR};
+use crate::core::settings::*;
+use crate::core::state::{Manifest, MANIFEST_KEY};
+use crate::core::summary::Summary;
+use crate::error::{Error, Result};
+use crate::pipeline::deploy::{self, Started};
+use crate::pipeline::finish::{finish, Finish};
+use crate::pipeline::records;
+use crate::ports::memory::{Lines, MemoryCdn, MemoryStore, Op};
+use crate::ports::ObjectStore;
+
+/// A build on disk: (key, body) pairs under a fresh temporary directory.
+struct Build {
+    dir: tempfile::TempDir,
+}
+
+impl Build {
+    fn new(files: &[(&str, &str)]) -> Build {
+        let dir = tempfile::tempdir().unwrap();
+        for (key, body) in files {
+            let path = dir.path().join(key);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, body).unwrap();
+        }
+        Build { dir }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+const V1: &[(&str, &str)] = &[
+    (
+        "index.html",
+        "<html>v1 <script src=/assets/app-1a2b3c4d.js></script></html>",
+    ),
+    ("about/index.html", "<html>about v1</html>"),
+    ("assets/app-1a2b3c4d.js", "console.log(1)"),
+    ("assets/style-aaaa1111.css", "body{}"),
+    ("robots.txt", "User-agent: *"),
+    ("old.txt", "going away"),
+];
+
+const V2: &[(&str, &str)] = &[
+    (
+        "index.html",
+        "<html>v2 <script src=/assets/app-5e6f7a8b.js></script></html>",
+    ),
+    ("about/index.html", "<html>about v2</html>"),
+    ("assets/app-5e6f7a8b.js", "console.log(2)"),
+    ("assets/style-aaaa1111.css", "body{}"),
+    ("robots.txt", "User-agent: * (v2)"),
+    ("new/page.html", "<html>new</html>"),
+];
+
+fn settings(dir: &Path) -> Settings {
+    Settings {
+        dir: dir.to_path_buf(),
+        target: SiteTarget::Bucket("site".into()),
+        prefix: String::new(),
+        connection: Connection {
+            region: None,
+            profile: None,
+            endpoints: Endpoints::default(),
+            max_attempts: 1,
+        },
+        excludes: Vec::new(),
+        rules: HeaderRules::default(),
+        allow_missing_index: false,
+        full_check: false,
+        concurrency: 4,
+        multipart_threshold: 64 * 1024 * 1024,
+        part_size: 16 * 1024 * 1024,
+        prune: true,
+        prune_cap: PruneCap {
+            max_deletes: 1000,
+            max_share: 1.0,
+        },
+        allow_large_prune: false,
+        cdn: CdnSettings {
+            distribution_id: Some("E123".into()),
+            invalidate: true,
+            max_paths: 50,
+            wait: false,
+            wait_timeout: Duration::from_secs(1),
+        },
+        retention: Retention {
+            keep_releases: 1,
+            grace_seconds: 0,
+        },
+        lock: LockSettings {
+            ttl: Duration::from_secs(60),
+            wait: Duration::from_secs(0),
+        },
+    }
+}
+
+fn no_verify() -> VerifySettings {
+    VerifySettings {
+        enabled: false,
+        url: None,
+        s3_url: None,
+        api_url: None,
+        deep_routes: Vec::new(),
+        timeout: Duration::from_secs(1),
+    }
+}
+
+/// Scan, plan, write and finish, as `shipit deploy --bucket` does after the lock.
+async fn run(
+    store: &Arc<MemoryStore>,
+    cdn: &MemoryCdn,
+    s: &Settings,
+    from: Option<Release>,
+) -> Result<Summary> {
+    let reporter = Lines::default();
+    let dyn_store: Arc<dyn ObjectStore> = store.clone();
+    let started = match from {
+        Some(r) => Started::from_release(r)?,
+        None => {
+            deploy::start(s, async { Ok(()) }, |_| None, &reporter)
+                .await?
+                .1
+        }
+    };
+    let prepared = deploy::prepare(s, dyn_store, started, &reporter).await?;
+    let written = deploy::write_all(prepared, s, &reporter).await?;
+    let checks = no_verify();
+    let f = Finish {
+        cdn: Some(cdn),
+        checks: &checks,
+        outputs: None,
+        index_md5: None,
+        region: "us-east-1".into(),
+    };
+    finish(s, f, written, &reporter)
+        .await
+        .map(|(summary, _)| summary)
+}
+
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(f)
+}
+
+/// What the bucket serves: key -> body, shipit's state left out.
+fn served(store: &MemoryStore) -> BTreeMap<String, String> {
+    store
+        .keys()
+        .into_iter()
+        .filter(|k| !k.starts_with(".shipit/"))
+        .map(|k| {
+            let body = String::from_utf8(store.object(&k).unwrap().body).unwrap();
+            (k, body)
+        })
+        .collect()
+}
+
+fn expected(files: &[(&str, &str)]) -> BTreeMap<String, String> {
+    files
+        .iter()
+        .map(|(k, b)| (k.to_string(), b.to_string()))
+        .collect()
+}
+
+fn written_keys(store: &MemoryStore) -> Vec<(Op, String)> {
+    store
+        .calls()
+        .into_iter()
+        .filter(|(op, _)| matches!(op, Op::Put | Op::PutMultipart | Op::Copy | Op::PutState))
+        .collect()
+}
+
+#[test]
+fn a_first_deploy_writes_assets_then_html_then_the_root_index_then_the_records() {
+    let store = Arc::new(MemoryStore::new("site", ""));
+    let cdn = MemoryCdn::default();
+    let build = Build::new(V1);
+    let summary = block_on(run(&store, &cdn, &settings(build.path()), None)).unwrap();
+    assert_eq!(summary.uploaded, V1.len());
+    assert_eq!(served(&store), expected(V1));
+    let writes = written_keys(&store);
+    let position = |key: &str| writes.iter().position(|(_, k)| k == key).unwrap();
+    let html = ["about/index.html", "index.html"];
+    for (_, key) in writes.iter().filter(|(op, _)| *op == Op::Put) {
+        if !key.ends_with(".html") {
+            assert!(
+                html.iter().all(|h| position(key) < position(h)),
+                "{key} was written after HTML: {writes:?}"
+            );
+        }
+    }
+    let puts: Vec<&String> = writes
+        .iter()
+        .filter(|(op, _)| *op == Op::Put)
+        .map(|(_, k)| k)
+        .collect();
+    assert_eq!(puts.last().map(|k| k.as_str()), Some("index.html"));
+    // The manifest after every file; the release record after the manifest.
+    let manifest_at = writes.iter().rposition(|(_, k)| k == MANIFEST_KEY).unwrap();
+    let release_at = writes
+        .iter()
+        .position(|(_, k)| k.starts_with(RELEASES_DIR))
+        .unwrap();
+    assert!(position("index.html") < manifest_at && manifest_at < release_at);
+    assert!(!store.calls().iter().any(|(op, _)| *op == Op::DeleteBatch));
+    // Nothing was live before: nothing cached can be stale.
+    assert_eq!(cdn.created(), Vec::new());
+}
+
+#[test]
+fn the_records_say_what_is_live_and_a_no_op_writes_nothing() {
+    let store = Arc::new(MemoryStore::new("site", "p/"));
+    let cdn = MemoryCdn::default();
+    let build = Build::new(V1);
+    let s = settings(build.path());
+    let first = block_on(run(&store, &cdn, &s, None)).unwrap();
+    let manifest = Manifest::parse(&store.object(MANIFEST_KEY).unwrap().body).unwrap();
+    assert_eq!(manifest.files.len(), V1.len());
+    assert_eq!(manifest.release, first.release);
+    assert!(
+        manifest.pending_invalidation.is_empty(),
+        "settled after the invalidation"
+    );
+    for (key, body) in V1 {
+        let entry = &manifest.files[*key];
+        assert_eq!(entry.md5, format!("{:x}", md5::compute(body)), "{key}");
+        assert_eq!(entry.etag, store.object(key).unwrap().etag, "{key}");
+    }
+    let releases = block_on(records::releases(store.as_ref())).unwrap();
+    assert_eq!(releases.len(), 1);
+    assert_eq!(Some(&releases[0].id), first.release.as_ref());
+    assert_eq!(releases[0].files, manifest.files);
+
+    store.clear_calls();
+    let again = block_on(run(&store, &cdn, &s, None)).unwrap();
+    assert_eq!(
+        (again.uploaded, again.header_updated, again.deleted),
+        (0, 0, 0)
+    );
+    assert_eq!(
+        again.release, None,
+        "the same files are the live release already"
+    );
+    assert_eq!(written_keys(&store), Vec::new(), "a no-op writes nothing");
+    assert_eq!(cdn.created(), Vec::new(), "and invalidates nothing");
+}
+
+#[test]
+fn a_second_deploy_prunes_only_after_the_writes_and_the_invalidation() {
+    let store = Arc::new(MemoryStore::new("site", ""));
+    let cdn = MemoryCdn::default();
+    let (v1, v2) = (Build::new(V1), Build::new(V2));
+    block_on(run(&store, &cdn, &settings(v1.path()), None)).unwrap();
+    store.clear_calls();
+    let summary = block_on(run(&store, &cdn, &settings(v2.path()), None)).unwrap();
+    // old.txt and the old hashed script go (retention keeps 1 release: the new one).
+    assert_eq!(summary.deleted, 2);
+    assert_eq!(served(&store), expected(V2));
+    let calls = store.calls();
+    let delete_at = calls
+        .iter()
+        .position(|(op, _)| *op == Op::DeleteBatch)
+        .unwrap();
+    let last_write = calls
+        .iter()
+        .rposition(|(op, k)| matches!(op, Op::Put | Op::Copy) || k == MANIFEST_KEY)
+        .unwrap();
+    assert!(last_write < delete_at, "{calls:?}");
+    let (_, paths) = cdn.created().last().cloned().unwrap();
+    for p in ["/index.html", "/", "/robots.txt", "/old.txt"] {
+        assert!(paths.contains(&p.to_string()), "{p} in {paths:?}");
+    }
+    assert!(
+        !paths.iter().any(|p| p.contains("assets/style")),
+        "an unchanged hashed asset needs no invalidation: {paths:?}"
+    );
+}
+
+/// Every operation of the store, failed at each of its calls in turn during a deploy of v2
+/// over v1: the run fails, nothing is deleted after the failure, the live HTML's references
+/// exist, and a clean re-run converges to exactly v2.
+#[test]
+fn no_delete_after_any_failure_and_a_re_run_converges() {
+    let (v1, v2) = (Build::new(V1), Build::new(V2));
+    let ops = [
+        Op::List,
+        Op::Get,
+        Op::Put,
+        Op::PutState,
+        Op::Copy,
+        Op::ListDir,
+        Op::DeleteBatch,
+    ];
+    let mut scenarios = 0;
+    for op in ops {
+        for nth in 1..=8 {
+            let store = Arc::new(MemoryStore::new("site", ""));
+            let cdn = MemoryCdn::default();
+            let mut s2 = settings(v2.path());
+            // A header change too, so the deploy makes in-place copies.
+            s2.rules = HeaderRules::new(&[HeaderRule {
+                glob: "robots.txt".into(),
+                content_type: None,
+                cache_control: Some("public, max-age=60".into()),
+            }])
+            .unwrap();
+            block_on(run(&store, &cdn, &settings(v1.path()), None)).unwrap();
+            store.clear_calls();
+            store.fail_at(op, nth);
+            let result = block_on(run(&store, &cdn, &s2, None));
+            let calls = store.calls();
+            let failed_at = calls
+                .iter()
+                .enumerate()
+                .filter(|(_, (o, _))| *o == op)
+                .nth(nth - 1)
+                .map(|(i, _)| i);
+            let Some(failed_at) = failed_at else {
+                assert!(
+                    result.is_ok(),
+                    "{op:?} #{nth} was never called, yet the run failed"
+                );
+                continue;
+            };
+            scenarios += 1;
+            assert!(
+                result.is_err(),
+                "{op:?} #{nth} failed but the run succeeded"
+            );
+            assert!(
+                !calls[failed_at + 1..]
+                    .iter()
+                    .any(|(o, _)| matches!(o, Op::DeleteBatch | Op::Delete)),
+                "{op:?} #{nth}: a delete after the failure: {calls:?}"
+            );
+            // Whatever HTML is live, its script exists.
+            let index = String::from_utf8(store.object("index.html").unwrap().body).unwrap();
+            let script = index
+                .split("src=/")
+                .nth(1)
+                .unwrap()
+                .split('>')
+                .next()
+                .unwrap();
+            assert!(
+                store.object(script).is_some(),
+                "{op:?} #{nth}: {script} is gone"
+            );
+            // A clean re-run converges.
+            block_on(run(&store, &cdn, &s2, None)).unwrap();
+            assert_eq!(served(&store), expected(V2), "{op:?} #{nth}");
+            assert_eq!(
+                store.object("robots.txt").unwrap().headers.cache_control,
+                "public, max-age=60"
+            );
+        }
+    }
+    // Every write and read of a deploy of v2 over v1: 5 uploads, a copy, 3 state writes (the
+    // manifest, its settling, the release), the listing, the records read, the prune.
+    assert!(
+        scenarios >= 13,
+        "only {scenarios} scenarios reached a failure"
+    );
+}
+
+#[test]
+fn a_prune_above_the_cap_is_refused_before_any_write() {
+    let store = Arc::new(MemoryStore::new("site", ""));
+    let cdn = MemoryCdn::default();
+    let (v1, v2) = (Build::new(V1), Build::new(V2));
+    block_on(run(&store, &cdn, &settings(v1.path()), None)).unwrap();
+    store.clear_calls();
+    let mut s = settings(v2.path());
+    s.prune_cap.max_deletes = 1;
+    let err = block_on(run(&store, &cdn, &s, None)).unwrap_err();
+    assert!(matches!(err, Error::Refused { .. }), "{err}");
+    assert!(err.to_string().contains("nothing was written"), "{err}");
+    assert_eq!(written_keys(&store), Vec::new());
+    assert_eq!(served(&store), expected(V1));
+    // With the explicit flag it goes ahead.
+    s.allow_large_prune = true;
+    let summary = block_on(run(&store, &cdn, &s, None)).unwrap();
+    assert_eq!(summary.deleted, 2);
+}
+
+#[test]
+fn a_header_rule_change_copies_in_place_and_uploads_nothing() {
+    let store = Arc::new(MemoryStore::new("site", ""));
+    let cdn = MemoryCdn::default();
+    let v1 = Build::new(V1);
+    block_on(run(&store, &cdn, &settings(v1.path()), None)).unwrap();
+    let before = store.object("assets/style-aaaa1111.css").unwrap();
+    assert_eq!(before.headers.cache_control, IMMUTABLE);
+    store.clear_calls();
+    let mut s = settings(v1.path());
+    s.rules = HeaderRules::new(&[HeaderRule {
+        glob: "**/*.css".into(),
+        content_type: None,
+        cache_control: Some("public, max-age=600".into()),
+    }])
+    .unwrap();
+    let summary = block_on(run(&store, &cdn, &s, None)).unwrap();
+    assert_eq!((summary.uploaded, summary.header_updated), (0, 1));
+    let copies: Vec<(Op, String)> = written_keys(&store)
+        .into_iter()
+        .filter(|(op, _)| *op != Op::PutState)
+        .collect();
+    assert_eq!(
+        copies,
+        [(Op::Copy, "assets/style-aaaa1111.css".to_string())]
+    );
+    let after = store.object("assets/style-aaaa1111.css").unwrap();
+    assert_eq!(after.body, before.body);
+    assert_eq!(after.headers.cache_control, "public, max-age=600");
+    assert_eq!(after.headers.content_type, before.headers.content_type);
+}
+
+#[test]
+fn a_rollback_restores_the_release_from_object_versions() {
+    let store = Arc::new(MemoryStore::new("site", ""));
+    let cdn = MemoryCdn::default();
+    let (v1, v2) = (Build::new(V1), Build::new(V2));
+    let mut s = settings(v1.path());
+    // Keep the old hashed assets, so the rollback needs only what changed.
+    s.retention.keep_releases = 3;
+    let first = block_on(run(&store, &cdn, &s, None)).unwrap();
+    s.dir = v2.path().to_path_buf();
+    block_on(run(&store, &cdn, &s, None)).unwrap();
+    let releases = block_on(records::releases(store.as_ref())).unwrap();
+    let r1 = releases
+        .iter()
+        .find(|r| Some(&r.id) == first.release.as_ref())
+        .unwrap()
+        .clone();
+    store.clear_calls();
+    s.dir = PathBuf::from(".");
+    s.allow_missing_index = true;
+    let summary = block_on(run(&store, &cdn, &s, Some(r1.clone()))).unwrap();
+    // v2's hashed script stays: a release within `keep_releases` references it.
+    let mut want = expected(V1);
+    want.insert("assets/app-5e6f7a8b.js".into(), "console.log(2)".into());
+    assert_eq!(served(&store), want);
+    for (key, entry) in &r1.files {
+        let o = store.object(key).unwrap();
+        assert_eq!(o.headers.content_type, entry.content_type, "{key}");
+        assert_eq!(o.headers.cache_control, entry.cache_control, "{key}");
+    }
+    // Every restore was a copy from a version: nothing was uploaded from disk.
+    assert!(!store.calls().iter().any(|(op, _)| *op == Op::Put));
+    assert!(store.calls().iter().any(|(op, _)| *op == Op::Versions));
+    let rollback = summary.release.unwrap();
+    let record = block_on(records::read_releases(store.as_ref(), &[rollback])).unwrap();
+    assert!(
+        record[0].source.starts_with("rollback to "),
+        "{}",
+        record[0].source
+    );
+    assert_eq!(record[0].files, r1.files);
+}
+
+#[test]
+fn a_rollback_to_content_no_version_has_is_refused_before_any_write() {
+    let store = Arc::new(MemoryStore::new("site", ""));
+    let cdn = MemoryCdn::default();
+    let v1 = Build::new(V1);
+    let s = settings(v1.path());
+    let first = block_on(run(&store, &cdn, &s, None)).unwrap();
+    let mut r = block_on(records::releases(store.as_ref())).unwrap()[0].clone();
+    assert_eq!(Some(&r.id), first.release.as_ref());
+    r.files.get_mut("robots.txt").unwrap().md5 = format!("{:x}", md5::compute("never uploaded"));
+    store.clear_calls();
+    let err = block_on(run(&store, &cdn, &s, Some(r))).unwrap_err();
+    assert!(err.to_string().contains("robots.txt"), "{err}");
+    assert_eq!(written_keys(&store), Vec::new());
+}
+
+#[test]
+fn html_gets_revalidation_even_with_a_hash_in_its_name() {
+    let store = Arc::new(MemoryStore::new("site", ""));
+    let cdn = MemoryCdn::default();
+    let build = Build::new(&[
+        ("index.html", "<html></html>"),
+        ("page-1a2b3c4d.html", "<html>hashed name</html>"),
+    ]);
+    block_on(run(&store, &cdn, &settings(build.path()), None)).unwrap();
+    assert_eq!(
+        store
+            .object("page-1a2b3c4d.html")
+            .unwrap()
+            .headers
+            .cache_control,
+        REVALIDATE
+    );
+}
+
+#[test]
+fn a_per_key_delete_error_fails_the_run_and_records_no_release() {
+    let store = Arc::new(MemoryStore::new("site", ""));
+    let cdn = MemoryCdn::default();
+    let (v1, v2) = (Build::new(V1), Build::new(V2));
+    block_on(run(&store, &cdn, &settings(v1.path()), None)).unwrap();
+    store.refuse_delete("old.txt");
+    store.clear_calls();
+    let err = block_on(run(&store, &cdn, &settings(v2.path()), None)).unwrap_err();
+    assert!(err.to_string().contains("old.txt"), "{err}");
+    assert!(
+        !store
+            .calls()
+            .iter()
+            .any(|(op, k)| *op == Op::PutState && k.starts_with(RELEASES_DIR)),
+        "no release recorded after a failed prune"
+    );
+}
+
+#[test]
+fn a_busy_cdn_is_asked_again_then_given_up_on() {
+    let cdn = MemoryCdn::default();
+    let reporter = Lines::default();
+    let paths = vec!["/index.html".to_string()];
+    let delay = Duration::from_millis(1);
+    cdn.busy_for(2);
+    let id = block_on(crate::pipeline::invalidate::create(
+        &cdn, "E1", &paths, delay, &reporter,
+    ));
+    assert_eq!(id.unwrap(), "I1");
+    assert_eq!(cdn.created(), [("E1".to_string(), paths.clone())]);
+    cdn.busy_for(100);
+    let err = block_on(crate::pipeline::invalidate::create(
+        &cdn, "E1", &paths, delay, &reporter,
+    ))
+    .unwrap_err();
+    assert!(err.to_string().contains("too many invalidations"), "{err}");
+}

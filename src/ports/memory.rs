@@ -1,0 +1,561 @@
+//! An object store and a CDN in memory, for unit tests of the pipeline: versioned objects with
+//! headers and metadata, S3's ETag rules (MD5 for a single PUT, MD5 of part MD5s with `-N` for
+//! multipart), conditional puts, a log of every call in order, and a failure injected at the
+//! Nth call of any operation (s3deploy's `failAt`).
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::sync::Mutex;
+
+use crate::core::files::{Md5, STATE_DIR};
+use crate::core::headers::Headers;
+use crate::core::state::{Head, Listed};
+use crate::error::{Error, Result};
+use crate::ports::{Call, Cdn, Created, Object, ObjectStore, Precondition, DELETE_BATCH};
+
+/// The store's operations, as the call log and the failure injection name them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Op {
+    List,
+    ListDir,
+    Head,
+    Get,
+    Put,
+    PutMultipart,
+    PutState,
+    Copy,
+    DeleteBatch,
+    Delete,
+    Versions,
+    Purge,
+}
+
+/// One version of an object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Version {
+    pub id: String,
+    pub body: Vec<u8>,
+    pub etag: String,
+    pub headers: Headers,
+    /// `x-amz-meta-shipit-md5`, when shipit wrote it.
+    pub md5_metadata: Option<String>,
+    pub modified: i64,
+}
+
+#[derive(Default)]
+struct State {
+    /// Full key (prefix included) -> versions, newest last. A deleted key has none left
+    /// current: `current` says which keys exist.
+    versions: BTreeMap<String, Vec<Version>>,
+    current: BTreeMap<String, usize>,
+    calls: Vec<(Op, String)>,
+    counts: HashMap<Op, usize>,
+    /// Fail the Nth call (1-based) of this operation.
+    fail_at: Option<(Op, usize)>,
+    /// Keys whose deletion DeleteObjects reports as a per-key error.
+    refuse_delete: Vec<String>,
+    next_version: u64,
+    clock: i64,
+}
+
+/// A versioned bucket in memory, seen through a prefix.
+pub struct MemoryStore {
+    bucket: String,
+    prefix: String,
+    state: Mutex<State>,
+}
+
+impl MemoryStore {
+    pub fn new(bucket: &str, prefix: &str) -> MemoryStore {
+        MemoryStore {
+            bucket: bucket.to_string(),
+            prefix: prefix.to_string(),
+            state: Mutex::new(State {
+                clock: 1_700_000_000,
+                ..State::default()
+            }),
+        }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Makes the `nth` (1-based) call of `op` fail, counting from now.
+    pub fn fail_at(&self, op: Op, nth: usize) {
+        let mut s = self.state();
+        let done = s.counts.get(&op).copied().unwrap_or(0);
+        s.fail_at = Some((op, done + nth));
+    }
+
+    /// DeleteObjects answers 200 with a per-key error for this key.
+    pub fn refuse_delete(&self, key: &str) {
+        let full = format!("{}{key}", self.prefix);
+        self.state().refuse_delete.push(full);
+    }
+
+    /// Every call so far, in order: the operation and the key (or a summary of the keys).
+    pub fn calls(&self) -> Vec<(Op, String)> {
+        self.state().calls.clone()
+    }
+
+    /// Forgets the call log (the state stays).
+    pub fn clear_calls(&self) {
+        self.state().calls.clear();
+    }
+
+    /// The current version of a key (relative to the prefix), if it exists.
+    pub fn object(&self, key: &str) -> Option<Version> {
+        let s = self.state();
+        let full = format!("{}{key}", self.prefix);
+        let i = *s.current.get(&full)?;
+        s.versions.get(&full).map(|v| v[i].clone())
+    }
+
+    /// The keys that exist (relative to the prefix), shipit's state included, sorted.
+    pub fn keys(&self) -> Vec<String> {
+        let s = self.state();
+        s.current
+            .keys()
+            .filter_map(|k| k.strip_prefix(&self.prefix).map(str::to_string))
+            .collect()
+    }
+
+    /// Writes an object as another tool would (no shipit metadata).
+    pub fn seed(&self, key: &str, body: &[u8], headers: Headers) {
+        let full = format!("{}{key}", self.prefix);
+        let mut s = self.state();
+        let etag = format!("{:x}", md5::compute(body));
+        insert(&mut s, &full, body.to_vec(), etag, headers, None);
+    }
+
+    /// Records the call and fails it when it is the one chosen.
+    fn enter(&self, op: Op, key: &str) -> Result<()> {
+        let mut s = self.state();
+        s.calls.push((op, key.to_string()));
+        let n = {
+            let c = s.counts.entry(op).or_insert(0);
+            *c += 1;
+            *c
+        };
+        if s.fail_at == Some((op, n)) {
+            s.fail_at = None;
+            return Err(Error::Aws {
+                message: format!("injected failure of {op:?} {key} in s3://{}", self.bucket),
+                hint: None,
+            });
+        }
+        Ok(())
+    }
+
+    fn full(&self, key: &str) -> String {
+        format!("{}{key}", self.prefix)
+    }
+
+    fn current(s: &State, full: &str) -> Option<Version> {
+        let i = *s.current.get(full)?;
+        s.versions.get(full).map(|v| v[i].clone())
+    }
+
+    fn read(path: &Path) -> Result<Vec<u8>> {
+        std::fs::read(path).map_err(|e| Error::input(format!("cannot read ({e})"), path, None))
+    }
+}
+
+fn insert(
+    s: &mut State,
+    full: &str,
+    body: Vec<u8>,
+    etag: String,
+    headers: Headers,
+    md5: Option<String>,
+) -> String {
+    s.next_version += 1;
+    s.clock += 1;
+    let v = Version {
+        id: format!("v{}", s.next_version),
+        body,
+        etag: etag.clone(),
+        headers,
+        md5_metadata: md5,
+        modified: s.clock,
+    };
+    let list = s.versions.entry(full.to_string()).or_default();
+    list.push(v);
+    let i = list.len() - 1;
+    s.current.insert(full.to_string(), i);
+    etag
+}
+
+impl ObjectStore for MemoryStore {
+    fn bucket(&self) -> &str {
+        &self.bucket
+    }
+
+    fn list(&self) -> Call<'_, Vec<Listed>> {
+        Box::pin(async move {
+            self.enter(Op::List, "")?;
+            let s = self.state();
+            Ok(s.current
+                .keys()
+                .filter_map(|full| {
+                    let key = full.strip_prefix(&self.prefix)?;
+                    if key.starts_with(STATE_DIR) {
+                        return None;
+                    }
+                    let v = Self::current(&s, full)?;
+                    Some(Listed {
+                        key: key.to_string(),
+                        size: v.body.len() as u64,
+                        etag: Some(v.etag),
+                        last_modified: Some(v.modified),
+                    })
+                })
+                .collect())
+        })
+    }
+
+    fn list_dir<'a>(&'a self, dir: &'a str, _what: &'a str) -> Call<'a, Vec<String>> {
+        Box::pin(async move {
+            self.enter(Op::ListDir, dir)?;
+            let full = self.full(dir);
+            Ok(self
+                .state()
+                .current
+                .keys()
+                .filter_map(|k| k.strip_prefix(&full).map(str::to_string))
+                .collect())
+        })
+    }
+
+    fn head<'a>(&'a self, key: &'a str) -> Call<'a, Head> {
+        Box::pin(async move {
+            self.enter(Op::Head, key)?;
+            let v = Self::current(&self.state(), &self.full(key)).ok_or_else(|| Error::Aws {
+                message: format!("head {key}: 404 Not Found"),
+                hint: None,
+            })?;
+            Ok(Head {
+                etag: Some(v.etag),
+                size: v.body.len() as u64,
+                headers: v.headers,
+                md5_metadata: v.md5_metadata.as_deref().and_then(Md5::from_hex),
+            })
+        })
+    }
+
+    fn get<'a>(&'a self, key: &'a str, _what: &'a str) -> Call<'a, Option<Object>> {
+        Box::pin(async move {
+            self.enter(Op::Get, key)?;
+            Ok(
+                Self::current(&self.state(), &self.full(key)).map(|v| Object {
+                    body: v.body,
+                    etag: v.etag,
+                    last_modified: Some(v.modified),
+                }),
+            )
+        })
+    }
+
+    fn put_file<'a>(
+        &'a self,
+        key: &'a str,
+        path: &'a Path,
+        headers: &'a Headers,
+        md5: &'a Md5,
+    ) -> Call<'a, String> {
+        Box::pin(async move {
+            self.enter(Op::Put, key)?;
+            let body = Self::read(path)?;
+            let etag = format!("{:x}", md5::compute(&body));
+            let full = self.full(key);
+            Ok(insert(
+                &mut self.state(),
+                &full,
+                body,
+                etag,
+                headers.clone(),
+                Some(md5.hex()),
+            ))
+        })
+    }
+
+    fn put_multipart<'a>(
+        &'a self,
+        key: &'a str,
+        path: &'a Path,
+        _size: u64,
+        part_size: u64,
+        headers: &'a Headers,
+        md5: &'a Md5,
+    ) -> Call<'a, String> {
+        Box::pin(async move {
+            self.enter(Op::PutMultipart, key)?;
+            let body = Self::read(path)?;
+            let parts: Vec<u8> = body
+                .chunks(part_size.max(1) as usize)
+                .flat_map(|p| md5::compute(p).0)
+                .collect();
+            let n = body.len().div_ceil(part_size.max(1) as usize).max(1);
+            let etag = format!("{:x}-{n}", md5::compute(&parts));
+            let full = self.full(key);
+            Ok(insert(
+                &mut self.state(),
+                &full,
+                body,
+                etag,
+                headers.clone(),
+                Some(md5.hex()),
+            ))
+        })
+    }
+
+    fn put_state<'a>(
+        &'a self,
+        key: &'a str,
+        body: Vec<u8>,
+        condition: Precondition<'a>,
+        _what: &'a str,
+    ) -> Call<'a, Option<String>> {
+        Box::pin(async move {
+            self.enter(Op::PutState, key)?;
+            let full = self.full(key);
+            let mut s = self.state();
+            let existing = Self::current(&s, &full);
+            let holds = match condition {
+                Precondition::None => true,
+                Precondition::IfAbsent => existing.is_none(),
+                Precondition::IfMatch(etag) => existing.is_some_and(|v| v.etag == etag),
+            };
+            if !holds {
+                return Ok(None);
+            }
+            let etag = format!("{:x}", md5::compute(&body));
+            let headers = Headers {
+                content_type: "application/json".into(),
+                cache_control: "no-store".into(),
+            };
+            Ok(Some(insert(&mut s, &full, body, etag, headers, None)))
+        })
+    }
+
+    fn copy_onto<'a>(
+        &'a self,
+        key: &'a str,
+        version: Option<&'a str>,
+        headers: &'a Headers,
+        md5: &'a Md5,
+    ) -> Call<'a, String> {
+        Box::pin(async move {
+            self.enter(Op::Copy, key)?;
+            let full = self.full(key);
+            let mut s = self.state();
+            let source = match version {
+                Some(id) => s
+                    .versions
+                    .get(&full)
+                    .and_then(|vs| vs.iter().find(|v| v.id == id))
+                    .cloned(),
+                None => Self::current(&s, &full),
+            }
+            .ok_or_else(|| Error::Aws {
+                message: format!("copy {key}: NoSuchKey"),
+                hint: None,
+            })?;
+            Ok(insert(
+                &mut s,
+                &full,
+                source.body,
+                source.etag,
+                headers.clone(),
+                Some(md5.hex()),
+            ))
+        })
+    }
+
+    fn delete_batch<'a>(&'a self, keys: &'a [String]) -> Call<'a, ()> {
+        Box::pin(async move {
+            self.enter(Op::DeleteBatch, &keys.join(" "))?;
+            assert!(keys.len() <= DELETE_BATCH, "delete batch of {}", keys.len());
+            let mut s = self.state();
+            let mut refused = Vec::new();
+            for key in keys {
+                let full = self.full(key);
+                if s.refuse_delete.contains(&full) {
+                    refused.push(key.clone());
+                } else {
+                    s.current.remove(&full);
+                }
+            }
+            if refused.is_empty() {
+                Ok(())
+            } else {
+                Err(Error::Aws {
+                    message: format!(
+                        "S3 refused to delete {} of {} objects in {}: {}",
+                        refused.len(),
+                        keys.len(),
+                        self.bucket,
+                        refused.join(", ")
+                    ),
+                    hint: None,
+                })
+            }
+        })
+    }
+
+    fn delete<'a>(
+        &'a self,
+        key: &'a str,
+        if_match: Option<&'a str>,
+        _what: &'a str,
+    ) -> Call<'a, bool> {
+        Box::pin(async move {
+            self.enter(Op::Delete, key)?;
+            let full = self.full(key);
+            let mut s = self.state();
+            if let Some(etag) = if_match {
+                if Self::current(&s, &full).is_some_and(|v| v.etag != etag) {
+                    return Ok(false);
+                }
+            }
+            s.current.remove(&full);
+            Ok(true)
+        })
+    }
+
+    fn versions<'a>(&'a self, key: &'a str) -> Call<'a, Vec<(String, String)>> {
+        Box::pin(async move {
+            self.enter(Op::Versions, key)?;
+            let s = self.state();
+            Ok(s.versions
+                .get(&self.full(key))
+                .map(|vs| {
+                    vs.iter()
+                        .rev()
+                        .map(|v| (v.id.clone(), v.etag.clone()))
+                        .collect()
+                })
+                .unwrap_or_default())
+        })
+    }
+
+    fn purge(&self) -> Call<'_, (usize, usize)> {
+        Box::pin(async move {
+            self.enter(Op::Purge, "")?;
+            let mut s = self.state();
+            let versions = s.versions.values().map(Vec::len).sum();
+            s.versions.clear();
+            s.current.clear();
+            Ok((versions, 0))
+        })
+    }
+}
+
+/// A CDN in memory: invalidations complete at once; it can answer "busy" a number of times.
+#[derive(Default)]
+pub struct MemoryCdn {
+    state: Mutex<CdnState>,
+}
+
+#[derive(Default)]
+struct CdnState {
+    /// (distribution, paths) of every invalidation created, in order.
+    created: Vec<(String, Vec<String>)>,
+    busy_for: usize,
+    fail: bool,
+}
+
+impl MemoryCdn {
+    /// Answers "too many invalidations in progress" this many times first.
+    pub fn busy_for(&self, times: usize) {
+        self.state.lock().unwrap().busy_for = times;
+    }
+
+    /// Makes the next creation fail.
+    pub fn fail_next(&self) {
+        self.state.lock().unwrap().fail = true;
+    }
+
+    pub fn created(&self) -> Vec<(String, Vec<String>)> {
+        self.state.lock().unwrap().created.clone()
+    }
+}
+
+impl Cdn for MemoryCdn {
+    fn create_invalidation<'a>(
+        &'a self,
+        distribution: &'a str,
+        paths: &'a [String],
+        _reference: &'a str,
+    ) -> Call<'a, Created> {
+        Box::pin(async move {
+            let mut s = self.state.lock().unwrap();
+            if std::mem::take(&mut s.fail) {
+                return Err(Error::Aws {
+                    message: format!("injected failure invalidating {distribution}"),
+                    hint: None,
+                });
+            }
+            if s.busy_for > 0 {
+                s.busy_for -= 1;
+                return Ok(Created::Busy);
+            }
+            s.created.push((distribution.to_string(), paths.to_vec()));
+            Ok(Created::Id(format!("I{}", s.created.len())))
+        })
+    }
+
+    fn invalidation_status<'a>(&'a self, _distribution: &'a str, _id: &'a str) -> Call<'a, String> {
+        Box::pin(async move { Ok("Completed".to_string()) })
+    }
+}
+
+/// A reporter that keeps every line, for tests that check what a run said.
+#[derive(Default)]
+pub struct Lines {
+    lines: Mutex<Vec<String>>,
+}
+
+impl Lines {
+    pub fn lines(&self) -> Vec<String> {
+        self.lines.lock().unwrap().clone()
+    }
+
+    fn push(&self, kind: &str, text: &str) {
+        self.lines.lock().unwrap().push(format!("{kind}: {text}"));
+    }
+}
+
+impl crate::ports::Reporter for Lines {
+    fn stage(&self, text: &str) {
+        self.push("stage", text);
+    }
+    fn info(&self, text: &str) {
+        self.push("info", text);
+    }
+    fn detail(&self, text: &str) {
+        self.push("detail", text);
+    }
+    fn warn(&self, text: &str) {
+        self.push("warn", text);
+    }
+    fn verbose(&self) -> u8 {
+        1
+    }
+    fn progress<'a>(
+        &'a self,
+        _label: &str,
+        _items: u64,
+        _bytes: u64,
+    ) -> Box<dyn crate::ports::Progress + 'a> {
+        Box::new(NoProgress)
+    }
+}
+
+struct NoProgress;
+
+impl crate::ports::Progress for NoProgress {
+    fn inc(&self, _bytes: u64) {}
+    fn finish(self: Box<Self>) {}
+}

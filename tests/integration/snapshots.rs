@@ -1,0 +1,103 @@
+//! Snapshots of what the real binary prints: `deploy`'s human report, `plan --json`, `verify`'s
+//! table and an error with its JSON envelope. Filters replace what changes from run to run
+//! (times, ports, temporary paths, bucket names, release and invalidation ids, random probe
+//! names); everything else must match the files under `snapshots/` exactly. After a deliberate
+//! change of wording, review and update them with `INSTA_UPDATE=always cargo test snapshots`.
+
+use crate::support::*;
+
+/// The filters every snapshot shares.
+fn settings(w: &World) -> insta::Settings {
+    let mut s = insta::Settings::clone_current();
+    s.set_snapshot_path("snapshots");
+    s.set_prepend_module_to_snapshot(false);
+    s.add_filter(&regex_escape(w.site().to_str().unwrap()), "[SITE]");
+    s.add_filter(&regex_escape(&w.bucket), "[BUCKET]");
+    s.add_filter(r"127\.0\.0\.1:\d+", "127.0.0.1:[PORT]");
+    s.add_filter(r"\d+(\.\d+)?s\b", "[T]s");
+    s.add_filter(r"\d{8}T\d{6}(\.\d+)?Z?-[0-9a-f]+", "[RELEASE]");
+    s.add_filter(r"route-[0-9a-f]{8}", "route-[RANDOM]");
+    s.add_filter(r"shipit-missing-[0-9a-f]{16}", "shipit-missing-[RANDOM]");
+    s.add_filter(r#""seconds": [0-9.e-]+"#, r#""seconds": [T]"#);
+    s
+}
+
+fn regex_escape(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '/' || c == '_' || c == '-' {
+                c.to_string()
+            } else {
+                format!("\\{c}")
+            }
+        })
+        .collect()
+}
+
+fn small_site(w: &World) {
+    w.write(
+        "index.html",
+        "<html><script src=/assets/app-1a2b3c4d.js></script></html>",
+    );
+    w.write("assets/app-1a2b3c4d.js", "console.log(1)");
+    w.write("robots.txt", "User-agent: *");
+}
+
+#[test]
+fn deploy_report() {
+    let w = World::new("snap-deploy");
+    small_site(&w);
+    let out = w.deploy(&["--no-verify"]);
+    settings(&w).bind(|| insta::assert_snapshot!("deploy_stderr", stderr(&out)));
+    assert_eq!(stdout(&out), "", "a human deploy prints nothing on stdout");
+}
+
+#[test]
+fn plan_json() {
+    let w = World::new("snap-plan");
+    small_site(&w);
+    w.deploy(&["--no-verify"]);
+    w.write("robots.txt", "User-agent: * # changed");
+    w.write("new.txt", "new");
+    w.remove("assets/app-1a2b3c4d.js");
+    let out = w.run("plan", &["--json"]);
+    assert_success(&out);
+    settings(&w).bind(|| insta::assert_snapshot!("plan_json", stdout(&out)));
+}
+
+#[test]
+fn verify_table() {
+    let w = World::new("snap-verify");
+    small_site(&w);
+    let edge = w.edge(&[w.site().to_str().unwrap()]);
+    let out = w
+        .cmd(&["verify", "--url", &edge.url, "--verify-timeout", "0"])
+        .output()
+        .unwrap();
+    assert_success(&out);
+    settings(&w).bind(|| {
+        insta::assert_snapshot!("verify_stdout", stdout(&out));
+        insta::assert_snapshot!("verify_stderr", stderr(&out));
+    });
+}
+
+#[test]
+fn an_error_and_its_envelope() {
+    let w = World::new("snap-error");
+    let missing = w.site().join("no-such-build");
+    let out = w
+        .cmd(&[
+            "deploy",
+            missing.to_str().unwrap(),
+            "--bucket",
+            &w.bucket,
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert_exit(&out, 3);
+    settings(&w).bind(|| {
+        insta::assert_snapshot!("error_stderr", stderr(&out));
+        insta::assert_snapshot!("error_json", stdout(&out));
+    });
+}
