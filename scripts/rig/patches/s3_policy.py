@@ -1,10 +1,12 @@
 """Bucket policies evaluated with Principal and Condition, as S3 does.
 
-moto 5.2 evaluates a bucket policy's Action and Resource only: an OAC policy ("only
+On AWS: a bucket policy statement applies only to its Principal and only when its Condition
+holds.
+In moto: a bucket policy's Action and Resource are evaluated only: an OAC policy ("only
 cloudfront.amazonaws.com, only from this distribution") makes the bucket readable by anyone,
-and a TLS-only Deny (aws:SecureTransport = false) denies everyone, the owner included. The rig
-records who makes each request (request_context, set by the WSGI wrapper in the request's
-thread) and replaces FakeBucket.get_permission with this evaluator.
+and a TLS-only Deny (aws:SecureTransport = false) denies everyone, the owner included.
+The patch: the rig records who makes each request (set_context, called by scripts/local-cloud's
+WSGI wrapper in the request's thread) and replaces FakeBucket.get_permission with this evaluator.
 
 Who is asking:
 - no Authorization header and no presigned query: anonymous;
@@ -17,6 +19,8 @@ aws:SecureTransport is true: the rig stands in for S3's HTTPS endpoints.
 import fnmatch
 import json
 import threading
+
+from rig.moto_version import check
 
 ACCOUNT_ID = "123456789012"
 OAC_ACCESS_KEY = "CLOUDFRONT"
@@ -163,7 +167,9 @@ def evaluate(policy, action, resource, ctx):
     return "DENIED" if ctx.kind == "service" else "NEUTRAL"
 
 
-def install():
+def apply():
+    """Check the moto version, then patch it as above (rig.install() calls this once)."""
+    check(__name__)
     from moto.iam.access_control import PermissionResult
     from moto.s3.models import FakeBucket
 

@@ -1,0 +1,104 @@
+"""API Gateway types moto's CloudFormation skips: stage and authorizer (in moto's API Gateway
+backend), and account, domain name and base path mapping (recorded in RIG only)."""
+from moto.apigateway.models import apigateway_backends
+from moto.core.common_models import CloudFormationModel
+
+from rig.models.base import Rig, rand_id
+
+
+def apigw(account_id, region_name):
+    return apigateway_backends[account_id][region_name]
+
+
+class RigApiStage(Rig, CloudFormationModel):
+    __module__ = "moto.apigateway.models"
+    TYPE = "AWS::ApiGateway::Stage"
+
+    @staticmethod
+    def cloudformation_type():
+        return RigApiStage.TYPE
+
+    @classmethod
+    def make(cls, name, props, account_id, region_name):
+        stage = props.get("StageName") or name
+        apigw(account_id, region_name).create_stage(
+            props["RestApiId"], stage, props.get("DeploymentId"), variables=props.get("Variables"),
+            description=props.get("Description", ""), cacheClusterEnabled=props.get("CacheClusterEnabled"),
+            cacheClusterSize=props.get("CacheClusterSize"), tags=None,
+            tracing_enabled=props.get("TracingEnabled"))
+        return stage, {}
+
+    def remove(self, account_id, region_name):
+        try:
+            apigw(account_id, region_name).delete_stage(self.props["RestApiId"], self.pid)
+        except Exception:
+            pass
+
+
+class RigApiAuthorizer(Rig, CloudFormationModel):
+    __module__ = "moto.apigateway.models"
+    TYPE = "AWS::ApiGateway::Authorizer"
+    ATTRS = ("AuthorizerId",)
+
+    @staticmethod
+    def cloudformation_type():
+        return RigApiAuthorizer.TYPE
+
+    @classmethod
+    def make(cls, name, props, account_id, region_name):
+        auth = apigw(account_id, region_name).create_authorizer(
+            props["RestApiId"], props.get("Name", name), props.get("Type"),
+            provider_arns=props.get("ProviderARNs"), identity_source=props.get("IdentitySource"))
+        return auth.id, {"AuthorizerId": auth.id}
+
+    def remove(self, account_id, region_name):
+        try:
+            apigw(account_id, region_name).delete_authorizer(self.props["RestApiId"], self.pid)
+        except Exception:
+            pass
+
+
+class RigApiAccount(Rig, CloudFormationModel):
+    # Account-wide settings (the CloudWatch role): nothing to create in moto.
+    __module__ = "moto.apigateway.models"
+    TYPE = "AWS::ApiGateway::Account"
+    ATTRS = ("Id",)
+
+    @staticmethod
+    def cloudformation_type():
+        return RigApiAccount.TYPE
+
+    @classmethod
+    def make(cls, name, props, account_id, region_name):
+        return f"{account_id}-apigateway-account", {"Id": account_id}
+
+
+class RigApiDomainName(Rig, CloudFormationModel):
+    __module__ = "moto.apigateway.models"
+    TYPE = "AWS::ApiGateway::DomainName"
+    ATTRS = ("DistributionDomainName", "DistributionHostedZoneId", "RegionalDomainName",
+             "RegionalHostedZoneId")
+
+    @staticmethod
+    def cloudformation_type():
+        return RigApiDomainName.TYPE
+
+    @classmethod
+    def make(cls, name, props, account_id, region_name):
+        domain = props["DomainName"]
+        regional = f"d-{rand_id(10).lower()}.execute-api.{region_name}.amazonaws.com"
+        return domain, {"DistributionDomainName": "", "DistributionHostedZoneId": "",
+                        "RegionalDomainName": regional, "RegionalHostedZoneId": "Z1UJRXOUMOOFQ8"}
+
+
+class RigApiBasePathMapping(Rig, CloudFormationModel):
+    __module__ = "moto.apigateway.models"
+    TYPE = "AWS::ApiGateway::BasePathMapping"
+
+    @staticmethod
+    def cloudformation_type():
+        return RigApiBasePathMapping.TYPE
+
+    @classmethod
+    def make(cls, name, props, account_id, region_name):
+        return f"{props['DomainName']}/{props.get('BasePath', '')}", {}

@@ -1,0 +1,46 @@
+"""RDS instances with ManageMasterUserPassword, and PostgreSQL's default port.
+
+On AWS: an AWS::RDS::DBInstance with ManageMasterUserPassword: true keeps its master password in
+a Secrets Manager secret (`!GetAtt Db.MasterUserSecret.SecretArn`), and an instance without Port
+listens on its engine's default (5432 for PostgreSQL).
+In moto: the DBInstance model ignores ManageMasterUserPassword (so there is no
+MasterUserSecret.SecretArn to GetAtt) and defaults every engine to port 3306.
+The patch: wraps the model's create to default Port to 5432 for postgres engines and give the
+instance a MasterUserSecret (moto's own, as its RDS API makes one), and answers GetAtt
+MasterUserSecret.SecretArn with that secret's ARN.
+"""
+from rig.moto_version import check
+
+
+def apply():
+    """Check the moto version, then patch it as above (rig.install() calls this once)."""
+    check(__name__)
+    from moto.rds.models import DBInstance, MasterUserSecret
+
+    original_create = DBInstance.create_from_cloudformation_json.__func__
+    original_has = DBInstance.has_cfn_attr.__func__
+    original_get = DBInstance.get_cfn_attribute
+
+    def create(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        props = cloudformation_json.setdefault("Properties", {})
+        if str(props.get("Engine", "")).startswith("postgres"):
+            props.setdefault("Port", 5432)
+        instance = original_create(cls, resource_name, cloudformation_json, account_id,
+                                   region_name, **kwargs)
+        if str(props.get("ManageMasterUserPassword", "")).lower() == "true":
+            instance.manage_master_user_password = True
+            instance.master_user_secret = MasterUserSecret(
+                instance, props.get("MasterUserSecret", {}).get("KmsKeyId"))
+        return instance
+
+    def has(cls, attr):
+        return attr == "MasterUserSecret.SecretArn" or original_has(cls, attr)
+
+    def get(self, attr):
+        if attr == "MasterUserSecret.SecretArn" and getattr(self, "master_user_secret", None):
+            return self.master_user_secret.secret.arn
+        return original_get(self, attr)
+
+    DBInstance.create_from_cloudformation_json = classmethod(create)
+    DBInstance.has_cfn_attr = classmethod(has)
+    DBInstance.get_cfn_attribute = get

@@ -1,0 +1,81 @@
+"""A resource that fails to create fails the stack, which rolls back, as on CloudFormation.
+
+On AWS: when a resource fails during a change set, CloudFormation records it (CREATE_FAILED or
+UPDATE_FAILED, with the reason), rolls back, and the stack settles in ROLLBACK_COMPLETE (a failed
+first create) or UPDATE_ROLLBACK_COMPLETE; after a change set, the stack's outputs are those of
+the change set's template.
+In moto: ExecuteChangeSet has no failure handling (the resource's exception fails the call
+itself, as an HTTP 500 or the resource's own error, and the stack stays mid-operation), and an
+executed change set leaves the stack with the parsed template, and so the outputs, from before
+it (none at all after a CREATE change set).
+The patch: the resource being created is remembered (wrapping parse_and_create_resource), and
+execute_change_set is wrapped: on success the stack takes the change set's template and outputs;
+on an exception it records the failed resource's event, deletes what a failed create made, and
+sets the rolled-back status and events; the change set becomes EXECUTE_FAILED.
+"""
+from rig.moto_version import check
+
+
+def apply():
+    """Check the moto version, then patch it as above (rig.install() calls this once)."""
+    check(__name__)
+    import threading
+
+    import moto.cloudformation.parsing as parsing
+    from moto.cloudformation.models import CloudFormationBackend, Event
+
+    current = threading.local()
+    original_create = parsing.parse_and_create_resource
+
+    def create_resource(logical_id, resource_json, resources_map, account_id, region_name):
+        current.resource = (logical_id, resource_json.get("Type", ""))
+        return original_create(logical_id, resource_json, resources_map, account_id, region_name)
+
+    parsing.parse_and_create_resource = create_resource
+    original_execute = CloudFormationBackend.execute_change_set
+
+    def resource_event(stack, logical_id, kind, status, reason):
+        stack.events.append(Event(stack_id=stack.stack_id, stack_name=stack.name,
+                                  logical_resource_id=logical_id, physical_resource_id="",
+                                  resource_type=kind, resource_status=status,
+                                  resource_status_reason=reason, resource_properties=None))
+
+    def execute(self, change_set_name, stack_name=None):
+        current.resource = None
+        try:
+            result = original_execute(self, change_set_name, stack_name)
+            # moto keeps the parsed template (and so the outputs) from before the change set.
+            for change_set in self.change_sets.values():
+                if change_set_name in (change_set.change_set_id, change_set.change_set_name):
+                    stack = self.stacks[change_set.stack_id]
+                    stack.template = change_set.template
+                    stack._parse_template()
+                    stack.output_map = stack._create_output_map()
+            return result
+        except Exception as e:  # what CloudFormation reports as a failed resource
+            change_set = next((c for c in self.change_sets.values()
+                               if change_set_name in (c.change_set_id, c.change_set_name)), None)
+            if change_set is None:
+                raise
+            stack = self.stacks[change_set.stack_id]
+            logical_id, kind = current.resource or (stack.name, "AWS::CloudFormation::Stack")
+            reason = getattr(e, "message", None) or str(e) or type(e).__name__
+            creating = change_set.change_set_type == "CREATE"
+            resource_event(stack, logical_id, kind, "CREATE_FAILED" if creating else "UPDATE_FAILED", reason)
+            if creating:
+                stack._add_stack_event("ROLLBACK_IN_PROGRESS",
+                                       resource_status_reason=f"The following resource(s) failed to create: [{logical_id}]. Rollback requested by user.")
+                try:
+                    stack.resource_map.delete()
+                except Exception:
+                    pass
+                stack.status = "ROLLBACK_COMPLETE"
+                stack._add_stack_event("ROLLBACK_COMPLETE")
+            else:
+                stack._add_stack_event("UPDATE_ROLLBACK_IN_PROGRESS",
+                                       resource_status_reason=f"The following resource(s) failed to update: [{logical_id}].")
+                stack.status = "UPDATE_ROLLBACK_COMPLETE"
+                stack._add_stack_event("UPDATE_ROLLBACK_COMPLETE")
+            change_set.execution_status = "EXECUTE_FAILED"
+
+    CloudFormationBackend.execute_change_set = execute

@@ -1,0 +1,64 @@
+"""What the rig's tests share: the rig installed, and stacks driven through change sets as shipit
+drives them, in moto's mock_aws (in-process: no server, no port).
+
+SHIPIT_RIG_WITHOUT (comma-separated: "models" or patch names, as `scripts/rig/test --without`
+sets it) leaves those parts out, so a patch's test shows what moto does without it.
+"""
+import itertools
+import json
+import os
+import unittest
+
+import boto3
+from moto import mock_aws
+
+import rig
+
+WITHOUT = tuple(name for name in os.environ.get("SHIPIT_RIG_WITHOUT", "").split(",") if name)
+rig.install(without=WITHOUT)
+
+REGION = "us-east-1"
+_names = itertools.count(1)
+
+
+class CloudTest(unittest.TestCase):
+    """A test with every moto backend fresh (mock_aws), and helpers for stacks."""
+
+    def setUp(self):
+        self.mock = mock_aws()
+        self.mock.start()
+        self.addCleanup(self.mock.stop)
+        self.cfn = self.client("cloudformation")
+
+    def client(self, service):
+        return boto3.client(service, region_name=REGION)
+
+    def change_set(self, stack, template, params=None, kind="CREATE"):
+        """Create a change set (template: YAML text or a dict) and return its description."""
+        name = f"cs-{next(_names)}"
+        self.cfn.create_change_set(
+            StackName=stack, ChangeSetName=name, ChangeSetType=kind,
+            TemplateBody=template if isinstance(template, str) else json.dumps(template),
+            Parameters=[{"ParameterKey": k, "ParameterValue": v}
+                        for k, v in (params or {}).items()],
+            Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"])
+        return self.cfn.describe_change_set(StackName=stack, ChangeSetName=name)
+
+    def deploy(self, stack, template, params=None, kind="CREATE"):
+        """Create and execute a change set; return the stack's description."""
+        change_set = self.change_set(stack, template, params, kind)
+        self.cfn.execute_change_set(StackName=stack, ChangeSetName=change_set["ChangeSetId"])
+        return self.stack(stack)
+
+    def stack(self, stack):
+        return self.cfn.describe_stacks(StackName=stack)["Stacks"][0]
+
+    def outputs(self, stack):
+        return {o["OutputKey"]: o.get("OutputValue") for o in self.stack(stack).get("Outputs", [])}
+
+    def physical_ids(self, stack):
+        """Logical id -> physical id of the stack's resources (moto also lists an empty entry
+        for each resource whose Condition is false: skipped)."""
+        return {r["LogicalResourceId"]: r.get("PhysicalResourceId")
+                for r in self.cfn.describe_stack_resources(StackName=stack)["StackResources"]
+                if r.get("LogicalResourceId")}

@@ -1,0 +1,45 @@
+"""patches/change_set_diff.py: change sets list what CloudFormation would change."""
+from rig.tests.support import CloudTest
+
+TEMPLATE = """
+Parameters:
+  Env: {Type: String, Default: dev}
+  Title: {Type: String, Default: one}
+Conditions:
+  IsProd: !Equals [!Ref Env, prod]
+Resources:
+  Plain:
+    Type: AWS::SNS::Topic
+  Titled:
+    Type: AWS::SNS::Topic
+    Properties: {DisplayName: !Ref Title}
+  Named:
+    Type: AWS::S3::Bucket
+    Properties: {BucketName: !If [IsProd, shipit-rig-prod, shipit-rig-dev]}
+  ProdOnly:
+    Type: AWS::SNS::Topic
+    Condition: IsProd
+"""
+
+
+def changes(change_set):
+    return sorted((c["ResourceChange"]["Action"], c["ResourceChange"]["LogicalResourceId"],
+                   c["ResourceChange"].get("Replacement", ""))
+                  for c in change_set["Changes"])
+
+
+class ChangeSetDiff(CloudTest):
+    def test_create_adds_what_its_conditions_allow(self):
+        self.assertEqual(changes(self.change_set("s", TEMPLATE)),
+                         [("Add", "Named", ""), ("Add", "Plain", ""), ("Add", "Titled", "")])
+
+    def test_same_template_and_parameters_change_nothing(self):
+        self.deploy("s", TEMPLATE)
+        self.assertEqual(changes(self.change_set("s", TEMPLATE, kind="UPDATE")), [])
+
+    def test_parameters_conditions_and_replacement(self):
+        self.deploy("s", TEMPLATE)
+        change_set = self.change_set("s", TEMPLATE, {"Env": "prod", "Title": "two"}, kind="UPDATE")
+        self.assertEqual(changes(change_set), [("Add", "ProdOnly", ""),
+                                               ("Modify", "Named", "True"),
+                                               ("Modify", "Titled", "False")])
