@@ -1,5 +1,5 @@
 //! A plain HTTP(S) GET, as `curl` would make it: no redirects followed, no cookies, the body
-//! read whole (up to a cap). `verify` looks at sites with it; the edge reads the local
+//! read whole (up to a cap). `pipeline::verify` looks at sites with it; the edge reads the local
 //! cloud's resource registry with it.
 
 use std::time::Duration;

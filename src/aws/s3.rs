@@ -15,11 +15,11 @@ use aws_sdk_s3::types::{
 };
 use aws_sdk_s3::Client;
 use futures::{StreamExt, TryStreamExt};
-use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
 use crate::aws::{self, Service};
 use crate::core::edge::Fetched;
-use crate::core::files::{Md5, STATE_DIR};
+use crate::core::files::{decode_key, Md5, STATE_DIR};
 use crate::core::headers::Headers;
 use crate::core::settings::Connection;
 use crate::core::state::{Head, Listed, MD5_METADATA};
@@ -695,7 +695,7 @@ async fn purge_bucket(client: &Client, bucket: &str) -> Result<(usize, usize)> {
 }
 
 /// The access key the local cloud's bucket policy reads as `cloudfront.amazonaws.com`
-/// (scripts/rig/s3_policy.py); the distribution's ARN goes in `x-amz-source-arn`.
+/// (scripts/rig/patches/s3_policy.py); the distribution's ARN goes in `x-amz-source-arn`.
 pub const OAC_ACCESS_KEY: &str = "CLOUDFRONT";
 
 /// An S3 client that signs as CloudFront's Origin Access Control (the local edge's reads).
@@ -822,28 +822,9 @@ fn client_with(
     Client::from_conf(builder.build())
 }
 
-/// Decodes a key from a listing made with EncodingType=url (`+` is a space, `%2B` a plus).
-pub fn decode_key(raw: &str) -> String {
-    let spaced = raw.replace('+', " ");
-    percent_decode_str(&spaced).decode_utf8_lossy().into_owned()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn listing_keys_decode() {
-        let table = [
-            ("a+b%2Bc", "a b+c"),
-            ("caf%C3%A9/x%23y%3Fz", "caf\u{e9}/x#y?z"),
-            ("100%25", "100%"),
-            ("plain/key.js", "plain/key.js"),
-        ];
-        for (raw, want) in table {
-            assert_eq!(decode_key(raw), want);
-        }
-    }
 
     #[test]
     fn copy_source_escapes_all_but_slashes() {

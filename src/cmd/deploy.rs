@@ -30,14 +30,10 @@ pub(crate) async fn run(
     let started = Instant::now();
     let checks = config::verify_settings(&args.check, &file.verify, args.no_verify)?;
     let mut settings = config::settings(&cli.global, &args.target, args.concurrency, file, env)?;
-    // Without a stack the bucket is known now: it is listed while the build hashes.
     let (clients, mut scanned) = deploy::start(
         &settings,
         Clients::connect(&settings.connection),
-        |c| match &settings.target {
-            SiteTarget::Bucket(b) => Some(c.store(b, &settings.prefix)),
-            SiteTarget::Stack(_) => None,
-        },
+        |c| c.given_bucket(&settings),
         reporter,
     )
     .await?;

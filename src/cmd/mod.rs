@@ -17,7 +17,7 @@ use aws_config::SdkConfig;
 use shipit::aws::cdn::Cdn;
 use shipit::aws::cfn::Cfn;
 use shipit::aws::s3::Store;
-use shipit::core::settings::{Connection, SiteTarget};
+use shipit::core::settings::{Connection, Settings, SiteTarget};
 use shipit::error::{Error, Result};
 use shipit::output::term::Terminal;
 use shipit::pipeline::lock::Lock;
@@ -40,6 +40,15 @@ impl Clients {
 
     pub(crate) fn store(&self, bucket: &str, prefix: &str) -> Arc<dyn ObjectStore> {
         Arc::new(Store::new(&self.sdk, &self.conn, bucket, prefix))
+    }
+
+    /// The store of a bucket given up front (none with a stack: its outputs name the bucket),
+    /// so it can be listed while the build hashes.
+    pub(crate) fn given_bucket(&self, settings: &Settings) -> Option<Arc<dyn ObjectStore>> {
+        match &settings.target {
+            SiteTarget::Bucket(b) => Some(self.store(b, &settings.prefix)),
+            SiteTarget::Stack(_) => None,
+        }
     }
 
     pub(crate) fn cfn(&self) -> Cfn {

@@ -27,10 +27,7 @@ pub(crate) async fn run(
     let (clients, started) = deploy::start(
         &settings,
         Clients::connect(&settings.connection),
-        |c| match &settings.target {
-            SiteTarget::Bucket(b) => Some(c.store(b, &settings.prefix)),
-            SiteTarget::Stack(_) => None,
-        },
+        |c| c.given_bucket(&settings),
         reporter,
     )
     .await?;

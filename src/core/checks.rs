@@ -1,5 +1,5 @@
 //! A verification's result as plain data: each check's outcome, its evidence and the likely
-//! cause of a failure, and the report over all of them. `verify` decides the outcomes.
+//! cause of a failure, and the report over all of them. `core::verify` decides the outcomes.
 
 use serde::Serialize;
 

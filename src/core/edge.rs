@@ -4,7 +4,7 @@
 //! the template for `shipit preview DIR`, or from the local cloud for a deployed stack) into an
 //! [`EdgeConfig`], and the decisions CloudFront makes per request: which behaviour, what the
 //! viewer-request routing function does, the default root object, custom error responses,
-//! how long an object stays cached, and the response headers policy. `serve` runs it.
+//! how long an object stays cached, and the response headers policy. `edge::serve` runs it.
 
 use bytes::Bytes;
 use serde_json::Value;

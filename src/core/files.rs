@@ -1,8 +1,9 @@
 //! A build's files as plain data: the key rules (length, shipit's own state directory, the
-//! default excludes), the MD5 digest type, and one scanned file.
+//! default excludes, decoding a listed key), the MD5 digest type, and one scanned file.
 
 use std::path::PathBuf;
 
+use percent_encoding::percent_decode_str;
 use serde::Serialize;
 
 use crate::core::headers::Sniff;
@@ -60,6 +61,12 @@ pub struct LocalFile {
     pub sniff: Sniff,
 }
 
+/// Decodes a key from a listing made with EncodingType=url (`+` is a space, `%2B` a plus).
+pub fn decode_key(raw: &str) -> String {
+    let spaced = raw.replace('+', " ");
+    percent_decode_str(&spaced).decode_utf8_lossy().into_owned()
+}
+
 /// A file of a build that exists only in memory, for the core's table tests.
 #[cfg(test)]
 pub(crate) fn test_file(key: &str, body: &[u8]) -> LocalFile {
@@ -69,5 +76,23 @@ pub(crate) fn test_file(key: &str, body: &[u8]) -> LocalFile {
         size: body.len() as u64,
         md5: Md5(md5::compute(body).0),
         sniff: Sniff::Binary,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listing_keys_decode() {
+        let table = [
+            ("a+b%2Bc", "a b+c"),
+            ("caf%C3%A9/x%23y%3Fz", "caf\u{e9}/x#y?z"),
+            ("100%25", "100%"),
+            ("plain/key.js", "plain/key.js"),
+        ];
+        for (raw, want) in table {
+            assert_eq!(decode_key(raw), want);
+        }
     }
 }

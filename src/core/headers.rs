@@ -417,6 +417,11 @@ mod tests {
             ("blog/post/index.html", REVALIDATE),
             ("sw.js", REVALIDATE),
             ("site.webmanifest", REVALIDATE),
+            // A hash in the name never makes an HTML page or a manifest immutable: a year-long
+            // cache would pin them in browsers.
+            ("page-3f2a9c1b.html", REVALIDATE),
+            ("assets/about.3f2a9c1b.html", REVALIDATE),
+            ("manifest-3f2a9c1b.webmanifest", REVALIDATE),
             ("assets/index-BxP2cR4k.js", IMMUTABLE),
             ("static/css/main.3f2a9c1b.css", IMMUTABLE),
             ("favicon.ico", SHORT),

@@ -1,7 +1,7 @@
 //! The diff between the build and the bucket: a [`Plan`] of actions, each with its reason.
 //!
 //! Pure: planning reads plain data and makes no calls. A plan is printed by `shipit plan`,
-//! serialised with `--json`, and executed by `deploy` exactly as planned.
+//! serialised with `--json`, and executed by `pipeline::deploy` exactly as planned.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -519,6 +519,8 @@ mod tests {
             (10, 12, false), // at the floor
             (11, 20, true),  // 55%
             (11, 30, false), // 37%
+            (12, 24, false), // exactly at the share cap: allowed
+            (12, 23, true),  // just above it
             (100, 1000, false),
             (101, 1000, true),
         ];

@@ -4,7 +4,7 @@
 //! files from the bucket's object versions) and a prune that spares content-hashed assets a
 //! recent release still references, since visitors holding that release's HTML still load them.
 //!
-//! Everything here is pure; `s3` reads and writes the records.
+//! Everything here is pure; `pipeline::records` reads and writes the records.
 
 use std::collections::{BTreeMap, HashMap};
 

@@ -1,6 +1,7 @@
 //! Stack decisions, pure: what to do for each stack status, whether a deploy would change
 //! anything, how a change set reads, which changes are refused (stateful resources replaced or
-//! removed), and which events explain a failure. `provision` runs these against `cfn`.
+//! removed), and which events explain a failure. `pipeline::provision` runs these against the
+//! stack service.
 
 use std::collections::BTreeMap;
 

@@ -40,7 +40,7 @@ pub enum Origin {
 
 impl Origin {
     async fn get(&self, uri: &str) -> Fetched {
-        let key = crate::aws::s3::decode_key(&uri.replace('+', "%2B"))
+        let key = crate::core::files::decode_key(&uri.replace('+', "%2B"))
             .trim_start_matches('/')
             .to_string();
         match self {

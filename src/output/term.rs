@@ -1,6 +1,6 @@
 //! All human output: stage lines, progress, warnings and the final summary, on stderr.
 //! Stages call the reporter; they never print. Data (`plan` listings, `--json`) goes to stdout
-//! from `main`, not through here. In GitHub Actions each stage is a collapsible group
+//! through `output::stdout`, not through here. In GitHub Actions each stage is a collapsible group
 //! (`::group::`) and warnings are annotations (`::warning::`); the runner reads workflow
 //! commands from stderr as from stdout, so `--json` on stdout stays clean.
 

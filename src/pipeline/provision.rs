@@ -1,5 +1,6 @@
-//! Ensuring and destroying the stack: runs the decisions of `stack` against `cfn`, streams
-//! events while it waits, and explains failures with the failing resources' reasons.
+//! Ensuring and destroying the stack: runs the decisions of `core::stack` against the stack
+//! service (`ports::StackService`), streams events while it waits, and explains failures with
+//! the failing resources' reasons.
 
 use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, Instant};

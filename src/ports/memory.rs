@@ -157,8 +157,27 @@ impl MemoryStore {
         s.versions.get(full).map(|v| v[i].clone())
     }
 
-    fn read(path: &Path) -> Result<Vec<u8>> {
-        std::fs::read(path).map_err(|e| Error::input(format!("cannot read ({e})"), path, None))
+    /// Stores a file's bytes as the key's new version, with S3's ETag for how it was sent.
+    fn store_file(
+        &self,
+        key: &str,
+        path: &Path,
+        headers: &Headers,
+        md5: &Md5,
+        etag_of: impl Fn(&[u8]) -> String,
+    ) -> Result<String> {
+        let body = std::fs::read(path)
+            .map_err(|e| Error::input(format!("cannot read ({e})"), path, None))?;
+        let etag = etag_of(&body);
+        let full = self.full(key);
+        Ok(insert(
+            &mut self.state(),
+            &full,
+            body,
+            etag,
+            headers.clone(),
+            Some(md5.hex()),
+        ))
     }
 }
 
@@ -266,17 +285,9 @@ impl ObjectStore for MemoryStore {
     ) -> Call<'a, String> {
         Box::pin(async move {
             self.enter(Op::Put, key)?;
-            let body = Self::read(path)?;
-            let etag = format!("{:x}", md5::compute(&body));
-            let full = self.full(key);
-            Ok(insert(
-                &mut self.state(),
-                &full,
-                body,
-                etag,
-                headers.clone(),
-                Some(md5.hex()),
-            ))
+            self.store_file(key, path, headers, md5, |body| {
+                format!("{:x}", md5::compute(body))
+            })
         })
     }
 
@@ -291,22 +302,12 @@ impl ObjectStore for MemoryStore {
     ) -> Call<'a, String> {
         Box::pin(async move {
             self.enter(Op::PutMultipart, key)?;
-            let body = Self::read(path)?;
-            let parts: Vec<u8> = body
-                .chunks(part_size.max(1) as usize)
-                .flat_map(|p| md5::compute(p).0)
-                .collect();
-            let n = body.len().div_ceil(part_size.max(1) as usize).max(1);
-            let etag = format!("{:x}-{n}", md5::compute(&parts));
-            let full = self.full(key);
-            Ok(insert(
-                &mut self.state(),
-                &full,
-                body,
-                etag,
-                headers.clone(),
-                Some(md5.hex()),
-            ))
+            let part = part_size.max(1) as usize;
+            self.store_file(key, path, headers, md5, |body| {
+                let digests: Vec<u8> = body.chunks(part).flat_map(|p| md5::compute(p).0).collect();
+                let n = body.len().div_ceil(part).max(1);
+                format!("{:x}-{n}", md5::compute(&digests))
+            })
         })
     }
 

@@ -71,6 +71,7 @@ fn deep_routes_render_in_headless_chromium_through_the_local_edge() {
     let dist = site_dist();
     let w = World::new("browser");
     let name = w.stack_name();
+    let _stack = w.guard_stack(&name);
     let edge = w.edge(&["--stack", &name]);
     let out = w
         .cmd(&[
@@ -157,8 +158,4 @@ fn deep_routes_render_in_headless_chromium_through_the_local_edge() {
         "a rendered page, not a blank one ({} bytes)",
         png.len()
     );
-
-    w.cmd(&["destroy", "--stack", &name, "--yes"])
-        .output()
-        .unwrap();
 }

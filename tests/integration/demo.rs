@@ -7,12 +7,10 @@ use std::process::Command;
 #[test]
 fn the_main_job_deploys_site_example_and_verifies_it() {
     let root = env!("CARGO_MANIFEST_DIR");
+    let stack = format!("demo-test-{}", std::process::id());
     let out = Command::new(format!("{root}/scripts/demo"))
         .env("SHIPIT_BIN", env!("CARGO_BIN_EXE_shipit"))
-        .env(
-            "SHIPIT_DEMO_STACK",
-            format!("demo-test-{}", std::process::id()),
-        )
+        .env("SHIPIT_DEMO_STACK", &stack)
         .env("NO_PROXY", "127.0.0.1,localhost")
         .env_remove("AWS_PROFILE")
         .output()
@@ -43,5 +41,8 @@ fn the_main_job_deploys_site_example_and_verifies_it() {
         stderr.contains("unchanged without a change set"),
         "{stderr}"
     );
-    assert!(stderr.contains("deleted"), "the demo cleans up: {stderr}");
+    assert!(
+        stderr.contains(&format!("==> stack {stack} deleted")),
+        "the demo cleans up: {stderr}"
+    );
 }

@@ -4,6 +4,7 @@
 
 mod support;
 
+mod architecture;
 mod browser;
 mod demo;
 mod ecosystem;

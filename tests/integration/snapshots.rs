@@ -15,7 +15,7 @@ fn settings(w: &World) -> insta::Settings {
     s.add_filter(&regex_escape(&w.bucket), "[BUCKET]");
     s.add_filter(r"127\.0\.0\.1:\d+", "127.0.0.1:[PORT]");
     s.add_filter(r"\d+(\.\d+)?s\b", "[T]s");
-    s.add_filter(r"\d{8}T\d{6}(\.\d+)?Z?-[0-9a-f]+", "[RELEASE]");
+    s.add_filter(r"\d{8}T\d{9}Z-[0-9a-f]{8}", "[RELEASE]");
     s.add_filter(r"route-[0-9a-f]{8}", "route-[RANDOM]");
     s.add_filter(r"shipit-missing-[0-9a-f]{16}", "shipit-missing-[RANDOM]");
     s.add_filter(r#""seconds": [0-9.e-]+"#, r#""seconds": [T]"#);
@@ -37,7 +37,7 @@ fn regex_escape(text: &str) -> String {
 fn small_site(w: &World) {
     w.write(
         "index.html",
-        "<html><script src=/assets/app-1a2b3c4d.js></script></html>",
+        r#"<html><script type="module" src="/assets/app-1a2b3c4d.js"></script></html>"#,
     );
     w.write("assets/app-1a2b3c4d.js", "console.log(1)");
     w.write("robots.txt", "User-agent: *");

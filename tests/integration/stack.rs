@@ -36,6 +36,7 @@ fn deploy_creates_the_stack_then_skips_the_change_set_then_updates_a_parameter()
     let w = World::new("stackflow");
     small_site(&w);
     let name = w.stack_name();
+    let _stack = w.guard_stack(&name);
 
     let out = w.run_stack("deploy", &name, &["--json"]);
     assert_success(&out);
@@ -135,10 +136,6 @@ fn deploy_creates_the_stack_then_skips_the_change_set_then_updates_a_parameter()
         state.outputs["SiteBucketName"], bucket,
         "the site bucket was replaced"
     );
-
-    w.cmd(&["destroy", "--stack", &name, "--yes"])
-        .output()
-        .unwrap();
 }
 
 #[test]
@@ -146,6 +143,7 @@ fn static_only_stack_has_no_api_or_data_tier() {
     let w = World::new("staticonly");
     small_site(&w);
     let name = w.stack_name();
+    let _stack = w.guard_stack(&name);
     let out = w.run_stack("deploy", &name, &["--parameter", "EnableApi=false"]);
     assert_success(&out);
     let state = stack_state(&name).unwrap();
@@ -175,9 +173,6 @@ fn static_only_stack_has_no_api_or_data_tier() {
             .all(|t| !t.starts_with("AWS::RDS") && !t.starts_with("AWS::ApiGateway")),
         "{resources:?}"
     );
-    w.cmd(&["destroy", "--stack", &name, "--yes"])
-        .output()
-        .unwrap();
 }
 
 const TABLE_TEMPLATE: &str = r#"
@@ -203,6 +198,7 @@ fn a_change_set_replacing_the_table_is_refused_unless_allowed() {
     let w = World::new("replace");
     small_site(&w);
     let name = w.stack_name();
+    let _stack = w.guard_stack(&name);
     let v1 = w.write_template("v1.yaml", &TABLE_TEMPLATE.replace("KEY", "pk"));
     assert_success(&w.run_stack("deploy", &name, &["--template", &v1]));
     w.cfn_actions();
@@ -230,9 +226,6 @@ fn a_change_set_replacing_the_table_is_refused_unless_allowed() {
     let out = w.run_stack("deploy", &name, &["--template", &v2, "--allow-replace"]);
     assert_success(&out);
     assert_eq!(stack_state(&name).unwrap().status, "UPDATE_COMPLETE");
-    w.cmd(&["destroy", "--stack", &name, "--yes"])
-        .output()
-        .unwrap();
 }
 
 const FAILING_TEMPLATE: &str = r#"
@@ -258,6 +251,7 @@ fn a_failed_first_create_is_explained_and_recreated_only_with_a_flag() {
     let w = World::new("failcreate");
     small_site(&w);
     let name = w.stack_name();
+    let _stack = w.guard_stack(&name);
     let bad = w.write_template("bad.yaml", FAILING_TEMPLATE);
 
     let out = w.run_stack("deploy", &name, &["--template", &bad]);
@@ -279,9 +273,6 @@ fn a_failed_first_create_is_explained_and_recreated_only_with_a_flag() {
     let out = w.run_stack("deploy", &name, &["--template", &good, "--recreate"]);
     assert_success(&out);
     assert_eq!(stack_state(&name).unwrap().status, "CREATE_COMPLETE");
-    w.cmd(&["destroy", "--stack", &name, "--yes"])
-        .output()
-        .unwrap();
 }
 
 #[test]
@@ -289,6 +280,7 @@ fn destroy_empties_versioned_buckets_and_reports_what_was_retained() {
     let w = World::new("destroy");
     small_site(&w);
     let name = w.stack_name();
+    let _stack = w.guard_stack(&name);
     assert_success(&w.run_stack("deploy", &name, &[]));
     // A second release: new versions, and a delete marker for the pruned file.
     w.write("index.html", "<!doctype html><title>v2</title>");
@@ -356,6 +348,7 @@ fn a_create_change_set_left_unexecuted_is_taken_over() {
     let w = World::new("review");
     small_site(&w);
     let name = w.stack_name();
+    let _stack = w.guard_stack(&name);
     crate::support::block(async {
         crate::support::cfn()
             .create_change_set()
@@ -372,9 +365,6 @@ fn a_create_change_set_left_unexecuted_is_taken_over() {
     let out = w.run_stack("deploy", &name, &["--template", &template]);
     assert_success(&out);
     assert_eq!(stack_state(&name).unwrap().status, "CREATE_COMPLETE");
-    w.cmd(&["destroy", "--stack", &name, "--yes"])
-        .output()
-        .unwrap();
 }
 
 #[test]
@@ -384,6 +374,7 @@ fn changed_and_deleted_files_are_invalidated_new_and_hashed_ones_are_not() {
     w.write("docs/index.html", "<!doctype html>docs");
     w.write("old.html", "<!doctype html>old");
     let name = w.stack_name();
+    let _stack = w.guard_stack(&name);
     let out = w.run_stack(
         "deploy",
         &name,
@@ -433,9 +424,6 @@ fn changed_and_deleted_files_are_invalidated_new_and_hashed_ones_are_not() {
     // A redeploy with nothing changed invalidates nothing.
     assert_success(&w.run_stack("deploy", &name, &["--parameter", "EnableApi=false"]));
     assert_eq!(crate::support::invalidated_paths(&distribution).len(), 1);
-    w.cmd(&["destroy", "--stack", &name, "--yes"])
-        .output()
-        .unwrap();
 }
 
 #[test]
@@ -443,6 +431,7 @@ fn an_empty_change_set_is_success_and_is_cleaned_up() {
     let w = World::new("emptycs");
     small_site(&w);
     let name = w.stack_name();
+    let _stack = w.guard_stack(&name);
     let body = TABLE_TEMPLATE.replace("KEY", "pk");
     let v1 = w.write_template("v1.yaml", &body);
     assert_success(&w.run_stack("deploy", &name, &["--template", &v1]));
@@ -468,7 +457,4 @@ fn an_empty_change_set_is_success_and_is_cleaned_up() {
     let json: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(json["stack"]["action"], "unchanged");
     assert_eq!(stack_state(&name).unwrap().status, "CREATE_COMPLETE");
-    w.cmd(&["destroy", "--stack", &name, "--yes"])
-        .output()
-        .unwrap();
 }

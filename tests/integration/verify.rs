@@ -4,7 +4,9 @@
 
 use serde_json::Value;
 
-use crate::support::{assert_exit, assert_success, block, http_get, stderr, stdout, Edge, World};
+use crate::support::{
+    assert_exit, assert_success, block, http_get, stderr, stdout, Edge, StackGuard, World,
+};
 
 const SITE_BROKEN: i32 = 8;
 
@@ -63,15 +65,17 @@ fn deploy(w: &World, stack: &str, edge: &str, extra: &[&str]) -> std::process::O
     w.run_stack("deploy", stack, &args)
 }
 
-/// A good deploy of the small SPA through a fresh edge: the stack's name, the edge, its outputs.
-fn deployed(w: &World) -> (String, Edge, Value) {
+/// A good deploy of the small SPA through a fresh edge: the stack's guard (it destroys the stack
+/// when the test ends), its name, the edge, its outputs.
+fn deployed(w: &World) -> (StackGuard<'_>, String, Edge, Value) {
     spa(w, "v1");
     let name = w.stack_name();
+    let stack = w.guard_stack(&name);
     let edge = w.edge(&["--stack", &name]);
     let out = deploy(w, &name, &edge.url, &[]);
     assert_success(&out);
     let outputs = json(&out)["stack"]["outputs"].clone();
-    (name, edge, outputs)
+    (stack, name, edge, outputs)
 }
 
 fn verify(w: &World, stack: &str, edge: &str) -> std::process::Output {
@@ -87,12 +91,6 @@ fn verify(w: &World, stack: &str, edge: &str) -> std::process::Output {
     ])
     .output()
     .unwrap()
-}
-
-fn destroy(w: &World, stack: &str) {
-    w.cmd(&["destroy", "--stack", stack, "--yes"])
-        .output()
-        .unwrap();
 }
 
 fn put_policy(w: &World, bucket: &str, statements: Value) {
@@ -112,6 +110,7 @@ fn a_good_deploy_passes_verification_through_the_local_edge() {
     let w = World::new("verify-good");
     spa(&w, "v1");
     let name = w.stack_name();
+    let _stack = w.guard_stack(&name);
     let edge = w.edge(&["--stack", &name]);
     let out = deploy(&w, &name, &edge.url, &["--deep-route", "/settings/profile"]);
     assert_success(&out);
@@ -170,13 +169,12 @@ fn a_good_deploy_passes_verification_through_the_local_edge() {
     let out = verify(&w, &name, &edge.url);
     assert_success(&out);
     assert_eq!(json(&out)["verify"]["ok"], true);
-    destroy(&w, &name);
 }
 
 #[test]
 fn verify_fails_when_the_bucket_is_public() {
     let w = World::new("verify-public");
-    let (name, edge, outputs) = deployed(&w);
+    let (_stack, name, edge, outputs) = deployed(&w);
     let bucket = outputs["SiteBucketName"].as_str().unwrap();
     put_policy(
         &w,
@@ -204,13 +202,12 @@ fn verify_fails_when_the_bucket_is_public() {
         "only the privacy check fails"
     );
     assert!(stderr(&out).contains("direct S3"), "{}", stderr(&out));
-    destroy(&w, &name);
 }
 
 #[test]
 fn verify_fails_when_the_bucket_policy_trusts_another_distribution() {
     let w = World::new("verify-arn");
-    let (name, edge, outputs) = deployed(&w);
+    let (_stack, name, edge, outputs) = deployed(&w);
     let bucket = outputs["SiteBucketName"].as_str().unwrap().to_string();
     put_policy(
         &w,
@@ -230,7 +227,6 @@ fn verify_fails_when_the_bucket_policy_trusts_another_distribution() {
         "{report:#}"
     );
     assert_eq!(outcome(&report, "direct S3"), "pass", "still private");
-    destroy(&w, &name);
 }
 
 #[test]
@@ -239,6 +235,7 @@ fn verify_fails_when_the_routing_function_is_removed_and_nothing_is_pruned() {
     spa(&w, "v1");
     w.write("old.txt", "from v1");
     let name = w.stack_name();
+    let _stack = w.guard_stack(&name);
     let edge = w.edge(&["--stack", &name]);
     assert_success(&deploy(&w, &name, &edge.url, &[]));
 
@@ -264,7 +261,6 @@ fn verify_fails_when_the_routing_function_is_removed_and_nothing_is_pruned() {
             .contains_key("old.txt"),
         "a failed verification must not prune"
     );
-    destroy(&w, &name);
 }
 
 fn json_bucket(report: &Value) -> String {
@@ -282,7 +278,7 @@ fn json_bucket(report: &Value) -> String {
 #[test]
 fn verify_fails_on_html_cache_control_changed_outside_shipit() {
     let w = World::new("verify-cache");
-    let (name, edge, outputs) = deployed(&w);
+    let (_stack, name, edge, outputs) = deployed(&w);
     let bucket = outputs["SiteBucketName"].as_str().unwrap().to_string();
     block(async {
         w.s3.copy_object()
@@ -307,7 +303,6 @@ fn verify_fails_on_html_cache_control_changed_outside_shipit() {
     let out = deploy(&w, &name, &edge.url, &["--full-check"]);
     assert_success(&out);
     assert_eq!(json(&out)["verify"]["ok"], true);
-    destroy(&w, &name);
 }
 
 #[test]
@@ -320,6 +315,7 @@ fn stale_html_after_a_deploy_without_invalidation_fails_and_prunes_nothing() {
     spa(&w, "v1");
     w.write("old.txt", "from v1");
     let name = w.stack_name();
+    let _stack = w.guard_stack(&name);
     let edge = w.edge(&["--stack", &name]);
     assert_success(&deploy(&w, &name, &edge.url, &["--config", &config]));
 
@@ -356,7 +352,6 @@ fn stale_html_after_a_deploy_without_invalidation_fails_and_prunes_nothing() {
     let out = deploy(&w, &name, &edge.url, &["--config", &config]);
     assert_success(&out);
     assert_eq!(json(&out)["summary"]["invalidated_paths"], 0);
-    destroy(&w, &name);
 }
 
 #[test]

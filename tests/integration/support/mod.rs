@@ -442,7 +442,45 @@ impl World {
     pub fn stack_name(&self) -> String {
         format!("s{}", self.bucket.replace(['.', '_'], "-"))
     }
+}
 
+/// Destroys the stack when dropped, and (unless the test already failed) checks that it is
+/// gone: a test leaves no stack behind, and a destroy that fails fails the test.
+pub struct StackGuard<'a> {
+    world: &'a World,
+    name: String,
+}
+
+impl Drop for StackGuard<'_> {
+    fn drop(&mut self) {
+        let out = self
+            .world
+            .cmd(&["destroy", "--stack", &self.name, "--yes"])
+            .output()
+            .unwrap();
+        if std::thread::panicking() {
+            return;
+        }
+        assert_success(&out);
+        assert!(
+            stack_state(&self.name).is_none(),
+            "stack {} is still there after destroy:\n{}",
+            self.name,
+            stderr(&out)
+        );
+    }
+}
+
+impl World {
+    pub fn guard_stack(&self, name: &str) -> StackGuard<'_> {
+        StackGuard {
+            world: self,
+            name: name.to_string(),
+        }
+    }
+}
+
+impl World {
     /// Runs `shipit <command> <site> --stack <stack> <extra>`.
     pub fn run_stack(&self, command: &str, stack: &str, extra: &[&str]) -> Output {
         let site = self.site().to_str().unwrap().to_string();
