@@ -10,7 +10,7 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::cli::{GlobalArgs, RollbackArgs, SiteArgs, StackArgs, TargetArgs};
+use crate::cli::{GlobalArgs, RollbackArgs, SiteArgs, StackArgs, TargetArgs, VerifyArgs};
 use crate::core::files::DEFAULT_EXCLUDES;
 use crate::core::headers::{HeaderRule, HeaderRules};
 use crate::core::plan::PruneCap;
@@ -354,7 +354,8 @@ pub fn rollback_settings(
     )
 }
 
-/// Where a deployed site is and how to reach it: for the commands that only read one.
+/// Where a deployed site is and how to reach it: for the commands that only read one
+/// (releases, unlock).
 pub fn site_settings(
     global: &GlobalArgs,
     args: &SiteArgs,
@@ -373,10 +374,36 @@ pub fn site_settings(
     })
 }
 
+/// The stack `verify` reads its site from, when one is named (flag, SHIPIT_STACK, or the file);
+/// without one, verify needs only URLs.
+pub fn verify_site(
+    global: &GlobalArgs,
+    args: &VerifyArgs,
+    file: &FileConfig,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Option<SiteSettings>> {
+    let Some(stack) = args.stack.clone().or(file.stack.name.clone()) else {
+        return Ok(None);
+    };
+    Ok(Some(SiteSettings {
+        target: named_site(Some(stack), None, file)?,
+        prefix: normalise_prefix(file.prefix.as_deref().unwrap_or("")),
+        connection: connection(global, file, DEFAULT_MAX_ATTEMPTS, env),
+    }))
+}
+
 /// A deployed site named by `--stack` or `--bucket` (or the file), for the commands that read
-/// one (releases, rollback, unlock, verify).
+/// one (releases, rollback, unlock).
 pub fn site_of(args: &SiteArgs, file: &FileConfig) -> Result<SiteTarget> {
-    let stack = match args.stack.clone().or(file.stack.name.clone()) {
+    named_site(args.stack.clone(), args.bucket.clone(), file)
+}
+
+fn named_site(
+    stack: Option<String>,
+    bucket: Option<String>,
+    file: &FileConfig,
+) -> Result<SiteTarget> {
+    let stack = match stack.or(file.stack.name.clone()) {
         Some(name) => {
             check_stack_name(&name)?;
             Some(StackSettings {
@@ -397,7 +424,7 @@ pub fn site_of(args: &SiteArgs, file: &FileConfig) -> Result<SiteTarget> {
         None => None,
     };
     // A stack, when one is named anywhere, says where the site is.
-    match (stack, args.bucket.clone().or(file.bucket.clone())) {
+    match (stack, bucket.or(file.bucket.clone())) {
         (Some(s), _) => Ok(SiteTarget::Stack(s)),
         (None, Some(b)) => site_target(Some(b), None),
         (None, None) => Err(Error::config_hint(

@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use shipit::cli::{Cli, SiteArgs, VerifyArgs};
+use shipit::cli::{Cli, VerifyArgs};
 use shipit::config;
 use shipit::core::checks::Outcome;
 use shipit::error::{Error, Result};
@@ -37,13 +37,7 @@ pub(crate) async fn verify_command(
         }
     }
     let (mut outputs, mut bucket, mut region) = (None, file.bucket.clone(), None);
-    if let Some(name) = args.stack.clone().or(file.stack.name.clone()) {
-        let site_args = SiteArgs {
-            stack: Some(name),
-            bucket: None,
-            prefix: None,
-        };
-        let s = config::site_settings(&cli.global, &site_args, file, |k| std::env::var(k).ok())?;
+    if let Some(s) = config::verify_site(&cli.global, args, file, |k| std::env::var(k).ok())? {
         let clients = Clients::connect(&s.connection).await?;
         let site = open_site(&clients, &s.target, &s.prefix).await?;
         if index_md5.is_none() {
