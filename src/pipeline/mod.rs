@@ -14,3 +14,6 @@ pub mod verify;
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod provision_tests;

@@ -1,7 +1,9 @@
-//! An object store and a CDN in memory, for unit tests of the pipeline: versioned objects with
-//! headers and metadata, S3's ETag rules (MD5 for a single PUT, MD5 of part MD5s with `-N` for
-//! multipart), conditional puts, a log of every call in order, and a failure injected at the
-//! Nth call of any operation (s3deploy's `failAt`).
+//! An object store, a CDN and a stack service in memory, for unit tests of the pipeline. The
+//! store keeps versioned objects with headers and metadata, S3's ETag rules (MD5 for a single
+//! PUT, MD5 of part MD5s with `-N` for multipart), conditional puts, a log of every call in
+//! order, and fails the Nth call of any operation on request (s3deploy's `failAt`). The CDN can
+//! be busy or fail; the stack service settles at once and can be scripted (changes, a failed
+//! execution, any status).
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -559,4 +561,271 @@ struct NoProgress;
 impl crate::ports::Progress for NoProgress {
     fn inc(&self, _bytes: u64) {}
     fn finish(self: Box<Self>) {}
+}
+
+/// A CloudFormation stand-in: stacks settle at once, a change set that changes nothing fails
+/// with CloudFormation's own words, and a test can script the next change set's changes, make
+/// the next execution fail (with a resource's reason in the events), or leave a stack in any
+/// status. Every call is logged.
+#[derive(Default)]
+pub struct MemoryStack {
+    state: Mutex<StackState>,
+}
+
+#[derive(Default)]
+struct StackState {
+    stacks: BTreeMap<String, StackRecord>,
+    change_sets: BTreeMap<(String, String), PendingChange>,
+    /// The changes the next change set describes (default: one Add per resource, unnamed).
+    next_changes: Option<Vec<crate::core::stack::Change>>,
+    /// The next execution fails: (logical id, reason).
+    fail_execute: Option<(String, String)>,
+    /// What a stack outputs once created or updated.
+    outputs: BTreeMap<String, String>,
+    calls: Vec<String>,
+}
+
+#[derive(Clone, Default)]
+struct StackRecord {
+    info: crate::core::stack::StackInfo,
+    template: String,
+    events: Vec<crate::core::stack::Event>,
+}
+
+struct PendingChange {
+    described: crate::core::stack::ChangeSet,
+    body: String,
+    parameters: BTreeMap<String, String>,
+    create: bool,
+}
+
+impl MemoryStack {
+    pub fn with_outputs(outputs: &[(&str, &str)]) -> MemoryStack {
+        let m = MemoryStack::default();
+        m.lock().outputs = outputs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        m
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, StackState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn log(&self, call: String) {
+        self.lock().calls.push(call);
+    }
+
+    /// The calls so far: `describe NAME`, `create_change_set NAME create`, ...
+    pub fn calls(&self) -> Vec<String> {
+        self.lock().calls.clone()
+    }
+
+    /// Leaves a stack in this status, with this reason, as if an earlier run had.
+    pub fn seed(&self, name: &str, status: &str, reason: Option<&str>) {
+        let mut s = self.lock();
+        let record = s.stacks.entry(name.to_string()).or_default();
+        record.info.id = format!("arn:aws:cloudformation:us-east-1:000000000000:stack/{name}/1");
+        record.info.status = status.to_string();
+        record.info.reason = reason.map(str::to_string);
+    }
+
+    pub fn next_changes(&self, changes: Vec<crate::core::stack::Change>) {
+        self.lock().next_changes = Some(changes);
+    }
+
+    pub fn fail_next_execution(&self, logical_id: &str, reason: &str) {
+        self.lock().fail_execute = Some((logical_id.to_string(), reason.to_string()));
+    }
+
+    pub fn status(&self, name: &str) -> Option<String> {
+        self.lock().stacks.get(name).map(|r| r.info.status.clone())
+    }
+}
+
+impl crate::ports::StackService for MemoryStack {
+    fn describe<'a>(&'a self, name: &'a str) -> Call<'a, Option<crate::core::stack::StackInfo>> {
+        Box::pin(async move {
+            self.log(format!("describe {name}"));
+            Ok(self.lock().stacks.get(name).map(|r| r.info.clone()))
+        })
+    }
+
+    fn template<'a>(&'a self, name: &'a str) -> Call<'a, String> {
+        Box::pin(async move {
+            self.log(format!("template {name}"));
+            Ok(self
+                .lock()
+                .stacks
+                .get(name)
+                .map(|r| r.template.clone())
+                .unwrap_or_default())
+        })
+    }
+
+    fn create_change_set<'a>(
+        &'a self,
+        stack: &'a str,
+        change_set: &'a str,
+        create: bool,
+        body: &'a str,
+        parameters: &'a BTreeMap<String, String>,
+        _role_arn: Option<&'a str>,
+    ) -> Call<'a, ()> {
+        Box::pin(async move {
+            self.log(format!("create_change_set {stack} create={create}"));
+            let mut s = self.lock();
+            let unchanged = s
+                .stacks
+                .get(stack)
+                .is_some_and(|r| !create && r.template == body && r.info.parameters == *parameters);
+            let described = if unchanged {
+                crate::core::stack::ChangeSet {
+                    status: "FAILED".into(),
+                    reason: "The submitted information didn't contain changes. Submit different information to create a change set.".into(),
+                    changes: Vec::new(),
+                }
+            } else {
+                crate::core::stack::ChangeSet {
+                    status: "CREATE_COMPLETE".into(),
+                    reason: String::new(),
+                    changes: s.next_changes.take().unwrap_or_default(),
+                }
+            };
+            if create {
+                s.stacks.entry(stack.to_string()).or_default().info.status =
+                    "REVIEW_IN_PROGRESS".into();
+            }
+            s.change_sets.insert(
+                (stack.to_string(), change_set.to_string()),
+                PendingChange {
+                    described,
+                    body: body.to_string(),
+                    parameters: parameters.clone(),
+                    create,
+                },
+            );
+            Ok(())
+        })
+    }
+
+    fn describe_change_set<'a>(
+        &'a self,
+        stack: &'a str,
+        change_set: &'a str,
+    ) -> Call<'a, crate::core::stack::ChangeSet> {
+        Box::pin(async move {
+            self.log(format!("describe_change_set {stack}"));
+            self.lock()
+                .change_sets
+                .get(&(stack.to_string(), change_set.to_string()))
+                .map(|p| p.described.clone())
+                .ok_or_else(|| Error::Aws {
+                    message: format!("change set {change_set} of {stack} does not exist"),
+                    hint: None,
+                })
+        })
+    }
+
+    fn execute_change_set<'a>(&'a self, stack: &'a str, change_set: &'a str) -> Call<'a, ()> {
+        Box::pin(async move {
+            self.log(format!("execute_change_set {stack}"));
+            let mut s = self.lock();
+            let p = s
+                .change_sets
+                .remove(&(stack.to_string(), change_set.to_string()))
+                .ok_or_else(|| Error::Aws {
+                    message: format!("change set {change_set} of {stack} does not exist"),
+                    hint: None,
+                })?;
+            let fail = s.fail_execute.take();
+            let outputs = s.outputs.clone();
+            let record = s.stacks.entry(stack.to_string()).or_default();
+            match fail {
+                Some((logical_id, reason)) => {
+                    record.events.insert(
+                        0,
+                        crate::core::stack::Event {
+                            timestamp: "2026-01-01T00:00:00Z".into(),
+                            logical_id,
+                            kind: "AWS::S3::Bucket".into(),
+                            status: if p.create {
+                                "CREATE_FAILED"
+                            } else {
+                                "UPDATE_FAILED"
+                            }
+                            .into(),
+                            reason: Some(reason),
+                        },
+                    );
+                    record.info.status = if p.create {
+                        "ROLLBACK_COMPLETE"
+                    } else {
+                        "UPDATE_ROLLBACK_COMPLETE"
+                    }
+                    .into();
+                }
+                None => {
+                    record.template = p.body;
+                    record.info.parameters = p.parameters;
+                    record.info.outputs = outputs;
+                    record.info.status = if p.create {
+                        "CREATE_COMPLETE"
+                    } else {
+                        "UPDATE_COMPLETE"
+                    }
+                    .into();
+                }
+            }
+            Ok(())
+        })
+    }
+
+    fn delete_change_set<'a>(&'a self, stack: &'a str, change_set: &'a str) -> Call<'a, ()> {
+        Box::pin(async move {
+            self.log(format!("delete_change_set {stack}"));
+            self.lock()
+                .change_sets
+                .remove(&(stack.to_string(), change_set.to_string()));
+            Ok(())
+        })
+    }
+
+    fn events<'a>(&'a self, stack: &'a str) -> Call<'a, Vec<crate::core::stack::Event>> {
+        Box::pin(async move {
+            self.log(format!("events {stack}"));
+            Ok(self
+                .lock()
+                .stacks
+                .get(stack)
+                .map(|r| r.events.clone())
+                .unwrap_or_default())
+        })
+    }
+
+    fn set_termination_protection<'a>(&'a self, stack: &'a str, on: bool) -> Call<'a, ()> {
+        Box::pin(async move {
+            self.log(format!("set_termination_protection {stack} {on}"));
+            if let Some(r) = self.lock().stacks.get_mut(stack) {
+                r.info.termination_protection = on;
+            }
+            Ok(())
+        })
+    }
+
+    fn delete_stack<'a>(&'a self, stack: &'a str, _role_arn: Option<&'a str>) -> Call<'a, ()> {
+        Box::pin(async move {
+            self.log(format!("delete_stack {stack}"));
+            self.lock().stacks.remove(stack);
+            Ok(())
+        })
+    }
+
+    fn resources<'a>(&'a self, stack: &'a str) -> Call<'a, Vec<crate::core::stack::StackResource>> {
+        Box::pin(async move {
+            self.log(format!("resources {stack}"));
+            Ok(Vec::new())
+        })
+    }
 }
