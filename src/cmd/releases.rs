@@ -34,8 +34,12 @@ pub(crate) async fn releases_command(
     let clients = Clients::connect(&s.connection).await?;
     let site = open_site(&clients, &s.target, &s.prefix).await?;
     let store = site.store.as_ref();
-    let (releases, manifest) =
+    let (read, manifest) =
         tokio::try_join!(records::releases(store), records::get_manifest(store))?;
+    for u in &read.unreadable {
+        reporter.warn(&u.warning());
+    }
+    let releases = read.releases;
     let live = manifest.and_then(|m| m.release);
     if cli.global.json {
         let list: Vec<serde_json::Value> = releases
@@ -50,7 +54,11 @@ pub(crate) async fn releases_command(
         stdout::json(
             true,
             "releases",
-            json!({ "bucket": store.bucket(), "releases": list }),
+            json!({
+                "bucket": store.bucket(),
+                "releases": list,
+                "unreadable": read.unreadable.iter().map(|u| &u.key).collect::<Vec<_>>(),
+            }),
         );
         return Ok(());
     }
@@ -105,8 +113,12 @@ pub(crate) async fn rollback(
     .await?;
     let cdn = clients.cdn();
     let result = async {
-        let (releases, manifest) =
+        let (read, manifest) =
             tokio::try_join!(records::releases(store), records::get_manifest(store))?;
+        for u in &read.unreadable {
+            reporter.warn(&u.warning());
+        }
+        let releases = read.releases;
         let live = manifest.map(|m| m.files).unwrap_or_default();
         let release = shipit::core::release::rollback_target(&releases, &live, args.id.as_deref())
             .map_err(|why| Error::Refused {

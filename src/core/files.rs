@@ -67,6 +67,31 @@ pub fn decode_key(raw: &str) -> String {
     percent_decode_str(&spaced).decode_utf8_lossy().into_owned()
 }
 
+/// A name as a human message shows it: control characters (an ESC that would drive the
+/// terminal, a newline that would split the message) and the bidirectional overrides that
+/// would reorder it are escaped; everything else is as it is.
+pub fn shown(name: &str) -> std::borrow::Cow<'_, str> {
+    let odd = |c: char| {
+        c.is_control()
+            || ('\u{202a}'..='\u{202e}').contains(&c)
+            || ('\u{2066}'..='\u{2069}').contains(&c)
+    };
+    if !name.chars().any(odd) {
+        return std::borrow::Cow::Borrowed(name);
+    }
+    std::borrow::Cow::Owned(
+        name.chars()
+            .map(|c| {
+                if odd(c) {
+                    c.escape_default().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect(),
+    )
+}
+
 /// A file of a build that exists only in memory, for the core's table tests.
 #[cfg(test)]
 pub(crate) fn test_file(key: &str, body: &[u8]) -> LocalFile {
@@ -82,6 +107,21 @@ pub(crate) fn test_file(key: &str, body: &[u8]) -> LocalFile {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_are_shown_without_control_characters() {
+        let table = [
+            ("assets/app.js", "assets/app.js"),
+            ("caf\u{e9}/\u{1f600}.txt", "caf\u{e9}/\u{1f600}.txt"),
+            ("evil\u{1b}[31mred", "evil\\u{1b}[31mred"),
+            ("two\nlines", "two\\nlines"),
+            ("tab\there", "tab\\there"),
+            ("rtl\u{202e}gnp.exe", "rtl\\u{202e}gnp.exe"),
+        ];
+        for (raw, want) in table {
+            assert_eq!(shown(raw), want, "{raw:?}");
+        }
+    }
 
     #[test]
     fn listing_keys_decode() {

@@ -264,6 +264,44 @@ pub fn compile_glob(glob: &str, what: &str) -> Result<GlobMatcher> {
         })
 }
 
+/// Why a header value from a rule cannot be sent, if it cannot: empty, not printable US-ASCII
+/// (a CR or LF would split the request, and S3 takes only ASCII), or a Content-Type that is not
+/// `type/subtype`.
+pub fn invalid_value(header: &str, value: &str) -> Option<&'static str> {
+    if value.trim().is_empty() {
+        return Some("is empty (leave the field out to keep the default)");
+    }
+    if value
+        .chars()
+        .any(|c| !(c == ' ' || c == '\t' || c.is_ascii_graphic()))
+    {
+        return Some("contains a control or non-ASCII character");
+    }
+    if value != value.trim() {
+        return Some("starts or ends with white space");
+    }
+    if header == "content_type" {
+        let essence = value.split(';').next().unwrap_or("").trim();
+        let ok = essence.split_once('/').is_some_and(|(t, s)| {
+            !t.is_empty() && !s.is_empty() && !s.contains('/') && !essence.contains(' ')
+        });
+        if !ok {
+            return Some("is not a media type (type/subtype, e.g. text/html; charset=utf-8)");
+        }
+    }
+    None
+}
+
+fn check_value(glob: &str, header: &str, value: Option<&str>) -> Result<()> {
+    match value.and_then(|v| invalid_value(header, v).map(|why| (v, why))) {
+        None => Ok(()),
+        Some((v, why)) => Err(Error::config_hint(
+            format!("the [[headers]] rule for {glob:?}: {header} {v:?} {why}"),
+            "fix the value in shipit.toml; nothing was sent",
+        )),
+    }
+}
+
 /// One `[[headers]]` rule from shipit.toml.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -282,10 +320,15 @@ pub struct HeaderRules {
 }
 
 impl HeaderRules {
+    /// Compiles the rules, refusing (before any request) a value S3 or a browser would not take.
     pub fn new(rules: &[HeaderRule]) -> Result<Self> {
         let rules = rules
             .iter()
-            .map(|r| Ok((compile_glob(&r.glob, "a [[headers]] rule")?, r.clone())))
+            .map(|r| {
+                check_value(&r.glob, "cache_control", r.cache_control.as_deref())?;
+                check_value(&r.glob, "content_type", r.content_type.as_deref())?;
+                Ok((compile_glob(&r.glob, "a [[headers]] rule")?, r.clone()))
+            })
             .collect::<Result<_>>()?;
         Ok(HeaderRules { rules })
     }
@@ -463,6 +506,47 @@ mod tests {
         // `*` does not cross `/`: nested HTML keeps the default.
         let h = rules.headers_for("a/index.html", Sniff::Binary);
         assert_eq!(h.cache_control, REVALIDATE);
+    }
+
+    #[test]
+    fn header_values_are_checked_when_the_rules_load() {
+        let table = [
+            ("cache_control", "public, max-age=60", None),
+            ("cache_control", "no-cache\r\nX-Evil: 1", Some("control")),
+            ("cache_control", "", Some("empty")),
+            ("cache_control", "   ", Some("empty")),
+            ("cache_control", " max-age=60", Some("white space")),
+            ("cache_control", "max-age=60 caf\u{e9}", Some("non-ASCII")),
+            ("content_type", "text/html; charset=utf-8", None),
+            ("content_type", "application/vnd.api+json", None),
+            ("content_type", "", Some("empty")),
+            ("content_type", "html", Some("media type")),
+            ("content_type", "text/", Some("media type")),
+            ("content_type", "text/html/x", Some("media type")),
+            ("content_type", "text /html", Some("media type")),
+            ("content_type", "text/html\n", Some("control")),
+        ];
+        for (header, value, want) in table {
+            let got = invalid_value(header, value);
+            match want {
+                None => assert_eq!(got, None, "{header} {value:?}"),
+                Some(w) => assert!(
+                    got.is_some_and(|g| g.contains(w)),
+                    "{header} {value:?}: {got:?}"
+                ),
+            }
+            let rule = HeaderRule {
+                glob: "**".into(),
+                cache_control: (header == "cache_control").then(|| value.to_string()),
+                content_type: (header == "content_type").then(|| value.to_string()),
+            };
+            let loaded = HeaderRules::new(&[rule]);
+            assert_eq!(loaded.is_ok(), want.is_none(), "{header} {value:?}");
+            if let Err(e) = loaded {
+                assert_eq!(e.exit_code(), crate::error::exit::USAGE);
+                assert!(e.to_string().contains(header), "{e}");
+            }
+        }
     }
 
     #[test]

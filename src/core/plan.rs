@@ -68,6 +68,11 @@ pub enum Reason {
     Retained {
         release: String,
     },
+    /// Not in the build, content-hashed, and a release record that could reference it cannot
+    /// be read: kept, since nothing proves it unreferenced.
+    Unprovable {
+        record: String,
+    },
     Unchanged,
 }
 
@@ -109,6 +114,11 @@ impl std::fmt::Display for Reason {
             Reason::Retained { release } => {
                 write!(f, "not in the build, kept: release {release} references it")
             }
+            Reason::Unprovable { record } => write!(
+                f,
+                "not in the build, kept: {} is unreadable and may reference it",
+                crate::core::files::shown(record)
+            ),
             Reason::Unchanged => f.write_str("unchanged"),
         }
     }

@@ -182,6 +182,22 @@ pub fn protect(plan: &mut Plan, releases: &[Release], r: Retention, now: u64) ->
     spared
 }
 
+/// When a release record that could protect assets cannot be read, nothing proves any
+/// content-hashed asset unreferenced: their deletes become keeps. Returns how many.
+pub fn keep_unprovable(plan: &mut Plan, record: &str) -> usize {
+    let mut kept = 0;
+    for a in plan.actions.iter_mut().filter(|a| a.op == Op::Delete) {
+        if has_content_hash(&a.key) {
+            a.op = Op::Keep;
+            a.reason = Reason::Unprovable {
+                record: record.to_string(),
+            };
+            kept += 1;
+        }
+    }
+    kept
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -44,6 +44,11 @@ pub struct Manifest {
     /// The release these files are (its record is under `.shipit/releases/`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub release: Option<String>,
+    /// The release's record is not written yet: the deploy that made it has not finished
+    /// (verification failed, or the run stopped). The next successful deploy of the same
+    /// files writes it, under the same id.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub release_pending: bool,
     /// The manifest object's LastModified (server clock, epoch seconds), set when read.
     #[serde(skip)]
     pub written_at: Option<i64>,
@@ -334,6 +339,7 @@ mod tests {
             files: BTreeMap::new(),
             pending_invalidation: vec!["index.html".into()],
             release: Some("20261121T000000Z-0123abcd".into()),
+            release_pending: false,
             written_at: None,
         };
         let bytes = serde_json::to_vec(&m).unwrap();

@@ -237,8 +237,20 @@ pub async fn prepare(
         let now = epoch_secs();
         let ids = records::release_ids(store.as_ref()).await?;
         let needed = crate::core::release::needed_for_retention(&ids, settings.retention, now);
-        let releases = records::read_releases(store.as_ref(), needed).await?;
-        let spared = crate::core::release::protect(&mut plan, &releases, settings.retention, now);
+        let read = records::read_releases(store.as_ref(), needed).await?;
+        for u in &read.unreadable {
+            reporter.warn(&u.warning());
+        }
+        let spared =
+            crate::core::release::protect(&mut plan, &read.releases, settings.retention, now);
+        if let Some(u) = read.unreadable.first() {
+            let kept = crate::core::release::keep_unprovable(&mut plan, &u.key);
+            if kept > 0 {
+                reporter.warn(&format!(
+                    "keeping all {kept} content-hashed assets the prune would delete: an unreadable release record may reference them"
+                ));
+            }
+        }
         if spared > 0 {
             reporter.info(&format!(
                 "keeping {spared} content-hashed assets that the last {} releases (or the last {}h) still reference",
@@ -336,17 +348,14 @@ pub struct Written {
     pub store: Arc<dyn ObjectStore>,
     pub plan: Plan,
     manifest: Manifest,
-    /// The release these writes made, when it is new (recorded once everything succeeded).
+    /// The release whose record is still to be written (new, or left pending by an earlier
+    /// run of the same files): recorded once the site is verified.
     release: Option<Release>,
     local_files: usize,
     started: Instant,
 }
 
 impl Written {
-    pub fn new_release(&self) -> Option<&Release> {
-        self.release.as_ref()
-    }
-
     /// Keys whose cached copies may be stale: this plan's and those earlier deploys left
     /// pending (kept only when there is a distribution). What the invalidation covers.
     pub fn stale(&self) -> &[String] {
@@ -447,9 +456,23 @@ pub async fn write_all(
         manifest.pending_invalidation = stale;
     }
     // The same files as the release already live keep its id; anything else is a new release.
+    // Its record is written once the deploy has succeeded (`settle`); until then the manifest
+    // says it is pending, so a later successful run of the same files records it.
     let mut release = None;
     match previous.as_ref().filter(|m| m.files == manifest.files) {
-        Some(m) if m.release.is_some() => manifest.release = m.release.clone(),
+        Some(m) if m.release.is_some() => {
+            manifest.release = m.release.clone();
+            manifest.release_pending = m.release_pending;
+            if m.release_pending {
+                release = m.release.clone().map(|id| Release {
+                    id,
+                    created_at: m.deployed_at,
+                    commit: commit_of(&settings.dir),
+                    source: "deploy".into(),
+                    files: manifest.files.clone(),
+                });
+            }
+        }
         _ => {
             let r = match &rollback {
                 Some(rb) => Release::new(
@@ -466,6 +489,7 @@ pub async fn write_all(
                 ),
             };
             manifest.release = Some(r.id.clone());
+            manifest.release_pending = true;
             release = Some(r);
         }
     }
@@ -474,6 +498,7 @@ pub async fn write_all(
         m.files == manifest.files
             && m.pending_invalidation == manifest.pending_invalidation
             && m.release == manifest.release
+            && m.release_pending == manifest.release_pending
     });
     if !unchanged {
         records::put_manifest(store.as_ref(), &manifest).await?;
@@ -488,13 +513,34 @@ pub async fn write_all(
     })
 }
 
-/// Records that the CDN has caught up (invalidated and verified): nothing is pending.
-pub async fn settle(written: &mut Written) -> Result<()> {
-    if written.manifest.pending_invalidation.is_empty() {
-        return Ok(());
+/// Once the live site is verified: records the release (when its record is still to be
+/// written) and that the CDN has caught up (when it was invalidated), in one manifest write.
+/// Runs before the prune, so a prune that fails leaves the live build recorded. Returns the
+/// release recorded.
+pub async fn settle(
+    written: &mut Written,
+    invalidated: bool,
+    reporter: &dyn Reporter,
+) -> Result<Option<String>> {
+    let mut changed = false;
+    if invalidated && !written.manifest.pending_invalidation.is_empty() {
+        written.manifest.pending_invalidation.clear();
+        changed = true;
     }
-    written.manifest.pending_invalidation.clear();
-    records::put_manifest(written.store.as_ref(), &written.manifest).await
+    let recorded = match written.release.take() {
+        Some(r) => {
+            records::put_release(written.store.as_ref(), &r).await?;
+            reporter.info(&format!("release {} recorded", r.id));
+            written.manifest.release_pending = false;
+            changed = true;
+            Some(r.id)
+        }
+        None => None,
+    };
+    if changed {
+        records::put_manifest(written.store.as_ref(), &written.manifest).await?;
+    }
+    Ok(recorded)
 }
 
 /// Deletes what the build no longer has (when pruning is on), in batches of at most 1000.
@@ -644,6 +690,7 @@ fn manifest_for(plan: &Plan, etags: &HashMap<String, String>) -> Manifest {
         files,
         pending_invalidation: Vec::new(),
         release: None,
+        release_pending: false,
         written_at: None,
     }
 }

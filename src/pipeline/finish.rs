@@ -1,6 +1,6 @@
 //! Everything after the writes, shared by deploy and rollback, in the order that keeps a site
-//! safe: invalidate what is stale, verify the live site, record that the CDN caught up, prune,
-//! and record the release. An error at any step stops the ones after it: nothing is deleted
+//! safe: invalidate what is stale, verify the live site, record the release and that the CDN
+//! caught up, then prune. An error at any step stops the ones after it: nothing is deleted
 //! after a failure.
 
 use std::collections::BTreeMap;
@@ -10,8 +10,8 @@ use crate::core::settings::{Settings, VerifySettings};
 use crate::core::summary::Summary;
 use crate::error::{Error, Result};
 use crate::pipeline::deploy::{self, Written};
+use crate::pipeline::invalidate;
 use crate::pipeline::verify::{self, Sources};
-use crate::pipeline::{invalidate, records};
 use crate::ports::{Cdn, Reporter};
 
 /// What the finish needs besides the writes: the CDN, how to verify, and where the site is.
@@ -53,17 +53,9 @@ pub async fn finish(
         reporter.info("verification off (--no-verify)");
         None
     };
-    if settings.cdn.invalidate {
-        deploy::settle(&mut written).await?;
-    }
-    let release = written.new_release().cloned();
-    let store = written.store.clone();
+    let release = deploy::settle(&mut written, settings.cdn.invalidate, reporter).await?;
     let mut summary = deploy::prune(written, settings, reporter).await?;
-    if let Some(r) = &release {
-        records::put_release(store.as_ref(), r).await?;
-        reporter.info(&format!("release {} recorded", r.id));
-    }
-    summary.release = release.map(|r| r.id);
+    summary.release = release;
     if let Some((id, paths)) = invalidation {
         summary.invalidation_id = Some(id);
         summary.invalidated_paths = paths;

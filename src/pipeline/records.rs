@@ -1,10 +1,11 @@
 //! shipit's records in the bucket, over the object store: the manifest (what is live, with
 //! its ETags and headers, and what is pending invalidation) and the release records
-//! (`.shipit/releases/ID.json`). A record that cannot be parsed is a state error naming its
-//! key, not an AWS failure.
+//! (`.shipit/releases/ID.json`). A release record that cannot be parsed is reported by its key
+//! and skipped; an unreadable manifest counts as none (the listing stands in for it).
 
 use futures::{StreamExt, TryStreamExt};
 
+use crate::core::files::shown;
 use crate::core::release::{Release, RELEASES_DIR};
 use crate::core::state::{Manifest, MANIFEST_KEY};
 use crate::error::{Error, Result};
@@ -45,8 +46,35 @@ pub async fn put_release(store: &dyn ObjectStore, release: &Release) -> Result<(
     Ok(())
 }
 
+/// Release records as read: those that parse, and those that do not (a damaged record, or one
+/// not written by shipit), which are reported and skipped rather than stopping everything.
+#[derive(Debug, Default)]
+pub struct Read {
+    pub releases: Vec<Release>,
+    pub unreadable: Vec<Unreadable>,
+}
+
+/// A release record that could not be read as one.
+#[derive(Debug, Clone)]
+pub struct Unreadable {
+    pub id: String,
+    pub key: String,
+    pub why: String,
+}
+
+impl Unreadable {
+    /// The warning a human sees (the key escaped: it comes from the bucket).
+    pub fn warning(&self) -> String {
+        format!(
+            "skipped {}: not a release record ({}); delete it or restore an earlier version of it",
+            shown(&self.key),
+            shown(&self.why)
+        )
+    }
+}
+
 /// Every release record, oldest first (ids sort by time).
-pub async fn releases(store: &dyn ObjectStore) -> Result<Vec<Release>> {
+pub async fn releases(store: &dyn ObjectStore) -> Result<Read> {
     let ids = release_ids(store).await?;
     read_releases(store, &ids).await
 }
@@ -63,24 +91,31 @@ pub async fn release_ids(store: &dyn ObjectStore) -> Result<Vec<String>> {
     Ok(ids)
 }
 
-/// These release records, in the order given (a record gone meanwhile is skipped).
-pub async fn read_releases(store: &dyn ObjectStore, ids: &[String]) -> Result<Vec<Release>> {
+/// These release records, in the order given (a record gone meanwhile is skipped; one that
+/// does not parse is listed in `unreadable`).
+pub async fn read_releases(store: &dyn ObjectStore, ids: &[String]) -> Result<Read> {
     let reads = ids.iter().map(|id| async move {
         let key = format!("{RELEASES_DIR}{id}.json");
         let what = format!("read release {id}");
-        match store.get(&key, &what).await? {
-            Some(object) => serde_json::from_slice::<Release>(&object.body)
-                .map(Some)
-                .map_err(|e| Error::State {
-                    message: format!("{what}: {key} is not a release record ({e})"),
-                    hint: "the record was written by something other than shipit, or damaged; delete it (or restore an earlier version) and run again".into(),
-                }),
-            None => Ok(None),
-        }
+        let parsed = store.get(&key, &what).await?.map(|object| {
+            serde_json::from_slice::<Release>(&object.body).map_err(|e| Unreadable {
+                id: id.clone(),
+                key: key.clone(),
+                why: e.to_string(),
+            })
+        });
+        Ok::<_, crate::error::Error>(parsed)
     });
-    let read: Vec<Option<Release>> = futures::stream::iter(reads)
+    let read: Vec<Option<std::result::Result<Release, Unreadable>>> = futures::stream::iter(reads)
         .buffered(16)
         .try_collect()
         .await?;
-    Ok(read.into_iter().flatten().collect())
+    let mut out = Read::default();
+    for r in read.into_iter().flatten() {
+        match r {
+            Ok(release) => out.releases.push(release),
+            Err(u) => out.unreadable.push(u),
+        }
+    }
+    Ok(out)
 }

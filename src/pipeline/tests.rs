@@ -125,6 +125,17 @@ async fn run(
     s: &Settings,
     from: Option<Release>,
 ) -> Result<Summary> {
+    run_checked(store, cdn, s, from, no_verify()).await
+}
+
+/// The same, verifying with these checks.
+async fn run_checked(
+    store: &Arc<MemoryStore>,
+    cdn: &MemoryCdn,
+    s: &Settings,
+    from: Option<Release>,
+    checks: VerifySettings,
+) -> Result<Summary> {
     let reporter = Lines::default();
     let dyn_store: Arc<dyn ObjectStore> = store.clone();
     let started = match from {
@@ -137,7 +148,6 @@ async fn run(
     };
     let prepared = deploy::prepare(s, dyn_store, started, &reporter).await?;
     let written = deploy::write_all(prepared, s, &reporter).await?;
-    let checks = no_verify();
     let f = Finish {
         cdn: Some(cdn),
         checks: &checks,
@@ -211,13 +221,19 @@ fn a_first_deploy_writes_assets_then_html_then_the_root_index_then_the_records()
         .map(|(_, k)| k)
         .collect();
     assert_eq!(puts.last().map(|k| k.as_str()), Some("index.html"));
-    // The manifest after every file; the release record after the manifest.
-    let manifest_at = writes.iter().rposition(|(_, k)| k == MANIFEST_KEY).unwrap();
+    // The manifest after every file (its release pending); the release record once the
+    // site is verified; then the manifest again, saying it is recorded.
+    let manifest_at = writes.iter().position(|(_, k)| k == MANIFEST_KEY).unwrap();
     let release_at = writes
         .iter()
         .position(|(_, k)| k.starts_with(RELEASES_DIR))
         .unwrap();
-    assert!(position("index.html") < manifest_at && manifest_at < release_at);
+    let recorded_at = writes.iter().rposition(|(_, k)| k == MANIFEST_KEY).unwrap();
+    assert!(position("index.html") < manifest_at, "{writes:?}");
+    assert!(
+        manifest_at < release_at && release_at < recorded_at,
+        "{writes:?}"
+    );
     assert!(!store.calls().iter().any(|(op, _)| *op == Op::DeleteBatch));
     // Nothing was live before: nothing cached can be stale.
     assert_eq!(cdn.created(), Vec::new());
@@ -242,7 +258,9 @@ fn the_records_say_what_is_live_and_a_no_op_writes_nothing() {
         assert_eq!(entry.md5, format!("{:x}", md5::compute(body)), "{key}");
         assert_eq!(entry.etag, store.object(key).unwrap().etag, "{key}");
     }
-    let releases = block_on(records::releases(store.as_ref())).unwrap();
+    let releases = block_on(records::releases(store.as_ref()))
+        .unwrap()
+        .releases;
     assert_eq!(releases.len(), 1);
     assert_eq!(Some(&releases[0].id), first.release.as_ref());
     assert_eq!(releases[0].files, manifest.files);
@@ -442,7 +460,9 @@ fn a_rollback_restores_the_release_from_object_versions() {
     let first = block_on(run(&store, &cdn, &s, None)).unwrap();
     s.dir = v2.path().to_path_buf();
     block_on(run(&store, &cdn, &s, None)).unwrap();
-    let releases = block_on(records::releases(store.as_ref())).unwrap();
+    let releases = block_on(records::releases(store.as_ref()))
+        .unwrap()
+        .releases;
     let r1 = releases
         .iter()
         .find(|r| Some(&r.id) == first.release.as_ref())
@@ -465,7 +485,9 @@ fn a_rollback_restores_the_release_from_object_versions() {
     assert!(!store.calls().iter().any(|(op, _)| *op == Op::Put));
     assert!(store.calls().iter().any(|(op, _)| *op == Op::Versions));
     let rollback = summary.release.unwrap();
-    let record = block_on(records::read_releases(store.as_ref(), &[rollback])).unwrap();
+    let record = block_on(records::read_releases(store.as_ref(), &[rollback]))
+        .unwrap()
+        .releases;
     assert!(
         record[0].source.starts_with("rollback to "),
         "{}",
@@ -481,7 +503,10 @@ fn a_rollback_to_content_no_version_has_is_refused_before_any_write() {
     let v1 = Build::new(V1);
     let s = settings(v1.path());
     let first = block_on(run(&store, &cdn, &s, None)).unwrap();
-    let mut r = block_on(records::releases(store.as_ref())).unwrap()[0].clone();
+    let mut r = block_on(records::releases(store.as_ref()))
+        .unwrap()
+        .releases[0]
+        .clone();
     assert_eq!(Some(&r.id), first.release.as_ref());
     r.files.get_mut("robots.txt").unwrap().md5 = format!("{:x}", md5::compute("never uploaded"));
     store.clear_calls();
@@ -510,7 +535,7 @@ fn html_gets_revalidation_even_with_a_hash_in_its_name() {
 }
 
 #[test]
-fn a_per_key_delete_error_fails_the_run_and_records_no_release() {
+fn a_per_key_delete_error_fails_the_run_after_the_release_was_recorded() {
     let store = Arc::new(MemoryStore::new("site", ""));
     let cdn = MemoryCdn::default();
     let (v1, v2) = (Build::new(V1), Build::new(V2));
@@ -519,13 +544,17 @@ fn a_per_key_delete_error_fails_the_run_and_records_no_release() {
     store.clear_calls();
     let err = block_on(run(&store, &cdn, &settings(v2.path()), None)).unwrap_err();
     assert!(err.to_string().contains("old.txt"), "{err}");
-    assert!(
-        !store
-            .calls()
-            .iter()
-            .any(|(op, k)| *op == Op::PutState && k.starts_with(RELEASES_DIR)),
-        "no release recorded after a failed prune"
-    );
+    // The live build was verified before the prune: its record came first.
+    let calls = store.calls();
+    let recorded = calls
+        .iter()
+        .position(|(op, k)| *op == Op::PutState && k.starts_with(RELEASES_DIR))
+        .unwrap();
+    let prune = calls
+        .iter()
+        .position(|(op, _)| *op == Op::DeleteBatch)
+        .unwrap();
+    assert!(recorded < prune, "{calls:?}");
 }
 
 #[test]
@@ -546,4 +575,116 @@ fn a_busy_cdn_is_asked_again_then_given_up_on() {
     ))
     .unwrap_err();
     assert!(err.to_string().contains("too many invalidations"), "{err}");
+}
+
+/// Checks that fail at once: the site's URL refuses connections.
+fn failing_checks() -> VerifySettings {
+    VerifySettings {
+        enabled: true,
+        url: Some("http://127.0.0.1:9".into()),
+        timeout: Duration::from_secs(0),
+        ..no_verify()
+    }
+}
+
+fn manifest(store: &MemoryStore) -> Manifest {
+    Manifest::parse(&store.object(MANIFEST_KEY).unwrap().body).unwrap()
+}
+
+#[test]
+fn a_build_that_failed_verification_is_recorded_by_the_next_successful_run() {
+    let store = Arc::new(MemoryStore::new("site", ""));
+    let cdn = MemoryCdn::default();
+    let (v1, v2) = (Build::new(V1), Build::new(V2));
+    block_on(run(&store, &cdn, &settings(v1.path()), None)).unwrap();
+    let s2 = settings(v2.path());
+    let err = block_on(run_checked(&store, &cdn, &s2, None, failing_checks())).unwrap_err();
+    assert!(matches!(err, Error::Broken { .. }), "{err}");
+    let pending = manifest(&store);
+    assert!(pending.release_pending);
+    assert_eq!(
+        block_on(records::releases(store.as_ref()))
+            .unwrap()
+            .releases
+            .len(),
+        1
+    );
+
+    let again = block_on(run(&store, &cdn, &s2, None)).unwrap();
+    assert_eq!(
+        again.uploaded, 0,
+        "the files were written by the failed run"
+    );
+    assert_eq!(
+        again.release, pending.release,
+        "the same files make the same release"
+    );
+    let live = manifest(&store);
+    assert!(!live.release_pending);
+    let read = block_on(records::releases(store.as_ref())).unwrap();
+    assert_eq!(read.releases.len(), 2);
+    let recorded = read
+        .releases
+        .iter()
+        .find(|r| Some(&r.id) == live.release.as_ref());
+    assert_eq!(recorded.map(|r| &r.files), Some(&live.files));
+
+    store.clear_calls();
+    block_on(run(&store, &cdn, &s2, None)).unwrap();
+    assert_eq!(
+        written_keys(&store),
+        Vec::new(),
+        "then a re-run is a no-op again"
+    );
+}
+
+#[test]
+fn a_prune_that_fails_leaves_the_live_build_recorded() {
+    let store = Arc::new(MemoryStore::new("site", ""));
+    let cdn = MemoryCdn::default();
+    let (v1, v2) = (Build::new(V1), Build::new(V2));
+    block_on(run(&store, &cdn, &settings(v1.path()), None)).unwrap();
+    store.fail_at(Op::DeleteBatch, 1);
+    block_on(run(&store, &cdn, &settings(v2.path()), None)).unwrap_err();
+    let live = manifest(&store);
+    assert!(!live.release_pending);
+    let read = block_on(records::releases(store.as_ref())).unwrap();
+    assert!(
+        read.releases
+            .iter()
+            .any(|r| Some(&r.id) == live.release.as_ref() && r.files == live.files),
+        "the live build is a recorded release"
+    );
+    // The re-run prunes what the failed one could not.
+    let again = block_on(run(&store, &cdn, &settings(v2.path()), None)).unwrap();
+    assert_eq!(again.deleted, 2);
+    assert_eq!(served(&store), expected(V2));
+}
+
+#[test]
+fn an_unreadable_release_record_is_skipped_and_keeps_what_it_may_reference() {
+    let store = Arc::new(MemoryStore::new("site", ""));
+    let cdn = MemoryCdn::default();
+    let (v1, v2) = (Build::new(V1), Build::new(V2));
+    let mut s = settings(v1.path());
+    s.retention.keep_releases = 2;
+    let first = block_on(run(&store, &cdn, &s, None)).unwrap();
+    let key = format!("{RELEASES_DIR}{}.json", first.release.unwrap());
+    let json = crate::core::headers::Headers {
+        content_type: "application/json".into(),
+        cache_control: "no-store".into(),
+    };
+    store.seed(&key, b"{ not json", json);
+    s.dir = v2.path().to_path_buf();
+    let summary = block_on(run(&store, &cdn, &s, None)).unwrap();
+    assert_eq!(
+        summary.deleted, 1,
+        "only old.txt: v1's script may still be referenced"
+    );
+    assert!(store.object("assets/app-1a2b3c4d.js").is_some());
+    let read = block_on(records::releases(store.as_ref())).unwrap();
+    assert_eq!(read.releases.len(), 1);
+    assert_eq!(read.unreadable.len(), 1);
+    assert_eq!(read.unreadable[0].key, key);
+    assert!(read.unreadable[0].warning().contains(&key));
 }

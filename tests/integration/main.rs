@@ -10,6 +10,7 @@ mod demo;
 mod ecosystem;
 mod faults;
 mod releases;
+mod reliability;
 mod snapshots;
 mod stack;
 mod sync;

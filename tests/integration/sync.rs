@@ -193,11 +193,12 @@ fn one_changed_file_is_one_put() {
         .iter()
         .map(|r| format!("{} {}", r.method, key_of(r, &w.bucket)))
         .collect();
-    // The file, then shipit's manifest (its ETag for robots.txt changed), then, everything
-    // having succeeded, the new release's record.
-    assert_eq!(writes.len(), 3, "{writes:?}");
+    // The file, then shipit's manifest (its ETag for robots.txt changed, the new release
+    // pending), then, the site verified, the release's record and the manifest saying so.
+    assert_eq!(writes.len(), 4, "{writes:?}");
     assert_eq!(writes[..2], ["PUT robots.txt", "PUT .shipit/manifest.json"]);
     assert!(writes[2].starts_with("PUT .shipit/releases/"), "{writes:?}");
+    assert_eq!(writes[3], "PUT .shipit/manifest.json");
     let after = w.versions();
     for (key, n) in &after {
         let want = before[key] + usize::from(key == "robots.txt");
@@ -481,7 +482,9 @@ fn multipart_file_is_hashed_by_metadata_and_redeploys_as_a_noop() {
     let writes: Vec<String> = w.writes().iter().map(|r| key_of(r, &w.bucket)).collect();
     assert_eq!(writes[0], ".shipit/manifest.json", "{writes:?}");
     assert!(
-        writes.len() == 2 && writes[1].starts_with(".shipit/releases/"),
+        writes.len() == 3
+            && writes[1].starts_with(".shipit/releases/")
+            && writes[2] == ".shipit/manifest.json",
         "without a manifest, shipit cannot tell this is the live release: it records one: {writes:?}"
     );
 }
