@@ -9,6 +9,7 @@ use http_body_util::{BodyExt, Empty, Limited};
 use hyper_util::client::legacy::{connect::HttpConnector, Client as HyperClient};
 use hyper_util::rt::TokioExecutor;
 
+pub use crate::core::checks::Failure;
 pub use crate::core::verify::Response;
 
 /// Bodies larger than this are cut off (a site's HTML shell is far smaller).
@@ -34,8 +35,8 @@ impl Client {
         })
     }
 
-    /// GETs `url` with extra request headers; an error is a transport failure (no answer).
-    pub async fn get(&self, url: &str, headers: &[(&str, &str)]) -> Result<Response, String> {
+    /// GETs `url` with extra request headers; an error says why there is no answer to judge.
+    pub async fn get(&self, url: &str, headers: &[(&str, &str)]) -> Result<Response, Failure> {
         let mut req = http::Request::get(url)
             .header("user-agent", concat!("shipit/", env!("CARGO_PKG_VERSION")));
         for (k, v) in headers {
@@ -43,13 +44,13 @@ impl Client {
         }
         let req = req
             .body(Empty::new())
-            .map_err(|e| format!("bad request for {url}: {e}"))?;
+            .map_err(|e| Failure::Unreachable(format!("bad request for {url}: {e}")))?;
         let call = async {
             let resp = self
                 .inner
                 .request(req)
                 .await
-                .map_err(|e| format!("{url}: {}", chain(&e)))?;
+                .map_err(|e| Failure::Unreachable(format!("{url}: {}", chain(&e))))?;
             let status = resp.status().as_u16();
             let headers = resp
                 .headers()
@@ -64,7 +65,15 @@ impl Client {
             let body = Limited::new(resp.into_body(), MAX_BODY)
                 .collect()
                 .await
-                .map_err(|e| format!("{url}: reading the body: {e}"))?
+                .map_err(|e| {
+                    if e.downcast_ref::<http_body_util::LengthLimitError>()
+                        .is_some()
+                    {
+                        Failure::TooLarge { limit: MAX_BODY }
+                    } else {
+                        Failure::Unreachable(format!("{url}: reading the body: {e}"))
+                    }
+                })?
                 .to_bytes();
             Ok(Response {
                 status,
@@ -74,7 +83,7 @@ impl Client {
         };
         tokio::time::timeout(self.timeout, call)
             .await
-            .map_err(|_| format!("{url}: no answer within {:?}", self.timeout))?
+            .map_err(|_| Failure::Timeout(self.timeout))?
     }
 }
 

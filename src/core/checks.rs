@@ -49,14 +49,50 @@ impl Check {
     pub fn skip(name: &'static str, why: impl Into<String>) -> Check {
         Check::new(name, "", Outcome::Skip, why.into())
     }
-    /// A request that got no answer at all.
-    pub fn unreachable(name: &'static str, url: &str, error: &str) -> Check {
-        Check::fail(
-            name,
-            url,
-            format!("no answer: {error}"),
-            "the URL is not reachable: check it (and DNS/TLS for a custom domain); a new distribution takes minutes to deploy",
-        )
+    /// A request that got no answer a check can judge: each kind of failure with its own cause.
+    pub fn unreachable(name: &'static str, url: &str, failure: &Failure) -> Check {
+        let cause = match failure {
+            Failure::Unreachable(_) => "the URL is not reachable: check it (and DNS/TLS for a custom domain); a new distribution takes minutes to deploy".to_string(),
+            Failure::Timeout(t) => format!(
+                "the server accepted the connection but sent no answer within {}s: it is overloaded or stalled",
+                t.as_secs()
+            ),
+            Failure::TooLarge { limit } => format!(
+                "the answer is larger than {} MiB, more than any page of a site: check that the URL is the site's (not a download)",
+                limit / (1024 * 1024)
+            ),
+            Failure::Deadline(t) => format!(
+                "not answered before the verification's deadline ({}s, --verify-timeout) passed",
+                t.as_secs()
+            ),
+        };
+        Check::fail(name, url, format!("no answer: {failure}"), cause)
+    }
+}
+
+/// Why a request got no response a check can judge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// No connection or no HTTP answer (DNS, TLS, refused, reset).
+    Unreachable(String),
+    /// Connected, but no complete answer within the per-request timeout.
+    Timeout(std::time::Duration),
+    /// The body was larger than the client reads (bytes).
+    TooLarge { limit: usize },
+    /// The whole verification's deadline passed before this request could be answered.
+    Deadline(std::time::Duration),
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Unreachable(why) => f.write_str(why),
+            Failure::Timeout(t) => write!(f, "no answer within {}s", t.as_secs()),
+            Failure::TooLarge { limit } => write!(f, "the body is larger than {limit} bytes"),
+            Failure::Deadline(t) => {
+                write!(f, "the verification deadline ({}s) passed", t.as_secs())
+            }
+        }
     }
 }
 

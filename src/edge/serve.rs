@@ -116,6 +116,7 @@ impl StackSource {
             .http
             .get(&self.registry_url, &[])
             .await
+            .map_err(|e| format!("{}: {e}", self.registry_url))
             .and_then(|r| {
                 serde_json::from_slice(&r.body).map_err(|e| format!("{}: {e}", self.registry_url))
             })

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use crate::core::headers::{HeaderRules, Sniff};
 use crate::core::settings::VerifySettings;
 use crate::core::verify::{self as verdict, Check, Expect, Report};
-use crate::http::{Client, Response};
+use crate::http::{Client, Failure, Response};
 use crate::ports::Reporter;
 
 /// Where the site is and what it should be.
@@ -98,15 +98,35 @@ pub fn default_deep_route() -> String {
 
 const BUST: [(&str, &str); 2] = [("cache-control", "no-cache"), ("pragma", "no-cache")];
 
-async fn get(client: &Client, url: &str) -> Result<Response, String> {
-    client.get(url, &BUST).await
+/// When the whole verification must be over, and how long it was given.
+#[derive(Debug, Clone, Copy)]
+pub struct Deadline {
+    pub at: Instant,
+    pub total: Duration,
 }
 
-/// One pass over every check.
-pub async fn attempt(client: &Client, t: &Target) -> Vec<Check> {
+/// A cache-busting GET that gives up at the deadline.
+async fn get(client: &Client, url: &str, d: Deadline) -> Result<Response, Failure> {
+    fetch(client, url, &BUST, d).await
+}
+
+async fn fetch(
+    client: &Client,
+    url: &str,
+    headers: &[(&str, &str)],
+    d: Deadline,
+) -> Result<Response, Failure> {
+    match tokio::time::timeout_at(d.at.into(), client.get(url, headers)).await {
+        Ok(answer) => answer,
+        Err(_) => Err(Failure::Deadline(d.total)),
+    }
+}
+
+/// One pass over every check, each request cut off at the deadline.
+pub async fn attempt(client: &Client, t: &Target, d: Deadline) -> Vec<Check> {
     let mut checks = Vec::new();
     let apex_url = format!("{}/", t.site);
-    let apex = get(client, &apex_url).await;
+    let apex = get(client, &apex_url, d).await;
     let mut shell_md5 = None;
     match &apex {
         Ok(r) => {
@@ -119,7 +139,7 @@ pub async fn attempt(client: &Client, t: &Target) -> Vec<Check> {
     }
     for route in &t.deep_routes {
         let url = format!("{}{route}", t.site);
-        checks.push(match get(client, &url).await {
+        checks.push(match get(client, &url, d).await {
             Ok(r) => verdict::deep_route(&url, &r, shell_md5.as_deref(), &t.expect),
             Err(e) => Check::unreachable("deep route", &url, &e),
         });
@@ -129,13 +149,13 @@ pub async fn attempt(client: &Client, t: &Target) -> Vec<Check> {
         t.site,
         fastrand::u64(..)
     );
-    checks.push(match get(client, &missing).await {
+    checks.push(match get(client, &missing, d).await {
         Ok(r) => verdict::missing_asset(&missing, &r),
         Err(e) => Check::unreachable("missing asset", &missing, &e),
     });
     checks.push(match &t.s3_object_url {
         None => Check::skip("direct S3", "no bucket URL known (pass --s3-url)"),
-        Some(url) => match client.get(url, &[]).await {
+        Some(url) => match fetch(client, url, &[], d).await {
             Ok(r) => verdict::direct_s3(url, &r),
             Err(e) => Check::unreachable("direct S3", url, &e),
         },
@@ -147,7 +167,7 @@ pub async fn attempt(client: &Client, t: &Target) -> Vec<Check> {
         ),
         Some(host) => {
             let url = format!("http://{host}/");
-            match get(client, &url).await {
+            match get(client, &url, d).await {
                 Ok(r) => verdict::https_redirect(&url, &r),
                 Err(e) => Check::unreachable("https redirect", &url, &e),
             }
@@ -171,7 +191,7 @@ pub async fn attempt(client: &Client, t: &Target) -> Vec<Check> {
                     let url = format!("{}{path}", t.site);
                     let key = path.trim_start_matches('/');
                     let want = t.rules.headers_for(key, Sniff::Binary).cache_control;
-                    match get(client, &url).await {
+                    match get(client, &url, d).await {
                         Ok(r) => verdict::hashed_asset(&url, &r, &want),
                         Err(e) => Check::unreachable("hashed asset", &url, &e),
                     }
@@ -181,7 +201,7 @@ pub async fn attempt(client: &Client, t: &Target) -> Vec<Check> {
         Err(_) => checks.push(Check::skip("HTML cache", "the apex did not answer")),
     }
     let state = format!("{}/.shipit/manifest.json", t.site);
-    checks.push(match get(client, &state).await {
+    checks.push(match get(client, &state, d).await {
         Ok(r) => verdict::state_hidden(&state, &r),
         Err(e) => Check::unreachable("state hidden", &state, &e),
     });
@@ -193,12 +213,12 @@ pub async fn attempt(client: &Client, t: &Target) -> Vec<Check> {
         Some(api) => {
             let api = api.trim_end_matches('/');
             let health = format!("{api}/health");
-            checks.push(match get(client, &health).await {
+            checks.push(match get(client, &health, d).await {
                 Ok(r) => verdict::api_health(&health, &r),
                 Err(e) => Check::unreachable("API health", &health, &e),
             });
             let protected = format!("{api}/items");
-            checks.push(match get(client, &protected).await {
+            checks.push(match get(client, &protected, d).await {
                 Ok(r) => verdict::api_protected(&protected, &r),
                 Err(e) => Check::unreachable("API auth", &protected, &e),
             });
@@ -207,22 +227,35 @@ pub async fn attempt(client: &Client, t: &Target) -> Vec<Check> {
     checks
 }
 
-/// Runs the checks until they pass or `deadline` has passed; reports each retry.
+/// The longest a single request waits for its answer.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
+/// The least a verification is given, so `--verify-timeout 0` still makes one attempt.
+const MIN_DEADLINE: Duration = Duration::from_secs(1);
+
+/// Runs the checks until they pass or `deadline` has passed, retrying with backoff and
+/// reporting each retry. The deadline bounds the whole verification: a request still
+/// unanswered when it passes fails its check as "not answered before the deadline".
 pub async fn verify(
     t: &Target,
     deadline: Duration,
     reporter: &dyn Reporter,
 ) -> Result<Report, String> {
-    let client = Client::new(Duration::from_secs(15))?;
+    let total = deadline.max(MIN_DEADLINE);
+    let client = Client::new(REQUEST_TIMEOUT)?;
     let start = Instant::now();
+    let d = Deadline {
+        at: start + total,
+        total,
+    };
     let mut delay = Duration::from_millis(500);
     let mut attempts = 0;
     loop {
         attempts += 1;
-        let checks = attempt(&client, t).await;
+        let checks = attempt(&client, t, d).await;
         let report = Report::new(&t.site, attempts, checks);
-        let left = deadline.saturating_sub(start.elapsed());
-        if report.ok || left.is_zero() {
+        let left = total.saturating_sub(start.elapsed());
+        // Another attempt only if it would start before the deadline with time to run.
+        if report.ok || left <= delay {
             return Ok(report);
         }
         let failing: Vec<&str> = report
@@ -231,7 +264,7 @@ pub async fn verify(
             .filter(|c| c.outcome == verdict::Outcome::Fail)
             .map(|c| c.name)
             .collect();
-        let wait = delay.min(left);
+        let wait = delay;
         reporter.info(&format!(
             "verify: {} failing ({}); retrying in {:.1}s ({}s left)",
             failing.len(),

@@ -27,3 +27,132 @@ fn a_header_value_that_cannot_be_sent_is_refused_before_any_request() {
         assert!(w.proxy.take().is_empty(), "{field}: a request was made");
     }
 }
+
+/// A server on 127.0.0.1 that runs `serve` on every connection in its own thread, until
+/// dropped.
+struct Server {
+    url: String,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Server {
+    fn start(serve: fn(std::net::TcpStream)) -> Server {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut held = Vec::new();
+            while !flag.load(Ordering::SeqCst) {
+                match listener.accept() {
+                    Ok((stream, _)) => {
+                        stream.set_nonblocking(false).unwrap();
+                        held.push(std::thread::spawn(move || serve(stream)));
+                    }
+                    Err(_) => std::thread::sleep(std::time::Duration::from_millis(20)),
+                }
+            }
+        });
+        Server {
+            url,
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Reads the request, then says nothing for a minute.
+fn stall(mut stream: std::net::TcpStream) {
+    use std::io::Read;
+    let mut buf = [0u8; 4096];
+    let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(60)));
+    let _ = stream.read(&mut buf);
+    let _ = stream.read(&mut buf);
+}
+
+/// Answers 200 with a body of 32 MiB.
+fn huge(mut stream: std::net::TcpStream) {
+    use std::io::{Read, Write};
+    let mut buf = [0u8; 4096];
+    let _ = stream.read(&mut buf);
+    let size = 32 * 1024 * 1024;
+    let head = format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: {size}\r\nconnection: close\r\n\r\n"
+    );
+    let _ = stream.write_all(head.as_bytes());
+    let chunk = vec![b'x'; 64 * 1024];
+    for _ in 0..size / chunk.len() {
+        if stream.write_all(&chunk).is_err() {
+            return;
+        }
+    }
+}
+
+#[test]
+fn verification_ends_at_its_deadline_when_the_site_never_answers() {
+    let w = World::new("verify-stall");
+    let server = Server::start(stall);
+    let started = std::time::Instant::now();
+    let out = w
+        .cmd(&[
+            "verify",
+            "--url",
+            &server.url,
+            "--verify-timeout",
+            "3",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    let took = started.elapsed();
+    assert_exit(&out, 8);
+    // Every request of an attempt waited its turn before: 15 s each, minutes in all.
+    assert!(
+        took.as_secs() < 10,
+        "verify took {took:?} for a 3 s deadline"
+    );
+    let report: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let checks = report["verify"]["checks"].as_array().unwrap();
+    assert_eq!(checks[0]["name"], "apex");
+    let cause = |c: &serde_json::Value| c["cause"].as_str().unwrap_or_default().to_string();
+    assert!(
+        cause(&checks[0]).contains("deadline"),
+        "{}",
+        cause(&checks[0])
+    );
+}
+
+#[test]
+fn an_oversize_answer_is_diagnosed_as_too_large_not_unreachable() {
+    let w = World::new("verify-huge");
+    let server = Server::start(huge);
+    let out = w
+        .cmd(&[
+            "verify",
+            "--url",
+            &server.url,
+            "--verify-timeout",
+            "0",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert_exit(&out, 8);
+    let report: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let apex = &report["verify"]["checks"][0];
+    let cause = apex["cause"].as_str().unwrap();
+    assert!(cause.contains("larger than 16 MiB"), "{cause}");
+    assert!(!cause.contains("DNS"), "{cause}");
+}
