@@ -399,6 +399,23 @@ mod tests {
     }
 
     #[test]
+    fn extensions_are_the_part_after_the_last_dot_of_the_name() {
+        let table = [
+            ("assets/app.JS", Some("js")),
+            ("archive.tar.gz", Some("gz")),
+            ("a.b/c", None),
+            (".htaccess", None),
+            ("dir/.env", None),
+            ("file.", None),
+            ("x.y", Some("y")),
+            ("noext", None),
+        ];
+        for (key, want) in table {
+            assert_eq!(extension(key).as_deref(), want, "{key}");
+        }
+    }
+
+    #[test]
     fn extensionless_files_are_sniffed() {
         assert_eq!(
             content_type("about", Sniff::Html),
@@ -412,13 +429,20 @@ mod tests {
             content_type("blob", Sniff::Binary),
             "application/octet-stream"
         );
-        let table: [(&[u8], Sniff); 6] = [
+        let table: [(&[u8], Sniff); 10] = [
             (b"<!DOCTYPE html><html>", Sniff::Html),
             (b"\xEF\xBB\xBF\n  <html lang=en>", Sniff::Html),
             (b"www.example.com\n", Sniff::Text),
             ("caf\u{e9}".as_bytes(), Sniff::Text),
             (b"\x89PNG\r\n\x1a\n\0\0", Sniff::Binary),
             (b"\xff\xfe\xfd", Sniff::Binary),
+            // Valid UTF-8 with a NUL is binary.
+            (b"abc\0def", Sniff::Binary),
+            // A character cut by the end of the prefix is still text...
+            (b"caf\xC3", Sniff::Text),
+            // ...unless there is a NUL before it, or the bad byte is not at the end.
+            (b"a\0caf\xC3", Sniff::Binary),
+            (b"a\xFFbcd", Sniff::Binary),
         ];
         for (bytes, want) in table {
             assert_eq!(Sniff::from_prefix(bytes), want, "{bytes:?}");
