@@ -48,6 +48,20 @@ pub struct FileConfig {
     pub verify: VerifyConfig,
     #[serde(default)]
     pub lock: LockConfig,
+    #[serde(default)]
+    pub aws: AwsConfig,
+}
+
+/// `[aws]`: how long a request to AWS may take before it is retried, then failed.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AwsConfig {
+    /// Seconds to wait for the first byte of an answer.
+    pub read_timeout_seconds: Option<u64>,
+    /// Seconds one attempt (a request with its body) may take.
+    pub attempt_timeout_seconds: Option<u64>,
+    /// Seconds an operation may take, retries included.
+    pub operation_timeout_seconds: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -195,6 +209,21 @@ pub fn connection(
             &env,
         ),
         max_attempts,
+        timeouts: timeouts(&file.aws),
+    }
+}
+
+/// The AWS request timeouts: the file's, at least a second each, else the defaults.
+pub fn timeouts(file: &AwsConfig) -> Timeouts {
+    let secs = |v: Option<u64>, default: Duration| {
+        v.map(|s| Duration::from_secs(s.max(1))).unwrap_or(default)
+    };
+    let d = Timeouts::default();
+    Timeouts {
+        connect: d.connect,
+        read: secs(file.read_timeout_seconds, d.read),
+        attempt: secs(file.attempt_timeout_seconds, d.attempt),
+        operation: secs(file.operation_timeout_seconds, d.operation),
     }
 }
 
@@ -488,6 +517,12 @@ fn build(
     } else {
         Vec::new()
     };
+    let max_attempts = file
+        .upload
+        .max_attempts
+        .unwrap_or(DEFAULT_MAX_ATTEMPTS)
+        .max(1);
+    let connection = connection(global, &file, max_attempts, &env);
     excludes.extend(file.exclude);
     let concurrency = concurrency
         .or(file.upload.concurrency)
@@ -519,27 +554,11 @@ fn build(
             "prune.max_share is a fraction between 0 and 1, not {max_share}"
         )));
     }
-    let max_attempts = file
-        .upload
-        .max_attempts
-        .unwrap_or(DEFAULT_MAX_ATTEMPTS)
-        .max(1);
     Ok(Settings {
         dir: target.dir.clone(),
         target: target.site,
         prefix,
-        connection: Connection {
-            region: global.region.clone().or(file.region),
-            profile: global.profile.clone().or(file.profile),
-            endpoints: endpoints(
-                global
-                    .endpoint_url
-                    .as_deref()
-                    .or(file.endpoint_url.as_deref()),
-                &env,
-            ),
-            max_attempts,
-        },
+        connection,
         excludes,
         rules: HeaderRules::new(&file.headers)?,
         allow_missing_index: target.allow_missing_index

@@ -8,7 +8,7 @@ use aws_sdk_cloudfront::error::ProvideErrorMetadata;
 use aws_sdk_cloudfront::types::{InvalidationBatch, Paths};
 use aws_sdk_cloudfront::Client;
 
-use crate::aws::{self, Service};
+use crate::aws::{self, At, Service};
 use crate::core::distribution::{bucket_of_origin, ApiView};
 use crate::core::edge::ErrorResponse;
 use crate::core::settings::Connection;
@@ -17,6 +17,7 @@ use crate::ports::{Call, Cdn as CdnPort, Created};
 
 pub struct Cdn {
     client: Client,
+    at: At,
 }
 
 impl Cdn {
@@ -27,6 +28,11 @@ impl Cdn {
         }
         Cdn {
             client: Client::from_conf(builder.build()),
+            at: At::new(
+                Service::CloudFront,
+                conn.endpoints.cloudfront.as_deref(),
+                sdk,
+            ),
         }
     }
 
@@ -62,7 +68,7 @@ impl Cdn {
             )),
             Err(e) if e.code() == Some("TooManyInvalidationsInProgress") => Ok(Created::Busy),
             Err(e) => Err(aws::error(
-                Service::CloudFront,
+                &self.at,
                 &format!("invalidate distribution {distribution}"),
                 e,
             )),
@@ -77,7 +83,7 @@ impl Cdn {
             .id(id)
             .send()
             .await
-            .map_err(|e| aws::error(Service::CloudFront, &format!("read distribution {id}"), e))?;
+            .map_err(|e| aws::error(&self.at, &format!("read distribution {id}"), e))?;
         let d = out
             .distribution()
             .ok_or_else(|| Error::aws(format!("distribution {id}: empty answer")))?;
@@ -120,7 +126,7 @@ impl Cdn {
             .await
             .map_err(|e| {
                 aws::error(
-                    Service::CloudFront,
+                    &self.at,
                     &format!("list invalidations of {distribution}"),
                     e,
                 )
@@ -152,7 +158,7 @@ impl Cdn {
             .id(id)
             .send()
             .await
-            .map_err(|e| aws::error(Service::CloudFront, &format!("read invalidation {id}"), e))?
+            .map_err(|e| aws::error(&self.at, &format!("read invalidation {id}"), e))?
             .invalidation
             .ok_or_else(|| Error::aws(format!("invalidation {id}: empty answer")))
     }

@@ -7,7 +7,7 @@ use aws_config::SdkConfig;
 use aws_sdk_cloudformation::types::{Capability, ChangeSetType, Parameter, TemplateStage};
 use aws_sdk_cloudformation::Client;
 
-use crate::aws::{self, Service};
+use crate::aws::{self, At, Service};
 use crate::core::settings::Connection;
 use crate::core::stack::{Change, ChangeSet, Event, StackInfo, StackResource};
 use crate::error::Result;
@@ -16,6 +16,7 @@ use crate::ports::{Call, StackService};
 #[derive(Clone)]
 pub struct Cfn {
     client: Client,
+    at: At,
 }
 
 impl Cfn {
@@ -26,6 +27,11 @@ impl Cfn {
         }
         Cfn {
             client: Client::from_conf(builder.build()),
+            at: At::new(
+                Service::CloudFormation,
+                conn.endpoints.cloudformation.as_deref(),
+                sdk,
+            ),
         }
     }
 
@@ -41,13 +47,7 @@ impl Cfn {
             {
                 return Ok(None)
             }
-            Err(e) => {
-                return Err(aws::error(
-                    Service::CloudFormation,
-                    &format!("describe stack {name}"),
-                    e,
-                ))
-            }
+            Err(e) => return Err(aws::error(&self.at, &format!("describe stack {name}"), e)),
         };
         let Some(s) = out.stacks().first() else {
             return Ok(None);
@@ -92,13 +92,7 @@ impl Cfn {
             .template_stage(TemplateStage::Original)
             .send()
             .await
-            .map_err(|e| {
-                aws::error(
-                    Service::CloudFormation,
-                    &format!("get the template of stack {name}"),
-                    e,
-                )
-            })?;
+            .map_err(|e| aws::error(&self.at, &format!("get the template of stack {name}"), e))?;
         Ok(out.template_body().unwrap_or_default().to_string())
     }
 
@@ -139,7 +133,7 @@ impl Cfn {
             .await
             .map_err(|e| {
                 aws::error(
-                    Service::CloudFormation,
+                    &self.at,
                     &format!("create a change set for stack {stack}"),
                     e,
                 )
@@ -162,11 +156,7 @@ impl Cfn {
                 .send()
                 .await
                 .map_err(|e| {
-                    aws::error(
-                        Service::CloudFormation,
-                        &format!("describe change set {change_set}"),
-                        e,
-                    )
+                    aws::error(&self.at, &format!("describe change set {change_set}"), e)
                 })?;
             status = out
                 .status()
@@ -205,13 +195,7 @@ impl Cfn {
             .change_set_name(change_set)
             .send()
             .await
-            .map_err(|e| {
-                aws::error(
-                    Service::CloudFormation,
-                    &format!("execute change set {change_set}"),
-                    e,
-                )
-            })?;
+            .map_err(|e| aws::error(&self.at, &format!("execute change set {change_set}"), e))?;
         Ok(())
     }
 
@@ -222,13 +206,7 @@ impl Cfn {
             .change_set_name(change_set)
             .send()
             .await
-            .map_err(|e| {
-                aws::error(
-                    Service::CloudFormation,
-                    &format!("delete change set {change_set}"),
-                    e,
-                )
-            })?;
+            .map_err(|e| aws::error(&self.at, &format!("delete change set {change_set}"), e))?;
         Ok(())
     }
 
@@ -240,13 +218,7 @@ impl Cfn {
             .stack_name(stack)
             .send()
             .await
-            .map_err(|e| {
-                aws::error(
-                    Service::CloudFormation,
-                    &format!("read events of stack {stack}"),
-                    e,
-                )
-            })?;
+            .map_err(|e| aws::error(&self.at, &format!("read events of stack {stack}"), e))?;
         Ok(out
             .stack_events()
             .iter()
@@ -272,7 +244,7 @@ impl Cfn {
             .await
             .map_err(|e| {
                 aws::error(
-                    Service::CloudFormation,
+                    &self.at,
                     &format!("set termination protection of stack {stack}"),
                     e,
                 )
@@ -287,9 +259,7 @@ impl Cfn {
             .set_role_arn(role_arn.map(str::to_owned))
             .send()
             .await
-            .map_err(|e| {
-                aws::error(Service::CloudFormation, &format!("delete stack {stack}"), e)
-            })?;
+            .map_err(|e| aws::error(&self.at, &format!("delete stack {stack}"), e))?;
         Ok(())
     }
 
@@ -305,11 +275,7 @@ impl Cfn {
                 .send()
                 .await
                 .map_err(|e| {
-                    aws::error(
-                        Service::CloudFormation,
-                        &format!("list resources of stack {stack}"),
-                        e,
-                    )
+                    aws::error(&self.at, &format!("list resources of stack {stack}"), e)
                 })?;
             for r in page.stack_resource_summaries() {
                 out.push(StackResource {

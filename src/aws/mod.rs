@@ -40,7 +40,10 @@ pub async fn load(conn: &Connection) -> Result<SdkConfig> {
         )
         .timeout_config(
             TimeoutConfig::builder()
-                .connect_timeout(Duration::from_secs(5))
+                .connect_timeout(conn.timeouts.connect)
+                .read_timeout(conn.timeouts.read)
+                .operation_attempt_timeout(conn.timeouts.attempt)
+                .operation_timeout(conn.timeouts.operation)
                 .build(),
         );
     if let Some(profile) = &conn.profile {
@@ -176,13 +179,36 @@ impl Service {
     }
 }
 
-/// Turns an SDK error into a shipit error naming the service and what failed (`what`:
-/// "upload assets/app.js").
-pub fn error<E, R>(service: Service, what: &str, err: SdkError<E, R>) -> Error
+/// Where a client's requests go: the service and its endpoint, for errors that name both.
+#[derive(Debug, Clone)]
+pub struct At {
+    service: Service,
+    endpoint: String,
+}
+
+impl At {
+    /// The custom endpoint (an emulator, a VPC endpoint), else AWS's own in the SDK's region.
+    pub fn new(service: Service, custom: Option<&str>, sdk: &SdkConfig) -> At {
+        let endpoint = match custom {
+            Some(url) => url.to_string(),
+            None => format!(
+                "{} in {}",
+                service.name(),
+                sdk.region().map(|r| r.as_ref()).unwrap_or("us-east-1")
+            ),
+        };
+        At { service, endpoint }
+    }
+}
+
+/// Turns an SDK error into a shipit error naming the service, its endpoint and what failed
+/// (`what`: "upload assets/app.js").
+pub fn error<E, R>(at: &At, what: &str, err: SdkError<E, R>) -> Error
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug + HasStatus,
 {
+    let service = at.service;
     let status = err.raw_response().and_then(|r| r.http_status());
     let code = err.code().map(str::to_owned);
     let detail = match (&code, err.message()) {
@@ -206,8 +232,16 @@ where
             message: format!("{what}: the bucket does not exist ({detail})"),
             hint: Some("check --bucket and --region; create the bucket first (or let the stack create it)".into()),
         },
-        _ if matches!(err, SdkError::DispatchFailure(_) | SdkError::TimeoutError(_)) => Error::Aws {
-            message: format!("{what}: cannot reach the {} endpoint ({detail})", service.name()),
+        _ if matches!(&err, SdkError::TimeoutError(_))
+            || matches!(&err, SdkError::DispatchFailure(d) if d.is_timeout()) =>
+        {
+            Error::Aws {
+            message: format!("{what}: no answer from {} in time ({detail})", at.endpoint),
+            hint: Some("the endpoint accepted the request but did not answer; retrying is safe: nothing was deleted. The limits are [aws] read_timeout_seconds, attempt_timeout_seconds and operation_timeout_seconds in shipit.toml".into()),
+            }
+        }
+        _ if matches!(err, SdkError::DispatchFailure(_)) => Error::Aws {
+            message: format!("{what}: cannot reach {} ({detail})", at.endpoint),
             hint: Some("check the network, --endpoint-url and any proxy settings; retrying is safe: nothing was deleted".into()),
         },
         _ => Error::Aws {

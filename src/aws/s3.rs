@@ -17,7 +17,7 @@ use aws_sdk_s3::Client;
 use futures::{StreamExt, TryStreamExt};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
-use crate::aws::{self, Service};
+use crate::aws::{self, At, Service};
 use crate::core::edge::Fetched;
 use crate::core::files::{decode_key, Md5, STATE_DIR};
 use crate::core::headers::Headers;
@@ -35,6 +35,7 @@ pub struct Store {
     client: Client,
     bucket: String,
     prefix: String,
+    at: At,
 }
 
 /// Everything but unreserved characters and `/` is escaped in a CopySource.
@@ -51,6 +52,7 @@ impl Store {
             client: client(sdk, conn),
             bucket: bucket.to_string(),
             prefix: prefix.to_string(),
+            at: At::new(Service::S3, conn.endpoints.s3.as_deref(), sdk),
         }
     }
 
@@ -76,7 +78,7 @@ impl Store {
             }
             let page = req.send().await.map_err(|e| {
                 aws::error(
-                    Service::S3,
+                    &self.at,
                     &format!("list s3://{}/{}", self.bucket, self.prefix),
                     e,
                 )
@@ -122,7 +124,7 @@ impl Store {
             .key(self.full(key))
             .send()
             .await
-            .map_err(|e| aws::error(Service::S3, &format!("head {key}"), e))?;
+            .map_err(|e| aws::error(&self.at, &format!("head {key}"), e))?;
         Ok(Head {
             etag: out.e_tag().map(|t| t.trim_matches('"').to_string()),
             size: out.content_length().unwrap_or(0).max(0) as u64,
@@ -157,7 +159,7 @@ impl Store {
             .set_metadata(Some(Self::metadata(md5)))
             .send()
             .await
-            .map_err(|e| aws::error(Service::S3, &format!("upload {key}"), e))?;
+            .map_err(|e| aws::error(&self.at, &format!("upload {key}"), e))?;
         Ok(out
             .e_tag()
             .unwrap_or_default()
@@ -187,7 +189,7 @@ impl Store {
             .set_metadata(Some(Self::metadata(md5)))
             .send()
             .await
-            .map_err(|e| aws::error(Service::S3, &format!("start multipart upload of {key}"), e))?;
+            .map_err(|e| aws::error(&self.at, &format!("start multipart upload of {key}"), e))?;
         let upload_id = created
             .upload_id()
             .ok_or_else(|| {
@@ -248,7 +250,7 @@ impl Store {
                     .send()
                     .await
                     .map_err(|e| {
-                        aws::error(Service::S3, &format!("upload part {number} of {key}"), e)
+                        aws::error(&self.at, &format!("upload part {number} of {key}"), e)
                     })?;
                 Ok::<_, Error>(
                     CompletedPart::builder()
@@ -274,13 +276,7 @@ impl Store {
             )
             .send()
             .await
-            .map_err(|e| {
-                aws::error(
-                    Service::S3,
-                    &format!("complete multipart upload of {key}"),
-                    e,
-                )
-            })?;
+            .map_err(|e| aws::error(&self.at, &format!("complete multipart upload of {key}"), e))?;
         Ok(out
             .e_tag()
             .unwrap_or_default()
@@ -325,7 +321,7 @@ impl Store {
             .set_metadata(Some(Self::metadata(md5)))
             .send()
             .await
-            .map_err(|e| aws::error(Service::S3, &what, e))?;
+            .map_err(|e| aws::error(&self.at, &what, e))?;
         Ok(out
             .copy_object_result()
             .and_then(|r| r.e_tag())
@@ -339,7 +335,7 @@ impl Store {
     async fn delete_batch(&self, keys: &[String]) -> Result<()> {
         let ids: Vec<(String, Option<String>)> =
             keys.iter().map(|k| (self.full(k), None)).collect();
-        delete_objects(&self.client, &self.bucket, &ids, "check s3:DeleteObject permission and object locks; re-running the deploy retries the prune").await
+        self.delete_objects(&ids, "check s3:DeleteObject permission and object locks; re-running the deploy retries the prune").await
     }
 
     /// A small JSON object under `.shipit/` (never cached anywhere), written only if the
@@ -380,7 +376,7 @@ impl Store {
             {
                 Ok(None)
             }
-            Err(e) => Err(aws::error(Service::S3, what, e)),
+            Err(e) => Err(aws::error(&self.at, what, e)),
         }
     }
 
@@ -395,7 +391,7 @@ impl Store {
         let out = match res {
             Ok(out) => out,
             Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => return Ok(None),
-            Err(e) => return Err(aws::error(Service::S3, what, e)),
+            Err(e) => return Err(aws::error(&self.at, what, e)),
         };
         let etag = out
             .e_tag()
@@ -428,7 +424,7 @@ impl Store {
             .into_paginator()
             .send();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| aws::error(Service::S3, what, e))?;
+            let page = page.map_err(|e| aws::error(&self.at, what, e))?;
             for o in page.contents() {
                 if let Some(k) = o.key().and_then(|k| k.strip_prefix(&full_dir)) {
                     keys.push(k.to_string());
@@ -453,7 +449,7 @@ impl Store {
             Err(e) if matches!(e.raw_response().map(|r| r.status().as_u16()), Some(412)) => {
                 Ok(false)
             }
-            Err(e) => Err(aws::error(Service::S3, what, e)),
+            Err(e) => Err(aws::error(&self.at, what, e)),
         }
     }
 
@@ -474,7 +470,7 @@ impl Store {
             let page = req
                 .send()
                 .await
-                .map_err(|e| aws::error(Service::S3, &format!("list the versions of {key}"), e))?;
+                .map_err(|e| aws::error(&self.at, &format!("list the versions of {key}"), e))?;
             for v in page
                 .versions()
                 .iter()
@@ -569,128 +565,125 @@ impl ObjectStore for Store {
         Box::pin(Store::versions(self, key))
     }
     fn purge(&self) -> Call<'_, (usize, usize)> {
-        Box::pin(purge_bucket(&self.client, &self.bucket))
+        Box::pin(self.purge_bucket())
     }
 }
 
-/// One DeleteObjects request for up to 1000 (key, version) pairs. A reply of 200 may still
-/// carry per-key errors: those are failures too.
-async fn delete_objects(
-    client: &Client,
-    bucket: &str,
-    ids: &[(String, Option<String>)],
-    hint: &str,
-) -> Result<()> {
-    assert!(
-        ids.len() <= DELETE_BATCH,
-        "delete batch of {} keys",
-        ids.len()
-    );
-    let objects = ids
-        .iter()
-        .map(|(k, v)| {
-            ObjectIdentifier::builder()
-                .key(k)
-                .set_version_id(v.clone())
-                .build()
-                .map_err(|e| Error::Internal(format!("delete {k}: {e}")))
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let delete = Delete::builder()
-        .set_objects(Some(objects))
-        .quiet(true)
-        .build()
-        .map_err(|e| Error::Internal(format!("delete request: {e}")))?;
-    let out = client
-        .delete_objects()
-        .bucket(bucket)
-        .delete(delete)
-        .send()
-        .await
-        .map_err(|e| {
-            aws::error(
-                Service::S3,
-                &format!("delete {} objects in {bucket}", ids.len()),
-                e,
-            )
-        })?;
-    if out.errors().is_empty() {
-        return Ok(());
-    }
-    let shown: Vec<String> = out
-        .errors()
-        .iter()
-        .take(5)
-        .map(|e| {
-            format!(
-                "{} ({}: {})",
-                e.key().unwrap_or("?"),
-                e.code().unwrap_or("?"),
-                e.message().unwrap_or("")
-            )
-        })
-        .collect();
-    Err(Error::Aws {
-        message: format!(
-            "S3 refused to delete {} of {} objects in {bucket}: {}",
-            out.errors().len(),
-            ids.len(),
-            shown.join(", ")
-        ),
-        hint: Some(hint.into()),
-    })
-}
-
-/// Deletes every object version and delete marker in a bucket (so a versioned bucket can be
-/// deleted). Returns (versions, delete markers) removed. A missing bucket is already empty.
-async fn purge_bucket(client: &Client, bucket: &str) -> Result<(usize, usize)> {
-    let (mut versions, mut markers) = (0, 0);
-    loop {
-        let page = match client
-            .list_object_versions()
+impl Store {
+    /// One DeleteObjects request for up to 1000 (key, version) pairs. A reply of 200 may still
+    /// carry per-key errors: those are failures too.
+    async fn delete_objects(&self, ids: &[(String, Option<String>)], hint: &str) -> Result<()> {
+        let (client, bucket) = (&self.client, self.bucket.as_str());
+        assert!(
+            ids.len() <= DELETE_BATCH,
+            "delete batch of {} keys",
+            ids.len()
+        );
+        let objects = ids
+            .iter()
+            .map(|(k, v)| {
+                ObjectIdentifier::builder()
+                    .key(k)
+                    .set_version_id(v.clone())
+                    .build()
+                    .map_err(|e| Error::Internal(format!("delete {k}: {e}")))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let delete = Delete::builder()
+            .set_objects(Some(objects))
+            .quiet(true)
+            .build()
+            .map_err(|e| Error::Internal(format!("delete request: {e}")))?;
+        let out = client
+            .delete_objects()
             .bucket(bucket)
-            .max_keys(DELETE_BATCH as i32)
+            .delete(delete)
             .send()
             .await
-        {
-            Ok(p) => p,
-            Err(e) if e.code() == Some("NoSuchBucket") => return Ok((versions, markers)),
-            Err(e) => {
-                return Err(aws::error(
-                    Service::S3,
-                    &format!("list versions in {bucket}"),
+            .map_err(|e| {
+                aws::error(
+                    &self.at,
+                    &format!("delete {} objects in {bucket}", ids.len()),
                     e,
-                ))
+                )
+            })?;
+        if out.errors().is_empty() {
+            return Ok(());
+        }
+        let shown: Vec<String> = out
+            .errors()
+            .iter()
+            .take(5)
+            .map(|e| {
+                format!(
+                    "{} ({}: {})",
+                    e.key().unwrap_or("?"),
+                    e.code().unwrap_or("?"),
+                    e.message().unwrap_or("")
+                )
+            })
+            .collect();
+        Err(Error::Aws {
+            message: format!(
+                "S3 refused to delete {} of {} objects in {bucket}: {}",
+                out.errors().len(),
+                ids.len(),
+                shown.join(", ")
+            ),
+            hint: Some(hint.into()),
+        })
+    }
+
+    /// Deletes every object version and delete marker in a bucket (so a versioned bucket can be
+    /// deleted). Returns (versions, delete markers) removed. A missing bucket is already empty.
+    async fn purge_bucket(&self) -> Result<(usize, usize)> {
+        let (client, bucket) = (&self.client, self.bucket.as_str());
+        let (mut versions, mut markers) = (0, 0);
+        loop {
+            let page = match client
+                .list_object_versions()
+                .bucket(bucket)
+                .max_keys(DELETE_BATCH as i32)
+                .send()
+                .await
+            {
+                Ok(p) => p,
+                Err(e) if e.code() == Some("NoSuchBucket") => return Ok((versions, markers)),
+                Err(e) => {
+                    return Err(aws::error(
+                        &self.at,
+                        &format!("list versions in {bucket}"),
+                        e,
+                    ))
+                }
+            };
+            let mut ids = Vec::new();
+            for v in page.versions() {
+                ids.push((
+                    v.key().unwrap_or_default().to_string(),
+                    v.version_id().map(str::to_owned),
+                ));
             }
-        };
-        let mut ids = Vec::new();
-        for v in page.versions() {
-            ids.push((
-                v.key().unwrap_or_default().to_string(),
-                v.version_id().map(str::to_owned),
-            ));
+            let n_versions = ids.len();
+            for m in page.delete_markers() {
+                ids.push((
+                    m.key().unwrap_or_default().to_string(),
+                    m.version_id().map(str::to_owned),
+                ));
+            }
+            if ids.is_empty() {
+                return Ok((versions, markers));
+            }
+            for chunk in ids.chunks(DELETE_BATCH) {
+                self.delete_objects(
+                    chunk,
+                    "check s3:DeleteObjectVersion permission and object locks",
+                )
+                .await?;
+            }
+            versions += n_versions;
+            markers += ids.len() - n_versions;
         }
-        let n_versions = ids.len();
-        for m in page.delete_markers() {
-            ids.push((
-                m.key().unwrap_or_default().to_string(),
-                m.version_id().map(str::to_owned),
-            ));
-        }
-        if ids.is_empty() {
-            return Ok((versions, markers));
-        }
-        for chunk in ids.chunks(DELETE_BATCH) {
-            delete_objects(
-                client,
-                bucket,
-                chunk,
-                "check s3:DeleteObjectVersion permission and object locks",
-            )
-            .await?;
-        }
-        versions += n_versions;
-        markers += ids.len() - n_versions;
     }
 }
 

@@ -70,6 +70,32 @@ pub struct Connection {
     pub profile: Option<String>,
     pub endpoints: Endpoints,
     pub max_attempts: u32,
+    pub timeouts: Timeouts,
+}
+
+/// How long a request to AWS may take. An endpoint that accepts the connection and never
+/// answers fails the attempt after `read`; attempts are retried (`max_attempts`), and the
+/// whole operation never takes longer than `operation`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    pub connect: Duration,
+    /// Until the first byte of the answer.
+    pub read: Duration,
+    /// One attempt, its upload included (a 16 MiB part at 1 MB/s takes 17 s).
+    pub attempt: Duration,
+    /// All attempts of one operation.
+    pub operation: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Timeouts {
+        Timeouts {
+            connect: Duration::from_secs(5),
+            read: Duration::from_secs(30),
+            attempt: Duration::from_secs(300),
+            operation: Duration::from_secs(900),
+        }
+    }
 }
 
 impl Connection {

@@ -654,7 +654,10 @@ mod tests {
         assert!(t.contains("      cause: the bucket is public"), "{t}");
         assert!(t.contains("skip  https redirect"), "{t}");
         // The URL is shown for checks that made a request, and only for them.
-        assert!(t.contains("PASS  apex             200  [http://x/]\n"), "{t}");
+        assert!(
+            t.contains("PASS  apex             200  [http://x/]\n"),
+            "{t}"
+        );
         assert!(!t.contains("served over http  ["), "{t}");
     }
 }

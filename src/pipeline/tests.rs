@@ -75,6 +75,7 @@ fn settings(dir: &Path) -> Settings {
             profile: None,
             endpoints: Endpoints::default(),
             max_attempts: 1,
+            timeouts: Timeouts::default(),
         },
         excludes: Vec::new(),
         rules: HeaderRules::default(),

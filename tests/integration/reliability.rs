@@ -156,3 +156,54 @@ fn an_oversize_answer_is_diagnosed_as_too_large_not_unreachable() {
     assert!(cause.contains("larger than 16 MiB"), "{cause}");
     assert!(!cause.contains("DNS"), "{cause}");
 }
+
+/// Runs a command, killing it (and failing the test) if it outlives `limit`.
+fn output_within(
+    mut cmd: std::process::Command,
+    limit: std::time::Duration,
+) -> std::process::Output {
+    use std::process::Stdio;
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "still running after {limit:?}:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn an_s3_endpoint_that_never_answers_fails_the_deploy_naming_it() {
+    let w = World::new("s3-stall");
+    w.write("index.html", "<html></html>");
+    let server = Server::start(stall);
+    let config = w.write_config("[aws]\nread_timeout_seconds = 1\n[upload]\nmax_attempts = 2\n");
+    let mut cmd = w.cmd(&[
+        "deploy",
+        w.site().to_str().unwrap(),
+        "--bucket",
+        &w.bucket,
+        "--config",
+        &config,
+    ]);
+    cmd.env("AWS_ENDPOINT_URL", &server.url);
+    let out = output_within(cmd, std::time::Duration::from_secs(60));
+    assert_exit(&out, 6);
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!("no answer from {}", server.url)),
+        "{err}"
+    );
+    assert!(err.contains("[aws] read_timeout_seconds"), "{err}");
+}
