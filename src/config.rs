@@ -176,19 +176,25 @@ pub struct LockConfig {
     pub wait_seconds: Option<u64>,
 }
 
-pub fn lock_settings(file: &LockConfig, wait_flag: Option<u64>) -> LockSettings {
-    LockSettings {
-        ttl: Duration::from_secs(
-            file.ttl_minutes
-                .map(|m| m * 60)
-                .unwrap_or(DEFAULT_LOCK_TTL_SECONDS),
-        ),
+pub fn lock_settings(file: &LockConfig, wait_flag: Option<u64>) -> Result<LockSettings> {
+    let ttl = file
+        .ttl_minutes
+        .map(|m| m.saturating_mul(60))
+        .unwrap_or(DEFAULT_LOCK_TTL_SECONDS);
+    if ttl < MIN_LOCK_TTL_SECONDS {
+        return Err(Error::config_hint(
+            format!("[lock] ttl_minutes = {} would let the deploy lock expire at once", ttl / 60),
+            "the lock lives at least a minute (it is renewed while a deploy runs); the default is 30",
+        ));
+    }
+    Ok(LockSettings {
+        ttl: Duration::from_secs(ttl),
         wait: Duration::from_secs(
             wait_flag
                 .or(file.wait_seconds)
                 .unwrap_or(DEFAULT_LOCK_WAIT_SECONDS),
         ),
-    }
+    })
 }
 
 /// Where the AWS APIs are and who we are, from flags, file and environment.
@@ -584,7 +590,7 @@ fn build(
                     .grace_hours
                     .unwrap_or(crate::core::release::DEFAULT_GRACE_HOURS),
         },
-        lock: lock_settings(&file.lock, target.lock_wait),
+        lock: lock_settings(&file.lock, target.lock_wait)?,
         cdn: CdnSettings {
             distribution_id: target
                 .distribution_id
@@ -820,6 +826,25 @@ mod tests {
         assert_eq!(st.parameters["EnableApi"], "true");
         assert_eq!(st.parameters["PriceClass"], "PriceClass_All");
         assert_eq!(st.timeout, Duration::from_secs(300));
+    }
+
+    #[test]
+    fn a_lock_that_would_expire_at_once_is_refused() {
+        let err = settings_for(
+            &["shipit", "deploy", "d"],
+            "bucket = \"b-1\"\n[lock]\nttl_minutes = 0\n",
+            &[],
+        )
+        .unwrap_err();
+        assert_eq!(err.exit_code(), crate::error::exit::USAGE);
+        assert!(err.to_string().contains("ttl_minutes"), "{err}");
+        let s = settings_for(
+            &["shipit", "deploy", "d"],
+            "bucket = \"b-1\"\n[lock]\nttl_minutes = 1\n",
+            &[],
+        )
+        .unwrap();
+        assert_eq!(s.lock.ttl, Duration::from_secs(60));
     }
 
     #[test]

@@ -332,10 +332,28 @@ impl Store {
 
     /// Deletes up to 1000 keys in one request. A reply of 200 may still carry per-key errors:
     /// those are failures too.
+    ///
+    /// A key with a control character cannot travel in DeleteObjects' XML (most are not XML
+    /// characters, and XML turns a CR into a LF, which would name another key): those keys are
+    /// deleted one by one, their names in the request's path.
     async fn delete_batch(&self, keys: &[String]) -> Result<()> {
-        let ids: Vec<(String, Option<String>)> =
-            keys.iter().map(|k| (self.full(k), None)).collect();
-        self.delete_objects(&ids, "check s3:DeleteObject permission and object locks; re-running the deploy retries the prune").await
+        let (odd, plain): (Vec<&String>, Vec<&String>) =
+            keys.iter().partition(|k| k.chars().any(|c| c.is_control()));
+        if !plain.is_empty() {
+            let ids: Vec<(String, Option<String>)> =
+                plain.iter().map(|k| (self.full(k), None)).collect();
+            self.delete_objects(&ids, "check s3:DeleteObject permission and object locks; re-running the deploy retries the prune").await?;
+        }
+        for key in odd {
+            self.client
+                .delete_object()
+                .bucket(&self.bucket)
+                .key(self.full(key))
+                .send()
+                .await
+                .map_err(|e| aws::error(&self.at, &format!("delete {key}"), e))?;
+        }
+        Ok(())
     }
 
     /// A small JSON object under `.shipit/` (never cached anywhere), written only if the

@@ -51,7 +51,7 @@ pub(crate) async fn run(
     }
     let store = clients.store(&bucket, &settings.prefix);
     let lock = shipit::pipeline::lock::acquire(
-        store.as_ref(),
+        store.clone(),
         "deploy",
         settings.lock.ttl,
         settings.lock.wait,
@@ -64,18 +64,19 @@ pub(crate) async fn run(
     let cdn = clients.cdn();
     let result = async {
         let prepared = deploy::prepare(&settings, store.clone(), scanned, reporter).await?;
-        let written = deploy::write_all(prepared, &settings, reporter).await?;
+        let written = deploy::write_all(prepared, &settings, Some(&lock), reporter).await?;
         let f = Finish {
             cdn: Some(&cdn),
             checks: &checks,
             outputs: ensured.as_ref().map(|e| &e.outputs),
             index_md5: local_index_md5(&settings.dir),
             region: clients.region(),
+            lock: Some(&lock),
         };
         finish(&settings, f, written, reporter).await
     }
     .await;
-    unlock(lock, store.as_ref(), reporter).await;
+    unlock(lock, reporter).await;
     let (mut summary, verified) = result?;
     summary.seconds = started.elapsed().as_secs_f64();
     print_summary(&summary, ensured.as_ref(), reporter);

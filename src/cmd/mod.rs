@@ -116,8 +116,8 @@ pub(crate) fn site_bucket(stack: &str, outputs: &BTreeMap<String, String>) -> Re
 }
 
 /// Releases the deploy lock; a failure to is a warning (it expires by itself).
-pub(crate) async fn unlock(lock: Lock, store: &dyn ObjectStore, reporter: &dyn Reporter) {
-    if let Err(e) = lock.release(store).await {
+pub(crate) async fn unlock(lock: Lock, reporter: &dyn Reporter) {
+    if let Err(e) = lock.release().await {
         reporter.warn(&format!(
             "could not release the deploy lock ({e}); it expires by itself, or `shipit unlock`"
         ));

@@ -4,6 +4,7 @@ use serde_json::json;
 
 use shipit::cli::{Cli, TargetArgs};
 use shipit::config;
+use shipit::core::files::shown;
 use shipit::core::plan::{Op, Plan, Reason};
 use shipit::core::settings::SiteTarget;
 use shipit::core::summary::human_bytes;
@@ -123,7 +124,7 @@ pub(crate) fn print_plan(
         listing.push_str(&format!(
             "{:<7} {}  ({})\n",
             deploy::verb(a.op),
-            a.key,
+            shown(&a.key),
             a.reason
         ));
     }

@@ -6,6 +6,7 @@ use serde_json::json;
 
 use shipit::cli::{Cli, RollbackArgs, SiteArgs};
 use shipit::config;
+use shipit::core::files::shown;
 use shipit::error::{Error, Result};
 use shipit::output::stdout;
 use shipit::output::term::Terminal;
@@ -66,8 +67,9 @@ pub(crate) async fn releases_command(
         reporter.stage(&format!("no releases recorded in s3://{}", store.bucket()));
         return Ok(());
     }
+    // Every field of a record comes from the bucket: each is shown escaped, one line each.
     for r in &releases {
-        stdout::line(&format!(
+        stdout::line(&shown(&format!(
             "{} {:<32} {:>5} files  {:<12} {}",
             if Some(&r.id) == live.as_ref() {
                 "*"
@@ -78,7 +80,7 @@ pub(crate) async fn releases_command(
             r.files.len(),
             r.commit.as_deref().map(|c| clip(c, 12)).unwrap_or("-"),
             r.source
-        ));
+        )));
     }
     Ok(())
 }
@@ -104,7 +106,7 @@ pub(crate) async fn rollback(
     }
     let store = site.store.as_ref();
     let lock = lock::acquire(
-        store,
+        site.store.clone(),
         "rollback",
         settings.lock.ttl,
         settings.lock.wait,
@@ -135,18 +137,19 @@ pub(crate) async fn rollback(
         let index_md5 = release.files.get("index.html").map(|e| e.md5.clone());
         let from = deploy::Started::from_release(release)?;
         let prepared = deploy::prepare(&settings, site.store.clone(), from, reporter).await?;
-        let written = deploy::write_all(prepared, &settings, reporter).await?;
+        let written = deploy::write_all(prepared, &settings, Some(&lock), reporter).await?;
         let f = Finish {
             cdn: Some(&cdn),
             checks: &checks,
             outputs: site.outputs.as_ref(),
             index_md5,
             region: clients.region(),
+            lock: Some(&lock),
         };
         finish(&settings, f, written, reporter).await
     }
     .await;
-    unlock(lock, store, reporter).await;
+    unlock(lock, reporter).await;
     let (mut summary, verified) = result?;
     summary.seconds = started.elapsed().as_secs_f64();
     print_summary(&summary, None, reporter);

@@ -159,6 +159,8 @@ impl SiteTarget {
 
 /// Default seconds a lock lives: longer than any deploy, short enough to recover from a crash.
 pub const DEFAULT_LOCK_TTL_SECONDS: u64 = 30 * 60;
+/// The shortest a lock may live: a heartbeat renews it every third of its TTL.
+pub const MIN_LOCK_TTL_SECONDS: u64 = 60;
 /// Default seconds a second run waits for the first.
 pub const DEFAULT_LOCK_WAIT_SECONDS: u64 = 120;
 

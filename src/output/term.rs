@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use crate::core::files::shown;
 use crate::core::summary::human_bytes;
 use crate::ports::{Progress as ProgressPort, Reporter};
 
@@ -89,9 +90,12 @@ impl Terminal {
         }
     }
 
+    /// Writes one line. Control characters in it (an ESC from a file name that would drive
+    /// the terminal, a newline that would split the message) are escaped: every message is
+    /// one line, whatever names it carries.
     fn line(&self, text: &str) {
         let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
-        let _ = writeln!(out, "{text}");
+        let _ = writeln!(out, "{}", shown(text));
     }
 }
 
@@ -247,6 +251,26 @@ mod tests {
             "::group::planning\n    3 files\n::endgroup::\n::group::uploading 100%25\n\
              ::warning title=shipit::slow%0Anetwork\n::endgroup::\nerror: upload failed\nhint: retry\n\
              ::error title=shipit::upload failed%0Ahint: retry\n"
+        );
+    }
+
+    #[test]
+    fn names_cannot_drive_the_terminal_or_split_a_line() {
+        let buf = Buf::default();
+        let r = Terminal::new(Mode::Plain, 1, Box::new(buf.clone()));
+        r.info("upload evil\u{1b}[2J.txt");
+        r.error("cannot read: two\nlines.txt", Some("rename it"));
+        assert_eq!(
+            String::from_utf8(buf.0.lock().unwrap().clone()).unwrap(),
+            "    upload evil\\u{1b}[2J.txt\nerror: cannot read: two\\nlines.txt\nhint: rename it\n"
+        );
+        // In GitHub Actions, CR and LF are the annotation's own line breaks; ESC is escaped.
+        let buf = Buf::default();
+        let r = Terminal::new(Mode::Plain, 0, Box::new(buf.clone())).with_github(true);
+        r.warn("a\u{1b}b\nc");
+        assert_eq!(
+            String::from_utf8(buf.0.lock().unwrap().clone()).unwrap(),
+            "::warning title=shipit::a\\u{1b}b%0Ac\n"
         );
     }
 

@@ -12,12 +12,13 @@ use futures::{StreamExt, TryStreamExt};
 use crate::clock::{epoch_millis, epoch_secs};
 use crate::core::files::LocalFile;
 use crate::core::headers::Headers;
-use crate::core::plan::{self, Action, Op, Plan, Reason};
+use crate::core::plan::{self, Action, Op, Phase, Plan, Reason};
 use crate::core::release::Release;
 use crate::core::settings::Settings;
 use crate::core::state::{self, Entry, Manifest};
 use crate::core::summary::{human_bytes, Summary};
 use crate::error::{Error, Result};
+use crate::pipeline::lock::Lock;
 use crate::pipeline::records;
 use crate::pipeline::scan::{self, ScanOptions};
 use crate::ports::{ObjectStore, Reporter, DELETE_BATCH};
@@ -384,6 +385,7 @@ pub fn commit_of(dir: &std::path::Path) -> Option<String> {
 pub async fn write_all(
     prepared: Prepared,
     settings: &Settings,
+    lock: Option<&Lock>,
     reporter: &dyn Reporter,
 ) -> Result<Written> {
     let Prepared {
@@ -406,6 +408,9 @@ pub async fn write_all(
         ));
         let progress = reporter.progress("upload", writes as u64, counts.upload_bytes);
         for (phase, actions) in plan.write_phases() {
+            if let (Phase::RootIndex, Some(lock)) = (phase, lock) {
+                lock.fence("the root index.html").await?;
+            }
             reporter.detail(&format!("phase {phase:?}: {} writes", actions.len()));
             let done: Vec<(String, String)> = futures::stream::iter(actions)
                 .map(|action| {
@@ -520,6 +525,7 @@ pub async fn write_all(
 pub async fn settle(
     written: &mut Written,
     invalidated: bool,
+    lock: Option<&Lock>,
     reporter: &dyn Reporter,
 ) -> Result<Option<String>> {
     let mut changed = false;
@@ -529,6 +535,9 @@ pub async fn settle(
     }
     let recorded = match written.release.take() {
         Some(r) => {
+            if let Some(lock) = lock {
+                lock.fence("the release record").await?;
+            }
             records::put_release(written.store.as_ref(), &r).await?;
             reporter.info(&format!("release {} recorded", r.id));
             written.manifest.release_pending = false;
@@ -547,6 +556,7 @@ pub async fn settle(
 pub async fn prune(
     written: Written,
     settings: &Settings,
+    lock: Option<&Lock>,
     reporter: &dyn Reporter,
 ) -> Result<Summary> {
     let Written {
@@ -559,6 +569,9 @@ pub async fn prune(
     let counts = plan.counts();
     let mut deleted = 0;
     if settings.prune && counts.delete > 0 {
+        if let Some(lock) = lock {
+            lock.fence("the prune").await?;
+        }
         let keys: Vec<String> = plan.deletes().map(|a| a.key.clone()).collect();
         reporter.stage(&format!(
             "pruning {} objects the build no longer has",

@@ -11,6 +11,7 @@ use crate::core::summary::Summary;
 use crate::error::{Error, Result};
 use crate::pipeline::deploy::{self, Written};
 use crate::pipeline::invalidate;
+use crate::pipeline::lock::Lock;
 use crate::pipeline::verify::{self, Sources};
 use crate::ports::{Cdn, Reporter};
 
@@ -24,6 +25,8 @@ pub struct Finish<'a> {
     pub index_md5: Option<String>,
     /// The region, for the bucket's direct URL.
     pub region: String,
+    /// The deploy lock this run holds: checked before the release record and the prune.
+    pub lock: Option<&'a Lock>,
 }
 
 /// Invalidates, verifies, settles, prunes and records the release.
@@ -53,8 +56,8 @@ pub async fn finish(
         reporter.info("verification off (--no-verify)");
         None
     };
-    let release = deploy::settle(&mut written, settings.cdn.invalidate, reporter).await?;
-    let mut summary = deploy::prune(written, settings, reporter).await?;
+    let release = deploy::settle(&mut written, settings.cdn.invalidate, f.lock, reporter).await?;
+    let mut summary = deploy::prune(written, settings, f.lock, reporter).await?;
     summary.release = release;
     if let Some((id, paths)) = invalidation {
         summary.invalidation_id = Some(id);

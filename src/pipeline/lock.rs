@@ -3,7 +3,14 @@
 //! fails naming the holder. A lock left by a killed run expires after its TTL and is taken
 //! over with `If-Match` on the stale copy (so two waiters cannot both take it); `shipit unlock`
 //! breaks it at once.
+//!
+//! While a run holds the lock, a heartbeat renews it every third of its TTL (a conditional
+//! `If-Match` write of a later expiry), so a long deploy never looks dead. Before the writes
+//! that make a build live or delete anything (the root `index.html`, the release record, the
+//! prune) the run fences: it renews the lock with `If-Match` and stops, without that write, if
+//! the lock is no longer the one it holds (another run took it over).
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::clock::epoch_secs;
@@ -27,21 +34,106 @@ pub fn owner(get: impl Fn(&str) -> Option<String>) -> String {
     out
 }
 
-/// A held lock; release it with [`Lock::release`].
+/// A held lock; renewed in the background until [`Lock::release`].
 pub struct Lock {
-    etag: String,
+    state: Arc<Mutex<State>>,
+    store: Arc<dyn ObjectStore>,
+    heartbeat: tokio::task::JoinHandle<()>,
     /// Whether another run held it first (what we listed before may be out of date).
     pub waited: bool,
 }
 
-/// Takes the lock, waiting up to `wait` for another run to finish.
+/// What the holder knows of its lock.
+struct State {
+    /// The ETag of the lock object as we last wrote it.
+    etag: String,
+    holder: Holder,
+    ttl: Duration,
+    /// Set once a renewal found the lock replaced: it is someone else's now.
+    lost: Option<String>,
+}
+
+/// Takes the lock, waiting up to `wait` for another run to finish, and starts its heartbeat.
 pub async fn acquire(
-    store: &dyn ObjectStore,
+    store: Arc<dyn ObjectStore>,
     command: &str,
     ttl: Duration,
     wait: Duration,
     reporter: &dyn Reporter,
 ) -> Result<Lock> {
+    let (etag, holder, waited) = take(store.as_ref(), command, ttl, wait, reporter).await?;
+    let state = Arc::new(Mutex::new(State {
+        etag,
+        holder,
+        ttl,
+        lost: None,
+    }));
+    let heartbeat = tokio::spawn(beat(store.clone(), state.clone()));
+    Ok(Lock {
+        state,
+        store,
+        heartbeat,
+        waited,
+    })
+}
+
+/// Renews the lock every third of its TTL until aborted or the lock is lost.
+async fn beat(store: Arc<dyn ObjectStore>, state: Arc<Mutex<State>>) {
+    let every = lock_state(&state).ttl / 3;
+    loop {
+        tokio::time::sleep(every).await;
+        // A failed request is tried again at the next beat; a lost lock ends the heartbeat.
+        if let Ok(false) = renew(store.as_ref(), &state).await {
+            return;
+        }
+    }
+}
+
+fn lock_state(state: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
+    state.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Writes a later expiry, only if the lock is still the one we wrote (`If-Match`). False: it
+/// was replaced (taken over after expiring, or broken): it is not ours any more.
+async fn renew(store: &dyn ObjectStore, state: &Mutex<State>) -> Result<bool> {
+    let (body, etag) = {
+        let s = lock_state(state);
+        if s.lost.is_some() {
+            return Ok(false);
+        }
+        let mut holder = s.holder.clone();
+        holder.expires_at = epoch_secs() + s.ttl.as_secs();
+        let body = serde_json::to_vec(&holder).map_err(|e| Error::Internal(e.to_string()))?;
+        (body, s.etag.clone())
+    };
+    let written = store
+        .put_state(LOCK_KEY, body, Precondition::IfMatch(&etag), RENEW)
+        .await?;
+    let mut s = lock_state(state);
+    match written {
+        Some(new) => {
+            s.etag = new;
+            Ok(true)
+        }
+        None => {
+            s.lost = Some(format!(
+                "the lock was replaced while this run held it (it had expired after {}s, or `shipit unlock` broke it)",
+                s.ttl.as_secs()
+            ));
+            Ok(false)
+        }
+    }
+}
+
+const RENEW: &str = "renew the deploy lock";
+
+async fn take(
+    store: &dyn ObjectStore,
+    command: &str,
+    ttl: Duration,
+    wait: Duration,
+    reporter: &dyn Reporter,
+) -> Result<(String, Holder, bool)> {
     let started = std::time::Instant::now();
     let mut told = false;
     let who = owner(|k| std::env::var(k).ok());
@@ -58,7 +150,7 @@ pub async fn acquire(
             .put_state(LOCK_KEY, body.clone(), Precondition::IfAbsent, TAKE)
             .await?
         {
-            return Ok(Lock { etag, waited: told });
+            return Ok((etag, me, told));
         }
         let Some(held) = read(store).await? else {
             continue; // released between our attempt and our read: try again
@@ -67,7 +159,7 @@ pub async fn acquire(
         match decide(holder.as_ref(), t, started.elapsed(), wait) {
             Decision::TakeOver => {
                 if let Some(etag) = store
-                    .put_state(LOCK_KEY, body, Precondition::IfMatch(&etag), TAKE)
+                    .put_state(LOCK_KEY, body.clone(), Precondition::IfMatch(&etag), TAKE)
                     .await?
                 {
                     reporter.warn(&format!(
@@ -76,7 +168,7 @@ pub async fn acquire(
                             .map(|h| format!(" held by {} since {}", h.owner, h.acquired_at))
                             .unwrap_or_default()
                     ));
-                    return Ok(Lock { etag, waited: true });
+                    return Ok((etag, me, true));
                 }
             }
             Decision::Wait => {
@@ -113,11 +205,32 @@ pub async fn acquire(
 const TAKE: &str = "take the deploy lock";
 
 impl Lock {
-    /// Gives the lock back, only if it is still ours (someone who broke it and took it keeps
-    /// theirs).
-    pub async fn release(self, store: &dyn ObjectStore) -> Result<()> {
-        store
-            .delete(LOCK_KEY, Some(&self.etag), "release the deploy lock")
+    /// Checks, with a conditional renewal, that this run still holds the lock before `what`
+    /// (a write that makes a build live, or a delete). Fails, before that write, when it
+    /// does not.
+    pub async fn fence(&self, what: &str) -> Result<()> {
+        let held = renew(self.store.as_ref(), &self.state).await?;
+        let lost = lock_state(&self.state).lost.clone();
+        match (held, lost) {
+            (true, _) => Ok(()),
+            (false, why) => Err(Error::Refused {
+                message: format!(
+                    "stopped before {what}: this run no longer holds the deploy lock on s3://{}/{LOCK_KEY}: {}",
+                    self.store.bucket(),
+                    why.unwrap_or_default()
+                ),
+                hint: "another run is deploying this site; nothing more was written by this one. Raise [lock] ttl_minutes if deploys take that long, then deploy again".into(),
+            }),
+        }
+    }
+
+    /// Stops the heartbeat and gives the lock back, only if it is still ours (someone who
+    /// broke it and took it keeps theirs).
+    pub async fn release(self) -> Result<()> {
+        self.heartbeat.abort();
+        let etag = lock_state(&self.state).etag.clone();
+        self.store
+            .delete(LOCK_KEY, Some(&etag), "release the deploy lock")
             .await?;
         Ok(())
     }

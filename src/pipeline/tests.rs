@@ -148,13 +148,14 @@ async fn run_checked(
         }
     };
     let prepared = deploy::prepare(s, dyn_store, started, &reporter).await?;
-    let written = deploy::write_all(prepared, s, &reporter).await?;
+    let written = deploy::write_all(prepared, s, None, &reporter).await?;
     let f = Finish {
         cdn: Some(cdn),
         checks: &checks,
         outputs: None,
         index_md5: None,
         region: "us-east-1".into(),
+        lock: None,
     };
     finish(s, f, written, &reporter)
         .await
@@ -688,4 +689,94 @@ fn an_unreadable_release_record_is_skipped_and_keeps_what_it_may_reference() {
     assert_eq!(read.unreadable.len(), 1);
     assert_eq!(read.unreadable[0].key, key);
     assert!(read.unreadable[0].warning().contains(&key));
+}
+
+/// A lock record as another run would write it.
+fn other_holder() -> Vec<u8> {
+    serde_json::to_vec(&crate::core::lock::Holder {
+        owner: "ci@other pid 2".into(),
+        command: "deploy".into(),
+        acquired_at: 0,
+        expires_at: u64::MAX,
+    })
+    .unwrap()
+}
+
+#[test]
+fn a_run_that_lost_its_lock_stops_before_the_root_index_and_deletes_nothing() {
+    use crate::core::lock::LOCK_KEY;
+    use crate::ports::Precondition;
+    let store = Arc::new(MemoryStore::new("site", ""));
+    let cdn = MemoryCdn::default();
+    let (v1, v2) = (Build::new(V1), Build::new(V2));
+    block_on(run(&store, &cdn, &settings(v1.path()), None)).unwrap();
+    let s = settings(v2.path());
+    let reporter = Lines::default();
+    let dyn_store: Arc<dyn ObjectStore> = store.clone();
+    let err = block_on(async {
+        let lock = crate::pipeline::lock::acquire(
+            dyn_store.clone(),
+            "deploy",
+            Duration::from_secs(60),
+            Duration::ZERO,
+            &reporter,
+        )
+        .await?;
+        let started = deploy::start(&s, async { Ok(()) }, |_| None, &reporter)
+            .await?
+            .1;
+        let prepared = deploy::prepare(&s, dyn_store.clone(), started, &reporter).await?;
+        // Meanwhile the lock expired and another run took it over.
+        dyn_store
+            .put_state(LOCK_KEY, other_holder(), Precondition::None, "take over")
+            .await?;
+        deploy::write_all(prepared, &s, Some(&lock), &reporter).await
+    })
+    .err()
+    .expect("the run must stop");
+    assert!(matches!(err, Error::Refused { .. }), "{err}");
+    assert!(
+        err.to_string().contains("before the root index.html"),
+        "{err}"
+    );
+    let index = String::from_utf8(store.object("index.html").unwrap().body).unwrap();
+    assert!(
+        index.contains("v1"),
+        "the root index.html was not written: {index}"
+    );
+    assert!(!store.calls().iter().any(|(op, _)| *op == Op::DeleteBatch));
+    assert_eq!(
+        store.object(LOCK_KEY).unwrap().body,
+        other_holder(),
+        "the other run's lock is left alone"
+    );
+}
+
+#[test]
+fn a_held_lock_is_renewed_while_the_run_lasts_and_released_after() {
+    use crate::core::lock::{Holder, LOCK_KEY};
+    let store = Arc::new(MemoryStore::new("site", ""));
+    let dyn_store: Arc<dyn ObjectStore> = store.clone();
+    let reporter = Lines::default();
+    let expiry = || {
+        let body = store.object(LOCK_KEY).unwrap().body;
+        serde_json::from_slice::<Holder>(&body).unwrap().expires_at
+    };
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async {
+            let ttl = Duration::from_secs(3);
+            let lock =
+                crate::pipeline::lock::acquire(dyn_store, "deploy", ttl, Duration::ZERO, &reporter)
+                    .await
+                    .unwrap();
+            let first = expiry();
+            tokio::time::sleep(Duration::from_millis(2500)).await;
+            assert!(expiry() > first, "the heartbeat renewed the lock");
+            lock.fence("the test").await.unwrap();
+            lock.release().await.unwrap();
+        });
+    assert!(store.object(LOCK_KEY).is_none(), "released");
 }

@@ -118,10 +118,11 @@ fn verification_ends_at_its_deadline_when_the_site_never_answers() {
         .unwrap();
     let took = started.elapsed();
     assert_exit(&out, 8);
-    // Every request of an attempt waited its turn before: 15 s each, minutes in all.
+    // Every request of an attempt waited its turn before: 15 s each, minutes in all. Now the
+    // whole verification ends at its deadline (at least 10 s).
     assert!(
-        took.as_secs() < 10,
-        "verify took {took:?} for a 3 s deadline"
+        took.as_secs() < 20,
+        "verify took {took:?} for a 10 s deadline"
     );
     let report: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     let checks = report["verify"]["checks"].as_array().unwrap();
@@ -206,4 +207,49 @@ fn an_s3_endpoint_that_never_answers_fails_the_deploy_naming_it() {
         "{err}"
     );
     assert!(err.contains("[aws] read_timeout_seconds"), "{err}");
+}
+
+#[test]
+fn a_remote_key_with_a_control_character_is_pruned_and_the_deploy_finishes() {
+    let w = World::new("ctrl-key");
+    w.write("index.html", "<html></html>");
+    let odd = "old/bell\u{7}name.txt";
+    block(async {
+        w.s3.put_object()
+            .bucket(&w.bucket)
+            .key(odd)
+            .body(aws_sdk_s3::primitives::ByteStream::from_static(b"x"))
+            .send()
+            .await
+            .unwrap();
+    });
+    w.write("other.txt", "o");
+    let out = w.deploy(&[]);
+    assert!(!w.objects().contains_key(odd), "{:?}", w.objects().keys());
+    assert!(w.objects().contains_key("other.txt"));
+    // The name is shown escaped: the BEL never reaches the terminal.
+    let detail = w.deploy(&["-v"]);
+    assert!(!stderr(&out).contains('\u{7}') && !stderr(&detail).contains('\u{7}'));
+}
+
+#[test]
+fn a_file_name_with_a_newline_or_an_escape_cannot_split_or_drive_the_output() {
+    let w = World::new("odd-name");
+    w.write("index.html", "<html></html>");
+    w.write("two\nlines\u{1b}[2J.txt", "x");
+    w.proxy.take();
+    let out = w.run("deploy", &[]);
+    assert_exit(&out, 3);
+    let err = stderr(&out);
+    assert!(!err.contains('\u{1b}'), "{err:?}");
+    assert_eq!(
+        err.lines().count(),
+        2,
+        "an error line and a hint line: {err:?}"
+    );
+    assert!(err.contains("two\\nlines\\u{1b}[2J.txt"), "{err:?}");
+    assert!(
+        w.proxy.take().iter().all(|r| r.method == "GET"),
+        "nothing written"
+    );
 }
