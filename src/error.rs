@@ -28,6 +28,10 @@ pub mod exit {
     pub const SITE_BROKEN: i32 = 8;
     /// One of shipit's records in the bucket (manifest, release, lock) cannot be read as one.
     pub const STATE: i32 = 9;
+    /// Stopped by Ctrl-C (SIGINT): in-flight requests finished, the lock released, no prune.
+    pub const INTERRUPTED: i32 = 130;
+    /// Stopped by SIGTERM (a cancelled CI job), the same way.
+    pub const TERMINATED: i32 = 143;
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -72,6 +76,10 @@ pub enum Error {
         report: Box<crate::core::checks::Report>,
     },
 
+    /// A signal stopped the run (see `interrupt`).
+    #[error("{message}")]
+    Interrupted { signal: i32, message: String },
+
     #[error("{0}")]
     Internal(String),
 }
@@ -115,6 +123,8 @@ impl Error {
             Error::Aws { .. } => exit::AWS,
             Error::Stack { .. } => exit::STACK,
             Error::State { .. } => exit::STATE,
+            Error::Interrupted { signal: 15, .. } => exit::TERMINATED,
+            Error::Interrupted { .. } => exit::INTERRUPTED,
             Error::Broken { .. } => exit::SITE_BROKEN,
             Error::Internal(_) => exit::INTERNAL,
         }
@@ -130,6 +140,9 @@ impl Error {
             | Error::Stack { hint, .. }
             | Error::State { hint, .. }
             | Error::Broken { hint, .. } => Some(hint),
+            Error::Interrupted { .. } => {
+                Some("the deploy lock (if this run held it) was released; run the same command again to finish")
+            }
             Error::Internal(_) => {
                 Some("this is a bug in shipit; please report it with the command you ran")
             }
@@ -146,6 +159,7 @@ impl Error {
             Error::Aws { .. } => "aws",
             Error::Stack { .. } => "stack",
             Error::State { .. } => "state",
+            Error::Interrupted { .. } => "interrupted",
             Error::Broken { .. } => "site_broken",
             Error::Internal(_) => "internal",
         }

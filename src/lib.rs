@@ -25,6 +25,7 @@ pub mod core;
 pub mod edge;
 pub mod error;
 pub mod http;
+pub mod interrupt;
 pub mod output;
 pub mod pipeline;
 pub mod ports;

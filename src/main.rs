@@ -12,8 +12,10 @@ use serde_json::json;
 use shipit::cli::{Cli, Command};
 use shipit::config;
 use shipit::error::{exit, Error, Result};
+use shipit::interrupt;
 use shipit::output::stdout;
 use shipit::output::term::Terminal;
+use shipit::ports::Reporter;
 
 use cmd::job_summary;
 
@@ -43,6 +45,10 @@ fn main() {
             std::process::exit(exit::INTERNAL);
         }
     };
+    // `preview` stops on Ctrl-C by design; every other command stops safely (see `interrupt`).
+    if !matches!(cli.command, Command::Preview(_)) {
+        runtime.spawn(watch_signals(reporter.clone()));
+    }
     let code = match runtime.block_on(run(&cli, &reporter)) {
         Ok(()) => exit::OK,
         Err(err) => {
@@ -75,6 +81,37 @@ fn main() {
     // Dropping the runtime would wait for in-flight blocking tasks; we are done with them.
     runtime.shutdown_background();
     std::process::exit(code);
+}
+
+/// The first SIGINT or SIGTERM asks the run to stop safely; a second exits at once.
+async fn watch_signals(reporter: Arc<Terminal>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        return;
+    };
+    loop {
+        let sig = tokio::select! {
+            _ = int.recv() => interrupt::SIGINT,
+            _ = term.recv() => interrupt::SIGTERM,
+        };
+        if interrupt::request(sig) {
+            reporter.error(
+                "interrupted again: stopping at once",
+                Some(
+                    "the deploy lock may be left held until it expires; `shipit unlock` breaks it",
+                ),
+            );
+            std::process::exit(if sig == interrupt::SIGTERM {
+                exit::TERMINATED
+            } else {
+                exit::INTERRUPTED
+            });
+        }
+        reporter.warn("interrupted: finishing the requests in flight, then stopping without pruning (interrupt again to stop at once)");
+    }
 }
 
 async fn run(cli: &Cli, reporter: &Arc<Terminal>) -> Result<()> {

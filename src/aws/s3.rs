@@ -229,6 +229,8 @@ impl Store {
         let count = size.div_ceil(part_size).max(1);
         let mut parts: Vec<CompletedPart> = futures::stream::iter(0..count)
             .map(|n| async move {
+                // After a signal no new part starts: the upload is aborted below.
+                crate::interrupt::check("a multipart upload was aborted")?;
                 let offset = n * part_size;
                 let len = part_size.min(size - offset);
                 let number = n as i32 + 1;

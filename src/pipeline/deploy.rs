@@ -18,6 +18,7 @@ use crate::core::settings::Settings;
 use crate::core::state::{self, Entry, Manifest};
 use crate::core::summary::{human_bytes, Summary};
 use crate::error::{Error, Result};
+use crate::interrupt;
 use crate::pipeline::lock::Lock;
 use crate::pipeline::records;
 use crate::pipeline::scan::{self, ScanOptions};
@@ -186,6 +187,7 @@ pub async fn prepare(
         started.elapsed().as_secs_f64()
     ));
 
+    interrupt::check("nothing was written")?;
     let (mut remote, mut need_head) = state::resolve(listed, manifest.as_ref(), &local);
     if settings.full_check {
         let local_keys: std::collections::HashSet<&str> =
@@ -408,15 +410,20 @@ pub async fn write_all(
         ));
         let progress = reporter.progress("upload", writes as u64, counts.upload_bytes);
         for (phase, actions) in plan.write_phases() {
+            interrupt::check(&left_as(phase, etags.len(), writes))?;
             if let (Phase::RootIndex, Some(lock)) = (phase, lock) {
                 lock.fence("the root index.html").await?;
             }
             reporter.detail(&format!("phase {phase:?}: {} writes", actions.len()));
-            let done: Vec<(String, String)> = futures::stream::iter(actions)
+            let done: Vec<Option<(String, String)>> = futures::stream::iter(actions)
                 .map(|action| {
                     let (store, progress) = (store.as_ref(), &progress);
                     let rollback = rollback.as_ref();
                     async move {
+                        // After a signal nothing new starts; what is in flight finishes.
+                        if interrupt::requested().is_some() {
+                            return Ok(None);
+                        }
                         // A rollback's uploads come from object versions; header-only
                         // updates are the same in-place copy as a deploy's.
                         let etag = match (rollback, action.op) {
@@ -434,13 +441,14 @@ pub async fn write_all(
                         } else {
                             0
                         });
-                        Ok::<_, Error>((action.key.clone(), etag))
+                        Ok::<_, Error>(Some((action.key.clone(), etag)))
                     }
                 })
                 .buffer_unordered(settings.concurrency)
                 .try_collect()
                 .await?;
-            etags.extend(done);
+            etags.extend(done.into_iter().flatten());
+            interrupt::check(&left_as(phase, etags.len(), writes))?;
         }
         progress.finish();
     }
@@ -516,6 +524,18 @@ pub async fn write_all(
         local_files: local.len(),
         started,
     })
+}
+
+/// What an interrupted run leaves live, by the phase it stopped in.
+fn left_as(phase: Phase, done: usize, writes: usize) -> String {
+    let live = match phase {
+        Phase::Assets => "the live site is unchanged (only assets were added)",
+        Phase::Html => {
+            "some pages may be the new build's (every asset they load is there); the root index.html is still the previous build's"
+        }
+        Phase::RootIndex => "the new build is live; the next run verifies and records it",
+    };
+    format!("{done} of {writes} writes done; {live}")
 }
 
 /// Once the live site is verified: records the release (when its record is still to be

@@ -9,6 +9,7 @@ use crate::core::checks::{Outcome, Report};
 use crate::core::settings::{Settings, VerifySettings};
 use crate::core::summary::Summary;
 use crate::error::{Error, Result};
+use crate::interrupt;
 use crate::pipeline::deploy::{self, Written};
 use crate::pipeline::invalidate;
 use crate::pipeline::lock::Lock;
@@ -36,6 +37,8 @@ pub async fn finish(
     mut written: Written,
     reporter: &dyn Reporter,
 ) -> Result<(Summary, Option<Report>)> {
+    const LIVE: &str = "the new build is live but not yet verified or recorded";
+    interrupt::check(LIVE)?;
     let stale = written.stale().to_vec();
     let invalidation = match (&settings.cdn.distribution_id, f.cdn) {
         (Some(d), Some(cdn)) if settings.cdn.invalidate => {
@@ -50,13 +53,16 @@ pub async fn finish(
         }
         _ => None,
     };
+    interrupt::check(LIVE)?;
     let verified = if f.checks.enabled {
         verify_deploy(settings, &f, written.store.bucket(), reporter).await?
     } else {
         reporter.info("verification off (--no-verify)");
         None
     };
+    interrupt::check(LIVE)?;
     let release = deploy::settle(&mut written, settings.cdn.invalidate, f.lock, reporter).await?;
+    interrupt::check("the new build is live, verified and recorded; the prune did not run")?;
     let mut summary = deploy::prune(written, settings, f.lock, reporter).await?;
     summary.release = release;
     if let Some((id, paths)) = invalidation {

@@ -299,6 +299,10 @@ async fn wait_settled(
         if stack::is_settled(&info.status) {
             return Ok(info);
         }
+        crate::interrupt::check(&format!(
+            "stopped waiting for stack {name} ({}): CloudFormation carries on with it; nothing of the site was written",
+            info.status
+        ))?;
         if Instant::now() > deadline {
             return Err(stack_error(
                 format!("stack {name} was still {} at the deadline", info.status),

@@ -11,7 +11,7 @@
 //! The scenario count is printed (`cargo test -- --nocapture` shows it).
 
 use std::collections::BTreeMap;
-use std::process::{Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -95,6 +95,17 @@ enum Fault {
     BusyOnce,
     /// SIGKILL while this request is in flight.
     Kill,
+    /// SIGINT (Ctrl-C) while this request is in flight; the request then completes.
+    Interrupt,
+    /// SIGTERM (a cancelled CI job) likewise.
+    Terminate,
+}
+
+impl Fault {
+    /// A fault that holds the request until the test has acted on the process.
+    fn holds(self) -> bool {
+        matches!(self, Fault::Kill | Fault::Interrupt | Fault::Terminate)
+    }
 }
 
 /// Which requests a fault hits.
@@ -265,13 +276,18 @@ Fault::BusyOnce => (n == 0).then(|| {
                     "200 OK",
                     "<?xml version=\"1.0\" encoding=\"UTF-8\"?><DeleteResult><Error><Key>old.txt</Key><Code>AccessDenied</Code><Message>Access Denied</Message></Error></DeleteResult>",
                 )),
-                Fault::Kill => {
+                Fault::Kill | Fault::Interrupt | Fault::Terminate => {
+                    // Only the first matching request is held (retries pass).
+                    if n > 0 {
+                        return None;
+                    }
                     reached.store(true, Ordering::SeqCst);
                     let start = Instant::now();
                     while !released.load(Ordering::SeqCst) && start.elapsed() < Duration::from_secs(30) {
                         std::thread::sleep(Duration::from_millis(10));
                     }
-                    Some(Vec::new())
+                    // A killed process's request dies with it; a signalled one completes.
+                    (fault == Fault::Kill).then(Vec::new)
                 }
             }
         })));
@@ -281,7 +297,7 @@ Fault::BusyOnce => (n == 0).then(|| {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let faulted = if s.fault == Fault::Kill {
+    let faulted = if s.fault.holds() {
         let start = Instant::now();
         while !reached.load(Ordering::SeqCst) {
             assert!(
@@ -297,10 +313,51 @@ Fault::BusyOnce => (n == 0).then(|| {
             }
             std::thread::sleep(Duration::from_millis(5));
         }
-        child.kill().unwrap(); // SIGKILL
-        let out = child.wait_with_output().unwrap();
-        released.store(true, Ordering::SeqCst);
-        out
+        if s.fault == Fault::Kill {
+            child.kill().unwrap(); // SIGKILL
+            let out = child.wait_with_output().unwrap();
+            released.store(true, Ordering::SeqCst);
+            out
+        } else {
+            let sig = if s.fault == Fault::Interrupt {
+                "-INT"
+            } else {
+                "-TERM"
+            };
+            let sent = Command::new("kill")
+                .args([sig, &child.id().to_string()])
+                .status()
+                .unwrap();
+            assert!(sent.success(), "{}: kill {sig}", s.name);
+            // Give the signal time to land, then let the request in flight complete.
+            std::thread::sleep(Duration::from_millis(300));
+            released.store(true, Ordering::SeqCst);
+            let out = child.wait_with_output().unwrap();
+            let want = if s.fault == Fault::Interrupt {
+                130
+            } else {
+                143
+            };
+            assert_eq!(
+                out.status.code(),
+                Some(want),
+                "{}: exit status after the signal: {}",
+                s.name,
+                stderr(&out)
+            );
+            assert!(
+                stderr(&out).contains("interrupted"),
+                "{}: says it was interrupted: {}",
+                s.name,
+                stderr(&out)
+            );
+            assert!(
+                !w.objects_with_state().contains_key(".shipit/lock"),
+                "{}: the lock was released",
+                s.name
+            );
+            out
+        }
     } else {
         child.wait_with_output().unwrap()
     };
@@ -542,6 +599,50 @@ fn sigkill_at_every_stage_leaves_a_working_site_and_a_rerun_converges() {
         "SIGKILL during the release record",
         Fault::Kill,
         release_put,
+    ));
+    assert_eq!(scenarios.len(), 13);
+    suite(scenarios);
+}
+
+/// Ctrl-C and SIGTERM at each stage before the prune: the request in flight completes, nothing
+/// new starts, the lock is released, nothing is pruned, the exit code says which signal, and a
+/// re-run converges.
+#[test]
+fn signals_at_every_stage_stop_safely_and_a_rerun_converges() {
+    let mut scenarios: Vec<Scenario> = writes_of_v2()
+        .into_iter()
+        .map(|(what, m)| {
+            scenario(
+                &format!("SIGINT during {what}"),
+                Fault::Interrupt,
+                move |r| m(r),
+            )
+        })
+        .collect();
+    scenarios.push(scenario(
+        "SIGINT during the manifest write",
+        Fault::Interrupt,
+        manifest_put,
+    ));
+    scenarios.push(scenario(
+        "SIGINT during the invalidation",
+        Fault::Interrupt,
+        invalidation,
+    ));
+    scenarios.push(scenario(
+        "SIGINT during the release record",
+        Fault::Interrupt,
+        release_put,
+    ));
+    scenarios.push(scenario(
+        "SIGTERM during part 2 of big.bin",
+        Fault::Terminate,
+        is_part(2),
+    ));
+    scenarios.push(scenario(
+        "SIGTERM during the invalidation",
+        Fault::Terminate,
+        invalidation,
     ));
     assert_eq!(scenarios.len(), 13);
     suite(scenarios);

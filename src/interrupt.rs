@@ -1,0 +1,50 @@
+//! Ctrl-C and SIGTERM (a cancelled CI job): the first signal asks the run to stop starting new
+//! work; what is in flight finishes (a multipart upload is aborted), the deploy lock is
+//! released, nothing is pruned, and shipit exits with 130 (SIGINT) or 143 (SIGTERM) after
+//! saying where it stopped. A second signal exits at once. The request is process-wide, as a
+//! signal is: stages ask [`check`] before each piece of work.
+
+use std::sync::atomic::{AtomicI32, Ordering};
+
+use crate::error::{Error, Result};
+
+pub const SIGINT: i32 = 2;
+pub const SIGTERM: i32 = 15;
+
+static SIGNAL: AtomicI32 = AtomicI32::new(0);
+
+/// Records a signal; returns whether it is the second (then the caller exits at once).
+pub fn request(signal: i32) -> bool {
+    SIGNAL.swap(signal, Ordering::SeqCst) != 0
+}
+
+/// The signal received, if any.
+pub fn requested() -> Option<i32> {
+    match SIGNAL.load(Ordering::SeqCst) {
+        0 => None,
+        s => Some(s),
+    }
+}
+
+/// Fails with `Interrupted` when a signal asked the run to stop; `state` says what the site is
+/// left as ("nothing was written", "the live site is unchanged").
+pub fn check(state: &str) -> Result<()> {
+    match requested() {
+        None => Ok(()),
+        Some(signal) => Err(interrupted(signal, state)),
+    }
+}
+
+pub fn interrupted(signal: i32, state: &str) -> Error {
+    Error::Interrupted {
+        signal,
+        message: format!(
+            "interrupted by {}: {state}; nothing was deleted",
+            if signal == SIGTERM {
+                "SIGTERM"
+            } else {
+                "SIGINT"
+            }
+        ),
+    }
+}
