@@ -55,53 +55,39 @@ impl Sniff {
     }
 }
 
-/// The MIME table. Checked before `mime_guess`, whose answers differ from what browsers and
-/// CDNs expect for these (or which it lacks).
-const TYPES: &[(&str, &str)] = &[
-    ("html", "text/html"),
-    ("htm", "text/html"),
-    ("css", "text/css"),
-    ("js", "text/javascript"),
-    ("mjs", "text/javascript"),
+/// Where shipit deliberately differs from mime-db (`mime_db.tsv`), each with its reason.
+pub const OVERRIDES: &[(&str, &str)] = &[
+    // mime-db: application/node. Browsers load CommonJS bundles as scripts.
     ("cjs", "text/javascript"),
-    ("json", "application/json"),
-    ("map", "application/json"),
-    ("jsonld", "application/ld+json"),
-    ("webmanifest", "application/manifest+json"),
-    ("wasm", "application/wasm"),
-    ("xml", "application/xml"),
-    ("rss", "application/rss+xml"),
-    ("atom", "application/atom+xml"),
-    ("txt", "text/plain"),
-    ("md", "text/markdown"),
-    ("csv", "text/csv"),
-    ("ics", "text/calendar"),
-    ("svg", "image/svg+xml"),
-    ("png", "image/png"),
-    ("apng", "image/apng"),
-    ("jpg", "image/jpeg"),
-    ("jpeg", "image/jpeg"),
-    ("gif", "image/gif"),
-    ("webp", "image/webp"),
-    ("avif", "image/avif"),
-    ("jxl", "image/jxl"),
+    // mime-db: image/vnd.microsoft.icon. What browsers and CDNs send for favicons.
     ("ico", "image/x-icon"),
-    ("bmp", "image/bmp"),
-    ("woff", "font/woff"),
-    ("woff2", "font/woff2"),
-    ("ttf", "font/ttf"),
-    ("otf", "font/otf"),
-    ("eot", "application/vnd.ms-fontobject"),
-    ("pdf", "application/pdf"),
-    ("zip", "application/zip"),
+    // mime-db (as mime-types reads it): application/mp4. A <video> source is video/mp4.
     ("mp4", "video/mp4"),
-    ("webm", "video/webm"),
-    ("mp3", "audio/mpeg"),
-    ("ogg", "audio/ogg"),
+    // mime-db: audio/wave. What browsers name WAV audio.
     ("wav", "audio/wav"),
-    ("glb", "model/gltf-binary"),
-    ("gltf", "model/gltf+json"),
 ];
+
+/// npm's mime-db 1.54.0, one `extension<TAB>type` a line (`scripts/gen-mime-table` makes it).
+const MIME_DB: &str = include_str!("mime_db.tsv");
+
+/// The media type of an extension (lower-case): an override, else mime-db's.
+pub fn media_type(ext: &str) -> Option<&'static str> {
+    static TABLE: std::sync::OnceLock<std::collections::HashMap<&'static str, &'static str>> =
+        std::sync::OnceLock::new();
+    if let Some((_, t)) = OVERRIDES.iter().find(|(e, _)| *e == ext) {
+        return Some(t);
+    }
+    TABLE
+        .get_or_init(|| {
+            MIME_DB
+                .lines()
+                .filter(|l| !l.starts_with('#'))
+                .filter_map(|l| l.split_once('\t'))
+                .collect()
+        })
+        .get(ext)
+        .copied()
+}
 
 /// Whether a MIME type is text, so that it gets `charset=utf-8`.
 fn is_text(mime: &str) -> bool {
@@ -130,16 +116,9 @@ fn extension(key: &str) -> Option<String> {
 /// The Content-Type shipit gives a key by default.
 pub fn content_type(key: &str, sniff: Sniff) -> String {
     let mime: String = match extension(key) {
-        Some(ext) => TYPES
-            .iter()
-            .find(|(e, _)| *e == ext)
-            .map(|(_, m)| (*m).to_string())
-            .or_else(|| {
-                mime_guess::from_ext(&ext)
-                    .first()
-                    .map(|m| m.essence_str().to_string())
-            })
-            .unwrap_or_else(|| "application/octet-stream".to_string()),
+        Some(ext) => media_type(&ext)
+            .unwrap_or("application/octet-stream")
+            .to_string(),
         // Apple's association file has no extension but must be JSON.
         None if key.ends_with(".well-known/apple-app-site-association") => {
             "application/json".to_string()
@@ -392,6 +371,42 @@ mod tests {
                 "application/json; charset=utf-8",
             ),
             (".htaccess", "application/octet-stream"),
+        ];
+        for (key, want) in table {
+            assert_eq!(content_type(key, Sniff::Binary), want, "{key}");
+        }
+    }
+
+    #[test]
+    fn every_mime_db_extension_gets_mime_dbs_type_unless_overridden() {
+        let db: Vec<(&str, &str)> = MIME_DB
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .map(|l| l.split_once('\t').unwrap())
+            .collect();
+        assert!(db.len() > 1200, "{} extensions", db.len());
+        for (ext, want) in &db {
+            let got = content_type(&format!("dir/file.{}", ext.to_uppercase()), Sniff::Binary);
+            let essence = got.split(';').next().unwrap();
+            let want = OVERRIDES
+                .iter()
+                .find(|(e, _)| e == ext)
+                .map_or(*want, |(_, o)| *o);
+            assert_eq!(essence, want, ".{ext}");
+            assert_eq!(got.ends_with("; charset=utf-8"), is_text(want), ".{ext}");
+        }
+        // Each override is a real, deliberate difference.
+        for (ext, over) in OVERRIDES {
+            let db_type = db.iter().find(|(e, _)| e == ext).map(|(_, t)| *t);
+            assert_ne!(db_type, Some(*over), "{ext} needs no override");
+        }
+        // What npm-published web trees carry, as Node and Express serve it.
+        let table = [
+            ("types/index.d.ts", "video/mp2t"),
+            ("config.yml", "text/yaml; charset=utf-8"),
+            ("fonts/a.pfb", "application/x-font-type1"),
+            ("app.mjs", "text/javascript; charset=utf-8"),
+            ("app.js.map", "application/json; charset=utf-8"),
         ];
         for (key, want) in table {
             assert_eq!(content_type(key, Sniff::Binary), want, "{key}");
