@@ -8,7 +8,7 @@ use std::path::Path;
 
 use aws_config::SdkConfig;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_s3::primitives::{ByteStream, Length};
+use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{
     CompletedMultipartUpload, CompletedPart, Delete, EncodingType, MetadataDirective,
     ObjectIdentifier,
@@ -16,6 +16,7 @@ use aws_sdk_s3::types::{
 use aws_sdk_s3::Client;
 use futures::{StreamExt, TryStreamExt};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use tokio::io::AsyncReadExt;
 
 use crate::aws::{self, At, Service};
 use crate::core::edge::Fetched;
@@ -26,8 +27,8 @@ use crate::core::state::{Head, Listed, MD5_METADATA};
 use crate::error::{Error, Result};
 use crate::ports::{Call, Object, ObjectStore, Precondition, DELETE_BATCH};
 
-/// Parts of one multipart upload in flight at once. Parts stream from disk, so this costs
-/// connections, not memory.
+/// Parts of one multipart upload in flight at once. Each is read into memory (so the bytes
+/// hashed are the bytes sent): at most this many times the part size (64 MiB by default).
 const PARTS_IN_FLIGHT: usize = 4;
 
 #[derive(Clone)]
@@ -199,7 +200,7 @@ impl Store {
             })?
             .to_string();
         let result = self
-            .upload_parts(key, &full, &upload_id, path, size, part_size)
+            .upload_parts(key, &full, &upload_id, path, size, part_size, md5)
             .await;
         match result {
             Ok(etag) => Ok(etag),
@@ -217,6 +218,7 @@ impl Store {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn upload_parts(
         &self,
         key: &str,
@@ -225,22 +227,40 @@ impl Store {
         path: &Path,
         size: u64,
         part_size: u64,
+        expected: &Md5,
     ) -> Result<String> {
         let count = size.div_ceil(part_size).max(1);
-        let mut parts: Vec<CompletedPart> = futures::stream::iter(0..count)
-            .map(|n| async move {
+        // The parts are read in order, each hashed as it is read and sent from that same
+        // buffer: the bytes sent are the bytes hashed, whatever happens to the file meanwhile.
+        let hashed = std::sync::Arc::new(std::sync::Mutex::new(md5::Context::new()));
+        let file = tokio::fs::File::open(path)
+            .await
+            .map_err(|e| Error::input(format!("cannot read ({e})"), path, None))?;
+        let reads = futures::stream::unfold(
+            (file, 0u64, hashed.clone()),
+            move |(mut file, n, hashed)| async move {
+                if n == count {
+                    return None;
+                }
+                let len = part_size.min(size - n * part_size) as usize;
+                let mut buf = vec![0u8; len];
+                let read = file.read_exact(&mut buf).await.map(|_| {
+                    hashed
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .consume(&buf);
+                    (n, buf)
+                });
+                Some((read, (file, n + 1, hashed)))
+            },
+        );
+        let mut parts: Vec<CompletedPart> = reads
+            .map(|read| async move {
+                let (n, buf) =
+                    read.map_err(|e| Error::input(format!("cannot read ({e})"), path, None))?;
                 // After a signal no new part starts: the upload is aborted below.
                 crate::interrupt::check("a multipart upload was aborted")?;
-                let offset = n * part_size;
-                let len = part_size.min(size - offset);
                 let number = n as i32 + 1;
-                let body = ByteStream::read_from()
-                    .path(path)
-                    .offset(offset)
-                    .length(Length::Exact(len))
-                    .build()
-                    .await
-                    .map_err(|e| Error::input(format!("cannot read ({e})"), path, None))?;
                 let out = self
                     .client
                     .upload_part()
@@ -248,7 +268,7 @@ impl Store {
                     .key(full)
                     .upload_id(upload_id)
                     .part_number(number)
-                    .body(body)
+                    .body(ByteStream::from(buf))
                     .send()
                     .await
                     .map_err(|e| {
@@ -264,6 +284,23 @@ impl Store {
             .buffer_unordered(PARTS_IN_FLIGHT)
             .try_collect()
             .await?;
+        let sent = Md5(hashed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            .compute()
+            .0);
+        if sent != *expected {
+            return Err(Error::input(
+                format!(
+                    "changed while it was being uploaded (md5 {} when the build was scanned, {} as sent); the upload was aborted",
+                    expected.hex(),
+                    sent.hex()
+                ),
+                path,
+                Some("let the build finish writing, then deploy again"),
+            ));
+        }
         parts.sort_by_key(|p| p.part_number());
         let out = self
             .client

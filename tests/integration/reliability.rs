@@ -253,3 +253,75 @@ fn a_file_name_with_a_newline_or_an_escape_cannot_split_or_drive_the_output() {
         "nothing written"
     );
 }
+
+#[test]
+fn a_file_rewritten_during_its_multipart_upload_fails_that_file_and_a_rerun_converges() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let w = World::new("mp-mutate");
+    w.write("index.html", "<html></html>");
+    // 8 parts of 5 MiB: more than the 4 in flight, so later parts are read after the hold.
+    let size = 38 * 1024 * 1024;
+    let old: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
+    let path = w.write("big.bin", &old);
+    let config = w.write_config("[upload]\nmultipart_threshold_mib = 5\npart_size_mib = 5\n");
+    let (reached, released) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicBool::new(false)),
+    );
+    {
+        let (reached, released) = (reached.clone(), released.clone());
+        w.proxy.set_hook(Some(Arc::new(move |r: &Request| {
+            if r.method == "PUT"
+                && r.target.contains("/big.bin?")
+                && r.target.contains("partNumber=2")
+            {
+                reached.store(true, Ordering::SeqCst);
+                let start = std::time::Instant::now();
+                while !released.load(Ordering::SeqCst) && start.elapsed().as_secs() < 30 {
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+            }
+            None
+        })));
+    }
+    let child = w
+        .cmd(&[
+            "deploy",
+            w.site().to_str().unwrap(),
+            "--bucket",
+            &w.bucket,
+            "--config",
+            &config,
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while !reached.load(Ordering::SeqCst) {
+        assert!(start.elapsed().as_secs() < 60, "part 2 never came");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    // The build is rewritten (same size, other bytes) while part 2 is in flight.
+    let new: Vec<u8> = (0..size).map(|i| (i % 241) as u8).collect();
+    std::fs::write(&path, &new).unwrap();
+    released.store(true, Ordering::SeqCst);
+    let out = child.wait_with_output().unwrap();
+    w.proxy.set_hook(None);
+    assert_exit(&out, 3);
+    assert!(
+        stderr(&out).contains("changed while it was being uploaded"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        !w.objects().contains_key("big.bin"),
+        "the mixed upload was aborted, not completed"
+    );
+    // A re-run uploads what is there now, and its recorded hash is its content's.
+    w.deploy(&["--config", &config]);
+    assert_eq!(w.get("big.bin"), new);
+    let md5 = format!("{:x}", md5::compute(&new));
+    assert_eq!(w.head("big.bin").metadata.get("shipit-md5"), Some(&md5));
+}
