@@ -486,6 +486,14 @@ mod tests {
             ("deadbeef.js", false),
             ("report-20240101.pdf", false),
             ("assets/app.js", false),
+            // Only 8-character tokens are short hashes; `_` may be in one, `+` may not.
+            ("lib-Ab12Cd34Ef.js", false),
+            ("assets/x-Ab_2Cd3e.js", true),
+            ("assets/x.Ab+2Cd3e.js", false),
+            // A long hex name counts whatever directory it is in...
+            ("x/3f2a9c1b5d41402a.js", true),
+            // ...but a long name that is not hex does not.
+            ("fonts/interregularlatin.woff2", false),
         ];
         for (key, want) in table {
             assert_eq!(has_content_hash(key), want, "{key}");

@@ -223,6 +223,41 @@ mod tests {
     }
 
     #[test]
+    fn exactly_max_paths_are_sent_as_is() {
+        let inv = select(&keys(&["index.html", "about/index.html"]), 5);
+        assert_eq!(inv.paths.len(), 5, "{:?}", inv.paths);
+        assert!(
+            !inv.paths.iter().any(|p| p.ends_with('*')),
+            "{:?}",
+            inv.paths
+        );
+    }
+
+    #[test]
+    fn fifteen_wildcards_stay_and_sixteen_become_everything() {
+        let dirs = |n: usize| -> Vec<String> {
+            (0..n)
+                .flat_map(|d| (0..3).map(move |i| format!("d{d:02}/f{i}.html")))
+                .collect()
+        };
+        let inv = select(&dirs(15), 15);
+        assert_eq!(inv.paths.len(), 15, "{:?}", inv.paths);
+        assert!(
+            inv.paths.iter().all(|p| p.ends_with("/*") && p != "/*"),
+            "{:?}",
+            inv.paths
+        );
+        assert_eq!(select(&dirs(16), 16).paths, ["/*"]);
+    }
+
+    #[test]
+    fn a_directory_with_one_path_is_not_worth_a_wildcard() {
+        let mut k: Vec<String> = (0..10).map(|i| format!("f{i}.html")).collect();
+        k.push("a/b/c/one.html".into());
+        assert_eq!(select(&k, 5).paths, ["/*"]);
+    }
+
+    #[test]
     fn crowded_directories_collapse_into_wildcards() {
         let mut k: Vec<String> = (0..30).map(|i| format!("blog/post-{i}.html")).collect();
         k.push("index.html".into());

@@ -518,6 +518,65 @@ mod tests {
     }
 
     #[test]
+    fn reasons_read_as_sentences() {
+        let (a, b) = (Md5(md5::compute(b"a").0), Md5(md5::compute(b"b").0));
+        let table = [
+            (Reason::New, "new file".to_string()),
+            (
+                Reason::ContentChanged {
+                    local: a,
+                    remote: b,
+                },
+                format!(
+                    "content changed (md5 {} -> {})",
+                    &b.hex()[..8],
+                    &a.hex()[..8]
+                ),
+            ),
+            (Reason::HashUnknown, "remote content hash unknown".into()),
+            (
+                Reason::HeadersChanged {
+                    changes: vec![HeaderChange {
+                        header: "cache-control",
+                        from: None,
+                        to: "no-cache".into(),
+                    }],
+                },
+                "headers changed (cache-control: (none) -> no-cache)".into(),
+            ),
+            (Reason::NotInBuild, "not in the build".into()),
+            (
+                Reason::Retained {
+                    release: "R1".into(),
+                },
+                "not in the build, kept: release R1 references it".into(),
+            ),
+            (Reason::Unchanged, "unchanged".into()),
+        ];
+        for (reason, want) in table {
+            assert_eq!(reason.to_string(), want);
+        }
+    }
+
+    #[test]
+    fn a_header_change_above_five_gib_is_a_re_upload() {
+        // CopyObject copies at most 5 GiB: above that, new headers mean a new upload.
+        let rules = HeaderRules::default();
+        for (size, op) in [
+            (MAX_COPY_BYTES, Op::UpdateHeaders),
+            (MAX_COPY_BYTES + 1, Op::Upload),
+        ] {
+            let mut f = local("video/big.bin", b"same");
+            f.size = size;
+            let mut r = remote("video/big.bin", b"same", Some(("text/plain", "no-store")));
+            r.size = size;
+            let plan = diff(&[f], &[r], &rules);
+            assert_eq!(plan.actions[0].op, op, "{size}");
+        }
+        assert_eq!(MAX_COPY_BYTES, 5_368_709_120);
+    }
+
+    #[test]
     fn prune_cap() {
         let cap = PruneCap {
             max_deletes: 100,
