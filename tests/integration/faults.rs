@@ -99,6 +99,9 @@ enum Fault {
     Interrupt,
     /// SIGTERM (a cancelled CI job) likewise.
     Terminate,
+    /// Every matching request gets no answer for 5 s, then its connection closes: the run's
+    /// read timeout (2 s here) gives up on each attempt, and the deploy fails.
+    Stall,
 }
 
 impl Fault {
@@ -241,7 +244,12 @@ fn run(s: &Scenario) {
     );
     no_canaries(&out, &s.name);
     let config = w.home.path().join("v2.toml");
-    std::fs::write(&config, CONFIG).unwrap();
+    let mut text = CONFIG.to_string();
+    if s.fault == Fault::Stall {
+        text = text.replace("max_attempts = 3", "max_attempts = 2");
+        text.push_str("\n[aws]\nread_timeout_seconds = 2\n");
+    }
+    std::fs::write(&config, text).unwrap();
     let config = config.to_str().unwrap().to_string();
     v2(&w);
     w.proxy.take();
@@ -276,6 +284,10 @@ Fault::BusyOnce => (n == 0).then(|| {
                     "200 OK",
                     "<?xml version=\"1.0\" encoding=\"UTF-8\"?><DeleteResult><Error><Key>old.txt</Key><Code>AccessDenied</Code><Message>Access Denied</Message></Error></DeleteResult>",
                 )),
+                Fault::Stall => Some({
+                    std::thread::sleep(Duration::from_secs(5));
+                    Vec::new()
+                }),
                 Fault::Kill | Fault::Interrupt | Fault::Terminate => {
                     // Only the first matching request is held (retries pass).
                     if n > 0 {
@@ -601,6 +613,32 @@ fn sigkill_at_every_stage_leaves_a_working_site_and_a_rerun_converges() {
         release_put,
     ));
     assert_eq!(scenarios.len(), 13);
+    suite(scenarios);
+}
+
+/// A request at each stage that never gets an answer: every attempt times out and the deploy
+/// fails, safely (before, shipit waited for ever, holding the lock).
+#[test]
+fn a_stalled_answer_at_each_stage_times_out_and_fails_safely() {
+    let stages: [(&str, Matcher); 7] = [
+        ("PUT robots.txt", put_of("robots.txt")),
+        ("part 2 of big.bin", Arc::new(is_part(2))),
+        ("PUT index.html", put_of("index.html")),
+        ("the manifest write", Arc::new(manifest_put)),
+        ("the invalidation", Arc::new(invalidation)),
+        ("the release record", Arc::new(release_put)),
+        ("the prune", Arc::new(delete_batch)),
+    ];
+    let scenarios: Vec<Scenario> = stages
+        .into_iter()
+        .map(|(what, m)| {
+            scenario(
+                &format!("a stalled answer to {what}"),
+                Fault::Stall,
+                move |r| m(r),
+            )
+        })
+        .collect();
     suite(scenarios);
 }
 

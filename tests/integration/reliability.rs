@@ -325,3 +325,40 @@ fn a_file_rewritten_during_its_multipart_upload_fails_that_file_and_a_rerun_conv
     let md5 = format!("{:x}", md5::compute(&new));
     assert_eq!(w.head("big.bin").metadata.get("shipit-md5"), Some(&md5));
 }
+
+#[test]
+fn an_unreadable_release_record_is_named_and_skipped_not_fatal() {
+    let w = World::new("bad-record");
+    w.write("index.html", "<html>v1</html>");
+    w.deploy(&[]);
+    let record = w
+        .objects_with_state()
+        .into_keys()
+        .find(|k| k.starts_with(".shipit/releases/"))
+        .expect("a release record");
+    block(async {
+        w.s3.put_object()
+            .bucket(&w.bucket)
+            .key(&record)
+            .body(aws_sdk_s3::primitives::ByteStream::from_static(
+                b"{ damaged",
+            ))
+            .send()
+            .await
+            .unwrap();
+    });
+    let out = w
+        .cmd(&["releases", "--bucket", &w.bucket])
+        .output()
+        .unwrap();
+    assert_success(&out);
+    assert!(
+        stderr(&out).contains(&format!("skipped {record}")),
+        "{}",
+        stderr(&out)
+    );
+    // Deploys go on: the prune keeps what the unreadable record might still reference.
+    w.write("index.html", "<html>v2</html>");
+    w.deploy(&[]);
+    assert_eq!(w.get("index.html"), b"<html>v2</html>");
+}
