@@ -4,7 +4,8 @@
 //! - `core`: pure decisions on plain data (headers, plan, state, releases, invalidation paths,
 //!   stack decisions, the template evaluator, the local edge's routing, verification verdicts,
 //!   settings as data). No network, no async runtime, no SDK.
-//! - `error`: typed errors, hints and exit codes.
+//! - `error`: typed errors, hints and exit codes; `interrupt`: the process-wide request to
+//!   stop safely that the first SIGINT/SIGTERM sets and every stage checks.
 //! - `ports`: the interfaces the pipeline drives (object store, CDN, stack service, reporter),
 //!   and an in-memory store and CDN that can fail at any call.
 //! - `aws`: the SDK implementations of those interfaces; the only place SDK types appear.

@@ -254,6 +254,11 @@ mod tests {
             (951_782_400, "20000229T000000Z"),
             (1_795_289_405, "20261121T193005Z"),
             (4_102_444_799, "20991231T235959Z"),
+            // January and February count from the year before in the civil calendar.
+            (1_705_276_800, "20240115T000000Z"),
+            (1_709_208_000, "20240229T120000Z"),
+            (1_740_787_200, "20250301T000000Z"),
+            (1_798_761_599, "20261231T235959Z"),
         ];
         for (epoch, want) in table {
             assert_eq!(timestamp(epoch), want);
