@@ -410,7 +410,12 @@ pub async fn write_all(
         ));
         let progress = reporter.progress("upload", writes as u64, counts.upload_bytes);
         for (phase, actions) in plan.write_phases() {
-            interrupt::check(&left_as(phase, etags.len(), writes))?;
+            if let Some(signal) = interrupt::requested() {
+                return Err(interrupted(
+                    signal, phase, &etags, writes, &store, &previous, &plan, settings, reporter,
+                )
+                .await);
+            }
             if let (Phase::RootIndex, Some(lock)) = (phase, lock) {
                 lock.fence("the root index.html").await?;
             }
@@ -426,9 +431,14 @@ pub async fn write_all(
                         }
                         // A rollback's uploads come from object versions; header-only
                         // updates are the same in-place copy as a deploy's.
-                        let etag = match (rollback, action.op) {
-                            (Some(r), Op::Upload) => restore(store, action, &r.versions).await?,
-                            _ => write(store, action, settings).await?,
+                        let written = match (rollback, action.op) {
+                            (Some(r), Op::Upload) => restore(store, action, &r.versions).await,
+                            _ => write(store, action, settings).await,
+                        };
+                        let etag = match written {
+                            // A multipart upload the signal aborted: not written.
+                            Err(Error::Interrupted { .. }) => return Ok(None),
+                            other => other?,
                         };
                         reporter.detail(&format!(
                             "{} {} ({})",
@@ -448,7 +458,12 @@ pub async fn write_all(
                 .try_collect()
                 .await?;
             etags.extend(done.into_iter().flatten());
-            interrupt::check(&left_as(phase, etags.len(), writes))?;
+            if let Some(signal) = interrupt::requested() {
+                return Err(interrupted(
+                    signal, phase, &etags, writes, &store, &previous, &plan, settings, reporter,
+                )
+                .await);
+            }
         }
         progress.finish();
     }
@@ -524,6 +539,48 @@ pub async fn write_all(
         local_files: local.len(),
         started,
     })
+}
+
+/// Stops an interrupted run's writes. What was written is recorded first, best effort: the
+/// manifest stops vouching for those keys (the next run asks S3 about them) and, with a CDN,
+/// they stay pending invalidation, so the next run invalidates what this one changed.
+#[allow(clippy::too_many_arguments)]
+async fn interrupted(
+    signal: i32,
+    phase: Phase,
+    etags: &HashMap<String, String>,
+    writes: usize,
+    store: &Arc<dyn ObjectStore>,
+    previous: &Option<Manifest>,
+    plan: &Plan,
+    settings: &Settings,
+    reporter: &dyn Reporter,
+) -> Error {
+    if !etags.is_empty() {
+        let mut m = previous.clone().unwrap_or_else(|| Manifest {
+            version: Manifest::VERSION,
+            ..Manifest::default()
+        });
+        m.files.retain(|k, _| !etags.contains_key(k));
+        m.release = None;
+        m.release_pending = false;
+        m.deployed_at = epoch_secs();
+        if settings.cdn.distribution_id.is_some() {
+            m.pending_invalidation.extend(
+                crate::core::invalidate::stale_keys(plan, false)
+                    .into_iter()
+                    .filter(|k| etags.contains_key(k)),
+            );
+            m.pending_invalidation.sort();
+            m.pending_invalidation.dedup();
+        }
+        if let Err(e) = records::put_manifest(store.as_ref(), &m).await {
+            reporter.warn(&format!(
+                "could not record what was written before the interruption ({e}); the next run checks every object"
+            ));
+        }
+    }
+    interrupt::interrupted(signal, &left_as(phase, etags.len(), writes))
 }
 
 /// What an interrupted run leaves live, by the phase it stopped in.

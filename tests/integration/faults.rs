@@ -375,6 +375,29 @@ Fault::BusyOnce => (n == 0).then(|| {
     };
     w.proxy.set_hook(None);
     let requests = w.proxy.take();
+    if matches!(s.fault, Fault::Interrupt | Fault::Terminate) && !requests.iter().any(invalidation)
+    {
+        // What the interrupted run changed stays pending invalidation for the next run.
+        let manifest: serde_json::Value =
+            serde_json::from_slice(&w.get(".shipit/manifest.json")).unwrap();
+        let pending: Vec<&str> = manifest["pending_invalidation"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|v| v.as_str()).collect())
+            .unwrap_or_default();
+        for r in requests
+            .iter()
+            .filter(|r| r.method == "PUT" && !query(r).contains("partNumber"))
+        {
+            let k = key(r);
+            if ["index.html", "about/index.html", "robots.txt", "data.json"].contains(&k.as_str()) {
+                assert!(
+                    pending.contains(&k.as_str()),
+                    "{}: {k} written but not pending: {pending:?}",
+                    s.name
+                );
+            }
+        }
+    }
     assert!(
         fired.load(Ordering::SeqCst) > 0,
         "{}: the fault never fired",
