@@ -1,8 +1,10 @@
-//! Ctrl-C and SIGTERM (a cancelled CI job): the first signal asks the run to stop starting new
-//! work; what is in flight finishes (a multipart upload is aborted), the deploy lock is
-//! released, nothing is pruned, and shipit exits with 130 (SIGINT) or 143 (SIGTERM) after
-//! saying where it stopped. A second signal exits at once. The request is process-wide, as a
-//! signal is: stages ask [`check`] before each piece of work.
+//! Ctrl-C and SIGTERM (a cancelled CI job) during a deploy or a rollback: the first signal asks
+//! the run to stop starting new work; the writes in flight finish (a multipart upload stops
+//! between parts and is aborted), what was written is recorded, the deploy lock is released,
+//! nothing is pruned, and shipit exits with 130 (SIGINT) or 143 (SIGTERM) saying where it
+//! stopped. A second signal exits at once. Other commands keep the default: a signal stops
+//! them at once. The request is process-wide, as a signal is: the deploy's stages ask
+//! [`check`] between pieces of work.
 
 use std::sync::atomic::{AtomicI32, Ordering};
 

@@ -7,7 +7,7 @@
 //! - `error`: typed errors, hints and exit codes; `interrupt`: the process-wide request to
 //!   stop safely that the first SIGINT/SIGTERM sets and every stage checks.
 //! - `ports`: the interfaces the pipeline drives (object store, CDN, stack service, reporter),
-//!   and an in-memory store and CDN that can fail at any call.
+//!   and in-memory implementations of all four (the store can fail at any call).
 //! - `aws`: the SDK implementations of those interfaces; the only place SDK types appear.
 //!   `http`: a plain HTTP client for verification and the edge.
 //! - `pipeline`: orchestration over the interfaces: scan, deploy, invalidate, verify, finish,

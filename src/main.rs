@@ -45,8 +45,9 @@ fn main() {
             std::process::exit(exit::INTERNAL);
         }
     };
-    // `preview` stops on Ctrl-C by design; every other command stops safely (see `interrupt`).
-    if !matches!(cli.command, Command::Preview(_)) {
+    // A deploy or a rollback stops safely on the first signal (see `interrupt`); every other
+    // command keeps the default: Ctrl-C stops it at once (destroy above all).
+    if matches!(cli.command, Command::Deploy(_) | Command::Rollback(_)) {
         runtime.spawn(watch_signals(reporter.clone()));
     }
     let code = match runtime.block_on(run(&cli, &reporter)) {

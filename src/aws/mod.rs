@@ -237,7 +237,7 @@ where
         {
             Error::Aws {
             message: format!("{what}: no answer from {} in time ({detail})", at.endpoint),
-            hint: Some("the endpoint accepted the request but did not answer; retrying is safe: nothing was deleted. The limits are [aws] read_timeout_seconds, attempt_timeout_seconds and operation_timeout_seconds in shipit.toml".into()),
+            hint: Some("the endpoint accepted the request but did not answer; retrying is safe (no prune runs after an error). The limits are [aws] read_timeout_seconds, attempt_timeout_seconds and operation_timeout_seconds in shipit.toml".into()),
             }
         }
         _ if matches!(err, SdkError::DispatchFailure(_)) => Error::Aws {

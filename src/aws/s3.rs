@@ -27,8 +27,9 @@ use crate::core::state::{Head, Listed, MD5_METADATA};
 use crate::error::{Error, Result};
 use crate::ports::{Call, Object, ObjectStore, Precondition, DELETE_BATCH};
 
-/// Parts of one multipart upload in flight at once. Each is read into memory (so the bytes
-/// hashed are the bytes sent): at most this many times the part size (64 MiB by default).
+/// Parts in flight at once, across every multipart upload of a store. Each is read into memory
+/// (so the bytes hashed are the bytes sent): at most this many times the part size (64 MiB by
+/// default), however many large files upload at once.
 const PARTS_IN_FLIGHT: usize = 4;
 
 #[derive(Clone)]
@@ -37,6 +38,8 @@ pub struct Store {
     bucket: String,
     prefix: String,
     at: At,
+    /// Permits for the parts held in memory (`PARTS_IN_FLIGHT`).
+    parts: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
 /// Everything but unreserved characters and `/` is escaped in a CopySource.
@@ -54,6 +57,7 @@ impl Store {
             bucket: bucket.to_string(),
             prefix: prefix.to_string(),
             at: At::new(Service::S3, conn.endpoints.s3.as_deref(), sdk),
+            parts: std::sync::Arc::new(tokio::sync::Semaphore::new(PARTS_IN_FLIGHT)),
         }
     }
 
@@ -161,15 +165,31 @@ impl Store {
             .send()
             .await
             .map_err(|e| aws::error(&self.at, &format!("upload {key}"), e))?;
-        Ok(out
+        let etag = out
             .e_tag()
             .unwrap_or_default()
             .trim_matches('"')
-            .to_string())
+            .to_string();
+        // A single PUT's ETag is the MD5 of the bytes S3 stored (unless SSE-KMS makes it
+        // opaque): bytes that are not the ones hashed at scan time fail the file, and the next
+        // deploy, which compares that ETag, sends it again.
+        let is_md5 = etag.len() == 32 && etag.bytes().all(|b| b.is_ascii_hexdigit());
+        if is_md5 && etag != md5.hex() {
+            return Err(Error::input(
+                format!(
+                    "changed while it was being uploaded (md5 {} when the build was scanned, {etag} as stored)",
+                    md5.hex()
+                ),
+                path,
+                Some("let the build finish writing, then deploy again"),
+            ));
+        }
+        Ok(etag)
     }
 
-    /// Uploads a large file in parts read straight from disk (no part is buffered in memory).
-    /// On failure the upload is aborted so no parts are left billed.
+    /// Uploads a large file in parts, each read into memory, hashed and sent from there (at
+    /// most `PARTS_IN_FLIGHT` parts held at once). On failure the upload is aborted so no parts
+    /// are left billed.
     async fn put_multipart(
         &self,
         key: &str,
@@ -237,11 +257,16 @@ impl Store {
             .await
             .map_err(|e| Error::input(format!("cannot read ({e})"), path, None))?;
         let reads = futures::stream::unfold(
-            (file, 0u64, hashed.clone()),
-            move |(mut file, n, hashed)| async move {
+            (file, 0u64, hashed.clone(), self.parts.clone()),
+            move |(mut file, n, hashed, permits)| async move {
                 if n == count {
                     return None;
                 }
+                // The permit travels with the buffer and is given back once the part is sent.
+                let permit = match permits.clone().acquire_owned().await {
+                    Ok(p) => p,
+                    Err(_) => return None,
+                };
                 let len = part_size.min(size - n * part_size) as usize;
                 let mut buf = vec![0u8; len];
                 let read = file.read_exact(&mut buf).await.map(|_| {
@@ -249,14 +274,14 @@ impl Store {
                         .lock()
                         .unwrap_or_else(|e| e.into_inner())
                         .consume(&buf);
-                    (n, buf)
+                    (n, buf, permit)
                 });
-                Some((read, (file, n + 1, hashed)))
+                Some((read, (file, n + 1, hashed, permits)))
             },
         );
         let mut parts: Vec<CompletedPart> = reads
             .map(|read| async move {
-                let (n, buf) =
+                let (n, buf, _permit) =
                     read.map_err(|e| Error::input(format!("cannot read ({e})"), path, None))?;
                 // After a signal no new part starts: the upload is aborted below.
                 crate::interrupt::check("a multipart upload was aborted")?;

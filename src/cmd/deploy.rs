@@ -1,5 +1,5 @@
-//! `shipit deploy`: ensure the stack, sync the build, then finish (invalidate, verify, settle,
-//! prune, record the release).
+//! `shipit deploy`: ensure the stack, sync the build under the deploy lock, then finish
+//! (invalidate, verify, record the release and settle, prune).
 
 use std::time::Instant;
 
@@ -15,7 +15,6 @@ use shipit::output::term::Terminal;
 use shipit::pipeline::deploy;
 use shipit::pipeline::finish::{finish, Finish};
 use shipit::pipeline::provision::{self, Ensured};
-use shipit::pipeline::verify::local_index_md5;
 use shipit::ports::Reporter;
 
 use super::{job_summary, site_bucket, unlock, Clients};
@@ -62,6 +61,12 @@ pub(crate) async fn run(
         scanned.relist();
     }
     let cdn = clients.cdn();
+    // The index.html that was hashed is the one uploaded: the apex must serve its bytes.
+    let index_md5 = scanned
+        .local
+        .iter()
+        .find(|f| f.key == "index.html")
+        .map(|f| f.md5.hex());
     let result = async {
         let prepared = deploy::prepare(&settings, store.clone(), scanned, reporter).await?;
         let written = deploy::write_all(prepared, &settings, Some(&lock), reporter).await?;
@@ -69,7 +74,7 @@ pub(crate) async fn run(
             cdn: Some(&cdn),
             checks: &checks,
             outputs: ensured.as_ref().map(|e| &e.outputs),
-            index_md5: local_index_md5(&settings.dir),
+            index_md5,
             region: clients.region(),
             lock: Some(&lock),
         };

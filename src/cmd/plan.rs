@@ -121,12 +121,10 @@ pub(crate) fn print_plan(
         if a.op == Op::Keep && !all && a.reason == Reason::Unchanged {
             continue;
         }
-        listing.push_str(&format!(
-            "{:<7} {}  ({})\n",
-            deploy::verb(a.op),
-            shown(&a.key),
-            a.reason
-        ));
+        // Keys and release ids come from the bucket: the whole line is shown escaped.
+        let line = format!("{:<7} {}  ({})", deploy::verb(a.op), a.key, a.reason);
+        listing.push_str(&shown(&line));
+        listing.push('\n');
     }
     stdout::text(&listing);
 }

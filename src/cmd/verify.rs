@@ -5,6 +5,7 @@ use serde_json::json;
 use shipit::cli::{Cli, VerifyArgs};
 use shipit::config;
 use shipit::core::checks::Outcome;
+use shipit::core::files::shown;
 use shipit::error::{Error, Result};
 use shipit::output::stdout;
 use shipit::output::term::Terminal;
@@ -73,7 +74,10 @@ pub(crate) async fn verify_command(
     .map_err(|why| Error::config_hint("nothing to verify", why))?;
     let report = run_checks(&target, &checks, reporter).await?;
     if !cli.global.json {
-        stdout::text(&report.table());
+        // URLs come from the site's own HTML: each line is shown escaped.
+        for line in report.table().lines() {
+            stdout::line(&shown(line));
+        }
     }
     if !report.ok {
         return Err(broken(&report, false));

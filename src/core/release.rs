@@ -31,6 +31,13 @@ pub struct Release {
     pub files: BTreeMap<String, Entry>,
 }
 
+/// Whether a name is a release id (`YYYYMMDDTHHMMSSmmmZ-…`): they sort by time, which the
+/// retention window relies on.
+pub fn is_release_id(id: &str) -> bool {
+    let b = id.as_bytes();
+    b.len() > 19 && b[..8].iter().all(u8::is_ascii_digit) && b[8] == b'T' && b[18] == b'Z'
+}
+
 /// A short, stable fingerprint of a file set: keys, content hashes and headers.
 pub fn fingerprint(files: &BTreeMap<String, Entry>) -> String {
     let mut ctx = md5::Context::new();
@@ -248,6 +255,15 @@ mod tests {
     }
 
     #[test]
+    fn release_ids_are_told_from_other_names() {
+        let r = Release::new(BTreeMap::new(), 1_795_289_405_123, None, "deploy");
+        assert!(is_release_id(&r.id), "{}", r.id);
+        for other in ["backup", "20261121", "notes-20261121T193005123Z", ""] {
+            assert!(!is_release_id(other), "{other}");
+        }
+    }
+
+    #[test]
     fn timestamps_are_utc_and_sortable() {
         let table = [
             (0, "19700101T000000Z"),
@@ -318,6 +334,32 @@ mod tests {
             md5: None,
             remote_etag: None,
         }
+    }
+
+    #[test]
+    fn an_unreadable_record_keeps_every_hashed_delete_and_only_those() {
+        let keys = [
+            "assets/app.1a2b3c4d.js",
+            "assets/b.5e6f7a8b.css",
+            "old.html",
+        ];
+        let mut plan = Plan {
+            actions: keys.iter().map(|k| delete(k)).collect(),
+            remote_objects: 3,
+        };
+        assert_eq!(keep_unprovable(&mut plan, ".shipit/releases/x.json"), 2);
+        let kept: Vec<(&str, &Reason)> = plan
+            .actions
+            .iter()
+            .filter(|a| a.op == Op::Keep)
+            .map(|a| (a.key.as_str(), &a.reason))
+            .collect();
+        assert_eq!(kept.len(), 2);
+        assert!(kept.iter().all(|(_, r)| matches!(r, Reason::Unprovable { record } if record == ".shipit/releases/x.json")));
+        assert_eq!(
+            plan.deletes().map(|a| a.key.as_str()).collect::<Vec<_>>(),
+            ["old.html"]
+        );
     }
 
     #[test]

@@ -54,14 +54,6 @@ pub fn is_settled(status: &str) -> bool {
     !status.ends_with("_IN_PROGRESS")
 }
 
-/// Statuses that mean the operation shipit started succeeded.
-pub fn is_success(status: &str) -> bool {
-    matches!(
-        status,
-        "CREATE_COMPLETE" | "UPDATE_COMPLETE" | "DELETE_COMPLETE" | "IMPORT_COMPLETE"
-    )
-}
-
 /// A change set reports no change with one of these reasons (and status FAILED).
 pub fn is_empty_change_set(reason: &str) -> bool {
     reason.contains("didn't contain changes") || reason.contains("No updates are to be performed")

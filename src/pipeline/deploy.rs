@@ -171,9 +171,22 @@ pub async fn prepare(
         settings.prefix
     ));
     let (listed, manifest) = match remote {
-        Some(task) => task
-            .await
-            .map_err(|e| Error::Internal(format!("listing task: {e}")))??,
+        Some(task) => {
+            let early = task
+                .await
+                .map_err(|e| Error::Internal(format!("listing task: {e}")))??;
+            // Listed before the lock was ours: if another run wrote the bucket in between (its
+            // manifest is newer), list again.
+            let now = records::get_manifest(store.as_ref()).await?;
+            let moved = now.as_ref().map(|m| (m.written_at, &m.files))
+                != early.1.as_ref().map(|m| (m.written_at, &m.files));
+            if moved {
+                reporter.detail("the bucket changed while this run waited: listing it again");
+                fetch_remote(store.as_ref()).await?
+            } else {
+                (early.0, now)
+            }
+        }
         None => fetch_remote(store.as_ref()).await?,
     };
     reporter.info(&format!(
@@ -244,8 +257,25 @@ pub async fn prepare(
         for u in &read.unreadable {
             reporter.warn(&u.warning());
         }
-        let spared =
-            crate::core::release::protect(&mut plan, &read.releases, settings.retention, now);
+        let mut releases = read.releases;
+        // A live build not recorded yet (its verification failed, or its run stopped) is as
+        // live as any release: visitors may hold its HTML.
+        if let Some(m) = manifest
+            .as_ref()
+            .filter(|m| m.release_pending || m.release.is_none())
+        {
+            releases.push(Release {
+                id: m
+                    .release
+                    .clone()
+                    .unwrap_or_else(|| "the live build (not recorded)".into()),
+                created_at: now,
+                commit: None,
+                source: "live".into(),
+                files: m.files.clone(),
+            });
+        }
+        let spared = crate::core::release::protect(&mut plan, &releases, settings.retention, now);
         if let Some(u) = read.unreadable.first() {
             let kept = crate::core::release::keep_unprovable(&mut plan, &u.key);
             if kept > 0 {
@@ -345,8 +375,8 @@ async fn versions_to_restore(
         .collect())
 }
 
-/// Runs the plan: writes in phases, the manifest, then (only if all of that succeeded) the prune.
-/// What the writes left for the prune: the plan and the store.
+/// What the writes left for the finish: the plan, the store, the manifest and the release to
+/// record.
 pub struct Written {
     pub store: Arc<dyn ObjectStore>,
     pub plan: Plan,
@@ -409,61 +439,73 @@ pub async fn write_all(
             counts.update_headers
         ));
         let progress = reporter.progress("upload", writes as u64, counts.upload_bytes);
-        for (phase, actions) in plan.write_phases() {
-            if let Some(signal) = interrupt::requested() {
-                return Err(interrupted(
-                    signal, phase, &etags, writes, &store, &previous, &plan, settings, reporter,
-                )
-                .await);
-            }
-            if let (Phase::RootIndex, Some(lock)) = (phase, lock) {
-                lock.fence("the root index.html").await?;
-            }
-            reporter.detail(&format!("phase {phase:?}: {} writes", actions.len()));
-            let done: Vec<Option<(String, String)>> = futures::stream::iter(actions)
-                .map(|action| {
-                    let (store, progress) = (store.as_ref(), &progress);
-                    let rollback = rollback.as_ref();
-                    async move {
-                        // After a signal nothing new starts; what is in flight finishes.
-                        if interrupt::requested().is_some() {
-                            return Ok(None);
+        // Every write that succeeded, as it succeeds: a failure or a signal in the middle of a
+        // phase still knows what the bucket now holds.
+        let done = std::sync::Mutex::new(HashMap::new());
+        let mut stopped_in = Phase::Assets;
+        let outcome: Result<()> = async {
+            for (phase, actions) in plan.write_phases() {
+                stopped_in = phase;
+                interrupt::check("")?;
+                if let (Phase::RootIndex, Some(lock)) = (phase, lock) {
+                    lock.fence("the root index.html").await?;
+                }
+                reporter.detail(&format!("phase {phase:?}: {} writes", actions.len()));
+                futures::stream::iter(actions)
+                    .map(|action| {
+                        let (store, progress, done) = (store.as_ref(), &progress, &done);
+                        let rollback = rollback.as_ref();
+                        async move {
+                            // After a signal nothing new starts; what is in flight finishes.
+                            if interrupt::requested().is_some() {
+                                return Ok(());
+                            }
+                            // A rollback's uploads come from object versions; header-only
+                            // updates are the same in-place copy as a deploy's.
+                            let written = match (rollback, action.op) {
+                                (Some(r), Op::Upload) => restore(store, action, &r.versions).await,
+                                _ => write(store, action, settings).await,
+                            };
+                            let etag = match written {
+                                // A multipart upload the signal aborted: not written.
+                                Err(Error::Interrupted { .. }) => return Ok(()),
+                                other => other?,
+                            };
+                            reporter.detail(&format!(
+                                "{} {} ({})",
+                                verb(action.op),
+                                action.key,
+                                action.reason
+                            ));
+                            progress.inc(if action.op == Op::Upload {
+                                action.size
+                            } else {
+                                0
+                            });
+                            done.lock()
+                                .unwrap_or_else(|e| e.into_inner())
+                                .insert(action.key.clone(), etag);
+                            Ok::<_, Error>(())
                         }
-                        // A rollback's uploads come from object versions; header-only
-                        // updates are the same in-place copy as a deploy's.
-                        let written = match (rollback, action.op) {
-                            (Some(r), Op::Upload) => restore(store, action, &r.versions).await,
-                            _ => write(store, action, settings).await,
-                        };
-                        let etag = match written {
-                            // A multipart upload the signal aborted: not written.
-                            Err(Error::Interrupted { .. }) => return Ok(None),
-                            other => other?,
-                        };
-                        reporter.detail(&format!(
-                            "{} {} ({})",
-                            verb(action.op),
-                            action.key,
-                            action.reason
-                        ));
-                        progress.inc(if action.op == Op::Upload {
-                            action.size
-                        } else {
-                            0
-                        });
-                        Ok::<_, Error>(Some((action.key.clone(), etag)))
-                    }
-                })
-                .buffer_unordered(settings.concurrency)
-                .try_collect()
-                .await?;
-            etags.extend(done.into_iter().flatten());
-            if let Some(signal) = interrupt::requested() {
-                return Err(interrupted(
-                    signal, phase, &etags, writes, &store, &previous, &plan, settings, reporter,
-                )
-                .await);
+                    })
+                    .buffer_unordered(settings.concurrency)
+                    .try_collect::<Vec<()>>()
+                    .await?;
+                interrupt::check("")?;
             }
+            Ok(())
+        }
+        .await;
+        etags = done.into_inner().unwrap_or_else(|e| e.into_inner());
+        if let Err(e) = outcome {
+            let e = match e {
+                Error::Interrupted { signal, .. } => {
+                    interrupt::interrupted(signal, &left_as(stopped_in, etags.len(), writes))
+                }
+                other => other,
+            };
+            record_partial(&etags, &store, &previous, &plan, settings, reporter).await;
+            return Err(e);
         }
         progress.finish();
     }
@@ -529,6 +571,9 @@ pub async fn write_all(
             && m.release_pending == manifest.release_pending
     });
     if !unchanged {
+        if let Some(lock) = lock {
+            lock.fence("the manifest").await?;
+        }
         records::put_manifest(store.as_ref(), &manifest).await?;
     }
     Ok(Written {
@@ -541,52 +586,48 @@ pub async fn write_all(
     })
 }
 
-/// Stops an interrupted run's writes. What was written is recorded first, best effort: the
-/// manifest stops vouching for those keys (the next run asks S3 about them) and, with a CDN,
-/// they stay pending invalidation, so the next run invalidates what this one changed.
-#[allow(clippy::too_many_arguments)]
-async fn interrupted(
-    signal: i32,
-    phase: Phase,
+/// After writes that stopped part way (an error, or a signal): the manifest stops vouching
+/// for the keys written (the next run asks S3 about them) and, with a CDN, keeps them pending
+/// invalidation, so the next run invalidates what this one changed. Best effort.
+async fn record_partial(
     etags: &HashMap<String, String>,
-    writes: usize,
     store: &Arc<dyn ObjectStore>,
     previous: &Option<Manifest>,
     plan: &Plan,
     settings: &Settings,
     reporter: &dyn Reporter,
-) -> Error {
-    if !etags.is_empty() {
-        let mut m = previous.clone().unwrap_or_else(|| Manifest {
-            version: Manifest::VERSION,
-            ..Manifest::default()
-        });
-        m.files.retain(|k, _| !etags.contains_key(k));
-        m.release = None;
-        m.release_pending = false;
-        m.deployed_at = epoch_secs();
-        if settings.cdn.distribution_id.is_some() {
-            m.pending_invalidation.extend(
-                crate::core::invalidate::stale_keys(plan, false)
-                    .into_iter()
-                    .filter(|k| etags.contains_key(k)),
-            );
-            m.pending_invalidation.sort();
-            m.pending_invalidation.dedup();
-        }
-        if let Err(e) = records::put_manifest(store.as_ref(), &m).await {
-            reporter.warn(&format!(
-                "could not record what was written before the interruption ({e}); the next run checks every object"
-            ));
-        }
+) {
+    if etags.is_empty() {
+        return;
     }
-    interrupt::interrupted(signal, &left_as(phase, etags.len(), writes))
+    let mut m = previous.clone().unwrap_or_else(|| Manifest {
+        version: Manifest::VERSION,
+        ..Manifest::default()
+    });
+    m.files.retain(|k, _| !etags.contains_key(k));
+    m.release = None;
+    m.release_pending = false;
+    m.deployed_at = epoch_secs();
+    if settings.cdn.distribution_id.is_some() {
+        m.pending_invalidation.extend(
+            crate::core::invalidate::stale_keys(plan, false)
+                .into_iter()
+                .filter(|k| etags.contains_key(k)),
+        );
+        m.pending_invalidation.sort();
+        m.pending_invalidation.dedup();
+    }
+    if let Err(e) = records::put_manifest(store.as_ref(), &m).await {
+        reporter.warn(&format!(
+            "could not record what was written before the run stopped ({e}); the next run checks every object"
+        ));
+    }
 }
 
 /// What an interrupted run leaves live, by the phase it stopped in.
 fn left_as(phase: Phase, done: usize, writes: usize) -> String {
     let live = match phase {
-        Phase::Assets => "the live site is unchanged (only assets were added)",
+        Phase::Assets => "no HTML was written yet (only assets and other files)",
         Phase::Html => {
             "some pages may be the new build's (every asset they load is there); the root index.html is still the previous build's"
         }

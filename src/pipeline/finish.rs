@@ -30,7 +30,7 @@ pub struct Finish<'a> {
     pub lock: Option<&'a Lock>,
 }
 
-/// Invalidates, verifies, settles, prunes and records the release.
+/// Invalidates, verifies, records the release and settles, then prunes.
 pub async fn finish(
     settings: &Settings,
     f: Finish<'_>,

@@ -10,7 +10,7 @@
 //! prune) the run fences: it renews the lock with `If-Match` and stops, without that write, if
 //! the lock is no longer the one it holds (another run took it over).
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::clock::epoch_secs;
@@ -36,7 +36,9 @@ pub fn owner(get: impl Fn(&str) -> Option<String>) -> String {
 
 /// A held lock; renewed in the background until [`Lock::release`].
 pub struct Lock {
-    state: Arc<Mutex<State>>,
+    /// Held across every renewal request: the heartbeat, a fence and the release never race
+    /// each other's conditional writes.
+    state: Arc<tokio::sync::Mutex<State>>,
     store: Arc<dyn ObjectStore>,
     heartbeat: tokio::task::JoinHandle<()>,
     /// Whether another run held it first (what we listed before may be out of date).
@@ -62,13 +64,13 @@ pub async fn acquire(
     reporter: &dyn Reporter,
 ) -> Result<Lock> {
     let (etag, holder, waited) = take(store.as_ref(), command, ttl, wait, reporter).await?;
-    let state = Arc::new(Mutex::new(State {
+    let state = Arc::new(tokio::sync::Mutex::new(State {
         etag,
         holder,
         ttl,
         lost: None,
     }));
-    let heartbeat = tokio::spawn(beat(store.clone(), state.clone()));
+    let heartbeat = tokio::spawn(beat(store.clone(), state.clone(), ttl / 3));
     Ok(Lock {
         state,
         store,
@@ -78,51 +80,53 @@ pub async fn acquire(
 }
 
 /// Renews the lock every third of its TTL until aborted or the lock is lost.
-async fn beat(store: Arc<dyn ObjectStore>, state: Arc<Mutex<State>>) {
-    let every = lock_state(&state).ttl / 3;
+async fn beat(store: Arc<dyn ObjectStore>, state: Arc<tokio::sync::Mutex<State>>, every: Duration) {
     loop {
         tokio::time::sleep(every).await;
         // A failed request is tried again at the next beat; a lost lock ends the heartbeat.
-        if let Ok(false) = renew(store.as_ref(), &state).await {
+        let mut s = state.lock().await;
+        if let Ok(false) = renew(store.as_ref(), &mut s).await {
             return;
         }
     }
 }
 
-fn lock_state(state: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
-    state.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 /// Writes a later expiry, only if the lock is still the one we wrote (`If-Match`). False: it
-/// was replaced (taken over after expiring, or broken): it is not ours any more.
-async fn renew(store: &dyn ObjectStore, state: &Mutex<State>) -> Result<bool> {
-    let (body, etag) = {
-        let s = lock_state(state);
-        if s.lost.is_some() {
-            return Ok(false);
-        }
+/// was replaced (taken over after expiring, or broken): it is not ours any more. A failed
+/// condition whose cause is our own earlier write (applied, its answer lost) is recognised by
+/// the record's owner and start time, and the renewal goes on from that write.
+async fn renew(store: &dyn ObjectStore, s: &mut State) -> Result<bool> {
+    if s.lost.is_some() {
+        return Ok(false);
+    }
+    for _ in 0..2 {
         let mut holder = s.holder.clone();
         holder.expires_at = epoch_secs() + s.ttl.as_secs();
         let body = serde_json::to_vec(&holder).map_err(|e| Error::Internal(e.to_string()))?;
-        (body, s.etag.clone())
-    };
-    let written = store
-        .put_state(LOCK_KEY, body, Precondition::IfMatch(&etag), RENEW)
-        .await?;
-    let mut s = lock_state(state);
-    match written {
-        Some(new) => {
+        if let Some(new) = store
+            .put_state(LOCK_KEY, body, Precondition::IfMatch(&s.etag), RENEW)
+            .await?
+        {
             s.etag = new;
-            Ok(true)
+            return Ok(true);
         }
-        None => {
-            s.lost = Some(format!(
-                "the lock was replaced while this run held it (it had expired after {}s, or `shipit unlock` broke it)",
-                s.ttl.as_secs()
-            ));
-            Ok(false)
+        match read(store).await? {
+            Some(held) if held.holder.as_ref().is_some_and(|h| same_run(h, &s.holder)) => {
+                s.etag = held.etag;
+            }
+            _ => break,
         }
     }
+    s.lost = Some(format!(
+        "the lock was replaced while this run held it (it had expired after {}s, or `shipit unlock` broke it)",
+        s.ttl.as_secs()
+    ));
+    Ok(false)
+}
+
+/// Whether a lock record was written by this run (its owner and start are this run's).
+fn same_run(a: &Holder, b: &Holder) -> bool {
+    a.owner == b.owner && a.acquired_at == b.acquired_at && a.command == b.command
 }
 
 const RENEW: &str = "renew the deploy lock";
@@ -209,9 +213,9 @@ impl Lock {
     /// (a write that makes a build live, or a delete). Fails, before that write, when it
     /// does not.
     pub async fn fence(&self, what: &str) -> Result<()> {
-        let held = renew(self.store.as_ref(), &self.state).await?;
-        let lost = lock_state(&self.state).lost.clone();
-        match (held, lost) {
+        let mut s = self.state.lock().await;
+        let held = renew(self.store.as_ref(), &mut s).await?;
+        match (held, s.lost.clone()) {
             (true, _) => Ok(()),
             (false, why) => Err(Error::Refused {
                 message: format!(
@@ -226,12 +230,26 @@ impl Lock {
 
     /// Stops the heartbeat and gives the lock back, only if it is still ours (someone who
     /// broke it and took it keeps theirs).
+    /// A renewal in flight is waited for first, so the delete names the lock's last ETag.
     pub async fn release(self) -> Result<()> {
+        let s = self.state.lock().await;
         self.heartbeat.abort();
-        let etag = lock_state(&self.state).etag.clone();
-        self.store
-            .delete(LOCK_KEY, Some(&etag), "release the deploy lock")
-            .await?;
+        if s.lost.is_some() {
+            return Ok(());
+        }
+        if !self
+            .store
+            .delete(LOCK_KEY, Some(&s.etag), "release the deploy lock")
+            .await?
+        {
+            return Err(Error::Refused {
+                message: format!(
+                    "the deploy lock on s3://{}/{LOCK_KEY} was not the one this run wrote",
+                    self.store.bucket()
+                ),
+                hint: "another run may hold it now; `shipit unlock` breaks it if none does".into(),
+            });
+        }
         Ok(())
     }
 }

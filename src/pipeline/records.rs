@@ -79,13 +79,15 @@ pub async fn releases(store: &dyn ObjectStore) -> Result<Read> {
     read_releases(store, &ids).await
 }
 
-/// The ids of every release record, oldest first (ids sort by time).
+/// The ids of every release record, oldest first (ids sort by time). Other files in the
+/// directory are not releases and are left out.
 pub async fn release_ids(store: &dyn ObjectStore) -> Result<Vec<String>> {
     let mut ids: Vec<String> = store
         .list_dir(RELEASES_DIR, "list releases")
         .await?
         .into_iter()
         .filter_map(|k| k.strip_suffix(".json").map(str::to_string))
+        .filter(|id| crate::core::release::is_release_id(id))
         .collect();
     ids.sort();
     Ok(ids)

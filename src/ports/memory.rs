@@ -466,18 +466,12 @@ struct CdnState {
     /// (distribution, paths) of every invalidation created, in order.
     created: Vec<(String, Vec<String>)>,
     busy_for: usize,
-    fail: bool,
 }
 
 impl MemoryCdn {
     /// Answers "too many invalidations in progress" this many times first.
     pub fn busy_for(&self, times: usize) {
         self.state.lock().unwrap().busy_for = times;
-    }
-
-    /// Makes the next creation fail.
-    pub fn fail_next(&self) {
-        self.state.lock().unwrap().fail = true;
     }
 
     pub fn created(&self) -> Vec<(String, Vec<String>)> {
@@ -494,12 +488,6 @@ impl Cdn for MemoryCdn {
     ) -> Call<'a, Created> {
         Box::pin(async move {
             let mut s = self.state.lock().unwrap();
-            if std::mem::take(&mut s.fail) {
-                return Err(Error::Aws {
-                    message: format!("injected failure invalidating {distribution}"),
-                    hint: None,
-                });
-            }
             if s.busy_for > 0 {
                 s.busy_for -= 1;
                 return Ok(Created::Busy);

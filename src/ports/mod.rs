@@ -1,7 +1,7 @@
 //! The interfaces between orchestration and the outside world: the object store (S3), the CDN
 //! (CloudFront), the stack service (CloudFormation) and the reporter. `aws` implements the
-//! first three with the SDK, `output` the reporter; `memory` implements the store and the CDN
-//! in memory, able to fail at any call, so the pipeline's ordering and safety rules are unit
+//! first three with the SDK, `output` the reporter; `memory` implements all four in memory
+//! (the store able to fail at any call), so the pipeline's ordering and safety rules are unit
 //! tests. The futures are boxed: one `dyn` call per request costs nothing next to a request.
 
 pub mod memory;
