@@ -100,52 +100,16 @@ fn huge(mut stream: std::net::TcpStream) {
     }
 }
 
-#[test]
-fn verification_ends_at_its_deadline_when_the_site_never_answers() {
-    let w = World::new("verify-stall");
-    let server = Server::start(stall);
-    let started = std::time::Instant::now();
+/// `shipit verify --url URL --verify-timeout SECONDS --json` against a broken site: it must
+/// exit 8; returns the apex check's cause.
+fn apex_cause(w: &World, url: &str, timeout: &str) -> String {
     let out = w
         .cmd(&[
             "verify",
             "--url",
-            &server.url,
+            url,
             "--verify-timeout",
-            "3",
-            "--json",
-        ])
-        .output()
-        .unwrap();
-    let took = started.elapsed();
-    assert_exit(&out, 8);
-    // Every request of an attempt waited its turn before: 15 s each, minutes in all. Now the
-    // whole verification ends at its deadline (at least 10 s).
-    assert!(
-        took.as_secs() < 20,
-        "verify took {took:?} for a 10 s deadline"
-    );
-    let report: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
-    let checks = report["verify"]["checks"].as_array().unwrap();
-    assert_eq!(checks[0]["name"], "apex");
-    let cause = |c: &serde_json::Value| c["cause"].as_str().unwrap_or_default().to_string();
-    assert!(
-        cause(&checks[0]).contains("deadline"),
-        "{}",
-        cause(&checks[0])
-    );
-}
-
-#[test]
-fn an_oversize_answer_is_diagnosed_as_too_large_not_unreachable() {
-    let w = World::new("verify-huge");
-    let server = Server::start(huge);
-    let out = w
-        .cmd(&[
-            "verify",
-            "--url",
-            &server.url,
-            "--verify-timeout",
-            "0",
+            timeout,
             "--json",
         ])
         .output()
@@ -153,7 +117,31 @@ fn an_oversize_answer_is_diagnosed_as_too_large_not_unreachable() {
     assert_exit(&out, 8);
     let report: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     let apex = &report["verify"]["checks"][0];
-    let cause = apex["cause"].as_str().unwrap();
+    assert_eq!(apex["name"], "apex");
+    apex["cause"].as_str().unwrap_or_default().to_string()
+}
+
+#[test]
+fn verification_ends_at_its_deadline_when_the_site_never_answers() {
+    let w = World::new("verify-stall");
+    let server = Server::start(stall);
+    let started = std::time::Instant::now();
+    let cause = apex_cause(&w, &server.url, "3");
+    let took = started.elapsed();
+    // Every request of an attempt waited its turn before: 15 s each, minutes in all. Now the
+    // whole verification ends at its deadline (at least 10 s).
+    assert!(
+        took.as_secs() < 20,
+        "verify took {took:?} for a 10 s deadline"
+    );
+    assert!(cause.contains("deadline"), "{cause}");
+}
+
+#[test]
+fn an_oversize_answer_is_diagnosed_as_too_large_not_unreachable() {
+    let w = World::new("verify-huge");
+    let server = Server::start(huge);
+    let cause = apex_cause(&w, &server.url, "0");
     assert!(cause.contains("larger than 16 MiB"), "{cause}");
     assert!(!cause.contains("DNS"), "{cause}");
 }
