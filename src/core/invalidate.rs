@@ -255,6 +255,9 @@ mod tests {
         let mut k: Vec<String> = (0..10).map(|i| format!("f{i}.html")).collect();
         k.push("a/b/c/one.html".into());
         assert_eq!(select(&k, 5).paths, ["/*"]);
+        // The deepest directory is passed over when it holds one path: no saving there.
+        let k = keys(&["a/b/c/one.html", "x/1.html", "x/2.html"]);
+        assert_eq!(select(&k, 2).paths, ["/a/b/c/one.html", "/x/*"]);
     }
 
     #[test]
