@@ -14,10 +14,28 @@ pub const SIGINT: i32 = 2;
 pub const SIGTERM: i32 = 15;
 
 static SIGNAL: AtomicI32 = AtomicI32::new(0);
+/// Wakes whoever is waiting in [`pause`] when a signal arrives.
+static WAKE: tokio::sync::Notify = tokio::sync::Notify::const_new();
 
 /// Records a signal; returns whether it is the second (then the caller exits at once).
 pub fn request(signal: i32) -> bool {
-    SIGNAL.swap(signal, Ordering::SeqCst) != 0
+    let again = SIGNAL.swap(signal, Ordering::SeqCst) != 0;
+    WAKE.notify_waiters();
+    again
+}
+
+/// Waits `for_` unless a signal arrives first (waiting for a lock, an invalidation, the next
+/// verification attempt): then fails at once with `Interrupted` and `state`.
+pub async fn pause(for_: std::time::Duration, state: &str) -> Result<()> {
+    let woken = WAKE.notified();
+    tokio::pin!(woken);
+    // Registered before the check, so a signal between the two still wakes us.
+    woken.as_mut().enable();
+    check(state)?;
+    tokio::select! {
+        _ = tokio::time::sleep(for_) => Ok(()),
+        _ = woken => check(state),
+    }
 }
 
 /// The signal received, if any.

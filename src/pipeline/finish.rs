@@ -16,6 +16,9 @@ use crate::pipeline::lock::Lock;
 use crate::pipeline::verify::{self, Sources};
 use crate::ports::{Cdn, Reporter};
 
+/// What an interruption before the release record leaves.
+const LIVE: &str = "the new build is live but not yet verified or recorded";
+
 /// What the finish needs besides the writes: the CDN, how to verify, and where the site is.
 pub struct Finish<'a> {
     pub cdn: Option<&'a dyn Cdn>,
@@ -37,7 +40,6 @@ pub async fn finish(
     mut written: Written,
     reporter: &dyn Reporter,
 ) -> Result<(Summary, Option<Report>)> {
-    const LIVE: &str = "the new build is live but not yet verified or recorded";
     interrupt::check(LIVE)?;
     let stale = written.stale().to_vec();
     let invalidation = match (&settings.cdn.distribution_id, f.cdn) {
@@ -97,6 +99,7 @@ async fn verify_deploy(
         }
     };
     let report = run_checks(&target, f.checks, reporter).await?;
+    interrupt::check(LIVE)?;
     for line in report.table().lines() {
         reporter.info(line);
     }

@@ -9,6 +9,10 @@ use crate::core::settings::CdnSettings;
 use crate::error::{Error, Result};
 use crate::ports::{Cdn, Created, Reporter};
 
+/// What an interrupted invalidation leaves: the keys stay pending for the next run.
+const UNINVALIDATED: &str =
+    "the new build is live; the CDN may serve it stale until the next run invalidates it";
+
 /// How many times a throttled invalidation is asked again.
 const BUSY_RETRIES: u32 = 6;
 
@@ -68,7 +72,7 @@ pub async fn create(
                     "CloudFront has too many invalidations in flight; retrying in {}s",
                     delay.as_secs()
                 ));
-                tokio::time::sleep(delay).await;
+                crate::interrupt::pause(delay, UNINVALIDATED).await?;
                 delay = (delay * 2).min(Duration::from_secs(60));
             }
             Created::Busy => break,
@@ -109,6 +113,6 @@ pub async fn wait(
                 hint: Some("CloudFront usually completes within minutes; the site may serve stale content until then. Nothing was pruned.".into()),
             });
         }
-        tokio::time::sleep(Duration::from_secs(5)).await;
+        crate::interrupt::pause(Duration::from_secs(5), UNINVALIDATED).await?;
     }
 }

@@ -186,7 +186,7 @@ async fn take(
                     ));
                     told = true;
                 }
-                tokio::time::sleep(Duration::from_secs(2)).await;
+                crate::interrupt::pause(Duration::from_secs(2), "nothing was written").await?;
             }
             Decision::GiveUp => {
                 let h = holder.expect("GiveUp implies a holder");

@@ -275,7 +275,10 @@ pub async fn verify(
             wait.as_secs_f64(),
             left.as_secs()
         ));
-        tokio::time::sleep(wait).await;
+        // A signal ends the waiting: the caller reports the interruption.
+        if crate::interrupt::pause(wait, "").await.is_err() {
+            return Ok(report);
+        }
         delay = (delay * 2).min(Duration::from_secs(15));
     }
 }
