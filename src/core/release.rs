@@ -146,12 +146,17 @@ pub const DEFAULT_GRACE_HOURS: u64 = 24;
 /// everything older can protect nothing, and is not read.
 pub fn needed_for_retention(ids: &[String], r: Retention, now: u64) -> &[String] {
     let cutoff = timestamp(now.saturating_sub(r.grace_seconds));
-    // `YYYYMMDDTHHMMSS` compares as text; ids add milliseconds after it.
-    let recent_in_grace = ids
-        .iter()
-        .rev()
-        .take_while(|id| id.get(..15).is_some_and(|t| t >= &cutoff[..15]))
-        .count();
+    // `YYYYMMDDTHHMMSS` compares as text; ids add milliseconds after it. A record of the
+    // cutoff's own second may be just older than the grace: reading it is harmless. With no
+    // grace at all nothing is young, whatever second it was made in.
+    let recent_in_grace = if r.grace_seconds == 0 {
+        0
+    } else {
+        ids.iter()
+            .rev()
+            .take_while(|id| id.get(..15).is_some_and(|t| t >= &cutoff[..15]))
+            .count()
+    };
     let n = r.keep_releases.saturating_sub(1).max(recent_in_grace);
     &ids[ids.len().saturating_sub(n)..]
 }
@@ -243,6 +248,8 @@ mod tests {
         let table = [
             (r(3, 0), 9 * day + 1, 2),
             (r(1, 0), 9 * day + 1, 0),
+            // Made in this very second, yet without a grace period nothing is young.
+            (r(1, 0), 9 * day, 0),
             (r(3, 4), 9 * day + 1, 4), // days 6..=9 are within four days of day 9
             (r(20, 0), 9 * day, 10),
             (r(3, 100), 9 * day, 10),
