@@ -291,6 +291,10 @@ pub struct TargetArgs {
     /// Deploy a directory that has no index.html at its root.
     #[arg(long)]
     pub allow_missing_index: bool,
+    /// Upload source maps (`*.map`), which are left out by default: they publish the
+    /// original source.
+    #[arg(long)]
+    pub include_source_maps: bool,
     /// Also compare headers by asking S3 for every object instead of trusting shipit's
     /// manifest (finds headers edited outside shipit).
     #[arg(long)]

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::cli::{GlobalArgs, RollbackArgs, SiteArgs, StackArgs, TargetArgs, VerifyArgs};
-use crate::core::files::DEFAULT_EXCLUDES;
+use crate::core::files::{DEFAULT_EXCLUDES, SOURCE_MAPS};
 use crate::core::headers::{HeaderRule, HeaderRules};
 use crate::core::plan::PruneCap;
 pub use crate::core::settings::*;
@@ -31,8 +31,11 @@ pub struct FileConfig {
     /// Extra globs to leave out of the upload.
     #[serde(default)]
     pub exclude: Vec<String>,
-    /// Whether the built-in excludes (.DS_Store, Thumbs.db, .git) apply. Default true.
+    /// Whether the built-in excludes (.DS_Store, Thumbs.db, .git, .env files, source maps)
+    /// apply. Default true.
     pub default_excludes: Option<bool>,
+    /// Upload source maps (left out by default). Default false.
+    pub include_source_maps: Option<bool>,
     pub allow_missing_index: Option<bool>,
     #[serde(default)]
     pub upload: UploadConfig,
@@ -353,6 +356,7 @@ pub fn settings(
             no_invalidate: target.no_invalidate,
             wait: target.wait,
             lock_wait: target.lock_wait,
+            include_source_maps: target.include_source_maps,
             concurrency,
         },
         file,
@@ -382,6 +386,7 @@ pub fn rollback_settings(
             no_invalidate: args.no_invalidate,
             wait: false,
             lock_wait: args.lock_wait,
+            include_source_maps: false,
             concurrency: None,
         },
         file,
@@ -501,6 +506,7 @@ struct Run {
     no_invalidate: bool,
     wait: bool,
     lock_wait: Option<u64>,
+    include_source_maps: bool,
     concurrency: Option<usize>,
 }
 
@@ -523,6 +529,10 @@ fn build(
     } else {
         Vec::new()
     };
+    let maps = target.include_source_maps || file.include_source_maps.unwrap_or(false);
+    if file.default_excludes.unwrap_or(true) && !maps {
+        excludes.push(SOURCE_MAPS.to_string());
+    }
     let max_attempts = file
         .upload
         .max_attempts
@@ -653,6 +663,27 @@ mod tests {
         settings(&cli.global, &d.target, d.concurrency, file, |k| {
             env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
         })
+    }
+
+    #[test]
+    fn env_files_and_source_maps_stay_out_unless_asked() {
+        let maps = "**/*.map".to_string();
+        let env = "**/.env".to_string();
+        // (flags, shipit.toml, source maps left out, .env left out)
+        let table: [(&[&str], &str, bool, bool); 5] = [
+            (&[], "", true, true),
+            (&["--include-source-maps"], "", false, true),
+            (&[], "include_source_maps = true", false, true),
+            (&[], "include_source_maps = false", true, true),
+            (&[], "default_excludes = false", false, false),
+        ];
+        for (flags, toml, no_maps, no_env) in table {
+            let mut args = vec!["shipit", "deploy", "d", "--bucket", "site-bucket"];
+            args.extend_from_slice(flags);
+            let s = settings_for(&args, toml, &[]).unwrap();
+            assert_eq!(s.excludes.contains(&maps), no_maps, "{flags:?} {toml}");
+            assert_eq!(s.excludes.contains(&env), no_env, "{flags:?} {toml}");
+        }
     }
 
     #[test]

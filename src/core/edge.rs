@@ -87,7 +87,7 @@ impl Routing {
     /// Recognises shipit's routing function by what it does; any other code is refused,
     /// because the local edge does not run JavaScript.
     pub fn from_code(code: &str) -> Result<Routing, String> {
-        let shipit = code.contains("function handler(event)") && code.contains("/.shipit/");
+        let shipit = code.contains("function handler(event)") && code.contains(".shipit/");
         let spa = code
             .split("var SPA = \"")
             .nth(1)
@@ -301,7 +301,8 @@ pub enum Viewer {
 pub fn viewer_request(routing: Option<Routing>, default_root_object: &str, uri: &str) -> Viewer {
     let mut uri = uri.to_string();
     if let Some(r) = routing {
-        if uri.starts_with("/.shipit/") {
+        // shipit's state, at the root or under a deploy prefix (`site/.shipit/`, `v2.shipit/`).
+        if uri.contains(".shipit/") {
             return Viewer::Respond(404);
         }
         let last = &uri[uri.rfind('/').map_or(0, |i| i + 1)..];
@@ -418,6 +419,8 @@ mod tests {
                 Viewer::Forward("/assets/missing.js".into()),
             ),
             (spa, "/.shipit/manifest.json", Viewer::Respond(404)),
+            (spa, "/site/.shipit/lock.json", Viewer::Respond(404)),
+            (dirs, "/v2.shipit/releases/x.json", Viewer::Respond(404)),
             (dirs, "/about", Viewer::Forward("/about/index.html".into())),
             (dirs, "/about/", Viewer::Forward("/about/index.html".into())),
             (dirs, "/", Viewer::Forward("/index.html".into())),

@@ -15,7 +15,18 @@ pub const MAX_KEY_BYTES: usize = 1024;
 pub const STATE_DIR: &str = ".shipit/";
 
 /// Excluded unless the configuration says otherwise: operating-system litter and VCS data.
-pub const DEFAULT_EXCLUDES: &[&str] = &["**/.DS_Store", "**/Thumbs.db", "**/.git/**"];
+pub const DEFAULT_EXCLUDES: &[&str] = &[
+    "**/.DS_Store",
+    "**/Thumbs.db",
+    "**/.git/**",
+    // Environment files hold secrets more often than not; a site never needs them served.
+    "**/.env",
+    "**/.env.*",
+];
+
+/// Source maps: left out by default (they publish the original source), kept with
+/// `--include-source-maps` or `include_source_maps = true`.
+pub const SOURCE_MAPS: &str = "**/*.map";
 
 /// An MD5 digest of a file's exact bytes.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]

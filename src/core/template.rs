@@ -155,6 +155,84 @@ impl Template {
     pub fn resource(&self, logical_id: &str) -> Option<&Resource> {
         self.resources.iter().find(|r| r.logical_id == logical_id)
     }
+
+    /// The body CloudFormation gets. An `AWS::ApiGateway::Deployment` is a snapshot of the API
+    /// taken once, when it is created: CloudFormation never updates it, so a changed method
+    /// would never reach the stage. Each deployment's logical id gets a suffix hashed from
+    /// what the snapshot holds (the API's resources, methods, authorizers, gateway responses,
+    /// models, validators, the API itself) and the parameter values: any change to them
+    /// creates a new deployment, the stage moves to it, and CloudFormation deletes the old one.
+    /// The same template and parameters give the same body, so an unchanged stack stays
+    /// unchanged.
+    pub fn with_api_snapshot(&self, parameters: &BTreeMap<String, String>) -> String {
+        const SNAPSHOT: &[&str] = &[
+            "AWS::ApiGateway::RestApi",
+            "AWS::ApiGateway::Resource",
+            "AWS::ApiGateway::Method",
+            "AWS::ApiGateway::Authorizer",
+            "AWS::ApiGateway::GatewayResponse",
+            "AWS::ApiGateway::Model",
+            "AWS::ApiGateway::RequestValidator",
+        ];
+        let deployments: Vec<&str> = self
+            .resources
+            .iter()
+            .filter(|r| r.kind == "AWS::ApiGateway::Deployment")
+            .map(|r| r.logical_id.as_str())
+            .collect();
+        if deployments.is_empty() {
+            return self.body.clone();
+        }
+        let doc = YamlLoader::load_from_str(&self.body)
+            .ok()
+            .and_then(|mut d| (!d.is_empty()).then(|| d.remove(0)))
+            .unwrap_or(Yaml::Null);
+        let mut hashed = md5::Context::new();
+        for r in self
+            .resources
+            .iter()
+            .filter(|r| SNAPSHOT.contains(&r.kind.as_str()))
+        {
+            hashed.consume(format!(
+                "{}={:?}\n",
+                r.logical_id,
+                doc["Resources"][r.logical_id.as_str()]
+            ));
+        }
+        for (k, v) in parameters {
+            hashed.consume(format!("{k}={v}\n"));
+        }
+        let suffix = format!("{:x}", hashed.compute());
+        let mut body = self.body.clone();
+        for id in deployments {
+            body = rename(&body, id, &format!("{id}{}", &suffix[..10]));
+        }
+        body
+    }
+}
+
+/// `text` with every whole-word `from` (not inside a longer identifier) replaced by `to`.
+fn rename(text: &str, from: &str, to: &str) -> String {
+    let word = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find(from) {
+        let before = if i > 0 {
+            rest[..i].chars().last()
+        } else {
+            out.chars().last()
+        };
+        let after = rest[i + from.len()..].chars().next();
+        out.push_str(&rest[..i]);
+        out.push_str(if word(before) || word(after) {
+            from
+        } else {
+            to
+        });
+        rest = &rest[i + from.len()..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Parses `KEY=VALUE`.
@@ -197,6 +275,83 @@ pub fn read_parameters_file(path: &Path) -> Result<BTreeMap<String, String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn deployment_id(body: &str) -> String {
+        let t = Template::parse(body.to_string(), "rendered").unwrap();
+        let ids: Vec<&Resource> = t
+            .resources
+            .iter()
+            .filter(|r| r.kind == "AWS::ApiGateway::Deployment")
+            .collect();
+        assert_eq!(ids.len(), 1);
+        let id = ids[0].logical_id.clone();
+        assert!(
+            body.contains(&format!("DeploymentId: !Ref {id}\n")),
+            "the stage follows the renamed deployment"
+        );
+        id
+    }
+
+    #[test]
+    fn a_change_to_the_api_gives_a_new_deployment_and_nothing_else_does() {
+        let t = Template::embedded();
+        let params = t.resolve_parameters(&BTreeMap::new()).unwrap();
+        let base = deployment_id(&t.with_api_snapshot(&params));
+        assert!(base.starts_with("ApiDeployment") && base.len() == "ApiDeployment".len() + 10);
+        assert_eq!(
+            t.with_api_snapshot(&params),
+            t.with_api_snapshot(&params),
+            "the same input, the same body"
+        );
+        let edited = |from: &str, to: &str| {
+            assert!(t.body.contains(from), "{from}");
+            let t = Template::parse(t.body.replacen(from, to, 1), "edited").unwrap();
+            deployment_id(&t.with_api_snapshot(&params))
+        };
+        // Tightening the public route, a new path, a new gateway answer: new snapshots.
+        let health = "      HttpMethod: GET\n      AuthorizationType: NONE";
+        let tightened = "      HttpMethod: GET\n      AuthorizationType: AWS_IAM";
+        let table = [
+            (health, tightened, true),
+            ("PathPart: deep", "PathPart: deeper", true),
+            (
+                "ResponseType: DEFAULT_5XX",
+                "ResponseType: DEFAULT_4XX",
+                true,
+            ),
+            ("Name: !Sub \"${AWS::StackName}-api\"", "Name: api", true),
+            // The site bucket, the function's memory, the stage's throttling: not in a snapshot.
+            ("NoncurrentDays: 30", "NoncurrentDays: 31", false),
+            ("MemorySize: 256", "MemorySize: 512", false),
+            (
+                "ThrottlingRateLimit: !Ref ApiThrottleRateLimit",
+                "ThrottlingRateLimit: 5",
+                false,
+            ),
+        ];
+        for (from, to, changes) in table {
+            assert_eq!(edited(from, to) != base, changes, "{from} -> {to}");
+        }
+        let mut other = params.clone();
+        other.insert("DomainName".into(), "www.example.com".into());
+        assert_ne!(deployment_id(&t.with_api_snapshot(&other)), base);
+    }
+
+    #[test]
+    fn renaming_touches_whole_words_only_and_a_template_without_an_api_is_left_alone() {
+        let cases = [
+            ("Ref: Dep\nDep:\n", "Ref: New\nNew:\n"),
+            ("DepX Dep_ xDep Dep", "DepX Dep_ xDep New"),
+            ("[Dep, Dep]", "[New, New]"),
+            ("", ""),
+        ];
+        for (text, want) in cases {
+            assert_eq!(rename(text, "Dep", "New"), want, "{text:?}");
+        }
+        let static_only = "Resources:\n  B:\n    Type: AWS::S3::Bucket\n";
+        let t = Template::parse(static_only.into(), "t").unwrap();
+        assert_eq!(t.with_api_snapshot(&BTreeMap::new()), static_only);
+    }
 
     #[test]
     fn embedded_template_parses_with_every_parameter_defaulted() {

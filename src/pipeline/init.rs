@@ -112,11 +112,14 @@ pub fn render_workflow(a: &Answers) -> String {
     };
     format!(
         r#"# Deploys the site on every push to main: shipit ensures the stack, syncs the build,
-# invalidates what changed, verifies the live site and only then prunes.
+# invalidates what changed, verifies the live site and only then prunes. The build runs in a job
+# that cannot request GitHub's OIDC token; only the deploy job can, and it builds nothing.
 #
 # Needs, in the repository's settings (Settings > Secrets and variables > Actions > Variables):
 #   AWS_DEPLOY_ROLE_ARN  an IAM role this repository may assume through GitHub's OIDC provider
-#                        (its trust policy names repo:OWNER/NAME:environment:production)
+#                        (its trust policy: StringEquals aud sts.amazonaws.com and
+#                        sub repo:OWNER/NAME:environment:production)
+# and an environment `production` whose deployment branches are limited to main.
 name: deploy
 
 on:
@@ -126,7 +129,6 @@ on:
 
 permissions:
   contents: read
-  id-token: write
 
 # One deploy at a time per environment; a newer push waits instead of cancelling one halfway.
 concurrency:
@@ -134,15 +136,36 @@ concurrency:
   cancel-in-progress: false
 
 jobs:
-  deploy:
+  build:
     runs-on: ubuntu-24.04
-    environment: production
-    timeout-minutes: 60
+    timeout-minutes: 30
+    permissions:
+      contents: read
     steps:
       - uses: actions/checkout@3d3c42e5aac5ba805825da76410c181273ba90b1 # v7.0.1
         with:
           persist-credentials: false
-{build}      # shipit's major tag follows its releases; pin a release's commit SHA instead to freeze it.
+{build}      - uses: actions/upload-artifact@bbbca2ddaa5d8feaa63e36b76fdaad77386f024f # v7.0.0
+        with:
+          name: site
+          path: {dir}
+          include-hidden-files: true
+          if-no-files-found: error
+
+  deploy:
+    needs: build
+    runs-on: ubuntu-24.04
+    environment: production
+    timeout-minutes: 60
+    permissions:
+      contents: read
+      id-token: write
+    steps:
+      - uses: actions/download-artifact@3e5f45b2cfb9172054b4087a40e8e0b5a5461e7c # v8.0.1
+        with:
+          name: site
+          path: {dir}
+      # shipit's major tag follows its releases; pin a release's commit SHA instead to freeze it.
       - uses: {repo}@v1 # zizmor: ignore[unpinned-uses]
         with:
           directory: {dir}

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::core::settings::StackSettings;
 use crate::core::stack::{self, Change, Next};
-use crate::core::stack::{ChangeSet, StackInfo};
+use crate::core::stack::{ChangeSet, StackInfo, StackResource};
 use crate::core::template::Template;
 use crate::error::{Error, Result};
 use crate::ports::{ObjectStore, Reporter, StackService};
@@ -45,8 +45,9 @@ pub async fn ensure(
     s: &StackSettings,
     reporter: &dyn Reporter,
 ) -> Result<Ensured> {
-    let template = Template::load(s.template.as_deref())?;
+    let mut template = Template::load(s.template.as_deref())?;
     let params = template.resolve_parameters(&s.parameters)?;
+    template.body = template.with_api_snapshot(&params);
     let deadline = Instant::now() + s.timeout;
     reporter.stage(&format!("ensuring stack {}", s.name));
     loop {
@@ -238,9 +239,26 @@ async fn open_change_set(
 ) -> Result<(String, ChangeSet)> {
     let cs = change_set_name();
     cfn.create_change_set(&s.name, &cs, create, body, params, s.role_arn.as_deref())
-        .await?;
+        .await
+        .map_err(|e| needs_infrastructure_role(e, &s.name, create))?;
     let described = wait_change_set(cfn, &s.name, &cs, deadline).await?;
     Ok((cs, described))
+}
+
+/// Everyday deploys run with the content role, which may read the stack but not change it
+/// (stack/iam/): when a change set is refused, say that this deploy changes the stack and
+/// which role that needs.
+fn needs_infrastructure_role(e: Error, stack: &str, create: bool) -> Error {
+    match e {
+        Error::Auth { message, .. } => Error::Auth {
+            message: format!(
+                "stack {stack} {}: the template or its parameters differ from what is deployed, and these credentials may not change the stack ({message})",
+                if create { "does not exist yet" } else { "needs a change" }
+            ),
+            hint: "a stack change needs the infrastructure role (stack/iam/infrastructure-role.json, with the CloudFormation service role as [stack] role_arn); the content role deploys only while the stack is unchanged".into(),
+        },
+        other => other,
+    }
 }
 
 async fn wait_change_set(
@@ -368,8 +386,9 @@ pub struct Preview {
 /// Shows what `ensure` would do: for an existing stack through a change set that is deleted
 /// again, never executed.
 pub async fn preview(cfn: &dyn StackService, s: &StackSettings) -> Result<Preview> {
-    let template = Template::load(s.template.as_deref())?;
+    let mut template = Template::load(s.template.as_deref())?;
     let params = template.resolve_parameters(&s.parameters)?;
+    template.body = template.with_api_snapshot(&params);
     let info = cfn.describe(&s.name).await?;
     let status = info.as_ref().map(|i| i.status.clone());
     let mut p = Preview {
@@ -442,8 +461,9 @@ pub struct Destroyed {
     pub retained: Vec<String>,
 }
 
-/// Empties the stack's buckets (every version and delete marker), lifts termination
-/// protection, deletes the stack and waits; reports what was retained.
+/// Empties the buckets the stack deletes (every version and delete marker; never a bucket the
+/// template retains), lifts termination protection, deletes the stack and waits; reports what
+/// was retained, a retained bucket with how many objects it keeps.
 pub async fn destroy(
     cfn: &dyn StackService,
     open_bucket: &dyn Fn(&str) -> Box<dyn ObjectStore>,
@@ -470,11 +490,29 @@ pub async fn destroy(
         info = wait_settled(cfn, name, deadline, reporter).await?;
     }
     let deployed = Template::parse(cfn.template(name).await?, "the deployed template")?;
+    let policy = |r: &StackResource| {
+        deployed
+            .resource(&r.logical_id)
+            .map_or("Delete", |t| t.deletion_policy.as_str())
+            .to_string()
+    };
     let resources = cfn.resources(name).await?;
-    for r in resources
+    let buckets = resources
         .iter()
-        .filter(|r| r.kind == "AWS::S3::Bucket" && !r.physical_id.is_empty())
-    {
+        .filter(|r| r.kind == "AWS::S3::Bucket" && !r.physical_id.is_empty());
+    // Only a bucket CloudFormation deletes is emptied: what the template retains keeps its
+    // contents, or "retained" would mean an empty bucket.
+    let mut kept_contents = BTreeMap::new();
+    for r in buckets {
+        if policy(r) != "Delete" {
+            let objects = match open_bucket(&r.physical_id).list().await {
+                Ok(listed) if listed.len() == 1 => "1 object".to_string(),
+                Ok(listed) => format!("{} objects", listed.len()),
+                Err(e) => format!("contents not counted: {e}"),
+            };
+            kept_contents.insert(r.logical_id.clone(), objects);
+            continue;
+        }
         reporter.stage(&format!(
             "emptying bucket {} ({})",
             r.physical_id, r.logical_id
@@ -498,20 +536,12 @@ pub async fn destroy(
     }
     out.retained = resources
         .iter()
-        .filter(|r| {
-            deployed
-                .resource(&r.logical_id)
-                .is_some_and(|t| t.deletion_policy != "Delete")
-        })
+        .filter(|r| policy(r) != "Delete")
         .map(|r| {
-            let policy = &deployed
-                .resource(&r.logical_id)
-                .expect("filtered")
-                .deletion_policy;
-            let what = if policy == "Snapshot" {
-                "deleted, final snapshot kept"
-            } else {
-                "kept"
+            let what = match (policy(r).as_str(), kept_contents.get(&r.logical_id)) {
+                ("Snapshot", _) => "deleted, final snapshot kept".to_string(),
+                (_, Some(objects)) => format!("kept with its contents ({objects})"),
+                _ => "kept".to_string(),
             };
             format!("{} ({}) {}: {what}", r.logical_id, r.kind, r.physical_id)
         })

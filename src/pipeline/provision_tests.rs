@@ -64,6 +64,30 @@ fn an_unchanged_stack_costs_one_describe_and_no_change_set() {
 }
 
 #[test]
+fn the_content_role_deploys_an_unchanged_stack_and_names_the_role_a_change_needs() {
+    let cfn = MemoryStack::with_outputs(&[("SiteBucketName", "b")]);
+    block_on(ensure(&cfn, &settings(), &Lines::default())).unwrap();
+    cfn.read_only();
+    let e = block_on(ensure(&cfn, &settings(), &Lines::default())).unwrap();
+    assert_eq!(e.action, "unchanged");
+    let mut s = settings();
+    s.parameters
+        .insert("PriceClass".into(), "PriceClass_All".into());
+    let err = block_on(ensure(&cfn, &s, &Lines::default())).unwrap_err();
+    let Error::Auth { message, hint } = &err else {
+        panic!("{err:?}")
+    };
+    assert!(message.contains("stack site needs a change"), "{message}");
+    assert!(message.contains("AccessDenied"), "{message}");
+    assert!(hint.contains("infrastructure role"), "{hint}");
+    assert!(
+        hint.contains("stack/iam/infrastructure-role.json"),
+        "{hint}"
+    );
+    assert_eq!(executed(&cfn), 1, "nothing ran after the refusal");
+}
+
+#[test]
 fn a_parameter_change_updates_through_a_change_set() {
     let cfn = MemoryStack::with_outputs(&[("SiteBucketName", "b")]);
     block_on(ensure(&cfn, &settings(), &Lines::default())).unwrap();

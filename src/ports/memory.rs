@@ -570,6 +570,8 @@ struct StackState {
     fail_execute: Option<(String, String)>,
     /// What a stack outputs once created or updated.
     outputs: BTreeMap<String, String>,
+    /// Change sets are refused with AccessDenied, as for a role that may only read the stack.
+    read_only: bool,
     calls: Vec<String>,
 }
 
@@ -623,6 +625,11 @@ impl MemoryStack {
         self.lock().next_changes = Some(changes);
     }
 
+    /// From now on the caller may read stacks but not change them (the content role).
+    pub fn read_only(&self) {
+        self.lock().read_only = true;
+    }
+
     pub fn fail_next_execution(&self, logical_id: &str, reason: &str) {
         self.lock().fail_execute = Some((logical_id.to_string(), reason.to_string()));
     }
@@ -664,6 +671,12 @@ impl crate::ports::StackService for MemoryStack {
         Box::pin(async move {
             self.log(format!("create_change_set {stack} create={create}"));
             let mut s = self.lock();
+            if s.read_only {
+                return Err(Error::Auth {
+                    message: format!("create a change set for stack {stack}: access denied (AccessDenied: not authorized to perform cloudformation:CreateChangeSet)"),
+                    hint: "check the credentials".into(),
+                });
+            }
             let unchanged = s
                 .stacks
                 .get(stack)

@@ -9,6 +9,7 @@ mod browser;
 mod demo;
 mod ecosystem;
 mod faults;
+mod hardening;
 mod releases;
 mod reliability;
 mod snapshots;

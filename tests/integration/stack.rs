@@ -276,7 +276,7 @@ fn a_failed_first_create_is_explained_and_recreated_only_with_a_flag() {
 }
 
 #[test]
-fn destroy_empties_versioned_buckets_and_reports_what_was_retained() {
+fn destroy_empties_the_site_bucket_and_keeps_what_the_template_retains_with_its_contents() {
     let w = World::new("destroy");
     small_site(&w);
     let name = w.stack_name();
@@ -316,8 +316,16 @@ fn destroy_empties_versioned_buckets_and_reports_what_was_retained() {
     assert_success(&out);
     assert!(stack_state(&name).is_none(), "the stack is still there");
     assert!(!w.bucket_exists(&site), "the site bucket is still there");
-    assert_eq!(w.version_count(&data), 0, "app data left behind");
+    // The template retains the app data: destroy leaves its every version in place.
+    assert_eq!(w.version_count(&data), 2, "retained app data was erased");
     let err = stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "retained: AppDataBucket (AWS::S3::Bucket) {data}: kept with its contents (1 object)"
+        )),
+        "{err}"
+    );
+    assert!(!err.contains(&format!("emptying bucket {data}")), "{err}");
     assert!(
         err.contains("retained: Table (AWS::DynamoDB::Table)"),
         "{err}"
@@ -333,6 +341,7 @@ fn destroy_empties_versioned_buckets_and_reports_what_was_retained() {
     );
     let json: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert!(json["destroyed"]["emptied"][&site][0].as_u64().unwrap() >= 3);
+    assert!(json["destroyed"]["emptied"].get(&data).is_none(), "{json}");
 
     // Destroying what is gone is not an error.
     assert_success(
@@ -457,4 +466,60 @@ fn an_empty_change_set_is_success_and_is_cleaned_up() {
     let json: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(json["stack"]["action"], "unchanged");
     assert_eq!(stack_state(&name).unwrap().status, "CREATE_COMPLETE");
+}
+
+/// GETs a path of the local cloud's API Gateway API (moto routes by the credential scope).
+fn apigateway(path: &str) -> serde_json::Value {
+    let url = format!("{}{path}", crate::support::cloud_endpoint());
+    let auth = "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/apigateway/aws4_request, SignedHeaders=host, Signature=0";
+    let r = crate::support::block(async {
+        shipit::http::Client::new(std::time::Duration::from_secs(10))
+            .unwrap()
+            .get(&url, &[("authorization", auth)])
+            .await
+            .unwrap()
+    });
+    assert_eq!(r.status, 200, "{url}: {}", String::from_utf8_lossy(&r.body));
+    serde_json::from_slice(&r.body).unwrap()
+}
+
+#[test]
+fn a_changed_method_reaches_the_stage_through_a_new_deployment() {
+    let w = World::new("apisnap");
+    small_site(&w);
+    let name = w.stack_name();
+    let _stack = w.guard_stack(&name);
+    assert_success(&w.run_stack("deploy", &name, &[]));
+    let api = stack_state(&name).unwrap().outputs["ApiId"].clone();
+    let stage = |field: &str| apigateway(&format!("/restapis/{api}/stages/live"))[field].clone();
+    let first = stage("deploymentId");
+    assert!(first.is_string(), "{first}");
+
+    // Unchanged: no change set, the same snapshot.
+    assert_success(&w.run_stack("deploy", &name, &[]));
+    assert_eq!(stage("deploymentId"), first);
+
+    // GET /health tightened to IAM authorization: a new snapshot, and the stage serves it.
+    let tightened = shipit::core::template::EMBEDDED.replacen(
+        "      HttpMethod: GET\n      AuthorizationType: NONE",
+        "      HttpMethod: GET\n      AuthorizationType: AWS_IAM",
+        1,
+    );
+    assert_ne!(tightened, shipit::core::template::EMBEDDED);
+    let path = w.write_template("tightened.yaml", &tightened);
+    assert_success(&w.run_stack("deploy", &name, &["--template", &path]));
+    let second = stage("deploymentId");
+    assert_ne!(second, first, "the stage still serves the old snapshot");
+    let deployments = apigateway(&format!("/restapis/{api}/deployments"));
+    let ids: Vec<&serde_json::Value> = deployments["item"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| &d["id"])
+        .collect();
+    assert!(ids.contains(&&second), "{deployments}");
+    assert!(
+        !ids.contains(&&first),
+        "the old snapshot is left behind: {deployments}"
+    );
 }

@@ -28,11 +28,6 @@ const SITE: &[(&str, &str, &str)] = &[
         "public, max-age=31536000, immutable",
     ),
     (
-        "assets/index-BxP2cR4k.js.map",
-        "application/json; charset=utf-8",
-        "public, max-age=31536000, immutable",
-    ),
-    (
         "assets/vendor-C9dE2fGh.mjs",
         "text/javascript; charset=utf-8",
         "public, max-age=31536000, immutable",
@@ -108,7 +103,13 @@ fn realistic(w: &World) {
         };
         w.write(key, body);
     }
+    // Built, but never uploaded by default: a source map publishes the source, .env secrets.
+    w.write(MAP, "{\"version\":3}");
+    w.write(".env", "API_TOKEN=secret\n");
+    w.write("assets/.env.production", "API_TOKEN=secret\n");
 }
+
+const MAP: &str = "assets/index-BxP2cR4k.js.map";
 
 fn touch_all(w: &World) {
     let later = SystemTime::now() + Duration::from_secs(3600);
@@ -132,6 +133,9 @@ fn first_deploy_uploads_everything_with_the_right_headers_html_last() {
 
     let objects = w.objects();
     assert_eq!(objects.len(), SITE.len());
+    for left_out in [MAP, ".env", "assets/.env.production"] {
+        assert!(!objects.contains_key(left_out), "{left_out} was uploaded");
+    }
     for (key, content_type, cache_control) in SITE {
         let head = w.head(key);
         assert_eq!(head.content_type, *content_type, "Content-Type of {key}");
@@ -158,6 +162,16 @@ fn first_deploy_uploads_everything_with_the_right_headers_html_last() {
         puts[first_html..].iter().all(|k| k.ends_with(".html")),
         "an asset was written after HTML: {puts:?}"
     );
+
+    // Asked for, the source map goes up as JSON, immutable like its script; .env never does.
+    w.proxy.take();
+    w.deploy(&["--include-source-maps"]);
+    let map = w.head(MAP);
+    assert_eq!(map.content_type, "application/json; charset=utf-8");
+    assert_eq!(map.cache_control, "public, max-age=31536000, immutable");
+    let objects = w.objects();
+    assert_eq!(objects.len(), SITE.len() + 1);
+    assert!(!objects.contains_key(".env"));
 }
 
 #[test]

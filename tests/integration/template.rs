@@ -7,7 +7,7 @@ use std::process::Command;
 
 use yaml_rust2::{Yaml, YamlLoader};
 
-fn template() -> Yaml {
+pub(crate) fn template() -> Yaml {
     let text =
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("stack/shipit.yaml"))
             .unwrap();
@@ -15,13 +15,13 @@ fn template() -> Yaml {
     YamlLoader::load_from_str(&text).unwrap().remove(0)
 }
 
-fn resource<'a>(t: &'a Yaml, id: &str) -> &'a Yaml {
+pub(crate) fn resource<'a>(t: &'a Yaml, id: &str) -> &'a Yaml {
     let r = &t["Resources"][id];
     assert!(!r.is_badvalue(), "no resource {id}");
     r
 }
 
-fn statements(policy: &Yaml) -> &Vec<Yaml> {
+pub(crate) fn statements(policy: &Yaml) -> &Vec<Yaml> {
     policy["Properties"]["PolicyDocument"]["Statement"]
         .as_vec()
         .unwrap()
@@ -224,7 +224,10 @@ fn every_behaviour_is_https_with_the_security_headers() {
     let code = resource(&t, "RoutingFunction")["Properties"]["FunctionCode"]
         .as_str()
         .unwrap();
-    assert!(code.contains("/.shipit/"), "shipit's state is served");
+    assert!(
+        code.contains("uri.indexOf(\".shipit/\") !== -1"),
+        "shipit's state is served"
+    );
     let headers = &resource(&t, "SecurityHeadersPolicy")["Properties"]
         ["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"];
     for h in [
@@ -244,6 +247,7 @@ fn stateful_resources_are_retained_and_encrypted() {
         ("Table", "Retain"),
         ("AppDataBucket", "Retain"),
         ("Database", "Snapshot"),
+        ("UserPool", "Retain"),
     ] {
         let r = resource(&t, id);
         assert_eq!(
@@ -268,6 +272,11 @@ fn stateful_resources_are_retained_and_encrypted() {
     assert_eq!(
         table["SSESpecification"]["SSEEnabled"].as_bool(),
         Some(true)
+    );
+    assert_eq!(table["DeletionProtectionEnabled"].as_bool(), Some(true));
+    assert_eq!(
+        resource(&t, "UserPool")["Properties"]["DeletionProtection"].as_str(),
+        Some("ACTIVE")
     );
     let db = &resource(&t, "Database")["Properties"];
     assert_eq!(db["StorageEncrypted"].as_bool(), Some(true));
@@ -294,13 +303,14 @@ fn only_lambda_reaches_the_database_and_the_cache() {
         .collect();
     assert_eq!(
         ingress.len(),
-        2,
+        3,
         "{:?}",
         ingress.iter().map(|(k, _)| k).collect::<Vec<_>>()
     );
     for (group, port) in [
         ("DatabaseSecurityGroup", 5432),
         ("CacheSecurityGroup", 6379),
+        ("EndpointSecurityGroup", 443),
     ] {
         let (_, rule) = ingress
             .iter()

@@ -16,7 +16,7 @@ from rig.models.s3 import RigBucketPolicy
 from rig.models.cloudfront import (RigOriginAccessControl, RigCloudFrontFunction, RigCachePolicy,
                                    RigResponseHeadersPolicy, RigDistribution)
 from rig.models.apigateway import (RigApiStage, RigApiAuthorizer, RigApiAccount, RigApiDomainName,
-                                   RigApiBasePathMapping)
+                                   RigApiBasePathMapping, RigGatewayResponse)
 from rig.models.cognito import RigUserPool, RigUserPoolClient
 from rig.models.ec2 import RigSecurityGroupEgress
 from rig.models.secretsmanager import RigSecret
@@ -24,5 +24,5 @@ from rig.models.elasticache import RigCacheSubnetGroup, RigReplicationGroup
 
 MODELS = [RigBucketPolicy, RigOriginAccessControl, RigCloudFrontFunction, RigCachePolicy,
           RigResponseHeadersPolicy, RigDistribution, RigApiStage, RigApiAuthorizer, RigApiAccount,
-          RigApiDomainName, RigApiBasePathMapping, RigUserPool, RigUserPoolClient,
+          RigApiDomainName, RigApiBasePathMapping, RigGatewayResponse, RigUserPool, RigUserPoolClient,
           RigSecurityGroupEgress, RigSecret, RigCacheSubnetGroup, RigReplicationGroup]

@@ -102,3 +102,28 @@ class RigApiBasePathMapping(Rig, CloudFormationModel):
     @classmethod
     def make(cls, name, props, account_id, region_name):
         return f"{props['DomainName']}/{props.get('BasePath', '')}", {}
+
+
+class RigGatewayResponse(Rig, CloudFormationModel):
+    # The API's own answers (DEFAULT_4XX, ...), in moto's API Gateway backend.
+    __module__ = "moto.apigateway.models"
+    TYPE = "AWS::ApiGateway::GatewayResponse"
+
+    @staticmethod
+    def cloudformation_type():
+        return RigGatewayResponse.TYPE
+
+    @classmethod
+    def make(cls, name, props, account_id, region_name):
+        api, kind = props["RestApiId"], props["ResponseType"]
+        apigw(account_id, region_name).put_gateway_response(
+            api, kind, props.get("StatusCode"), props.get("ResponseParameters") or {},
+            props.get("ResponseTemplates") or {})
+        return f"{api}-{kind}", {}
+
+    def remove(self, account_id, region_name):
+        try:
+            apigw(account_id, region_name).delete_gateway_response(
+                self.props["RestApiId"], self.props["ResponseType"])
+        except Exception:
+            pass

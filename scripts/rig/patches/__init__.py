@@ -16,4 +16,6 @@ PATCHES = (
     "network_deletes",
     "create_change_set_on_review_stack",
     "s3_policy",
+    "lambda_role_permissions",
+    "api_deployment",
 )

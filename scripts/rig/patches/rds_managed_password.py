@@ -1,14 +1,18 @@
-"""RDS instances with ManageMasterUserPassword, and PostgreSQL's default port.
+"""RDS instances with ManageMasterUserPassword, PostgreSQL's default port, a resource id each.
 
 On AWS: an AWS::RDS::DBInstance with ManageMasterUserPassword: true keeps its master password in
-a Secrets Manager secret (`!GetAtt Db.MasterUserSecret.SecretArn`), and an instance without Port
-listens on its engine's default (5432 for PostgreSQL).
+a Secrets Manager secret (`!GetAtt Db.MasterUserSecret.SecretArn`), an instance without Port
+listens on its engine's default (5432 for PostgreSQL), and `!GetAtt Db.DbiResourceId` is the
+instance's own resource id (what an `rds-db:connect` ARN names).
 In moto: the DBInstance model ignores ManageMasterUserPassword (so there is no
-MasterUserSecret.SecretArn to GetAtt) and defaults every engine to port 3306.
-The patch: wraps the model's create to default Port to 5432 for postgres engines and give the
-instance a MasterUserSecret (moto's own, as its RDS API makes one), and answers GetAtt
-MasterUserSecret.SecretArn with that secret's ARN.
+MasterUserSecret.SecretArn to GetAtt), defaults every engine to port 3306, gives every instance
+the same resource id and has no DbiResourceId to GetAtt.
+The patch: wraps the model's create to default Port to 5432 for postgres engines, give the
+instance a MasterUserSecret (moto's own, as its RDS API makes one) and a resource id of its own,
+and answers GetAtt MasterUserSecret.SecretArn and DbiResourceId.
 """
+import random
+import string
 from rig.moto_version import check
 
 
@@ -27,6 +31,8 @@ def apply():
             props.setdefault("Port", 5432)
         instance = original_create(cls, resource_name, cloudformation_json, account_id,
                                    region_name, **kwargs)
+        instance.dbi_resource_id = "db-" + "".join(
+            random.choices(string.ascii_uppercase + string.digits, k=26))
         if str(props.get("ManageMasterUserPassword", "")).lower() == "true":
             instance.manage_master_user_password = True
             instance.master_user_secret = MasterUserSecret(
@@ -34,11 +40,13 @@ def apply():
         return instance
 
     def has(cls, attr):
-        return attr == "MasterUserSecret.SecretArn" or original_has(cls, attr)
+        return attr in ("MasterUserSecret.SecretArn", "DbiResourceId") or original_has(cls, attr)
 
     def get(self, attr):
         if attr == "MasterUserSecret.SecretArn" and getattr(self, "master_user_secret", None):
             return self.master_user_secret.secret.arn
+        if attr == "DbiResourceId":
+            return self.dbi_resource_id
         return original_get(self, attr)
 
     DBInstance.create_from_cloudformation_json = classmethod(create)

@@ -84,6 +84,12 @@ Resources:
   ApiAccount:
     Type: AWS::ApiGateway::Account
     Properties: {CloudWatchRoleArn: arn:aws:iam::123456789012:role/logs}
+  Cors4xx:
+    Type: AWS::ApiGateway::GatewayResponse
+    Properties:
+      RestApiId: !Ref Api
+      ResponseType: DEFAULT_4XX
+      ResponseParameters: {gatewayresponse.header.Vary: "'Origin'"}
   Stage:
     Type: AWS::ApiGateway::Stage
     Properties: {RestApiId: !Ref Api, DeploymentId: !Ref Deployment, StageName: live}

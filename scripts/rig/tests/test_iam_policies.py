@@ -1,0 +1,710 @@
+"""stack/iam/: the least-privilege policies, read with placeholders substituted (as the sed in
+stack/README.md does) and judged by a small IAM evaluator.
+
+The evaluator is IAM's policy logic for what these files use, and no more: an explicit Deny wins,
+an Allow is needed, otherwise the request is implicitly denied; a permissions boundary must allow
+as well. Action/NotAction match with * and ? and no case; Resource/NotResource match an ARN
+component by component (the first five never span a colon), with case. Conditions: every
+operator must hold and every key in it (AND), any of a key's values may match (OR); a key missing
+from the request fails a positive operator and satisfies a negated one (StringNotEquals,
+ArnNotEquals, ...); ForAnyValue is false and ForAllValues true without the key; Null tests
+presence. An operator, a statement element or a policy variable it does not know raises, so a
+policy it cannot judge fails the test instead of being guessed at.
+
+No moto: stdlib only, fast, part of scripts/rig/test like the rest.
+"""
+import json
+import re
+import unittest
+from pathlib import Path
+
+IAM_DIR = Path(__file__).resolve().parents[3] / "stack" / "iam"
+README = IAM_DIR.parent / "README.md"
+
+FILES = {
+    "content-role.json",
+    "infrastructure-role.json",
+    "cloudformation-service-role.json",
+    "cloudformation-service-role-api.json",
+    "cloudformation-service-role-trust.json",
+    "permissions-boundary.json",
+}
+PERMISSION_POLICIES = FILES - {"cloudformation-service-role-trust.json"}
+
+REGION, ACCOUNT, STACK = "eu-west-1", "123456789012", "mysite"
+PLACEHOLDERS = {"REGION": REGION, "ACCOUNT_ID": ACCOUNT, "STACK_NAME": STACK}
+
+STACK_ARN = f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{STACK}/4f1c2a30-0b5e-11ef-9d3b-0a1b2c3d4e5f"
+OTHER_STACK_ARN = f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/payroll/9a8b7c60-0b5e-11ef-9d3b-0a1b2c3d4e5f"
+SERVICE_ROLE = f"arn:aws:iam::{ACCOUNT}:role/{STACK}-cloudformation"
+BOUNDARY = f"arn:aws:iam::{ACCOUNT}:policy/{STACK}-boundary"
+FUNCTION_ROLE = f"arn:aws:iam::{ACCOUNT}:role/{STACK}-ApiFunctionRole-Q1W2E3R4T5Y6"
+OTHER_ROLE = f"arn:aws:iam::{ACCOUNT}:role/payroll-admin"
+SITE = f"arn:aws:s3:::{STACK}-sitebucket-1a2b3c4d5e6f"
+APP_DATA = f"arn:aws:s3:::{STACK}-appdatabucket-9z8y7x6w5v4u"
+OTHER_BUCKET = "arn:aws:s3:::payroll-exports"
+DISTRIBUTION = f"arn:aws:cloudfront::{ACCOUNT}:distribution/E2EXAMPLE0SITE"
+FUNCTION = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{STACK}-ApiFunction-Z9X8C7V6B5N4"
+OTHER_FUNCTION = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:payroll-run"
+TABLE = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{STACK}-Table-A1S2D3F4G5H6"
+SECRET = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:CacheAuthToken-AbCdEf"
+MANAGED = "arn:aws:iam::aws:policy/service-role/"
+ADMIN = "arn:aws:iam::aws:policy/AdministratorAccess"
+OURS = {"aws:ResourceTag/aws:cloudformation:stack-name": STACK}
+
+ALLOW, DENY, IMPLICIT = "Allow", "Deny", "ImplicitDeny"
+
+
+# ---------------------------------------------------------------- the evaluator
+
+class Unknown(ValueError):
+    """A policy element, operator or value the evaluator will not guess about."""
+
+
+STATEMENT_KEYS = {"Sid", "Effect", "Action", "NotAction", "Resource", "NotResource", "Condition"}
+
+
+def _listed(value):
+    return value if isinstance(value, list) else [value]
+
+
+def _wildcard(pattern, flags=0):
+    if "${" in pattern:
+        raise Unknown(f"policy variables are not evaluated: {pattern}")
+    body = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.compile(body + r"\Z", flags | re.DOTALL)
+
+
+def action_matches(pattern, action):
+    return bool(_wildcard(pattern, re.IGNORECASE).match(action))
+
+
+def string_like(value, pattern):
+    return bool(_wildcard(pattern).match(value))
+
+
+def arn_matches(value, pattern):
+    """ARN matching as IAM does it: six colon-separated components, each matched on its own
+    (the sixth, the resource, may hold colons of its own); "*" alone matches anything."""
+    if pattern == "*":
+        return True
+    want, have = pattern.split(":", 5), value.split(":", 5)
+    if len(want) != 6:
+        raise Unknown(f"not an ARN pattern: {pattern}")
+    if len(have) != 6:
+        return False
+    return all(_wildcard(w).match(h) for w, h in zip(want, have))
+
+
+def _bool_equals(value, pattern):
+    if value.lower() not in ("true", "false") or str(pattern).lower() not in ("true", "false"):
+        raise Unknown(f"Bool compares true or false, not {value!r} with {pattern!r}")
+    return value.lower() == str(pattern).lower()
+
+
+# operator -> (how one request value matches one policy value, negated)
+SINGLE = {
+    "StringEquals": (lambda v, p: v == p, False),
+    "StringNotEquals": (lambda v, p: v == p, True),
+    "StringLike": (string_like, False),
+    "StringNotLike": (string_like, True),
+    "ArnEquals": (arn_matches, False),
+    "ArnLike": (arn_matches, False),
+    "ArnNotEquals": (arn_matches, True),
+    "ArnNotLike": (arn_matches, True),
+    "Bool": (_bool_equals, False),
+}
+SET_BASES = {"StringEquals", "StringLike"}
+
+
+def _lookup(context, key):
+    """Condition keys are case-insensitive; a missing key is None."""
+    found = [v for k, v in context.items() if k.lower() == key.lower()]
+    return found[0] if found else None
+
+
+def condition_holds(condition, context):
+    for operator, keys in condition.items():
+        if not isinstance(keys, dict):
+            raise Unknown(f"{operator} takes a block of keys")
+        for key, wanted in keys.items():
+            if not _operator_holds(operator, key, _listed(wanted), _lookup(context, key)):
+                return False
+    return True
+
+
+def _operator_holds(operator, key, wanted, have):
+    if operator == "Null":
+        if len(wanted) != 1 or str(wanted[0]).lower() not in ("true", "false"):
+            raise Unknown(f"Null takes true or false for {key}")
+        return (have is None) == (str(wanted[0]).lower() == "true")
+    if ":" in operator:
+        quantifier, base = operator.split(":", 1)
+        if quantifier not in ("ForAnyValue", "ForAllValues") or base not in SET_BASES:
+            raise Unknown(f"condition operator {operator}")
+        match = SINGLE[base][0]
+        if have is None:
+            return quantifier == "ForAllValues"
+        values = _listed(have)
+        hits = [any(match(v, p) for p in wanted) for v in values]
+        return any(hits) if quantifier == "ForAnyValue" else all(hits)
+    if operator not in SINGLE:
+        raise Unknown(f"condition operator {operator}")
+    match, negated = SINGLE[operator]
+    if have is None:
+        return negated
+    if isinstance(have, list):
+        raise Unknown(f"{key} has several values: {operator} needs ForAnyValue or ForAllValues")
+    hit = any(match(have, p) for p in wanted)
+    return not hit if negated else hit
+
+
+def check_statement(statement):
+    """Raises Unknown for anything the evaluator does not model."""
+    extra = set(statement) - STATEMENT_KEYS
+    if extra:
+        raise Unknown(f"statement element(s) {sorted(extra)} in {statement.get('Sid')}")
+    if statement.get("Effect") not in (ALLOW, DENY):
+        raise Unknown(f"Effect {statement.get('Effect')!r}")
+    if ("Action" in statement) == ("NotAction" in statement):
+        raise Unknown(f"{statement.get('Sid')}: exactly one of Action and NotAction")
+    if ("Resource" in statement) == ("NotResource" in statement):
+        raise Unknown(f"{statement.get('Sid')}: exactly one of Resource and NotResource")
+
+
+def statement_applies(statement, action, resource, context):
+    check_statement(statement)
+    if "Action" in statement:
+        if not any(action_matches(p, action) for p in _listed(statement["Action"])):
+            return False
+    elif any(action_matches(p, action) for p in _listed(statement["NotAction"])):
+        return False
+    if "Resource" in statement:
+        if not any(arn_matches(resource, p) for p in _listed(statement["Resource"])):
+            return False
+    elif any(arn_matches(resource, p) for p in _listed(statement["NotResource"])):
+        return False
+    return condition_holds(statement.get("Condition", {}), context)
+
+
+def decide(policies, action, resource, context=None, boundary=None):
+    """Allow, Deny (explicit) or ImplicitDeny for one request by a principal holding these
+    identity policies, under an optional permissions boundary."""
+    context = context or {}
+
+    def one(docs):
+        effects = {s["Effect"] for d in docs for s in _listed(d["Statement"])
+                   if statement_applies(s, action, resource, context)}
+        return DENY if DENY in effects else ALLOW if ALLOW in effects else IMPLICIT
+
+    identity = one(policies)
+    fence = one([boundary]) if boundary is not None else ALLOW
+    if DENY in (identity, fence):
+        return DENY
+    return ALLOW if identity == fence == ALLOW else IMPLICIT
+
+
+# ---------------------------------------------------------------- the shipped files
+
+def raw(name):
+    return (IAM_DIR / name).read_text()
+
+
+def load(name):
+    """The file as `sed` in stack/README.md turns it into a policy for one stack."""
+    text = raw(name)
+    for placeholder, value in PLACEHOLDERS.items():
+        text = text.replace(placeholder, value)
+    return json.loads(text)
+
+
+def statements(doc):
+    return _listed(doc["Statement"])
+
+
+class PolicyTest(unittest.TestCase):
+    def check(self, policies, cases, boundary=None):
+        for action, resource, context, expected, why in cases:
+            with self.subTest(why, action=action, resource=resource):
+                self.assertEqual(decide(policies, action, resource, context, boundary), expected, why)
+
+
+class Evaluator(PolicyTest):
+    """The evaluator decides cases whose answer IAM documents."""
+
+    def test_an_explicit_deny_beats_an_allow(self):
+        doc = {"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "s3:*", "Resource": "*"},
+            {"Effect": "Deny", "Action": "s3:DeleteObject", "Resource": "arn:aws:s3:::b/*"}]}
+        self.assertEqual(decide([doc], "s3:GetObject", "arn:aws:s3:::b/k"), ALLOW)
+        self.assertEqual(decide([doc], "s3:DeleteObject", "arn:aws:s3:::b/k"), DENY)
+        self.assertEqual(decide([doc, {"Statement": []}], "s3:DeleteObject", "arn:aws:s3:::b/k"), DENY)
+
+    def test_nothing_matching_is_an_implicit_deny(self):
+        doc = {"Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"}]}
+        self.assertEqual(decide([doc], "s3:GetObject", "arn:aws:s3:::c/k"), IMPLICIT)
+        self.assertEqual(decide([doc], "s3:PutObject", "arn:aws:s3:::b/k"), IMPLICIT)
+
+    def test_actions_match_wildcards_without_case(self):
+        self.assertTrue(action_matches("S3:get*", "s3:GetObject"))
+        self.assertTrue(action_matches("iam:*AccessKey*", "iam:CreateAccessKey"))
+        self.assertTrue(action_matches("s3:Get*Configuration", "s3:GetLifecycleConfiguration"))
+        self.assertTrue(action_matches("s3:GetObject?ersion", "s3:GetObjectVersion"))
+        self.assertFalse(action_matches("s3:Get*", "s3:PutObject"))
+        self.assertFalse(action_matches("s3:GetObject", "s3:GetObjectVersion"))
+
+    def test_arns_match_component_by_component_with_case(self):
+        self.assertTrue(arn_matches("arn:aws:s3:::b-sitebucket-x/a/b.html", "arn:aws:s3:::b-sitebucket-*"))
+        self.assertTrue(arn_matches("arn:aws:logs:r:1:log-group:g:log-stream:s", "arn:aws:logs:r:1:log-group:g*"))
+        self.assertTrue(arn_matches(FUNCTION + ":live", f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{STACK}-*"))
+        self.assertFalse(arn_matches("arn:aws:s3:::B-sitebucket-x", "arn:aws:s3:::b-sitebucket-*"))
+        # a * in the account component does not reach into the resource (a regex over the
+        # whole ARN would say it does)
+        self.assertTrue(arn_matches("arn:aws:iam::1:role/x", "arn:aws:iam::*:role/x"))
+        self.assertFalse(arn_matches("arn:aws:iam::1:2:role/x", "arn:aws:iam::*:role/x"))
+        self.assertFalse(arn_matches("arn:aws:iam::1:role/other", "arn:aws:iam::1:role/mysite-*"))
+
+    def test_not_action_and_not_resource(self):
+        doc = {"Statement": [
+            {"Effect": "Allow", "Action": "*", "Resource": "*"},
+            {"Effect": "Deny", "NotAction": ["iam:Get*"], "Resource": "arn:aws:iam::1:role/x"},
+            {"Effect": "Deny", "Action": "s3:*", "NotResource": "arn:aws:s3:::mine*"}]}
+        self.assertEqual(decide([doc], "iam:GetRole", "arn:aws:iam::1:role/x"), ALLOW)
+        self.assertEqual(decide([doc], "iam:PutRolePolicy", "arn:aws:iam::1:role/x"), DENY)
+        self.assertEqual(decide([doc], "s3:GetObject", "arn:aws:s3:::mine/k"), ALLOW)
+        self.assertEqual(decide([doc], "s3:GetObject", "arn:aws:s3:::theirs/k"), DENY)
+
+    def test_a_missing_key_fails_positive_and_satisfies_negated_operators(self):
+        key = "cloudformation:RoleArn"
+        self.assertFalse(condition_holds({"ArnEquals": {key: SERVICE_ROLE}}, {}))
+        self.assertTrue(condition_holds({"ArnNotEquals": {key: SERVICE_ROLE}}, {}))
+        self.assertTrue(condition_holds({"StringNotEquals": {key: SERVICE_ROLE}}, {}))
+        self.assertTrue(condition_holds({"Null": {key: "true"}}, {}))
+        self.assertFalse(condition_holds({"Null": {key: "false"}}, {}))
+        self.assertTrue(condition_holds({"Null": {key: "false"}}, {key: SERVICE_ROLE}))
+        self.assertFalse(condition_holds({"ForAnyValue:StringLike": {"k": "*"}}, {}))
+        self.assertTrue(condition_holds({"ForAllValues:StringEquals": {"k": "a"}}, {}))
+
+    def test_values_of_one_key_are_alternatives_and_operators_all_apply(self):
+        cond = {"StringEquals": {"iam:PassedToService": ["lambda.amazonaws.com", "apigateway.amazonaws.com"]},
+                "Bool": {"aws:SecureTransport": "true"}}
+        ok = {"iam:PassedToService": "apigateway.amazonaws.com", "aws:SecureTransport": "true"}
+        self.assertTrue(condition_holds(cond, ok))
+        self.assertFalse(condition_holds(cond, {**ok, "aws:SecureTransport": "false"}))
+        self.assertFalse(condition_holds(cond, {**ok, "iam:PassedToService": "ec2.amazonaws.com"}))
+        self.assertTrue(condition_holds(cond, {"IAM:passedtoservice": "lambda.amazonaws.com",
+                                               "aws:SecureTransport": "true"}))
+        self.assertTrue(condition_holds({"ForAnyValue:StringEquals": {"k": ["a", "b"]}}, {"k": ["z", "b"]}))
+        self.assertFalse(condition_holds({"ForAllValues:StringEquals": {"k": ["a"]}}, {"k": ["a", "b"]}))
+
+    def test_what_it_does_not_know_is_refused_not_guessed(self):
+        with self.assertRaises(Unknown):
+            condition_holds({"NumericLessThan": {"k": "3"}}, {"k": "1"})
+        with self.assertRaises(Unknown):
+            condition_holds({"StringEqualsIfExists": {"k": "a"}}, {})
+        with self.assertRaises(Unknown):
+            condition_holds({"StringEquals": {"k": "a"}}, {"k": ["a", "b"]})
+        with self.assertRaises(Unknown):
+            decide([{"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:*", "Resource": "*"}]}],
+                   "s3:GetObject", "arn:aws:s3:::b/k")
+        with self.assertRaises(Unknown):
+            arn_matches("arn:aws:s3:::b", "arn:aws:s3:::${aws:username}")
+
+    def test_a_boundary_caps_what_the_identity_policies_allow(self):
+        admin = {"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+        fence = {"Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}
+        nothing = {"Statement": []}
+        self.assertEqual(decide([admin], "iam:CreateUser", "*", boundary=fence), IMPLICIT)
+        self.assertEqual(decide([admin], "s3:GetObject", "arn:aws:s3:::b/k", boundary=fence), ALLOW)
+        self.assertEqual(decide([nothing], "s3:GetObject", "arn:aws:s3:::b/k", boundary=fence), IMPLICIT)
+
+
+class Files(unittest.TestCase):
+    """Every file is a well-formed policy for one stack, within IAM's limits."""
+
+    def test_the_directory_holds_these_files(self):
+        self.assertEqual({p.name for p in IAM_DIR.iterdir()}, FILES)
+
+    def test_json_version_and_known_statement_elements(self):
+        for name in sorted(FILES):
+            with self.subTest(name):
+                doc = json.loads(raw(name))
+                self.assertEqual(set(doc), {"Version", "Statement"})
+                self.assertEqual(doc["Version"], "2012-10-17")
+                self.assertTrue(statements(doc))
+                sids = [s.get("Sid") for s in statements(doc)]
+                self.assertEqual(len(sids), len(set(sids)), "Sids are unique")
+                if name in PERMISSION_POLICIES:
+                    for s in statements(doc):
+                        check_statement(s)
+
+    def test_only_the_three_placeholders(self):
+        for name in sorted(FILES):
+            with self.subTest(name):
+                tokens = set(re.findall(r"\b[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+\b|\bREGION\b", raw(name)))
+                self.assertLessEqual(tokens, set(PLACEHOLDERS), "placeholders")
+                self.assertFalse(set(re.findall(r"[A-Z_]{6,}", json.dumps(load(name)))) & set(PLACEHOLDERS))
+
+    def test_no_statement_is_everything_on_everything(self):
+        for name in sorted(PERMISSION_POLICIES):
+            for s in statements(load(name)):
+                actions = _listed(s.get("Action", []))
+                with self.subTest(name, sid=s.get("Sid")):
+                    self.assertFalse("*" in actions and "*" in _listed(s.get("Resource", [])))
+                    if s["Effect"] == ALLOW:
+                        self.assertNotIn("NotAction", s, "an Allow with NotAction grants the unnamed")
+                        self.assertNotIn("*", actions)
+                        whole = [a for a in actions if a.endswith(":*")]
+                        self.assertFalse(whole and s["Resource"] == "*", f"{whole} on every resource")
+
+    def test_actions_are_service_colon_name(self):
+        for name in sorted(PERMISSION_POLICIES):
+            for s in statements(load(name)):
+                for a in _listed(s.get("Action", s.get("NotAction"))):
+                    self.assertRegex(a, r"^[a-z0-9-]+:[A-Za-z*?]+$", f"{name} {s.get('Sid')}")
+
+    def test_each_policy_fits_a_managed_policy(self):
+        # IAM counts a managed policy's characters without white space: 6,144 at most; a role's
+        # trust policy: 2,048 by default.
+        for name in sorted(FILES):
+            size = len(re.sub(r"\s", "", raw(name)))
+            limit = 2048 if name.endswith("-trust.json") else 6144
+            with self.subTest(name, size=size):
+                self.assertLessEqual(size, limit)
+
+    def test_the_service_role_trusts_cloudformation_alone(self):
+        doc = load("cloudformation-service-role-trust.json")
+        self.assertEqual(statements(doc), [{
+            "Sid": "CloudFormationOnly", "Effect": "Allow",
+            "Principal": {"Service": "cloudformation.amazonaws.com"}, "Action": "sts:AssumeRole"}])
+
+    def test_the_readme_section_names_every_file(self):
+        text = README.read_text()
+        section = text.split("## Least-privilege IAM", 1)[1].split("\n## ", 1)[0]
+        for name in sorted(FILES):
+            with self.subTest(name):
+                self.assertIn(name, section)
+        for placeholder in PLACEHOLDERS:
+            self.assertIn(f"s/{placeholder}/", section, "the sed substitutes every placeholder")
+
+
+class ContentRole(PolicyTest):
+    """Everyday deploys: sync, invalidate, shipit's records and lock, function code; never the
+    stack, never app data, never IAM."""
+
+    def setUp(self):
+        self.policies = [load("content-role.json")]
+
+    def test_deploys_an_unchanged_stack(self):
+        self.check(self.policies, [
+            ("cloudformation:DescribeStacks", STACK_ARN, {}, ALLOW, "reads the stack"),
+            ("cloudformation:GetTemplate", STACK_ARN, {}, ALLOW, "compares the template"),
+            ("cloudformation:ListStackResources", STACK_ARN, {}, ALLOW, "finds the buckets"),
+            ("cloudformation:DescribeStackEvents", STACK_ARN, {}, ALLOW, "explains a failure"),
+            ("s3:ListBucket", SITE, {}, ALLOW, "diffs the site"),
+            ("s3:ListBucketVersions", SITE, {}, ALLOW, "rollback finds versions"),
+            ("s3:PutObject", SITE + "/index.html", {}, ALLOW, "uploads"),
+            ("s3:PutObject", SITE + "/.shipit/lock.json", {}, ALLOW, "takes the lock (conditional put)"),
+            ("s3:PutObject", SITE + "/.shipit/releases/r1.json", {}, ALLOW, "records a release"),
+            ("s3:GetObjectVersion", SITE + "/index.html", {}, ALLOW, "rollback reads a version"),
+            ("s3:DeleteObject", SITE + "/old.js", {}, ALLOW, "prunes"),
+            ("s3:AbortMultipartUpload", SITE + "/big.mp4", {}, ALLOW, "cleans a failed upload"),
+            ("cloudfront:CreateInvalidation", DISTRIBUTION, OURS, ALLOW, "invalidates this stack's distribution"),
+            ("cloudfront:GetInvalidation", DISTRIBUTION, OURS, ALLOW, "waits for it"),
+        ])
+
+    def test_cannot_change_the_stack(self):
+        self.check(self.policies, [
+            (a, STACK_ARN, {"cloudformation:RoleArn": SERVICE_ROLE}, IMPLICIT, "a stack change needs the infrastructure role")
+            for a in ("cloudformation:CreateChangeSet", "cloudformation:ExecuteChangeSet",
+                      "cloudformation:DeleteStack", "cloudformation:UpdateStack",
+                      "cloudformation:UpdateTerminationProtection")])
+
+    def test_cannot_touch_app_data_or_erase_versions(self):
+        cases = [(a, APP_DATA + "/users/1.json", {}, IMPLICIT, "app data is out of reach")
+                 for a in ("s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion",
+                           "s3:GetObjectVersion")]
+        cases += [(a, APP_DATA, {}, IMPLICIT, "app-data bucket is out of reach")
+                  for a in ("s3:ListBucket", "s3:ListBucketVersions", "s3:PutBucketPolicy",
+                            "s3:PutLifecycleConfiguration", "s3:DeleteBucket")]
+        cases += [("s3:DeleteObjectVersion", SITE + "/index.html", {}, IMPLICIT, "no version is erased"),
+                  ("s3:PutBucketVersioning", SITE, {}, IMPLICIT, "versioning stays on"),
+                  ("s3:PutObject", OTHER_BUCKET + "/x", {}, IMPLICIT, "another bucket")]
+        self.check(self.policies, cases)
+
+    def test_invalidates_only_this_stacks_distribution(self):
+        self.check(self.policies, [
+            ("cloudfront:CreateInvalidation", DISTRIBUTION,
+             {"aws:ResourceTag/aws:cloudformation:stack-name": "payroll"}, IMPLICIT, "another stack's"),
+            ("cloudfront:CreateInvalidation", DISTRIBUTION, {}, IMPLICIT, "an untagged distribution"),
+            ("cloudfront:UpdateDistribution", DISTRIBUTION, OURS, IMPLICIT, "no configuration change"),
+        ])
+
+    def test_no_iam_at_all(self):
+        self.check(self.policies, [
+            (a, r, {"iam:PassedToService": "cloudformation.amazonaws.com"}, IMPLICIT, "no IAM")
+            for a in ("iam:PassRole", "iam:CreateRole", "iam:PutRolePolicy", "iam:CreateUser",
+                      "iam:CreateAccessKey", "iam:AttachRolePolicy")
+            for r in (SERVICE_ROLE, FUNCTION_ROLE)])
+
+    def test_function_code_and_alias_of_this_stack_only(self):
+        self.check(self.policies, [
+            ("lambda:UpdateFunctionCode", FUNCTION, {}, ALLOW, "deploys code (API issue)"),
+            ("lambda:PublishVersion", FUNCTION, {}, ALLOW, "publishes it"),
+            ("lambda:UpdateAlias", FUNCTION + ":live", {}, ALLOW, "moves the alias"),
+            ("lambda:GetAlias", FUNCTION + ":live", {}, ALLOW, "reads the alias"),
+            ("lambda:UpdateFunctionCode", OTHER_FUNCTION, {}, IMPLICIT, "another function"),
+            ("lambda:UpdateFunctionConfiguration", FUNCTION, {}, IMPLICIT, "not its role or settings"),
+            ("lambda:InvokeFunction", FUNCTION, {}, IMPLICIT, "not an invoke"),
+            ("lambda:AddPermission", FUNCTION, {"lambda:Principal": "*"}, IMPLICIT, "not its resource policy"),
+        ])
+
+
+IMPORT = {"cloudformation:RoleArn": SERVICE_ROLE, "cloudformation:ImportResourceTypes": ["AWS::S3::Bucket"]}
+
+
+class InfrastructureRole(PolicyTest):
+    """Stack changes, always as the service role; attached together with the content policy."""
+
+    def setUp(self):
+        self.infra = load("infrastructure-role.json")
+        self.policies = [self.infra, load("content-role.json")]
+
+    def test_changes_the_stack_only_as_the_service_role(self):
+        role = {"cloudformation:RoleArn": SERVICE_ROLE}
+        self.check(self.policies, [
+            ("cloudformation:CreateChangeSet", STACK_ARN, role, ALLOW, "with the service role"),
+            ("cloudformation:CreateChangeSet", STACK_ARN, {}, DENY, "without a role: the caller's own rights"),
+            ("cloudformation:CreateChangeSet", STACK_ARN, {"cloudformation:RoleArn": OTHER_ROLE}, DENY,
+             "with another role"),
+            ("cloudformation:CreateChangeSet", OTHER_STACK_ARN, role, IMPLICIT, "another stack"),
+            ("cloudformation:DeleteStack", STACK_ARN, role, ALLOW, "destroy as the service role"),
+            ("cloudformation:DeleteStack", STACK_ARN, {}, DENY, "destroy without it"),
+            ("cloudformation:UpdateStack", STACK_ARN, role, IMPLICIT, "shipit uses change sets"),
+            ("cloudformation:UpdateStack", STACK_ARN, {}, DENY, "never the caller's rights"),
+            ("cloudformation:ExecuteChangeSet", STACK_ARN, {}, ALLOW,
+             "ExecuteChangeSet carries no RoleArn: the change set's own role applies"),
+            ("cloudformation:DescribeChangeSet", STACK_ARN, {}, ALLOW, "reads what it would do"),
+            ("cloudformation:DeleteChangeSet", STACK_ARN, {}, ALLOW, "discards a refused change set"),
+            ("cloudformation:UpdateTerminationProtection", STACK_ARN, {}, ALLOW, "create and destroy"),
+        ])
+
+    def test_no_import_change_sets(self):
+        self.check(self.policies, [
+            ("cloudformation:CreateChangeSet", STACK_ARN, IMPORT, DENY, "an IMPORT change set"),
+            ("cloudformation:CreateChangeSet", OTHER_STACK_ARN, IMPORT, DENY, "on any stack"),
+        ])
+
+    def test_the_deny_statements_are_what_refuse(self):
+        # the same requests with a Deny removed are allowed: these tests can fail
+        for sid, request in (("NoImportChangeSets", IMPORT),
+                             ("NeverTheCallersOwnPermissions", {"cloudformation:RoleArn": OTHER_ROLE})):
+            with self.subTest(sid):
+                infra = {**self.infra, "Statement": [s for s in statements(self.infra) if s["Sid"] != sid]}
+                if sid == "NeverTheCallersOwnPermissions":  # an Allow that would let it through
+                    infra["Statement"].append({"Effect": "Allow", "Action": "cloudformation:*", "Resource": STACK_ARN})
+                self.assertEqual(decide([infra], "cloudformation:CreateChangeSet", STACK_ARN, request), ALLOW)
+
+    def test_passes_the_service_role_to_cloudformation_only(self):
+        self.check(self.policies, [
+            ("iam:PassRole", SERVICE_ROLE, {"iam:PassedToService": "cloudformation.amazonaws.com"}, ALLOW, "to CFN"),
+            ("iam:PassRole", SERVICE_ROLE, {"iam:PassedToService": "lambda.amazonaws.com"}, IMPLICIT, "to Lambda"),
+            ("iam:PassRole", SERVICE_ROLE, {"iam:PassedToService": "ec2.amazonaws.com"}, IMPLICIT, "to EC2"),
+            ("iam:PassRole", FUNCTION_ROLE, {"iam:PassedToService": "cloudformation.amazonaws.com"}, IMPLICIT,
+             "another role"),
+            ("iam:PassRole", OTHER_ROLE, {"iam:PassedToService": "cloudformation.amazonaws.com"}, IMPLICIT,
+             "an admin role"),
+        ])
+
+    def test_no_iam_writes_and_app_data_stays(self):
+        cases = [(a, r, {}, IMPLICIT, "no IAM writes")
+                 for a in ("iam:CreateRole", "iam:PutRolePolicy", "iam:AttachRolePolicy", "iam:CreateUser",
+                           "iam:CreateAccessKey", "iam:UpdateAssumeRolePolicy")
+                 for r in (SERVICE_ROLE, FUNCTION_ROLE)]
+        cases += [("s3:DeleteObjectVersion", APP_DATA + "/users/1.json", {}, IMPLICIT, "app data stays"),
+                  ("s3:ListBucketVersions", APP_DATA, {}, IMPLICIT, "app data stays"),
+                  ("s3:DeleteObjectVersion", SITE + "/index.html", {}, ALLOW, "destroy empties the site bucket"),
+                  ("s3:PutObject", SITE + "/index.html", {}, ALLOW, "a stack change is followed by a sync")]
+        self.check(self.policies, cases)
+
+
+class ServiceRole(PolicyTest):
+    """What CloudFormation may do with the stack's templates: the stack's resources, and roles
+    only under the boundary."""
+
+    def setUp(self):
+        self.policies = [load("cloudformation-service-role.json"), load("cloudformation-service-role-api.json")]
+
+    def test_creates_stack_roles_only_under_the_boundary(self):
+        b = {"iam:PermissionsBoundary": BOUNDARY}
+        other = {"iam:PermissionsBoundary": f"arn:aws:iam::{ACCOUNT}:policy/payroll-boundary"}
+        self.check(self.policies, [
+            ("iam:CreateRole", FUNCTION_ROLE, b, ALLOW, "a stack role under the boundary"),
+            ("iam:CreateRole", FUNCTION_ROLE, {}, DENY, "without a boundary"),
+            ("iam:CreateRole", FUNCTION_ROLE, other, DENY, "under another boundary"),
+            ("iam:CreateRole", OTHER_ROLE, b, IMPLICIT, "a name outside the stack"),
+            ("iam:PutRolePolicy", FUNCTION_ROLE, b, ALLOW, "inline policy on a bounded role"),
+            ("iam:PutRolePolicy", FUNCTION_ROLE, {}, IMPLICIT, "on a role without the boundary"),
+            ("iam:UpdateAssumeRolePolicy", FUNCTION_ROLE, {}, IMPLICIT, "trust of an unbounded role"),
+            ("iam:PutRolePermissionsBoundary", FUNCTION_ROLE, b, ALLOW, "an older role gets the boundary"),
+            ("iam:PutRolePermissionsBoundary", FUNCTION_ROLE, other, DENY, "the boundary is never swapped"),
+            ("iam:DeleteRolePermissionsBoundary", FUNCTION_ROLE, b, DENY, "the boundary is never lifted"),
+            ("iam:DeleteRole", FUNCTION_ROLE, b, ALLOW, "removes a stack role"),
+        ])
+
+    def test_attaches_only_the_templates_managed_policies(self):
+        b = {"iam:PermissionsBoundary": BOUNDARY}
+        self.check(self.policies, [
+            ("iam:AttachRolePolicy", FUNCTION_ROLE, {**b, "iam:PolicyARN": MANAGED + "AWSLambdaVPCAccessExecutionRole"},
+             ALLOW, "the VPC execution role"),
+            ("iam:AttachRolePolicy", FUNCTION_ROLE, {**b, "iam:PolicyARN": ADMIN}, IMPLICIT, "AdministratorAccess"),
+            ("iam:AttachRolePolicy", FUNCTION_ROLE, {"iam:PolicyARN": MANAGED + "AWSLambdaBasicExecutionRole"},
+             IMPLICIT, "to a role without the boundary"),
+        ])
+
+    def test_never_alters_itself_or_the_boundary_policy(self):
+        b = {"iam:PermissionsBoundary": BOUNDARY}
+        self.check(self.policies, [
+            ("iam:PutRolePolicy", SERVICE_ROLE, b, DENY, "its own permissions"),
+            ("iam:AttachRolePolicy", SERVICE_ROLE, {**b, "iam:PolicyARN": MANAGED + "AWSLambdaBasicExecutionRole"},
+             DENY, "its own permissions"),
+            ("iam:UpdateAssumeRolePolicy", SERVICE_ROLE, b, DENY, "its own trust"),
+            ("iam:DeleteRole", SERVICE_ROLE, {}, DENY, "itself"),
+            ("iam:PassRole", SERVICE_ROLE, {"iam:PassedToService": "lambda.amazonaws.com"}, DENY, "itself to Lambda"),
+            ("iam:CreatePolicyVersion", BOUNDARY, {}, DENY, "a new boundary version"),
+            ("iam:DeletePolicy", BOUNDARY, {}, DENY, "the boundary"),
+            ("iam:SetDefaultPolicyVersion", BOUNDARY, {}, DENY, "an old boundary version"),
+            ("iam:CreatePolicyVersion", f"arn:aws:iam::{ACCOUNT}:policy/{STACK}-cloudformation-api", {}, DENY,
+             "its own managed policy"),
+        ])
+
+    def test_no_users_keys_groups_or_sign_in(self):
+        user = f"arn:aws:iam::{ACCOUNT}:user/{STACK}-backdoor"
+        self.check(self.policies, [
+            (a, r, {"iam:PermissionsBoundary": BOUNDARY}, DENY, "no users or credentials")
+            for a, r in (("iam:CreateUser", user), ("iam:CreateAccessKey", user), ("iam:CreateLoginProfile", user),
+                         ("iam:AttachUserPolicy", user), ("iam:PutUserPolicy", user),
+                         ("iam:AddUserToGroup", f"arn:aws:iam::{ACCOUNT}:group/admins"),
+                         ("iam:UpdateAccessKey", user),
+                         ("iam:CreateOpenIDConnectProvider", f"arn:aws:iam::{ACCOUNT}:oidc-provider/evil.example"),
+                         ("iam:AddRoleToInstanceProfile", f"arn:aws:iam::{ACCOUNT}:instance-profile/{STACK}-x"))])
+
+    def test_passes_stack_roles_to_lambda_and_api_gateway_only(self):
+        self.check(self.policies, [
+            ("iam:PassRole", FUNCTION_ROLE, {"iam:PassedToService": "lambda.amazonaws.com"}, ALLOW, "to Lambda"),
+            ("iam:PassRole", FUNCTION_ROLE, {"iam:PassedToService": "apigateway.amazonaws.com"}, ALLOW,
+             "API Gateway's logging role"),
+            ("iam:PassRole", FUNCTION_ROLE, {"iam:PassedToService": "ec2.amazonaws.com"}, IMPLICIT, "to EC2"),
+            ("iam:PassRole", FUNCTION_ROLE, {"iam:PassedToService": "cloudformation.amazonaws.com"}, IMPLICIT,
+             "to CloudFormation"),
+            ("iam:PassRole", OTHER_ROLE, {"iam:PassedToService": "lambda.amazonaws.com"}, IMPLICIT, "another role"),
+        ])
+
+    def test_service_linked_roles_of_the_template_only(self):
+        slr = f"arn:aws:iam::{ACCOUNT}:role/aws-service-role/x"
+        self.check(self.policies, [
+            ("iam:CreateServiceLinkedRole", slr, {"iam:AWSServiceName": "rds.amazonaws.com"}, ALLOW, "RDS"),
+            ("iam:CreateServiceLinkedRole", slr, {"iam:AWSServiceName": "ops.apigateway.amazonaws.com"}, ALLOW,
+             "API Gateway domains"),
+            ("iam:CreateServiceLinkedRole", slr, {"iam:AWSServiceName": "organizations.amazonaws.com"}, IMPLICIT,
+             "another service"),
+        ])
+
+    def test_builds_the_stacks_resources(self):
+        self.check(self.policies, [
+            ("s3:CreateBucket", SITE, {}, ALLOW, "the site bucket"),
+            ("s3:PutBucketPolicy", APP_DATA, {}, ALLOW, "the app-data bucket's TLS policy"),
+            ("s3:PutBucketAcl", f"arn:aws:s3:::{STACK}-accesslogsbucket-x", {}, ALLOW, "CloudFront logging"),
+            ("cloudfront:CreateDistribution", DISTRIBUTION, {}, ALLOW, "the distribution"),
+            ("cloudfront:CreateFunction", f"arn:aws:cloudfront::{ACCOUNT}:function/{STACK}-routing", {}, ALLOW,
+             "the routing function"),
+            ("ec2:CreateVpcEndpoint", f"arn:aws:ec2:{REGION}:{ACCOUNT}:vpc-endpoint/*", {}, ALLOW, "endpoints"),
+            ("rds:CreateDBInstance", f"arn:aws:rds:{REGION}:{ACCOUNT}:db:{STACK}-database-x", {}, ALLOW, "the database"),
+            ("dynamodb:CreateTable", TABLE, {}, ALLOW, "the table"),
+            ("lambda:CreateFunction", FUNCTION, {}, ALLOW, "the function"),
+            ("lambda:AddPermission", FUNCTION, {"lambda:Principal": "apigateway.amazonaws.com"}, ALLOW,
+             "API Gateway may invoke it"),
+            ("apigateway:PATCH", f"arn:aws:apigateway:{REGION}::/account", {}, ALLOW, "the account's logging role"),
+            ("apigateway:POST", f"arn:aws:apigateway:{REGION}::/restapis", {}, ALLOW, "the REST API"),
+            ("secretsmanager:GetSecretValue", SECRET, OURS, ALLOW, "resolves the cache token"),
+            ("logs:CreateLogGroup", f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{STACK}-ApiAccessLogs-x", {}, ALLOW,
+             "log groups"),
+        ])
+
+    def test_never_reads_or_erases_data(self):
+        self.check(self.policies, [
+            ("s3:GetObject", APP_DATA + "/users/1.json", {}, IMPLICIT, "no object reads"),
+            ("s3:DeleteObject", APP_DATA + "/users/1.json", {}, IMPLICIT, "no object deletes"),
+            ("s3:DeleteObjectVersion", APP_DATA + "/users/1.json", {}, IMPLICIT, "no version erasure"),
+            ("dynamodb:DeleteTable", TABLE, {}, IMPLICIT, "the table is never deleted"),
+            ("dynamodb:Scan", TABLE, {}, IMPLICIT, "no item reads"),
+            ("rds:DeleteDBSnapshot", f"arn:aws:rds:{REGION}:{ACCOUNT}:snapshot:x", {}, IMPLICIT, "snapshots stay"),
+            ("cognito-idp:DeleteUserPool", f"arn:aws:cognito-idp:{REGION}:{ACCOUNT}:userpool/x", {}, IMPLICIT,
+             "the users stay"),
+            ("lambda:InvokeFunction", FUNCTION, {}, IMPLICIT, "runs no code"),
+            ("lambda:AddPermission", FUNCTION, {"lambda:Principal": "*"}, IMPLICIT, "no public invoke"),
+            ("secretsmanager:GetSecretValue", SECRET, {"aws:ResourceTag/aws:cloudformation:stack-name": "payroll"},
+             IMPLICIT, "another stack's secret"),
+            ("s3:PutBucketPolicy", OTHER_BUCKET, {}, IMPLICIT, "another bucket"),
+            ("lambda:UpdateFunctionCode", OTHER_FUNCTION, {}, IMPLICIT, "another function"),
+        ])
+
+
+class Boundary(PolicyTest):
+    """The most any role of the stack can ever do."""
+
+    def setUp(self):
+        self.boundary = load("permissions-boundary.json")
+
+    def test_allows_what_the_templates_roles_need(self):
+        logs = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:"
+        self.check([self.boundary], [
+            ("xray:PutTraceSegments", "*", {}, ALLOW, "active tracing"),
+            ("xray:PutTelemetryRecords", "*", {}, ALLOW, "active tracing"),
+            ("ec2:CreateNetworkInterface", "*", {}, ALLOW, "a function in the VPC"),
+            ("ec2:DescribeNetworkInterfaces", "*", {}, ALLOW, "a function in the VPC"),
+            ("ec2:DeleteNetworkInterface", "*", {}, ALLOW, "a function in the VPC"),
+            ("logs:PutLogEvents", logs + f"{STACK}-ApiFunctionLogs-x:log-stream:2026/01/01", {}, ALLOW, "function logs"),
+            ("logs:CreateLogStream", logs + "API-Gateway-Execution-Logs_abc123/live", {}, ALLOW, "API execution logs"),
+            ("dynamodb:GetItem", TABLE, {}, ALLOW, "items"),
+            ("dynamodb:Query", TABLE + "/index/owner-index", {}, ALLOW, "items by owner"),
+            ("s3:PutObject", APP_DATA + "/users/1.json", {}, ALLOW, "app data"),
+            ("s3:ListBucket", APP_DATA, {}, ALLOW, "app data listing"),
+            ("rds-db:connect", f"arn:aws:rds-db:{REGION}:{ACCOUNT}:dbuser:db-ABCDEFGHIJKL/shipit_app", {}, ALLOW,
+             "IAM database authentication"),
+            ("secretsmanager:GetSecretValue", SECRET, OURS, ALLOW, "this stack's secret"),
+        ])
+
+    def test_denies_iam_and_erasure_and_everything_else(self):
+        self.check([self.boundary], [
+            ("iam:CreateUser", "*", {}, DENY, "no IAM"),
+            ("iam:PassRole", FUNCTION_ROLE, {}, DENY, "no IAM"),
+            ("iam:CreateAccessKey", f"arn:aws:iam::{ACCOUNT}:user/x", {}, DENY, "no IAM"),
+            ("s3:DeleteObjectVersion", APP_DATA + "/users/1.json", {}, DENY, "no version erasure"),
+            ("s3:PutLifecycleConfiguration", APP_DATA, {}, DENY, "no expiry rules"),
+            ("dynamodb:DeleteTable", TABLE, {}, DENY, "the table stays"),
+            ("s3:GetObject", SITE + "/index.html", {}, IMPLICIT, "not the site bucket"),
+            ("s3:GetObject", OTHER_BUCKET + "/salaries.csv", {}, IMPLICIT, "not another bucket"),
+            ("dynamodb:GetItem", f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/payroll", {}, IMPLICIT, "another table"),
+            ("logs:PutLogEvents", f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:aws-cloudtrail-logs:log-stream:x", {},
+             IMPLICIT, "no forged audit logs"),
+            ("secretsmanager:GetSecretValue", f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:rds!db-1234", {},
+             IMPLICIT, "not the RDS master secret"),
+            ("sts:AssumeRole", OTHER_ROLE, {}, IMPLICIT, "no other role"),
+            ("cloudformation:CreateChangeSet", STACK_ARN, {}, IMPLICIT, "no stack changes"),
+            ("lambda:UpdateFunctionCode", FUNCTION, {}, IMPLICIT, "no code changes"),
+        ])
+
+    def test_a_role_with_administrator_access_is_still_capped(self):
+        admin = {"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+        self.check([admin], [
+            ("iam:CreateUser", "*", {}, DENY, "the boundary's Deny"),
+            ("iam:AttachRolePolicy", FUNCTION_ROLE, {}, DENY, "the boundary's Deny"),
+            ("s3:GetObject", OTHER_BUCKET + "/salaries.csv", {}, IMPLICIT, "outside the boundary"),
+            ("ec2:RunInstances", "*", {}, IMPLICIT, "outside the boundary"),
+            ("s3:GetObject", APP_DATA + "/users/1.json", {}, ALLOW, "inside both"),
+        ], boundary=self.boundary)
+
+
+if __name__ == "__main__":
+    unittest.main()

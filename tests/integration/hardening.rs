@@ -1,0 +1,370 @@
+//! What moto and the scanners let through and AWS would not (issue 12): the template's
+//! execution roles, network paths, API snapshot and CORS, data ownership, database access and
+//! the smaller defaults. Each assertion reads stack/shipit.yaml as CloudFormation would run it.
+
+use yaml_rust2::Yaml;
+
+use crate::template::{resource, statements, template};
+
+fn strs(y: &Yaml) -> Vec<&str> {
+    match y {
+        Yaml::String(s) => vec![s.as_str()],
+        Yaml::Array(a) => a.iter().filter_map(Yaml::as_str).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The inline statements of a role's policies (conditional ones, `!If [C, S, NoValue]`, as S).
+fn role_statements(t: &Yaml, role: &str) -> Vec<Yaml> {
+    let mut out = Vec::new();
+    for policy in resource(t, role)["Properties"]["Policies"]
+        .as_vec()
+        .into_iter()
+        .flatten()
+    {
+        for s in policy["PolicyDocument"]["Statement"].as_vec().unwrap() {
+            match s {
+                // `!If [Condition, Statement, !Ref AWS::NoValue]` reads as a list.
+                Yaml::Array(a) => out.push(a[1].clone()),
+                other => out.push(other.clone()),
+            }
+        }
+    }
+    out
+}
+
+/// Whether an Allow statement of the role grants `action` (exactly, or by a `service:*`).
+fn allows(statements: &[Yaml], action: &str) -> Vec<Yaml> {
+    let service = action.split(':').next().unwrap();
+    statements
+        .iter()
+        .filter(|s| s["Effect"].as_str() == Some("Allow"))
+        .filter(|s| {
+            strs(&s["Action"])
+                .iter()
+                .any(|a| *a == action || *a == format!("{service}:*") || *a == "*")
+        })
+        .cloned()
+        .collect()
+}
+
+fn managed(t: &Yaml, role: &str) -> String {
+    format!("{:?}", resource(t, role)["Properties"]["ManagedPolicyArns"])
+}
+
+#[test]
+fn a_traced_function_in_the_vpc_has_what_lambda_checks_at_create_time() {
+    let t = template();
+    let f = &resource(&t, "ApiFunction")["Properties"];
+    assert_eq!(f["TracingConfig"]["Mode"].as_str(), Some("Active"));
+    let role = f["Role"].as_str().unwrap().trim_end_matches(".Arn");
+    let st = role_statements(&t, role);
+    for action in ["xray:PutTraceSegments", "xray:PutTelemetryRecords"] {
+        let granted = allows(&st, action);
+        assert!(
+            !granted.is_empty() || managed(&t, role).contains("AWSXRayDaemonWriteAccess"),
+            "{role} cannot {action}: Lambda refuses active tracing"
+        );
+        for s in granted {
+            assert_eq!(
+                s["Resource"].as_str(),
+                Some("*"),
+                "{action} takes no resource"
+            );
+        }
+    }
+    // In the VPC whenever the data tier is: the ENI permissions come with the VPC policy.
+    let arns = &resource(&t, role)["Properties"]["ManagedPolicyArns"][0];
+    assert_eq!(arns[0].as_str(), Some("HasData"));
+    assert!(arns[1]
+        .as_str()
+        .unwrap()
+        .ends_with("AWSLambdaVPCAccessExecutionRole"));
+    assert_eq!(f["VpcConfig"][0].as_str(), Some("HasData"));
+}
+
+#[test]
+fn every_role_is_created_under_the_permissions_boundary() {
+    let t = template();
+    let roles: Vec<&str> = t["Resources"]
+        .as_hash()
+        .unwrap()
+        .iter()
+        .filter(|(_, r)| r["Type"].as_str() == Some("AWS::IAM::Role"))
+        .map(|(k, _)| k.as_str().unwrap())
+        .collect();
+    assert!(roles.len() >= 2, "{roles:?}");
+    for role in roles {
+        let b = &resource(&t, role)["Properties"]["PermissionsBoundary"];
+        assert_eq!(
+            strs(b),
+            ["HasBoundary", "PermissionsBoundaryArn", "AWS::NoValue"],
+            "{role}"
+        );
+    }
+}
+
+#[test]
+fn the_private_function_reaches_every_service_it_calls_without_a_nat() {
+    let t = template();
+    let f = &resource(&t, "ApiFunction")["Properties"];
+    let env = &f["Environment"]["Variables"];
+    // The Redis token is read from Secrets Manager: an interface endpoint in the function's
+    // subnets, private DNS, reachable on 443 from the function's security group only.
+    assert!(!env["REDIS_SECRET_ARN"].is_badvalue());
+    let e = &resource(&t, "SecretsManagerEndpoint");
+    assert_eq!(
+        e["Condition"].as_str(),
+        Some("HasData"),
+        "whenever the VPC is"
+    );
+    let p = &e["Properties"];
+    assert_eq!(p["VpcEndpointType"].as_str(), Some("Interface"));
+    assert!(p["ServiceName"]
+        .as_str()
+        .unwrap()
+        .ends_with(".secretsmanager"));
+    assert_eq!(p["PrivateDnsEnabled"].as_bool(), Some(true));
+    let function_subnets = strs(&f["VpcConfig"][1]["SubnetIds"]);
+    for subnet in strs(&p["SubnetIds"][2]) {
+        assert!(function_subnets.contains(&subnet), "{subnet}");
+    }
+    assert_eq!(strs(&p["SecurityGroupIds"]), ["EndpointSecurityGroup"]);
+    let ingress = &resource(&t, "EndpointFromLambda")["Properties"];
+    assert_eq!(ingress["GroupId"].as_str(), Some("EndpointSecurityGroup"));
+    assert_eq!(
+        ingress["SourceSecurityGroupId"].as_str(),
+        Some("LambdaSecurityGroup")
+    );
+    assert_eq!(ingress["FromPort"].as_i64(), Some(443));
+    // S3 and DynamoDB through gateway endpoints; nothing else without the NAT gateway.
+    for (id, service) in [("S3Endpoint", ".s3"), ("DynamoDbEndpoint", ".dynamodb")] {
+        let p = &resource(&t, id)["Properties"];
+        assert!(p["ServiceName"].as_str().unwrap().ends_with(service));
+        assert_eq!(strs(&p["RouteTableIds"]), ["PrivateRouteTable"]);
+    }
+    let reachable = [
+        "TABLE_NAME",
+        "OWNER_INDEX",
+        "APP_BUCKET",
+        "DB_HOST",
+        "DB_PORT",
+        "DB_USER",
+        "REDIS_HOST",
+        "REDIS_SECRET_ARN",
+        "ALLOWED_ORIGIN",
+    ];
+    for (k, _) in env.as_hash().unwrap() {
+        let k = k.as_str().unwrap();
+        assert!(reachable.contains(&k), "{k}: which endpoint does it need?");
+    }
+}
+
+#[test]
+fn anonymous_health_checks_cannot_take_the_functions_concurrency() {
+    let t = template();
+    let reserved = resource(&t, "ApiFunction")["Properties"]["ReservedConcurrentExecutions"]
+        .as_i64()
+        .unwrap();
+    let settings = resource(&t, "ApiStage")["Properties"]["MethodSettings"]
+        .as_vec()
+        .unwrap();
+    let health = settings
+        .iter()
+        .find(|m| m["ResourcePath"].as_str() == Some("/health"))
+        .expect("GET /health has its own throttle");
+    assert_eq!(health["HttpMethod"].as_str(), Some("GET"));
+    let rate = &t["Parameters"]["HealthThrottleRateLimit"]["Default"];
+    assert_eq!(
+        health["ThrottlingRateLimit"].as_str(),
+        Some("HealthThrottleRateLimit")
+    );
+    assert_eq!(
+        health["ThrottlingBurstLimit"].as_str(),
+        Some("HealthThrottleRateLimit")
+    );
+    // A liveness answer takes milliseconds: a burst of this size holds a fraction of the
+    // reserved executions for that long, never all of them.
+    assert!(
+        rate.as_i64().unwrap() * 2 <= reserved,
+        "{rate:?} vs {reserved}"
+    );
+    // The deep check is behind the authorizer.
+    let deep = &resource(&t, "HealthDeepGet")["Properties"];
+    assert_eq!(
+        deep["AuthorizationType"].as_str(),
+        Some("COGNITO_USER_POOLS")
+    );
+    assert_eq!(
+        resource(&t, "HealthDeepResource")["Properties"]["ParentId"].as_str(),
+        Some("HealthResource")
+    );
+}
+
+#[test]
+fn the_stage_follows_every_change_to_the_api() {
+    let t = template();
+    let d = resource(&t, "ApiDeployment");
+    let depends = strs(&d["DependsOn"]);
+    // Every method and gateway response is in the snapshot before it is taken.
+    for (id, r) in t["Resources"].as_hash().unwrap() {
+        let kind = r["Type"].as_str().unwrap();
+        if kind == "AWS::ApiGateway::Method" || kind == "AWS::ApiGateway::GatewayResponse" {
+            assert!(
+                depends.contains(&id.as_str().unwrap()),
+                "{id:?} after the snapshot"
+            );
+        }
+    }
+    assert_eq!(
+        resource(&t, "ApiStage")["Properties"]["DeploymentId"].as_str(),
+        Some("ApiDeployment")
+    );
+    // shipit renames the deployment by what it holds (unit-tested in core::template).
+}
+
+#[test]
+fn every_api_answer_names_the_sites_origin() {
+    let t = template();
+    let origin = |y: &Yaml| format!("{y:?}");
+    let preflight = &resource(&t, "ProxyOptions")["Properties"]["Integration"]
+        ["IntegrationResponses"][0]["ResponseParameters"]
+        ["method.response.header.Access-Control-Allow-Origin"];
+    let function =
+        &resource(&t, "ApiFunction")["Properties"]["Environment"]["Variables"]["ALLOWED_ORIGIN"];
+    // The same site for the preflight, the function's answers and the gateway's own errors.
+    let site = |s: String| s.replace('\'', "");
+    assert_eq!(site(origin(preflight)), site(origin(function)));
+    for id in ["Api4xxCors", "Api5xxCors"] {
+        let p = &resource(&t, id)["Properties"]["ResponseParameters"];
+        assert_eq!(
+            site(origin(
+                &p["gatewayresponse.header.Access-Control-Allow-Origin"]
+            )),
+            site(origin(function)),
+            "{id}"
+        );
+    }
+    let code = resource(&t, "ApiFunction")["Properties"]["Code"]["ZipFile"]
+        .as_str()
+        .unwrap();
+    assert!(code.contains("ALLOWED_ORIGIN") && code.contains("Access-Control-Allow-Origin"));
+}
+
+#[test]
+fn users_are_made_by_an_admin_and_items_are_read_by_owner() {
+    let t = template();
+    let pool = &resource(&t, "UserPool")["Properties"];
+    let only_admin = &pool["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"];
+    assert_eq!(only_admin[0].as_str(), Some("SelfSignUp"));
+    assert_eq!(
+        only_admin[2].as_bool(),
+        Some(true),
+        "admin-only unless asked"
+    );
+    assert_eq!(
+        t["Parameters"]["AllowSelfSignUp"]["Default"].as_str(),
+        Some("false")
+    );
+    let st = role_statements(&t, "ApiFunctionRole");
+    assert!(
+        allows(&st, "dynamodb:Scan").is_empty(),
+        "a user could read every item"
+    );
+    let query = allows(&st, "dynamodb:Query");
+    assert_eq!(query.len(), 1);
+    assert!(query[0]["Resource"]
+        .as_str()
+        .unwrap()
+        .ends_with("/index/owner-index"));
+    let gsi = &resource(&t, "Table")["Properties"]["GlobalSecondaryIndexes"][0];
+    assert_eq!(gsi["IndexName"].as_str(), Some("owner-index"));
+    assert_eq!(gsi["KeySchema"][0]["AttributeName"].as_str(), Some("owner"));
+}
+
+#[test]
+fn the_function_connects_as_its_own_database_user_and_never_reads_the_master_secret() {
+    let t = template();
+    let st = role_statements(&t, "ApiFunctionRole");
+    let text = format!("{st:?}");
+    assert!(!text.contains("MasterUserSecret"), "{text}");
+    let env = format!(
+        "{:?}",
+        resource(&t, "ApiFunction")["Properties"]["Environment"]
+    );
+    assert!(!env.contains("MasterUserSecret"), "{env}");
+    let connect = allows(&st, "rds-db:connect");
+    assert_eq!(connect.len(), 1);
+    let arn = connect[0]["Resource"].as_str().unwrap();
+    assert!(
+        arn.ends_with(":dbuser:${Database.DbiResourceId}/${DatabaseUser}"),
+        "{arn}: this instance, the application user"
+    );
+    let master = resource(&t, "Database")["Properties"]["MasterUsername"].as_str();
+    assert_ne!(t["Parameters"]["DatabaseUser"]["Default"].as_str(), master);
+}
+
+#[test]
+fn smaller_defaults_hold() {
+    let t = template();
+    // shipit's state is denied under any prefix.
+    let deny = statements(resource(&t, "SiteBucketPolicy"))
+        .iter()
+        .find(|s| s["Sid"].as_str() == Some("DenyCloudFrontShipitState"))
+        .unwrap()
+        .clone();
+    let denied = strs(&deny["Resource"]);
+    assert!(
+        denied.contains(&"${SiteBucket.Arn}/.shipit/*"),
+        "{denied:?}"
+    );
+    assert!(
+        denied.contains(&"${SiteBucket.Arn}/*.shipit/*"),
+        "{denied:?}"
+    );
+    // The CSP names the API's origin, not every https host.
+    let csp = t["Parameters"]["ContentSecurityPolicy"]["Default"]
+        .as_str()
+        .unwrap();
+    assert!(!csp.contains("https:"), "{csp}");
+    let headers = &resource(&t, "SecurityHeadersPolicy")["Properties"]
+        ["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"];
+    let csp_value = format!("{:?}", headers["ContentSecurityPolicy"]);
+    assert!(
+        csp_value.contains("connect-src 'self'${ApiOrigin}"),
+        "{csp_value}"
+    );
+    assert!(csp_value.contains(".execute-api."), "{csp_value}");
+    // HSTS preload and includeSubDomains only when asked.
+    let hsts = &headers["StrictTransportSecurity"];
+    for k in ["Preload", "IncludeSubdomains"] {
+        assert_eq!(hsts[k][0].as_str(), Some("HasHstsPreload"), "{k}");
+        assert_eq!(hsts[k][2].as_bool(), Some(false), "{k}");
+    }
+    assert_eq!(
+        t["Parameters"]["HstsPreload"]["Default"].as_str(),
+        Some("false")
+    );
+    // A custom API domain is the only way in.
+    let disable = &resource(&t, "Api")["Properties"]["DisableExecuteApiEndpoint"];
+    assert_eq!(disable[0].as_str(), Some("HasApiDomain"));
+    assert_eq!(disable[1].as_bool(), Some(true));
+    // Gateway endpoints serve this account's resources only.
+    for id in ["S3Endpoint", "DynamoDbEndpoint", "SecretsManagerEndpoint"] {
+        let st = statements(resource(&t, id));
+        assert_eq!(st.len(), 1, "{id}");
+        assert_eq!(
+            st[0]["Condition"]["StringEquals"]["aws:ResourceAccount"].as_str(),
+            Some("AWS::AccountId"),
+            "{id}"
+        );
+    }
+    // The access log says who called.
+    let format = resource(&t, "ApiStage")["Properties"]["AccessLogSetting"]["Format"]
+        .as_str()
+        .unwrap();
+    assert!(
+        format.contains("$context.authorizer.claims.sub"),
+        "{format}"
+    );
+}
