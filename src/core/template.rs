@@ -163,7 +163,8 @@ impl Template {
     /// models, validators, the API itself) and the parameter values: any change to them
     /// creates a new deployment, the stage moves to it, and CloudFormation deletes the old one.
     /// The same template and parameters give the same body, so an unchanged stack stays
-    /// unchanged.
+    /// unchanged. Values CloudFormation resolves (an integration's function ARN) are not in
+    /// the hash: the template names no function, so no template change replaces one.
     pub fn with_api_snapshot(&self, parameters: &BTreeMap<String, String>) -> String {
         const SNAPSHOT: &[&str] = &[
             "AWS::ApiGateway::RestApi",

@@ -248,12 +248,17 @@ async fn open_change_set(
 /// Everyday deploys run with the content role, which may read the stack but not change it
 /// (stack/iam/): when a change set is refused, say that this deploy changes the stack and
 /// which role that needs.
-fn needs_infrastructure_role(e: Error, stack: &str, create: bool) -> Error {
+pub(crate) fn needs_infrastructure_role(e: Error, stack: &str, create: bool) -> Error {
     match e {
-        Error::Auth { message, .. } => Error::Auth {
+        // A refusal, not expired or wrong credentials (those keep their own explanation).
+        Error::Auth { message, .. } if message.contains("AccessDenied") => Error::Auth {
             message: format!(
-                "stack {stack} {}: the template or its parameters differ from what is deployed, and these credentials may not change the stack ({message})",
-                if create { "does not exist yet" } else { "needs a change" }
+                "stack {stack} {}, and these credentials may not change the stack ({message})",
+                if create {
+                    "does not exist yet"
+                } else {
+                    "needs a change: the template or its parameters differ from what is deployed"
+                }
             ),
             hint: "a stack change needs the infrastructure role (stack/iam/infrastructure-role.json, with the CloudFormation service role as [stack] role_arn); the content role deploys only while the stack is unchanged".into(),
         },

@@ -88,6 +88,43 @@ fn the_content_role_deploys_an_unchanged_stack_and_names_the_role_a_change_needs
 }
 
 #[test]
+fn only_a_refusal_is_explained_as_a_stack_change_needing_the_infrastructure_role() {
+    let auth = |m: &str| Error::Auth {
+        message: m.into(),
+        hint: "check the credentials".into(),
+    };
+    // (the error, whether it is explained as the infrastructure role's job)
+    let table = [
+        (
+            auth("create a change set: access denied (AccessDenied: no)"),
+            true,
+        ),
+        (
+            auth("create a change set: access denied (ExpiredToken: expired)"),
+            false,
+        ),
+        (
+            auth("create a change set: access denied (SignatureDoesNotMatch: x)"),
+            false,
+        ),
+        (Error::config("not an auth error"), false),
+    ];
+    for (e, explained) in table {
+        let shown = format!(
+            "{:?}",
+            crate::pipeline::provision::needs_infrastructure_role(e, "site", false)
+        );
+        assert_eq!(shown.contains("infrastructure role"), explained, "{shown}");
+    }
+    let created = crate::pipeline::provision::needs_infrastructure_role(
+        auth("(AccessDenied: no)"),
+        "site",
+        true,
+    );
+    assert!(format!("{created:?}").contains("stack site does not exist yet"));
+}
+
+#[test]
 fn a_parameter_change_updates_through_a_change_set() {
     let cfn = MemoryStack::with_outputs(&[("SiteBucketName", "b")]);
     block_on(ensure(&cfn, &settings(), &Lines::default())).unwrap();

@@ -171,8 +171,16 @@ fn anonymous_health_checks_cannot_take_the_functions_concurrency() {
         .unwrap();
     let health = settings
         .iter()
-        .find(|m| m["ResourcePath"].as_str() == Some("/health"))
+        .find(|m| m["ResourcePath"].as_str() == Some("/~1health"))
         .expect("GET /health has its own throttle");
+    // API Gateway reads a method setting's path with every "/" after the first as "~1".
+    for m in settings {
+        let path = m["ResourcePath"].as_str().unwrap();
+        assert!(
+            path == "/*" || !path[1..].contains('/'),
+            "{path}: write it /~1a~1b"
+        );
+    }
     assert_eq!(health["HttpMethod"].as_str(), Some("GET"));
     let rate = &t["Parameters"]["HealthThrottleRateLimit"]["Default"];
     assert_eq!(
@@ -227,14 +235,34 @@ fn the_stage_follows_every_change_to_the_api() {
 fn every_api_answer_names_the_sites_origin() {
     let t = template();
     let origin = |y: &Yaml| format!("{y:?}");
-    let preflight = &resource(&t, "ProxyOptions")["Properties"]["Integration"]
-        ["IntegrationResponses"][0]["ResponseParameters"]
-        ["method.response.header.Access-Control-Allow-Origin"];
     let function =
         &resource(&t, "ApiFunction")["Properties"]["Environment"]["Variables"]["ALLOWED_ORIGIN"];
-    // The same site for the preflight, the function's answers and the gateway's own errors.
+    // The same site for every preflight, the function's answers and the gateway's own errors.
     let site = |s: String| s.replace('\'', "");
-    assert_eq!(site(origin(preflight)), site(origin(function)));
+    let mut resources_with_a_method = std::collections::BTreeSet::new();
+    let mut preflighted = std::collections::BTreeSet::new();
+    for (id, r) in t["Resources"].as_hash().unwrap() {
+        let p = &r["Properties"];
+        if r["Type"].as_str() != Some("AWS::ApiGateway::Method") {
+            continue;
+        }
+        let on = p["ResourceId"].as_str().unwrap();
+        if p["HttpMethod"].as_str() != Some("OPTIONS") {
+            // /health is for monitors, not pages: no preflight.
+            if on != "HealthResource" {
+                resources_with_a_method.insert(on);
+            }
+            continue;
+        }
+        preflighted.insert(on);
+        let allowed = &p["Integration"]["IntegrationResponses"][0]["ResponseParameters"]
+            ["method.response.header.Access-Control-Allow-Origin"];
+        assert_eq!(site(origin(allowed)), site(origin(function)), "{id:?}");
+    }
+    assert_eq!(
+        preflighted, resources_with_a_method,
+        "a route a page calls has no preflight"
+    );
     for id in ["Api4xxCors", "Api5xxCors"] {
         let p = &resource(&t, id)["Properties"]["ResponseParameters"];
         assert_eq!(
