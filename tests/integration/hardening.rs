@@ -151,6 +151,7 @@ fn the_private_function_reaches_every_service_it_calls_without_a_nat() {
         "DB_PORT",
         "DB_USER",
         "REDIS_HOST",
+        "REDIS_PORT",
         "REDIS_SECRET_ARN",
         "ALLOWED_ORIGIN",
     ];

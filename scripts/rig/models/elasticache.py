@@ -1,5 +1,13 @@
 """ElastiCache types moto's CloudFormation skips: the subnet group (in moto's ElastiCache
-backend) and the replication group (its endpoints made up and recorded in RIG only)."""
+backend) and the replication group (recorded in RIG only: with the data tier on, a real
+redis-server with TLS and the group's AUTH token at 127.0.0.1, rig/datatier.py; otherwise
+made-up endpoints)."""
+import json
+import re
+
+from moto.secretsmanager.models import secretsmanager_backends
+
+from rig import datatier
 from moto.core.common_models import CloudFormationModel
 from moto.elasticache.models import elasticache_backends
 
@@ -48,6 +56,32 @@ class RigReplicationGroup(Rig, CloudFormationModel):
         group = (props.get("ReplicationGroupId") or name).lower()[:40]
         host = f"master.{group}.{rand_id(6).lower()}.{region_name[:3]}1.cache.amazonaws.com"
         reader = host.replace("master.", "replica.", 1)
-        return group, {"PrimaryEndPoint.Address": host, "PrimaryEndPoint.Port": "6379",
-                       "ReaderEndPoint.Address": reader, "ReaderEndPoint.Port": "6379",
+        port = "6379"
+        if datatier.enabled():
+            token = resolve(props.get("AuthToken") or "", account_id, region_name)
+            cls.servers[group] = server = datatier.start_redis(token)
+            host = reader = "127.0.0.1"
+            port = str(server.port)
+        return group, {"PrimaryEndPoint.Address": host, "PrimaryEndPoint.Port": port,
+                       "ReaderEndPoint.Address": reader, "ReaderEndPoint.Port": port,
                        "ConfigurationEndPoint.Address": "", "ConfigurationEndPoint.Port": ""}
+
+    servers = {}
+
+    def remove(self, account_id, region_name):
+        server = self.servers.pop(self.pid, None)
+        if server:
+            server.stop()
+
+
+def resolve(value, account_id, region_name):
+    """A `{{resolve:secretsmanager:ID:SecretString[:KEY]}}` reference, as CloudFormation
+    resolves it (moto hands it over as text); any other value as it is."""
+    m = re.fullmatch(r"\{\{resolve:secretsmanager:(.+?):SecretString(?::([^:}]*))?[^}]*\}\}", value)
+    if not m:
+        return value
+    secret = secretsmanager_backends[account_id][region_name].get_secret_value(
+        m.group(1), None, "AWSCURRENT")["SecretString"]
+    if m.group(2):
+        return json.loads(secret)[m.group(2)]
+    return secret

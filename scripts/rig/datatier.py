@@ -1,0 +1,164 @@
+"""The data tier, real: a PostgreSQL server for each RDS instance and a Redis server for each
+ElastiCache replication group the local cloud creates, on loopback ports.
+
+On AWS: an RDS PostgreSQL instance and an ElastiCache Redis replication group are servers the
+API's function connects to (PostgreSQL as the master user with the managed secret's password,
+or as an application user with an IAM token; Redis over TLS with the AUTH token).
+In moto: both are records; nothing listens at their endpoints.
+Here: when SHIPIT_RIG_DATA_TIER=1 (scripts/local-cloud --data-tier sets it), creating the
+instance starts Debian's PostgreSQL (the master user's password is the managed secret's) and
+creating the replication group starts Debian's redis-server (TLS only, with a self-signed
+certificate, and the AUTH token the template gives); their endpoints become 127.0.0.1 and the
+server's port. Deleting the resource stops the server; so does stop_all() (the local cloud's
+exit). What a real PostgreSQL cannot check is taken on trust: any user other than the master
+user is accepted without a password (IAM authentication tokens), and stack/README.md lists it.
+Without the variable nothing starts, and the endpoints stay moto's made-up names.
+"""
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+
+ENABLED_VAR = "SHIPIT_RIG_DATA_TIER"
+_servers = []
+_lock = threading.Lock()
+
+
+def enabled():
+    return os.environ.get(ENABLED_VAR) == "1"
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_listening(port, process, what, deadline=30.0):
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} exited with {process.returncode} before listening on {port}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    process.kill()
+    raise RuntimeError(f"{what} did not listen on 127.0.0.1:{port} within {deadline:.0f} s")
+
+
+def _postgres_bin(name):
+    found = shutil.which(name)
+    if found:
+        return found
+    base = "/usr/lib/postgresql"
+    for version in sorted(os.listdir(base) if os.path.isdir(base) else [], reverse=True):
+        path = os.path.join(base, version, "bin", name)
+        if os.path.exists(path):
+            return path
+    raise RuntimeError(f"no {name}: scripts/setup installs Debian's postgresql")
+
+
+def _as_postgres_user():
+    """PostgreSQL refuses to run as root: when root, run it as the `postgres` account."""
+    if os.geteuid() != 0:
+        return None
+    entry = pwd.getpwnam("postgres")
+
+    def demote():
+        os.setgid(entry.pw_gid)
+        os.setuid(entry.pw_uid)
+    return entry, demote
+
+
+class Server:
+    def __init__(self, kind, port, process, directory):
+        self.kind, self.port, self.process, self.directory = kind, port, process, directory
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        shutil.rmtree(self.directory, ignore_errors=True)
+        with _lock:
+            if self in _servers:
+                _servers.remove(self)
+
+
+def _register(server):
+    with _lock:
+        _servers.append(server)
+    return server
+
+
+def start_postgres(master_user, master_password):
+    """A fresh cluster on a free loopback port: the master user with its password (SCRAM),
+    every other user trusted (the stand-in for IAM authentication)."""
+    directory = tempfile.mkdtemp(prefix="shipit-rds-")
+    data = os.path.join(directory, "data")
+    demote = _as_postgres_user()
+    if demote:
+        os.chown(directory, demote[0].pw_uid, demote[0].pw_gid)
+    pwfile = os.path.join(directory, "pw")
+    with open(pwfile, "w") as f:
+        f.write(master_password)
+    if demote:
+        os.chown(pwfile, demote[0].pw_uid, demote[0].pw_gid)
+    env = dict(os.environ, LC_ALL="C.UTF-8")
+    subprocess.run([_postgres_bin("initdb"), "-D", data, "-U", master_user, "--pwfile", pwfile,
+                    "--auth-local", "scram-sha-256", "--auth-host", "scram-sha-256",
+                    "-E", "UTF8", "--no-sync"],
+                   check=True, capture_output=True, env=env,
+                   preexec_fn=demote[1] if demote else None)
+    os.remove(pwfile)
+    with open(os.path.join(data, "pg_hba.conf"), "w") as f:
+        f.write(f"host all {master_user} 127.0.0.1/32 scram-sha-256\n"
+                "host all all 127.0.0.1/32 trust\n")
+    port = _free_port()
+    process = subprocess.Popen(
+        [_postgres_bin("postgres"), "-D", data, "-p", str(port), "-c", "listen_addresses=127.0.0.1",
+         "-c", f"unix_socket_directories={directory}", "-c", "fsync=off",
+         "-c", "shared_buffers=16MB", "-c", "max_connections=40"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env,
+        preexec_fn=demote[1] if demote else None)
+    _wait_listening(port, process, "postgres")
+    return _register(Server("postgres", port, process, directory))
+
+
+def start_redis(auth_token):
+    """redis-server on a free loopback port, TLS only, requiring the AUTH token."""
+    directory = tempfile.mkdtemp(prefix="shipit-cache-")
+    cert, key = os.path.join(directory, "cert.pem"), os.path.join(directory, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+                    "-keyout", key, "-out", cert], check=True, capture_output=True)
+    port = _free_port()
+    redis = shutil.which("redis-server")
+    if not redis:
+        raise RuntimeError("no redis-server: scripts/setup installs Debian's redis-server")
+    process = subprocess.Popen(
+        [redis, "--port", "0", "--tls-port", str(port), "--bind", "127.0.0.1",
+         "--tls-cert-file", cert, "--tls-key-file", key, "--tls-ca-cert-file", cert,
+         "--tls-auth-clients", "no", "--requirepass", auth_token, "--save", "",
+         "--appendonly", "no", "--dir", directory],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _wait_listening(port, process, "redis-server")
+    server = _register(Server("redis", port, process, directory))
+    server.ca = cert
+    return server
+
+
+def stop_all():
+    with _lock:
+        servers = list(_servers)
+    for s in servers:
+        s.stop()
