@@ -219,6 +219,10 @@ pub struct PreviewArgs {
     /// Port on 127.0.0.1 (0: any free port).
     #[arg(long, default_value_t = 8787)]
     pub port: u16,
+    /// With --stack: the port of the stack's API (API Gateway, Cognito authorizer, Lambda run
+    /// locally) on 127.0.0.1 (0: any free port). Its URL is the second line on stdout.
+    #[arg(long, default_value_t = 8788)]
+    pub api_port: u16,
     /// The template whose distribution to emulate for a directory (default: the embedded one).
     #[arg(long, value_name = "PATH")]
     pub template: Option<PathBuf>,

@@ -23,6 +23,7 @@ pub(crate) async fn preview(
 ) -> Result<()> {
     use shipit::edge::serve::{self, Edge, Origin, Source, StackSource};
     let stack = args.stack.clone();
+    let mut local_api = None;
     let (source, what) = match stack {
         Some(name) => {
             check_stack_name(&name)?;
@@ -36,6 +37,7 @@ pub(crate) async fn preview(
                 ));
             };
             let clients = Clients::connect(&conn).await?;
+            local_api = Some(api_of(&clients, &name, &endpoint, &conn, reporter)?);
             let source = Source::Stack(Box::new(StackSource {
                 stack: name.clone(),
                 cfn: clients.cfn(),
@@ -122,20 +124,86 @@ pub(crate) async fn preview(
             _ = stdin_closed => {},
         }
     };
-    serve::run(
+    use futures::FutureExt;
+    let stop = stop.shared();
+    let (edge_bound, edge_ready) = tokio::sync::oneshot::channel();
+    let site = serve::run(
         edge,
         addr,
         |bound| {
             stdout::line(&format!("http://{bound}"));
             reporter.stage(&format!("serving {what} on http://{bound} (Ctrl-C stops)"));
+            let _ = edge_bound.send(());
         },
-        stop,
-    )
-    .await
-    .map_err(|e| {
+        stop.clone(),
+    );
+    let api = async {
+        let Some(api) = local_api else {
+            return Ok(());
+        };
+        // The site's URL is the first line on stdout, the API's the second.
+        let _ = edge_ready.await;
+        let api_addr = std::net::SocketAddr::from(([127, 0, 0, 1], args.api_port));
+        shipit::edge::apigw::run(
+            Arc::new(api),
+            api_addr,
+            |bound| {
+                stdout::line(&format!("http://{bound}"));
+                reporter.stage(&format!(
+                    "serving the stack's API on http://{bound} (the path of its ApiUrl, e.g. /live/health: API Gateway, its Cognito authorizer and Lambda, run here)"
+                ));
+            },
+            stop.clone(),
+        )
+        .await
+        .map_err(|e| (api_addr, "--api-port", e))
+    };
+    let (site, api) = tokio::join!(async { site.await.map_err(|e| (addr, "--port", e)) }, api);
+    site.and(api).map_err(|(addr, flag, e)| {
         Error::config_hint(
             format!("cannot serve on {addr}: {e}"),
-            "pick another port with --port (0 takes any free one)",
+            format!("pick another port with {flag} (0 takes any free one)"),
         )
     })
+}
+
+/// The stack's API, served locally as the stack has it when a request comes.
+fn api_of(
+    clients: &Clients,
+    stack: &str,
+    endpoint: &str,
+    conn: &shipit::core::settings::Connection,
+    reporter: &Arc<Terminal>,
+) -> Result<shipit::edge::apigw::LocalApi> {
+    let region = conn.region.clone().unwrap_or_else(|| "us-east-1".into());
+    let python = std::env::var("SHIPIT_LAMBDA_PYTHON").unwrap_or_else(|_| "python3".into());
+    let env = |k: &str, default: &str| std::env::var(k).unwrap_or_else(|_| default.to_string());
+    // What the function's SDK needs to reach the local cloud, as Lambda gives it a region and
+    // credentials.
+    let aws: BTreeMap<String, String> = [
+        ("AWS_REGION", region.clone()),
+        ("AWS_DEFAULT_REGION", region.clone()),
+        ("AWS_ENDPOINT_URL", endpoint.to_string()),
+        ("AWS_ACCESS_KEY_ID", env("AWS_ACCESS_KEY_ID", "test")),
+        (
+            "AWS_SECRET_ACCESS_KEY",
+            env("AWS_SECRET_ACCESS_KEY", "test"),
+        ),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    let log: Arc<dyn Reporter> = reporter.clone();
+    shipit::edge::apigw::LocalApi::new(
+        shipit::edge::apigw::ApiSource::Stack {
+            cfn: clients.cfn(),
+            stack: stack.to_string(),
+        },
+        endpoint,
+        &region,
+        shipit::core::lambda::Runtimes { python },
+        aws,
+        log,
+    )
+    .map_err(Error::Internal)
 }

@@ -1,6 +1,7 @@
 //! The pure core: decisions on plain data. Nothing here performs I/O on the network or names
 //! an async runtime or an SDK (`aws_*`, `tokio`, `hyper`); a test in `tests/` keeps it so.
 
+pub mod apigw;
 pub mod checks;
 pub mod distribution;
 pub mod edge;
@@ -8,6 +9,7 @@ pub mod evaluate;
 pub mod files;
 pub mod headers;
 pub mod invalidate;
+pub mod lambda;
 pub mod lock;
 pub mod plan;
 pub mod release;

@@ -1,6 +1,10 @@
 //! The local edge: CloudFront's serving on 127.0.0.1, for `shipit preview` (a build directory
 //! with the template's distribution, or a stack in the local cloud) and for the tests. What
 //! CloudFront decides per request is `core::edge`; where a distribution's configuration comes
-//! from is `core::distribution`; this module serves HTTP and reads the origin.
+//! from is `core::distribution`; `serve` serves HTTP and reads the origin. `lambda` is the local
+//! Lambda runtime: the Runtime API and a function's runtime process; `apigw` the local API
+//! Gateway in front of it.
 
+pub mod apigw;
+pub mod lambda;
 pub mod serve;

@@ -4,12 +4,14 @@
 
 mod support;
 
+mod api;
 mod architecture;
 mod browser;
 mod demo;
 mod ecosystem;
 mod faults;
 mod hardening;
+mod lambda;
 mod releases;
 mod reliability;
 mod snapshots;

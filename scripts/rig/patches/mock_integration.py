@@ -1,11 +1,17 @@
-"""API Gateway methods whose integration has no IntegrationHttpMethod (a MOCK integration).
+"""API Gateway methods as CloudFormation makes them: a MOCK integration, and the whole method.
 
 On AWS: an AWS::ApiGateway::Method's Integration needs IntegrationHttpMethod and Uri only for the
-types that call a backend; a MOCK integration has neither.
-In moto: the Method model reads both unconditionally, so a template with a MOCK integration
-fails to create.
-The patch: before moto's model reads an Integration, IntegrationHttpMethod defaults to POST and
-Uri to "" (what moto needs; nothing is ever called).
+types that call a backend (a MOCK integration has neither), and the method keeps all it is
+given: its authorizer, the integration's timeout and request templates, the integration's
+responses (a MOCK preflight's status and CORS headers) and the method's responses.
+In moto: the Method model reads IntegrationHttpMethod and Uri unconditionally, so a template
+with a MOCK integration fails to create; and it keeps only the method's type and the
+integration's type, URI and HTTP method, so GetMethod shows no authorizer and a MOCK answers
+nothing.
+The patch: IntegrationHttpMethod defaults to POST and Uri to "" (what moto needs; nothing is
+ever called), and the model's create passes the rest to moto's own API calls (PutMethod with
+the authorizer, PutIntegration with timeout and templates, PutIntegrationResponse,
+PutMethodResponse), so the local API Gateway reads back what CloudFormation was given.
 """
 from rig.moto_version import check
 
@@ -13,15 +19,38 @@ from rig.moto_version import check
 def apply():
     """Check the moto version, then patch it as above (rig.install() calls this once)."""
     check(__name__)
-    from moto.apigateway.models import Method
-
-    original = Method.create_from_cloudformation_json.__func__
+    from moto.apigateway.models import Method, apigateway_backends
 
     def create(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
-        integration = cloudformation_json.get("Properties", {}).get("Integration")
+        props = cloudformation_json["Properties"]
+        api, resource, verb = props["RestApiId"], props["ResourceId"], props["HttpMethod"]
+        backend = apigateway_backends[account_id][region_name]
+        method = backend.put_method(
+            function_id=api, resource_id=resource, method_type=verb,
+            authorization_type=props.get("AuthorizationType"),
+            api_key_required=props.get("ApiKeyRequired"),
+            request_parameters=props.get("RequestParameters"),
+            authorizer_id=props.get("AuthorizerId"),
+            authorization_scopes=props.get("AuthorizationScopes"))
+        integration = props.get("Integration")
         if integration is not None:
-            integration.setdefault("IntegrationHttpMethod", "POST")
-            integration.setdefault("Uri", "")
-        return original(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+            backend.put_integration(
+                function_id=api, resource_id=resource, method_type=verb,
+                integration_type=integration["Type"], uri=integration.get("Uri", ""),
+                integration_method=integration.get("IntegrationHttpMethod", "POST"),
+                request_templates=integration.get("RequestTemplates"),
+                passthrough_behavior=integration.get("PassthroughBehavior"),
+                timeout_in_millis=integration.get("TimeoutInMillis"),
+                request_parameters=integration.get("RequestParameters"))
+            for r in integration.get("IntegrationResponses") or []:
+                backend.put_integration_response(
+                    function_id=api, resource_id=resource, method_type=verb,
+                    status_code=str(r["StatusCode"]), selection_pattern=r.get("SelectionPattern"),
+                    response_templates=r.get("ResponseTemplates") or {},
+                    response_parameters=r.get("ResponseParameters") or {})
+        for r in props.get("MethodResponses") or []:
+            method.create_response(str(r["StatusCode"]), r.get("ResponseModels") or {},
+                                   r.get("ResponseParameters") or {})
+        return method
 
     Method.create_from_cloudformation_json = classmethod(create)

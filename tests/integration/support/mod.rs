@@ -173,6 +173,7 @@ impl World {
             .env("NO_PROXY", "127.0.0.1,localhost")
             .env("AWS_ENDPOINT_URL", &self.proxy.url)
             .env("CI", "true")
+            .env("SHIPIT_LAMBDA_PYTHON", lambda_python())
             .current_dir(self.home.path());
         c
     }
@@ -622,10 +623,14 @@ pub fn invalidated_paths(distribution: &str) -> Vec<Vec<String>> {
     })
 }
 
-/// `shipit preview` running as a child process: a local edge on a free port. Killed on drop.
+/// `shipit preview` running as a child process: a local edge on a free port (and, for a
+/// stack with an API, the local API Gateway on another). Killed on drop.
 pub struct Edge {
     child: Child,
     pub url: String,
+    /// The API's URL (with the stage), when asked for.
+    pub api: Option<String>,
+    _stdout: BufReader<std::process::ChildStdout>,
 }
 
 impl Drop for Edge {
@@ -639,9 +644,18 @@ impl World {
     /// Starts `shipit preview <args> --port 0 --watch-stdin`, talking to the local cloud
     /// directly (its polling would otherwise fill the proxy's record).
     pub fn edge(&self, args: &[&str]) -> Edge {
+        self.preview(args, false)
+    }
+
+    /// The same, for a stack with an API: its URL is the second line.
+    pub fn edge_with_api(&self, args: &[&str]) -> Edge {
+        self.preview(args, true)
+    }
+
+    fn preview(&self, args: &[&str], api: bool) -> Edge {
         let mut all = vec!["preview"];
         all.extend_from_slice(args);
-        all.extend_from_slice(&["--port", "0", "--watch-stdin", "--quiet"]);
+        all.extend_from_slice(&["--port", "0", "--api-port", "0", "--watch-stdin", "--quiet"]);
         let mut child = self
             .cmd(&all)
             .env("AWS_ENDPOINT_URL", cloud_endpoint())
@@ -650,14 +664,76 @@ impl World {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("start shipit preview");
+        let mut out = BufReader::new(child.stdout.take().unwrap());
         let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .expect("read the edge's URL");
+        out.read_line(&mut line).expect("read the edge's URL");
         let url = line.trim().to_string();
         assert!(url.starts_with("http://127.0.0.1:"), "preview said {url:?}");
-        Edge { child, url }
+        let api = api.then(|| {
+            let mut line = String::new();
+            out.read_line(&mut line).expect("read the API's URL");
+            let url = line.trim().to_string();
+            assert!(url.starts_with("http://127.0.0.1:"), "preview said {url:?}");
+            url
+        });
+        Edge {
+            child,
+            url,
+            api,
+            _stdout: out,
+        }
     }
+}
+
+/// The Python with the runtime interface client (scripts/setup installs it).
+pub fn lambda_python() -> String {
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/lambda-venv/bin/python");
+    assert!(
+        venv.exists(),
+        "scripts/setup installs awslambdaric into target/lambda-venv"
+    );
+    venv.to_string_lossy().to_string()
+}
+
+/// One HTTP/1.1 request over a fresh connection: (status, headers lower-cased, body).
+pub fn http(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, BTreeMap<String, String>, String) {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://").expect("an http:// URL");
+    let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let mut s = std::net::TcpStream::connect(host).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(60)))
+        .unwrap();
+    let mut req = format!(
+        "{method} {} HTTP/1.1\r\nhost: {host}\r\nconnection: close\r\ncontent-length: {}\r\n",
+        if path.is_empty() { "/" } else { path },
+        body.len()
+    );
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    req.push_str(body);
+    s.write_all(req.as_bytes()).unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let text = String::from_utf8_lossy(&raw).to_string();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    (status, headers, body.to_string())
 }
 
 /// GETs a URL with shipit's own client (status, headers, body).

@@ -1,0 +1,43 @@
+"""GET /_shipit/lambda/NAME?region=R: a function as shipit's local Lambda runtime needs it.
+
+On AWS: Lambda runs a function's deployment package; GetFunction answers its configuration and
+a presigned URL of the package. In moto: the package's bytes are kept, but the URL leads
+nowhere. Here: the configuration Lambda would run it with (runtime, handler, timeout, memory,
+environment, role) and the package's files, base64-encoded, with a digest of the package so a
+caller can tell a code change. NAME may be a function's name or ARN; the account is moto's.
+"""
+import base64
+import hashlib
+import io
+import zipfile
+from urllib.parse import parse_qs, unquote
+
+from moto.core import DEFAULT_ACCOUNT_ID
+
+
+def describe(name, query):
+    from moto.awslambda.models import lambda_backends
+    region = (parse_qs(query).get("region") or ["us-east-1"])[0]
+    name = unquote(name)
+    try:
+        fn = lambda_backends[DEFAULT_ACCOUNT_ID][region].get_function(name)
+    except Exception as e:  # moto's not-found exceptions differ by version
+        return "404 Not Found", {"error": f"no function {name} in {region}: {type(e).__name__}"}
+    package = fn.code_bytes or b""
+    files = {}
+    with zipfile.ZipFile(io.BytesIO(package)) as z:
+        for info in z.infolist():
+            if not info.is_dir():
+                files[info.filename] = base64.b64encode(z.read(info)).decode()
+    return "200 OK", {
+        "name": fn.function_name,
+        "arn": fn.function_arn,
+        "runtime": fn.run_time,
+        "handler": fn.handler,
+        "timeout": int(fn.timeout),
+        "memory": int(fn.memory_size),
+        "role": fn.role,
+        "environment": dict(fn.environment_vars or {}),
+        "digest": hashlib.sha256(package).hexdigest(),
+        "files": files,
+    }

@@ -1,0 +1,199 @@
+//! A Lambda function as the local runtime runs it: its configuration and code (what the local
+//! cloud hands back), how its runtime process is started (program, arguments, environment, as
+//! Lambda sets them for a runtime interface client), and what an invocation's outcome means to
+//! a caller such as API Gateway (an error, a crash or the function's timeout is a 502).
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+/// The Runtime API's version path, as Lambda serves it to runtime interface clients.
+pub const RUNTIME_API: &str = "2018-06-01";
+
+/// A deployed function: what `GET /_shipit/lambda/NAME` of the local cloud answers.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct FunctionSpec {
+    pub name: String,
+    pub arn: String,
+    pub runtime: String,
+    pub handler: String,
+    /// Seconds.
+    pub timeout: u64,
+    /// MiB.
+    pub memory: u64,
+    pub role: String,
+    pub environment: BTreeMap<String, String>,
+    /// The deployment package's digest: another digest is another code.
+    pub digest: String,
+    /// The package's files, path -> base64 content.
+    pub files: BTreeMap<String, String>,
+}
+
+/// How to start a runtime interface client for a function.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Launch {
+    pub program: String,
+    pub args: Vec<String>,
+    pub env: BTreeMap<String, String>,
+}
+
+/// Where the machine's runtimes are: the Python that has `awslambdaric` (and, for the
+/// function's own imports, boto3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Runtimes {
+    pub python: String,
+}
+
+/// The runtime process for `spec`, its code in `task_root`, polling the Runtime API at
+/// `runtime_api` (host:port). `aws` is what the function's SDK needs: region, credentials,
+/// endpoint. The function's own variables come after Lambda's reserved ones and cannot
+/// override them, as on Lambda.
+pub fn launch(
+    spec: &FunctionSpec,
+    runtimes: &Runtimes,
+    task_root: &str,
+    runtime_api: &str,
+    aws: &BTreeMap<String, String>,
+) -> Result<Launch, String> {
+    let (program, args) = if spec.runtime.starts_with("python3") {
+        (
+            runtimes.python.clone(),
+            vec!["-m".into(), "awslambdaric".into(), spec.handler.clone()],
+        )
+    } else {
+        return Err(format!(
+            "function {}: the local Lambda runtime runs python3.x functions; {} is not emulated yet",
+            spec.name, spec.runtime
+        ));
+    };
+    let mut env: BTreeMap<String, String> = spec.environment.clone();
+    for (k, v) in aws {
+        env.insert(k.clone(), v.clone());
+    }
+    let reserved = [
+        ("AWS_LAMBDA_RUNTIME_API", runtime_api.to_string()),
+        ("_HANDLER", spec.handler.clone()),
+        ("LAMBDA_TASK_ROOT", task_root.to_string()),
+        ("AWS_LAMBDA_FUNCTION_NAME", spec.name.clone()),
+        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", spec.memory.to_string()),
+        ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".to_string()),
+        ("AWS_EXECUTION_ENV", format!("AWS_Lambda_{}", spec.runtime)),
+        ("PYTHONPATH", task_root.to_string()),
+        ("PYTHONUNBUFFERED", "1".to_string()),
+    ];
+    for (k, v) in reserved {
+        env.insert(k.to_string(), v);
+    }
+    Ok(Launch { program, args, env })
+}
+
+/// How an invocation ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The handler returned this payload (JSON).
+    Returned(Vec<u8>),
+    /// The handler raised: the runtime's error document (errorMessage, errorType, ...).
+    Raised(Vec<u8>),
+    /// The runtime could not start or load the handler (an init error, or no such module).
+    InitFailed(String),
+    /// The process ended before answering.
+    Crashed(String),
+    /// No answer within the function's timeout; the process was stopped.
+    TimedOut,
+}
+
+impl Outcome {
+    /// API Gateway's answer when its Lambda proxy integration gets no proxy response: 502 for
+    /// an error, a crash, or the function's own timeout (Lambda answers "Task timed out" within
+    /// the integration's time). None when the handler returned. The integration's timeout
+    /// running out first is a 504, decided by the gateway, not here.
+    pub fn gateway_status(&self) -> Option<u16> {
+        match self {
+            Outcome::Returned(_) => None,
+            Outcome::TimedOut
+            | Outcome::Raised(_)
+            | Outcome::InitFailed(_)
+            | Outcome::Crashed(_) => Some(502),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(runtime: &str) -> FunctionSpec {
+        FunctionSpec {
+            name: "api".into(),
+            arn: "arn:aws:lambda:us-east-1:123456789012:function:api".into(),
+            runtime: runtime.into(),
+            handler: "index.handler".into(),
+            timeout: 10,
+            memory: 256,
+            role: "arn:aws:iam::123456789012:role/r".into(),
+            environment: [
+                ("TABLE_NAME".to_string(), "t".to_string()),
+                ("_HANDLER".to_string(), "evil.handler".to_string()),
+            ]
+            .into(),
+            digest: "d".into(),
+            files: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn a_python_function_runs_under_the_runtime_interface_client_with_lambdas_variables() {
+        let runtimes = Runtimes {
+            python: "/venv/bin/python".into(),
+        };
+        let aws = [("AWS_REGION".to_string(), "us-east-1".to_string())].into();
+        let l = launch(
+            &spec("python3.12"),
+            &runtimes,
+            "/task",
+            "127.0.0.1:9001",
+            &aws,
+        )
+        .unwrap();
+        assert_eq!(l.program, "/venv/bin/python");
+        assert_eq!(l.args, ["-m", "awslambdaric", "index.handler"]);
+        let table = [
+            ("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001"),
+            ("_HANDLER", "index.handler"),
+            ("LAMBDA_TASK_ROOT", "/task"),
+            ("AWS_LAMBDA_FUNCTION_NAME", "api"),
+            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256"),
+            ("TABLE_NAME", "t"),
+            ("AWS_REGION", "us-east-1"),
+            ("PYTHONPATH", "/task"),
+        ];
+        for (k, v) in table {
+            assert_eq!(l.env.get(k).map(String::as_str), Some(v), "{k}");
+        }
+    }
+
+    #[test]
+    fn other_runtimes_are_refused_by_name() {
+        let runtimes = Runtimes {
+            python: "python3".into(),
+        };
+        for runtime in ["nodejs20.x", "java21", "provided.al2023"] {
+            let e = launch(&spec(runtime), &runtimes, "/t", "h:1", &BTreeMap::new()).unwrap_err();
+            assert!(e.contains(runtime) && e.contains("function api"), "{e}");
+        }
+    }
+
+    #[test]
+    fn outcomes_answer_as_api_gateway_does() {
+        let table = [
+            (Outcome::Returned(b"{}".to_vec()), None),
+            (Outcome::Raised(b"{}".to_vec()), Some(502)),
+            (Outcome::InitFailed("x".into()), Some(502)),
+            (Outcome::Crashed("x".into()), Some(502)),
+            (Outcome::TimedOut, Some(502)),
+        ];
+        for (o, want) in table {
+            assert_eq!(o.gateway_status(), want, "{o:?}");
+        }
+    }
+}

@@ -1,0 +1,539 @@
+//! The local API Gateway: a stack's REST API on 127.0.0.1, as `https://{api}.execute-api.../{stage}`
+//! answers it. The API is read from the local cloud (its resources, methods, integrations,
+//! authorizers, gateway responses and the stage's throttling); each request is routed,
+//! throttled and authorized as `core::apigw` decides (Cognito ID tokens are checked against
+//! the user pool's published signing keys here), then answered by a MOCK integration or by the
+//! function, run by the local Lambda runtime (`edge::lambda`).
+
+use std::collections::{BTreeMap, HashMap};
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use serde_json::Value;
+use tokio::net::TcpListener;
+use tokio::sync::Mutex;
+
+use crate::core::apigw::{
+    check_cognito_claims, proxy_event, proxy_response, Answer, Api, Auth, Bucket, Integration, Jwt,
+    Request,
+};
+use crate::core::lambda::{FunctionSpec, Outcome, Runtimes};
+use crate::edge::lambda::LocalFunction;
+use crate::http::Client as HttpClient;
+use crate::ports::Reporter;
+
+/// API Gateway's limit on a request's payload.
+const MAX_REQUEST: usize = 10 * 1024 * 1024;
+
+/// Reads an API Gateway REST path of the local cloud (moto answers by the credential scope
+/// named in the Authorization header; nothing is signed: the local cloud checks no signature).
+async fn describe(
+    http: &HttpClient,
+    endpoint: &str,
+    path: &str,
+    region: &str,
+) -> Result<Value, String> {
+    let auth = format!(
+        "AWS4-HMAC-SHA256 Credential=shipit/20260101/{region}/apigateway/aws4_request, SignedHeaders=host, Signature=0"
+    );
+    let url = format!("{}{path}", endpoint.trim_end_matches('/'));
+    let r = http
+        .get(&url, &[("authorization", auth.as_str())])
+        .await
+        .map_err(|e| format!("cannot read {url}: {e:?}"))?;
+    if r.status != 200 {
+        return Err(format!(
+            "{url} answered {}: {}",
+            r.status,
+            String::from_utf8_lossy(&r.body)
+        ));
+    }
+    serde_json::from_slice(&r.body).map_err(|e| format!("{url}: not JSON: {e}"))
+}
+
+/// Reads the API `id` from the local cloud at `endpoint`.
+pub async fn read_api(
+    http: &HttpClient,
+    endpoint: &str,
+    id: &str,
+    stage: &str,
+    region: &str,
+) -> Result<Api, String> {
+    let resources = describe(
+        http,
+        endpoint,
+        &format!("/restapis/{id}/resources?embed=methods&limit=500"),
+        region,
+    )
+    .await?;
+    let authorizers = describe(
+        http,
+        endpoint,
+        &format!("/restapis/{id}/authorizers"),
+        region,
+    )
+    .await?;
+    let gateway = describe(
+        http,
+        endpoint,
+        &format!("/restapis/{id}/gatewayresponses"),
+        region,
+    )
+    .await?;
+    let stage = describe(
+        http,
+        endpoint,
+        &format!("/restapis/{id}/stages/{stage}"),
+        region,
+    )
+    .await?;
+    Api::from_description(id, &resources, &authorizers, &gateway, &stage)
+}
+
+/// A user pool's signing keys: kid -> (modulus, exponent).
+type Keys = HashMap<String, (Vec<u8>, Vec<u8>)>;
+
+/// Where the API comes from.
+pub enum ApiSource {
+    /// This API.
+    Fixed(Api),
+    /// A stack's (its `ApiId` and `ApiUrl` outputs), read when a request comes and again after
+    /// [`REREAD`], so a stack deployed or changed after preview started is served as it is now.
+    Stack {
+        cfn: crate::aws::cfn::Cfn,
+        stack: String,
+    },
+}
+
+/// How long a read of a stack's API is used before it is read again.
+pub const REREAD: Duration = Duration::from_secs(2);
+
+pub struct LocalApi {
+    source: ApiSource,
+    current: Mutex<Option<(std::time::Instant, Option<Arc<Api>>)>>,
+    endpoint: String,
+    region: String,
+    http: HttpClient,
+    runtimes: Runtimes,
+    /// What every function's SDK gets: region, credentials, the local cloud's endpoint.
+    aws: BTreeMap<String, String>,
+    functions: Mutex<HashMap<String, Arc<LocalFunction>>>,
+    buckets: std::sync::Mutex<HashMap<String, Bucket>>,
+    keys: Mutex<HashMap<String, Keys>>,
+    log: Arc<dyn Reporter>,
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+impl LocalApi {
+    pub fn new(
+        source: ApiSource,
+        endpoint: &str,
+        region: &str,
+        runtimes: Runtimes,
+        aws: BTreeMap<String, String>,
+        log: Arc<dyn Reporter>,
+    ) -> Result<LocalApi, String> {
+        Ok(LocalApi {
+            source,
+            current: Mutex::new(None),
+            endpoint: endpoint.trim_end_matches('/').to_string(),
+            region: region.to_string(),
+            http: HttpClient::new(Duration::from_secs(10))?,
+            runtimes,
+            aws,
+            functions: Mutex::new(HashMap::new()),
+            buckets: std::sync::Mutex::new(HashMap::new()),
+            keys: Mutex::new(HashMap::new()),
+            log,
+        })
+    }
+
+    /// The API as it is now: None while the stack has none (or does not exist yet).
+    async fn api(&self) -> Result<Option<Arc<Api>>, String> {
+        let (cfn, stack) = match &self.source {
+            ApiSource::Fixed(api) => return Ok(Some(Arc::new(api.clone()))),
+            ApiSource::Stack { cfn, stack } => (cfn, stack),
+        };
+        let mut current = self.current.lock().await;
+        if let Some((at, api)) = current.as_ref() {
+            if at.elapsed() < REREAD {
+                return Ok(api.clone());
+            }
+        }
+        let info = cfn.describe(stack).await.map_err(|e| e.to_string())?;
+        let api = match info
+            .as_ref()
+            .and_then(|i| Some((i, i.outputs.get("ApiId")?)))
+        {
+            None => None,
+            Some((info, id)) => {
+                let stage = info
+                    .outputs
+                    .get("ApiUrl")
+                    .and_then(|u| u.rsplit('/').next())
+                    .filter(|s| !s.is_empty() && !s.contains('.'))
+                    .unwrap_or("live");
+                Some(Arc::new(
+                    read_api(&self.http, &self.endpoint, id, stage, &self.region).await?,
+                ))
+            }
+        };
+        *current = Some((std::time::Instant::now(), api.clone()));
+        Ok(api)
+    }
+
+    /// Answers one request (its path includes the stage: `/live/items`).
+    pub async fn answer(&self, req: Request) -> Answer {
+        let api =
+            match self.api().await {
+                Ok(Some(api)) => api,
+                Ok(None) => return Answer {
+                    status: 503,
+                    headers: vec![("content-type".into(), "application/json".into())],
+                    body: br#"{"message":"the stack has no API (yet): deploy it, then ask again"}"#
+                        .to_vec(),
+                },
+                Err(e) => {
+                    self.log
+                        .warn(&format!("cannot read the API from the local cloud: {e}"));
+                    return Answer {
+                        status: 503,
+                        headers: vec![("content-type".into(), "application/json".into())],
+                        body: br#"{"message":"the local cloud did not describe the API"}"#.to_vec(),
+                    };
+                }
+            };
+        self.answer_with(&api, req).await
+    }
+
+    async fn answer_with(&self, api: &Api, mut req: Request) -> Answer {
+        let stage_prefix = format!("/{}", api.stage);
+        let Some(rest) = req
+            .path
+            .strip_prefix(&stage_prefix)
+            .filter(|r| r.is_empty() || r.starts_with('/'))
+            .map(str::to_string)
+        else {
+            return api.gateway_answer(403, "Missing Authentication Token");
+        };
+        req.path = if rest.is_empty() { "/".into() } else { rest };
+        let Some((m, params)) = api.route(&req.verb, &req.path) else {
+            return api.gateway_answer(403, "Missing Authentication Token");
+        };
+        if let Some((key, t)) = api.throttle_for(m) {
+            let now = now_ms();
+            let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+            let bucket = buckets.entry(key).or_insert_with(|| Bucket::full(t, now));
+            if !bucket.take(t, now) {
+                return api.gateway_answer(429, "Too Many Requests");
+            }
+        }
+        let claims = match &m.auth {
+            Auth::None => None,
+            Auth::Unsupported(what) => {
+                self.log.warn(&format!(
+                    "{what}: not emulated by the local API Gateway; refused"
+                ));
+                return api.gateway_answer(403, "Forbidden");
+            }
+            Auth::Cognito { header, pools } => {
+                let token = req
+                    .headers
+                    .iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case(header))
+                    .map(|(_, v)| v.trim().to_string());
+                match token {
+                    None => return api.gateway_answer(401, "Unauthorized"),
+                    Some(t) => match self.verify(&t, pools).await {
+                        Ok(claims) => Some(claims),
+                        Err(why) => {
+                            self.log
+                                .info(&format!("{} {}: token refused: {why}", req.verb, req.path));
+                            return api.gateway_answer(401, "Unauthorized");
+                        }
+                    },
+                }
+            }
+        };
+        match &m.integration {
+            Integration::Mock { status, headers } => Answer {
+                status: *status,
+                headers: headers.clone(),
+                body: Vec::new(),
+            },
+            Integration::Unsupported(what) => {
+                self.log
+                    .warn(&format!("{what}: not emulated by the local API Gateway"));
+                api.gateway_answer(500, "Internal server error")
+            }
+            Integration::LambdaProxy {
+                function,
+                timeout_ms,
+            } => {
+                let event = proxy_event(api, m, &params, &req, claims.as_ref());
+                self.call(api, function, *timeout_ms, event).await
+            }
+        }
+    }
+
+    async fn call(&self, api: &Api, function: &str, timeout_ms: u64, event: Value) -> Answer {
+        let spec = match self.spec(function).await {
+            Ok(s) => s,
+            Err(e) => {
+                self.log.warn(&format!("{function}: {e}"));
+                return api.gateway_answer(500, "Internal server error");
+            }
+        };
+        let f = match self.function(&spec).await {
+            Ok(f) => f,
+            Err(e) => {
+                self.log.warn(&format!("{}: {e}", spec.name));
+                return api.gateway_answer(500, "Internal server error");
+            }
+        };
+        let body = Bytes::from(event.to_string());
+        let task = {
+            let f = f.clone();
+            let spec = spec.clone();
+            // The invocation runs to its own end even when the integration stops waiting,
+            // as a Lambda invocation does.
+            tokio::spawn(async move { f.invoke(&spec, body).await })
+        };
+        let outcome = match tokio::time::timeout(Duration::from_millis(timeout_ms), task).await {
+            Err(_) => {
+                self.log.warn(&format!(
+                    "{}: no answer within the integration's {timeout_ms} ms: 504",
+                    spec.name
+                ));
+                return api.gateway_answer(504, "Endpoint request timed out");
+            }
+            Ok(Err(e)) => Err(format!("the invocation failed: {e}")),
+            Ok(Ok(r)) => r,
+        };
+        match outcome {
+            Ok(Outcome::Returned(payload)) => match proxy_response(&payload) {
+                Ok(a) => a,
+                Err(why) => {
+                    self.log.warn(&format!(
+                        "{}: malformed Lambda proxy response: {why}",
+                        spec.name
+                    ));
+                    api.gateway_answer(502, "Internal server error")
+                }
+            },
+            Ok(other) => {
+                let what = match &other {
+                    Outcome::Raised(b) => {
+                        format!("the handler raised {}", String::from_utf8_lossy(b))
+                    }
+                    Outcome::InitFailed(t) => format!("the runtime could not start: {t}"),
+                    Outcome::Crashed(t) => t.clone(),
+                    Outcome::TimedOut => format!("Task timed out after {} seconds", spec.timeout),
+                    Outcome::Returned(_) => unreachable!("matched above"),
+                };
+                self.log.warn(&format!("{}: {what}", spec.name));
+                // The function's last words, as CloudWatch Logs would show them.
+                let text = f.log.text();
+                let lines: Vec<&str> = text.lines().collect();
+                for line in &lines[lines.len().saturating_sub(40)..] {
+                    self.log.info(&format!("  {} | {line}", spec.name));
+                }
+                api.gateway_answer(
+                    other.gateway_status().unwrap_or(502),
+                    "Internal server error",
+                )
+            }
+            Err(e) => {
+                self.log.warn(&format!("{}: {e}", spec.name));
+                api.gateway_answer(500, "Internal server error")
+            }
+        }
+    }
+
+    /// The function as the local cloud has it now (its code may have changed).
+    async fn spec(&self, function: &str) -> Result<FunctionSpec, String> {
+        let url = format!(
+            "{}/_shipit/lambda/{}?region={}",
+            self.endpoint,
+            percent_encoding::utf8_percent_encode(function, percent_encoding::NON_ALPHANUMERIC),
+            self.region
+        );
+        let r =
+            self.http.get(&url, &[]).await.map_err(|e| {
+                format!("cannot read the function from the local cloud ({url}): {e:?}")
+            })?;
+        if r.status != 200 {
+            return Err(format!(
+                "the local cloud has no such function ({}): {}",
+                r.status,
+                String::from_utf8_lossy(&r.body)
+            ));
+        }
+        serde_json::from_slice(&r.body).map_err(|e| format!("{url}: {e}"))
+    }
+
+    async fn function(&self, spec: &FunctionSpec) -> Result<Arc<LocalFunction>, String> {
+        let mut functions = self.functions.lock().await;
+        if let Some(f) = functions.get(&spec.arn) {
+            return Ok(f.clone());
+        }
+        let f = Arc::new(
+            LocalFunction::start(self.runtimes.clone(), &spec.arn, self.aws.clone())
+                .await
+                .map_err(|e| format!("cannot serve the Runtime API: {e}"))?,
+        );
+        functions.insert(spec.arn.clone(), f.clone());
+        Ok(f)
+    }
+
+    /// Checks an ID token: claims (`core::apigw`), then the RS256 signature with the pool's key.
+    async fn verify(
+        &self,
+        token: &str,
+        pools: &[String],
+    ) -> Result<serde_json::Map<String, Value>, String> {
+        let jwt = Jwt::parse(token)?;
+        let pool = check_cognito_claims(&jwt, pools, now_ms() / 1000)?;
+        let kid = jwt
+            .header
+            .get("kid")
+            .and_then(Value::as_str)
+            .ok_or("the token names no key")?
+            .to_string();
+        let (n, e) = self.key(&pool, &kid).await?;
+        let key = aws_lc_rs::signature::RsaPublicKeyComponents { n: &n, e: &e };
+        key.verify(
+            &aws_lc_rs::signature::RSA_PKCS1_2048_8192_SHA256,
+            &jwt.signed,
+            &jwt.signature,
+        )
+        .map_err(|_| "the signature does not verify".to_string())?;
+        Ok(jwt.claims)
+    }
+
+    async fn key(&self, pool_arn: &str, kid: &str) -> Result<(Vec<u8>, Vec<u8>), String> {
+        let mut keys = self.keys.lock().await;
+        if !keys.contains_key(pool_arn) {
+            let id = pool_arn.rsplit('/').next().unwrap_or_default();
+            let url = format!("{}/{id}/.well-known/jwks.json", self.endpoint);
+            let r = self
+                .http
+                .get(&url, &[])
+                .await
+                .map_err(|e| format!("cannot read the pool's keys ({url}): {e:?}"))?;
+            let doc: Value =
+                serde_json::from_slice(&r.body).map_err(|e| format!("{url}: not JSON: {e}"))?;
+            let b64 = |s: &Value| {
+                base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .decode(s.as_str().unwrap_or_default().trim_end_matches('='))
+                    .ok()
+            };
+            let parsed: Keys = doc["keys"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|k| k["kty"] == "RSA")
+                .filter_map(|k| {
+                    Some((
+                        k["kid"].as_str()?.to_string(),
+                        (b64(&k["n"])?, b64(&k["e"])?),
+                    ))
+                })
+                .collect();
+            keys.insert(pool_arn.to_string(), parsed);
+        }
+        keys[pool_arn]
+            .get(kid)
+            .cloned()
+            .ok_or(format!("the pool publishes no key {kid:?}"))
+    }
+}
+
+/// Serves until `stop` completes; the bound address goes to `ready`.
+pub async fn run(
+    api: Arc<LocalApi>,
+    addr: SocketAddr,
+    ready: impl FnOnce(SocketAddr),
+    stop: impl std::future::Future<Output = ()>,
+) -> std::io::Result<()> {
+    let listener = TcpListener::bind(addr).await?;
+    ready(listener.local_addr()?);
+    tokio::pin!(stop);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => accepted?,
+            _ = &mut stop => return Ok(()),
+        };
+        let api = api.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |req: hyper::Request<Incoming>| {
+                let api = api.clone();
+                async move { Ok::<_, Infallible>(respond(&api, req, peer).await) }
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+async fn respond(
+    api: &LocalApi,
+    req: hyper::Request<Incoming>,
+    peer: SocketAddr,
+) -> hyper::Response<Full<Bytes>> {
+    let verb = req.method().as_str().to_string();
+    let path = req.uri().path().to_string();
+    let query = req.uri().query().unwrap_or("").to_string();
+    let headers: Vec<(String, String)> = req
+        .headers()
+        .iter()
+        .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
+        .collect();
+    let answer = match Limited::new(req.into_body(), MAX_REQUEST).collect().await {
+        Err(_) => Answer {
+            status: 413,
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: br#"{"message":"Request Too Long"}"#.to_vec(),
+        },
+        Ok(body) => {
+            api.answer(Request {
+                verb: verb.clone(),
+                path: path.clone(),
+                query,
+                headers,
+                body: body.to_bytes().to_vec(),
+                source_ip: peer.ip().to_string(),
+                request_id: format!("{:032x}", fastrand::u128(..)),
+                time_ms: now_ms(),
+            })
+            .await
+        }
+    };
+    api.log
+        .info(&format!("API {verb} {path} -> {}", answer.status));
+    let mut resp = hyper::Response::builder().status(answer.status);
+    for (k, v) in &answer.headers {
+        resp = resp.header(k.as_str(), v.as_str());
+    }
+    resp.body(Full::new(Bytes::from(answer.body)))
+        .unwrap_or_else(|_| {
+            hyper::Response::new(Full::new(Bytes::from_static(
+                b"{\"message\":\"Internal server error\"}",
+            )))
+        })
+}

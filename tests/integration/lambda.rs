@@ -1,0 +1,197 @@
+//! The local Lambda runtime against the local cloud: a function made by a stack runs under the
+//! real runtime interface client (awslambdaric), warm between invocations, with its own
+//! environment; a handled error, a crash, a timeout and a missing handler come back as such,
+//! and the environment after a crash or a timeout is a fresh one.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use shipit::core::lambda::{FunctionSpec, Outcome, Runtimes};
+use shipit::edge::lambda::LocalFunction;
+
+use crate::support::{block, cfn, cloud_endpoint, http_get, lambda_python};
+
+const CODE: &str = r#"
+import json, os, time
+count = 0
+def handler(event, context):
+    global count
+    count += 1
+    action = event.get("action")
+    if action == "raise":
+        raise ValueError("boom")
+    if action == "sleep":
+        time.sleep(30)
+    if action == "exit":
+        print("about to exit", flush=True)
+        os._exit(3)
+    return {"count": count, "table": os.environ.get("TABLE_NAME"),
+            "remaining": context.get_remaining_time_in_millis(), "request": context.aws_request_id,
+            "arn": context.invoked_function_arn}
+"#;
+
+fn template(name: &str) -> String {
+    let code: String = CODE.lines().map(|l| format!("          {l}\n")).collect();
+    format!(
+        r#"Resources:
+  Role:
+    Type: AWS::IAM::Role
+    Properties:
+      AssumeRolePolicyDocument:
+        Version: "2012-10-17"
+        Statement:
+          - Effect: Allow
+            Principal: {{ Service: lambda.amazonaws.com }}
+            Action: sts:AssumeRole
+  Fn:
+    Type: AWS::Lambda::Function
+    Properties:
+      FunctionName: {name}
+      Runtime: python3.12
+      Handler: index.handler
+      Timeout: 2
+      Role: !GetAtt Role.Arn
+      Environment:
+        Variables:
+          TABLE_NAME: items
+      Code:
+        ZipFile: |
+{code}"#
+    )
+}
+
+fn spec(name: &str) -> FunctionSpec {
+    let r = http_get(&format!(
+        "{}/_shipit/lambda/{name}?region=us-east-1",
+        cloud_endpoint()
+    ));
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    serde_json::from_slice(&r.body).unwrap()
+}
+
+fn json(o: &Outcome) -> serde_json::Value {
+    match o {
+        Outcome::Returned(b) | Outcome::Raised(b) => serde_json::from_slice(b).unwrap(),
+        other => panic!("no payload: {other:?}"),
+    }
+}
+
+#[test]
+fn a_function_runs_warm_and_fails_as_lambda_does() {
+    let name = format!("shipit-it-fn-{}", std::process::id());
+    let stack = format!("lambda-{}", std::process::id());
+    block(async {
+        cfn()
+            .create_stack()
+            .stack_name(&stack)
+            .template_body(template(&name))
+            .capabilities(aws_sdk_cloudformation::types::Capability::CapabilityIam)
+            .send()
+            .await
+            .unwrap();
+    });
+    let spec = spec(&name);
+    assert_eq!(spec.handler, "index.handler");
+    assert_eq!(spec.environment["TABLE_NAME"], "items");
+    let aws: BTreeMap<String, String> = [
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_DEFAULT_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .chain([("AWS_ENDPOINT_URL".to_string(), cloud_endpoint())])
+    .collect();
+    let outcome = crate::support::runtime().block_on(async {
+        let f = LocalFunction::start(
+            Runtimes {
+                python: lambda_python(),
+            },
+            &spec.arn,
+            aws,
+        )
+        .await
+        .unwrap();
+        let call = |event: &'static str| {
+            let f = &f;
+            let spec = &spec;
+            async move {
+                f.invoke(spec, Bytes::from_static(event.as_bytes()))
+                    .await
+                    .unwrap()
+            }
+        };
+        let mut seen = Vec::new();
+        // Warm: the module's state lives on between invocations.
+        for want in [1, 2] {
+            let o = call("{}").await;
+            let v = json(&o);
+            assert!(matches!(o, Outcome::Returned(_)), "{o:?} {}", f.log.text());
+            assert_eq!(v["count"], want);
+            assert_eq!(v["table"], "items");
+            assert_eq!(v["arn"], spec.arn.as_str());
+            let remaining = v["remaining"].as_i64().unwrap();
+            assert!((1..=2000).contains(&remaining), "{remaining}");
+            seen.push(v["request"].as_str().unwrap().to_string());
+        }
+        assert_ne!(seen[0], seen[1], "each invocation has its own request id");
+        // A handled error is the runtime's error document; the environment stays warm.
+        let o = call(r#"{"action":"raise"}"#).await;
+        assert!(matches!(o, Outcome::Raised(_)), "{o:?}");
+        assert_eq!(json(&o)["errorType"], "ValueError");
+        assert_eq!(json(&o)["errorMessage"], "boom");
+        assert_eq!(o.gateway_status(), Some(502));
+        assert_eq!(json(&call("{}").await)["count"], 4);
+        // A timeout stops the environment within the function's 2 s.
+        let started = Instant::now();
+        let o = call(r#"{"action":"sleep"}"#).await;
+        assert_eq!(o, Outcome::TimedOut);
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(json(&call("{}").await)["count"], 1, "a fresh environment");
+        // A crash: the process's last words are kept.
+        let o = call(r#"{"action":"exit"}"#).await;
+        assert!(matches!(o, Outcome::Crashed(_)), "{o:?}");
+        assert!(f.log.text().contains("about to exit"), "{}", f.log.text());
+        assert_eq!(json(&call("{}").await)["count"], 1);
+        // New code (another digest) is picked up at the next invocation.
+        let mut changed = spec.clone();
+        let mut files = changed.files.clone();
+        let b64 = |s: &str| {
+            use base64::Engine;
+            base64::engine::general_purpose::STANDARD.encode(s)
+        };
+        files.insert(
+            "index.py".into(),
+            b64("def handler(e, c):\n    return {'version': 2}\n"),
+        );
+        changed.files = files;
+        changed.digest = "another".into();
+        let o = f.invoke(&changed, Bytes::from_static(b"{}")).await.unwrap();
+        assert_eq!(json(&o)["version"], 2);
+        // A handler that does not exist fails the invocation, naming the module.
+        let mut missing = changed.clone();
+        missing.handler = "nope.handler".into();
+        missing.digest = "missing".into();
+        f.invoke(&missing, Bytes::from_static(b"{}")).await.unwrap()
+    });
+    let text = match &outcome {
+        Outcome::Raised(b) => String::from_utf8_lossy(b).to_string(),
+        Outcome::InitFailed(t) => t.clone(),
+        other => panic!("{other:?}"),
+    };
+    assert!(text.contains("ImportModuleError"), "{text}");
+    block(async {
+        cfn()
+            .delete_stack()
+            .stack_name(&stack)
+            .send()
+            .await
+            .unwrap();
+    });
+}
