@@ -1,11 +1,11 @@
-//! A plain HTTP(S) GET, as `curl` would make it: no redirects followed, no cookies, the body
+//! A plain HTTP(S) request, as `curl` would make it: no redirects followed, no cookies, the body
 //! read whole (up to a cap). `pipeline::verify` looks at sites with it; the edge reads the local
 //! cloud's resource registry with it.
 
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Empty, Limited};
+use http_body_util::{BodyExt, Full, Limited};
 use hyper_util::client::legacy::{connect::HttpConnector, Client as HyperClient};
 use hyper_util::rt::TokioExecutor;
 
@@ -17,7 +17,7 @@ const MAX_BODY: usize = 16 * 1024 * 1024;
 
 #[derive(Clone)]
 pub struct Client {
-    inner: HyperClient<hyper_rustls::HttpsConnector<HttpConnector>, Empty<Bytes>>,
+    inner: HyperClient<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>,
     timeout: Duration,
 }
 
@@ -37,13 +37,26 @@ impl Client {
 
     /// GETs `url` with extra request headers; an error says why there is no answer to judge.
     pub async fn get(&self, url: &str, headers: &[(&str, &str)]) -> Result<Response, Failure> {
-        let mut req = http::Request::get(url)
+        self.send("GET", url, headers, Bytes::new()).await
+    }
+
+    /// Any method, with a body (OPTIONS for a preflight, POST for a JSON API).
+    pub async fn send(
+        &self,
+        method: &str,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: Bytes,
+    ) -> Result<Response, Failure> {
+        let mut req = http::Request::builder()
+            .method(method)
+            .uri(url)
             .header("user-agent", concat!("shipit/", env!("CARGO_PKG_VERSION")));
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
         let req = req
-            .body(Empty::new())
+            .body(Full::new(body))
             .map_err(|e| Failure::Unreachable(format!("bad request for {url}: {e}")))?;
         let call = async {
             let resp = self

@@ -7,8 +7,9 @@ or as an application user with an IAM token; Redis over TLS with the AUTH token)
 In moto: both are records; nothing listens at their endpoints.
 Here: when SHIPIT_RIG_DATA_TIER=1 (scripts/local-cloud --data-tier sets it), creating the
 instance starts Debian's PostgreSQL (the master user's password is the managed secret's) and
-creating the replication group starts Debian's redis-server (TLS only, with a self-signed
-certificate, and the AUTH token the template gives); their endpoints become 127.0.0.1 and the
+creating the replication group starts Debian's redis-server (TLS only, its certificate signed
+by the local cloud's own CA, which functions run by shipit trust, and the AUTH token the
+template gives); their endpoints become 127.0.0.1 and the
 server's port. Deleting the resource stops the server; so does stop_all() (the local cloud's
 exit). What a real PostgreSQL cannot check is taken on trust: any user other than the master
 user is accepted without a password (IAM authentication tokens), and stack/README.md lists it.
@@ -38,11 +39,25 @@ def _free_port():
         return s.getsockname()[1]
 
 
-def _wait_listening(port, process, what, deadline=30.0):
+def _log(directory):
+    """Where a server writes its output (a pipe nobody reads would stall it once full)."""
+    return open(os.path.join(directory, "server.log"), "ab")
+
+
+def _tail(directory):
+    try:
+        with open(os.path.join(directory, "server.log"), "rb") as f:
+            return f.read()[-2000:].decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def _wait_listening(port, process, what, deadline=30.0, directory=None):
     end = time.monotonic() + deadline
     while time.monotonic() < end:
         if process.poll() is not None:
-            raise RuntimeError(f"{what} exited with {process.returncode} before listening on {port}")
+            raise RuntimeError(f"{what} exited with {process.returncode} before listening on "
+                               f"{port}: {_tail(directory) if directory else ''}")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5):
                 return
@@ -124,36 +139,76 @@ def start_postgres(master_user, master_password):
         f.write(f"host all {master_user} 127.0.0.1/32 scram-sha-256\n"
                 "host all all 127.0.0.1/32 trust\n")
     port = _free_port()
-    process = subprocess.Popen(
-        [_postgres_bin("postgres"), "-D", data, "-p", str(port), "-c", "listen_addresses=127.0.0.1",
-         "-c", f"unix_socket_directories={directory}", "-c", "fsync=off",
-         "-c", "shared_buffers=16MB", "-c", "max_connections=40"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env,
-        preexec_fn=demote[1] if demote else None)
-    _wait_listening(port, process, "postgres")
+    with _log(directory) as log:
+        process = subprocess.Popen(
+            [_postgres_bin("postgres"), "-D", data, "-p", str(port),
+             "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={directory}",
+             "-c", "fsync=off", "-c", "shared_buffers=16MB", "-c", "max_connections=40"],
+            stdout=log, stderr=log, env=env, preexec_fn=demote[1] if demote else None)
+    _wait_listening(port, process, "postgres", directory=directory)
     return _register(Server("postgres", port, process, directory))
 
 
+_ca = {}
+
+
+def ca():
+    """The local cloud's certificate authority (made once): it signs every Redis server's
+    certificate, and the local Lambda runtime gives functions its certificate to trust, as
+    ElastiCache's certificates chain to a public root. Returns (certificate path, key path)."""
+    with _lock:
+        if not _ca:
+            directory = tempfile.mkdtemp(prefix="shipit-ca-")
+            cert, key = os.path.join(directory, "ca.pem"), os.path.join(directory, "ca.key")
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                            "-days", "2", "-subj", "/CN=shipit local cloud CA",
+                            "-addext", "basicConstraints=critical,CA:TRUE",
+                            "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+                            "-keyout", key, "-out", cert], check=True, capture_output=True)
+            _ca.update(directory=directory, cert=cert, key=key)
+        return _ca["cert"], _ca["key"]
+
+
+def trusted():
+    """The PEM certificates a function must trust to reach the data tier (none until a server
+    needed one)."""
+    with _lock:
+        if not _ca:
+            return []
+        with open(_ca["cert"]) as f:
+            return [f.read()]
+
+
 def start_redis(auth_token):
-    """redis-server on a free loopback port, TLS only, requiring the AUTH token."""
+    """redis-server on a free loopback port, TLS only (a certificate for 127.0.0.1 signed by
+    the local cloud's CA), requiring the AUTH token."""
     directory = tempfile.mkdtemp(prefix="shipit-cache-")
     cert, key = os.path.join(directory, "cert.pem"), os.path.join(directory, "key.pem")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
-                    "-keyout", key, "-out", cert], check=True, capture_output=True)
+    request = os.path.join(directory, "cert.csr")
+    ca_cert, ca_key = ca()
+    subprocess.run(["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
+                    "-keyout", key, "-out", request], check=True, capture_output=True)
+    ext = os.path.join(directory, "ext.cnf")
+    with open(ext, "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    subprocess.run(["openssl", "x509", "-req", "-in", request, "-CA", ca_cert, "-CAkey", ca_key,
+                    "-CAcreateserial", "-days", "2", "-extfile", ext, "-out", cert],
+                   check=True, capture_output=True)
+    cert_chain = cert
     port = _free_port()
     redis = shutil.which("redis-server")
     if not redis:
         raise RuntimeError("no redis-server: scripts/setup installs Debian's redis-server")
-    process = subprocess.Popen(
-        [redis, "--port", "0", "--tls-port", str(port), "--bind", "127.0.0.1",
-         "--tls-cert-file", cert, "--tls-key-file", key, "--tls-ca-cert-file", cert,
-         "--tls-auth-clients", "no", "--requirepass", auth_token, "--save", "",
-         "--appendonly", "no", "--dir", directory],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _wait_listening(port, process, "redis-server")
+    with _log(directory) as log:
+        process = subprocess.Popen(
+            [redis, "--port", "0", "--tls-port", str(port), "--bind", "127.0.0.1",
+             "--tls-cert-file", cert_chain, "--tls-key-file", key, "--tls-ca-cert-file", ca_cert,
+             "--tls-auth-clients", "no", "--requirepass", auth_token, "--save", "",
+             "--appendonly", "no", "--dir", directory],
+            stdout=log, stderr=log)
+    _wait_listening(port, process, "redis-server", directory=directory)
     server = _register(Server("redis", port, process, directory))
-    server.ca = cert
+    server.ca = ca_cert
     return server
 
 
@@ -162,3 +217,7 @@ def stop_all():
         servers = list(_servers)
     for s in servers:
         s.stop()
+    with _lock:
+        if _ca:
+            shutil.rmtree(_ca["directory"], ignore_errors=True)
+            _ca.clear()

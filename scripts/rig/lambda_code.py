@@ -3,16 +3,20 @@
 On AWS: Lambda runs a function's deployment package; GetFunction answers its configuration and
 a presigned URL of the package. In moto: the package's bytes are kept, but the URL leads
 nowhere. Here: the configuration Lambda would run it with (runtime, handler, timeout, memory,
-environment, role) and the package's files, base64-encoded, with a digest of the package so a
-caller can tell a code change. NAME may be a function's name or ARN; the account is moto's.
+environment, role), the package's files, base64-encoded, with a digest of the package so a
+caller can tell a code change, and the certificates the function must trust to reach the local
+data tier (rig/datatier.py). NAME may be a function's name or ARN; the account is moto's.
 """
 import base64
 import hashlib
 import io
+import json
 import zipfile
 from urllib.parse import parse_qs, unquote
 
 from moto.core import DEFAULT_ACCOUNT_ID
+
+from rig import datatier
 
 
 def describe(name, query):
@@ -37,7 +41,11 @@ def describe(name, query):
         "timeout": int(fn.timeout),
         "memory": int(fn.memory_size),
         "role": fn.role,
-        "environment": dict(fn.environment_vars or {}),
+        # Lambda's variables are strings; moto keeps a GetAtt's number (a port) as it came.
+        "environment": {k: v if isinstance(v, str) else json.dumps(v)
+                        for k, v in (fn.environment_vars or {}).items()},
         "digest": hashlib.sha256(package).hexdigest(),
+        # What the function must trust besides the public roots: the data tier's CA.
+        "trust": datatier.trusted(),
         "files": files,
     }

@@ -27,6 +27,9 @@ pub struct FunctionSpec {
     pub digest: String,
     /// The package's files, path -> base64 content.
     pub files: BTreeMap<String, String>,
+    /// PEM certificates to trust besides the public roots (the local data tier's CA).
+    #[serde(default)]
+    pub trust: Vec<String>,
 }
 
 /// How to start a runtime interface client for a function.
@@ -47,13 +50,15 @@ pub struct Runtimes {
 /// The runtime process for `spec`, its code in `task_root`, polling the Runtime API at
 /// `runtime_api` (host:port). `aws` is what the function's SDK needs: region, credentials,
 /// endpoint. The function's own variables come after Lambda's reserved ones and cannot
-/// override them, as on Lambda.
+/// override them, as on Lambda. `ca_bundle`: a file of the roots to trust, when the function
+/// must trust more than the public ones.
 pub fn launch(
     spec: &FunctionSpec,
     runtimes: &Runtimes,
     task_root: &str,
     runtime_api: &str,
     aws: &BTreeMap<String, String>,
+    ca_bundle: Option<&str>,
 ) -> Result<Launch, String> {
     let (program, args) = if spec.runtime.starts_with("python3") {
         (
@@ -83,6 +88,9 @@ pub fn launch(
     ];
     for (k, v) in reserved {
         env.insert(k.to_string(), v);
+    }
+    if let Some(bundle) = ca_bundle {
+        env.insert("SSL_CERT_FILE".into(), bundle.to_string());
     }
     Ok(Launch { program, args, env })
 }
@@ -138,6 +146,7 @@ mod tests {
             .into(),
             digest: "d".into(),
             files: BTreeMap::new(),
+            trust: Vec::new(),
         }
     }
 
@@ -153,8 +162,22 @@ mod tests {
             "/task",
             "127.0.0.1:9001",
             &aws,
+            None,
         )
         .unwrap();
+        assert!(
+            !l.env.contains_key("SSL_CERT_FILE"),
+            "the public roots only"
+        );
+        let with_ca = launch(
+            &spec("python3.12"),
+            &runtimes,
+            "/t",
+            "h:1",
+            &aws,
+            Some("/b.pem"),
+        );
+        assert_eq!(with_ca.unwrap().env["SSL_CERT_FILE"], "/b.pem");
         assert_eq!(l.program, "/venv/bin/python");
         assert_eq!(l.args, ["-m", "awslambdaric", "index.handler"]);
         let table = [
@@ -178,7 +201,15 @@ mod tests {
             python: "python3".into(),
         };
         for runtime in ["nodejs20.x", "java21", "provided.al2023"] {
-            let e = launch(&spec(runtime), &runtimes, "/t", "h:1", &BTreeMap::new()).unwrap_err();
+            let e = launch(
+                &spec(runtime),
+                &runtimes,
+                "/t",
+                "h:1",
+                &BTreeMap::new(),
+                None,
+            )
+            .unwrap_err();
             assert!(e.contains(runtime) && e.contains("function api"), "{e}");
         }
     }

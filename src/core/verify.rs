@@ -358,6 +358,78 @@ pub fn api_protected(url: &str, r: &Response) -> Check {
     }
 }
 
+/// A CORS preflight from the site's origin, as a browser sends it before a call with a token.
+pub fn api_preflight(url: &str, origin: &str, r: &Response) -> Check {
+    let name = "API CORS";
+    let ev = seen(r);
+    let allowed = r.header("access-control-allow-origin").unwrap_or("");
+    let headers = r
+        .header("access-control-allow-headers")
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    if !(200..300).contains(&r.status) {
+        return Check::fail(
+            name,
+            url,
+            ev,
+            format!(
+                "the preflight from {origin} answered {}: the browser will not send the call",
+                r.status
+            ),
+        );
+    }
+    if allowed != origin && allowed != "*" {
+        return Check::fail(name, url, ev, format!("Access-Control-Allow-Origin is {allowed:?}, not the site's {origin}: the browser blocks the site's API calls"));
+    }
+    if !headers.split(',').any(|h| h.trim() == "authorization") {
+        return Check::fail(name, url, ev, "Access-Control-Allow-Headers does not name Authorization: the browser will not send the token".to_string());
+    }
+    Check::pass(name, url, format!("{ev}, allows {origin}"))
+}
+
+/// A protected route with a token of a user of the pool.
+pub fn api_signed_in(url: &str, r: &Response) -> Check {
+    let name = "API signed in";
+    let ev = seen(r);
+    match r.status {
+        200 => Check::pass(name, url, format!("{ev}, with a user's token")),
+        401 | 403 => Check::fail(name, url, ev, format!("a valid token of the stack's own user pool was refused ({}): the authorizer names another pool", r.status)),
+        s => Check::fail(name, url, ev, format!("a signed-in call answered {s}: the function is failing; see its logs")),
+    }
+}
+
+/// The deep health check: every store the function uses answers (`ok`, or `not configured`).
+pub fn api_stores(url: &str, r: &Response) -> Check {
+    let name = "API stores";
+    let ev = seen(r);
+    let doc: serde_json::Value = serde_json::from_slice(&r.body).unwrap_or_default();
+    let stores = doc["stores"].as_object();
+    let failing: Vec<String> = stores
+        .into_iter()
+        .flatten()
+        .filter(|(_, v)| !matches!(v.as_str(), Some("ok" | "not configured")))
+        .map(|(k, v)| format!("{k}: {}", v.as_str().unwrap_or("?")))
+        .collect();
+    match (r.status, stores) {
+        (200, Some(s)) if failing.is_empty() => {
+            let names: Vec<&str> = s.keys().map(String::as_str).collect();
+            Check::pass(name, url, format!("{ev}, {}", names.join(", ")))
+        }
+        (_, Some(_)) if !failing.is_empty() => Check::fail(
+            name,
+            url,
+            ev,
+            format!("a store does not answer: {}", failing.join("; ")),
+        ),
+        (s, _) => Check::fail(
+            name,
+            url,
+            ev,
+            format!("the deep health check answered {s} without a report of its stores"),
+        ),
+    }
+}
+
 /// The first same-site, content-hashed asset an HTML page references (`src=`/`href=`).
 pub fn hashed_asset_in(html: &str) -> Option<String> {
     for attr in ["src=", "href="] {
@@ -616,6 +688,58 @@ mod tests {
         assert!(says(
             &api_protected("u", &resp(200, &[], "[]")),
             "authorizer"
+        ));
+    }
+
+    #[test]
+    fn the_api_is_judged_as_a_browser_and_a_signed_in_user_would() {
+        let site = "https://d111.cloudfront.net";
+        let pre = |status, origin: &str, headers: &str| {
+            resp(
+                status,
+                &[
+                    ("access-control-allow-origin", origin),
+                    ("access-control-allow-headers", headers),
+                ],
+                "",
+            )
+        };
+        // (response, passes, what a failure says)
+        let table = [
+            (pre(204, site, "Authorization,Content-Type"), true, ""),
+            (pre(200, "*", "content-type, authorization"), true, ""),
+            (pre(403, site, "Authorization"), false, "answered 403"),
+            (
+                pre(204, "https://other.example", "Authorization"),
+                false,
+                "not the site's",
+            ),
+            (pre(204, site, "Content-Type"), false, "Authorization"),
+        ];
+        for (r, passes, says_what) in table {
+            let c = api_preflight("u", site, &r);
+            assert_eq!(c.outcome == Outcome::Pass, passes, "{c:?}");
+            assert!(says(&c, says_what) || passes, "{c:?}");
+        }
+        assert_eq!(
+            api_signed_in("u", &resp(200, &[], "[]")).outcome,
+            Outcome::Pass
+        );
+        assert!(says(
+            &api_signed_in("u", &resp(401, &[], "")),
+            "another pool"
+        ));
+        assert!(says(&api_signed_in("u", &resp(502, &[], "")), "failing"));
+        let stores = |status, body: &str| api_stores("u", &resp(status, &[], body));
+        let ok = r#"{"ok":true,"stores":{"dynamodb":"ok","postgres":"not configured"}}"#;
+        assert_eq!(stores(200, ok).outcome, Outcome::Pass);
+        let red =
+            r#"{"ok":false,"stores":{"dynamodb":"ok","postgres":"error: ConnectionRefusedError"}}"#;
+        let c = stores(503, red);
+        assert!(says(&c, "postgres: error: ConnectionRefusedError"), "{c:?}");
+        assert!(says(
+            &stores(502, r#"{"message":"Internal server error"}"#),
+            "without a report"
         ));
     }
 

@@ -202,21 +202,24 @@ impl LocalFunction {
             .prefix("shipit-lambda-")
             .tempdir()
             .map_err(|e| format!("cannot make a directory for {}'s code: {e}", spec.name))?;
-        write_code(code.path().to_path_buf(), spec)?;
-        let root = code.path().to_string_lossy().to_string();
+        let root_dir = code.path().join("task");
+        write_code(root_dir.clone(), spec)?;
+        let root = root_dir.to_string_lossy().to_string();
+        let bundle = ca_bundle(code.path(), &spec.trust)?;
         let l = launch(
             spec,
             &self.runtimes,
             &root,
             &self.addr.to_string(),
             &self.aws,
+            bundle.as_deref(),
         )?;
         let mut child = Command::new(&l.program)
             .args(&l.args)
             .env_clear()
             .envs(&l.env)
             .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .current_dir(code.path())
+            .current_dir(&root_dir)
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
@@ -257,8 +260,30 @@ impl LocalFunction {
     }
 }
 
+/// The machine's public roots plus `trust`, in a file beside the code; None without `trust`.
+fn ca_bundle(dir: &std::path::Path, trust: &[String]) -> Result<Option<String>, String> {
+    if trust.is_empty() {
+        return Ok(None);
+    }
+    let mut pem = [
+        "/etc/ssl/certs/ca-certificates.crt",
+        "/etc/pki/tls/certs/ca-bundle.crt",
+    ]
+    .iter()
+    .find_map(|p| std::fs::read_to_string(p).ok())
+    .unwrap_or_default();
+    for t in trust {
+        pem.push('\n');
+        pem.push_str(t);
+    }
+    let path = dir.join("ca-bundle.pem");
+    std::fs::write(&path, pem).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(Some(path.to_string_lossy().to_string()))
+}
+
 /// Writes the package's files under `root`, refusing paths that would leave it.
 fn write_code(root: PathBuf, spec: &FunctionSpec) -> Result<(), String> {
+    std::fs::create_dir_all(&root).map_err(|e| format!("{}: {e}", root.display()))?;
     for (path, content) in &spec.files {
         let rel = std::path::Path::new(path);
         if rel

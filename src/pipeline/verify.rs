@@ -6,6 +6,8 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
+
 use crate::core::headers::{HeaderRules, Sniff};
 use crate::core::settings::VerifySettings;
 use crate::core::verify::{self as verdict, Check, Expect, Report};
@@ -23,11 +25,25 @@ pub struct Target {
     pub api: Option<String>,
     /// Why the API is not checked, when it is not.
     pub api_skip: Option<String>,
+    /// The origin the API must allow (the stack's SiteUrl): a browser's preflight comes from it.
+    pub api_origin: Option<String>,
+    /// On the local cloud: the pool a user is made in for the signed-in checks.
+    pub api_user: Option<PoolUser>,
     /// Deep routes to check (paths starting with `/`).
     pub deep_routes: Vec<String>,
     pub expect: Expect,
     /// The header rules, for the Cache-Control a hashed asset should have.
     pub rules: HeaderRules,
+}
+
+/// A user pool of the local cloud, where verify may make (and then delete) a user to call the
+/// API signed in. Never on AWS: verify does not add users to a production pool.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolUser {
+    pub endpoint: String,
+    pub region: String,
+    pub pool: String,
+    pub client: String,
 }
 
 /// What a target is built from: settings, the stack's outputs, where the bucket is.
@@ -66,10 +82,23 @@ pub fn target(s: Sources) -> Result<Target, String> {
     });
     let (api, api_skip) = match (&s.settings.api_url, output("ApiUrl")) {
         (Some(u), _) => (Some(u.clone()), None),
-        (None, Some(_)) if local => (None, Some("the local cloud has no API Gateway endpoint (execute-api) and no Lambda runtime: pass --api-url to check an API".to_string())),
+        (None, Some(_)) if local => (None, Some("the stack's ApiUrl is API Gateway's, which the local cloud does not serve: pass --api-url with the local API's URL and the stage (`shipit preview --stack NAME` prints the URL; add /live)".to_string())),
         (None, Some(u)) => (Some(u), None),
         (None, None) if s.outputs.is_some() => (None, Some("the stack has no API (EnableApi=false)".to_string())),
         (None, None) => (None, Some("no --api-url given".to_string())),
+    };
+    let api_user = match (
+        s.s3_endpoint,
+        output("UserPoolId"),
+        output("UserPoolClientId"),
+    ) {
+        (Some(endpoint), Some(pool), Some(client)) if api.is_some() => Some(PoolUser {
+            endpoint: endpoint.trim_end_matches('/').to_string(),
+            region: s.region.to_string(),
+            pool,
+            client,
+        }),
+        _ => None,
     };
     let deep_routes = if s.settings.deep_routes.is_empty() {
         vec![default_deep_route()]
@@ -81,6 +110,8 @@ pub fn target(s: Sources) -> Result<Target, String> {
         s3_object_url,
         api,
         api_skip,
+        api_origin: output("SiteUrl"),
+        api_user,
         deep_routes,
         expect: Expect {
             index_md5: s.index_md5,
@@ -222,9 +253,142 @@ pub async fn attempt(client: &Client, t: &Target, d: Deadline) -> Vec<Check> {
                 Ok(r) => verdict::api_protected(&protected, &r),
                 Err(e) => Check::unreachable("API auth", &protected, &e),
             });
+            if let Some(origin) = &t.api_origin {
+                let preflight = [
+                    ("origin", origin.as_str()),
+                    ("access-control-request-method", "GET"),
+                    (
+                        "access-control-request-headers",
+                        "authorization,content-type",
+                    ),
+                ];
+                checks.push(
+                    match client
+                        .send("OPTIONS", &protected, &preflight, Bytes::new())
+                        .await
+                    {
+                        Ok(r) => verdict::api_preflight(&protected, origin, &r),
+                        Err(e) => Check::unreachable("API CORS", &protected, &e),
+                    },
+                );
+            }
+            checks.extend(signed_in(client, api, t.api_user.as_ref(), d).await);
         }
     }
     checks
+}
+
+/// With a user of the local cloud's pool: a protected route answers, and the deep health check
+/// finds every store. The user is deleted afterwards.
+async fn signed_in(client: &Client, api: &str, user: Option<&PoolUser>, d: Deadline) -> Vec<Check> {
+    let Some(pool) = user else {
+        return vec![Check::skip(
+            "API signed in",
+            "on AWS, verify makes no user in the stack's pool (sign in yourself to check)"
+                .to_string(),
+        )];
+    };
+    let name = format!("shipit-verify-{:08x}@example.com", fastrand::u32(..));
+    let token = match local_token(client, pool, &name).await {
+        Ok(t) => t,
+        Err(e) => {
+            return vec![Check::fail(
+                "API signed in",
+                &pool.endpoint,
+                "no token".to_string(),
+                format!("cannot sign a user in to the local pool {}: {e}", pool.pool),
+            )]
+        }
+    };
+    let auth = [("authorization", token.as_str())];
+    let items = format!("{api}/items");
+    let deep = format!("{api}/health/deep");
+    let mut checks = Vec::new();
+    for (url, judge) in [
+        (
+            &items,
+            verdict::api_signed_in as fn(&str, &Response) -> Check,
+        ),
+        (&deep, verdict::api_stores),
+    ] {
+        checks.push(match fetch(client, url, &auth, d).await {
+            Ok(r) => judge(url, &r),
+            Err(e) => Check::unreachable("API signed in", url, &e),
+        });
+    }
+    let _ = cognito(
+        client,
+        pool,
+        "AdminDeleteUser",
+        serde_json::json!({"UserPoolId": pool.pool, "Username": name}),
+    )
+    .await;
+    checks
+}
+
+/// One call of the local cloud's Cognito API (JSON; the local cloud checks no signature).
+async fn cognito(
+    client: &Client,
+    pool: &PoolUser,
+    action: &str,
+    body: serde_json::Value,
+) -> Result<serde_json::Value, String> {
+    let target = format!("AWSCognitoIdentityProviderService.{action}");
+    let auth = format!(
+        "AWS4-HMAC-SHA256 Credential=shipit/20260101/{}/cognito-idp/aws4_request, SignedHeaders=host, Signature=0",
+        pool.region
+    );
+    let headers = [
+        ("content-type", "application/x-amz-json-1.1"),
+        ("x-amz-target", target.as_str()),
+        ("authorization", auth.as_str()),
+    ];
+    let url = format!("{}/", pool.endpoint);
+    let r = client
+        .send("POST", &url, &headers, Bytes::from(body.to_string()))
+        .await
+        .map_err(|e| format!("{action}: {e:?}"))?;
+    if r.status != 200 {
+        return Err(format!(
+            "{action} answered {}: {}",
+            r.status,
+            String::from_utf8_lossy(&r.body)
+        ));
+    }
+    serde_json::from_slice(&r.body).map_err(|e| format!("{action}: {e}"))
+}
+
+/// A new user of the pool, signed in: their ID token.
+async fn local_token(client: &Client, pool: &PoolUser, name: &str) -> Result<String, String> {
+    let password = format!("Verify-{:016x}-Aa1!", fastrand::u64(..));
+    cognito(
+        client,
+        pool,
+        "AdminCreateUser",
+        serde_json::json!({
+            "UserPoolId": pool.pool, "Username": name, "MessageAction": "SUPPRESS",
+            "TemporaryPassword": password,
+        }),
+    )
+    .await?;
+    cognito(
+        client,
+        pool,
+        "AdminSetUserPassword",
+        serde_json::json!({
+            "UserPoolId": pool.pool, "Username": name, "Password": password, "Permanent": true,
+        }),
+    )
+    .await?;
+    let auth = cognito(client, pool, "AdminInitiateAuth", serde_json::json!({
+        "UserPoolId": pool.pool, "ClientId": pool.client, "AuthFlow": "ADMIN_USER_PASSWORD_AUTH",
+        "AuthParameters": {"USERNAME": name, "PASSWORD": password},
+    }))
+    .await?;
+    auth["AuthenticationResult"]["IdToken"]
+        .as_str()
+        .map(str::to_string)
+        .ok_or("no ID token in the answer".to_string())
 }
 
 /// The longest a single request waits for its answer.

@@ -53,11 +53,11 @@ def psql(port, user, password, sql):
 
 
 def redis(port, *commands):
-    """Sends the commands over TLS (the server's certificate not checked: it is self-signed)."""
-    ctx = ssl.create_default_context()
-    ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+    """Sends the commands over TLS, checking the server's certificate as a function does: for
+    127.0.0.1, chained to the CA the local cloud gives functions to trust."""
+    ctx = ssl.create_default_context(cadata="".join(datatier.trusted()))
     with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
-        with ctx.wrap_socket(raw) as s:
+        with ctx.wrap_socket(raw, server_hostname="127.0.0.1") as s:
             s.sendall("".join(c + "\r\n" for c in commands).encode())
             out, deadline = b"", time.monotonic() + 5
             while out.count(b"\r\n") < len(commands) and time.monotonic() < deadline:
@@ -120,3 +120,58 @@ class DataTier(CloudTest):
         self.assertTrue(out["DbHost"].endswith(".rds.amazonaws.com"), out)
         self.assertEqual(out["DbPort"], "5432")
         self.assertEqual(datatier._servers, [])
+        self.assertEqual(datatier.trusted(), [])
+
+
+class TheFunctionOnTheDataTier(CloudTest):
+    """The template's own function code, reaching the real servers as on AWS: every store
+    answers, and a stopped PostgreSQL turns the deep health check red, naming it."""
+
+    def setUp(self):
+        os.environ[datatier.ENABLED_VAR] = "1"
+        self.addCleanup(os.environ.pop, datatier.ENABLED_VAR, None)
+        self.addCleanup(datatier.stop_all)
+        super().setUp()
+
+    def test_a_stopped_database_is_named_by_the_deep_health_check(self):
+        import importlib.util
+        import tempfile
+        from unittest import mock
+
+        from rig.tests import test_api_handler as api
+
+        self.deploy("s", TEMPLATE)
+        out = self.outputs("s")
+        directory = tempfile.TemporaryDirectory()
+        self.addCleanup(directory.cleanup)
+        bundle = os.path.join(directory.name, "ca.pem")
+        with open(bundle, "w") as f:
+            f.write("".join(datatier.trusted()))
+        code = os.path.join(directory.name, "index.py")
+        with open(code, "w") as f:
+            f.write(api.handler_code())
+        env = mock.patch.dict(os.environ, {
+            "AWS_DEFAULT_REGION": "us-east-1", "TABLE_NAME": "", "APP_BUCKET": "",
+            "DB_HOST": out["DbHost"], "DB_PORT": out["DbPort"],
+            "REDIS_HOST": out["RedisHost"], "REDIS_PORT": out["RedisPort"],
+            "REDIS_SECRET_ARN": out["Token"], "ALLOWED_ORIGIN": "", "SSL_CERT_FILE": bundle})
+        env.start()
+        self.addCleanup(env.stop)
+        spec = importlib.util.spec_from_file_location("shipit_api_datatier", code)
+        handler = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(handler)
+
+        def deep():
+            answer = handler.handler(api.event("GET", "/health/deep", sub="u1"), None)
+            return answer["statusCode"], json.loads(answer["body"])["stores"]
+
+        status, stores = deep()
+        self.assertEqual(status, 200, stores)
+        self.assertEqual({k: stores[k] for k in ("postgres", "redis", "redis_secret")},
+                         {"postgres": "ok", "redis": "ok", "redis_secret": "ok"})
+        postgres = next(s for s in datatier._servers if s.kind == "postgres")
+        postgres.stop()
+        status, stores = deep()
+        self.assertEqual(status, 503, stores)
+        self.assertTrue(stores["postgres"].startswith("error: "), stores)
+        self.assertEqual(stores["redis"], "ok")
