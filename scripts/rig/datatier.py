@@ -18,6 +18,7 @@ Without the variable nothing starts, and the endpoints stay moto's made-up names
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -64,6 +65,7 @@ def _wait_listening(port, process, what, deadline=30.0, directory=None):
         except OSError:
             time.sleep(0.05)
     process.kill()
+    process.wait()
     raise RuntimeError(f"{what} did not listen on 127.0.0.1:{port} within {deadline:.0f} s")
 
 
@@ -80,15 +82,12 @@ def _postgres_bin(name):
 
 
 def _as_postgres_user():
-    """PostgreSQL refuses to run as root: when root, run it as the `postgres` account."""
+    """PostgreSQL refuses to run as root: when root, run it as the `postgres` account (no
+    supplementary groups). Returns (the account, the keyword arguments for subprocess)."""
     if os.geteuid() != 0:
-        return None
+        return None, {}
     entry = pwd.getpwnam("postgres")
-
-    def demote():
-        os.setgid(entry.pw_gid)
-        os.setuid(entry.pw_uid)
-    return entry, demote
+    return entry, {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
 
 
 class Server:
@@ -97,7 +96,9 @@ class Server:
 
     def stop(self):
         if self.process.poll() is None:
-            self.process.terminate()
+            # SIGINT: PostgreSQL's fast shutdown (SIGTERM's smart one waits for every client);
+            # Redis stops on either.
+            self.process.send_signal(signal.SIGINT)
             try:
                 self.process.wait(10)
             except subprocess.TimeoutExpired:
@@ -120,21 +121,23 @@ def start_postgres(master_user, master_password):
     every other user trusted (the stand-in for IAM authentication)."""
     directory = tempfile.mkdtemp(prefix="shipit-rds-")
     data = os.path.join(directory, "data")
-    demote = _as_postgres_user()
-    if demote:
-        os.chown(directory, demote[0].pw_uid, demote[0].pw_gid)
+    account, as_postgres = _as_postgres_user()
+    if account:
+        os.chown(directory, account.pw_uid, account.pw_gid)
     pwfile = os.path.join(directory, "pw")
     with open(pwfile, "w") as f:
         f.write(master_password)
-    if demote:
-        os.chown(pwfile, demote[0].pw_uid, demote[0].pw_gid)
+    if account:
+        os.chown(pwfile, account.pw_uid, account.pw_gid)
     env = dict(os.environ, LC_ALL="C.UTF-8")
-    subprocess.run([_postgres_bin("initdb"), "-D", data, "-U", master_user, "--pwfile", pwfile,
-                    "--auth-local", "scram-sha-256", "--auth-host", "scram-sha-256",
-                    "-E", "UTF8", "--no-sync"],
-                   check=True, capture_output=True, env=env,
-                   preexec_fn=demote[1] if demote else None)
+    made = subprocess.run([_postgres_bin("initdb"), "-D", data, "-U", master_user,
+                           "--pwfile", pwfile, "--auth-local", "scram-sha-256",
+                           "--auth-host", "scram-sha-256", "-E", "UTF8", "--no-sync"],
+                          capture_output=True, env=env, **as_postgres)
     os.remove(pwfile)
+    if made.returncode != 0:
+        shutil.rmtree(directory, ignore_errors=True)
+        raise RuntimeError(f"initdb failed: {made.stderr.decode(errors='replace')[-2000:]}")
     with open(os.path.join(data, "pg_hba.conf"), "w") as f:
         f.write(f"host all {master_user} 127.0.0.1/32 scram-sha-256\n"
                 "host all all 127.0.0.1/32 trust\n")
@@ -144,8 +147,12 @@ def start_postgres(master_user, master_password):
             [_postgres_bin("postgres"), "-D", data, "-p", str(port),
              "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={directory}",
              "-c", "fsync=off", "-c", "shared_buffers=16MB", "-c", "max_connections=40"],
-            stdout=log, stderr=log, env=env, preexec_fn=demote[1] if demote else None)
-    _wait_listening(port, process, "postgres", directory=directory)
+            stdout=log, stderr=log, env=env, **as_postgres)
+    try:
+        _wait_listening(port, process, "postgres", directory=directory)
+    except RuntimeError:
+        shutil.rmtree(directory, ignore_errors=True)
+        raise
     return _register(Server("postgres", port, process, directory))
 
 
@@ -161,7 +168,7 @@ def ca():
             directory = tempfile.mkdtemp(prefix="shipit-ca-")
             cert, key = os.path.join(directory, "ca.pem"), os.path.join(directory, "ca.key")
             subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
-                            "-days", "2", "-subj", "/CN=shipit local cloud CA",
+                            "-days", "30", "-subj", "/CN=shipit local cloud CA",
                             "-addext", "basicConstraints=critical,CA:TRUE",
                             "-addext", "keyUsage=critical,keyCertSign,cRLSign",
                             "-keyout", key, "-out", cert], check=True, capture_output=True)
@@ -192,7 +199,7 @@ def start_redis(auth_token):
     with open(ext, "w") as f:
         f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
     subprocess.run(["openssl", "x509", "-req", "-in", request, "-CA", ca_cert, "-CAkey", ca_key,
-                    "-CAcreateserial", "-days", "2", "-extfile", ext, "-out", cert],
+                    "-CAcreateserial", "-days", "30", "-extfile", ext, "-out", cert],
                    check=True, capture_output=True)
     cert_chain = cert
     port = _free_port()
@@ -206,7 +213,11 @@ def start_redis(auth_token):
              "--tls-auth-clients", "no", "--requirepass", auth_token, "--save", "",
              "--appendonly", "no", "--dir", directory],
             stdout=log, stderr=log)
-    _wait_listening(port, process, "redis-server", directory=directory)
+    try:
+        _wait_listening(port, process, "redis-server", directory=directory)
+    except RuntimeError:
+        shutil.rmtree(directory, ignore_errors=True)
+        raise
     server = _register(Server("redis", port, process, directory))
     server.ca = ca_cert
     return server

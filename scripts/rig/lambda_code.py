@@ -29,10 +29,14 @@ def describe(name, query):
         return "404 Not Found", {"error": f"no function {name} in {region}: {type(e).__name__}"}
     package = fn.code_bytes or b""
     files = {}
-    with zipfile.ZipFile(io.BytesIO(package)) as z:
-        for info in z.infolist():
-            if not info.is_dir():
-                files[info.filename] = base64.b64encode(z.read(info)).decode()
+    try:
+        with zipfile.ZipFile(io.BytesIO(package)) as z:
+            for info in z.infolist():
+                if not info.is_dir():
+                    files[info.filename] = base64.b64encode(z.read(info)).decode()
+    except zipfile.BadZipFile:
+        return "422 Unprocessable Entity", {
+            "error": f"function {name} has no zip package here (an image, or no code)"}
     return "200 OK", {
         "name": fn.function_name,
         "arn": fn.function_arn,

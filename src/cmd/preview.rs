@@ -142,7 +142,9 @@ pub(crate) async fn preview(
             return Ok(());
         };
         // The site's URL is the first line on stdout, the API's the second.
-        let _ = edge_ready.await;
+        if edge_ready.await.is_err() {
+            return Ok(()); // the site could not bind: its error ends preview
+        }
         let api_addr = std::net::SocketAddr::from(([127, 0, 0, 1], args.api_port));
         shipit::edge::apigw::run(
             Arc::new(api),
@@ -158,13 +160,15 @@ pub(crate) async fn preview(
         .await
         .map_err(|e| (api_addr, "--api-port", e))
     };
-    let (site, api) = tokio::join!(async { site.await.map_err(|e| (addr, "--port", e)) }, api);
-    site.and(api).map_err(|(addr, flag, e)| {
-        Error::config_hint(
-            format!("cannot serve on {addr}: {e}"),
-            format!("pick another port with {flag} (0 takes any free one)"),
-        )
-    })
+    // The first server that fails ends preview (the other stops with it).
+    tokio::try_join!(async { site.await.map_err(|e| (addr, "--port", e)) }, api)
+        .map(|_| ())
+        .map_err(|(addr, flag, e)| {
+            Error::config_hint(
+                format!("cannot serve on {addr}: {e}"),
+                format!("pick another port with {flag} (0 takes any free one)"),
+            )
+        })
 }
 
 /// The stack's API, served locally as the stack has it when a request comes.

@@ -234,7 +234,7 @@ impl Api {
     /// else ANY. None is API Gateway's 403 "Missing Authentication Token".
     pub fn route(&self, verb: &str, path: &str) -> Option<(&Method, BTreeMap<String, String>)> {
         let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
-        let mut best: Option<(u32, &str, BTreeMap<String, String>)> = None;
+        let mut best: Option<(Vec<u8>, &str, BTreeMap<String, String>)> = None;
         for template in self.methods.keys() {
             if let Some((score, params)) = matches(template, &parts) {
                 if best.as_ref().map_or(true, |(s, _, _)| score > *s) {
@@ -274,26 +274,28 @@ impl Api {
     }
 }
 
-/// How well a path matches a resource template: None, or a score that prefers literal parts
-/// over parameters over a greedy tail.
-fn matches(template: &str, parts: &[&str]) -> Option<(u32, BTreeMap<String, String>)> {
+/// How well a path matches a resource template: None, or the rank of each part (a literal 3,
+/// a `{param}` 2, a greedy tail 1), compared part by part from the left: the first part where
+/// two templates differ decides.
+fn matches(template: &str, parts: &[&str]) -> Option<(Vec<u8>, BTreeMap<String, String>)> {
     let t: Vec<&str> = template.split('/').filter(|p| !p.is_empty()).collect();
     let mut params = BTreeMap::new();
-    let mut score = 0u32;
+    let mut score = Vec::new();
     for (i, seg) in t.iter().enumerate() {
         if let Some(name) = seg.strip_prefix('{').and_then(|s| s.strip_suffix("+}")) {
             if i >= parts.len() {
                 return None;
             }
             params.insert(name.to_string(), parts[i..].join("/"));
-            return Some((score * 4 + 1, params));
+            score.push(1);
+            return Some((score, params));
         }
         let part = parts.get(i)?;
         if let Some(name) = seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
             params.insert(name.to_string(), (*part).to_string());
-            score = score * 4 + 2;
+            score.push(2);
         } else if seg == part {
-            score = score * 4 + 3;
+            score.push(3);
         } else {
             return None;
         }
@@ -443,7 +445,6 @@ pub fn proxy_response(payload: &[u8]) -> Result<Answer, String> {
             "multiValueHeaders",
             "body",
             "isBase64Encoded",
-            "cookies",
         ]
         .contains(&k.as_str())
         {
@@ -452,14 +453,14 @@ pub fn proxy_response(payload: &[u8]) -> Result<Answer, String> {
             ));
         }
     }
+    // The REST proxy integration needs the status (the HTTP API's 2.0 format would default it).
     let status = match &o.get("statusCode") {
         Some(Value::Number(n)) => n.as_u64(),
         Some(Value::String(s)) => s.parse().ok(),
-        None => Some(200),
         _ => None,
     }
-    .filter(|s| (100..600).contains(s))
-    .ok_or("statusCode is not an HTTP status")? as u16;
+    .filter(|s| (200..600).contains(s))
+    .ok_or("statusCode is missing or not an HTTP status (200-599)")? as u16;
     let mut headers = Vec::new();
     for (k, v) in o
         .get("headers")
@@ -502,6 +503,15 @@ pub fn proxy_response(payload: &[u8]) -> Result<Answer, String> {
         Some(Value::String(s)) => s.clone().into_bytes(),
         Some(_) => return Err("body is not a string".into()),
     };
+    for (k, v) in &headers {
+        let name_ok = !k.is_empty()
+            && k.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+        let value_ok = v.bytes().all(|b| b == b'\t' || (b >= 0x20 && b != 0x7f));
+        if !name_ok || !value_ok {
+            return Err(format!("header {k:?} is not a valid HTTP header"));
+        }
+    }
     Ok(Answer {
         status,
         headers,

@@ -28,6 +28,10 @@ fn api() -> Api {
             "OPTIONS": {"authorizationType": "NONE", "methodIntegration": cors}}},
         {"id": "i", "path": "/items/{id}", "resourceMethods": {
             "DELETE": {"authorizationType": "AWS_IAM", "methodIntegration": proxy}}},
+        {"id": "ir", "path": "/items/{rest+}", "resourceMethods": {
+            "GET": {"authorizationType": "NONE", "methodIntegration": proxy}}},
+        {"id": "x", "path": "/{x}/a/b", "resourceMethods": {
+            "GET": {"authorizationType": "NONE", "methodIntegration": proxy}}},
     ]});
     let authorizers = json!({"item": [{"id": "a1", "type": "COGNITO_USER_POOLS",
         "providerARNs": [POOL], "identitySource": "method.request.header.Authorization"}]});
@@ -55,7 +59,7 @@ fn requests_reach_the_method_api_gateway_picks() {
         (
             "GET",
             "/items/42/x",
-            Some(("/{proxy+}", &[("proxy", "items/42/x")])),
+            Some(("/items/{rest+}", &[("rest", "42/x")])),
         ),
         // A parameter beats the greedy proxy; the verb must be there (no ANY on /items/{id}).
         (
@@ -66,6 +70,13 @@ fn requests_reach_the_method_api_gateway_picks() {
         ("GET", "/items/42", None),
         // The root has no method.
         ("GET", "/", None),
+        // The first part decides: a literal /items beats a {param} there, however long.
+        (
+            "GET",
+            "/items/a/b",
+            Some(("/items/{rest+}", &[("rest", "a/b")])),
+        ),
+        ("GET", "/other/a/b", Some(("/{x}/a/b", &[("x", "other")]))),
     ];
     for (verb, path, want) in table {
         let got = a.route(verb, path).map(|(m, p)| (m.resource.clone(), p));
@@ -238,6 +249,12 @@ fn proxy_responses_are_read_or_refused_as_malformed() {
         r#"{"statusCode": 200, "body": {"an": "object"}}"#,
         r#"{"statusCode": 200, "headers": {"x": ["list"]}}"#,
         r#"{"statusCode": 200, "body": "!!", "isBase64Encoded": true}"#,
+        // REST needs the status; 1xx is not an answer; headers must be HTTP's.
+        r#"{"body": "no status"}"#,
+        r#"{"statusCode": 101}"#,
+        r#"{"statusCode": 200, "cookies": ["a=1"]}"#,
+        r#"{"statusCode": 200, "headers": {"bad name": "x"}}"#,
+        r#"{"statusCode": 200, "headers": {"x": "line\nbreak"}}"#,
     ] {
         assert!(proxy_response(bad.as_bytes()).is_err(), "{bad}");
     }

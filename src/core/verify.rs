@@ -393,7 +393,7 @@ pub fn api_signed_in(url: &str, r: &Response) -> Check {
     let ev = seen(r);
     match r.status {
         200 => Check::pass(name, url, format!("{ev}, with a user's token")),
-        401 | 403 => Check::fail(name, url, ev, format!("a valid token of the stack's own user pool was refused ({}): the authorizer names another pool", r.status)),
+        401 | 403 => Check::fail(name, url, ev, format!("a valid token of the stack's own user pool was refused ({}): the authorizer names another pool, or the route does not exist", r.status)),
         s => Check::fail(name, url, ev, format!("a signed-in call answered {s}: the function is failing; see its logs")),
     }
 }

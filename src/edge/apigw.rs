@@ -32,6 +32,8 @@ use crate::ports::Reporter;
 
 /// API Gateway's limit on a request's payload.
 const MAX_REQUEST: usize = 10 * 1024 * 1024;
+/// The most execution environments one function gets here.
+const MAX_ENVIRONMENTS: usize = 8;
 
 /// Reads an API Gateway REST path of the local cloud (moto answers by the credential scope
 /// named in the Authorization header; nothing is signed: the local cloud checks no signature).
@@ -125,7 +127,8 @@ pub struct LocalApi {
     runtimes: Runtimes,
     /// What every function's SDK gets: region, credentials, the local cloud's endpoint.
     aws: BTreeMap<String, String>,
-    functions: Mutex<HashMap<String, Arc<LocalFunction>>>,
+    /// A function's execution environments (a busy one is not given a second request).
+    functions: Mutex<HashMap<String, Vec<Arc<LocalFunction>>>>,
     buckets: std::sync::Mutex<HashMap<String, Bucket>>,
     keys: Mutex<HashMap<String, Keys>>,
     log: Arc<dyn Reporter>,
@@ -386,18 +389,39 @@ impl LocalApi {
         serde_json::from_slice(&r.body).map_err(|e| format!("{url}: {e}"))
     }
 
+    /// An idle execution environment of the function, or a new one while there are fewer
+    /// than [`MAX_ENVIRONMENTS`] (Lambda starts another for a concurrent request); past that,
+    /// the request waits for the first.
     async fn function(&self, spec: &FunctionSpec) -> Result<Arc<LocalFunction>, String> {
         let mut functions = self.functions.lock().await;
-        if let Some(f) = functions.get(&spec.arn) {
-            return Ok(f.clone());
+        let envs = functions.entry(spec.arn.clone()).or_default();
+        if let Some(idle) = envs.iter().find(|f| !f.busy()) {
+            return Ok(idle.clone());
         }
-        let f = Arc::new(
-            LocalFunction::start(self.runtimes.clone(), &spec.arn, self.aws.clone())
-                .await
-                .map_err(|e| format!("cannot serve the Runtime API: {e}"))?,
-        );
-        functions.insert(spec.arn.clone(), f.clone());
+        if envs.len() >= MAX_ENVIRONMENTS {
+            return Ok(envs[0].clone());
+        }
+        let f = Arc::new(LocalFunction::new(
+            self.runtimes.clone(),
+            &spec.arn,
+            self.aws.clone(),
+        ));
+        envs.push(f.clone());
         Ok(f)
+    }
+
+    /// Stops every function's processes (preview's exit).
+    pub async fn shutdown(&self) {
+        let functions: Vec<Arc<LocalFunction>> = self
+            .functions
+            .lock()
+            .await
+            .drain()
+            .flat_map(|(_, v)| v)
+            .collect();
+        for f in functions {
+            f.shutdown().await;
+        }
     }
 
     /// Checks an ID token: claims (`core::apigw`), then the RS256 signature with the pool's key.
@@ -427,6 +451,10 @@ impl LocalApi {
 
     async fn key(&self, pool_arn: &str, kid: &str) -> Result<(Vec<u8>, Vec<u8>), String> {
         let mut keys = self.keys.lock().await;
+        // A key the cached set lacks may be new: read the set again (once).
+        if keys.get(pool_arn).is_some_and(|k| !k.contains_key(kid)) {
+            keys.remove(pool_arn);
+        }
         if !keys.contains_key(pool_arn) {
             let id = pool_arn.rsplit('/').next().unwrap_or_default();
             let url = format!("{}/{id}/.well-known/jwks.json", self.endpoint);
@@ -435,6 +463,9 @@ impl LocalApi {
                 .get(&url, &[])
                 .await
                 .map_err(|e| format!("cannot read the pool's keys ({url}): {e:?}"))?;
+            if r.status != 200 {
+                return Err(format!("the pool's keys ({url}) answered {}", r.status));
+            }
             let doc: Value =
                 serde_json::from_slice(&r.body).map_err(|e| format!("{url}: not JSON: {e}"))?;
             let b64 = |s: &Value| {
@@ -475,8 +506,18 @@ pub async fn run(
     tokio::pin!(stop);
     loop {
         let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => accepted?,
-            _ = &mut stop => return Ok(()),
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(_) => {
+                    // Out of descriptors, say: wait, and go on serving.
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            _ = &mut stop => {
+                api.shutdown().await;
+                return Ok(());
+            }
         };
         let api = api.clone();
         tokio::spawn(async move {
@@ -532,8 +573,10 @@ async fn respond(
     }
     resp.body(Full::new(Bytes::from(answer.body)))
         .unwrap_or_else(|_| {
-            hyper::Response::new(Full::new(Bytes::from_static(
-                b"{\"message\":\"Internal server error\"}",
-            )))
+            let mut r = hyper::Response::new(Full::new(Bytes::from_static(
+                br#"{"message":"Internal server error"}"#,
+            )));
+            *r.status_mut() = hyper::StatusCode::BAD_GATEWAY;
+            r
         })
 }

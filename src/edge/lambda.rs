@@ -3,13 +3,14 @@
 //! function's runtime process polling it, started from the function's code and configuration
 //! in the local cloud. One warm process serves one invocation at a time, as a Lambda execution
 //! environment does; it is started again after a crash or a timeout, and when the function's
-//! code changes. How the process is started is `core::lambda::launch`.
+//! code or configuration changes, each time with a Runtime API of its own. How the process is
+//! started is `core::lambda::launch`; several environments are the caller's (`edge::apigw`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::convert::Infallible;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use base64::Engine;
 use bytes::Bytes;
@@ -33,17 +34,23 @@ const MAX_LOG: usize = 64 * 1024;
 struct Invocation {
     id: String,
     event: Bytes,
-    deadline_ms: u128,
+    /// The function's timeout: its deadline is set when the runtime takes the event.
+    timeout: Duration,
+    /// Told when the runtime takes the event (the function's clock starts then).
+    taken: oneshot::Sender<()>,
 }
 
 type Answer = oneshot::Sender<Outcome>;
 
-/// What the Runtime API shares with the invoker.
+/// What one execution environment's Runtime API shares with the invoker.
 struct Shared {
     next: Mutex<mpsc::Receiver<Invocation>>,
     answers: std::sync::Mutex<HashMap<String, Answer>>,
     arn: String,
 }
+
+/// Lambda's limit on a runtime's initialisation, apart from the function's timeout.
+const INIT_LIMIT: Duration = Duration::from_secs(10);
 
 /// The process's recent output, for the report of a crash or a timeout.
 #[derive(Default, Clone)]
@@ -69,61 +76,62 @@ impl Log {
     }
 }
 
+/// One execution environment: the runtime process, and the Runtime API and queue only it
+/// polls (a process that is being replaced can never take its successor's invocation).
 struct Running {
     child: Child,
-    digest: String,
+    /// The configuration and code it was started with: any change starts a new one.
+    spec: FunctionSpec,
+    queue: mpsc::Sender<Invocation>,
+    shared: Arc<Shared>,
+    serving: tokio::task::JoinHandle<()>,
     _code: tempfile::TempDir,
 }
 
-/// A function, run locally.
-pub struct LocalFunction {
-    runtimes: Runtimes,
-    aws: BTreeMap<String, String>,
-    shared: Arc<Shared>,
-    queue: mpsc::Sender<Invocation>,
-    addr: std::net::SocketAddr,
-    process: Mutex<Option<Running>>,
-    pub log: Log,
-    serving: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for LocalFunction {
-    fn drop(&mut self) {
+impl Running {
+    async fn stop(mut self) {
+        let _ = self.child.kill().await;
         self.serving.abort();
     }
 }
 
+/// A function, run locally: one execution environment, serving one invocation at a time.
+pub struct LocalFunction {
+    runtimes: Runtimes,
+    aws: BTreeMap<String, String>,
+    arn: String,
+    process: Mutex<Option<Running>>,
+    pub log: Log,
+}
+
 impl LocalFunction {
-    /// Serves the Runtime API on a loopback port; the process starts at the first invocation.
-    /// `aws`: the function's region, credentials and endpoint variables.
-    pub async fn start(
-        runtimes: Runtimes,
-        arn: &str,
-        aws: BTreeMap<String, String>,
-    ) -> std::io::Result<LocalFunction> {
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
-        let addr = listener.local_addr()?;
-        let (queue, next) = mpsc::channel(1);
-        let shared = Arc::new(Shared {
-            next: Mutex::new(next),
-            answers: std::sync::Mutex::new(HashMap::new()),
-            arn: arn.to_string(),
-        });
-        let serving = tokio::spawn(serve(listener, shared.clone()));
-        Ok(LocalFunction {
+    /// A function whose environment starts at the first invocation. `aws`: the function's
+    /// region, credentials and endpoint variables.
+    pub fn new(runtimes: Runtimes, arn: &str, aws: BTreeMap<String, String>) -> LocalFunction {
+        LocalFunction {
             runtimes,
             aws,
-            shared,
-            queue,
-            addr,
+            arn: arn.to_string(),
             process: Mutex::new(None),
             log: Log::default(),
-            serving,
-        })
+        }
     }
 
-    /// Invokes the function's current code (`spec`, as the local cloud has it now) with `event`
-    /// and waits for its outcome, at most the function's timeout. One at a time.
+    /// Whether an invocation is running here now (another request would wait for it).
+    pub fn busy(&self) -> bool {
+        self.process.try_lock().is_err()
+    }
+
+    /// Stops the environment's process (preview's exit; a dropped function also kills it).
+    pub async fn shutdown(&self) {
+        if let Some(r) = self.process.lock().await.take() {
+            r.stop().await;
+        }
+    }
+
+    /// Invokes the function's current configuration and code (`spec`, as the local cloud has
+    /// it now) with `event` and waits for its outcome: the runtime has [`INIT_LIMIT`] to take
+    /// the event, then the function's timeout runs. One at a time.
     pub async fn invoke(&self, spec: &FunctionSpec, event: Bytes) -> Result<Outcome, String> {
         if event.len() > MAX_PAYLOAD {
             return Err(format!(
@@ -133,35 +141,53 @@ impl LocalFunction {
         }
         let mut process = self.process.lock().await;
         let stale = match process.as_mut() {
-            Some(r) => r.digest != spec.digest || r.child.try_wait().ok().flatten().is_some(),
+            Some(r) => r.spec != *spec || r.child.try_wait().ok().flatten().is_some(),
             None => true,
         };
         if stale {
-            if let Some(mut old) = process.take() {
-                let _ = old.child.kill().await;
+            if let Some(old) = process.take() {
+                old.stop().await;
             }
-            *process = Some(self.spawn(spec)?);
+            *process = Some(self.spawn(spec).await?);
         }
         let running = process.as_mut().expect("started above");
         let id = format!("{:032x}", fastrand::u128(..));
         let timeout = Duration::from_secs(spec.timeout.max(1));
-        let deadline_ms = (std::time::SystemTime::now() + timeout)
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis())
-            .unwrap_or(0);
         let (tx, rx) = oneshot::channel();
-        self.shared
+        let (taken_tx, taken_rx) = oneshot::channel();
+        running
+            .shared
             .answers
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .insert(id.clone(), tx);
-        let started = Instant::now();
-        let sent = self.queue.send(Invocation {
+        let sent = running.queue.send(Invocation {
             id: id.clone(),
             event,
-            deadline_ms,
+            timeout,
+            taken: taken_tx,
         });
+        let clock = async {
+            match tokio::time::timeout(INIT_LIMIT, taken_rx).await {
+                Ok(Ok(())) => {
+                    tokio::time::sleep(timeout).await;
+                    Outcome::TimedOut
+                }
+                Ok(Err(_)) => {
+                    // The invocation was dropped untaken: the runtime is gone; the exit
+                    // branch reports how.
+                    std::future::pending::<()>().await;
+                    unreachable!()
+                }
+                Err(_) => Outcome::InitFailed(format!(
+                    "the runtime did not ask for the event within Lambda's {} s init limit",
+                    INIT_LIMIT.as_secs()
+                )),
+            }
+        };
         let outcome = tokio::select! {
+            // An answer (or an init error) posted just before the process exits wins.
+            biased;
             answered = async { sent.await.ok(); rx.await } => match answered {
                 Ok(o) => o,
                 Err(_) => Outcome::Crashed("the runtime API dropped the invocation".into()),
@@ -174,9 +200,10 @@ impl LocalFunction {
                     Err(e) => format!("the runtime process could not be waited for: {e}"),
                 })
             }
-            _ = tokio::time::sleep_until((started + timeout).into()) => Outcome::TimedOut,
+            o = clock => o,
         };
-        self.shared
+        running
+            .shared
             .answers
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -186,18 +213,26 @@ impl LocalFunction {
             Outcome::TimedOut | Outcome::Crashed(_) | Outcome::InitFailed(_)
         ) {
             // Lambda ends the execution environment: the next invocation starts a fresh one.
-            if let Some(mut r) = process.take() {
-                let _ = r.child.kill().await;
-            }
-            // An invocation the dead process never took must not reach the next one.
-            if let Ok(mut next) = self.shared.next.try_lock() {
-                while next.try_recv().is_ok() {}
+            if let Some(r) = process.take() {
+                r.stop().await;
             }
         }
         Ok(outcome)
     }
 
-    fn spawn(&self, spec: &FunctionSpec) -> Result<Running, String> {
+    async fn spawn(&self, spec: &FunctionSpec) -> Result<Running, String> {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(|e| format!("cannot serve {}'s Runtime API: {e}", spec.name))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| format!("cannot serve {}'s Runtime API: {e}", spec.name))?;
+        let (queue, next) = mpsc::channel(1);
+        let shared = Arc::new(Shared {
+            next: Mutex::new(next),
+            answers: std::sync::Mutex::new(HashMap::new()),
+            arn: self.arn.clone(),
+        });
         let code = tempfile::Builder::new()
             .prefix("shipit-lambda-")
             .tempdir()
@@ -210,7 +245,7 @@ impl LocalFunction {
             spec,
             &self.runtimes,
             &root,
-            &self.addr.to_string(),
+            &addr.to_string(),
             &self.aws,
             bundle.as_deref(),
         )?;
@@ -252,9 +287,13 @@ impl LocalFunction {
                 }
             });
         }
+        let serving = tokio::spawn(serve(listener, shared.clone()));
         Ok(Running {
             child,
-            digest: spec.digest.clone(),
+            spec: spec.clone(),
+            queue,
+            shared,
+            serving,
             _code: code,
         })
     }
@@ -308,7 +347,15 @@ fn write_code(root: PathBuf, spec: &FunctionSpec) -> Result<(), String> {
 }
 
 async fn serve(listener: TcpListener, shared: Arc<Shared>) {
-    while let Ok((stream, _)) = listener.accept().await {
+    loop {
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(_) => {
+                // Out of descriptors, say: wait, and go on serving.
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
         let shared = shared.clone();
         tokio::spawn(async move {
             let service = service_fn(move |req: hyper::Request<Incoming>| {
@@ -380,11 +427,17 @@ async fn runtime_api(
                     r#"{"errorType":"ServiceException","errorMessage":"shutting down"}"#,
                 );
             };
+            // The function's clock starts now, as Lambda's does when it hands out the event.
+            let deadline_ms = (std::time::SystemTime::now() + inv.timeout)
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis())
+                .unwrap_or(0);
+            let _ = inv.taken.send(());
             hyper::Response::builder()
                 .status(200)
                 .header("content-type", "application/json")
                 .header("lambda-runtime-aws-request-id", &inv.id)
-                .header("lambda-runtime-deadline-ms", inv.deadline_ms.to_string())
+                .header("lambda-runtime-deadline-ms", deadline_ms.to_string())
                 .header("lambda-runtime-invoked-function-arn", &shared.arn)
                 .header(
                     "lambda-runtime-trace-id",

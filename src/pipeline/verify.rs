@@ -289,15 +289,18 @@ async fn signed_in(client: &Client, api: &str, user: Option<&PoolUser>, d: Deadl
         )];
     };
     let name = format!("shipit-verify-{:08x}@example.com", fastrand::u32(..));
+    let delete = serde_json::json!({"UserPoolId": pool.pool, "Username": name});
     let token = match local_token(client, pool, &name).await {
         Ok(t) => t,
         Err(e) => {
+            // The user may exist even when signing in failed.
+            let _ = cognito(client, pool, "AdminDeleteUser", delete).await;
             return vec![Check::fail(
                 "API signed in",
                 &pool.endpoint,
                 "no token".to_string(),
                 format!("cannot sign a user in to the local pool {}: {e}", pool.pool),
-            )]
+            )];
         }
     };
     let auth = [("authorization", token.as_str())];
@@ -316,13 +319,7 @@ async fn signed_in(client: &Client, api: &str, user: Option<&PoolUser>, d: Deadl
             Err(e) => Check::unreachable("API signed in", url, &e),
         });
     }
-    let _ = cognito(
-        client,
-        pool,
-        "AdminDeleteUser",
-        serde_json::json!({"UserPoolId": pool.pool, "Username": name}),
-    )
-    .await;
+    let _ = cognito(client, pool, "AdminDeleteUser", delete).await;
     checks
 }
 

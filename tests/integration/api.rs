@@ -148,7 +148,7 @@ const FAILING: &str = r#"Resources:
     Properties:
       Runtime: python3.12
       Handler: index.handler
-      Timeout: 5
+      Timeout: 8
       Role: !GetAtt Role.Arn
       Code:
         ZipFile: |
@@ -158,7 +158,7 @@ const FAILING: &str = r#"Resources:
                   print("crashing now", flush=True)
                   os._exit(7)
               if event["path"] == "/slow":
-                  time.sleep(3)
+                  time.sleep(30)
               if event["path"] == "/malformed":
                   return {"statusCode": 200, "body": {"not": "a string"}}
               return {"statusCode": 200, "body": "fine"}
@@ -178,7 +178,7 @@ const FAILING: &str = r#"Resources:
       Integration:
         Type: AWS_PROXY
         IntegrationHttpMethod: POST
-        TimeoutInMillis: 1000
+        TimeoutInMillis: 4000
         Uri: !Sub "arn:aws:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/${Fn.Arn}/invocations"
   Snapshot:
     Type: AWS::ApiGateway::Deployment
@@ -218,19 +218,19 @@ fn a_crash_is_502_a_slow_function_504_and_a_bad_response_502() {
     );
     let (status, _, body) = http("GET", &format!("{api}/malformed"), &[], "");
     assert_eq!(status, 502, "{body}");
+    // The integration gives up at its 4 s (the function's own timeout is 8 s): 504.
     let started = std::time::Instant::now();
     let (status, _, body) = http("GET", &format!("{api}/slow"), &[], "");
     assert_eq!(
         (status, json(&body)["message"].as_str()),
         (504, Some("Endpoint request timed out"))
     );
+    let took = started.elapsed();
     assert!(
-        started.elapsed() < std::time::Duration::from_millis(2500),
-        "{:?}",
-        started.elapsed()
+        took >= std::time::Duration::from_secs(4) && took < std::time::Duration::from_secs(7),
+        "{took:?}"
     );
-    // The environment recovers after each.
-    std::thread::sleep(std::time::Duration::from_secs(3));
+    // The abandoned invocation still holds its environment: the next request gets another.
     let (status, _, body) = http("GET", &format!("{api}/ok"), &[], "");
     assert_eq!((status, body.as_str()), (200, "fine"));
     drop(edge);

@@ -105,15 +105,13 @@ fn a_function_runs_warm_and_fails_as_lambda_does() {
     .chain([("AWS_ENDPOINT_URL".to_string(), cloud_endpoint())])
     .collect();
     let outcome = crate::support::runtime().block_on(async {
-        let f = LocalFunction::start(
+        let f = LocalFunction::new(
             Runtimes {
                 python: lambda_python(),
             },
             &spec.arn,
             aws,
-        )
-        .await
-        .unwrap();
+        );
         let call = |event: &'static str| {
             let f = &f;
             let spec = &spec;

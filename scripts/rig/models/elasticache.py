@@ -59,7 +59,7 @@ class RigReplicationGroup(Rig, CloudFormationModel):
         port = "6379"
         if datatier.enabled():
             token = resolve(props.get("AuthToken") or "", account_id, region_name)
-            cls.servers[group] = server = datatier.start_redis(token)
+            cls.servers[(account_id, region_name, group)] = server = datatier.start_redis(token)
             host = reader = "127.0.0.1"
             port = str(server.port)
         return group, {"PrimaryEndPoint.Address": host, "PrimaryEndPoint.Port": port,
@@ -69,7 +69,7 @@ class RigReplicationGroup(Rig, CloudFormationModel):
     servers = {}
 
     def remove(self, account_id, region_name):
-        server = self.servers.pop(self.pid, None)
+        server = self.servers.pop((account_id, region_name, self.pid), None)
         if server:
             server.stop()
 

@@ -635,6 +635,16 @@ pub struct Edge {
 
 impl Drop for Edge {
     fn drop(&mut self) {
+        // Closing stdin stops preview (--watch-stdin), which stops the functions it runs;
+        // a preview that does not stop in time is killed.
+        drop(self.child.stdin.take());
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while std::time::Instant::now() < until {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
