@@ -102,18 +102,20 @@ pub fn bucket_of_origin(domain: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::edge::{Routing, Ttl};
+    use crate::core::edge::Ttl;
     use serde_json::json;
 
     #[test]
     fn the_embedded_template_gives_the_production_edge() {
         let t = Template::embedded();
-        for (spa, want) in [("true", true), ("false", false)] {
+        for spa in ["true", "false"] {
             let mut explicit = BTreeMap::new();
             explicit.insert("SpaFallback".to_string(), spa.to_string());
             let c = from_template(&t, t.resolve_parameters(&explicit).unwrap()).unwrap();
             assert_eq!(c.default_root_object, "index.html");
-            assert_eq!(c.default.routing, Some(Routing { spa: want }));
+            // The template's own code, with the parameter substituted (edge::js runs it).
+            let code = c.default.viewer_request.as_deref().unwrap();
+            assert!(code.contains(&format!("var SPA = \"{spa}\"")), "{code}");
             assert_eq!(
                 c.default.ttl,
                 Ttl {
@@ -124,7 +126,10 @@ mod tests {
             );
             let assets = c.behavior("/assets/app.123abc.js");
             assert_eq!(assets.ttl.min, 86400);
-            assert!(assets.routing.is_none(), "assets are never rewritten");
+            assert!(
+                assets.viewer_request.is_none(),
+                "assets are never rewritten"
+            );
             assert!(assets.redirect_to_https && c.default.redirect_to_https);
             for b in [&c.default, assets] {
                 let names: Vec<&str> = b.headers.iter().map(|h| h.name.as_str()).collect();
@@ -172,7 +177,10 @@ mod tests {
                     "FunctionAssociations": [{"EventType": "viewer-request", "FunctionARN": "arn:aws:cloudfront::123456789012:function/s-routing"}]}}}}}
         }));
         let c = EdgeConfig::from_cfn(r.distribution_config("E1").unwrap(), &r).unwrap();
-        assert_eq!(c.default.routing, Some(Routing { spa: true }));
+        assert_eq!(
+            c.default.viewer_request.as_deref(),
+            Some("function handler(event) { /.shipit/ } var SPA = \"true\"")
+        );
         assert_eq!(
             c.default.ttl,
             Ttl {

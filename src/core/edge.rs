@@ -3,7 +3,8 @@
 //! This module is the pure part: reading a CloudFormation-shaped `DistributionConfig` (from
 //! the template for `shipit preview DIR`, or from the local cloud for a deployed stack) into an
 //! [`EdgeConfig`], and the decisions CloudFront makes per request: which behaviour, what the
-//! viewer-request routing function does, the default root object, custom error responses,
+//! CloudFront Functions' events and what their results mean (`edge::js` runs their code), the
+//! default root object, custom error responses,
 //! how long an object stays cached, and the response headers policy. `edge::serve` runs it.
 
 use bytes::Bytes;
@@ -24,17 +25,15 @@ pub struct Behavior {
     /// `None` for the default behaviour.
     pub pattern: Option<String>,
     pub redirect_to_https: bool,
-    pub routing: Option<Routing>,
+    /// The CloudFront Functions' code (`cloudfront-js-2.0`) run on viewer request and response.
+    pub viewer_request: Option<String>,
+    pub viewer_response: Option<String>,
     pub ttl: Ttl,
     pub headers: Vec<PolicyHeader>,
 }
 
-/// shipit's viewer-request function (stack/shipit.yaml's RoutingFunction).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Routing {
-    /// Extensionless paths get /index.html (single-page app) rather than `<path>/index.html`.
-    pub spa: bool,
-}
+/// CloudFront's limit on a function's code.
+pub const MAX_FUNCTION_CODE: usize = 10 * 1024;
 
 /// A cache policy's TTLs, in seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,38 +82,31 @@ fn bool_of(v: &Value) -> bool {
     v.as_bool().unwrap_or_else(|| v.as_str() == Some("true"))
 }
 
-impl Routing {
-    /// Recognises shipit's routing function by what it does; any other code is refused,
-    /// because the local edge does not run JavaScript.
-    pub fn from_code(code: &str) -> Result<Routing, String> {
-        let shipit = code.contains("function handler(event)") && code.contains(".shipit/");
-        let spa = code
-            .split("var SPA = \"")
-            .nth(1)
-            .and_then(|rest| rest.split('"').next());
-        match (shipit, spa) {
-            (true, Some(flag)) => Ok(Routing {
-                spa: flag == "true",
-            }),
-            _ => Err("the local edge emulates shipit's routing function only (stack/shipit.yaml's RoutingFunction); this distribution runs other code".into()),
-        }
-    }
-}
-
 impl EdgeConfig {
     /// Reads a CloudFormation-shaped `DistributionConfig`.
     pub fn from_cfn(config: &Value, lookup: &dyn Lookup) -> Result<EdgeConfig, String> {
         let behavior = |b: &Value, pattern: Option<String>| -> Result<Behavior, String> {
-            let mut routing = None;
+            let (mut viewer_request, mut viewer_response) = (None, None);
             for f in b["FunctionAssociations"].as_array().into_iter().flatten() {
-                if f["EventType"] != "viewer-request" {
-                    continue;
-                }
                 let arn = f["FunctionARN"].as_str().unwrap_or_default();
                 let code = lookup
                     .function_code(arn)
                     .ok_or_else(|| format!("function {arn} is not known"))?;
-                routing = Some(Routing::from_code(&code)?);
+                if code.len() > MAX_FUNCTION_CODE {
+                    return Err(format!(
+                        "function {arn} is {} bytes of code; CloudFront takes at most {MAX_FUNCTION_CODE}",
+                        code.len()
+                    ));
+                }
+                match f["EventType"].as_str() {
+                    Some("viewer-request") => viewer_request = Some(code),
+                    Some("viewer-response") => viewer_response = Some(code),
+                    other => {
+                        return Err(format!(
+                            "function {arn} runs on {other:?}; CloudFront Functions run on viewer-request and viewer-response only"
+                        ))
+                    }
+                }
             }
             let ttl = match b["CachePolicyId"].as_str() {
                 Some(id) => {
@@ -148,7 +140,8 @@ impl EdgeConfig {
                     b["ViewerProtocolPolicy"].as_str(),
                     Some("redirect-to-https") | Some("https-only")
                 ),
-                routing,
+                viewer_request,
+                viewer_response,
                 ttl,
                 headers,
             })
@@ -293,33 +286,161 @@ pub fn path_matches(pattern: &str, path: &str) -> bool {
 pub enum Viewer {
     /// Fetch this URI (the cache key) from the cache or the origin.
     Forward(String),
-    /// The function answered by itself with this status.
-    Respond(u16),
+    /// The function answered by itself.
+    Respond {
+        status: u16,
+        headers: Vec<(String, String)>,
+        body: String,
+    },
 }
 
-/// Runs the routing function (if the behaviour has one), then the default root object.
-pub fn viewer_request(routing: Option<Routing>, default_root_object: &str, uri: &str) -> Viewer {
-    let mut uri = uri.to_string();
-    if let Some(r) = routing {
-        // shipit's state, at the root or under a deploy prefix (`site/.shipit/`, `v2.shipit/`).
-        if uri.contains(".shipit/") {
-            return Viewer::Respond(404);
-        }
-        let last = &uri[uri.rfind('/').map_or(0, |i| i + 1)..];
-        if !last.contains('.') {
-            uri = if r.spa {
-                "/index.html".to_string()
-            } else if uri.ends_with('/') {
-                format!("{uri}index.html")
-            } else {
-                format!("{uri}/index.html")
-            };
+/// A viewer's request, as a CloudFront Function sees it.
+#[derive(Debug, Clone, Default)]
+pub struct ViewerRequest {
+    pub method: String,
+    pub uri: String,
+    /// The raw query string (without `?`).
+    pub query: String,
+    pub headers: Vec<(String, String)>,
+    pub ip: String,
+    pub request_id: String,
+}
+
+fn js_headers(headers: &[(String, String)]) -> Value {
+    let mut out = serde_json::Map::new();
+    for (k, v) in headers {
+        let k = k.to_ascii_lowercase();
+        match out.get_mut(&k) {
+            // A repeated header: `multiValue`, as CloudFront passes it.
+            Some(entry) => {
+                let first = entry["value"].clone();
+                let multi = entry
+                    .as_object_mut()
+                    .expect("an object")
+                    .entry("multiValue")
+                    .or_insert_with(|| serde_json::json!([{ "value": first }]));
+                if let Some(list) = multi.as_array_mut() {
+                    list.push(serde_json::json!({ "value": v }));
+                }
+            }
+            None => {
+                out.insert(k, serde_json::json!({ "value": v }));
+            }
         }
     }
+    Value::Object(out)
+}
+
+/// The `cloudfront-js-2.0` event: `viewer-request`, or `viewer-response` with the response.
+pub fn function_event(
+    req: &ViewerRequest,
+    distribution: &str,
+    response: Option<(u16, &[(String, String)])>,
+) -> Value {
+    let mut query = serde_json::Map::new();
+    for pair in req.query.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        query.insert(k.to_string(), serde_json::json!({ "value": v }));
+    }
+    let cookies: serde_json::Map<String, Value> = req
+        .headers
+        .iter()
+        .filter(|(k, _)| k.eq_ignore_ascii_case("cookie"))
+        .flat_map(|(_, v)| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .map(|(k, v)| (k.to_string(), serde_json::json!({ "value": v })))
+        .collect();
+    let mut event = serde_json::json!({
+        "version": "1.0",
+        "context": {
+            "distributionDomainName": format!("{distribution}.cloudfront.net"),
+            "distributionId": distribution,
+            "eventType": if response.is_some() { "viewer-response" } else { "viewer-request" },
+            "requestId": req.request_id,
+        },
+        "viewer": { "ip": req.ip },
+        "request": {
+            "method": req.method,
+            "uri": req.uri,
+            "querystring": query,
+            "headers": js_headers(&req.headers),
+            "cookies": cookies,
+        },
+    });
+    if let Some((status, headers)) = response {
+        event["response"] = serde_json::json!({
+            "statusCode": status,
+            "statusDescription": "",
+            "headers": js_headers(headers),
+            "cookies": {},
+        });
+    }
+    event
+}
+
+fn headers_of(v: &Value) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for (k, h) in v.as_object().into_iter().flatten() {
+        match h["multiValue"].as_array() {
+            Some(list) => out.extend(
+                list.iter()
+                    .filter_map(|m| Some((k.clone(), m["value"].as_str()?.to_string()))),
+            ),
+            None => {
+                if let Some(v) = h["value"].as_str() {
+                    out.push((k.clone(), v.to_string()));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// What a viewer-request function's result means: a response (it has a `statusCode`), or the
+/// request to go on with (its `uri`).
+pub fn request_result(result: &Value) -> Result<Viewer, String> {
+    if let Some(status) = result.get("statusCode") {
+        let status = status
+            .as_u64()
+            .filter(|s| (200..600).contains(s))
+            .ok_or("the function's response has no valid statusCode")? as u16;
+        let body = match &result["body"] {
+            Value::String(s) => s.clone(),
+            Value::Object(b) => b
+                .get("data")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
+            _ => String::new(),
+        };
+        return Ok(Viewer::Respond {
+            status,
+            headers: headers_of(&result["headers"]),
+            body,
+        });
+    }
+    match result["uri"].as_str() {
+        Some(uri) if uri.starts_with('/') => Ok(Viewer::Forward(uri.to_string())),
+        _ => Err("the function returned neither a request with a uri nor a response".into()),
+    }
+}
+
+/// What a viewer-response function's result means: the status and headers sent.
+pub fn response_result(result: &Value) -> Result<(u16, Vec<(String, String)>), String> {
+    let status = result["statusCode"]
+        .as_u64()
+        .filter(|s| (200..600).contains(s))
+        .ok_or("the function's response has no valid statusCode")? as u16;
+    Ok((status, headers_of(&result["headers"])))
+}
+
+/// After the viewer-request function: the default root object for `/`.
+pub fn default_root(uri: String, default_root_object: &str) -> String {
     if uri == "/" && !default_root_object.is_empty() {
-        uri = format!("/{}", default_root_object.trim_start_matches('/'));
+        format!("/{}", default_root_object.trim_start_matches('/'))
+    } else {
+        uri
     }
-    Viewer::Forward(uri)
 }
 
 /// Seconds CloudFront keeps an object, from the origin's Cache-Control and the policy's TTLs:
@@ -401,66 +522,74 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn routing_table() {
-        let spa = Some(Routing { spa: true });
-        let dirs = Some(Routing { spa: false });
-        let table: &[(Option<Routing>, &str, Viewer)] = &[
-            (spa, "/", Viewer::Forward("/index.html".into())),
-            (spa, "/about/team", Viewer::Forward("/index.html".into())),
-            (spa, "/about/team/", Viewer::Forward("/index.html".into())),
-            (
-                spa,
-                "/assets/app.js",
-                Viewer::Forward("/assets/app.js".into()),
-            ),
-            (
-                spa,
-                "/assets/missing.js",
-                Viewer::Forward("/assets/missing.js".into()),
-            ),
-            (spa, "/.shipit/manifest.json", Viewer::Respond(404)),
-            (spa, "/site/.shipit/lock.json", Viewer::Respond(404)),
-            (dirs, "/v2.shipit/releases/x.json", Viewer::Respond(404)),
-            (dirs, "/about", Viewer::Forward("/about/index.html".into())),
-            (dirs, "/about/", Viewer::Forward("/about/index.html".into())),
-            (dirs, "/", Viewer::Forward("/index.html".into())),
-            (None, "/", Viewer::Forward("/index.html".into())),
-            (None, "/about", Viewer::Forward("/about".into())),
-            (
-                None,
-                "/.shipit/manifest.json",
-                Viewer::Forward("/.shipit/manifest.json".into()),
-            ),
-        ];
-        for (routing, uri, want) in table {
-            assert_eq!(
-                viewer_request(*routing, "index.html", uri),
-                *want,
-                "{uri} {routing:?}"
-            );
-        }
-        assert_eq!(viewer_request(None, "", "/"), Viewer::Forward("/".into()));
-    }
-
-    #[test]
-    fn routing_function_is_recognised_by_its_code() {
-        let t = crate::core::template::Template::embedded();
-        let params = t
-            .resolve_parameters(&std::collections::BTreeMap::new())
-            .unwrap();
-        let e = crate::core::evaluate::Evaluated::new(
-            crate::core::evaluate::load(&t.body).unwrap(),
-            params,
-            "s",
+    fn function_events_and_results_are_cloudfronts() {
+        let req = ViewerRequest {
+            method: "GET".into(),
+            uri: "/a".into(),
+            query: "x=1&y".into(),
+            headers: vec![
+                ("Host".into(), "d.example".into()),
+                ("Accept".into(), "a".into()),
+                ("accept".into(), "b".into()),
+                ("Cookie".into(), "s=1; t=2".into()),
+            ],
+            ip: "127.0.0.1".into(),
+            request_id: "r".into(),
+        };
+        let e = function_event(&req, "E1", None);
+        assert_eq!(e["context"]["eventType"], "viewer-request");
+        assert_eq!(e["request"]["uri"], "/a");
+        assert_eq!(e["request"]["querystring"]["x"]["value"], "1");
+        assert_eq!(e["request"]["querystring"]["y"]["value"], "");
+        assert_eq!(e["request"]["headers"]["host"]["value"], "d.example");
+        assert_eq!(
+            e["request"]["headers"]["accept"]["multiValue"],
+            json!([{"value": "a"}, {"value": "b"}])
         );
-        let code = e.properties("RoutingFunction").unwrap()["FunctionCode"]
-            .as_str()
-            .unwrap()
-            .to_string();
-        assert_eq!(Routing::from_code(&code), Ok(Routing { spa: true }));
-        let off = code.replace("var SPA = \"true\"", "var SPA = \"false\"");
-        assert_eq!(Routing::from_code(&off), Ok(Routing { spa: false }));
-        assert!(Routing::from_code("function handler(event) { return event.request; }").is_err());
+        assert_eq!(e["request"]["cookies"]["t"]["value"], "2");
+        assert!(e.get("response").is_none());
+        let r = function_event(&req, "E1", Some((404, &[("X-A".into(), "1".into())])));
+        assert_eq!(r["context"]["eventType"], "viewer-response");
+        assert_eq!(r["response"]["statusCode"], 404);
+        assert_eq!(r["response"]["headers"]["x-a"]["value"], "1");
+
+        // (result, what it means)
+        let table = [
+            (
+                json!({"uri": "/index.html"}),
+                Ok(Viewer::Forward("/index.html".into())),
+            ),
+            (
+                json!({"statusCode": 302, "headers": {"location": {"value": "/x"}}}),
+                Ok(Viewer::Respond {
+                    status: 302,
+                    headers: vec![("location".into(), "/x".into())],
+                    body: String::new(),
+                }),
+            ),
+            (
+                json!({"statusCode": 401, "body": {"encoding": "text", "data": "no"}}),
+                Ok(Viewer::Respond {
+                    status: 401,
+                    headers: vec![],
+                    body: "no".into(),
+                }),
+            ),
+            (json!({"uri": "relative"}), Err(())),
+            (json!({"statusCode": 99}), Err(())),
+            (json!(null), Err(())),
+        ];
+        for (result, want) in table {
+            let got = request_result(&result).map_err(|_| ());
+            assert_eq!(got, want, "{result}");
+        }
+        assert_eq!(
+            response_result(&json!({"statusCode": 200, "headers": {"x": {"value": "1"}}})),
+            Ok((200, vec![("x".to_string(), "1".to_string())]))
+        );
+        assert_eq!(default_root("/".into(), "index.html"), "/index.html");
+        assert_eq!(default_root("/".into(), ""), "/");
+        assert_eq!(default_root("/a".into(), "index.html"), "/a");
     }
 
     #[test]

@@ -3,8 +3,9 @@
 //! CloudFront decides per request is `core::edge`; where a distribution's configuration comes
 //! from is `core::distribution`; `serve` serves HTTP and reads the origin. `lambda` is the local
 //! Lambda runtime: the Runtime API and a function's runtime process; `apigw` the local API
-//! Gateway in front of it.
+//! Gateway in front of it; `js` runs the distribution's CloudFront Functions.
 
 pub mod apigw;
+pub mod js;
 pub mod lambda;
 pub mod serve;

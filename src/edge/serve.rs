@@ -26,7 +26,10 @@ use crate::aws::cfn::Cfn;
 use crate::aws::s3::{OacClient, OacOrigin};
 use crate::core::distribution::Registry;
 use crate::core::edge::Fetched;
-use crate::core::edge::{apply_policy, invalidates, ttl_for, viewer_request, EdgeConfig, Viewer};
+use crate::core::edge::{
+    apply_policy, default_root, function_event, invalidates, request_result, response_result,
+    ttl_for, EdgeConfig, Viewer, ViewerRequest,
+};
 use crate::core::headers::{HeaderRules, Sniff};
 use crate::http::Client as HttpClient;
 use crate::ports::Reporter;
@@ -255,8 +258,9 @@ impl Edge {
         );
     }
 
-    /// Answers one viewer request (method, path without the query string).
-    pub async fn answer(&self, method: &str, path: &str) -> Fetched {
+    /// Answers one viewer request.
+    pub async fn answer(&self, req: &ViewerRequest) -> Fetched {
+        let (method, path) = (req.method.as_str(), req.uri.as_str());
         let (config, origin) = match self.current().await {
             Ok(c) => c,
             Err(e) => return Fetched::plain(503, &format!("shipit edge: {e}")),
@@ -265,8 +269,33 @@ impl Edge {
             return Fetched::plain(403, "This distribution is not configured to allow the HTTP request method that was used for this request.");
         }
         let behavior = config.behavior(path);
-        let mut out = match viewer_request(behavior.routing, &config.default_root_object, path) {
-            Viewer::Respond(status) => Fetched::plain(status, "Not Found"),
+        let viewer = match &behavior.viewer_request {
+            None => Ok(Viewer::Forward(path.to_string())),
+            Some(code) => crate::edge::js::run(code, &function_event(req, "local", None))
+                .and_then(|r| request_result(&r)),
+        };
+        let viewer = match viewer {
+            Ok(Viewer::Forward(uri)) => {
+                Viewer::Forward(default_root(uri, &config.default_root_object))
+            }
+            Ok(v) => v,
+            Err(e) => {
+                self.log.warn(&format!(
+                    "{method} {path}: the viewer-request function failed: {e}"
+                ));
+                return function_failed();
+            }
+        };
+        let mut out = match viewer {
+            Viewer::Respond {
+                status,
+                headers,
+                body,
+            } => Fetched {
+                status,
+                headers,
+                body: Bytes::from(body),
+            },
             Viewer::Forward(uri) => {
                 let f = self.fetch(&origin, &uri, behavior.ttl).await;
                 match (f.status, config.error_response(f.status)) {
@@ -293,6 +322,21 @@ impl Edge {
                 }
             }
         };
+        if let Some(code) = &behavior.viewer_response {
+            let event = function_event(req, "local", Some((out.status, &out.headers)));
+            match crate::edge::js::run(code, &event).and_then(|r| response_result(&r)) {
+                Ok((status, headers)) => {
+                    out.status = status;
+                    out.headers = headers;
+                }
+                Err(e) => {
+                    self.log.warn(&format!(
+                        "{method} {path}: the viewer-response function failed: {e}"
+                    ));
+                    return function_failed();
+                }
+            }
+        }
         apply_policy(&behavior.headers, &mut out.headers);
         out.headers
             .push(("via".into(), "1.1 shipit-edge (local CloudFront)".into()));
@@ -311,7 +355,7 @@ pub async fn run(
     ready(listener.local_addr()?);
     tokio::pin!(stop);
     loop {
-        let (stream, _) = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => accepted?,
             _ = &mut stop => return Ok(()),
         };
@@ -319,7 +363,7 @@ pub async fn run(
         tokio::spawn(async move {
             let service = service_fn(move |req: hyper::Request<Incoming>| {
                 let edge = edge.clone();
-                async move { Ok::<_, Infallible>(respond(&edge, req).await) }
+                async move { Ok::<_, Infallible>(respond(&edge, req, peer).await) }
             });
             let _ = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)
@@ -328,10 +372,34 @@ pub async fn run(
     }
 }
 
-async fn respond(edge: &Edge, req: hyper::Request<Incoming>) -> hyper::Response<Full<Bytes>> {
+/// CloudFront's answer when a function fails (FunctionExecutionError).
+fn function_failed() -> Fetched {
+    Fetched::plain(
+        503,
+        "The CloudFront function associated with the CloudFront distribution is invalid or could not run.",
+    )
+}
+
+async fn respond(
+    edge: &Edge,
+    req: hyper::Request<Incoming>,
+    peer: std::net::SocketAddr,
+) -> hyper::Response<Full<Bytes>> {
     let method = req.method().as_str().to_string();
     let path = req.uri().path().to_string();
-    let f = edge.answer(&method, &path).await;
+    let viewer = ViewerRequest {
+        method: method.clone(),
+        uri: path.clone(),
+        query: req.uri().query().unwrap_or("").to_string(),
+        headers: req
+            .headers()
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
+            .collect(),
+        ip: peer.ip().to_string(),
+        request_id: format!("{:016x}", fastrand::u64(..)),
+    };
+    let f = edge.answer(&viewer).await;
     edge.log.info(&format!("{method} {path} -> {}", f.status));
     let mut resp = hyper::Response::builder().status(f.status);
     for (k, v) in &f.headers {

@@ -407,3 +407,45 @@ fn preview_serves_a_build_with_production_routing_and_headers() {
     assert_exit(&out, 3);
     assert!(stderr(&out).contains("not a build directory"));
 }
+
+/// A function of the user's own, in the template: its JavaScript runs at the local edge, on
+/// viewer request (a redirect, basic auth from a header) and viewer response (a header).
+#[test]
+fn preview_runs_a_users_own_cloudfront_functions() {
+    let w = World::new("preview-js");
+    spa(&w, "v1");
+    let site = w.site().to_str().unwrap().to_string();
+    let anchor = "          var request = event.request;\n";
+    let own = "          var request = event.request;\n          if (request.uri === \"/old\") {\n            return { statusCode: 301, statusDescription: \"Moved\", headers: { location: { value: \"/new?from=\" + request.uri } } };\n          }\n          var auth = request.headers.authorization;\n          if (request.uri === \"/private\" && !(auth && auth.value === \"Basic dTpw\")) {\n            return { statusCode: 401, statusDescription: \"Unauthorized\", headers: { \"www-authenticate\": { value: \"Basic\" } } };\n          }\n";
+    assert!(shipit::core::template::EMBEDDED.contains(anchor));
+    let template = shipit::core::template::EMBEDDED.replacen(anchor, own, 1);
+    let path = w.write_template("own.yaml", &template);
+    let edge = w.edge(&[&site, "--template", &path]);
+    let (status, headers, _) = crate::support::http("GET", &format!("{}/old", edge.url), &[], "");
+    assert_eq!(status, 301);
+    assert_eq!(headers["location"], "/new?from=/old");
+    let (status, headers, _) =
+        crate::support::http("GET", &format!("{}/private", edge.url), &[], "");
+    assert_eq!(
+        (status, headers["www-authenticate"].as_str()),
+        (401, "Basic")
+    );
+    let (status, _, body) = crate::support::http(
+        "GET",
+        &format!("{}/private", edge.url),
+        &[("authorization", "Basic dTpw")],
+        "",
+    );
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("<title>v1</title>"), "the SPA shell: {body}");
+    // Code that throws is CloudFront's 503, never a page served as if it had run.
+    let broken = shipit::core::template::EMBEDDED.replacen(
+        anchor,
+        "          throw new Error(\"broken\");\n",
+        1,
+    );
+    let path = w.write_template("broken.yaml", &broken);
+    let edge = w.edge(&[&site, "--template", &path]);
+    let (status, _, _) = crate::support::http("GET", &format!("{}/", edge.url), &[], "");
+    assert_eq!(status, 503);
+}
