@@ -100,6 +100,15 @@ impl Client {
     }
 }
 
+/// The Authorization header of a call to the local cloud's own APIs (API Gateway's description
+/// of an API, Cognito's admin calls): it routes the request to the service and region; nothing
+/// is signed, as the local cloud checks no signature. Never for AWS.
+pub fn local_cloud_authorization(service: &str, region: &str) -> String {
+    format!(
+        "AWS4-HMAC-SHA256 Credential=shipit/20260101/{region}/{service}/aws4_request, SignedHeaders=host, Signature=0"
+    )
+}
+
 /// An error with its sources: "client error (Connect): tcp connect error: Connection refused".
 fn chain(e: &dyn std::error::Error) -> String {
     let mut out = e.to_string();

@@ -6,7 +6,6 @@
 //! function, run by the local Lambda runtime (`edge::lambda`).
 
 use std::collections::{BTreeMap, HashMap};
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,8 +14,6 @@ use base64::Engine;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
 use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio::sync::Mutex;
@@ -43,9 +40,7 @@ async fn describe(
     path: &str,
     region: &str,
 ) -> Result<Value, String> {
-    let auth = format!(
-        "AWS4-HMAC-SHA256 Credential=shipit/20260101/{region}/apigateway/aws4_request, SignedHeaders=host, Signature=0"
-    );
+    let auth = crate::http::local_cloud_authorization("apigateway", region);
     let url = format!("{}{path}", endpoint.trim_end_matches('/'));
     let r = http
         .get(&url, &[("authorization", auth.as_str())])
@@ -494,7 +489,7 @@ impl LocalApi {
     }
 }
 
-/// Serves until `stop` completes; the bound address goes to `ready`.
+/// Serves until `stop` completes; the bound address goes to `ready`. Stops the functions then.
 pub async fn run(
     api: Arc<LocalApi>,
     addr: SocketAddr,
@@ -503,33 +498,16 @@ pub async fn run(
 ) -> std::io::Result<()> {
     let listener = TcpListener::bind(addr).await?;
     ready(listener.local_addr()?);
-    tokio::pin!(stop);
-    loop {
-        let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(a) => a,
-                Err(_) => {
-                    // Out of descriptors, say: wait, and go on serving.
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
-                }
-            },
-            _ = &mut stop => {
-                api.shutdown().await;
-                return Ok(());
-            }
-        };
+    let handler = {
         let api = api.clone();
-        tokio::spawn(async move {
-            let service = service_fn(move |req: hyper::Request<Incoming>| {
-                let api = api.clone();
-                async move { Ok::<_, Infallible>(respond(&api, req, peer).await) }
-            });
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
-        });
-    }
+        move |req, peer| {
+            let api = api.clone();
+            async move { respond(&api, req, peer).await }
+        }
+    };
+    crate::edge::server::serve(listener, handler, stop).await;
+    api.shutdown().await;
+    Ok(())
 }
 
 async fn respond(

@@ -7,7 +7,6 @@
 //! started is `core::lambda::launch`; several environments are the caller's (`edge::apigw`).
 
 use std::collections::{BTreeMap, HashMap};
-use std::convert::Infallible;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,8 +15,6 @@ use base64::Engine;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::net::TcpListener;
 use tokio::process::{Child, Command};
@@ -347,26 +344,11 @@ fn write_code(root: PathBuf, spec: &FunctionSpec) -> Result<(), String> {
 }
 
 async fn serve(listener: TcpListener, shared: Arc<Shared>) {
-    loop {
-        let stream = match listener.accept().await {
-            Ok((stream, _)) => stream,
-            Err(_) => {
-                // Out of descriptors, say: wait, and go on serving.
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
-            }
-        };
+    let handler = move |req, _peer| {
         let shared = shared.clone();
-        tokio::spawn(async move {
-            let service = service_fn(move |req: hyper::Request<Incoming>| {
-                let shared = shared.clone();
-                async move { Ok::<_, Infallible>(runtime_api(&shared, req).await) }
-            });
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
-        });
-    }
+        async move { runtime_api(&shared, req).await }
+    };
+    crate::edge::server::serve(listener, handler, std::future::pending::<()>()).await;
 }
 
 fn reply(status: u16, body: impl Into<Bytes>) -> hyper::Response<Full<Bytes>> {

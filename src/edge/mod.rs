@@ -9,3 +9,4 @@ pub mod apigw;
 pub mod js;
 pub mod lambda;
 pub mod serve;
+pub mod server;

@@ -7,7 +7,6 @@
 //! drops what the distribution's invalidations name.
 
 use std::collections::{HashMap, HashSet};
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
@@ -16,8 +15,6 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::sync::Mutex;
 
@@ -353,23 +350,12 @@ pub async fn run(
 ) -> std::io::Result<()> {
     let listener = TcpListener::bind(addr).await?;
     ready(listener.local_addr()?);
-    tokio::pin!(stop);
-    loop {
-        let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => accepted?,
-            _ = &mut stop => return Ok(()),
-        };
+    let handler = move |req, peer| {
         let edge = edge.clone();
-        tokio::spawn(async move {
-            let service = service_fn(move |req: hyper::Request<Incoming>| {
-                let edge = edge.clone();
-                async move { Ok::<_, Infallible>(respond(&edge, req, peer).await) }
-            });
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
-        });
-    }
+        async move { respond(&edge, req, peer).await }
+    };
+    crate::edge::server::serve(listener, handler, stop).await;
+    Ok(())
 }
 
 /// CloudFront's answer when a function fails (FunctionExecutionError).

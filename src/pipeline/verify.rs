@@ -331,10 +331,7 @@ async fn cognito(
     body: serde_json::Value,
 ) -> Result<serde_json::Value, String> {
     let target = format!("AWSCognitoIdentityProviderService.{action}");
-    let auth = format!(
-        "AWS4-HMAC-SHA256 Credential=shipit/20260101/{}/cognito-idp/aws4_request, SignedHeaders=host, Signature=0",
-        pool.region
-    );
+    let auth = crate::http::local_cloud_authorization("cognito-idp", &pool.region);
     let headers = [
         ("content-type", "application/x-amz-json-1.1"),
         ("x-amz-target", target.as_str()),
