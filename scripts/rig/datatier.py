@@ -53,6 +53,26 @@ def _tail(directory):
         return ""
 
 
+class PortTaken(RuntimeError):
+    """Another process took the port first: start again on another."""
+
+
+def _start(launch, what, directory, attempts=3):
+    """Starts a server with `launch(port)` on a free port, again on another if one was taken."""
+    for attempt in range(attempts):
+        port = _free_port()
+        with _log(directory) as log:
+            process = launch(port, log)
+        try:
+            _wait_listening(port, process, what, directory=directory)
+            return port, process
+        except PortTaken:
+            process.wait()
+            if attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
 def _wait_listening(port, process, what, deadline=30.0, directory=None):
     end = time.monotonic() + deadline
     while time.monotonic() < end:
@@ -61,9 +81,16 @@ def _wait_listening(port, process, what, deadline=30.0, directory=None):
                                f"{port}: {_tail(directory) if directory else ''}")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
+                pass
         except OSError:
             time.sleep(0.05)
+            continue
+        # Something listens: make sure it is this server, not another process that took the
+        # port between _free_port and the bind (the server then exits: "address in use").
+        time.sleep(0.1)
+        if process.poll() is None:
+            return
+        raise PortTaken(f"{what} could not bind 127.0.0.1:{port}")
     process.kill()
     process.wait()
     raise RuntimeError(f"{what} did not listen on 127.0.0.1:{port} within {deadline:.0f} s")
@@ -141,15 +168,14 @@ def start_postgres(master_user, master_password):
     with open(os.path.join(data, "pg_hba.conf"), "w") as f:
         f.write(f"host all {master_user} 127.0.0.1/32 scram-sha-256\n"
                 "host all all 127.0.0.1/32 trust\n")
-    port = _free_port()
-    with _log(directory) as log:
-        process = subprocess.Popen(
+    def launch(port, log):
+        return subprocess.Popen(
             [_postgres_bin("postgres"), "-D", data, "-p", str(port),
              "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={directory}",
              "-c", "fsync=off", "-c", "shared_buffers=16MB", "-c", "max_connections=40"],
             stdout=log, stderr=log, env=env, **as_postgres)
     try:
-        _wait_listening(port, process, "postgres", directory=directory)
+        port, process = _start(launch, "postgres", directory)
     except RuntimeError:
         shutil.rmtree(directory, ignore_errors=True)
         raise
@@ -202,19 +228,19 @@ def start_redis(auth_token):
                     "-CAcreateserial", "-days", "30", "-extfile", ext, "-out", cert],
                    check=True, capture_output=True)
     cert_chain = cert
-    port = _free_port()
     redis = shutil.which("redis-server")
     if not redis:
         raise RuntimeError("no redis-server: scripts/setup installs Debian's redis-server")
-    with _log(directory) as log:
-        process = subprocess.Popen(
+
+    def launch(port, log):
+        return subprocess.Popen(
             [redis, "--port", "0", "--tls-port", str(port), "--bind", "127.0.0.1",
              "--tls-cert-file", cert_chain, "--tls-key-file", key, "--tls-ca-cert-file", ca_cert,
              "--tls-auth-clients", "no", "--requirepass", auth_token, "--save", "",
              "--appendonly", "no", "--dir", directory],
             stdout=log, stderr=log)
     try:
-        _wait_listening(port, process, "redis-server", directory=directory)
+        port, process = _start(launch, "redis-server", directory)
     except RuntimeError:
         shutil.rmtree(directory, ignore_errors=True)
         raise

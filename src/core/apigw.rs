@@ -595,7 +595,7 @@ pub struct Bucket {
 impl Bucket {
     pub fn full(t: Throttle, now_ms: u64) -> Bucket {
         Bucket {
-            tokens: t.burst.max(1.0),
+            tokens: t.burst.max(0.0),
             at_ms: now_ms,
         }
     }
@@ -603,7 +603,8 @@ impl Bucket {
     /// Takes a token, or says the request is throttled (429).
     pub fn take(&mut self, t: Throttle, now_ms: u64) -> bool {
         let elapsed = now_ms.saturating_sub(self.at_ms) as f64 / 1000.0;
-        self.tokens = (self.tokens + elapsed * t.rate).min(t.burst.max(1.0));
+        // A burst under one token lets nothing through, as API Gateway does with burst 0.
+        self.tokens = (self.tokens + elapsed * t.rate).min(t.burst.max(0.0));
         self.at_ms = now_ms;
         if self.tokens >= 1.0 {
             self.tokens -= 1.0;

@@ -316,4 +316,13 @@ fn the_throttle_is_a_token_bucket() {
     assert!(!b.take(t, 500));
     assert!(b.take(t, 10_000) && b.take(t, 10_000) && b.take(t, 10_000));
     assert!(!b.take(t, 10_000), "never more than the burst");
+    let closed = Throttle {
+        rate: 10.0,
+        burst: 0.0,
+    };
+    let mut b = Bucket::full(closed, 0);
+    assert!(
+        !b.take(closed, 0) && !b.take(closed, 60_000),
+        "burst 0: every request is 429"
+    );
 }

@@ -175,3 +175,20 @@ class TheFunctionOnTheDataTier(CloudTest):
         self.assertEqual(status, 503, stores)
         self.assertTrue(stores["postgres"].startswith("error: "), stores)
         self.assertEqual(stores["redis"], "ok")
+
+
+class APortTakenFirst(CloudTest):
+    def test_a_server_whose_port_was_taken_starts_on_another(self):
+        from unittest import mock
+        self.addCleanup(datatier.stop_all)
+        taken = socket.socket()
+        self.addCleanup(taken.close)
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        ports = iter([port])
+        real = datatier._free_port
+        with mock.patch.object(datatier, "_free_port", lambda: next(ports, None) or real()):
+            server = datatier.start_redis("token")
+        self.assertNotEqual(server.port, port)
+        self.assertEqual(redis(server.port, "AUTH token", "PING"), ["+OK", "+PONG"])
