@@ -199,10 +199,8 @@ fn api_of(
     .collect();
     let log: Arc<dyn Reporter> = reporter.clone();
     shipit::edge::apigw::LocalApi::new(
-        shipit::edge::apigw::ApiSource::Stack {
-            cfn: clients.cfn(),
-            stack: stack.to_string(),
-        },
+        clients.cfn(),
+        stack,
         endpoint,
         &region,
         shipit::core::lambda::Runtimes { python },

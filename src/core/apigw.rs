@@ -264,13 +264,10 @@ impl Api {
         } else {
             "DEFAULT_4XX"
         };
-        let mut headers = vec![("content-type".to_string(), "application/json".to_string())];
-        headers.extend(self.gateway_headers.get(kind).cloned().unwrap_or_default());
-        Answer {
-            status,
-            headers,
-            body: json!({ "message": message }).to_string().into_bytes(),
-        }
+        let mut a = Answer::message(status, message);
+        a.headers
+            .extend(self.gateway_headers.get(kind).cloned().unwrap_or_default());
+        a
     }
 }
 
@@ -428,6 +425,17 @@ pub struct Answer {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+}
+
+impl Answer {
+    /// `{"message": ...}` as JSON, the shape of every answer API Gateway makes itself.
+    pub fn message(status: u16, message: &str) -> Answer {
+        Answer {
+            status,
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: json!({ "message": message }).to_string().into_bytes(),
+        }
+    }
 }
 
 /// Reads a Lambda proxy response: `statusCode`, `headers`, `multiValueHeaders`, `body`,

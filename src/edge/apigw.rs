@@ -15,7 +15,6 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use serde_json::Value;
-use tokio::net::TcpListener;
 use tokio::sync::Mutex;
 
 use crate::core::apigw::{
@@ -64,58 +63,37 @@ pub async fn read_api(
     stage: &str,
     region: &str,
 ) -> Result<Api, String> {
-    let resources = describe(
-        http,
-        endpoint,
-        &format!("/restapis/{id}/resources?embed=methods&limit=500"),
-        region,
-    )
-    .await?;
-    let authorizers = describe(
-        http,
-        endpoint,
-        &format!("/restapis/{id}/authorizers"),
-        region,
-    )
-    .await?;
-    let gateway = describe(
-        http,
-        endpoint,
-        &format!("/restapis/{id}/gatewayresponses"),
-        region,
-    )
-    .await?;
-    let stage = describe(
-        http,
-        endpoint,
-        &format!("/restapis/{id}/stages/{stage}"),
-        region,
-    )
-    .await?;
+    let mut docs = Vec::new();
+    for path in [
+        "resources?embed=methods&limit=500".to_string(),
+        "authorizers".to_string(),
+        "gatewayresponses".to_string(),
+        format!("stages/{stage}"),
+    ] {
+        docs.push(describe(http, endpoint, &format!("/restapis/{id}/{path}"), region).await?);
+    }
+    let [resources, authorizers, gateway, stage] = <[Value; 4]>::try_from(docs)
+        .map_err(|_| "the API's description is incomplete".to_string())?;
     Api::from_description(id, &resources, &authorizers, &gateway, &stage)
 }
 
 /// A user pool's signing keys: kid -> (modulus, exponent).
 type Keys = HashMap<String, (Vec<u8>, Vec<u8>)>;
 
-/// Where the API comes from.
-pub enum ApiSource {
-    /// This API.
-    Fixed(Api),
-    /// A stack's (its `ApiId` and `ApiUrl` outputs), read when a request comes and again after
-    /// [`REREAD`], so a stack deployed or changed after preview started is served as it is now.
-    Stack {
-        cfn: crate::aws::cfn::Cfn,
-        stack: String,
-    },
-}
-
-/// How long a read of a stack's API is used before it is read again.
+/// How long a read of the stack's API, or of a function, is used before it is read again: a
+/// stack deployed or changed after preview started is served as it is now, without reading the
+/// local cloud (a function's whole package) on every request.
 pub const REREAD: Duration = Duration::from_secs(2);
 
+/// A value read from the local cloud, and when.
+type Read<T> = Option<(std::time::Instant, T)>;
+
+/// A stack's API (its `ApiId` and `ApiUrl` outputs), served locally.
 pub struct LocalApi {
-    source: ApiSource,
-    current: Mutex<Option<(std::time::Instant, Option<Arc<Api>>)>>,
+    cfn: crate::aws::cfn::Cfn,
+    stack: String,
+    current: Mutex<Read<Option<Arc<Api>>>>,
+    specs: Mutex<HashMap<String, (std::time::Instant, Arc<FunctionSpec>)>>,
     endpoint: String,
     region: String,
     http: HttpClient,
@@ -138,7 +116,8 @@ fn now_ms() -> u64 {
 
 impl LocalApi {
     pub fn new(
-        source: ApiSource,
+        cfn: crate::aws::cfn::Cfn,
+        stack: &str,
         endpoint: &str,
         region: &str,
         runtimes: Runtimes,
@@ -146,8 +125,10 @@ impl LocalApi {
         log: Arc<dyn Reporter>,
     ) -> Result<LocalApi, String> {
         Ok(LocalApi {
-            source,
+            cfn,
+            stack: stack.to_string(),
             current: Mutex::new(None),
+            specs: Mutex::new(HashMap::new()),
             endpoint: endpoint.trim_end_matches('/').to_string(),
             region: region.to_string(),
             http: HttpClient::new(Duration::from_secs(10))?,
@@ -162,17 +143,17 @@ impl LocalApi {
 
     /// The API as it is now: None while the stack has none (or does not exist yet).
     async fn api(&self) -> Result<Option<Arc<Api>>, String> {
-        let (cfn, stack) = match &self.source {
-            ApiSource::Fixed(api) => return Ok(Some(Arc::new(api.clone()))),
-            ApiSource::Stack { cfn, stack } => (cfn, stack),
-        };
         let mut current = self.current.lock().await;
         if let Some((at, api)) = current.as_ref() {
             if at.elapsed() < REREAD {
                 return Ok(api.clone());
             }
         }
-        let info = cfn.describe(stack).await.map_err(|e| e.to_string())?;
+        let info = self
+            .cfn
+            .describe(&self.stack)
+            .await
+            .map_err(|e| e.to_string())?;
         let api = match info
             .as_ref()
             .and_then(|i| Some((i, i.outputs.get("ApiId")?)))
@@ -196,25 +177,20 @@ impl LocalApi {
 
     /// Answers one request (its path includes the stage: `/live/items`).
     pub async fn answer(&self, req: Request) -> Answer {
-        let api =
-            match self.api().await {
-                Ok(Some(api)) => api,
-                Ok(None) => return Answer {
-                    status: 503,
-                    headers: vec![("content-type".into(), "application/json".into())],
-                    body: br#"{"message":"the stack has no API (yet): deploy it, then ask again"}"#
-                        .to_vec(),
-                },
-                Err(e) => {
-                    self.log
-                        .warn(&format!("cannot read the API from the local cloud: {e}"));
-                    return Answer {
-                        status: 503,
-                        headers: vec![("content-type".into(), "application/json".into())],
-                        body: br#"{"message":"the local cloud did not describe the API"}"#.to_vec(),
-                    };
-                }
-            };
+        let api = match self.api().await {
+            Ok(Some(api)) => api,
+            Ok(None) => {
+                return Answer::message(
+                    503,
+                    "the stack has no API (yet): deploy it, then ask again",
+                )
+            }
+            Err(e) => {
+                self.log
+                    .warn(&format!("cannot read the API from the local cloud: {e}"));
+                return Answer::message(503, "the local cloud did not describe the API");
+            }
+        };
         self.answer_with(&api, req).await
     }
 
@@ -296,13 +272,7 @@ impl LocalApi {
                 return api.gateway_answer(500, "Internal server error");
             }
         };
-        let f = match self.function(&spec).await {
-            Ok(f) => f,
-            Err(e) => {
-                self.log.warn(&format!("{}: {e}", spec.name));
-                return api.gateway_answer(500, "Internal server error");
-            }
-        };
+        let f = self.function(&spec).await;
         let body = Bytes::from(event.to_string());
         let task = {
             let f = f.clone();
@@ -362,8 +332,24 @@ impl LocalApi {
         }
     }
 
-    /// The function as the local cloud has it now (its code may have changed).
-    async fn spec(&self, function: &str) -> Result<FunctionSpec, String> {
+    /// The function as the local cloud has it (read again after [`REREAD`]: its code or
+    /// configuration may have changed).
+    async fn spec(&self, function: &str) -> Result<Arc<FunctionSpec>, String> {
+        let mut specs = self.specs.lock().await;
+        if let Some((at, spec)) = specs.get(function) {
+            if at.elapsed() < REREAD {
+                return Ok(spec.clone());
+            }
+        }
+        let spec = Arc::new(self.read_spec(function).await?);
+        specs.insert(
+            function.to_string(),
+            (std::time::Instant::now(), spec.clone()),
+        );
+        Ok(spec)
+    }
+
+    async fn read_spec(&self, function: &str) -> Result<FunctionSpec, String> {
         let url = format!(
             "{}/_shipit/lambda/{}?region={}",
             self.endpoint,
@@ -387,14 +373,14 @@ impl LocalApi {
     /// An idle execution environment of the function, or a new one while there are fewer
     /// than [`MAX_ENVIRONMENTS`] (Lambda starts another for a concurrent request); past that,
     /// the request waits for the first.
-    async fn function(&self, spec: &FunctionSpec) -> Result<Arc<LocalFunction>, String> {
+    async fn function(&self, spec: &FunctionSpec) -> Arc<LocalFunction> {
         let mut functions = self.functions.lock().await;
         let envs = functions.entry(spec.arn.clone()).or_default();
         if let Some(idle) = envs.iter().find(|f| !f.busy()) {
-            return Ok(idle.clone());
+            return idle.clone();
         }
         if envs.len() >= MAX_ENVIRONMENTS {
-            return Ok(envs[0].clone());
+            return envs[0].clone();
         }
         let f = Arc::new(LocalFunction::new(
             self.runtimes.clone(),
@@ -402,7 +388,7 @@ impl LocalApi {
             self.aws.clone(),
         ));
         envs.push(f.clone());
-        Ok(f)
+        f
     }
 
     /// Stops every function's processes (preview's exit).
@@ -496,8 +482,6 @@ pub async fn run(
     ready: impl FnOnce(SocketAddr),
     stop: impl std::future::Future<Output = ()>,
 ) -> std::io::Result<()> {
-    let listener = TcpListener::bind(addr).await?;
-    ready(listener.local_addr()?);
     let handler = {
         let api = api.clone();
         move |req, peer| {
@@ -505,7 +489,7 @@ pub async fn run(
             async move { respond(&api, req, peer).await }
         }
     };
-    crate::edge::server::serve(listener, handler, stop).await;
+    crate::edge::server::run(addr, ready, handler, stop).await?;
     api.shutdown().await;
     Ok(())
 }
@@ -524,11 +508,7 @@ async fn respond(
         .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
         .collect();
     let answer = match Limited::new(req.into_body(), MAX_REQUEST).collect().await {
-        Err(_) => Answer {
-            status: 413,
-            headers: vec![("content-type".into(), "application/json".into())],
-            body: br#"{"message":"Request Too Long"}"#.to_vec(),
-        },
+        Err(_) => Answer::message(413, "Request Too Long"),
         Ok(body) => {
             api.answer(Request {
                 verb: verb.clone(),

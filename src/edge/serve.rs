@@ -15,7 +15,6 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
-use tokio::net::TcpListener;
 use tokio::sync::Mutex;
 
 use crate::aws::cdn::Cdn;
@@ -348,14 +347,11 @@ pub async fn run(
     ready: impl FnOnce(SocketAddr),
     stop: impl std::future::Future<Output = ()>,
 ) -> std::io::Result<()> {
-    let listener = TcpListener::bind(addr).await?;
-    ready(listener.local_addr()?);
     let handler = move |req, peer| {
         let edge = edge.clone();
         async move { respond(&edge, req, peer).await }
     };
-    crate::edge::server::serve(listener, handler, stop).await;
-    Ok(())
+    crate::edge::server::run(addr, ready, handler, stop).await
 }
 
 /// CloudFront's answer when a function fails (FunctionExecutionError).

@@ -14,6 +14,23 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
+/// Binds `addr`, tells `ready` the bound address, and serves until `stop` completes.
+pub async fn run<H, F>(
+    addr: SocketAddr,
+    ready: impl FnOnce(SocketAddr),
+    handler: H,
+    stop: impl Future<Output = ()>,
+) -> std::io::Result<()>
+where
+    H: Fn(hyper::Request<Incoming>, SocketAddr) -> F + Clone + Send + Sync + 'static,
+    F: Future<Output = hyper::Response<Full<Bytes>>> + Send + 'static,
+{
+    let listener = TcpListener::bind(addr).await?;
+    ready(listener.local_addr()?);
+    serve(listener, handler, stop).await;
+    Ok(())
+}
+
 /// Serves `listener` with `handler` (the request and the peer's address) until `stop` completes.
 pub async fn serve<H, F>(listener: TcpListener, handler: H, stop: impl Future<Output = ()>)
 where
