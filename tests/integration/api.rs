@@ -5,7 +5,7 @@
 
 use std::process::Command;
 
-use crate::support::{assert_success, cfn, cloud_endpoint, http, stack_state, World};
+use crate::support::{assert_success, cloud_endpoint, http, stack_state, World};
 
 /// A user of the pool, signed in: their ID token (through the local cloud's Cognito API).
 fn id_token(pool: &str, client: &str, email: &str) -> String {
@@ -133,17 +133,7 @@ fn the_stacks_api_answers_locally_through_its_authorizer_and_function() {
 }
 
 /// A function that crashes, or outlasts the integration: API Gateway's 502 and 504.
-const FAILING: &str = r#"Resources:
-  Role:
-    Type: AWS::IAM::Role
-    Properties:
-      AssumeRolePolicyDocument:
-        Version: "2012-10-17"
-        Statement:
-          - Effect: Allow
-            Principal: { Service: lambda.amazonaws.com }
-            Action: sts:AssumeRole
-  Fn:
+const FAILING: &str = r#"  Fn:
     Type: AWS::Lambda::Function
     Properties:
       Runtime: python3.12
@@ -197,16 +187,7 @@ fn a_crash_is_502_a_slow_function_504_and_a_bad_response_502() {
     let w = World::new("apifail");
     let name = w.stack_name();
     let _stack = w.guard_stack(&name);
-    crate::support::block(async {
-        cfn()
-            .create_stack()
-            .stack_name(&name)
-            .template_body(FAILING)
-            .capabilities(aws_sdk_cloudformation::types::Capability::CapabilityIam)
-            .send()
-            .await
-            .unwrap();
-    });
+    crate::support::create_stack_with_role(&name, FAILING);
     let edge = w.edge_with_api(&["--stack", &name]);
     let api = format!("{}/live", edge.api.clone().unwrap());
     let (status, _, body) = http("GET", &format!("{api}/ok"), &[], "");

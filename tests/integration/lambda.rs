@@ -34,17 +34,7 @@ def handler(event, context):
 fn template(name: &str) -> String {
     let code: String = CODE.lines().map(|l| format!("          {l}\n")).collect();
     format!(
-        r#"Resources:
-  Role:
-    Type: AWS::IAM::Role
-    Properties:
-      AssumeRolePolicyDocument:
-        Version: "2012-10-17"
-        Statement:
-          - Effect: Allow
-            Principal: {{ Service: lambda.amazonaws.com }}
-            Action: sts:AssumeRole
-  Fn:
+        r#"  Fn:
     Type: AWS::Lambda::Function
     Properties:
       FunctionName: {name}
@@ -81,16 +71,7 @@ fn json(o: &Outcome) -> serde_json::Value {
 fn a_function_runs_warm_and_fails_as_lambda_does() {
     let name = format!("shipit-it-fn-{}", std::process::id());
     let stack = format!("lambda-{}", std::process::id());
-    block(async {
-        cfn()
-            .create_stack()
-            .stack_name(&stack)
-            .template_body(template(&name))
-            .capabilities(aws_sdk_cloudformation::types::Capability::CapabilityIam)
-            .send()
-            .await
-            .unwrap();
-    });
+    crate::support::create_stack_with_role(&stack, &template(&name));
     let spec = spec(&name);
     assert_eq!(spec.handler, "index.handler");
     assert_eq!(spec.environment["TABLE_NAME"], "items");

@@ -695,6 +695,34 @@ impl World {
     }
 }
 
+/// Creates a stack in the local cloud directly (not through shipit) from `Resources:`, an
+/// execution role `Role` for the functions, and `rest` (more resources, then any `Outputs:`).
+pub fn create_stack_with_role(name: &str, rest: &str) {
+    let body = format!(
+        r#"Resources:
+  Role:
+    Type: AWS::IAM::Role
+    Properties:
+      AssumeRolePolicyDocument:
+        Version: "2012-10-17"
+        Statement:
+          - Effect: Allow
+            Principal: {{ Service: lambda.amazonaws.com }}
+            Action: sts:AssumeRole
+{rest}"#
+    );
+    block(async {
+        cfn()
+            .create_stack()
+            .stack_name(name)
+            .template_body(body)
+            .capabilities(aws_sdk_cloudformation::types::Capability::CapabilityIam)
+            .send()
+            .await
+            .unwrap();
+    });
+}
+
 /// The Python with the runtime interface client (scripts/setup installs it).
 pub fn lambda_python() -> String {
     let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/lambda-venv/bin/python");
