@@ -103,7 +103,7 @@ pub struct LocalApi {
     /// A function's execution environments (a busy one is not given a second request).
     functions: Mutex<HashMap<String, Vec<Arc<LocalFunction>>>>,
     buckets: std::sync::Mutex<HashMap<String, Bucket>>,
-    keys: Mutex<HashMap<String, Keys>>,
+    keys: Mutex<HashMap<String, (std::time::Instant, Keys)>>,
     log: Arc<dyn Reporter>,
 }
 
@@ -432,8 +432,12 @@ impl LocalApi {
 
     async fn key(&self, pool_arn: &str, kid: &str) -> Result<(Vec<u8>, Vec<u8>), String> {
         let mut keys = self.keys.lock().await;
-        // A key the cached set lacks may be new: read the set again (once).
-        if keys.get(pool_arn).is_some_and(|k| !k.contains_key(kid)) {
+        // A key the cached set lacks may be new: read the set again, at most every REREAD
+        // (forged tokens naming unknown keys must not make every login wait on the reads).
+        if keys
+            .get(pool_arn)
+            .is_some_and(|(at, k)| !k.contains_key(kid) && at.elapsed() >= REREAD)
+        {
             keys.remove(pool_arn);
         }
         if !keys.contains_key(pool_arn) {
@@ -466,9 +470,10 @@ impl LocalApi {
                     ))
                 })
                 .collect();
-            keys.insert(pool_arn.to_string(), parsed);
+            keys.insert(pool_arn.to_string(), (std::time::Instant::now(), parsed));
         }
         keys[pool_arn]
+            .1
             .get(kid)
             .cloned()
             .ok_or(format!("the pool publishes no key {kid:?}"))
@@ -507,7 +512,19 @@ async fn respond(
         .iter()
         .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
         .collect();
-    let answer = match Limited::new(req.into_body(), MAX_REQUEST).collect().await {
+    let announced = req
+        .headers()
+        .get("content-length")
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    // A body announced past the limit is refused before it is waited for.
+    let body = match announced {
+        Some(n) if n > MAX_REQUEST as u64 => Err(()),
+        _ => Limited::new(req.into_body(), MAX_REQUEST)
+            .collect()
+            .await
+            .map_err(|_| ()),
+    };
+    let answer = match body {
         Err(_) => Answer::message(413, "Request Too Long"),
         Ok(body) => {
             api.answer(Request {
