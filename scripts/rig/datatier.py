@@ -57,14 +57,14 @@ class PortTaken(RuntimeError):
     """Another process took the port first: start again on another."""
 
 
-def _start(launch, what, directory, attempts=3):
+def _start(launch, what, directory, ready, attempts=3):
     """Starts a server with `launch(port)` on a free port, again on another if one was taken."""
     for attempt in range(attempts):
         port = _free_port()
         with _log(directory) as log:
             process = launch(port, log)
         try:
-            _wait_listening(port, process, what, directory=directory)
+            _wait_listening(port, process, what, directory=directory, ready=ready)
             return port, process
         except PortTaken:
             process.wait()
@@ -73,10 +73,12 @@ def _start(launch, what, directory, attempts=3):
     raise AssertionError("unreachable")
 
 
-def _wait_listening(port, process, what, deadline=30.0, directory=None):
+def _wait_listening(port, process, what, deadline=30.0, directory=None, ready=None):
     end = time.monotonic() + deadline
     while time.monotonic() < end:
         if process.poll() is not None:
+            if "in use" in _tail(directory):
+                raise PortTaken(f"{what} could not bind 127.0.0.1:{port}")
             raise RuntimeError(f"{what} exited with {process.returncode} before listening on "
                                f"{port}: {_tail(directory) if directory else ''}")
         try:
@@ -85,12 +87,11 @@ def _wait_listening(port, process, what, deadline=30.0, directory=None):
         except OSError:
             time.sleep(0.05)
             continue
-        # Something listens: make sure it is this server, not another process that took the
-        # port between _free_port and the bind (the server then exits: "address in use").
-        time.sleep(0.1)
-        if process.poll() is None:
+        # Something listens: it is this server only once the server says it is ready (it
+        # says so after its bind); another process may have taken the port first.
+        if ready and ready in _tail(directory):
             return
-        raise PortTaken(f"{what} could not bind 127.0.0.1:{port}")
+        time.sleep(0.05)
     process.kill()
     process.wait()
     raise RuntimeError(f"{what} did not listen on 127.0.0.1:{port} within {deadline:.0f} s")
@@ -175,7 +176,8 @@ def start_postgres(master_user, master_password):
              "-c", "fsync=off", "-c", "shared_buffers=16MB", "-c", "max_connections=40"],
             stdout=log, stderr=log, env=env, **as_postgres)
     try:
-        port, process = _start(launch, "postgres", directory)
+        port, process = _start(launch, "postgres", directory,
+                               "database system is ready to accept connections")
     except RuntimeError:
         shutil.rmtree(directory, ignore_errors=True)
         raise
@@ -240,7 +242,8 @@ def start_redis(auth_token):
              "--appendonly", "no", "--dir", directory],
             stdout=log, stderr=log)
     try:
-        port, process = _start(launch, "redis-server", directory)
+        port, process = _start(launch, "redis-server", directory,
+                               "Ready to accept connections")
     except RuntimeError:
         shutil.rmtree(directory, ignore_errors=True)
         raise
