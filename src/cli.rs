@@ -292,6 +292,10 @@ pub struct TargetArgs {
     /// Key prefix inside the bucket, e.g. `site/`.
     #[arg(long, env = "SHIPIT_PREFIX")]
     pub prefix: Option<String>,
+    /// The API's function code (a directory; `[api] source`): packaged, with its
+    /// requirements.txt vendored for Lambda, and shipped with the stack.
+    #[arg(long, env = "SHIPIT_API_SOURCE", value_name = "DIR")]
+    pub api_source: Option<PathBuf>,
     /// Deploy a directory that has no index.html at its root.
     #[arg(long)]
     pub allow_missing_index: bool,

@@ -53,6 +53,49 @@ pub struct FileConfig {
     pub lock: LockConfig,
     #[serde(default)]
     pub aws: AwsConfig,
+    #[serde(default)]
+    pub api: ApiConfig,
+}
+
+/// `[api]`: the API's function code, packaged and shipped with the stack.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiConfig {
+    /// The directory of the function's code (a `requirements.txt` there is vendored).
+    pub source: Option<PathBuf>,
+    pub handler: Option<String>,
+    pub runtime: Option<String>,
+    pub architecture: Option<String>,
+}
+
+/// The API settings when a source is given (flag or file); runtime, architecture and handler
+/// checked before any request.
+pub fn api_settings(flag: Option<&Path>, file: &ApiConfig) -> Result<Option<ApiSettings>> {
+    let Some(source) = flag.map(Path::to_path_buf).or(file.source.clone()) else {
+        return Ok(None);
+    };
+    let api = ApiSettings {
+        source,
+        handler: file
+            .handler
+            .clone()
+            .unwrap_or_else(|| DEFAULT_API_HANDLER.into()),
+        runtime: file
+            .runtime
+            .clone()
+            .unwrap_or_else(|| DEFAULT_API_RUNTIME.into()),
+        architecture: file
+            .architecture
+            .clone()
+            .unwrap_or_else(|| DEFAULT_API_ARCHITECTURE.into()),
+    };
+    let invalid = |message: String| Error::Config {
+        message: format!("[api]: {message}"),
+        hint: Some("see the README's API section for the keys of [api]".into()),
+    };
+    crate::core::package::pip_target(&api.runtime, &api.architecture).map_err(invalid)?;
+    crate::core::package::handler_files(&api.handler).map_err(invalid)?;
+    Ok(Some(api))
 }
 
 /// `[aws]`: how long a request to AWS may take before it is retried, then failed.
@@ -342,6 +385,13 @@ pub fn settings(
 ) -> Result<Settings> {
     let stack = stack_settings(&target.stack, &file.stack)?;
     let site = site_target(target.bucket.clone().or(file.bucket.clone()), stack)?;
+    let api = api_settings(target.api_source.as_deref(), &file.api)?;
+    if api.is_some() && site.stack().is_none() {
+        return Err(Error::Config {
+            message: "the API's code ([api] source, --api-source) ships with a stack, and none is named".into(),
+            hint: Some("name the stack (--stack, [stack] name): its artifacts bucket and function take the code".into()),
+        });
+    }
     build(
         global,
         Run {
@@ -358,6 +408,7 @@ pub fn settings(
             lock_wait: target.lock_wait,
             include_source_maps: target.include_source_maps,
             concurrency,
+            api,
         },
         file,
         env,
@@ -388,6 +439,7 @@ pub fn rollback_settings(
             lock_wait: args.lock_wait,
             include_source_maps: false,
             concurrency: None,
+            api: None,
         },
         file,
         env,
@@ -508,6 +560,7 @@ struct Run {
     lock_wait: Option<u64>,
     include_source_maps: bool,
     concurrency: Option<usize>,
+    api: Option<ApiSettings>,
 }
 
 fn build(
@@ -571,6 +624,7 @@ fn build(
         )));
     }
     Ok(Settings {
+        api: target.api,
         dir: target.dir.clone(),
         target: target.site,
         prefix,

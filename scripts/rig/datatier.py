@@ -10,13 +10,16 @@ instance starts Debian's PostgreSQL (the master user's password is the managed s
 creating the replication group starts Debian's redis-server (TLS only, its certificate signed
 by the local cloud's own CA, which functions run by shipit trust, and the AUTH token the
 template gives); their endpoints become 127.0.0.1 and the
-server's port. Deleting the resource stops the server; so does stop_all() (the local cloud's
-exit). What a real PostgreSQL cannot check is taken on trust: any user other than the master
-user is accepted without a password (IAM authentication tokens), and stack/README.md lists it.
+server's port. PostgreSQL is TLS only, as RDS is with rds.force_ssl (the default from version
+15), and has RDS's `rds_iam` role. Deleting the resource stops the server; so does stop_all()
+(the local cloud's exit). What a real PostgreSQL cannot check is taken on trust: a member of
+`rds_iam` is accepted with any password (on RDS, an IAM authentication token, which only AWS
+can check), and stack/README.md lists it.
 Without the variable nothing starts, and the endpoints stay moto's made-up names.
 """
 import os
 import pwd
+import secrets
 import shutil
 import signal
 import socket
@@ -145,34 +148,44 @@ def _register(server):
 
 
 def start_postgres(master_user, master_password):
-    """A fresh cluster on a free loopback port: the master user with its password (SCRAM),
-    every other user trusted (the stand-in for IAM authentication)."""
+    """A fresh cluster on a free loopback port, TLS only (a certificate for 127.0.0.1 signed by
+    the local cloud's CA): the master user with its password (SCRAM), and members of `rds_iam`
+    trusted (the stand-in for IAM authentication)."""
     directory = tempfile.mkdtemp(prefix="shipit-rds-")
     data = os.path.join(directory, "data")
     account, as_postgres = _as_postgres_user()
-    if account:
-        os.chown(directory, account.pw_uid, account.pw_gid)
+    cert, key = _server_certificate(directory)
     pwfile = os.path.join(directory, "pw")
     with open(pwfile, "w") as f:
         f.write(master_password)
     if account:
-        os.chown(pwfile, account.pw_uid, account.pw_gid)
+        for path in (directory, pwfile, cert, key):
+            os.chown(path, account.pw_uid, account.pw_gid)
     env = dict(os.environ, LC_ALL="C.UTF-8")
     made = subprocess.run([_postgres_bin("initdb"), "-D", data, "-U", master_user,
                            "--pwfile", pwfile, "--auth-local", "scram-sha-256",
                            "--auth-host", "scram-sha-256", "-E", "UTF8", "--no-sync"],
                           capture_output=True, env=env, **as_postgres)
-    os.remove(pwfile)
     if made.returncode != 0:
         shutil.rmtree(directory, ignore_errors=True)
         raise RuntimeError(f"initdb failed: {made.stderr.decode(errors='replace')[-2000:]}")
+    # RDS's role for IAM authentication, made before any client can connect.
+    made = subprocess.run([_postgres_bin("postgres"), "--single", "-D", data, "postgres"],
+                          input=b"CREATE ROLE rds_iam;\n", capture_output=True, env=env,
+                          **as_postgres)
+    os.remove(pwfile)
+    if made.returncode != 0:
+        shutil.rmtree(directory, ignore_errors=True)
+        raise RuntimeError(f"creating rds_iam failed: {made.stderr.decode(errors='replace')[-2000:]}")
     with open(os.path.join(data, "pg_hba.conf"), "w") as f:
-        f.write(f"host all {master_user} 127.0.0.1/32 scram-sha-256\n"
-                "host all all 127.0.0.1/32 trust\n")
+        f.write(f"local all {master_user} scram-sha-256\n"
+                f"hostssl all {master_user} 127.0.0.1/32 scram-sha-256\n"
+                "hostssl all +rds_iam 127.0.0.1/32 trust\n")
     def launch(port, log):
         return subprocess.Popen(
             [_postgres_bin("postgres"), "-D", data, "-p", str(port),
              "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={directory}",
+             "-c", "ssl=on", "-c", f"ssl_cert_file={cert}", "-c", f"ssl_key_file={key}",
              "-c", "fsync=off", "-c", "shared_buffers=16MB", "-c", "max_connections=40"],
             stdout=log, stderr=log, env=env, **as_postgres)
     try:
@@ -204,6 +217,23 @@ def ca():
         return _ca["cert"], _ca["key"]
 
 
+def _server_certificate(directory):
+    """A certificate for 127.0.0.1 (and localhost) signed by the local cloud's CA, with its
+    key (mode 0600), in `directory`. Returns (certificate path, key path)."""
+    cert, key = os.path.join(directory, "cert.pem"), os.path.join(directory, "key.pem")
+    request, ext = os.path.join(directory, "cert.csr"), os.path.join(directory, "ext.cnf")
+    ca_cert, ca_key = ca()
+    subprocess.run(["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
+                    "-keyout", key, "-out", request], check=True, capture_output=True)
+    with open(ext, "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    subprocess.run(["openssl", "x509", "-req", "-in", request, "-CA", ca_cert, "-CAkey", ca_key,
+                    "-set_serial", str(secrets.randbits(63)), "-days", "30", "-extfile", ext, "-out", cert],
+                   check=True, capture_output=True)
+    os.chmod(key, 0o600)
+    return cert, key
+
+
 def trusted():
     """The PEM certificates a function must trust to reach the data tier (none until a server
     needed one)."""
@@ -218,18 +248,8 @@ def start_redis(auth_token):
     """redis-server on a free loopback port, TLS only (a certificate for 127.0.0.1 signed by
     the local cloud's CA), requiring the AUTH token."""
     directory = tempfile.mkdtemp(prefix="shipit-cache-")
-    cert, key = os.path.join(directory, "cert.pem"), os.path.join(directory, "key.pem")
-    request = os.path.join(directory, "cert.csr")
-    ca_cert, ca_key = ca()
-    subprocess.run(["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
-                    "-keyout", key, "-out", request], check=True, capture_output=True)
-    ext = os.path.join(directory, "ext.cnf")
-    with open(ext, "w") as f:
-        f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
-    subprocess.run(["openssl", "x509", "-req", "-in", request, "-CA", ca_cert, "-CAkey", ca_key,
-                    "-CAcreateserial", "-days", "30", "-extfile", ext, "-out", cert],
-                   check=True, capture_output=True)
-    cert_chain = cert
+    cert_chain, key = _server_certificate(directory)
+    ca_cert, _ = ca()
     redis = shutil.which("redis-server")
     if not redis:
         raise RuntimeError("no redis-server: scripts/setup installs Debian's redis-server")

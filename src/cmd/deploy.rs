@@ -12,9 +12,9 @@ use shipit::core::summary::{human_bytes, Summary};
 use shipit::error::Result;
 use shipit::output::stdout;
 use shipit::output::term::Terminal;
-use shipit::pipeline::deploy;
 use shipit::pipeline::finish::{finish, Finish};
-use shipit::pipeline::provision::{self, Ensured};
+use shipit::pipeline::provision::Ensured;
+use shipit::pipeline::{api, deploy};
 use shipit::ports::Reporter;
 
 use super::{job_summary, site_bucket, unlock, Clients};
@@ -36,11 +36,19 @@ pub(crate) async fn run(
         reporter,
     )
     .await?;
-    let (bucket, ensured) = match &settings.target {
-        SiteTarget::Bucket(b) => (b.clone(), None),
+    // The package is built before anything changes: a bad one stops the deploy here.
+    let package = match &settings.api {
+        Some(api) => Some(shipit::pipeline::package::build(api, reporter).await?),
+        None => None,
+    };
+    let code = settings.api.as_ref().zip(package.as_ref());
+    let (bucket, ensured, shipped) = match &settings.target {
+        SiteTarget::Bucket(b) => (b.clone(), None, None),
         SiteTarget::Stack(stack) => {
-            let e = provision::ensure(&clients.cfn(), stack, reporter).await?;
-            (site_bucket(&e.stack, &e.outputs)?, Some(e))
+            let store_for = |b: &str| clients.store(b, "");
+            let (e, shipped) =
+                api::ensure(&clients.cfn(), &store_for, stack, code, reporter).await?;
+            (site_bucket(&e.stack, &e.outputs)?, Some(e), shipped)
         }
     };
     if settings.cdn.distribution_id.is_none() {
@@ -103,7 +111,7 @@ pub(crate) async fn run(
         stdout::json(
             true,
             "deploy",
-            json!({ "stack": ensured, "summary": summary, "verify": verified }),
+            json!({ "stack": ensured, "api": shipped, "summary": summary, "verify": verified }),
         );
     }
     Ok(())

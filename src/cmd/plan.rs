@@ -11,8 +11,8 @@ use shipit::core::summary::human_bytes;
 use shipit::error::Result;
 use shipit::output::stdout;
 use shipit::output::term::Terminal;
-use shipit::pipeline::deploy;
 use shipit::pipeline::provision::{self, Preview};
+use shipit::pipeline::{api, deploy};
 use shipit::ports::Reporter;
 
 use super::Clients;
@@ -37,7 +37,27 @@ pub(crate) async fn run(
     let bucket = match &settings.target {
         SiteTarget::Bucket(b) => b.clone(),
         SiteTarget::Stack(stack) => {
-            let p = provision::preview(&clients.cfn(), stack).await?;
+            let cfn = clients.cfn();
+            let info = cfn.describe(&stack.name).await?;
+            let package = match &settings.api {
+                Some(api) => Some(shipit::pipeline::package::build(api, reporter).await?),
+                None => None,
+            };
+            if let Some(p) = &package {
+                let live = info.as_ref().and_then(|i| i.parameters.get("ApiCodeKey"));
+                reporter.info(&format!(
+                    "{}: {}",
+                    api::describe(p),
+                    if live == Some(&p.key) {
+                        "the stack runs it already"
+                    } else {
+                        "new: deploy uploads it and points the function at it"
+                    }
+                ));
+            }
+            let code = settings.api.as_ref().zip(package.as_ref());
+            let stack = &api::settings_for(stack, info.as_ref(), code)?;
+            let p = provision::preview(&cfn, stack).await?;
             print_preview(&p, cli.global.json, reporter);
             match p.outputs.get("SiteBucketName").cloned() {
                 Some(bucket) => {

@@ -128,7 +128,24 @@ pub struct Settings {
     /// Which content-hashed assets the prune spares for earlier releases.
     pub retention: Retention,
     pub lock: LockSettings,
+    /// The API's code to package and ship with the stack (`[api]`, `--api-source`).
+    pub api: Option<ApiSettings>,
 }
+
+/// The API's function code: where its source is and how Lambda runs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiSettings {
+    pub source: PathBuf,
+    /// `module.function`, as Lambda's Python runtime reads it.
+    pub handler: String,
+    pub runtime: String,
+    /// `x86_64` or `arm64`.
+    pub architecture: String,
+}
+
+pub const DEFAULT_API_HANDLER: &str = "handler.handler";
+pub const DEFAULT_API_RUNTIME: &str = "python3.12";
+pub const DEFAULT_API_ARCHITECTURE: &str = "x86_64";
 
 /// A deployed site to read (releases, unlock, verify): where it is and how to reach AWS.
 #[derive(Debug, Clone)]

@@ -375,7 +375,12 @@ mod tests {
             "/stack/parameters.json"
         )))
         .unwrap();
-        let mut names: Vec<&str> = t.parameters.iter().map(|p| p.name.as_str()).collect();
+        let mut names: Vec<&str> = t
+            .parameters
+            .iter()
+            .map(|p| p.name.as_str())
+            .filter(|n| !crate::core::package::CODE_PARAMETERS.contains(n))
+            .collect();
         names.sort();
         let listed: Vec<&str> = file.keys().map(String::as_str).collect();
         assert_eq!(listed, names);

@@ -2,11 +2,13 @@
 //! deploy lock, the stack, verification's requests. Decisions are the core's; AWS is reached
 //! only through the interfaces in `ports`.
 
+pub mod api;
 pub mod deploy;
 pub mod finish;
 pub mod init;
 pub mod invalidate;
 pub mod lock;
+pub mod package;
 pub mod provision;
 pub mod records;
 pub mod scan;
@@ -17,3 +19,6 @@ mod tests;
 
 #[cfg(test)]
 mod provision_tests;
+
+#[cfg(test)]
+mod api_tests;

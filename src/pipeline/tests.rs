@@ -105,6 +105,7 @@ fn settings(dir: &Path) -> Settings {
             ttl: Duration::from_secs(60),
             wait: Duration::from_secs(0),
         },
+        api: None,
     }
 }
 

@@ -216,3 +216,168 @@ fn a_crash_is_502_a_slow_function_504_and_a_bad_response_502() {
     assert_eq!((status, body.as_str()), (200, "fine"));
     drop(edge);
 }
+
+/// Copies site-example/api (the example API's code and requirements) into `dir`.
+fn example_api(dir: &std::path::Path) -> String {
+    let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("site-example/api");
+    std::fs::create_dir_all(dir).unwrap();
+    for f in ["handler.py", "requirements.txt"] {
+        std::fs::copy(source.join(f), dir.join(f)).unwrap();
+    }
+    dir.to_str().unwrap().to_string()
+}
+
+fn sha256_hex(data: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[test]
+fn the_apis_own_code_ships_once_and_a_change_ships_again() {
+    let w = World::new("apicode");
+    w.write("index.html", "<!doctype html><title>api code</title>");
+    let name = w.stack_name();
+    let _stack = w.guard_stack(&name);
+    let source = example_api(&w.site().join("../api-src"));
+    let deploy = |extra: &[&str]| {
+        let mut args = vec!["--parameter", "EnableDataTier=false", "--no-verify"];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["--api-source", &source, "--json"]);
+        let out = w.run_stack("deploy", &name, &args);
+        assert_success(&out);
+        json(&crate::support::stdout(&out))
+    };
+
+    // A new stack: created with its artifacts bucket, then given the package.
+    let first = deploy(&[]);
+    assert_eq!(first["stack"]["action"], "created");
+    assert_eq!(first["api"]["uploaded"], true);
+    let key = first["api"]["package"]["key"].as_str().unwrap().to_string();
+    let state = stack_state(&name).unwrap();
+    assert_eq!(state.parameters["ApiCodeKey"], key);
+    assert_eq!(state.parameters["ApiHandler"], "handler.handler");
+    // The object is the package its key names, with the vendored drivers in it.
+    let bucket = &state.outputs["ArtifactsBucketName"];
+    let zip = w.get_from(bucket, &key);
+    assert_eq!(key, format!("api/{}.zip", sha256_hex(&zip)));
+    let listing = String::from_utf8_lossy(&zip).to_string();
+    for inside in ["handler.py", "pg8000/native.py", "redis/client.py"] {
+        assert!(listing.contains(inside), "{inside} not in the package");
+    }
+
+    // The local API runs that code: its list answers with X-Cache (the built-in one has none).
+    let outputs = state.outputs.clone();
+    let edge = w.edge_with_api(&["--stack", &name]);
+    let api = format!("{}/live", edge.api.clone().unwrap());
+    let token = id_token(
+        &outputs["UserPoolId"],
+        &outputs["UserPoolClientId"],
+        "code@example.com",
+    );
+    let auth = [("authorization", token.as_str())];
+    let (status, headers, body) = http("GET", &format!("{api}/items"), &auth, "");
+    assert_eq!((status, body.as_str()), (200, "[]"));
+    assert_eq!(headers["x-cache"], "off", "no Redis without the data tier");
+    let (status, _, body) = http("GET", &format!("{api}/health/deep"), &auth, "");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(json(&body)["stores"]["postgres"], "not configured");
+
+    // Unchanged code: no upload, no change set.
+    w.cfn_actions();
+    let again = deploy(&[]);
+    assert_eq!(again["api"]["uploaded"], false);
+    assert_eq!(again["stack"]["action"], "unchanged");
+    assert_eq!(again["stack"]["change_set"], false);
+    assert!(!w.cfn_actions().iter().any(|a| a == "CreateChangeSet"));
+
+    // A changed line: a new package, a change set that modifies the function, the new code live.
+    let handler = std::path::Path::new(&source).join("handler.py");
+    let code = std::fs::read_to_string(&handler).unwrap();
+    let changed = code.replace(
+        r#"return reply(200, {"ok": True}) if method == "GET""#,
+        r#"return reply(200, {"ok": True, "v": 2}) if method == "GET""#,
+    );
+    assert_ne!(code, changed);
+    std::fs::write(&handler, changed).unwrap();
+    let second = deploy(&[]);
+    assert_eq!(second["api"]["uploaded"], true);
+    assert_ne!(second["api"]["package"]["key"], key.as_str());
+    assert_eq!(second["stack"]["action"], "updated");
+    let changes = second["stack"]["changes"].as_array().unwrap();
+    assert!(
+        changes
+            .iter()
+            .any(|c| c["logical_id"] == "ApiFunction" && c["action"] == "Modify"),
+        "{changes:?}"
+    );
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let (status, _, body) = http("GET", &format!("{api}/health"), &[], "");
+        if status == 200 && json(&body)["v"] == 2 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < until,
+            "old code still answers: {body}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    drop(edge);
+
+    // A site-only deploy keeps the code the stack runs.
+    let out = w.run_stack(
+        "deploy",
+        &name,
+        &["--parameter", "EnableDataTier=false", "--no-verify"],
+    );
+    assert_success(&out);
+    assert_eq!(
+        stack_state(&name).unwrap().parameters["ApiCodeKey"],
+        second["api"]["package"]["key"].as_str().unwrap()
+    );
+}
+
+#[test]
+fn a_bad_api_source_fails_before_anything_changes() {
+    let w = World::new("apibad");
+    w.write("index.html", "<!doctype html><title>bad</title>");
+    let name = w.stack_name();
+    let dir = w.site().join("../api-bad");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("app.py"), "def handler(e, c): return {}\n").unwrap();
+    let dir = dir.to_str().unwrap();
+    for (extra, said) in [
+        (
+            vec!["--api-source", dir],
+            "handler handler.handler has no file",
+        ),
+        (vec!["--api-source", "/no/such/dir"], "not a directory"),
+    ] {
+        let out = w.run_stack("deploy", &name, &extra);
+        assert!(!out.status.success());
+        assert!(
+            crate::support::stderr(&out).contains(said),
+            "{}",
+            crate::support::stderr(&out)
+        );
+        assert!(stack_state(&name).is_none(), "nothing was created");
+    }
+    std::fs::write(
+        std::path::Path::new(dir).join("requirements.txt"),
+        "no-such-package-shipit==0.0.1\n",
+    )
+    .unwrap();
+    std::fs::write(
+        std::path::Path::new(dir).join("handler.py"),
+        "def handler(e, c): return {}\n",
+    )
+    .unwrap();
+    let out = w.run_stack("deploy", &name, &["--api-source", dir]);
+    assert!(!out.status.success());
+    let err = crate::support::stderr(&out);
+    assert!(err.contains("pip could not vendor"), "{err}");
+    assert!(stack_state(&name).is_none(), "nothing was created");
+}

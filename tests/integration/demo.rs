@@ -1,6 +1,6 @@
 //! The README's main job, as a test: `scripts/demo` starts its own local cloud and edge,
-//! deploys site-example with the whole stack, verifies it, redeploys (nothing to do) and
-//! destroys it.
+//! deploys site-example with the whole stack, verifies it, ships the example API's own code
+//! (verified through real PostgreSQL and Redis), redeploys (nothing to do) and destroys it.
 
 use std::process::Command;
 
@@ -40,6 +40,19 @@ fn the_main_job_deploys_site_example_and_verifies_it() {
     assert!(
         stderr.contains("unchanged without a change set"),
         "{stderr}"
+    );
+    // The example API's own code, shipped: every store answered it, PostgreSQL and Redis too.
+    assert!(
+        stderr.contains("database user shipit_app of stack"),
+        "{stderr}"
+    );
+    let shipped = stderr
+        .lines()
+        .find(|l| l.starts_with("API code: api/"))
+        .unwrap_or_else(|| panic!("no shipped API code:\n{stderr}"));
+    assert!(
+        shipped.ends_with("dynamodb, s3, postgres, redis"),
+        "{shipped}"
     );
     assert!(
         stderr.contains(&format!("==> stack {stack} deleted")),

@@ -1,4 +1,5 @@
-"""stack/shipit.yaml's API function (ApiFunction, Code.ZipFile), run as Lambda would run it, in moto.
+"""stack/shipit.yaml's built-in API function (ApiFunction's Code.ZipFile, what the stack runs
+until shipit deploys code of its own from [api]), run as Lambda would run it, in moto.
 
 GET /health answers without a network call; /health/deep and /items need the Cognito sub claim;
 an item is its owner's alone (someone else's is a 404, like a missing one); every answer carries
@@ -46,8 +47,11 @@ _CfnLoader.add_multi_constructor("!", _short_form)
 
 
 def handler_code():
+    """The built-in example: Code is !If [HasApiCode, <the package shipit uploaded>, ZipFile]."""
     template = yaml.load(TEMPLATE.read_text(), Loader=_CfnLoader)
-    return template["Resources"]["ApiFunction"]["Properties"]["Code"]["ZipFile"]
+    condition, _packaged, builtin = template["Resources"]["ApiFunction"]["Properties"]["Code"]
+    assert condition == "HasApiCode", condition
+    return builtin["ZipFile"]
 
 
 def event(method, path, sub=None, body=None):

@@ -3,6 +3,8 @@ replication group made by a stack are real servers on loopback, reachable the wa
 reaches them (the master secret's password, TLS with the AUTH token), and gone with the stack."""
 import json
 import os
+import tempfile
+import shutil
 import socket
 import ssl
 import subprocess
@@ -45,11 +47,20 @@ Outputs:
 """
 
 
-def psql(port, user, password, sql):
-    return subprocess.run(
-        ["psql", "-h", "127.0.0.1", "-p", str(port), "-U", user, "-d", "postgres", "-Atc", sql],
-        capture_output=True, text=True, timeout=20,
-        env=dict(os.environ, PGPASSWORD=password, PGCONNECT_TIMEOUT="5"))
+def psql(port, user, password, sql, sslmode="verify-full"):
+    """psql checking the server's certificate as a function does (the local cloud's CA)."""
+    directory = tempfile.mkdtemp()
+    try:
+        root = os.path.join(directory, "root.pem")
+        with open(root, "w") as f:
+            f.write("".join(datatier.trusted()))
+        return subprocess.run(
+            ["psql", "-h", "127.0.0.1", "-p", str(port), "-U", user, "-d", "postgres", "-Atc", sql],
+            capture_output=True, text=True, timeout=20,
+            env=dict(os.environ, PGPASSWORD=password, PGCONNECT_TIMEOUT="5",
+                     PGSSLMODE=sslmode, PGSSLROOTCERT=root))
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def redis(port, *commands):
@@ -87,11 +98,19 @@ class DataTier(CloudTest):
         wrong = psql(db_port, "shipit", "not-the-password", "select 1")
         self.assertNotEqual(wrong.returncode, 0)
         self.assertIn("password authentication failed", wrong.stderr)
-        # The application user (IAM authentication on AWS) is taken on trust.
-        made = psql(db_port, "shipit", secret["password"], "create user shipit_app")
+        # TLS only, as RDS with rds.force_ssl.
+        plain = psql(db_port, "shipit", secret["password"], "select 1", sslmode="disable")
+        self.assertNotEqual(plain.returncode, 0)
+        self.assertIn("no encryption", plain.stderr)
+        # A member of rds_iam (IAM authentication on AWS) is taken on trust; no one else is.
+        made = psql(db_port, "shipit", secret["password"],
+                    "create user shipit_app; create user outsider; grant rds_iam to shipit_app")
         self.assertEqual(made.returncode, 0, made.stderr)
         app = psql(db_port, "shipit_app", "an-iam-token", "select current_user")
         self.assertEqual(app.stdout.strip(), "shipit_app", app.stderr)
+        outsider = psql(db_port, "outsider", "an-iam-token", "select 1")
+        self.assertNotEqual(outsider.returncode, 0)
+        self.assertIn("no pg_hba.conf entry", outsider.stderr)
 
         token = self.client("secretsmanager").get_secret_value(
             SecretId=out["Token"])["SecretString"]

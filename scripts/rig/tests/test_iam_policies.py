@@ -42,6 +42,8 @@ FUNCTION_ROLE = f"arn:aws:iam::{ACCOUNT}:role/{STACK}-ApiFunctionRole-Q1W2E3R4T5
 OTHER_ROLE = f"arn:aws:iam::{ACCOUNT}:role/payroll-admin"
 SITE = f"arn:aws:s3:::{STACK}-sitebucket-1a2b3c4d5e6f"
 APP_DATA = f"arn:aws:s3:::{STACK}-appdatabucket-9z8y7x6w5v4u"
+ARTIFACTS = f"arn:aws:s3:::{STACK}-artifactsbucket-5t4r3e2w1q0p"
+PACKAGE = ARTIFACTS + "/api/" + "ab" * 32 + ".zip"
 OTHER_BUCKET = "arn:aws:s3:::payroll-exports"
 DISTRIBUTION = f"arn:aws:cloudfront::{ACCOUNT}:distribution/E2EXAMPLE0SITE"
 FUNCTION = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{STACK}-ApiFunction-Z9X8C7V6B5N4"
@@ -527,6 +529,16 @@ class InfrastructureRole(PolicyTest):
                   ("s3:PutObject", SITE + "/index.html", {}, ALLOW, "a stack change is followed by a sync")]
         self.check(self.policies, cases)
 
+    def test_ships_the_apis_packages_and_nothing_else_there(self):
+        self.check(self.policies, [
+            ("s3:ListBucket", ARTIFACTS, {}, ALLOW, "is the package there already"),
+            ("s3:PutObject", PACKAGE, {}, ALLOW, "upload the package"),
+            ("s3:PutObject", ARTIFACTS + "/other/x", {}, IMPLICIT, "only under api/"),
+            ("s3:PutObject", f"arn:aws:s3:::other-artifactsbucket-x/api/p.zip", {}, IMPLICIT, "another stack's"),
+            ("s3:DeleteObjectVersion", PACKAGE, {}, ALLOW, "destroy empties the artifacts bucket"),
+            ("s3:PutObject", APP_DATA + "/api/p.zip", {}, IMPLICIT, "not the app data"),
+        ])
+
 
 class ServiceRole(PolicyTest):
     """What CloudFormation may do with the stack's templates: the stack's resources, and roles
@@ -647,6 +659,14 @@ class ServiceRole(PolicyTest):
              IMPLICIT, "another stack's secret"),
             ("s3:PutBucketPolicy", OTHER_BUCKET, {}, IMPLICIT, "another bucket"),
             ("lambda:UpdateFunctionCode", OTHER_FUNCTION, {}, IMPLICIT, "another function"),
+            ("s3:PutObject", PACKAGE, {}, IMPLICIT, "never writes a package"),
+        ])
+
+    def test_lambda_reads_the_package_with_cloudformations_rights(self):
+        self.check(self.policies, [
+            ("s3:GetObject", PACKAGE, {}, ALLOW, "Lambda fetches the code as the caller"),
+            ("s3:GetObject", ARTIFACTS + "/other", {}, IMPLICIT, "only packages"),
+            ("s3:GetObject", SITE + "/index.html", {}, IMPLICIT, "not the site"),
         ])
 
 

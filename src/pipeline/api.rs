@@ -1,0 +1,204 @@
+//! Shipping the API's code with the stack: the package goes to the stack's artifacts bucket
+//! under its content-addressed key (once: a key already there is not uploaded again), and the
+//! stack's `ApiCode*` parameters point the function at it, so a code change is a change set
+//! entry and unchanged code is no change at all. A new stack has no artifacts bucket yet: it is
+//! ensured first with the template's built-in function, then updated with the code. A deploy
+//! without `[api]` keeps the code the stack runs.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::core::headers::Headers;
+use crate::core::package::{Package, CODE_PARAMETERS, KEY_PREFIX};
+use crate::core::settings::{ApiSettings, StackSettings};
+use crate::core::stack::StackInfo;
+use crate::core::summary::human_bytes;
+use crate::error::{Error, Result};
+use crate::pipeline::provision::{self, Ensured};
+use crate::ports::{ObjectStore, Reporter, StackService};
+
+/// The stack output naming the artifacts bucket.
+pub const ARTIFACTS_OUTPUT: &str = "ArtifactsBucketName";
+
+/// What shipping the code did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Shipped {
+    pub package: Package,
+    pub bucket: String,
+    /// False when the bucket already had this package.
+    pub uploaded: bool,
+}
+
+/// The parameters that run `package` as `api` describes.
+pub fn code_parameters(api: &ApiSettings, package: &Package) -> BTreeMap<String, String> {
+    let values = [
+        package.key.clone(),
+        api.handler.clone(),
+        api.runtime.clone(),
+        api.architecture.clone(),
+    ];
+    CODE_PARAMETERS
+        .iter()
+        .map(|k| k.to_string())
+        .zip(values)
+        .collect()
+}
+
+/// `s` with the code's parameters; refused when they were also given by hand (`--parameter`,
+/// `[stack] parameters`), which would say two things about one function.
+pub fn with_code(s: &StackSettings, code: BTreeMap<String, String>) -> Result<StackSettings> {
+    if let Some(k) = CODE_PARAMETERS
+        .iter()
+        .find(|k| s.parameters.contains_key(**k))
+    {
+        return Err(Error::config_hint(
+            format!("the stack parameter {k} is set by hand, and [api] sets it from the package"),
+            format!(
+                "remove {k} from the parameters, or leave [api] out to manage the code yourself"
+            ),
+        ));
+    }
+    let mut s = s.clone();
+    s.parameters.extend(code);
+    Ok(s)
+}
+
+/// `s` keeping the code the stack runs now (its `ApiCode*` parameters as deployed), for a
+/// deploy without `[api]`: the template's defaults would put back the built-in function.
+pub fn keeping_live_code(s: &StackSettings, info: Option<&StackInfo>) -> StackSettings {
+    let mut s = s.clone();
+    let live = info.map(|i| &i.parameters);
+    if let Some(live) = live.filter(|p| p.get("ApiCodeKey").is_some_and(|k| !k.is_empty())) {
+        for k in CODE_PARAMETERS {
+            if let (Some(v), false) = (live.get(k), s.parameters.contains_key(k)) {
+                s.parameters.insert(k.to_string(), v.clone());
+            }
+        }
+    }
+    s
+}
+
+/// The stack settings a deploy uses: with the package's code, or keeping the live code.
+pub fn settings_for(
+    s: &StackSettings,
+    info: Option<&StackInfo>,
+    code: Option<(&ApiSettings, &Package)>,
+) -> Result<StackSettings> {
+    match code {
+        Some((api, package)) => with_code(s, code_parameters(api, package)),
+        None => Ok(keeping_live_code(s, info)),
+    }
+}
+
+/// One line on the package: its hash, files and sizes.
+pub fn describe(package: &Package) -> String {
+    format!(
+        "api: package {} ({} files, {} zipped, {} unzipped)",
+        &package.sha256[..12],
+        package.files,
+        human_bytes(package.zipped_bytes),
+        human_bytes(package.unzipped_bytes)
+    )
+}
+
+/// Ensures the stack, with the API's code when there is a package: uploads it to the artifacts
+/// bucket (`store_for` opens a bucket) and points the function at it.
+pub async fn ensure(
+    cfn: &dyn StackService,
+    store_for: &(dyn Fn(&str) -> Arc<dyn ObjectStore> + Sync),
+    s: &StackSettings,
+    code: Option<(&ApiSettings, &Package)>,
+    reporter: &dyn Reporter,
+) -> Result<(Ensured, Option<Shipped>)> {
+    let info = cfn.describe(&s.name).await?;
+    let coded = settings_for(s, info.as_ref(), code)?;
+    let Some((_, package)) = code else {
+        return Ok((provision::ensure(cfn, &coded, reporter).await?, None));
+    };
+    let live_bucket = info
+        .as_ref()
+        .and_then(|i| i.outputs.get(ARTIFACTS_OUTPUT).cloned());
+    let (bucket, first) = match live_bucket {
+        Some(b) => (b, None),
+        None => {
+            reporter.info(
+                "the stack has no artifacts bucket yet: ensuring it first (with the template's built-in function), then the code",
+            );
+            let first =
+                provision::ensure(cfn, &keeping_live_code(s, info.as_ref()), reporter).await?;
+            let bucket = first.outputs.get(ARTIFACTS_OUTPUT).cloned().ok_or_else(|| {
+                Error::config_hint(
+                    format!(
+                        "stack {} has no artifacts bucket (no {ARTIFACTS_OUTPUT} output), so it cannot take the API's code",
+                        s.name
+                    ),
+                    "set EnableApi=true (the default) in the stack's parameters, or leave [api] out",
+                )
+            })?;
+            (bucket, Some(first))
+        }
+    };
+    let uploaded = upload(store_for(&bucket).as_ref(), package, reporter).await?;
+    let mut ensured = provision::ensure(cfn, &coded, reporter).await?;
+    if let Some(first) = first {
+        // What a user sees is one deploy: a stack created, then given its code.
+        ensured.action = first.action;
+        let mut changes = first.changes;
+        changes.append(&mut ensured.changes);
+        ensured.changes = changes;
+        ensured.change_set = true;
+    }
+    Ok((
+        ensured,
+        Some(Shipped {
+            package: package.clone(),
+            bucket,
+            uploaded,
+        }),
+    ))
+}
+
+/// Puts the package at its key unless the bucket has it; true when it was uploaded.
+async fn upload(
+    store: &dyn ObjectStore,
+    package: &Package,
+    reporter: &dyn Reporter,
+) -> Result<bool> {
+    let name = package.key.trim_start_matches(KEY_PREFIX);
+    let present = store
+        .list_dir(KEY_PREFIX, "list the API's packages")
+        .await?
+        .iter()
+        .any(|k| k == name);
+    let what = describe(package);
+    if present {
+        reporter.info(&format!("{what}: already in the artifacts bucket"));
+        return Ok(false);
+    }
+    let file = tempfile::NamedTempFile::new().map_err(|e| {
+        Error::input(
+            format!("cannot write the API's package to a temporary file: {e}"),
+            std::env::temp_dir(),
+            None,
+        )
+    })?;
+    std::fs::write(file.path(), &package.zip).map_err(|e| {
+        Error::input(
+            format!("cannot write the API's package: {e}"),
+            file.path(),
+            None,
+        )
+    })?;
+    let headers = Headers {
+        content_type: "application/zip".into(),
+        cache_control: String::new(),
+    };
+    let md5 = crate::core::files::Md5(md5::compute(&package.zip).0);
+    store
+        .put_file(&package.key, file.path(), &headers, &md5)
+        .await?;
+    reporter.info(&format!("{what}: uploaded to {}", store.bucket()));
+    Ok(true)
+}
