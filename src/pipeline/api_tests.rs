@@ -2,29 +2,16 @@
 //! artifacts bucket first, then the code; unchanged code is no upload and no change set; a
 //! failed upload changes no stack; a deploy without `[api]` keeps the live code.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use crate::core::package::{build, Entry, Package};
-use crate::core::settings::{ApiSettings, StackSettings};
+use crate::core::settings::ApiSettings;
 use crate::core::stack::StackInfo;
 use crate::pipeline::api::{ensure, keeping_live_code, with_code};
+use crate::pipeline::test_support::{block_on, stack_settings};
 use crate::ports::memory::{Lines, MemoryStack, MemoryStore, Op};
 use crate::ports::{ObjectStore, StackService};
-
-fn settings() -> StackSettings {
-    StackSettings {
-        name: "site".into(),
-        template: None,
-        parameters: BTreeMap::new(),
-        allow_replace: false,
-        recreate: false,
-        timeout: Duration::from_secs(5),
-        role_arn: None,
-    }
-}
 
 fn api() -> ApiSettings {
     ApiSettings {
@@ -42,14 +29,6 @@ fn package(code: &str) -> Package {
         executable: false,
     }])
     .unwrap()
-}
-
-fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(f)
 }
 
 struct World {
@@ -81,7 +60,7 @@ impl World {
         block_on(ensure(
             &self.cfn,
             &store_for,
-            &settings(),
+            &stack_settings(),
             code.map(|p| (&a, p)),
             &Lines::default(),
         ))
@@ -184,7 +163,7 @@ fn live_code_kept_only_when_there_is_some_and_never_over_a_given_value() {
         .collect(),
         ..StackInfo::default()
     };
-    let kept = keeping_live_code(&settings(), Some(&live("api/x.zip")));
+    let kept = keeping_live_code(&stack_settings(), Some(&live("api/x.zip")));
     assert_eq!(kept.parameters["ApiCodeKey"], "api/x.zip");
     assert_eq!(kept.parameters["ApiHandler"], "app.run");
     assert!(
@@ -192,10 +171,10 @@ fn live_code_kept_only_when_there_is_some_and_never_over_a_given_value() {
         "only the code's"
     );
     for info in [None, Some(live(""))] {
-        let s = keeping_live_code(&settings(), info.as_ref());
+        let s = keeping_live_code(&stack_settings(), info.as_ref());
         assert!(s.parameters.is_empty(), "{:?}", s.parameters);
     }
-    let mut mine = settings();
+    let mut mine = stack_settings();
     mine.parameters
         .insert("ApiRuntime".into(), "python3.14".into());
     let kept = keeping_live_code(&mine, Some(&live("api/x.zip")));
@@ -204,13 +183,13 @@ fn live_code_kept_only_when_there_is_some_and_never_over_a_given_value() {
 
 #[test]
 fn code_parameters_set_by_hand_and_by_api_are_refused() {
-    let mut s = settings();
+    let mut s = stack_settings();
     s.parameters.insert("ApiHandler".into(), "x.y".into());
     let p = package("x");
     let e = with_code(&s, crate::pipeline::api::code_parameters(&api(), &p)).unwrap_err();
     assert!(e.to_string().contains("ApiHandler"), "{e}");
     let ok = with_code(
-        &settings(),
+        &stack_settings(),
         crate::pipeline::api::code_parameters(&api(), &p),
     )
     .unwrap();

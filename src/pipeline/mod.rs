@@ -15,6 +15,9 @@ pub mod scan;
 pub mod verify;
 
 #[cfg(test)]
+mod test_support;
+
+#[cfg(test)]
 mod tests;
 
 #[cfg(test)]

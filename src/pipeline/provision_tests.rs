@@ -2,34 +2,11 @@
 //! decision says, no change set for an unchanged stack, stateful replacements refused before
 //! anything executes, a failed create explained and recreated only when asked.
 
-use std::collections::BTreeMap;
-use std::time::Duration;
-
-use crate::core::settings::StackSettings;
 use crate::core::stack::Change;
 use crate::error::Error;
 use crate::pipeline::provision::ensure;
+use crate::pipeline::test_support::{block_on, stack_settings};
 use crate::ports::memory::{Lines, MemoryStack};
-
-fn settings() -> StackSettings {
-    StackSettings {
-        name: "site".into(),
-        template: None,
-        parameters: BTreeMap::new(),
-        allow_replace: false,
-        recreate: false,
-        timeout: Duration::from_secs(5),
-        role_arn: None,
-    }
-}
-
-fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(f)
-}
 
 fn executed(cfn: &MemoryStack) -> usize {
     cfn.calls()
@@ -41,7 +18,7 @@ fn executed(cfn: &MemoryStack) -> usize {
 #[test]
 fn a_missing_stack_is_created_protected_and_its_outputs_returned() {
     let cfn = MemoryStack::with_outputs(&[("SiteBucketName", "site-bucket")]);
-    let e = block_on(ensure(&cfn, &settings(), &Lines::default())).unwrap();
+    let e = block_on(ensure(&cfn, &stack_settings(), &Lines::default())).unwrap();
     assert_eq!(e.action, "created");
     assert_eq!(e.outputs["SiteBucketName"], "site-bucket");
     assert_eq!(cfn.status("site").as_deref(), Some("CREATE_COMPLETE"));
@@ -53,9 +30,9 @@ fn a_missing_stack_is_created_protected_and_its_outputs_returned() {
 #[test]
 fn an_unchanged_stack_costs_one_describe_and_no_change_set() {
     let cfn = MemoryStack::with_outputs(&[("SiteBucketName", "b")]);
-    block_on(ensure(&cfn, &settings(), &Lines::default())).unwrap();
+    block_on(ensure(&cfn, &stack_settings(), &Lines::default())).unwrap();
     let before = cfn.calls().len();
-    let e = block_on(ensure(&cfn, &settings(), &Lines::default())).unwrap();
+    let e = block_on(ensure(&cfn, &stack_settings(), &Lines::default())).unwrap();
     assert_eq!((e.action, e.change_set), ("unchanged", false));
     assert_eq!(
         cfn.calls()[before..],
@@ -66,11 +43,11 @@ fn an_unchanged_stack_costs_one_describe_and_no_change_set() {
 #[test]
 fn the_content_role_deploys_an_unchanged_stack_and_names_the_role_a_change_needs() {
     let cfn = MemoryStack::with_outputs(&[("SiteBucketName", "b")]);
-    block_on(ensure(&cfn, &settings(), &Lines::default())).unwrap();
+    block_on(ensure(&cfn, &stack_settings(), &Lines::default())).unwrap();
     cfn.read_only();
-    let e = block_on(ensure(&cfn, &settings(), &Lines::default())).unwrap();
+    let e = block_on(ensure(&cfn, &stack_settings(), &Lines::default())).unwrap();
     assert_eq!(e.action, "unchanged");
-    let mut s = settings();
+    let mut s = stack_settings();
     s.parameters
         .insert("PriceClass".into(), "PriceClass_All".into());
     let err = block_on(ensure(&cfn, &s, &Lines::default())).unwrap_err();
@@ -127,8 +104,8 @@ fn only_a_refusal_is_explained_as_a_stack_change_needing_the_infrastructure_role
 #[test]
 fn a_parameter_change_updates_through_a_change_set() {
     let cfn = MemoryStack::with_outputs(&[("SiteBucketName", "b")]);
-    block_on(ensure(&cfn, &settings(), &Lines::default())).unwrap();
-    let mut s = settings();
+    block_on(ensure(&cfn, &stack_settings(), &Lines::default())).unwrap();
+    let mut s = stack_settings();
     s.parameters
         .insert("PriceClass".into(), "PriceClass_All".into());
     let e = block_on(ensure(&cfn, &s, &Lines::default())).unwrap();
@@ -139,14 +116,14 @@ fn a_parameter_change_updates_through_a_change_set() {
 #[test]
 fn replacing_a_stateful_resource_is_refused_unless_allowed() {
     let cfn = MemoryStack::with_outputs(&[("SiteBucketName", "b")]);
-    block_on(ensure(&cfn, &settings(), &Lines::default())).unwrap();
+    block_on(ensure(&cfn, &stack_settings(), &Lines::default())).unwrap();
     let replace = Change {
         logical_id: "Table".into(),
         kind: "AWS::DynamoDB::Table".into(),
         action: "Modify".into(),
         replacement: Some("True".into()),
     };
-    let mut s = settings();
+    let mut s = stack_settings();
     s.parameters
         .insert("PriceClass".into(), "PriceClass_All".into());
     cfn.next_changes(vec![replace.clone()]);
@@ -171,7 +148,7 @@ fn stuck_statuses_are_explained_and_nothing_is_attempted() {
     ] {
         let cfn = MemoryStack::default();
         cfn.seed("site", status, Some("a resource failed"));
-        let err = block_on(ensure(&cfn, &settings(), &Lines::default())).unwrap_err();
+        let err = block_on(ensure(&cfn, &stack_settings(), &Lines::default())).unwrap_err();
         assert!(matches!(err, Error::Stack { .. }), "{status}: {err}");
         assert!(err.to_string().contains(status), "{err}");
         assert!(
@@ -187,19 +164,19 @@ fn stuck_statuses_are_explained_and_nothing_is_attempted() {
 fn a_failed_create_is_explained_then_recreated_only_with_recreate() {
     let cfn = MemoryStack::with_outputs(&[("SiteBucketName", "b")]);
     cfn.fail_next_execution("SiteBucket", "Bucket name already taken");
-    let err = block_on(ensure(&cfn, &settings(), &Lines::default())).unwrap_err();
+    let err = block_on(ensure(&cfn, &stack_settings(), &Lines::default())).unwrap_err();
     assert!(
         err.to_string().contains("Bucket name already taken"),
         "{err}"
     );
     assert_eq!(cfn.status("site").as_deref(), Some("ROLLBACK_COMPLETE"));
-    let err = block_on(ensure(&cfn, &settings(), &Lines::default())).unwrap_err();
+    let err = block_on(ensure(&cfn, &stack_settings(), &Lines::default())).unwrap_err();
     assert!(
         err.hint().unwrap().contains("--recreate"),
         "{:?}",
         err.hint()
     );
-    let mut s = settings();
+    let mut s = stack_settings();
     s.recreate = true;
     let e = block_on(ensure(&cfn, &s, &Lines::default())).unwrap();
     assert_eq!(e.action, "created");

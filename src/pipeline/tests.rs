@@ -17,6 +17,7 @@ use crate::error::{Error, Result};
 use crate::pipeline::deploy::{self, Started};
 use crate::pipeline::finish::{finish, Finish};
 use crate::pipeline::records;
+use crate::pipeline::test_support::block_on;
 use crate::ports::memory::{Lines, MemoryCdn, MemoryStore, Op};
 use crate::ports::ObjectStore;
 
@@ -161,14 +162,6 @@ async fn run_checked(
     finish(s, f, written, &reporter)
         .await
         .map(|(summary, _)| summary)
-}
-
-fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(f)
 }
 
 /// What the bucket serves: key -> body, shipit's state left out.

@@ -241,7 +241,8 @@ fn the_apis_own_code_ships_once_and_a_change_ships_again() {
     w.write("index.html", "<!doctype html><title>api code</title>");
     let name = w.stack_name();
     let _stack = w.guard_stack(&name);
-    let source = example_api(&w.site().join("../api-src"));
+    let api_dir = tempfile::tempdir().unwrap();
+    let source = example_api(api_dir.path());
     let deploy = |extra: &[&str]| {
         let mut args = vec!["--parameter", "EnableDataTier=false", "--no-verify"];
         args.extend_from_slice(extra);
@@ -345,8 +346,8 @@ fn a_bad_api_source_fails_before_anything_changes() {
     let w = World::new("apibad");
     w.write("index.html", "<!doctype html><title>bad</title>");
     let name = w.stack_name();
-    let dir = w.site().join("../api-bad");
-    std::fs::create_dir_all(&dir).unwrap();
+    let api_dir = tempfile::tempdir().unwrap();
+    let dir = api_dir.path().to_path_buf();
     std::fs::write(dir.join("app.py"), "def handler(e, c): return {}\n").unwrap();
     let dir = dir.to_str().unwrap();
     for (extra, said) in [

@@ -274,7 +274,8 @@ fn every_api_answer_names_the_sites_origin() {
             "{id}"
         );
     }
-    let code = resource(&t, "ApiFunction")["Properties"]["Code"]["ZipFile"]
+    // The built-in example: Code is !If [HasApiCode, <the package>, {ZipFile: ...}].
+    let code = resource(&t, "ApiFunction")["Properties"]["Code"][2]["ZipFile"]
         .as_str()
         .unwrap();
     assert!(code.contains("ALLOWED_ORIGIN") && code.contains("Access-Control-Allow-Origin"));

@@ -60,6 +60,19 @@ def event(method, path, sub=None, body=None):
     return {"httpMethod": method, "path": path, "body": body, "requestContext": context}
 
 
+def make_stores(test):
+    """The items table (with the template's owner index) and the app-data bucket."""
+    test.client("dynamodb").create_table(
+        TableName=TABLE, BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                              {"AttributeName": "owner", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        GlobalSecondaryIndexes=[{
+            "IndexName": INDEX, "KeySchema": [{"AttributeName": "owner", "KeyType": "HASH"}],
+            "Projection": {"ProjectionType": "ALL"}}])
+    test.client("s3").create_bucket(Bucket=BUCKET)
+
+
 @contextlib.contextmanager
 def offline():
     """Record (and refuse) any socket connection or AWS API call; yields the list of attempts."""
@@ -92,15 +105,7 @@ class ApiHandler(CloudTest):
         self.addCleanup(env.stop)
         os.environ.pop("AWS_PROFILE", None)  # patch.dict puts it back
         self.ddb = self.client("dynamodb")
-        self.ddb.create_table(
-            TableName=TABLE, BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
-                                  {"AttributeName": "owner", "AttributeType": "S"}],
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-            GlobalSecondaryIndexes=[{
-                "IndexName": INDEX, "KeySchema": [{"AttributeName": "owner", "KeyType": "HASH"}],
-                "Projection": {"ProjectionType": "ALL"}}])
-        self.client("s3").create_bucket(Bucket=BUCKET)
+        make_stores(self)
         # Every AWS call the handler makes: (service, operation, params, client config).
         self.calls = []
         real = botocore.client.BaseClient._make_api_call

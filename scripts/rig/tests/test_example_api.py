@@ -18,61 +18,13 @@ from unittest import mock
 
 from rig import datatier
 from rig.tests.support import REGION, CloudTest
-from rig.tests.test_api_handler import ALICE, BOB, INDEX, ORIGIN, TABLE, event, offline
+from rig.tests.test_api_handler import (ALICE, BOB, BUCKET, INDEX, ORIGIN, TABLE, event,
+                                        make_stores, offline)
 
 ROOT = Path(__file__).resolve().parents[3]
 API = ROOT / "site-example" / "api"
 _modules = itertools.count(1)
 
-STORES = """
-Parameters:
-  Token: {Type: String, NoEcho: true}
-Resources:
-  Db:
-    Type: AWS::RDS::DBInstance
-    Properties:
-      DBInstanceIdentifier: db1
-      Engine: postgres
-      DBInstanceClass: db.t4g.micro
-      MasterUsername: shipit
-      ManageMasterUserPassword: true
-      AllocatedStorage: "20"
-  Cache:
-    Type: AWS::ElastiCache::ReplicationGroup
-    Properties:
-      ReplicationGroupDescription: cache
-      Engine: redis
-      CacheNodeType: cache.t4g.micro
-      NumCacheClusters: 1
-      TransitEncryptionEnabled: true
-      AuthToken: !Ref Token
-  TokenSecret:
-    Type: AWS::SecretsManager::Secret
-    Properties: {SecretString: !Ref Token}
-  Table:
-    Type: AWS::DynamoDB::Table
-    Properties:
-      TableName: items
-      BillingMode: PAY_PER_REQUEST
-      AttributeDefinitions:
-        - {AttributeName: pk, AttributeType: S}
-        - {AttributeName: owner, AttributeType: S}
-      KeySchema: [{AttributeName: pk, KeyType: HASH}]
-      GlobalSecondaryIndexes:
-        - IndexName: owner-index
-          KeySchema: [{AttributeName: owner, KeyType: HASH}]
-          Projection: {ProjectionType: ALL}
-  Bucket:
-    Type: AWS::S3::Bucket
-    Properties: {BucketName: app-data}
-Outputs:
-  DbHost: {Value: !GetAtt Db.Endpoint.Address}
-  DbPort: {Value: !GetAtt Db.Endpoint.Port}
-  DbSecret: {Value: !GetAtt Db.MasterUserSecret.SecretArn}
-  RedisHost: {Value: !GetAtt Cache.PrimaryEndPoint.Address}
-  RedisPort: {Value: !GetAtt Cache.PrimaryEndPoint.Port}
-  TokenSecret: {Value: !Ref TokenSecret}
-"""
 
 
 def vendored():
@@ -100,8 +52,11 @@ class ExampleApi(CloudTest):
         path = mock.patch.object(sys, "path", [vendored(), *sys.path])
         path.start()
         self.addCleanup(path.stop)
-        self.deploy("s", STORES, {"Token": "an-auth-token-of-32-characters-at-least"})
+        # The data tier's servers, as test_datatier makes them; the table and bucket directly.
+        from rig.tests.test_datatier import TEMPLATE
+        self.deploy("s", TEMPLATE)
         out = self.outputs("s")
+        make_stores(self)
         master = json.loads(self.client("secretsmanager").get_secret_value(
             SecretId=out["DbSecret"])["SecretString"])
         # The one-time step the README gives for AWS: the application user, an IAM user.
@@ -117,10 +72,10 @@ class ExampleApi(CloudTest):
         env = mock.patch.dict(os.environ, {
             "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION,
             "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-            "TABLE_NAME": TABLE, "OWNER_INDEX": INDEX, "APP_BUCKET": "app-data",
+            "TABLE_NAME": TABLE, "OWNER_INDEX": INDEX, "APP_BUCKET": BUCKET,
             "DB_HOST": out["DbHost"], "DB_PORT": out["DbPort"], "DB_USER": "shipit_app",
             "REDIS_HOST": out["RedisHost"], "REDIS_PORT": out["RedisPort"],
-            "REDIS_SECRET_ARN": out["TokenSecret"], "ALLOWED_ORIGIN": ORIGIN,
+            "REDIS_SECRET_ARN": out["Token"], "ALLOWED_ORIGIN": ORIGIN,
             "SSL_CERT_FILE": bundle})
         env.start()
         self.addCleanup(env.stop)
