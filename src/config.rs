@@ -392,6 +392,15 @@ pub fn settings(
             hint: Some("name the stack (--stack, [stack] name): its artifacts bucket and function take the code".into()),
         });
     }
+    let no_api = site
+        .stack()
+        .is_some_and(|s| s.parameters.get("EnableApi").map(String::as_str) == Some("false"));
+    if api.is_some() && no_api {
+        return Err(Error::config_hint(
+            "the API's code ([api] source, --api-source) is given, and the stack's EnableApi is false: it has no function to run it",
+            "remove EnableApi=false, or leave [api] out",
+        ));
+    }
     build(
         global,
         Run {

@@ -72,6 +72,17 @@ def redis_client():
                        ssl=True, socket_timeout=TIMEOUT, socket_connect_timeout=TIMEOUT)
 
 
+def ping_redis():
+    """PING; a refused AUTH drops the kept client, so a rotated token is read again."""
+    import redis
+
+    try:
+        redis_client().ping()
+    except redis.exceptions.AuthenticationError:
+        redis_client.cache_clear()
+        raise
+
+
 def check(var, use):
     """"ok", "not configured" (the stack has no such store) or what went wrong; never raises."""
     if not env(var):
@@ -79,8 +90,9 @@ def check(var, use):
     try:
         use(env(var))
         return "ok"
-    except Exception as e:
-        return f"error: {type(e).__name__}: {str(e)[:160]}"
+    except Exception as e:  # the details (hosts, ARNs) go to the log, not to the caller
+        print(f"health: {var}: {type(e).__name__}: {e}", flush=True)
+        return f"error: {type(e).__name__}"
 
 
 def deep():
@@ -88,7 +100,7 @@ def deep():
         "dynamodb": check("TABLE_NAME", lambda t: aws("dynamodb").describe_table(TableName=t)),
         "s3": check("APP_BUCKET", lambda b: aws("s3").list_objects_v2(Bucket=b, MaxKeys=1)),
         "postgres": check("DB_HOST", lambda _: postgres_query("SELECT 1")),
-        "redis": check("REDIS_HOST", lambda _: redis_client().ping()),
+        "redis": check("REDIS_HOST", lambda _: ping_redis()),
     }
     ok = all(v in ("ok", "not configured") for v in stores.values())
     return reply(200 if ok else 503, {"ok": ok, "stores": stores})

@@ -56,6 +56,20 @@ pub fn is_packaged(relative: &str) -> bool {
     true
 }
 
+/// Whether a file pip vendored belongs in the package: not what ties the install to the machine
+/// that ran pip (console scripts in `bin/` carry its interpreter's path, `RECORD` their hashes,
+/// `direct_url.json` a local path), not bytecode caches. Dot-directories stay: some wheels keep
+/// their shared libraries in `pkg/.libs/`.
+pub fn is_vendored(relative: &str) -> bool {
+    let parts: Vec<&str> = relative.split('/').collect();
+    let last = parts.last().copied().unwrap_or("");
+    let in_dist_info = parts.len() == 2 && parts[0].ends_with(".dist-info");
+    !(parts[0] == "bin"
+        || parts.contains(&"__pycache__")
+        || last.ends_with(".pyc")
+        || (in_dist_info && matches!(last, "RECORD" | "direct_url.json")))
+}
+
 /// The runtimes shipit packages: those Lambda still creates functions with (the template's
 /// `ApiRuntime` allows the same).
 pub const RUNTIMES: &[&str] = &["python3.12", "python3.13", "python3.14"];

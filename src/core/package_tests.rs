@@ -162,6 +162,23 @@ fn what_the_package_leaves_out() {
 }
 
 #[test]
+fn what_is_kept_of_what_pip_vendored() {
+    for (path, kept) in [
+        ("redis/client.py", true),
+        ("numpy/.libs/libopenblas.so", true),
+        ("pg8000-1.31.6.dist-info/METADATA", true),
+        ("pg8000-1.31.6.dist-info/RECORD", false),
+        ("pg8000-1.31.6.dist-info/direct_url.json", false),
+        ("bin/normalizer", false),
+        ("redis/__pycache__/client.cpython-312.pyc", false),
+        ("pkg/RECORD", true),
+        ("binary/x.py", true),
+    ] {
+        assert_eq!(is_vendored(path), kept, "{path}");
+    }
+}
+
+#[test]
 fn pip_targets() {
     assert_eq!(
         pip_target("python3.12", "x86_64").unwrap(),

@@ -30,9 +30,9 @@ pub async fn build(api: &ApiSettings, reporter: &dyn Reporter) -> Result<Package
     let requirements = source.join("requirements.txt");
     if requirements.is_file() {
         let vendored = vendor(api, &requirements, reporter).await?;
-        entries.extend(read_tree(&vendored)?);
+        entries.extend(read_tree(&vendored, package::is_vendored)?);
     }
-    let own = read_tree(source)?;
+    let own = read_tree(source, package::is_packaged)?;
     let wanted = package::handler_files(&api.handler).map_err(Error::config)?;
     if !own.iter().any(|e| wanted.contains(&e.name)) {
         return Err(Error::input(
@@ -55,13 +55,26 @@ pub async fn build(api: &ApiSettings, reporter: &dyn Reporter) -> Result<Package
     })
 }
 
-/// Every packaged file under `root`, named relative to it with '/'.
-fn read_tree(root: &Path) -> Result<Vec<Entry>> {
+/// Every file under `root` that `keep` selects (by its name relative to `root`, '/'-separated;
+/// a directory it leaves out is not entered). A symbolic link is packaged as the file it names
+/// when that file is inside the source; a link out of it, to a directory, or to nothing is
+/// refused. Stops as soon as the files pass Lambda's unzipped limit.
+fn read_tree(root: &Path, keep: fn(&str) -> bool) -> Result<Vec<Entry>> {
+    let relative = |path: &Path| -> Option<String> {
+        let rel = path.strip_prefix(root).ok()?;
+        rel.to_str()
+            .map(|s| s.replace(std::path::MAIN_SEPARATOR, "/"))
+    };
+    let inside = std::fs::canonicalize(root)
+        .map_err(|e| Error::input(format!("cannot read the API's source: {e}"), root, None))?;
     let mut out = Vec::new();
-    for entry in walkdir::WalkDir::new(root)
-        .follow_links(true)
+    let mut total = 0u64;
+    let walk = walkdir::WalkDir::new(root)
         .sort_by_file_name()
-    {
+        .into_iter()
+        // Not-UTF-8 names are kept here so they are refused below by name.
+        .filter_entry(|e| e.depth() == 0 || relative(e.path()).map_or(true, |r| keep(&r)));
+    for entry in walk {
         let entry = entry.map_err(|e| {
             Error::input(
                 format!("cannot read the API's source: {e}"),
@@ -69,45 +82,63 @@ fn read_tree(root: &Path) -> Result<Vec<Entry>> {
                 None,
             )
         })?;
-        if !entry.file_type().is_file() {
+        if entry.file_type().is_dir() {
             continue;
         }
-        let relative = entry.path().strip_prefix(root).unwrap_or(entry.path());
-        let Some(name) = relative
-            .to_str()
-            .map(|s| s.replace(std::path::MAIN_SEPARATOR, "/"))
-        else {
+        let path = entry.path();
+        let Some(name) = relative(path) else {
             return Err(Error::input(
                 "a file name in the API's source is not UTF-8 (a zip entry must be)",
-                entry.path(),
+                path,
                 Some("rename the file"),
             ));
         };
-        if !package::is_packaged(&name) {
-            continue;
+        let mut file = path.to_path_buf();
+        if entry.file_type().is_symlink() {
+            let target = std::fs::canonicalize(path).ok().filter(|t| t.is_file());
+            file = match target {
+                Some(t) if t.starts_with(&inside) => t,
+                _ => {
+                    return Err(Error::input(
+                        "a symbolic link in the API's source names no file inside it (shipit packages a link only to a file in the source)",
+                        path,
+                        Some("copy what it names into the source directory, or remove the link"),
+                    ))
+                }
+            };
         }
-        let data = std::fs::read(entry.path())
-            .map_err(|e| Error::input(format!("cannot read {name}: {e}"), entry.path(), None))?;
+        let meta = std::fs::metadata(&file)
+            .map_err(|e| Error::input(format!("cannot read {name}: {e}"), path, None))?;
+        total += meta.len();
+        if total > package::UNZIPPED_LIMIT {
+            return Err(Error::input(
+                format!(
+                    "the API's files pass Lambda's unzipped limit of {} bytes (250 MB) at {name}",
+                    package::UNZIPPED_LIMIT
+                ),
+                root,
+                Some("leave large files out of the API's directory, or trim its requirements"),
+            ));
+        }
+        let data = std::fs::read(&file)
+            .map_err(|e| Error::input(format!("cannot read {name}: {e}"), path, None))?;
         out.push(Entry {
             name,
             data,
-            executable: is_executable(&entry),
+            executable: is_executable(&meta),
         });
     }
     Ok(out)
 }
 
 #[cfg(unix)]
-fn is_executable(entry: &walkdir::DirEntry) -> bool {
+fn is_executable(meta: &std::fs::Metadata) -> bool {
     use std::os::unix::fs::PermissionsExt;
-    entry
-        .metadata()
-        .map(|m| m.permissions().mode() & 0o111 != 0)
-        .unwrap_or(false)
+    meta.permissions().mode() & 0o111 != 0
 }
 
 #[cfg(not(unix))]
-fn is_executable(_: &walkdir::DirEntry) -> bool {
+fn is_executable(_: &std::fs::Metadata) -> bool {
     false
 }
 
@@ -157,6 +188,7 @@ async fn vendor(
             Some("set SHIPIT_CACHE_DIR to a writable directory"),
         )
     })?;
+    sweep_abandoned(&root);
     let work = root.join(format!("{}.tmp-{}", &key[..32], std::process::id()));
     let _ = std::fs::remove_dir_all(&work);
     reporter.stage(&format!(
@@ -184,46 +216,68 @@ async fn vendor(
     .stdin(std::process::Stdio::null())
     .kill_on_drop(true);
     let ran = tokio::time::timeout(PIP_TIMEOUT, pip.output()).await;
-    let failed = |message: String| {
+    let failed = |message: String, hint: &str| {
         let _ = std::fs::remove_dir_all(&work);
-        Error::input(
-            message,
-            requirements,
-            Some("pip installs wheels only, for Lambda's platform: pin versions that publish a wheel (pure Python, or manylinux2014 for the architecture)"),
-        )
+        Error::input(message, requirements, Some(hint))
     };
+    const RETRY: &str = "check the network to the package index and run the deploy again";
     let out = match ran {
         Err(_) => {
-            return Err(failed(format!(
-                "pip did not finish within {} s",
-                PIP_TIMEOUT.as_secs()
-            )))
+            return Err(failed(
+                format!("pip did not finish within {} s", PIP_TIMEOUT.as_secs()),
+                RETRY,
+            ))
         }
         Ok(Err(e)) => {
-            return Err(failed(format!(
-                "cannot run {python} -m pip: {e} (set SHIPIT_PYTHON to a Python with pip)"
-            )))
+            return Err(failed(
+                format!("cannot run {python} -m pip: {e}"),
+                "install Python 3 with pip, or set SHIPIT_PYTHON to one",
+            ))
         }
         Ok(Ok(out)) => out,
     };
     if !out.status.success() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         let tail: Vec<&str> = stderr.lines().rev().take(8).collect();
-        return Err(failed(format!(
-            "pip could not vendor the requirements ({}): {}",
-            out.status,
-            tail.into_iter().rev().collect::<Vec<_>>().join(" | ")
-        )));
+        return Err(failed(
+            format!(
+                "pip could not vendor the requirements ({}): {}",
+                out.status,
+                tail.into_iter().rev().collect::<Vec<_>>().join(" | ")
+            ),
+            "pip installs wheels only, for Lambda's platform: pin versions that publish a wheel (pure Python, or manylinux2014 for the architecture)",
+        ));
     }
     // Another run may have finished the same directory first: theirs is as good as ours.
     if std::fs::rename(&work, &done).is_err() && done.is_dir() {
         let _ = std::fs::remove_dir_all(&work);
     }
     if !done.is_dir() {
-        return Err(failed(format!(
-            "cannot keep the vendored requirements in {}",
-            done.display()
-        )));
+        return Err(failed(
+            format!(
+                "cannot keep the vendored requirements in {}",
+                done.display()
+            ),
+            "set SHIPIT_CACHE_DIR to a writable directory",
+        ));
     }
     Ok(done)
+}
+
+/// Removes what an interrupted pip run left (`*.tmp-PID` over an hour old).
+fn sweep_abandoned(root: &Path) {
+    let Ok(dir) = std::fs::read_dir(root) else {
+        return;
+    };
+    for e in dir.flatten() {
+        let old = e
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > Duration::from_secs(3600));
+        if old && e.file_name().to_string_lossy().contains(".tmp-") {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
 }

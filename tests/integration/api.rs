@@ -366,6 +366,26 @@ fn a_bad_api_source_fails_before_anything_changes() {
         );
         assert!(stack_state(&name).is_none(), "nothing was created");
     }
+    // A link out of the source (credentials, say) is refused, not packaged.
+    std::fs::write(std::path::Path::new(dir).join("handler.py"), "x = 1\n").unwrap();
+    std::os::unix::fs::symlink("/etc/hostname", std::path::Path::new(dir).join("creds")).unwrap();
+    let out = w.run_stack("deploy", &name, &["--api-source", dir]);
+    assert!(!out.status.success());
+    let err = crate::support::stderr(&out);
+    assert!(
+        err.contains("symbolic link") && err.contains("creds"),
+        "{err}"
+    );
+    std::fs::remove_file(std::path::Path::new(dir).join("creds")).unwrap();
+    // A stack without its API cannot take the code.
+    let out = w.run_stack(
+        "deploy",
+        &name,
+        &["--api-source", dir, "--parameter", "EnableApi=false"],
+    );
+    assert!(!out.status.success());
+    assert!(crate::support::stderr(&out).contains("EnableApi is false"));
+    assert!(stack_state(&name).is_none(), "nothing was created");
     std::fs::write(
         std::path::Path::new(dir).join("requirements.txt"),
         "no-such-package-shipit==0.0.1\n",

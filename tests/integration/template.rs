@@ -361,3 +361,30 @@ fn only_health_and_preflight_skip_the_authorizer() {
         }
     }
 }
+
+#[test]
+fn the_artifacts_bucket_is_private_tls_only_and_never_expires_a_current_package() {
+    let t = template();
+    assert_private_bucket(&t, "ArtifactsBucket");
+    assert_tls_only(resource(&t, "ArtifactsBucketPolicy"), "ArtifactsBucket");
+    let b = resource(&t, "ArtifactsBucket");
+    // Rebuilt from source at will: deleted with the stack (destroy empties it first).
+    assert_eq!(b["DeletionPolicy"].as_str(), Some("Delete"));
+    let rules = b["Properties"]["LifecycleConfiguration"]["Rules"]
+        .as_vec()
+        .unwrap();
+    for r in rules {
+        assert!(
+            r["ExpirationInDays"].is_badvalue() && r["ExpirationDate"].is_badvalue(),
+            "a rule expires current packages: {r:?}"
+        );
+    }
+    assert!(rules
+        .iter()
+        .any(|r| r["NoncurrentVersionExpiration"]["NoncurrentDays"].as_i64() == Some(30)));
+    // The function runs the package only when a key is given; else the built-in example.
+    let code = &resource(&t, "ApiFunction")["Properties"]["Code"];
+    assert_eq!(code[0].as_str(), Some("HasApiCode"));
+    assert_eq!(code[1]["S3Bucket"].as_str(), Some("ArtifactsBucket"));
+    assert_eq!(code[1]["S3Key"].as_str(), Some("ApiCodeKey"));
+}

@@ -112,7 +112,8 @@ class ExampleApi(CloudTest):
         with mock.patch.dict(os.environ, {"DB_USER": "outsider"}):
             status, _, body = self.call("GET", "/health/deep", sub=ALICE)
         self.assertEqual(status, 503)
-        self.assertIn("outsider", body["stores"]["postgres"])
+        self.assertTrue(body["stores"]["postgres"].startswith("error: "), body)
+        self.assertNotIn("outsider", json.dumps(body), "details stay in the log")
         next(s for s in datatier._servers if s.kind == "postgres").stop()
         status, _, body = self.call("GET", "/health/deep", sub=ALICE)
         self.assertEqual(status, 503, body)
@@ -121,11 +122,21 @@ class ExampleApi(CloudTest):
         self.assertEqual(body["stores"]["redis"], "ok")
 
     def test_a_wrong_redis_token_is_reported_not_served(self):
+        token = self.client("secretsmanager").get_secret_value(
+            SecretId=os.environ["REDIS_SECRET_ARN"])["SecretString"]
         self.client("secretsmanager").put_secret_value(
             SecretId=os.environ["REDIS_SECRET_ARN"], SecretString="not-the-token")
         status, _, body = self.call("GET", "/health/deep", sub=ALICE)
         self.assertEqual(status, 503, body)
         self.assertTrue(body["stores"]["redis"].startswith("error: "), body)
+        # The kept client was dropped: the token put back is read again.
+        self.client("secretsmanager").put_secret_value(
+            SecretId=os.environ["REDIS_SECRET_ARN"], SecretString=token)
+        status, _, body = self.call("GET", "/health/deep", sub=ALICE)
+        self.assertEqual((status, body["stores"]["redis"]), (200, "ok"), body)
+        self.client("secretsmanager").put_secret_value(
+            SecretId=os.environ["REDIS_SECRET_ARN"], SecretString="not-the-token")
+        self.api.redis_client.cache_clear()
         # Items still work: the cache is an optimisation, DynamoDB the record.
         self.assertEqual(self.call("POST", "/items", ALICE, '{"n": 1}')[0], 201)
         status, headers, listed = self.call("GET", "/items", ALICE)
