@@ -3,9 +3,9 @@
 On AWS: Lambda runs a function's deployment package; GetFunction answers its configuration and
 a presigned URL of the package. In moto: the package's bytes are kept, but the URL leads
 nowhere. Here: the configuration Lambda would run it with (runtime, handler, timeout, memory,
-environment, role), the package's files, base64-encoded, with a digest of the package so a
-caller can tell a code change, and the certificates the function must trust to reach the local
-data tier (rig/datatier.py). NAME may be a function's name or ARN; the account is moto's.
+environment, role), temporary credentials of its role, the package's files, base64-encoded,
+with a digest of the package so a caller can tell a code change, and the certificates the
+function must trust to reach the local data tier (rig/datatier.py). NAME may be a function's name or ARN; the account is moto's.
 """
 import base64
 import hashlib
@@ -16,7 +16,7 @@ from urllib.parse import parse_qs, unquote
 
 from moto.core import DEFAULT_ACCOUNT_ID
 
-from rig import datatier
+from rig import datatier, function_identity
 
 
 def describe(name, query):
@@ -51,5 +51,8 @@ def describe(name, query):
         "digest": hashlib.sha256(package).hexdigest(),
         # What the function must trust besides the public roots: the data tier's CA.
         "trust": datatier.trusted(),
+        # Lambda's runtime gets temporary credentials of the execution role; requests signed
+        # with them are judged by IAM and the function's network (rig/function_identity.py).
+        "credentials": function_identity.credentials_for(fn),
         "files": files,
     }

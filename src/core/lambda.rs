@@ -30,6 +30,10 @@ pub struct FunctionSpec {
     /// PEM certificates to trust besides the public roots (the local data tier's CA).
     #[serde(default)]
     pub trust: Vec<String>,
+    /// Temporary credentials of the execution role (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+    /// AWS_SESSION_TOKEN), as Lambda gives its runtime; they replace the caller's own.
+    #[serde(default)]
+    pub credentials: BTreeMap<String, String>,
 }
 
 /// How to start a runtime interface client for a function.
@@ -73,6 +77,13 @@ pub fn launch(
     };
     let mut env: BTreeMap<String, String> = spec.environment.clone();
     for (k, v) in aws {
+        env.insert(k.clone(), v.clone());
+    }
+    if !spec.credentials.is_empty() {
+        env.remove("AWS_SESSION_TOKEN");
+        env.remove("AWS_PROFILE");
+    }
+    for (k, v) in &spec.credentials {
         env.insert(k.clone(), v.clone());
     }
     let reserved = [
@@ -147,6 +158,7 @@ mod tests {
             digest: "d".into(),
             files: BTreeMap::new(),
             trust: Vec::new(),
+            credentials: BTreeMap::new(),
         }
     }
 
@@ -193,6 +205,38 @@ mod tests {
         for (k, v) in table {
             assert_eq!(l.env.get(k).map(String::as_str), Some(v), "{k}");
         }
+    }
+
+    #[test]
+    fn the_roles_credentials_replace_the_callers() {
+        let runtimes = Runtimes {
+            python: "python3".into(),
+        };
+        let aws = [
+            ("AWS_ACCESS_KEY_ID", "mine"),
+            ("AWS_SECRET_ACCESS_KEY", "my-secret"),
+            ("AWS_SESSION_TOKEN", "my-token"),
+            ("AWS_REGION", "us-east-1"),
+        ]
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .into();
+        let without = launch(&spec("python3.12"), &runtimes, "/t", "h:1", &aws, None).unwrap();
+        assert_eq!(without.env["AWS_ACCESS_KEY_ID"], "mine");
+        let mut role = spec("python3.12");
+        role.credentials = [
+            ("AWS_ACCESS_KEY_ID", "ASIAROLE"),
+            ("AWS_SECRET_ACCESS_KEY", "role-secret"),
+        ]
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .into();
+        let with = launch(&role, &runtimes, "/t", "h:1", &aws, None).unwrap();
+        assert_eq!(with.env["AWS_ACCESS_KEY_ID"], "ASIAROLE");
+        assert_eq!(with.env["AWS_SECRET_ACCESS_KEY"], "role-secret");
+        assert!(
+            !with.env.contains_key("AWS_SESSION_TOKEN"),
+            "not the caller's token"
+        );
+        assert_eq!(with.env["AWS_REGION"], "us-east-1");
     }
 
     #[test]

@@ -174,3 +174,140 @@ fn a_function_runs_warm_and_fails_as_lambda_does() {
             .unwrap();
     });
 }
+
+/// Calls two services with the function's own credentials and says what each answered.
+const CALLER: &str = r#"
+import boto3
+from botocore.config import Config
+def handler(event, context):
+    config = Config(connect_timeout=2, read_timeout=2, retries={"max_attempts": 0})
+    out = {}
+    for service, call in (("dynamodb", lambda c: c.list_tables()),
+                          ("secretsmanager", lambda c: c.list_secrets()),
+                          ("s3", lambda c: c.list_objects_v2(Bucket="anything"))):
+        try:
+            call(boto3.client(service, config=config))
+            out[service] = "ok"
+        except Exception as e:
+            out[service] = (getattr(e, "response", None) or {}).get("Error", {}).get("Code") or type(e).__name__
+    return out
+"#;
+
+fn caller_stack(name: &str, vpc: bool) -> String {
+    let code: String = CALLER.lines().map(|l| format!("          {l}\n")).collect();
+    let network = if vpc {
+        r#"  Vpc:
+    Type: AWS::EC2::VPC
+    Properties: { CidrBlock: 10.0.0.0/16 }
+  Private:
+    Type: AWS::EC2::Subnet
+    Properties: { VpcId: !Ref Vpc, CidrBlock: 10.0.1.0/24 }
+  Routes:
+    Type: AWS::EC2::RouteTable
+    Properties: { VpcId: !Ref Vpc }
+  PrivateRoutes:
+    Type: AWS::EC2::SubnetRouteTableAssociation
+    Properties: { SubnetId: !Ref Private, RouteTableId: !Ref Routes }
+  DynamoDbEndpoint:
+    Type: AWS::EC2::VPCEndpoint
+    Properties:
+      VpcId: !Ref Vpc
+      ServiceName: !Sub "com.amazonaws.${AWS::Region}.dynamodb"
+      RouteTableIds: [!Ref Routes]
+  Group:
+    Type: AWS::EC2::SecurityGroup
+    Properties: { GroupDescription: fn, VpcId: !Ref Vpc }
+"#
+    } else {
+        ""
+    };
+    let vpc_config = if vpc {
+        "      VpcConfig: { SubnetIds: [!Ref Private], SecurityGroupIds: [!Ref Group] }\n"
+    } else {
+        ""
+    };
+    format!(
+        r#"      Policies:
+        - PolicyName: only-list-tables
+          PolicyDocument:
+            Version: "2012-10-17"
+            Statement:
+              - Effect: Allow
+                Action: [dynamodb:ListTables, s3:ListBucket]
+                Resource: "*"
+              - Effect: Allow
+                Action: [ec2:CreateNetworkInterface, ec2:DescribeNetworkInterfaces, ec2:DeleteNetworkInterface]
+                Resource: "*"
+{network}  Fn:
+    Type: AWS::Lambda::Function
+    Properties:
+      FunctionName: {name}
+      Runtime: python3.12
+      Handler: index.handler
+      Timeout: 10
+      Role: !GetAtt Role.Arn
+{vpc_config}      Code:
+        ZipFile: |
+{code}"#
+    )
+}
+
+/// The function calls AWS as its execution role: what the role does not allow is refused with
+/// AccessDenied, and from a private subnet only the services with an endpoint answer at all.
+#[test]
+fn a_function_calls_aws_as_its_role_and_through_its_network() {
+    let aws: BTreeMap<String, String> = [
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_DEFAULT_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .chain([("AWS_ENDPOINT_URL".to_string(), cloud_endpoint())])
+    .collect();
+    for (vpc, want) in [
+        (
+            false,
+            serde_json::json!({"dynamodb": "ok", "secretsmanager": "AccessDeniedException", "s3": "NoSuchBucket"}),
+        ),
+        (
+            true,
+            serde_json::json!({"dynamodb": "ok", "secretsmanager": "ReadTimeoutError", "s3": "ReadTimeoutError"}),
+        ),
+    ] {
+        let id = format!(
+            "{}-{}",
+            std::process::id(),
+            if vpc { "vpc" } else { "public" }
+        );
+        let name = format!("shipit-it-caller-{id}");
+        crate::support::create_stack_with_role(&format!("caller-{id}"), &caller_stack(&name, vpc));
+        let spec = spec(&name);
+        assert!(
+            spec.credentials["AWS_ACCESS_KEY_ID"] != "test",
+            "the role's own credentials"
+        );
+        let answer = crate::support::runtime().block_on(async {
+            let f = LocalFunction::new(
+                Runtimes {
+                    python: lambda_python(),
+                },
+                &spec.arn,
+                aws.clone(),
+            );
+            let o = f.invoke(&spec, Bytes::from_static(b"{}")).await.unwrap();
+            f.shutdown().await;
+            o
+        });
+        assert_eq!(json(&answer), want, "vpc: {vpc}");
+        block(async {
+            cfn()
+                .delete_stack()
+                .stack_name(format!("caller-{id}"))
+                .send()
+                .await
+                .unwrap()
+        });
+    }
+}

@@ -87,7 +87,7 @@ def _document(doc):
     return json.loads(doc) if isinstance(doc, (str, bytes)) else (doc or {})
 
 
-def _applies(statement, action):
+def _applies(statement, action, resource="*"):
     if "Action" in statement:
         if not any(_wildcard(p, action, True) for p in _as_list(statement["Action"])):
             return False
@@ -97,14 +97,15 @@ def _applies(statement, action):
     else:
         return False  # not a valid identity policy statement: grants and denies nothing
     if "Resource" in statement:
-        return any(_wildcard(p, "*", False) for p in _as_list(statement["Resource"]))
+        return any(_wildcard(p, resource, False) for p in _as_list(statement["Resource"]))
     if "NotResource" in statement:
-        return not any(_wildcard(p, "*", False) for p in _as_list(statement["NotResource"]))
+        return not any(_wildcard(p, resource, False) for p in _as_list(statement["NotResource"]))
     return False
 
 
-def decide(policies, action):
-    """"deny", "allow" or "none" (no statement allows it) for one action on Resource "*".
+def decide(policies, action, resource="*"):
+    """"deny", "allow" or "none" (no statement allows it) for one action on `resource` (by
+    default "*": only a statement on every resource counts, as Lambda's create-time check).
     policies: (name, document) pairs; a document is a dict or JSON text. Raises CannotEvaluate
     when a statement with a Condition could change the answer."""
     allowed = False
@@ -114,7 +115,7 @@ def decide(policies, action):
             if not isinstance(statement, dict):
                 continue
             effect = statement.get("Effect")
-            if effect not in ("Allow", "Deny") or not _applies(statement, action):
+            if effect not in ("Allow", "Deny") or not _applies(statement, action, resource):
                 continue
             if statement.get("Condition"):
                 conditional[effect].append(name)
@@ -126,7 +127,7 @@ def decide(policies, action):
     if undecided:
         raise CannotEvaluate(
             f"the rig does not evaluate Condition, and {action} depends on one in "
-            f"{', '.join(undecided)} (Lambda checks the execution role without a request context)")
+            f"{', '.join(undecided)}")
     return "allow" if allowed else "none"
 
 

@@ -1,0 +1,221 @@
+"""A function's own identity and network, as strict as Lambda's.
+
+On AWS: a function's code calls AWS with temporary credentials of its execution role, and IAM
+refuses what the role's policies (and its permissions boundary) do not allow. A function in a
+VPC reaches a service only through the VPC's endpoints (or a NAT gateway): anything else times
+out.
+In moto: IAM is not evaluated for callers, and there is no network to restrict.
+Here: the local Lambda runtime asks for credentials of the function's role
+(credentials_for, through GET /_shipit/lambda/NAME), moto's STS mints them, and every request
+signed with them passes refusal() before moto sees it:
+- the network first: when the function has VpcConfig subnets and none of their route tables
+  routes to a NAT gateway, a service without an endpoint in the VPC gets no answer (the request
+  is held for HOLD_SECONDS, then the connection is dropped), as a private subnet's call times out;
+- then IAM: the action and the resource the request names (DynamoDB's table or index, the
+  secret, the bucket or object; "*" for what this module does not map) are evaluated against
+  the role's inline and attached policies and its boundary (patches/lambda_role_permissions's
+  evaluator): no Allow, or an explicit Deny, is AccessDenied in the service's own error shape,
+  with IAM's wording.
+Requests signed with any other key (shipit, the tests) are not judged. Not reproduced: resource
+policies (a bucket's, a secret's, a VPC endpoint's), conditions (a statement with a Condition
+that could decide is refused as CannotEvaluate), and session policies.
+"""
+import json
+import re
+import threading
+import time
+from urllib.parse import parse_qs, unquote
+
+HOLD_SECONDS = 30
+SESSION_SECONDS = 3600
+_sessions = {}  # access key id -> function ARN
+_lock = threading.Lock()
+_CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/\d{8}/([^/]+)/([^/]+)/aws4_request")
+
+
+def credentials_for(function):
+    """Temporary credentials of `function`'s execution role (a moto Lambda function), as Lambda
+    gives its runtime: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN."""
+    from moto.sts.models import sts_backends
+    from moto.utilities.utils import get_partition
+
+    region = function.region
+    sts = sts_backends[function.account_id][get_partition(region)]
+    session = sts.assume_role(region_name=region, role_session_name=function.function_name[:64],
+                              role_arn=function.role, policy=None,
+                              duration=SESSION_SECONDS, external_id=None)
+    with _lock:
+        _sessions[session.access_key_id] = function.function_arn
+    return {"AWS_ACCESS_KEY_ID": session.access_key_id,
+            "AWS_SECRET_ACCESS_KEY": session.secret_access_key,
+            "AWS_SESSION_TOKEN": session.session_token}
+
+
+def _function(arn):
+    from moto.awslambda.models import lambda_backends
+    account, region = arn.split(":")[4], arn.split(":")[3]
+    try:
+        return lambda_backends[account][region].get_function(arn)
+    except Exception:  # deleted since: judged as no function (nothing allowed)
+        return None
+
+
+def _reachable(function, service):
+    """Whether a function can reach `service` (the signing name: s3, dynamodb, ...)."""
+    vpc = getattr(function, "_vpc_config", None) or {}
+    subnets = vpc.get("SubnetIds") or []
+    if not subnets:
+        return True  # outside a VPC: Lambda's own network reaches every public endpoint
+    from moto.ec2.models import ec2_backends
+    ec2 = ec2_backends[function.account_id][function.region]
+    try:
+        vpc_ids = {ec2.get_subnet(s).vpc_id for s in subnets}
+    except Exception:
+        return False
+    for subnet in subnets:
+        table = _route_table(ec2, subnet, vpc_ids)
+        if table is not None and any(getattr(r, "nat_gateway", None) is not None
+                                     for r in table.routes):
+            return True
+    for endpoint in ec2.vpc_end_points.values():
+        if endpoint.vpc_id in vpc_ids and endpoint.service_name.rsplit(".", 1)[-1] == service:
+            return True
+    return False
+
+
+def _route_table(ec2, subnet, vpc_ids):
+    """The subnet's route table: the one associated with it, else its VPC's main one."""
+    tables = list(ec2.route_tables.values())
+    for table in tables:
+        if subnet in table._associations.values():
+            return table
+    for table in tables:
+        if table.vpc_id in vpc_ids and table.main_association_id is not None:
+            return table
+    return None
+
+
+def _action_and_resource(environ, service, region, account, body):
+    """(IAM action, resource ARN) the request asks for."""
+    target = environ.get("HTTP_X_AMZ_TARGET", "")
+    doc = {}
+    if target:
+        try:
+            doc = json.loads(body or b"{}")
+        except ValueError:
+            doc = {}
+    if service == "dynamodb" and target:
+        operation = target.split(".", 1)[-1]
+        table = doc.get("TableName", "*")
+        resource = f"arn:aws:dynamodb:{region}:{account}:table/{table}"
+        if doc.get("IndexName"):
+            resource += f"/index/{doc['IndexName']}"
+        return f"dynamodb:{operation}", resource
+    if service == "secretsmanager" and target:
+        operation = target.split(".", 1)[-1]
+        secret = doc.get("SecretId", "*")
+        if not secret.startswith("arn:"):
+            secret = _secret_arn(secret, region, account)
+        return f"secretsmanager:{operation}", secret
+    if service == "s3":
+        return _s3(environ)
+    if target:
+        return f"{service}:{target.split('.', 1)[-1]}", "*"
+    form = parse_qs(environ.get("QUERY_STRING", "")) or parse_qs((body or b"").decode(errors="replace"))
+    action = (form.get("Action") or ["Unknown"])[0]
+    return f"{service}:{action}", "*"
+
+
+def _secret_arn(name, region, account):
+    from moto.secretsmanager.models import secretsmanager_backends
+    try:
+        return secretsmanager_backends[account][region].secrets[name].arn
+    except Exception:
+        return f"arn:aws:secretsmanager:{region}:{account}:secret:{name}"
+
+
+def _s3(environ):
+    """S3's REST operations the way IAM names them (path-style addressing, as here)."""
+    path = unquote(environ.get("PATH_INFO", "")).lstrip("/")
+    bucket, _, key = path.partition("/")
+    query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+    method = environ.get("REQUEST_METHOD", "GET")
+    if not bucket:
+        return "s3:ListAllMyBuckets", "*"
+    if not key:
+        if method in ("GET", "HEAD"):
+            return ("s3:ListBucketVersions" if "versions" in query else "s3:ListBucket",
+                    f"arn:aws:s3:::{bucket}")
+        return f"s3:{method.title()}Bucket", f"arn:aws:s3:::{bucket}"
+    action = {"GET": "s3:GetObject", "HEAD": "s3:GetObject", "PUT": "s3:PutObject",
+              "POST": "s3:PutObject", "DELETE": "s3:DeleteObject"}.get(method, "s3:Unknown")
+    return action, f"arn:aws:s3:::{bucket}/{key}"
+
+
+def _allowed(role_arn, action, resource):
+    """None when the role may, else why not (IAM's wording)."""
+    from moto.iam.models import iam_backends
+    from moto.utilities.utils import get_partition
+    from rig.patches.lambda_role_permissions import (CannotEvaluate, _default_document,
+                                                     decide, managed_policy, role_policies)
+
+    account = role_arn.split(":")[4]
+    iam = iam_backends[account][get_partition("us-east-1")]
+    try:
+        role = iam.get_role_by_arn(role_arn)
+    except Exception:
+        return "the execution role does not exist"
+    try:
+        if decide(role_policies(role), action, resource) != "allow":
+            return f"because no identity-based policy allows the {action} action"
+        if role.permissions_boundary_arn:
+            boundary = managed_policy(iam, role.permissions_boundary_arn)
+            if boundary is None or decide([(boundary.arn, _default_document(boundary))],
+                                          action, resource) != "allow":
+                return f"because no permissions boundary allows the {action} action"
+    except CannotEvaluate as e:
+        return f"because the rig cannot evaluate it: {e}"
+    return None
+
+
+def refusal(environ, read_body):
+    """None to let moto answer; else (status, headers, body) of the refusal, or "hold" for a
+    service the function's network cannot reach. `read_body()` gives the request's body (read
+    only for a function's request)."""
+    match = _CREDENTIAL.search(environ.get("HTTP_AUTHORIZATION", ""))
+    if not match:
+        return None
+    key, region, service = match.groups()
+    with _lock:
+        arn = _sessions.get(key)
+    if arn is None:
+        return None
+    function = _function(arn)
+    if function is None or not _reachable(function, service):
+        return "hold"
+    action, resource = _action_and_resource(environ, service, region, function.account_id,
+                                            read_body())
+    why = _allowed(function.role, action, resource)
+    if why is None:
+        return None
+    principal = (f"arn:aws:sts::{function.account_id}:assumed-role/"
+                 f"{function.role.rsplit('/', 1)[-1]}/{function.function_name[:64]}")
+    message = (f"User: {principal} is not authorized to perform: {action} on resource: "
+               f"{resource} {why}")
+    if environ.get("HTTP_X_AMZ_TARGET"):
+        doc = json.dumps({"__type": "AccessDeniedException", "message": message}).encode()
+        return "400 Bad Request", [("Content-Type", "application/x-amz-json-1.0"),
+                                   ("x-amzn-ErrorType", "AccessDeniedException")], doc
+    code = "AccessDenied"
+    xml = (f"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code>"
+           f"<Message>{_escape(message)}</Message></Error>").encode()
+    return "403 Forbidden", [("Content-Type", "application/xml")], xml
+
+
+def _escape(text):
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def hold():
+    """What a call to an unreachable service gets: nothing, until the caller gives up."""
+    time.sleep(HOLD_SECONDS)

@@ -1,0 +1,141 @@
+"""rig/function_identity.py: requests signed with a function's role credentials are judged as
+IAM judges them (the role's policies and boundary, on the resource the request names), and a
+function in private subnets reaches only the services its VPC has endpoints for."""
+import io
+import json
+import zipfile
+
+from rig import function_identity as fi
+from rig.tests.support import REGION, CloudTest
+
+ACCOUNT = "123456789012"
+TABLE = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/items"
+
+
+def package():
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        z.writestr("index.py", "def handler(e, c): return 1\n")
+    return out.getvalue()
+
+
+def request(key, service, target=None, body=None, method="POST", path="/"):
+    """A WSGI environ as botocore sends it (only what the rig reads: the signing scope)."""
+    environ = {
+        "HTTP_AUTHORIZATION": (f"AWS4-HMAC-SHA256 Credential={key}/20261129/{REGION}/{service}/"
+                               "aws4_request, SignedHeaders=host;x-amz-date, Signature=0f"),
+        "REQUEST_METHOD": method, "PATH_INFO": path, "QUERY_STRING": ""}
+    if target:
+        environ["HTTP_X_AMZ_TARGET"] = target
+    data = json.dumps(body or {}).encode()
+    return environ, lambda: data
+
+
+class FunctionIdentity(CloudTest):
+    def setUp(self):
+        super().setUp()
+        self.iam = self.client("iam")
+        trust = {"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
+            "Action": "sts:AssumeRole"}]}
+        self.role = self.iam.create_role(RoleName="fn-role",
+                                         AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+        self.iam.put_role_policy(RoleName="fn-role", PolicyName="data", PolicyDocument=json.dumps({
+            "Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Action": ["dynamodb:GetItem"], "Resource": TABLE},
+                {"Effect": "Allow", "Action": "dynamodb:Query", "Resource": f"{TABLE}/index/owner"},
+                {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::app/*"},
+                {"Effect": "Allow", "Resource": "*", "Action": [  # what Lambda needs in a VPC
+                    "ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces",
+                    "ec2:DeleteNetworkInterface"]}]}))
+
+    def function(self, vpc=None):
+        spec = dict(FunctionName="fn", Runtime="python3.12", Role=self.role,
+                    Handler="index.handler", Code={"ZipFile": package()})
+        if vpc:
+            spec["VpcConfig"] = vpc
+        self.client("lambda").create_function(**spec)
+        from moto.awslambda.models import lambda_backends
+        from moto.core import DEFAULT_ACCOUNT_ID
+        fn = lambda_backends[DEFAULT_ACCOUNT_ID][REGION].get_function("fn")
+        return fi.credentials_for(fn)["AWS_ACCESS_KEY_ID"]
+
+    def test_the_roles_policies_decide_on_the_resource_named(self):
+        key = self.function()
+        allowed = [
+            request(key, "dynamodb", "DynamoDB_20120810.GetItem", {"TableName": "items"}),
+            request(key, "dynamodb", "DynamoDB_20120810.Query",
+                    {"TableName": "items", "IndexName": "owner"}),
+            request(key, "s3", method="GET", path="/app/users/1.json"),
+            # Not a function's key: shipit's own calls are not judged.
+            request("AKIASHIPIT", "dynamodb", "DynamoDB_20120810.DeleteTable", {"TableName": "x"}),
+        ]
+        for environ, body in allowed:
+            self.assertIsNone(fi.refusal(environ, body), environ)
+        refused = [
+            (request(key, "dynamodb", "DynamoDB_20120810.PutItem", {"TableName": "items"}),
+             "dynamodb:PutItem on resource: " + TABLE),
+            (request(key, "dynamodb", "DynamoDB_20120810.GetItem", {"TableName": "other"}),
+             f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/other"),
+            (request(key, "dynamodb", "DynamoDB_20120810.Query", {"TableName": "items"}),
+             "dynamodb:Query on resource: " + TABLE + " "),
+            (request(key, "secretsmanager", "secretsmanager.GetSecretValue", {"SecretId": "s"}),
+             "secretsmanager:GetSecretValue"),
+        ]
+        for (environ, body), said in refused:
+            status, headers, doc = fi.refusal(environ, body)
+            self.assertEqual(status, "400 Bad Request")
+            self.assertIn(("x-amzn-ErrorType", "AccessDeniedException"), headers)
+            message = json.loads(doc)["message"]
+            self.assertIn(said, message)
+            self.assertIn(f"assumed-role/fn-role/fn is not authorized", message)
+        status, _, doc = fi.refusal(*request(key, "s3", method="GET", path="/app"))
+        self.assertEqual(status, "403 Forbidden")
+        self.assertIn(b"<Code>AccessDenied</Code>", doc)
+        self.assertIn(b"s3:ListBucket on resource: arn:aws:s3:::app ", doc)
+
+    def test_an_explicit_deny_and_the_boundary_refuse(self):
+        key = self.function()
+        get = request(key, "dynamodb", "DynamoDB_20120810.GetItem", {"TableName": "items"})
+        self.assertIsNone(fi.refusal(*get))
+        boundary = self.iam.create_policy(PolicyName="b", PolicyDocument=json.dumps({
+            "Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}))["Policy"]["Arn"]
+        self.iam.put_role_permissions_boundary(RoleName="fn-role", PermissionsBoundary=boundary)
+        self.assertIn("no permissions boundary allows", json.loads(fi.refusal(*get)[2])["message"])
+        self.iam.delete_role_permissions_boundary(RoleName="fn-role")
+        self.iam.put_role_policy(RoleName="fn-role", PolicyName="deny", PolicyDocument=json.dumps({
+            "Version": "2012-10-17", "Statement": [
+                {"Effect": "Deny", "Action": "dynamodb:*", "Resource": "*"}]}))
+        self.assertIsNotNone(fi.refusal(*get))
+
+    def private_subnet(self, endpoints=(), nat=False):
+        ec2 = self.client("ec2")
+        vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+        subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
+        table = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
+        ec2.associate_route_table(RouteTableId=table, SubnetId=subnet)
+        if nat:
+            public = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.2.0/24")["Subnet"]["SubnetId"]
+            eip = ec2.allocate_address(Domain="vpc")["AllocationId"]
+            gateway = ec2.create_nat_gateway(SubnetId=public, AllocationId=eip)["NatGateway"]
+            ec2.create_route(RouteTableId=table, DestinationCidrBlock="0.0.0.0/0",
+                             NatGatewayId=gateway["NatGatewayId"])
+        for service in endpoints:
+            ec2.create_vpc_endpoint(VpcId=vpc, ServiceName=f"com.amazonaws.{REGION}.{service}",
+                                    RouteTableIds=[table])
+        group = ec2.create_security_group(GroupName="fn", Description="fn", VpcId=vpc)["GroupId"]
+        return {"SubnetIds": [subnet], "SecurityGroupIds": [group]}
+
+    def test_a_private_subnet_reaches_only_its_endpoints_services(self):
+        key = self.function(self.private_subnet(endpoints=["dynamodb"]))
+        get = request(key, "dynamodb", "DynamoDB_20120810.GetItem", {"TableName": "items"})
+        self.assertIsNone(fi.refusal(*get), "through the gateway endpoint")
+        for service, target in (("secretsmanager", "secretsmanager.GetSecretValue"),
+                                ("s3", None), ("sts", None)):
+            self.assertEqual(fi.refusal(*request(key, service, target, method="GET",
+                                                 path="/app/x")), "hold", service)
+
+    def test_a_nat_gateway_reaches_every_service(self):
+        key = self.function(self.private_subnet(nat=True))
+        self.assertIsNone(fi.refusal(*request(key, "s3", method="GET", path="/app/x")))
