@@ -13,6 +13,8 @@ const routes = [
   { path: "/docs/getting-started", view: views.gettingStarted },
   { path: "/settings/profile", view: views.settingsProfile },
   { path: "/status", view: views.status },
+  { path: "/account", view: views.account },
+  { path: "/items", view: views.items },
 ];
 
 const app = document.getElementById("app");

@@ -24,6 +24,8 @@ pub(crate) async fn preview(
     use shipit::edge::serve::{self, Edge, Origin, Source, StackSource};
     let stack = args.stack.clone();
     let mut local_api = None;
+    // The local cloud: where Cognito's sign-in API lives here.
+    let mut cloud_endpoint = None;
     let (source, what) = match stack {
         Some(name) => {
             check_stack_name(&name)?;
@@ -38,6 +40,7 @@ pub(crate) async fn preview(
             };
             let clients = Clients::connect(&conn).await?;
             local_api = Some(api_of(&clients, &name, &endpoint, &conn, reporter)?);
+            cloud_endpoint = Some(endpoint.trim_end_matches('/').to_string());
             let source = Source::Stack(Box::new(StackSource {
                 stack: name.clone(),
                 cfn: clients.cfn(),
@@ -126,51 +129,58 @@ pub(crate) async fn preview(
     };
     use futures::FutureExt;
     let stop = stop.shared();
-    let (edge_bound, edge_ready) = tokio::sync::oneshot::channel();
-    let site = serve::run(
-        edge,
-        addr,
-        |bound| {
-            stdout::line(&format!("http://{bound}"));
-            reporter.stage(&format!("serving {what} on http://{bound} (Ctrl-C stops)"));
-            let _ = edge_bound.send(());
-        },
-        stop.clone(),
-    );
-    let api = async {
-        let Some(api) = local_api else {
-            return Ok(());
-        };
-        // The site's URL is the first line on stdout, the API's the second.
-        if edge_ready.await.is_err() {
-            return Ok(()); // the site could not bind: its error ends preview
-        }
-        let api_addr = std::net::SocketAddr::from(([127, 0, 0, 1], args.api_port));
-        shipit::edge::apigw::run(
-            Arc::new(api),
-            api_addr,
-            |bound| {
-                stdout::line(&format!("http://{bound}"));
-                reporter.stage(&format!(
-                    "serving the stack's API on http://{bound} (the path of its ApiUrl, e.g. /live/health: API Gateway, its Cognito authorizer and Lambda, run here)"
-                ));
-            },
-            stop.clone(),
+    // Both ports are bound before either serves: each must know where the other is.
+    let bind_error = |addr: std::net::SocketAddr, flag: &str, e: std::io::Error| {
+        Error::config_hint(
+            format!("cannot serve on {addr}: {e}"),
+            format!("pick another port with {flag} (0 takes any free one)"),
         )
-        .await
-        .map_err(|e| (api_addr, "--api-port", e))
     };
-    // The first server that fails ends preview (the other stops with it).
-    tokio::try_join!(async { site.await.map_err(|e| (addr, "--port", e)) }, api)
-        .map(|_| ())
-        .map_err(|(addr, flag, e)| {
-            Error::config_hint(
-                format!("cannot serve on {addr}: {e}"),
-                format!("pick another port with {flag} (0 takes any free one)"),
-            )
-        })
+    let site_listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| bind_error(addr, "--port", e))?;
+    let site_addr = site_listener
+        .local_addr()
+        .map_err(|e| bind_error(addr, "--port", e))?;
+    let api_listener = match &local_api {
+        Some(_) => {
+            let api_addr = std::net::SocketAddr::from(([127, 0, 0, 1], args.api_port));
+            let l = tokio::net::TcpListener::bind(api_addr)
+                .await
+                .map_err(|e| bind_error(api_addr, "--api-port", e))?;
+            let bound = l
+                .local_addr()
+                .map_err(|e| bind_error(api_addr, "--api-port", e))?;
+            Some((l, bound))
+        }
+        None => None,
+    };
+    let origins = shipit::core::origins::LocalOrigins {
+        site: Some(format!("http://{site_addr}")),
+        api: api_listener.as_ref().map(|(_, a)| format!("http://{a}")),
+        cloud: cloud_endpoint.clone(),
+    };
+    *edge.origins.write().unwrap_or_else(|e| e.into_inner()) = origins.clone();
+    // The site's URL is the first line on stdout, the API's the second.
+    stdout::line(&format!("http://{site_addr}"));
+    reporter.stage(&format!(
+        "serving {what} on http://{site_addr} (Ctrl-C stops)"
+    ));
+    let site = serve::run(edge, site_listener, stop.clone());
+    let api = async {
+        let (Some(api), Some((listener, bound))) = (local_api, api_listener) else {
+            return;
+        };
+        *api.origins.write().unwrap_or_else(|e| e.into_inner()) = origins;
+        stdout::line(&format!("http://{bound}"));
+        reporter.stage(&format!(
+            "serving the stack's API on http://{bound} (the path of its ApiUrl, e.g. /live/health: API Gateway, its Cognito authorizer and Lambda, run here)"
+        ));
+        shipit::edge::apigw::run(Arc::new(api), listener, stop.clone()).await
+    };
+    tokio::join!(site, api);
+    Ok(())
 }
-
 /// The stack's API, served locally as the stack has it when a request comes.
 fn api_of(
     clients: &Clients,

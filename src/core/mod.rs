@@ -11,6 +11,7 @@ pub mod headers;
 pub mod invalidate;
 pub mod lambda;
 pub mod lock;
+pub mod origins;
 pub mod package;
 pub mod plan;
 pub mod release;

@@ -100,6 +100,8 @@ pub struct LocalApi {
     runtimes: Runtimes,
     /// What every function's SDK gets: region, credentials, the local cloud's endpoint.
     aws: BTreeMap<String, String>,
+    /// Where the AWS origins the API's answers name live here (its CORS origin).
+    pub origins: std::sync::RwLock<crate::core::origins::LocalOrigins>,
     /// A function's execution environments (a busy one is not given a second request).
     functions: Mutex<HashMap<String, Vec<Arc<LocalFunction>>>>,
     buckets: std::sync::Mutex<HashMap<String, Bucket>>,
@@ -138,6 +140,7 @@ impl LocalApi {
             buckets: std::sync::Mutex::new(HashMap::new()),
             keys: Mutex::new(HashMap::new()),
             log,
+            origins: std::sync::RwLock::new(Default::default()),
         })
     }
 
@@ -483,10 +486,9 @@ impl LocalApi {
 /// Serves until `stop` completes; the bound address goes to `ready`. Stops the functions then.
 pub async fn run(
     api: Arc<LocalApi>,
-    addr: SocketAddr,
-    ready: impl FnOnce(SocketAddr),
+    listener: tokio::net::TcpListener,
     stop: impl std::future::Future<Output = ()>,
-) -> std::io::Result<()> {
+) {
     let handler = {
         let api = api.clone();
         move |req, peer| {
@@ -494,9 +496,8 @@ pub async fn run(
             async move { respond(&api, req, peer).await }
         }
     };
-    crate::edge::server::run(addr, ready, handler, stop).await?;
+    crate::edge::server::serve(listener, handler, stop).await;
     api.shutdown().await;
-    Ok(())
 }
 
 async fn respond(
@@ -512,6 +513,11 @@ async fn respond(
         .iter()
         .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
         .collect();
+    let origin = req
+        .headers()
+        .get("origin")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     let announced = req
         .headers()
         .get("content-length")
@@ -543,8 +549,18 @@ async fn respond(
     api.log
         .info(&format!("API {verb} {path} -> {}", answer.status));
     let mut resp = hyper::Response::builder().status(answer.status);
+    let origins = api
+        .origins
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
     for (k, v) in &answer.headers {
-        resp = resp.header(k.as_str(), v.as_str());
+        // Allowed for the distribution: allowed for the local edge that stands for it.
+        let local = k
+            .eq_ignore_ascii_case("access-control-allow-origin")
+            .then(|| origins.allow_origin(v, origin.as_deref()))
+            .flatten();
+        resp = resp.header(k.as_str(), local.as_deref().unwrap_or(v));
     }
     resp.body(Full::new(Bytes::from(answer.body)))
         .unwrap_or_else(|_| {

@@ -7,7 +7,6 @@
 //! drops what the distribution's invalidations name.
 
 use std::collections::{HashMap, HashSet};
-use std::net::SocketAddr;
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -27,6 +26,7 @@ use crate::core::edge::{
     ttl_for, EdgeConfig, Viewer, ViewerRequest,
 };
 use crate::core::headers::{HeaderRules, Sniff};
+use crate::core::origins::LocalOrigins;
 use crate::http::Client as HttpClient;
 use crate::ports::Reporter;
 
@@ -149,6 +149,8 @@ pub struct Edge {
     /// Print each request to stderr.
     /// Where each request's access-log line goes (stderr through the terminal reporter).
     pub log: Arc<dyn Reporter>,
+    /// Where the AWS origins the distribution's headers name live here.
+    pub origins: std::sync::RwLock<LocalOrigins>,
 }
 
 impl Edge {
@@ -159,6 +161,7 @@ impl Edge {
             cache: Mutex::new(HashMap::new()),
             seen_invalidations: Mutex::new(HashSet::new()),
             log,
+            origins: std::sync::RwLock::new(LocalOrigins::default()),
         }
     }
 
@@ -334,6 +337,14 @@ impl Edge {
             }
         }
         apply_policy(&behavior.headers, &mut out.headers);
+        // The stack's CSP names AWS's origins; the page calls their local stand-ins.
+        let origins = self.origins.read().unwrap_or_else(|e| e.into_inner());
+        for (name, value) in out.headers.iter_mut() {
+            if name == "content-security-policy" {
+                *value = origins.csp(value);
+            }
+        }
+        drop(origins);
         out.headers
             .push(("via".into(), "1.1 shipit-edge (local CloudFront)".into()));
         out
@@ -343,15 +354,14 @@ impl Edge {
 /// Serves until the future `stop` completes. Returns the bound address through `ready`.
 pub async fn run(
     edge: Arc<Edge>,
-    addr: SocketAddr,
-    ready: impl FnOnce(SocketAddr),
+    listener: tokio::net::TcpListener,
     stop: impl std::future::Future<Output = ()>,
-) -> std::io::Result<()> {
+) {
     let handler = move |req, peer| {
         let edge = edge.clone();
         async move { respond(&edge, req, peer).await }
     };
-    crate::edge::server::run(addr, ready, handler, stop).await
+    crate::edge::server::serve(listener, handler, stop).await
 }
 
 /// CloudFront's answer when a function fails (FunctionExecutionError).

@@ -21,23 +21,6 @@ const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// Connections served at once.
 pub const MAX_CONNECTIONS: usize = 1024;
 
-/// Binds `addr`, tells `ready` the bound address, and serves until `stop` completes.
-pub async fn run<H, F>(
-    addr: SocketAddr,
-    ready: impl FnOnce(SocketAddr),
-    handler: H,
-    stop: impl Future<Output = ()>,
-) -> std::io::Result<()>
-where
-    H: Fn(hyper::Request<Incoming>, SocketAddr) -> F + Clone + Send + Sync + 'static,
-    F: Future<Output = hyper::Response<Full<Bytes>>> + Send + 'static,
-{
-    let listener = TcpListener::bind(addr).await?;
-    ready(listener.local_addr()?);
-    serve(listener, handler, stop).await;
-    Ok(())
-}
-
 /// Serves `listener` with `handler` (the request and the peer's address) until `stop` completes.
 pub async fn serve<H, F>(listener: TcpListener, handler: H, stop: impl Future<Output = ()>)
 where

@@ -37,6 +37,12 @@ print(r["AuthenticationResult"]["IdToken"])
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
+/// scheme://host:port of a URL.
+fn root_of(url: &str) -> String {
+    let rest = url.strip_prefix("http://").unwrap();
+    format!("http://{}", &rest[..rest.find('/').unwrap_or(rest.len())])
+}
+
 fn json(body: &str) -> serde_json::Value {
     serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"))
 }
@@ -123,6 +129,40 @@ fn the_stacks_api_answers_locally_through_its_authorizer_and_function() {
     assert_eq!(status, 204);
     assert_eq!(headers["access-control-allow-origin"], site);
     assert!(headers["access-control-allow-headers"].contains("Authorization"));
+    // The local edge stands for the distribution: its page may reach the local API and the
+    // local cloud where the stack's CSP names the API and Cognito, and the API answers the
+    // local edge's origin as it answers the distribution's.
+    let local_site = edge.url.trim_end_matches('/').to_string();
+    let local_api = root_of(&api);
+    let (status, headers, _) = http("GET", &format!("{local_site}/"), &[], "");
+    assert_eq!(status, 200);
+    let csp = &headers["content-security-policy"];
+    let connect = csp
+        .split(';')
+        .find(|d| d.trim_start().starts_with("connect-src"))
+        .unwrap_or_else(|| panic!("{csp}"));
+    for origin in [local_api.as_str(), cloud_endpoint().trim_end_matches('/')] {
+        assert!(connect.contains(origin), "{origin} not in {connect}");
+    }
+    assert!(connect.contains(".execute-api.") && connect.contains("https://cognito-idp."));
+    let (status, headers, _) = http(
+        "OPTIONS",
+        &format!("{api}/items"),
+        &[("origin", &local_site)],
+        "",
+    );
+    assert_eq!(status, 204);
+    assert_eq!(headers["access-control-allow-origin"], local_site);
+    let (_, headers, _) = http(
+        "GET",
+        &format!("{api}/items"),
+        &[("origin", "http://127.0.0.1:1"), ("authorization", &token)],
+        "",
+    );
+    assert_eq!(
+        headers["access-control-allow-origin"], site,
+        "another origin: as on AWS"
+    );
     let root = api.trim_end_matches("/live");
     let (status, _, body) = http("GET", &format!("{root}/prod/health"), &[], "");
     assert_eq!(

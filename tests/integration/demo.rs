@@ -1,6 +1,7 @@
 //! The README's main job, as a test: `scripts/demo` starts its own local cloud and edge,
 //! deploys site-example with the whole stack, verifies it, ships the example API's own code
-//! (verified through real PostgreSQL and Redis), redeploys (nothing to do) and destroys it.
+//! (verified through real PostgreSQL and Redis), redeploys (nothing to do), lets a user sign in
+//! through the site in headless Chromium and add an item, and destroys it.
 
 use std::process::Command;
 
@@ -53,6 +54,12 @@ fn the_main_job_deploys_site_example_and_verifies_it() {
     assert!(
         shipped.ends_with("dynamodb, s3, postgres, redis"),
         "{shipped}"
+    );
+    // A user signed in through the site's own form in headless Chromium: the status view
+    // showed every store, and the item they added came back in their list.
+    assert!(
+        stderr.contains("signed in through the site: dynamodb ok, s3 ok, postgres ok, redis ok; items: ['first item']"),
+        "{stderr}"
     );
     assert!(
         stderr.contains(&format!("==> stack {stack} deleted")),

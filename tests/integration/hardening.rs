@@ -361,10 +361,15 @@ fn smaller_defaults_hold() {
         ["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"];
     let csp_value = format!("{:?}", headers["ContentSecurityPolicy"]);
     assert!(
-        csp_value.contains("connect-src 'self'${ApiOrigin}"),
+        csp_value.contains("connect-src 'self'${ApiOrigin}${SignIn}"),
         "{csp_value}"
     );
     assert!(csp_value.contains(".execute-api."), "{csp_value}");
+    // The site's sign-in form calls the user pool's API, and only that.
+    assert!(
+        csp_value.contains("https://cognito-idp.${AWS::Region}.${AWS::URLSuffix}"),
+        "{csp_value}"
+    );
     // HSTS preload and includeSubDomains only when asked.
     let hsts = &headers["StrictTransportSecurity"];
     for k in ["Preload", "IncludeSubdomains"] {

@@ -1,6 +1,8 @@
 // One function per view: each returns the view's element. `data-view` names the view so a
 // browser test can tell which one rendered.
 
+import { call, config, session, signIn } from "../api.js";
+
 function view(name, title, body) {
   const section = document.createElement("section");
   section.dataset.view = name;
@@ -41,33 +43,125 @@ export const settingsProfile = () =>
 export const notFound = () =>
   view("not-found", "Page not found", ["No route matches " + location.pathname + "."]);
 
-// Calls the API's /health (the API's base URL is a <meta name="api-url"> in a custom
-// index.html, VITE_API_URL at build time, or /api on the same origin).
+function el(tag, props = {}, ...children) {
+  const e = Object.assign(document.createElement(tag), props);
+  e.append(...children);
+  return e;
+}
+
+// A client-side link (the router navigates without a page load).
+function link(href, text) {
+  const a = el("a", { href, textContent: text });
+  a.dataset.link = "";
+  return a;
+}
+
+// The API's liveness (GET /health); signed in, each data store as the deep check reports it.
 export function status() {
   const section = view("status", "Status", []);
-  const line = document.createElement("p");
-  line.id = "api-status";
-  line.textContent = "Checking the API…";
+  const line = el("p", { id: "api-status", textContent: "Checking the API…" });
   section.append(line);
-  const meta = document.querySelector('meta[name="api-url"]');
-  const base = (meta && meta.content) || import.meta.env.VITE_API_URL || "/api";
-  fetch(base.replace(/\/$/, "") + "/health", { headers: { accept: "application/json" } })
-    .then(async (r) => {
+  call("/health", { anonymous: true })
+    .then(({ status, json, body }) => {
       // A static host answers unknown paths with HTML (or the SPA shell): that is not an API.
-      const json = (r.headers.get("content-type") || "").includes("json");
-      const body = json ? await r.json().catch(() => ({})) : {};
-      const healthy = r.ok && json && body.ok !== false;
+      const healthy = status === 200 && json && body.ok !== false;
       line.textContent = healthy
         ? "API healthy"
         : json
-          ? `API answered ${r.status}`
-          : `No API at ${base} (answered ${r.status} ${r.headers.get("content-type") || ""})`;
+          ? `API answered ${status}`
+          : `No API at ${config.api} (answered ${status})`;
       line.dataset.state = healthy ? "ok" : "error";
-      if (body.stores) line.title = JSON.stringify(body.stores);
     })
     .catch((e) => {
       line.textContent = "API unreachable: " + e.message;
       line.dataset.state = "unreachable";
     });
+  if (!session.token()) {
+    section.append(el("p", {}, link("/account", "Sign in"), " to see each data store."));
+    return section;
+  }
+  const stores = el("ul", { id: "stores" });
+  section.append(stores);
+  call("/health/deep").then(({ status, body }) => {
+    stores.dataset.status = String(status);
+    for (const [name, state] of Object.entries((body && body.stores) || {})) {
+      const healthy = state === "ok" || state === "not configured";
+      const item = el("li", { textContent: `${name}: ${state}` });
+      item.dataset.store = name;
+      item.dataset.state = healthy ? "ok" : "error";
+      stores.append(item);
+    }
+  });
+  return section;
+}
+
+// Sign in with the user pool (an administrator creates users unless the stack allows sign-up).
+export function account() {
+  const section = view("account", "Account", []);
+  const who = el("p", { id: "who" });
+  const user = session.user();
+  if (user) {
+    who.textContent = `Signed in as ${user.email || user["cognito:username"]}`;
+    const out = el("button", { type: "button", textContent: "Sign out" });
+    out.addEventListener("click", () => {
+      session.signOut();
+      section.replaceWith(account());
+    });
+    section.append(who, out);
+    return section;
+  }
+  const email = el("input", { name: "email", type: "email", autocomplete: "username", required: true });
+  const password = el("input", { name: "password", type: "password", autocomplete: "current-password", required: true });
+  const form = el(
+    "form",
+    { id: "sign-in" },
+    el("label", {}, "Email ", email),
+    el("label", {}, "Password ", password),
+    el("button", { type: "submit", textContent: "Sign in" }),
+  );
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    who.textContent = "Signing in…";
+    try {
+      await signIn(email.value, password.value);
+      section.replaceWith(account());
+    } catch (e) {
+      who.textContent = e.message;
+      who.dataset.state = "error";
+    }
+  });
+  section.append(form, who);
+  return section;
+}
+
+// The signed-in user's items: listed, and added with a name.
+export function items() {
+  const section = view("items", "Items", []);
+  if (!session.token()) {
+    section.append(el("p", {}, link("/account", "Sign in"), " to keep items."));
+    return section;
+  }
+  const list = el("ul", { id: "item-list" });
+  const note = el("p", { id: "items-note" });
+  const refresh = async () => {
+    const { status, body } = await call("/items");
+    if (status !== 200) {
+      note.textContent = `The API answered ${status}`;
+      return;
+    }
+    list.replaceChildren(...body.map((item) => el("li", { textContent: item.name || item.id })));
+    list.dataset.count = String(body.length);
+  };
+  const name = el("input", { name: "name", required: true, maxLength: 100 });
+  const form = el("form", { id: "add-item" }, el("label", {}, "Name ", name), el("button", { type: "submit", textContent: "Add" }));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const { status } = await call("/items", { method: "POST", body: { name: name.value } });
+    note.textContent = status === 201 ? `Added ${name.value}` : `The API answered ${status}`;
+    name.value = "";
+    await refresh();
+  });
+  section.append(form, note, list);
+  refresh();
   return section;
 }

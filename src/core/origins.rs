@@ -1,0 +1,148 @@
+//! Where AWS's origins live on this machine, for `shipit preview --stack`: the distribution
+//! (`https://*.cloudfront.net`) is the local edge, the stack's API (`https://*.execute-api.
+//! REGION.amazonaws.com`) the local API Gateway, and the user pool's sign-in API (`https://
+//! cognito-idp.REGION.amazonaws.com`) the local cloud. The stack's headers name the AWS
+//! origins; a browser on the local edge calls the local ones. So the edge's
+//! Content-Security-Policy lets `connect-src` reach the local origin of each AWS origin it
+//! names (and nothing else), and the local API answers a CORS request from the local edge as
+//! it would answer one from the distribution. Nothing is allowed here that the stack does not
+//! allow on AWS.
+
+/// The local origins (scheme://host:port, no trailing slash) standing for AWS's.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LocalOrigins {
+    /// The local edge: the distribution's stand-in.
+    pub site: Option<String>,
+    /// The local API Gateway.
+    pub api: Option<String>,
+    /// The local cloud: Cognito's sign-in API.
+    pub cloud: Option<String>,
+}
+
+impl LocalOrigins {
+    /// The local origin standing for `origin` (an `https://` origin of AWS's), if any.
+    pub fn local_for(&self, origin: &str) -> Option<&str> {
+        let host = origin.strip_prefix("https://")?;
+        if host.contains(['/', ':']) || host.is_empty() {
+            return None;
+        }
+        let aws = host.ends_with(".amazonaws.com");
+        if host.ends_with(".cloudfront.net") {
+            self.site.as_deref()
+        } else if aws && host.contains(".execute-api.") {
+            self.api.as_deref()
+        } else if aws && host.starts_with("cognito-idp.") {
+            self.cloud.as_deref()
+        } else {
+            None
+        }
+    }
+
+    /// `csp` with the local origin of each AWS origin in its `connect-src` added beside it.
+    pub fn csp(&self, csp: &str) -> String {
+        csp.split(';')
+            .map(|directive| {
+                let mut words = directive.split_whitespace();
+                if words.next() != Some("connect-src") {
+                    return directive.to_string();
+                }
+                let mut out = vec!["connect-src".to_string()];
+                for source in words {
+                    out.push(source.to_string());
+                    if let Some(local) = self.local_for(source) {
+                        if !directive.split_whitespace().any(|w| w == local) {
+                            out.push(local.to_string());
+                        }
+                    }
+                }
+                let lead = if directive.starts_with(' ') { " " } else { "" };
+                format!("{lead}{}", out.join(" "))
+            })
+            .collect::<Vec<_>>()
+            .join(";")
+    }
+
+    /// The `Access-Control-Allow-Origin` for a request from `request_origin`: the local edge's
+    /// origin when the API allows the distribution and the request comes from the local edge;
+    /// None to leave the API's answer as it is.
+    pub fn allow_origin(&self, allowed: &str, request_origin: Option<&str>) -> Option<String> {
+        let site = self.site.as_deref()?;
+        let standing_for = self.local_for(allowed)?;
+        (standing_for == site && request_origin == Some(site)).then(|| site.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn origins() -> LocalOrigins {
+        LocalOrigins {
+            site: Some("http://127.0.0.1:8787".into()),
+            api: Some("http://127.0.0.1:9000".into()),
+            cloud: Some("http://127.0.0.1:5000".into()),
+        }
+    }
+
+    #[test]
+    fn aws_origins_and_their_local_stand_ins() {
+        let o = origins();
+        for (aws, local) in [
+            ("https://d111.cloudfront.net", Some("http://127.0.0.1:8787")),
+            (
+                "https://abc123.execute-api.eu-west-1.amazonaws.com",
+                Some("http://127.0.0.1:9000"),
+            ),
+            (
+                "https://cognito-idp.us-east-1.amazonaws.com",
+                Some("http://127.0.0.1:5000"),
+            ),
+            ("https://s3.amazonaws.com", None),
+            ("https://evil.example.com", None),
+            ("http://d111.cloudfront.net", None),
+            ("https://d111.cloudfront.net/path", None),
+            ("https://d111.cloudfront.net:444", None),
+            ("https://cognito-idp.evil.com", None),
+            ("'self'", None),
+        ] {
+            assert_eq!(o.local_for(aws), local, "{aws}");
+        }
+        assert_eq!(
+            LocalOrigins::default().local_for("https://d111.cloudfront.net"),
+            None
+        );
+    }
+
+    #[test]
+    fn connect_src_reaches_the_local_origin_of_each_aws_origin_it_names() {
+        let o = origins();
+        let csp = "default-src 'self'; connect-src 'self' https://a1.execute-api.us-east-1.amazonaws.com https://cognito-idp.us-east-1.amazonaws.com; img-src 'self' https://d111.cloudfront.net";
+        assert_eq!(
+            o.csp(csp),
+            "default-src 'self'; connect-src 'self' https://a1.execute-api.us-east-1.amazonaws.com http://127.0.0.1:9000 https://cognito-idp.us-east-1.amazonaws.com http://127.0.0.1:5000; img-src 'self' https://d111.cloudfront.net"
+        );
+        // Nothing named, nothing added; a second pass adds nothing more.
+        let plain = "default-src 'self'; connect-src 'self'";
+        assert_eq!(o.csp(plain), plain);
+        assert_eq!(o.csp(&o.csp(csp)), o.csp(csp));
+    }
+
+    #[test]
+    fn the_local_edge_is_answered_as_the_distribution_is() {
+        let o = origins();
+        let site = "http://127.0.0.1:8787";
+        assert_eq!(
+            o.allow_origin("https://d111.cloudfront.net", Some(site)),
+            Some(site.to_string())
+        );
+        for (allowed, from) in [
+            ("https://d111.cloudfront.net", Some("http://127.0.0.1:1")),
+            ("https://d111.cloudfront.net", None),
+            ("https://www.example.com", Some(site)),
+            ("*", Some(site)),
+            ("https://a1.execute-api.us-east-1.amazonaws.com", Some(site)),
+        ] {
+            assert_eq!(o.allow_origin(allowed, from), None, "{allowed} {from:?}");
+        }
+    }
+}
