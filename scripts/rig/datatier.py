@@ -60,12 +60,52 @@ class PortTaken(RuntimeError):
     """Another process took the port first: start again on another."""
 
 
+OWNER_FILE = "shipit-owner"
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+
+
+def sweep_orphans():
+    """Stops the servers, and removes the directories, that a local cloud killed without its
+    exit (SIGKILL) left behind: each server's directory names the local cloud that owns it and
+    the server's pid; an owner that is gone owns nothing."""
+    base = tempfile.gettempdir()
+    for name in os.listdir(base):
+        if not name.startswith(("shipit-rds-", "shipit-cache-")):
+            continue
+        directory = os.path.join(base, name)
+        try:
+            with open(os.path.join(directory, OWNER_FILE)) as f:
+                owner, server = (int(x) for x in f.read().split())
+        except (OSError, ValueError):
+            continue  # not ours to judge (still starting, or not made by this code)
+        if _alive(owner):
+            continue
+        if _alive(server):
+            try:
+                os.kill(server, signal.SIGKILL)
+            except OSError:
+                pass
+        shutil.rmtree(directory, ignore_errors=True)
+
+
 def _start(launch, what, directory, ready, attempts=3):
-    """Starts a server with `launch(port)` on a free port, again on another if one was taken."""
+    """Starts a server with `launch(port)` on a free port, again on another if one was taken;
+    records who owns it (for sweep_orphans)."""
     for attempt in range(attempts):
         port = _free_port()
         with _log(directory) as log:
             process = launch(port, log)
+        with open(os.path.join(directory, OWNER_FILE), "w") as f:
+            f.write(f"{os.getpid()} {process.pid}")
         try:
             _wait_listening(port, process, what, directory=directory, ready=ready)
             return port, process

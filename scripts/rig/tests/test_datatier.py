@@ -211,3 +211,24 @@ class APortTakenFirst(CloudTest):
             server = datatier.start_redis("token")
         self.assertNotEqual(server.port, port)
         self.assertEqual(redis(server.port, "AUTH token", "PING"), ["+OK", "+PONG"])
+
+
+class Orphans(CloudTest):
+    def test_servers_a_killed_local_cloud_left_are_stopped_and_removed(self):
+        import tempfile
+        self.addCleanup(datatier.stop_all)
+        server = datatier.start_redis("token")
+        directory, process = server.directory, server.process
+        # As if a local cloud that is gone had started it.
+        gone = subprocess.Popen(["true"])
+        gone.wait()
+        with open(os.path.join(directory, datatier.OWNER_FILE), "w") as f:
+            f.write(f"{gone.pid} {process.pid}")
+        mine = tempfile.mkdtemp(prefix="shipit-cache-")  # alive owner: left alone
+        self.addCleanup(shutil.rmtree, mine, True)
+        with open(os.path.join(mine, datatier.OWNER_FILE), "w") as f:
+            f.write(f"{os.getpid()} {os.getpid()}")
+        datatier.sweep_orphans()
+        process.wait(10)
+        self.assertFalse(os.path.exists(directory))
+        self.assertTrue(os.path.exists(mine))
