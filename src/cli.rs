@@ -296,6 +296,10 @@ pub struct TargetArgs {
     /// requirements.txt vendored for Lambda, and shipped with the stack.
     #[arg(long, env = "SHIPIT_API_SOURCE", value_name = "DIR")]
     pub api_source: Option<PathBuf>,
+    /// Move this share (1-99) of the API's traffic to its new version first, check the API
+    /// through its public URL for `[api] canary_seconds` (default 60), then move all of it.
+    #[arg(long, value_name = "PERCENT")]
+    pub canary: Option<u8>,
     /// Deploy a directory that has no index.html at its root.
     #[arg(long)]
     pub allow_missing_index: bool,

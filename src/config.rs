@@ -66,13 +66,40 @@ pub struct ApiConfig {
     pub handler: Option<String>,
     pub runtime: Option<String>,
     pub architecture: Option<String>,
+    /// `--canary`: the share (1-99) of the traffic a new version takes first.
+    pub canary_percent: Option<u8>,
+    /// How long the canary is checked before all traffic moves (default 60).
+    pub canary_seconds: Option<u64>,
 }
 
 /// The API settings when a source is given (flag or file); runtime, architecture and handler
 /// checked before any request.
-pub fn api_settings(flag: Option<&Path>, file: &ApiConfig) -> Result<Option<ApiSettings>> {
+pub fn api_settings(
+    flag: Option<&Path>,
+    canary_flag: Option<u8>,
+    file: &ApiConfig,
+) -> Result<Option<ApiSettings>> {
     let Some(source) = flag.map(Path::to_path_buf).or(file.source.clone()) else {
+        if canary_flag.is_some() {
+            return Err(Error::config_hint(
+                "--canary moves the API's traffic to its new code, and no API code is given",
+                "add --api-source DIR (or [api] source)",
+            ));
+        }
         return Ok(None);
+    };
+    let canary = match canary_flag.or(file.canary_percent) {
+        None => None,
+        Some(p @ 1..=99) => Some((
+            p,
+            Duration::from_secs(file.canary_seconds.unwrap_or(DEFAULT_CANARY_SECONDS)),
+        )),
+        Some(p) => {
+            return Err(Error::config_hint(
+                format!("a canary of {p}% is not a share of the traffic"),
+                "give --canary (or [api] canary_percent) a value from 1 to 99",
+            ))
+        }
     };
     let api = ApiSettings {
         source,
@@ -88,6 +115,7 @@ pub fn api_settings(flag: Option<&Path>, file: &ApiConfig) -> Result<Option<ApiS
             .architecture
             .clone()
             .unwrap_or_else(|| DEFAULT_API_ARCHITECTURE.into()),
+        canary,
     };
     let invalid = |message: String| Error::Config {
         message: format!("[api]: {message}"),
@@ -372,6 +400,7 @@ pub fn endpoints(explicit: Option<&str>, get: impl Fn(&str) -> Option<String>) -
         s3: endpoint_for("S3", explicit, &get),
         cloudformation: endpoint_for("CLOUDFORMATION", explicit, &get),
         cloudfront: endpoint_for("CLOUDFRONT", explicit, &get),
+        lambda: endpoint_for("LAMBDA", explicit, &get),
     }
 }
 
@@ -385,7 +414,7 @@ pub fn settings(
 ) -> Result<Settings> {
     let stack = stack_settings(&target.stack, &file.stack)?;
     let site = site_target(target.bucket.clone().or(file.bucket.clone()), stack)?;
-    let api = api_settings(target.api_source.as_deref(), &file.api)?;
+    let api = api_settings(target.api_source.as_deref(), target.canary, &file.api)?;
     if api.is_some() && site.stack().is_none() {
         return Err(Error::Config {
             message: "the API's code ([api] source, --api-source) ships with a stack, and none is named".into(),

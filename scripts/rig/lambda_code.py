@@ -5,12 +5,13 @@ a presigned URL of the package. In moto: the package's bytes are kept, but the U
 nowhere. Here: the configuration Lambda would run it with (runtime, handler, timeout, memory,
 environment, role), temporary credentials of its role, the package's files, base64-encoded,
 with a digest of the package so a caller can tell a code change, and the certificates the
-function must trust to reach the local data tier (rig/datatier.py). NAME may be a function's name or ARN; the account is moto's.
+function must trust to reach the local data tier (rig/datatier.py). NAME may be a function's
+name or ARN, with a version (its code) or an alias (then only where the alias sends traffic:
+its version and the weights of the others); the account is moto's.
 """
 import base64
 import hashlib
 import io
-import json
 import zipfile
 from urllib.parse import parse_qs, unquote
 
@@ -19,14 +20,37 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from rig import datatier, function_identity
 
 
+def _split(name):
+    """(function name or unqualified ARN, qualifier or None): `f`, `f:3`, `f:live`, or an ARN
+    with or without its qualifier."""
+    if name.startswith("arn:"):
+        parts = name.split(":")
+        return ":".join(parts[:7]), (parts[7] if len(parts) > 7 else None)
+    base, _, qualifier = name.partition(":")
+    return base, qualifier or None
+
+
 def describe(name, query):
     from moto.awslambda.models import lambda_backends
     region = (parse_qs(query).get("region") or ["us-east-1"])[0]
     name = unquote(name)
+    backend = lambda_backends[DEFAULT_ACCOUNT_ID][region]
+    base, qualifier = _split(name)
     try:
-        fn = lambda_backends[DEFAULT_ACCOUNT_ID][region].get_function(name)
+        if qualifier and not qualifier.isdigit() and qualifier != "$LATEST":
+            # An alias: where its traffic goes (the caller picks a version by the weights).
+            alias = backend.get_alias(qualifier, base)
+            weights = (alias.routing_config or {}).get("AdditionalVersionWeights") or {}
+            return "200 OK", {"alias": {
+                "name": alias.name, "arn": alias.arn,
+                "function": backend.get_function(base).function_arn,
+                "version": str(alias.function_version),
+                "weights": {str(k): float(v) for k, v in weights.items()}}}
+        fn = backend.get_function(base, qualifier)
     except Exception as e:  # moto's not-found exceptions differ by version
         return "404 Not Found", {"error": f"no function {name} in {region}: {type(e).__name__}"}
+    if fn is None:
+        return "404 Not Found", {"error": f"no function {name} in {region}"}
     package = fn.code_bytes or b""
     files = {}
     try:
@@ -45,9 +69,8 @@ def describe(name, query):
         "timeout": int(fn.timeout),
         "memory": int(fn.memory_size),
         "role": fn.role,
-        # Lambda's variables are strings; moto keeps a GetAtt's number (a port) as it came.
-        "environment": {k: v if isinstance(v, str) else json.dumps(v)
-                        for k, v in (fn.environment_vars or {}).items()},
+        # Strings, as Lambda keeps them (patches/lambda_environment_strings.py).
+        "environment": dict(fn.environment_vars or {}),
         "digest": hashlib.sha256(package).hexdigest(),
         # What the function must trust besides the public roots: the data tier's CA.
         "trust": datatier.trusted(),

@@ -4,6 +4,7 @@
 
 pub mod cdn;
 pub mod cfn;
+pub mod lambda;
 pub mod s3;
 
 use std::path::PathBuf;
@@ -158,6 +159,7 @@ pub enum Service {
     S3,
     CloudFormation,
     CloudFront,
+    Lambda,
 }
 
 impl Service {
@@ -166,6 +168,7 @@ impl Service {
             Service::S3 => "S3",
             Service::CloudFormation => "CloudFormation",
             Service::CloudFront => "CloudFront",
+            Service::Lambda => "Lambda",
         }
     }
 
@@ -175,6 +178,7 @@ impl Service {
             Service::S3 => "this action on this bucket",
             Service::CloudFormation => "this CloudFormation action on this stack",
             Service::CloudFront => "this CloudFront action on this distribution",
+            Service::Lambda => "this Lambda action on the stack's function",
         }
     }
 }

@@ -51,6 +51,49 @@ pub(crate) async fn run(
             (site_bucket(&e.stack, &e.outputs)?, Some(e), shipped)
         }
     };
+    // The API's new code takes traffic before the site that may call it: published, checked,
+    // then the live alias moved (a failure stops here, with the old version serving).
+    let live = match (&settings.api, &package, &ensured) {
+        (Some(a), Some(p), Some(e)) => match e.outputs.get(api::FUNCTION_OUTPUT) {
+            Some(function) => {
+                let functions = clients.functions()?;
+                let url = checks
+                    .api_url
+                    .clone()
+                    .or_else(|| e.outputs.get("ApiUrl").cloned())
+                    .unwrap_or_default();
+                let http = shipit::http::Client::new(std::time::Duration::from_secs(10))
+                    .map_err(shipit::error::Error::Internal)?;
+                let health = format!("{}/health", url.trim_end_matches('/'));
+                let check =
+                    || -> futures::future::BoxFuture<'_, std::result::Result<(), String>> {
+                        Box::pin(async {
+                            match http.get(&health, &[]).await {
+                                Ok(r) if r.status == 200 => Ok(()),
+                                Ok(r) => Err(format!("GET {health} answered {}", r.status)),
+                                Err(e) => Err(format!("GET {health}: {e:?}")),
+                            }
+                        })
+                    };
+                let canary = a
+                    .canary
+                    .map(|(percent, window)| api::Canary { percent, window });
+                Some(
+                    api::go_live(
+                        functions.as_ref(),
+                        function,
+                        p,
+                        canary.as_ref(),
+                        &check,
+                        reporter,
+                    )
+                    .await?,
+                )
+            }
+            None => None,
+        },
+        _ => None,
+    };
     if settings.cdn.distribution_id.is_none() {
         settings.cdn.distribution_id = ensured
             .as_ref()
@@ -111,7 +154,7 @@ pub(crate) async fn run(
         stdout::json(
             true,
             "deploy",
-            json!({ "stack": ensured, "api": shipped, "summary": summary, "verify": verified }),
+            json!({ "stack": ensured, "api": shipped, "api_live": live, "summary": summary, "verify": verified }),
         );
     }
     Ok(())

@@ -59,6 +59,25 @@ impl Clients {
         Cdn::new(&self.sdk, &self.conn)
     }
 
+    /// Lambda: the SDK's; on the local cloud a version is invoked by shipit's local Lambda
+    /// runtime (moto runs no code without Docker).
+    pub(crate) fn functions(&self) -> Result<Box<dyn shipit::ports::Functions>> {
+        let lambda = shipit::aws::lambda::Lambda::new(&self.sdk, &self.conn);
+        match (&self.conn.endpoints.lambda, self.conn.is_local()) {
+            (Some(endpoint), true) => {
+                let python =
+                    std::env::var("SHIPIT_LAMBDA_PYTHON").unwrap_or_else(|_| "python3".into());
+                Ok(Box::new(shipit::edge::invoke::LocalFunctions::new(
+                    lambda,
+                    endpoint,
+                    &self.region(),
+                    shipit::core::lambda::Runtimes { python },
+                )?))
+            }
+            _ => Ok(Box::new(lambda)),
+        }
+    }
+
     pub(crate) fn region(&self) -> String {
         self.sdk
             .region()

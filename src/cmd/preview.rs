@@ -191,22 +191,9 @@ fn api_of(
 ) -> Result<shipit::edge::apigw::LocalApi> {
     let region = conn.region.clone().unwrap_or_else(|| "us-east-1".into());
     let python = std::env::var("SHIPIT_LAMBDA_PYTHON").unwrap_or_else(|_| "python3".into());
-    let env = |k: &str, default: &str| std::env::var(k).unwrap_or_else(|_| default.to_string());
     // What the function's SDK needs to reach the local cloud, as Lambda gives it a region and
     // credentials.
-    let aws: BTreeMap<String, String> = [
-        ("AWS_REGION", region.clone()),
-        ("AWS_DEFAULT_REGION", region.clone()),
-        ("AWS_ENDPOINT_URL", endpoint.to_string()),
-        ("AWS_ACCESS_KEY_ID", env("AWS_ACCESS_KEY_ID", "test")),
-        (
-            "AWS_SECRET_ACCESS_KEY",
-            env("AWS_SECRET_ACCESS_KEY", "test"),
-        ),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect();
+    let aws = shipit::edge::invoke::function_env(&region, endpoint);
     let log: Arc<dyn Reporter> = reporter.clone();
     shipit::edge::apigw::LocalApi::new(
         clients.cfn(),

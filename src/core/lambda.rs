@@ -36,6 +36,118 @@ pub struct FunctionSpec {
     pub credentials: BTreeMap<String, String>,
 }
 
+/// Where an alias sends its traffic: `version`, but for the share of the others in `weights`
+/// (Lambda's weighted alias, `RoutingConfig.AdditionalVersionWeights`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct AliasRoute {
+    pub name: String,
+    pub arn: String,
+    /// The function's unqualified ARN.
+    pub function: String,
+    pub version: String,
+    #[serde(default)]
+    pub weights: BTreeMap<String, f64>,
+}
+
+impl AliasRoute {
+    /// The version one invocation goes to, for `roll` drawn uniformly from [0, 1).
+    pub fn pick(&self, roll: f64) -> &str {
+        let mut below = 0.0;
+        for (version, weight) in &self.weights {
+            below += weight;
+            if roll < below {
+                return version;
+            }
+        }
+        &self.version
+    }
+
+    /// The ARN that names `version` of the function.
+    pub fn qualified(&self, version: &str) -> String {
+        format!("{}:{version}", self.function)
+    }
+}
+
+/// What the local cloud describes under a name: a function (a version's code) or an alias.
+#[derive(Debug, Clone)]
+pub enum Described {
+    Function(Box<FunctionSpec>),
+    Alias(AliasRoute),
+}
+
+impl Described {
+    pub fn from_json(body: &[u8]) -> Result<Described, String> {
+        let v: serde_json::Value = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+        match v.get("alias") {
+            Some(a) => serde_json::from_value(a.clone())
+                .map(Described::Alias)
+                .map_err(|e| format!("an alias: {e}")),
+            None => serde_json::from_value(v)
+                .map(|s| Described::Function(Box::new(s)))
+                .map_err(|e| format!("a function: {e}")),
+        }
+    }
+}
+
+/// What an invocation of a version answered: the payload, and Lambda's `FunctionError` when the
+/// handler raised or the runtime failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invoked {
+    pub payload: Vec<u8>,
+    pub function_error: Option<String>,
+}
+
+/// The API Gateway REST proxy event of an anonymous `GET /health` on stage `stage`: what shipit
+/// invokes a new version with before it takes traffic.
+pub fn health_check_event(stage: &str, request_id: &str) -> serde_json::Value {
+    serde_json::json!({
+        "resource": "/health",
+        "path": "/health",
+        "httpMethod": "GET",
+        "headers": {"accept": "application/json", "user-agent": "shipit pre-traffic check"},
+        "multiValueHeaders": {
+            "accept": ["application/json"],
+            "user-agent": ["shipit pre-traffic check"]
+        },
+        "queryStringParameters": null,
+        "multiValueQueryStringParameters": null,
+        "pathParameters": null,
+        "stageVariables": null,
+        "requestContext": {
+            "resourcePath": "/health",
+            "httpMethod": "GET",
+            "path": format!("/{stage}/health"),
+            "stage": stage,
+            "requestId": request_id,
+            "identity": {"sourceIp": "127.0.0.1", "userAgent": "shipit pre-traffic check"}
+        },
+        "body": null,
+        "isBase64Encoded": false
+    })
+}
+
+/// Whether a version's answer to [`health_check_event`] lets it take traffic: a proxy response
+/// with status 200. Else what it answered, for the error.
+pub fn pre_traffic_verdict(invoked: &Invoked) -> Result<(), String> {
+    let text = String::from_utf8_lossy(&invoked.payload);
+    let shown: String = text.chars().take(300).collect();
+    if let Some(kind) = &invoked.function_error {
+        return Err(format!("the function failed ({kind}): {shown}"));
+    }
+    match crate::core::apigw::proxy_response(&invoked.payload) {
+        Ok(answer) if answer.status == 200 => Ok(()),
+        Ok(answer) => Err(format!(
+            "GET /health answered {}: {}",
+            answer.status,
+            String::from_utf8_lossy(&answer.body)
+                .chars()
+                .take(300)
+                .collect::<String>()
+        )),
+        Err(e) => Err(format!("not an API Gateway proxy response ({e}): {shown}")),
+    }
+}
+
 /// How to start a runtime interface client for a function.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Launch {
@@ -205,6 +317,73 @@ mod tests {
         for (k, v) in table {
             assert_eq!(l.env.get(k).map(String::as_str), Some(v), "{k}");
         }
+    }
+
+    #[test]
+    fn only_a_200_proxy_response_lets_a_version_take_traffic() {
+        let ok = |payload: &str| Invoked {
+            payload: payload.as_bytes().to_vec(),
+            function_error: None,
+        };
+        assert!(pre_traffic_verdict(&ok(r#"{"statusCode": 200, "body": "{}"}"#)).is_ok());
+        for (invoked, said) in [
+            (
+                ok(r#"{"statusCode": 500, "body": "broken"}"#),
+                "answered 500: broken",
+            ),
+            (
+                ok(r#"{"statusCode": 200, "body": {"x": 1}}"#),
+                "not an API Gateway proxy",
+            ),
+            (ok("null"), "not an API Gateway proxy"),
+            (
+                Invoked {
+                    payload: br#"{"errorType": "ImportError"}"#.to_vec(),
+                    function_error: Some("Unhandled".into()),
+                },
+                "failed (Unhandled)",
+            ),
+        ] {
+            let e = pre_traffic_verdict(&invoked).unwrap_err();
+            assert!(e.contains(said), "{e}");
+        }
+        let event = health_check_event("live", "r1");
+        assert_eq!(event["httpMethod"], "GET");
+        assert_eq!(event["path"], "/health");
+        assert_eq!(event["requestContext"]["stage"], "live");
+        assert!(event["requestContext"]["authorizer"].is_null(), "anonymous");
+    }
+
+    #[test]
+    fn a_weighted_alias_sends_each_share_to_its_version() {
+        let alias = AliasRoute {
+            name: "live".into(),
+            arn: "arn:f:live".into(),
+            function: "arn:f".into(),
+            version: "2".into(),
+            weights: [("3".to_string(), 0.1)].into(),
+        };
+        for (roll, want) in [
+            (0.0, "3"),
+            (0.099, "3"),
+            (0.1, "2"),
+            (0.5, "2"),
+            (0.999, "2"),
+        ] {
+            assert_eq!(alias.pick(roll), want, "{roll}");
+        }
+        let all = AliasRoute {
+            weights: BTreeMap::new(),
+            ..alias.clone()
+        };
+        assert_eq!(all.pick(0.0), "2");
+        assert_eq!(alias.qualified("3"), "arn:f:3");
+        let d = Described::from_json(
+            br#"{"alias":{"name":"live","arn":"a","function":"f","version":"1","weights":{"2":0.25}}}"#,
+        )
+        .unwrap();
+        assert!(matches!(d, Described::Alias(a) if a.weights["2"] == 0.25));
+        assert!(Described::from_json(b"{}").is_err());
     }
 
     #[test]

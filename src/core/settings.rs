@@ -61,6 +61,7 @@ pub struct Endpoints {
     pub s3: Option<String>,
     pub cloudformation: Option<String>,
     pub cloudfront: Option<String>,
+    pub lambda: Option<String>,
 }
 
 /// Where the AWS APIs are and who we are.
@@ -141,7 +142,12 @@ pub struct ApiSettings {
     pub runtime: String,
     /// `x86_64` or `arm64`.
     pub architecture: String,
+    /// The share (1-99) of the traffic a new version takes first, and for how long.
+    pub canary: Option<(u8, Duration)>,
 }
+
+/// Seconds a canary is checked by default.
+pub const DEFAULT_CANARY_SECONDS: u64 = 60;
 
 pub const DEFAULT_API_HANDLER: &str = "handler.handler";
 pub const DEFAULT_API_RUNTIME: &str = "python3.12";

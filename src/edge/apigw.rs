@@ -21,7 +21,7 @@ use crate::core::apigw::{
     check_cognito_claims, proxy_event, proxy_response, Answer, Api, Auth, Bucket, Integration, Jwt,
     Request,
 };
-use crate::core::lambda::{FunctionSpec, Outcome, Runtimes};
+use crate::core::lambda::{Described, FunctionSpec, Outcome, Runtimes};
 use crate::edge::lambda::LocalFunction;
 use crate::http::Client as HttpClient;
 use crate::ports::Reporter;
@@ -93,7 +93,7 @@ pub struct LocalApi {
     cfn: crate::aws::cfn::Cfn,
     stack: String,
     current: Mutex<Read<Option<Arc<Api>>>>,
-    specs: Mutex<HashMap<String, (std::time::Instant, Arc<FunctionSpec>)>>,
+    specs: Mutex<HashMap<String, (std::time::Instant, Described)>>,
     endpoint: String,
     region: String,
     http: HttpClient,
@@ -336,41 +336,33 @@ impl LocalApi {
     }
 
     /// The function as the local cloud has it (read again after [`REREAD`]: its code or
-    /// configuration may have changed).
+    /// configuration may have changed). A name with an alias (the stack's `live`) is one
+    /// version of it, picked by the alias's weights for each invocation, as Lambda does.
     async fn spec(&self, function: &str) -> Result<Arc<FunctionSpec>, String> {
-        let mut specs = self.specs.lock().await;
-        if let Some((at, spec)) = specs.get(function) {
-            if at.elapsed() < REREAD {
-                return Ok(spec.clone());
-            }
+        let function = match self.read(function).await? {
+            Described::Function(spec) => return Ok(Arc::new(*spec)),
+            Described::Alias(alias) => alias.qualified(alias.pick(fastrand::f64())),
+        };
+        match self.read(&function).await? {
+            Described::Function(spec) => Ok(Arc::new(*spec)),
+            Described::Alias(_) => Err(format!("{function} names an alias, not a version")),
         }
-        let spec = Arc::new(self.read_spec(function).await?);
-        specs.insert(
-            function.to_string(),
-            (std::time::Instant::now(), spec.clone()),
-        );
-        Ok(spec)
     }
 
-    async fn read_spec(&self, function: &str) -> Result<FunctionSpec, String> {
-        let url = format!(
-            "{}/_shipit/lambda/{}?region={}",
-            self.endpoint,
-            percent_encoding::utf8_percent_encode(function, percent_encoding::NON_ALPHANUMERIC),
-            self.region
-        );
-        let r =
-            self.http.get(&url, &[]).await.map_err(|e| {
-                format!("cannot read the function from the local cloud ({url}): {e:?}")
-            })?;
-        if r.status != 200 {
-            return Err(format!(
-                "the local cloud has no such function ({}): {}",
-                r.status,
-                String::from_utf8_lossy(&r.body)
-            ));
+    async fn read(&self, function: &str) -> Result<Described, String> {
+        let mut specs = self.specs.lock().await;
+        if let Some((at, d)) = specs.get(function) {
+            if at.elapsed() < REREAD {
+                return Ok(d.clone());
+            }
         }
-        serde_json::from_slice(&r.body).map_err(|e| format!("{url}: {e}"))
+        let d = read_function(&self.http, &self.endpoint, &self.region, function).await?;
+        // An alias is read for every request: Lambda routes by it as soon as it moves (a
+        // canary's share, or a rollback), where a version's code and configuration never change.
+        if matches!(d, Described::Function(_)) {
+            specs.insert(function.to_string(), (std::time::Instant::now(), d.clone()));
+        }
+        Ok(d)
     }
 
     /// An idle execution environment of the function, or a new one while there are fewer
@@ -484,6 +476,34 @@ impl LocalApi {
 }
 
 /// Serves until `stop` completes; the bound address goes to `ready`. Stops the functions then.
+/// What the local cloud describes under `function` (a name or ARN, possibly qualified): a
+/// version's code and configuration, or where an alias sends traffic.
+pub async fn read_function(
+    http: &HttpClient,
+    endpoint: &str,
+    region: &str,
+    function: &str,
+) -> Result<Described, String> {
+    let url = format!(
+        "{}/_shipit/lambda/{}?region={}",
+        endpoint.trim_end_matches('/'),
+        percent_encoding::utf8_percent_encode(function, percent_encoding::NON_ALPHANUMERIC),
+        region
+    );
+    let r = http
+        .get(&url, &[])
+        .await
+        .map_err(|e| format!("cannot read the function from the local cloud ({url}): {e:?}"))?;
+    if r.status != 200 {
+        return Err(format!(
+            "the local cloud has no such function ({}): {}",
+            r.status,
+            String::from_utf8_lossy(&r.body)
+        ));
+    }
+    Described::from_json(&r.body).map_err(|e| format!("{url}: {e}"))
+}
+
 pub async fn run(
     api: Arc<LocalApi>,
     listener: tokio::net::TcpListener,

@@ -6,6 +6,7 @@
 //! Gateway in front of it; `js` runs the distribution's CloudFront Functions.
 
 pub mod apigw;
+pub mod invoke;
 pub mod js;
 pub mod lambda;
 pub mod serve;

@@ -202,3 +202,140 @@ async fn upload(
     reporter.info(&format!("{what}: uploaded to {}", store.bucket()));
     Ok(true)
 }
+
+/// The alias API Gateway invokes.
+pub const LIVE_ALIAS: &str = "live";
+/// The stack output naming the function.
+pub const FUNCTION_OUTPUT: &str = "ApiFunctionName";
+
+/// `--canary PERCENT`: that share of the API's traffic goes to the new version while the API is
+/// checked through its public URL for `window`, before all of it moves.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Canary {
+    pub percent: u8,
+    pub window: std::time::Duration,
+}
+
+/// What making the code live did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Live {
+    pub function: String,
+    /// The version now live.
+    pub version: String,
+    /// The version that was live before.
+    pub previous: String,
+    /// False when the version was live already (unchanged code).
+    pub moved: bool,
+}
+
+/// A check of the API through its public URL (one request; Err says what was wrong).
+pub type ApiCheck<'f> =
+    dyn Fn() -> futures::future::BoxFuture<'f, std::result::Result<(), String>> + Send + Sync + 'f;
+
+/// Publishes the function's code (which must be `package`) as a version, invokes that version
+/// with a `GET /health` proxy event and requires 200, then moves the `live` alias to it: with a
+/// canary, its share first, checked through the public URL for the window, then all. Any
+/// failure leaves (or puts back) the alias on the version that was live, and fails.
+pub async fn go_live<'f>(
+    functions: &dyn crate::ports::Functions,
+    function: &str,
+    package: &Package,
+    canary: Option<&Canary>,
+    check: &ApiCheck<'f>,
+    reporter: &dyn Reporter,
+) -> Result<Live> {
+    let before = functions.alias(function, LIVE_ALIAS).await?;
+    let version = functions
+        .publish(function, &package_sha256_base64(package))
+        .await?;
+    let mut live = Live {
+        function: function.to_string(),
+        version: version.clone(),
+        previous: before.version.clone(),
+        moved: false,
+    };
+    if before.version == version && before.weights.is_empty() {
+        reporter.info(&format!(
+            "api: version {version} of {function} is live already"
+        ));
+        return Ok(live);
+    }
+    let refused = |why: String| {
+        Error::Refused {
+        message: format!(
+            "version {version} of {function} did not pass its pre-traffic check, and takes no traffic ({} stays live): {why}",
+            before.version
+        ),
+        hint: "fix the handler and deploy again; the site was not changed".into(),
+    }
+    };
+    let event = crate::core::lambda::health_check_event(
+        LIVE_ALIAS,
+        &format!("shipit-{:016x}", fastrand::u64(..)),
+    );
+    let invoked = functions
+        .invoke(function, &version, event.to_string().into_bytes())
+        .await?;
+    crate::core::lambda::pre_traffic_verdict(&invoked).map_err(refused)?;
+    reporter.info(&format!(
+        "api: version {version} answered GET /health with 200"
+    ));
+    if let Some(c) = canary {
+        let weights = BTreeMap::from([(version.clone(), f64::from(c.percent) / 100.0)]);
+        functions
+            .route(function, LIVE_ALIAS, &before.version, &weights)
+            .await?;
+        reporter.info(&format!(
+            "api: canary: {}% of the traffic to version {version} for {} s",
+            c.percent,
+            c.window.as_secs()
+        ));
+        let until = std::time::Instant::now() + c.window;
+        loop {
+            if let Err(why) = check().await {
+                let back = functions
+                    .route(function, LIVE_ALIAS, &before.version, &BTreeMap::new())
+                    .await;
+                let message = format!(
+                    "the canary of version {version} of {function} failed: {why}; all traffic is back on version {}",
+                    before.version
+                );
+                return Err(match back {
+                    Ok(()) => Error::Refused {
+                        message,
+                        hint: "fix the handler and deploy again; the site was not changed".into(),
+                    },
+                    Err(e) => Error::Aws {
+                        message: format!("{message} (but moving it back failed: {e})"),
+                        hint: Some(format!(
+                            "point the alias back by hand: aws lambda update-alias --function-name {function} --name {LIVE_ALIAS} --function-version {} --routing-config AdditionalVersionWeights={{}}",
+                            before.version
+                        )),
+                    },
+                });
+            }
+            if std::time::Instant::now() >= until {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        }
+    }
+    functions
+        .route(function, LIVE_ALIAS, &version, &BTreeMap::new())
+        .await?;
+    reporter.info(&format!(
+        "api: version {version} of {function} is live (was {})",
+        before.version
+    ));
+    live.moved = true;
+    Ok(live)
+}
+
+/// The package's SHA-256 as Lambda reports a function's `CodeSha256` (base64).
+pub fn package_sha256_base64(package: &Package) -> String {
+    use base64::Engine;
+    let bytes: Vec<u8> = (0..package.sha256.len() / 2)
+        .filter_map(|i| u8::from_str_radix(&package.sha256[2 * i..2 * i + 2], 16).ok())
+        .collect();
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}

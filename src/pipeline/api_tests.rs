@@ -19,6 +19,7 @@ fn api() -> ApiSettings {
         handler: "handler.handler".into(),
         runtime: "python3.12".into(),
         architecture: "arm64".into(),
+        canary: None,
     }
 }
 
@@ -195,4 +196,152 @@ fn code_parameters_set_by_hand_and_by_api_are_refused() {
     .unwrap();
     assert_eq!(ok.parameters["ApiCodeKey"], p.key);
     assert_eq!(ok.parameters.len(), 4);
+}
+
+mod going_live {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    use crate::core::lambda::Invoked;
+    use crate::pipeline::api::{go_live, package_sha256_base64, Canary};
+    use crate::pipeline::test_support::block_on;
+    use crate::ports::memory::{Lines, MemoryFunctions};
+
+    fn code(text: &str) -> (crate::core::package::Package, String) {
+        let p = super::package(text);
+        let sha = package_sha256_base64(&p);
+        (p, sha)
+    }
+
+    fn passing() -> impl Fn() -> futures::future::BoxFuture<'static, Result<(), String>> {
+        || Box::pin(async { Ok(()) })
+    }
+
+    #[test]
+    fn a_new_version_is_checked_then_takes_all_the_traffic() {
+        let ok = passing();
+        let (v1, sha1) = code("one");
+        let f = MemoryFunctions::new(&sha1);
+        let live = block_on(go_live(&f, "fn", &v1, None, &ok, &Lines::default())).unwrap();
+        assert!(!live.moved, "unchanged code: nothing to move");
+        let (v2, sha2) = code("two");
+        f.set_code(&sha2);
+        let live = block_on(go_live(&f, "fn", &v2, None, &ok, &Lines::default())).unwrap();
+        assert_eq!(
+            (live.version.as_str(), live.previous.as_str(), live.moved),
+            ("2", "1", true)
+        );
+        assert_eq!(f.live(), ("2".to_string(), Default::default()));
+        let calls = f.calls();
+        let invoked = calls.iter().position(|c| c == "invoke 2").unwrap();
+        let routed = calls
+            .iter()
+            .position(|c| c.starts_with("route live 2"))
+            .unwrap();
+        assert!(
+            invoked < routed,
+            "checked before it takes traffic: {calls:?}"
+        );
+    }
+
+    #[test]
+    fn a_failing_version_takes_no_traffic() {
+        let ok = passing();
+        let (_, sha1) = code("one");
+        let f = MemoryFunctions::new(&sha1);
+        let (v2, sha2) = code("two");
+        f.set_code(&sha2);
+        for answer in [
+            Invoked {
+                payload: br#"{"statusCode": 503, "body": "down"}"#.to_vec(),
+                function_error: None,
+            },
+            Invoked {
+                payload: br#"{"errorType": "ImportError"}"#.to_vec(),
+                function_error: Some("Unhandled".into()),
+            },
+        ] {
+            f.answer("2", answer);
+            let e = block_on(go_live(&f, "fn", &v2, None, &ok, &Lines::default()))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains("pre-traffic check") && e.contains("1 stays live"),
+                "{e}"
+            );
+            assert_eq!(f.live().0, "1");
+            assert!(!f.calls().iter().any(|c| c.starts_with("route")));
+        }
+    }
+
+    #[test]
+    fn code_other_than_the_package_is_not_published() {
+        let ok = passing();
+        let (_, sha1) = code("one");
+        let f = MemoryFunctions::new(&sha1);
+        let (v2, _) = code("two");
+        assert!(block_on(go_live(&f, "fn", &v2, None, &ok, &Lines::default())).is_err());
+        assert_eq!(f.live().0, "1");
+    }
+
+    #[test]
+    fn a_canary_takes_its_share_and_a_failure_puts_everything_back() {
+        let ok = passing();
+        let (_, sha1) = code("one");
+        let f = MemoryFunctions::new(&sha1);
+        let (v2, sha2) = code("two");
+        f.set_code(&sha2);
+        let canary = Canary {
+            percent: 10,
+            window: Duration::from_millis(0),
+        };
+        let seen = std::sync::Arc::new(AtomicUsize::new(0));
+        let counted = seen.clone();
+        let failing = move || -> futures::future::BoxFuture<'static, Result<(), String>> {
+            counted.fetch_add(1, Ordering::SeqCst);
+            Box::pin(async { Err("GET /health answered 500".to_string()) })
+        };
+        let e = block_on(go_live(
+            &f,
+            "fn",
+            &v2,
+            Some(&canary),
+            &failing,
+            &Lines::default(),
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("canary") && e.contains("back on version 1"),
+            "{e}"
+        );
+        assert_eq!(f.live(), ("1".to_string(), Default::default()));
+        let routes: Vec<String> = f
+            .calls()
+            .into_iter()
+            .filter(|c| c.starts_with("route"))
+            .collect();
+        assert_eq!(routes, ["route live 1 {\"2\": 0.1}", "route live 1 {}"]);
+        assert_eq!(seen.load(Ordering::SeqCst), 1);
+        // A good canary: its share, then all.
+        let live = block_on(go_live(
+            &f,
+            "fn",
+            &v2,
+            Some(&canary),
+            &ok,
+            &Lines::default(),
+        ))
+        .unwrap();
+        assert_eq!(live.version, "2");
+        let routes: Vec<String> = f
+            .calls()
+            .into_iter()
+            .filter(|c| c.starts_with("route"))
+            .collect();
+        assert_eq!(
+            &routes[2..],
+            ["route live 1 {\"2\": 0.1}", "route live 2 {}"]
+        );
+    }
 }

@@ -830,3 +830,127 @@ impl crate::ports::StackService for MemoryStack {
         })
     }
 }
+
+/// Lambda in memory: `$LATEST` holds a code hash, each publish of new code makes the next
+/// version, the `live` alias starts at version 1, and each version answers invocations with
+/// what the test says (200 by default). Every call is logged.
+pub struct MemoryFunctions {
+    state: Mutex<FunctionsState>,
+}
+
+struct FunctionsState {
+    latest: String,
+    versions: Vec<String>,
+    alias: (String, BTreeMap<String, f64>),
+    answers: BTreeMap<String, crate::core::lambda::Invoked>,
+    calls: Vec<String>,
+}
+
+impl MemoryFunctions {
+    /// A function whose version 1 holds `code` and is live.
+    pub fn new(code: &str) -> MemoryFunctions {
+        MemoryFunctions {
+            state: Mutex::new(FunctionsState {
+                latest: code.to_string(),
+                versions: vec![code.to_string()],
+                alias: ("1".into(), BTreeMap::new()),
+                answers: BTreeMap::new(),
+                calls: Vec::new(),
+            }),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, FunctionsState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// CloudFormation gave the function new code.
+    pub fn set_code(&self, code: &str) {
+        self.lock().latest = code.to_string();
+    }
+
+    /// What `version` answers (a proxy response, or a handler failure).
+    pub fn answer(&self, version: &str, invoked: crate::core::lambda::Invoked) {
+        self.lock().answers.insert(version.to_string(), invoked);
+    }
+
+    pub fn live(&self) -> (String, BTreeMap<String, f64>) {
+        self.lock().alias.clone()
+    }
+
+    pub fn calls(&self) -> Vec<String> {
+        self.lock().calls.clone()
+    }
+}
+
+impl crate::ports::Functions for MemoryFunctions {
+    fn publish<'a>(&'a self, function: &'a str, code_sha256: &'a str) -> Call<'a, String> {
+        Box::pin(async move {
+            let mut s = self.lock();
+            s.calls.push(format!("publish {function}"));
+            if s.latest != code_sha256 {
+                return Err(Error::Aws {
+                    message: format!("publish a version of {function}: PreconditionFailedException: CodeSha256 does not match"),
+                    hint: None,
+                });
+            }
+            if s.versions.last() != Some(&s.latest) {
+                let code = s.latest.clone();
+                s.versions.push(code);
+            }
+            Ok(s.versions.len().to_string())
+        })
+    }
+
+    fn alias<'a>(
+        &'a self,
+        function: &'a str,
+        alias: &'a str,
+    ) -> Call<'a, crate::core::lambda::AliasRoute> {
+        Box::pin(async move {
+            let mut s = self.lock();
+            s.calls.push(format!("alias {alias}"));
+            Ok(crate::core::lambda::AliasRoute {
+                name: alias.to_string(),
+                arn: format!("{function}:{alias}"),
+                function: function.to_string(),
+                version: s.alias.0.clone(),
+                weights: s.alias.1.clone(),
+            })
+        })
+    }
+
+    fn route<'a>(
+        &'a self,
+        _function: &'a str,
+        alias: &'a str,
+        version: &'a str,
+        weights: &'a BTreeMap<String, f64>,
+    ) -> Call<'a, ()> {
+        Box::pin(async move {
+            let mut s = self.lock();
+            s.calls.push(format!("route {alias} {version} {weights:?}"));
+            s.alias = (version.to_string(), weights.clone());
+            Ok(())
+        })
+    }
+
+    fn invoke<'a>(
+        &'a self,
+        _function: &'a str,
+        version: &'a str,
+        _payload: Vec<u8>,
+    ) -> Call<'a, crate::core::lambda::Invoked> {
+        Box::pin(async move {
+            let mut s = self.lock();
+            s.calls.push(format!("invoke {version}"));
+            Ok(s.answers
+                .get(version)
+                .cloned()
+                .unwrap_or(crate::core::lambda::Invoked {
+                    payload: br#"{"statusCode": 200, "body": "{}"}"#.to_vec(),
+                    function_error: None,
+                }))
+        })
+    }
+}

@@ -13,6 +13,7 @@ use futures::future::BoxFuture;
 
 use crate::core::files::Md5;
 use crate::core::headers::Headers;
+use crate::core::lambda::{AliasRoute, Invoked};
 use crate::core::stack::{ChangeSet, Event, StackInfo, StackResource};
 use crate::core::state::{Head, Listed};
 use crate::error::Result;
@@ -151,6 +152,32 @@ pub trait StackService: Send + Sync {
     fn set_termination_protection<'a>(&'a self, stack: &'a str, on: bool) -> Call<'a, ()>;
     fn delete_stack<'a>(&'a self, stack: &'a str, role_arn: Option<&'a str>) -> Call<'a, ()>;
     fn resources<'a>(&'a self, stack: &'a str) -> Call<'a, Vec<StackResource>>;
+}
+
+/// Lambda, as far as shipit moves the API's code: versions, the alias API Gateway invokes, and
+/// an invocation of one version.
+pub trait Functions: Send + Sync {
+    /// Publishes the function's current code and configuration as a version, refused unless its
+    /// code is `code_sha256` (base64, as Lambda reports it); an unchanged function returns the
+    /// version published last. Returns the version.
+    fn publish<'a>(&'a self, function: &'a str, code_sha256: &'a str) -> Call<'a, String>;
+    /// Where the alias sends traffic.
+    fn alias<'a>(&'a self, function: &'a str, alias: &'a str) -> Call<'a, AliasRoute>;
+    /// Points the alias at `version`, with `weights` (version -> share, 0..1) going elsewhere.
+    fn route<'a>(
+        &'a self,
+        function: &'a str,
+        alias: &'a str,
+        version: &'a str,
+        weights: &'a BTreeMap<String, f64>,
+    ) -> Call<'a, ()>;
+    /// Invokes one version with `payload` (synchronously) and returns what it answered.
+    fn invoke<'a>(
+        &'a self,
+        function: &'a str,
+        version: &'a str,
+        payload: Vec<u8>,
+    ) -> Call<'a, Invoked>;
 }
 
 /// Where progress and human messages go (stderr, through `output`). Stages report; they never

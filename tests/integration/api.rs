@@ -5,7 +5,9 @@
 
 use std::process::Command;
 
-use crate::support::{assert_success, cloud_endpoint, http, stack_state, World};
+use std::collections::BTreeMap;
+
+use crate::support::{assert_success, cloud_endpoint, http, live_alias, stack_state, World};
 
 /// A user of the pool, signed in: their ID token (through the local cloud's Cognito API).
 fn id_token(pool: &str, client: &str, email: &str) -> String {
@@ -309,6 +311,12 @@ fn the_apis_own_code_ships_once_and_a_change_ships_again() {
         assert!(listing.contains(inside), "{inside} not in the package");
     }
 
+    // The live alias moved to the version holding that code (the stack made version 1 with
+    // the built-in function).
+    let function = state.outputs["ApiFunctionName"].clone();
+    assert_eq!(first["api_live"]["version"], "2");
+    assert_eq!(first["api_live"]["previous"], "1");
+    assert_eq!(live_alias(&function), ("2".to_string(), BTreeMap::new()));
     // The local API runs that code: its list answers with X-Cache (the built-in one has none).
     let outputs = state.outputs.clone();
     let edge = w.edge_with_api(&["--stack", &name]);
@@ -332,6 +340,8 @@ fn the_apis_own_code_ships_once_and_a_change_ships_again() {
     assert_eq!(again["api"]["uploaded"], false);
     assert_eq!(again["stack"]["action"], "unchanged");
     assert_eq!(again["stack"]["change_set"], false);
+    assert_eq!(again["api_live"]["moved"], false, "no new version");
+    assert_eq!(live_alias(&function).0, "2");
     assert!(!w.cfn_actions().iter().any(|a| a == "CreateChangeSet"));
 
     // A changed line: a new package, a change set that modifies the function, the new code live.
@@ -342,7 +352,7 @@ fn the_apis_own_code_ships_once_and_a_change_ships_again() {
         r#"return reply(200, {"ok": True, "v": 2}) if method == "GET""#,
     );
     assert_ne!(code, changed);
-    std::fs::write(&handler, changed).unwrap();
+    std::fs::write(&handler, &changed).unwrap();
     let second = deploy(&[]);
     assert_eq!(second["api"]["uploaded"], true);
     assert_ne!(second["api"]["package"]["key"], key.as_str());
@@ -366,19 +376,90 @@ fn the_apis_own_code_ships_once_and_a_change_ships_again() {
         );
         std::thread::sleep(std::time::Duration::from_millis(500));
     }
+    assert_eq!(live_alias(&function), ("3".to_string(), BTreeMap::new()));
+
+    // A broken handler: its version fails the pre-traffic check, version 3 keeps serving, and
+    // the site is left as it was.
+    std::fs::write(&handler, "import no_such_module\n").unwrap();
+    w.write("index.html", "<!doctype html><title>never served</title>");
+    let mut args = vec!["--parameter", "EnableDataTier=false", "--no-verify"];
+    args.extend_from_slice(&["--api-source", &source]);
+    let out = w.run_stack("deploy", &name, &args);
+    assert!(!out.status.success());
+    let err = crate::support::stderr(&out);
+    assert!(
+        err.contains("did not pass its pre-traffic check") && err.contains("3 stays live"),
+        "{err}"
+    );
+    assert_eq!(live_alias(&function).0, "3");
+    let (status, _, body) = http("GET", &format!("{api}/health"), &[], "");
+    assert_eq!(
+        (status, json(&body)["v"].as_i64()),
+        (200, Some(2)),
+        "{body}"
+    );
+    let site_bucket = &stack_state(&name).unwrap().outputs["SiteBucketName"];
+    assert!(
+        !String::from_utf8_lossy(&w.get_from(site_bucket, "index.html")).contains("never served"),
+        "the site was not changed"
+    );
+    w.write("index.html", "<!doctype html><title>api code</title>");
+
+    // A version that answers its direct check but fails through API Gateway: the canary
+    // catches it, and all traffic goes back.
+    std::fs::write(&handler, changed.replace(
+        "def handler(event, context):",
+        "def handler(event, context):\n    if event.get('requestContext', {}).get('identity', {}).get('userAgent') != 'shipit pre-traffic check':\n        return {'statusCode': 500, 'body': 'canary'}",
+    )).unwrap();
+    // 90% for 5 s: about 6 checks, each through the new version nine times in ten, so the
+    // failing version is met (all six missing it: one in a million).
+    let config = w.write_config("[api]\ncanary_seconds = 5\n");
+    let api_url = api.clone();
+    let canary_args = [
+        "--config",
+        config.as_str(),
+        "--parameter",
+        "EnableDataTier=false",
+        "--no-verify",
+        "--api-source",
+        source.as_str(),
+        "--canary",
+        "90",
+        "--api-url",
+        api_url.as_str(),
+    ];
+    let out = w.run_stack("deploy", &name, &canary_args);
+    assert!(!out.status.success());
+    let err = crate::support::stderr(&out);
+    assert!(
+        err.contains("the canary of version 5") && err.contains("back on version 3"),
+        "{err}"
+    );
+    assert_eq!(live_alias(&function), ("3".to_string(), BTreeMap::new()));
+
+    // A good change through a canary: nine tenths of the traffic first, then all of it.
+    std::fs::write(&handler, changed.replace(r#""v": 2"#, r#""v": 3"#)).unwrap();
+    let out = w.run_stack("deploy", &name, &canary_args);
+    assert_success(&out);
+    let err = crate::support::stderr(&out);
+    assert!(
+        err.contains("canary: 90% of the traffic to version 6"),
+        "{err}"
+    );
+    assert_eq!(live_alias(&function), ("6".to_string(), BTreeMap::new()));
     drop(edge);
 
-    // A site-only deploy keeps the code the stack runs.
+    // A site-only deploy keeps the code the stack runs, and its live version.
+    let key = stack_state(&name).unwrap().parameters["ApiCodeKey"].clone();
+    assert_ne!(key, second["api"]["package"]["key"].as_str().unwrap());
     let out = w.run_stack(
         "deploy",
         &name,
         &["--parameter", "EnableDataTier=false", "--no-verify"],
     );
     assert_success(&out);
-    assert_eq!(
-        stack_state(&name).unwrap().parameters["ApiCodeKey"],
-        second["api"]["package"]["key"].as_str().unwrap()
-    );
+    assert_eq!(stack_state(&name).unwrap().parameters["ApiCodeKey"], key);
+    assert_eq!(live_alias(&function).0, "6");
 }
 
 #[test]

@@ -21,8 +21,10 @@ from rig.models.cognito import RigUserPool, RigUserPoolClient
 from rig.models.ec2 import RigSecurityGroupEgress
 from rig.models.secretsmanager import RigSecret
 from rig.models.elasticache import RigCacheSubnetGroup, RigReplicationGroup
+from rig.models.awslambda import RigLambdaVersion, RigLambdaAlias
 
 MODELS = [RigBucketPolicy, RigOriginAccessControl, RigCloudFrontFunction, RigCachePolicy,
           RigResponseHeadersPolicy, RigDistribution, RigApiStage, RigApiAuthorizer, RigApiAccount,
           RigApiDomainName, RigApiBasePathMapping, RigGatewayResponse, RigUserPool, RigUserPoolClient,
-          RigSecurityGroupEgress, RigSecret, RigCacheSubnetGroup, RigReplicationGroup]
+          RigSecurityGroupEgress, RigSecret, RigCacheSubnetGroup, RigReplicationGroup,
+          RigLambdaVersion, RigLambdaAlias]

@@ -18,4 +18,5 @@ PATCHES = (
     "s3_policy",
     "lambda_role_permissions",
     "api_deployment",
+    "lambda_environment_strings",
 )

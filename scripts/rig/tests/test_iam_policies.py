@@ -451,13 +451,15 @@ class ContentRole(PolicyTest):
 
     def test_function_code_and_alias_of_this_stack_only(self):
         self.check(self.policies, [
-            ("lambda:UpdateFunctionCode", FUNCTION, {}, ALLOW, "deploys code (API issue)"),
+            ("lambda:UpdateFunctionCode", FUNCTION, {}, IMPLICIT, "code changes go through the stack"),
             ("lambda:PublishVersion", FUNCTION, {}, ALLOW, "publishes it"),
             ("lambda:UpdateAlias", FUNCTION + ":live", {}, ALLOW, "moves the alias"),
             ("lambda:GetAlias", FUNCTION + ":live", {}, ALLOW, "reads the alias"),
+            ("lambda:InvokeFunction", FUNCTION + ":7", {}, ALLOW, "the pre-traffic check of version 7"),
             ("lambda:UpdateFunctionCode", OTHER_FUNCTION, {}, IMPLICIT, "another function"),
             ("lambda:UpdateFunctionConfiguration", FUNCTION, {}, IMPLICIT, "not its role or settings"),
-            ("lambda:InvokeFunction", FUNCTION, {}, IMPLICIT, "not an invoke"),
+            ("lambda:InvokeFunction", FUNCTION, {}, IMPLICIT, "never $LATEST"),
+            ("lambda:InvokeFunction", OTHER_FUNCTION + ":1", {}, IMPLICIT, "another function"),
             ("lambda:AddPermission", FUNCTION, {"lambda:Principal": "*"}, IMPLICIT, "not its resource policy"),
         ])
 

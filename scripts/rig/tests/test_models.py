@@ -153,6 +153,25 @@ Resources:
       NumCacheClusters: 1
       CacheSubnetGroupName: !Ref CacheSubnets
       SecurityGroupIds: [!Ref CacheGroup]
+  FnRole:
+    Type: AWS::IAM::Role
+    Properties:
+      AssumeRolePolicyDocument:
+        Version: "2012-10-17"
+        Statement: [{Effect: Allow, Principal: {Service: lambda.amazonaws.com}, Action: sts:AssumeRole}]
+  Fn:
+    Type: AWS::Lambda::Function
+    Properties:
+      Runtime: python3.12
+      Handler: index.handler
+      Role: !GetAtt FnRole.Arn
+      Code: {ZipFile: "def handler(e, c): return 1"}
+  FnVersion:
+    Type: AWS::Lambda::Version
+    Properties: {FunctionName: !Ref Fn}
+  FnAlias:
+    Type: AWS::Lambda::Alias
+    Properties: {FunctionName: !Ref Fn, Name: live, FunctionVersion: !GetAtt FnVersion.Version}
 Outputs:
   DistributionDomainName: {Value: !GetAtt Distribution.DomainName}
   DistributionId: {Value: !GetAtt Distribution.Id}

@@ -381,6 +381,35 @@ pub fn key_of(req: &Request, bucket: &str) -> String {
         .into_owned()
 }
 
+/// Where the stack's `live` alias sends traffic, through Lambda's API: (version, weights).
+pub fn live_alias(function: &str) -> (String, BTreeMap<String, f64>) {
+    let conf = aws_sdk_lambda::config::Builder::new()
+        .behavior_version(aws_sdk_lambda::config::BehaviorVersion::latest())
+        .region(aws_sdk_lambda::config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_lambda::config::Credentials::new(
+            "test", "test", None, None, "tests",
+        ))
+        .endpoint_url(&cloud().endpoint)
+        .build();
+    let client = aws_sdk_lambda::Client::from_conf(conf);
+    block(async {
+        let a = client
+            .get_alias()
+            .function_name(function)
+            .name("live")
+            .send()
+            .await
+            .unwrap();
+        (
+            a.function_version().unwrap_or_default().to_string(),
+            a.routing_config()
+                .and_then(|r| r.additional_version_weights())
+                .map(|w| w.iter().map(|(k, v)| (k.clone(), *v)).collect())
+                .unwrap_or_default(),
+        )
+    })
+}
+
 /// A direct CloudFormation client to the emulator.
 pub fn cfn() -> aws_sdk_cloudformation::Client {
     let conf = aws_sdk_cloudformation::config::Builder::new()
