@@ -51,49 +51,6 @@ pub(crate) async fn run(
             (site_bucket(&e.stack, &e.outputs)?, Some(e), shipped)
         }
     };
-    // The API's new code takes traffic before the site that may call it: published, checked,
-    // then the live alias moved (a failure stops here, with the old version serving).
-    let live = match (&settings.api, &package, &ensured) {
-        (Some(a), Some(p), Some(e)) => match e.outputs.get(api::FUNCTION_OUTPUT) {
-            Some(function) => {
-                let functions = clients.functions()?;
-                let url = checks
-                    .api_url
-                    .clone()
-                    .or_else(|| e.outputs.get("ApiUrl").cloned())
-                    .unwrap_or_default();
-                let http = shipit::http::Client::new(std::time::Duration::from_secs(10))
-                    .map_err(shipit::error::Error::Internal)?;
-                let health = format!("{}/health", url.trim_end_matches('/'));
-                let check =
-                    || -> futures::future::BoxFuture<'_, std::result::Result<(), String>> {
-                        Box::pin(async {
-                            match http.get(&health, &[]).await {
-                                Ok(r) if r.status == 200 => Ok(()),
-                                Ok(r) => Err(format!("GET {health} answered {}", r.status)),
-                                Err(e) => Err(format!("GET {health}: {e:?}")),
-                            }
-                        })
-                    };
-                let canary = a
-                    .canary
-                    .map(|(percent, window)| api::Canary { percent, window });
-                Some(
-                    api::go_live(
-                        functions.as_ref(),
-                        function,
-                        p,
-                        canary.as_ref(),
-                        &check,
-                        reporter,
-                    )
-                    .await?,
-                )
-            }
-            None => None,
-        },
-        _ => None,
-    };
     if settings.cdn.distribution_id.is_none() {
         settings.cdn.distribution_id = ensured
             .as_ref()
@@ -119,7 +76,58 @@ pub(crate) async fn run(
         .find(|f| f.key == "index.html")
         .map(|f| f.md5.hex());
     let result = async {
-        let prepared = deploy::prepare(&settings, store.clone(), scanned, reporter).await?;
+        // The API's new code takes traffic before the site that may call it: published, checked,
+        // then the live alias moved (a failure stops here, with the old version serving).
+        let live = match (&settings.api, &package, &ensured) {
+            (Some(a), Some(p), Some(e)) => match e.outputs.get(api::FUNCTION_OUTPUT) {
+                Some(function) => {
+                    let functions = clients.functions()?;
+                    let url = checks
+                        .api_url
+                        .clone()
+                        .or_else(|| e.outputs.get("ApiUrl").cloned())
+                        .unwrap_or_default();
+                    let http = shipit::http::Client::new(std::time::Duration::from_secs(10))
+                        .map_err(shipit::error::Error::Internal)?;
+                    let health = format!("{}/health", url.trim_end_matches('/'));
+                    let check =
+                        || -> futures::future::BoxFuture<'_, std::result::Result<(), String>> {
+                            Box::pin(async {
+                                match http.get(&health, &[]).await {
+                                    Ok(r) if r.status == 200 => Ok(()),
+                                    Ok(r) => Err(format!("GET {health} answered {}", r.status)),
+                                    Err(e) => Err(format!("GET {health}: {e:?}")),
+                                }
+                            })
+                        };
+                    let canary = a
+                        .canary
+                        .map(|(percent, window)| api::Canary { percent, window });
+                    Some(
+                        api::go_live(
+                            functions.as_ref(),
+                            function,
+                            p,
+                            canary.as_ref(),
+                            &check,
+                            reporter,
+                        )
+                        .await?,
+                    )
+                }
+                None => None,
+            },
+            _ => None,
+        };
+        let mut prepared = deploy::prepare(&settings, store.clone(), scanned, reporter).await?;
+        prepared.api =
+            live.as_ref()
+                .zip(package.as_ref())
+                .map(|(l, p)| shipit::core::release::ApiVersion {
+                    function: l.function.clone(),
+                    version: l.version.clone(),
+                    package: p.key.clone(),
+                });
         let written = deploy::write_all(prepared, &settings, Some(&lock), reporter).await?;
         let f = Finish {
             cdn: Some(&cdn),
@@ -129,11 +137,13 @@ pub(crate) async fn run(
             region: clients.region(),
             lock: Some(&lock),
         };
-        finish(&settings, f, written, reporter).await
+        finish(&settings, f, written, reporter)
+            .await
+            .map(|(summary, verified)| (summary, verified, live))
     }
     .await;
     unlock(lock, reporter).await;
-    let (mut summary, verified) = result?;
+    let (mut summary, verified, live) = result?;
     summary.seconds = started.elapsed().as_secs_f64();
     print_summary(&summary, ensured.as_ref(), reporter);
     if let Some(r) = &verified {

@@ -49,6 +49,7 @@ pub(crate) async fn releases_command(
                 json!({
                     "id": r.id, "created_at": r.created_at, "commit": r.commit, "source": r.source,
                     "files": r.files.len(), "live": Some(&r.id) == live.as_ref(),
+                    "api": r.api,
                 })
             })
             .collect();
@@ -70,7 +71,7 @@ pub(crate) async fn releases_command(
     // Every field of a record comes from the bucket: each is shown escaped, one line each.
     for r in &releases {
         stdout::line(&shown(&format!(
-            "{} {:<32} {:>5} files  {:<12} {}",
+            "{} {:<32} {:>5} files  {:<8} {:<12} {}",
             if Some(&r.id) == live.as_ref() {
                 "*"
             } else {
@@ -78,6 +79,10 @@ pub(crate) async fn releases_command(
             },
             r.id,
             r.files.len(),
+            r.api
+                .as_ref()
+                .map(|a| format!("api v{}", a.version))
+                .unwrap_or_else(|| "-".into()),
             r.commit.as_deref().map(|c| clip(c, 12)).unwrap_or("-"),
             r.source
         )));
@@ -121,13 +126,19 @@ pub(crate) async fn rollback(
             reporter.warn(&u.warning());
         }
         let releases = read.releases;
+        let live_api = manifest.as_ref().and_then(|m| m.api.clone());
         let live = manifest.map(|m| m.files).unwrap_or_default();
-        let release = shipit::core::release::rollback_target(&releases, &live, args.id.as_deref())
-            .map_err(|why| Error::Refused {
-                message: format!("cannot roll back: {why}"),
-                hint: "`shipit releases` lists what can be restored".into(),
-            })?
-            .clone();
+        let release = shipit::core::release::rollback_target(
+            &releases,
+            &live,
+            live_api.as_ref(),
+            args.id.as_deref(),
+        )
+        .map_err(|why| Error::Refused {
+            message: format!("cannot roll back: {why}"),
+            hint: "`shipit releases` lists what can be restored".into(),
+        })?
+        .clone();
         reporter.stage(&format!(
             "rolling back to release {} ({}, {} files)",
             release.id,
@@ -135,8 +146,15 @@ pub(crate) async fn rollback(
             release.files.len()
         ));
         let index_md5 = release.files.get("index.html").map(|e| e.md5.clone());
+        // The API's version first (seconds: the alias moves, the stack does not change), then
+        // the site that may call it.
+        let api = release.api.clone();
+        if let Some(a) = &api {
+            shipit::pipeline::api::restore(clients.functions()?.as_ref(), a, reporter).await?;
+        }
         let from = deploy::Started::from_release(release)?;
-        let prepared = deploy::prepare(&settings, site.store.clone(), from, reporter).await?;
+        let mut prepared = deploy::prepare(&settings, site.store.clone(), from, reporter).await?;
+        prepared.api = api;
         let written = deploy::write_all(prepared, &settings, Some(&lock), reporter).await?;
         let f = Finish {
             cdn: Some(&cdn),

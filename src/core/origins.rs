@@ -85,7 +85,7 @@ mod tests {
     }
 
     #[test]
-    fn aws_origins_and_their_local_stand_ins() {
+    fn cloud_origins_and_their_local_stand_ins() {
         let o = origins();
         for (aws, local) in [
             ("https://d111.cloudfront.net", Some("http://127.0.0.1:8787")),

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::core::headers::has_content_hash;
 use crate::core::plan::{Op, Plan, Reason};
+pub use crate::core::state::ApiVersion;
 use crate::core::state::Entry;
 
 /// Where release records live, under the prefix.
@@ -29,6 +30,9 @@ pub struct Release {
     /// `deploy`, or `rollback to <id>`.
     pub source: String,
     pub files: BTreeMap<String, Entry>,
+    /// The API's version that was live with these files (when shipit ships the API's code).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api: Option<ApiVersion>,
 }
 
 /// Whether a name is a release id (`YYYYMMDDTHHMMSSmmmZ-…`): they sort by time, which the
@@ -92,7 +96,14 @@ impl Release {
             commit,
             source: source.to_string(),
             files,
+            api: None,
         }
+    }
+
+    /// The release with the API's version that was live with its files.
+    pub fn with_api(mut self, api: Option<ApiVersion>) -> Release {
+        self.api = api;
+        self
     }
 
     /// Whether two releases put the same files live with the same headers.
@@ -107,11 +118,12 @@ impl Release {
     }
 }
 
-/// The release `rollback` restores: the one named, or the newest whose files differ from
-/// what is live now (`releases` sorted oldest first).
+/// The release `rollback` restores: the one named, or the newest whose files or API version
+/// differ from what is live now (`releases` sorted oldest first).
 pub fn rollback_target<'a>(
     releases: &'a [Release],
     live: &BTreeMap<String, Entry>,
+    live_api: Option<&ApiVersion>,
     id: Option<&str>,
 ) -> Result<&'a Release, String> {
     match id {
@@ -122,8 +134,11 @@ pub fn rollback_target<'a>(
         None => releases
             .iter()
             .rev()
-            .find(|r| !r.same_files(live))
-            .ok_or_else(|| "no earlier release with other files to roll back to".to_string()),
+            .find(|r| !r.same_files(live) || (r.api.is_some() && r.api.as_ref() != live_api))
+            .ok_or_else(|| {
+                "no earlier release with other files or another API version to roll back to"
+                    .to_string()
+            }),
     }
 }
 
@@ -318,21 +333,61 @@ mod tests {
         let r3 = release(3, &[("index.html", "v2")]); // a redeploy of the same files
         let all = vec![r1.clone(), r2.clone(), r3];
         let live = files(&[("index.html", "v2")]);
-        assert_eq!(rollback_target(&all, &live, None).unwrap().id, r1.id);
+        assert_eq!(rollback_target(&all, &live, None, None).unwrap().id, r1.id);
         assert_eq!(
-            rollback_target(&all, &live, Some(&r2.id)).unwrap().id,
+            rollback_target(&all, &live, None, Some(&r2.id)).unwrap().id,
             r2.id
         );
         assert_eq!(
-            rollback_target(&all, &live, Some(&r2.id[..20])).unwrap().id,
+            rollback_target(&all, &live, None, Some(&r2.id[..20]))
+                .unwrap()
+                .id,
             r2.id,
             "a prefix names it"
         );
-        assert!(rollback_target(&all, &live, Some("nope")).is_err());
+        assert!(rollback_target(&all, &live, None, Some("nope")).is_err());
         assert!(
-            rollback_target(&all[1..], &live, None).is_err(),
+            rollback_target(&all[1..], &live, None, None).is_err(),
             "nothing else to go to"
         );
+    }
+
+    #[test]
+    fn a_release_with_the_same_files_and_another_api_version_is_a_rollback_target() {
+        let api = |v: &str| {
+            Some(ApiVersion {
+                function: "fn".into(),
+                version: v.into(),
+                package: format!("api/{v}.zip"),
+            })
+        };
+        let r1 = release(1, &[("index.html", "v1")]).with_api(api("2"));
+        let r2 = release(2, &[("index.html", "v1")]).with_api(api("3"));
+        let all = vec![r1.clone(), r2.clone()];
+        let live = files(&[("index.html", "v1")]);
+        let live_api = api("3");
+        assert_eq!(
+            rollback_target(&all, &live, live_api.as_ref(), None)
+                .unwrap()
+                .id,
+            r1.id,
+            "only the API differs"
+        );
+        assert!(
+            rollback_target(&all[1..], &live, live_api.as_ref(), None).is_err(),
+            "the same files and version"
+        );
+        // A release from before the API was shipped says nothing about it: not a target.
+        let old = release(0, &[("index.html", "v1")]);
+        assert!(rollback_target(&[old], &live, live_api.as_ref(), None).is_err());
+        // Recorded and read back with its version; a record without one reads as none.
+        let text = serde_json::to_string(&r2).unwrap();
+        assert_eq!(serde_json::from_str::<Release>(&text).unwrap(), r2);
+        let legacy = text.replace(
+            &format!(",\"api\":{}", serde_json::to_string(&r2.api).unwrap()),
+            "",
+        );
+        assert_eq!(serde_json::from_str::<Release>(&legacy).unwrap().api, None);
     }
 
     fn delete(key: &str) -> Action {

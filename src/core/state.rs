@@ -30,6 +30,15 @@ pub struct Entry {
     pub cache_control: String,
 }
 
+/// A version of the API's function, as a release records it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiVersion {
+    pub function: String,
+    pub version: String,
+    /// The package it was published from (`api/<sha256>.zip`).
+    pub package: String,
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Manifest {
     pub version: u32,
@@ -49,6 +58,9 @@ pub struct Manifest {
     /// files writes it, under the same id.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub release_pending: bool,
+    /// The API's version live with these files (part of the release's identity).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api: Option<ApiVersion>,
     /// The manifest object's LastModified (server clock, epoch seconds), set when read.
     #[serde(skip)]
     pub written_at: Option<i64>,
@@ -340,6 +352,11 @@ mod tests {
             pending_invalidation: vec!["index.html".into()],
             release: Some("20261121T000000Z-0123abcd".into()),
             release_pending: false,
+            api: Some(ApiVersion {
+                function: "fn".into(),
+                version: "4".into(),
+                package: "api/x.zip".into(),
+            }),
             written_at: None,
         };
         let bytes = serde_json::to_vec(&m).unwrap();

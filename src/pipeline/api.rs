@@ -11,7 +11,9 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::core::headers::Headers;
+use crate::core::lambda::AliasRoute;
 use crate::core::package::{Package, CODE_PARAMETERS, KEY_PREFIX};
+use crate::core::release::ApiVersion;
 use crate::core::settings::{ApiSettings, StackSettings};
 use crate::core::stack::StackInfo;
 use crate::core::summary::human_bytes;
@@ -260,6 +262,63 @@ pub async fn go_live<'f>(
         ));
         return Ok(live);
     }
+    shift(
+        functions, function, &before, &version, canary, check, reporter,
+    )
+    .await?;
+    live.moved = true;
+    Ok(live)
+}
+
+/// Puts a version a release recorded back on the live alias (no stack change, no publish):
+/// checked with the health event first, as a new version is.
+pub async fn restore(
+    functions: &dyn crate::ports::Functions,
+    api: &ApiVersion,
+    reporter: &dyn Reporter,
+) -> Result<Live> {
+    let before = functions.alias(&api.function, LIVE_ALIAS).await?;
+    let mut live = Live {
+        function: api.function.clone(),
+        version: api.version.clone(),
+        previous: before.version.clone(),
+        moved: false,
+    };
+    if before.version == api.version && before.weights.is_empty() {
+        reporter.info(&format!(
+            "api: version {} of {} is live already",
+            api.version, api.function
+        ));
+        return Ok(live);
+    }
+    let never = || -> futures::future::BoxFuture<'static, std::result::Result<(), String>> {
+        Box::pin(async { Ok(()) })
+    };
+    shift(
+        functions,
+        &api.function,
+        &before,
+        &api.version,
+        None,
+        &never,
+        reporter,
+    )
+    .await?;
+    live.moved = true;
+    Ok(live)
+}
+
+/// Invokes `version` with the health event and requires 200, then moves the alias from
+/// `before` to it (with a canary, its share first while `check` passes every second).
+async fn shift<'f>(
+    functions: &dyn crate::ports::Functions,
+    function: &str,
+    before: &AliasRoute,
+    version: &str,
+    canary: Option<&Canary>,
+    check: &ApiCheck<'f>,
+    reporter: &dyn Reporter,
+) -> Result<()> {
     let refused = |why: String| {
         Error::Refused {
         message: format!(
@@ -274,14 +333,14 @@ pub async fn go_live<'f>(
         &format!("shipit-{:016x}", fastrand::u64(..)),
     );
     let invoked = functions
-        .invoke(function, &version, event.to_string().into_bytes())
+        .invoke(function, version, event.to_string().into_bytes())
         .await?;
     crate::core::lambda::pre_traffic_verdict(&invoked).map_err(refused)?;
     reporter.info(&format!(
         "api: version {version} answered GET /health with 200"
     ));
     if let Some(c) = canary {
-        let weights = BTreeMap::from([(version.clone(), f64::from(c.percent) / 100.0)]);
+        let weights = BTreeMap::from([(version.to_string(), f64::from(c.percent) / 100.0)]);
         functions
             .route(function, LIVE_ALIAS, &before.version, &weights)
             .await?;
@@ -321,14 +380,13 @@ pub async fn go_live<'f>(
         }
     }
     functions
-        .route(function, LIVE_ALIAS, &version, &BTreeMap::new())
+        .route(function, LIVE_ALIAS, version, &BTreeMap::new())
         .await?;
     reporter.info(&format!(
         "api: version {version} of {function} is live (was {})",
         before.version
     ));
-    live.moved = true;
-    Ok(live)
+    Ok(())
 }
 
 /// The package's SHA-256 as Lambda reports a function's `CodeSha256` (base64).

@@ -34,6 +34,9 @@ pub struct Prepared {
     /// The manifest the bucket held before this deploy.
     pub manifest: Option<Manifest>,
     pub started: Instant,
+    /// The API's version live with these files, when this deploy shipped or restored it
+    /// (else the one the manifest names stays).
+    pub api: Option<crate::core::release::ApiVersion>,
 }
 
 /// A rollback's plan: the release it restores, and the object version each upload copies.
@@ -273,6 +276,7 @@ pub async fn prepare(
                 commit: None,
                 source: "live".into(),
                 files: m.files.clone(),
+                api: m.api.clone(),
             });
         }
         let spared = crate::core::release::protect(&mut plan, &releases, settings.retention, now);
@@ -324,6 +328,7 @@ pub async fn prepare(
         rollback,
         manifest,
         started,
+        api: None,
     })
 }
 
@@ -427,6 +432,7 @@ pub async fn write_all(
         rollback,
         manifest: previous,
         started,
+        api,
     } = prepared;
     let counts = plan.counts();
     let mut etags: HashMap<String, String> = HashMap::new();
@@ -529,7 +535,11 @@ pub async fn write_all(
     // Its record is written once the deploy has succeeded (`settle`); until then the manifest
     // says it is pending, so a later successful run of the same files records it.
     let mut release = None;
-    match previous.as_ref().filter(|m| m.files == manifest.files) {
+    manifest.api = api.or_else(|| previous.as_ref().and_then(|m| m.api.clone()));
+    match previous
+        .as_ref()
+        .filter(|m| m.files == manifest.files && m.api == manifest.api)
+    {
         Some(m) if m.release.is_some() => {
             manifest.release = m.release.clone();
             manifest.release_pending = m.release_pending;
@@ -540,6 +550,7 @@ pub async fn write_all(
                     commit: commit_of(&settings.dir),
                     source: "deploy".into(),
                     files: manifest.files.clone(),
+                    api: manifest.api.clone(),
                 });
             }
         }
@@ -558,6 +569,7 @@ pub async fn write_all(
                     "deploy",
                 ),
             };
+            let r = r.with_api(manifest.api.clone());
             manifest.release = Some(r.id.clone());
             manifest.release_pending = true;
             release = Some(r);
@@ -569,6 +581,7 @@ pub async fn write_all(
             && m.pending_invalidation == manifest.pending_invalidation
             && m.release == manifest.release
             && m.release_pending == manifest.release_pending
+            && m.api == manifest.api
     });
     if !unchanged {
         if let Some(lock) = lock {
@@ -822,6 +835,7 @@ fn manifest_for(plan: &Plan, etags: &HashMap<String, String>) -> Manifest {
         pending_invalidation: Vec::new(),
         release: None,
         release_pending: false,
+        api: None,
         written_at: None,
     }
 }

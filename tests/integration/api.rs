@@ -523,3 +523,85 @@ fn a_bad_api_source_fails_before_anything_changes() {
     assert!(err.contains("pip could not vendor"), "{err}");
     assert!(stack_state(&name).is_none(), "nothing was created");
 }
+
+/// A release records the API's live version with the site's files; `shipit rollback` moves the
+/// alias back (no stack change) and restores the files, and records that as a release too.
+#[test]
+fn rollback_puts_the_site_and_the_api_back_together() {
+    let w = World::new("apiback");
+    let name = w.stack_name();
+    let _stack = w.guard_stack(&name);
+    let api_dir = tempfile::tempdir().unwrap();
+    let source = example_api(api_dir.path());
+    let handler = std::path::Path::new(&source).join("handler.py");
+    let deploy = || {
+        let out = w.run_stack(
+            "deploy",
+            &name,
+            &[
+                "--parameter",
+                "EnableDataTier=false",
+                "--no-verify",
+                "--api-source",
+                &source,
+                "--json",
+            ],
+        );
+        assert_success(&out);
+        json(&crate::support::stdout(&out))
+    };
+    w.write("index.html", "<!doctype html><title>v1</title>");
+    let first = deploy();
+    let v1 = first["api_live"]["version"].as_str().unwrap().to_string();
+    let code = std::fs::read_to_string(&handler).unwrap();
+    std::fs::write(
+        &handler,
+        code.replace(r#"{"ok": True}"#, r#"{"ok": True, "v": 2}"#),
+    )
+    .unwrap();
+    w.write("index.html", "<!doctype html><title>v2</title>");
+    let second = deploy();
+    let v2 = second["api_live"]["version"].as_str().unwrap().to_string();
+    assert_ne!(v1, v2);
+    let function = stack_state(&name).unwrap().outputs["ApiFunctionName"].clone();
+    let releases = |w: &World| {
+        let out = w
+            .cmd(&["releases", "--stack", &name, "--json"])
+            .output()
+            .unwrap();
+        json(&crate::support::stdout(&out))["releases"]
+            .as_array()
+            .unwrap()
+            .clone()
+    };
+    let listed = releases(&w);
+    let versions: Vec<&str> = listed
+        .iter()
+        .map(|r| r["api"]["version"].as_str().unwrap())
+        .collect();
+    assert_eq!(versions, [v1.as_str(), v2.as_str()]);
+
+    w.cfn_actions(); // from here on: what the rollback calls
+    let out = w
+        .cmd(&["rollback", "--stack", &name, "--no-verify"])
+        .output()
+        .unwrap();
+    assert_success(&out);
+    assert!(
+        !w.cfn_actions().iter().any(|a| a == "CreateChangeSet"),
+        "no stack change"
+    );
+    assert_eq!(live_alias(&function), (v1.clone(), BTreeMap::new()));
+    let bucket = stack_state(&name).unwrap().outputs["SiteBucketName"].clone();
+    assert!(
+        String::from_utf8_lossy(&w.get_from(&bucket, "index.html")).contains("<title>v1</title>")
+    );
+    let listed = releases(&w);
+    let newest = listed.last().unwrap();
+    assert_eq!(newest["api"]["version"], v1.as_str());
+    assert!(newest["source"]
+        .as_str()
+        .unwrap()
+        .starts_with("rollback to"));
+    assert_eq!(newest["live"], true);
+}
