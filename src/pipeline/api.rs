@@ -246,6 +246,7 @@ pub async fn go_live<'f>(
     check: &ApiCheck<'f>,
     reporter: &dyn Reporter,
 ) -> Result<Live> {
+    crate::interrupt::check("the API's live version and the site are unchanged")?;
     let before = functions.alias(function, LIVE_ALIAS).await?;
     let version = functions
         .publish(function, &package_sha256_base64(package))
@@ -350,33 +351,44 @@ async fn shift<'f>(
             c.window.as_secs()
         ));
         let until = std::time::Instant::now() + c.window;
+        // A failed check, or Ctrl-C / SIGTERM: every request back on the version that was live.
+        let put_back = |failure: Error| async move {
+            let back = functions
+                .route(function, LIVE_ALIAS, &before.version, &BTreeMap::new())
+                .await;
+            match back {
+                Ok(()) => failure,
+                Err(e) => Error::Aws {
+                    message: format!("{failure} (but moving the alias back failed: {e})"),
+                    hint: Some(format!(
+                        "point the alias back by hand: aws lambda update-alias --function-name {function} --name {LIVE_ALIAS} --function-version {} --routing-config AdditionalVersionWeights={{}}",
+                        before.version
+                    )),
+                },
+            }
+        };
         loop {
             if let Err(why) = check().await {
-                let back = functions
-                    .route(function, LIVE_ALIAS, &before.version, &BTreeMap::new())
-                    .await;
-                let message = format!(
-                    "the canary of version {version} of {function} failed: {why}; all traffic is back on version {}",
-                    before.version
-                );
-                return Err(match back {
-                    Ok(()) => Error::Refused {
-                        message,
-                        hint: "fix the handler and deploy again; the site was not changed".into(),
-                    },
-                    Err(e) => Error::Aws {
-                        message: format!("{message} (but moving it back failed: {e})"),
-                        hint: Some(format!(
-                            "point the alias back by hand: aws lambda update-alias --function-name {function} --name {LIVE_ALIAS} --function-version {} --routing-config AdditionalVersionWeights={{}}",
-                            before.version
-                        )),
-                    },
-                });
+                return Err(put_back(Error::Refused {
+                    message: format!(
+                        "the canary of version {version} of {function} failed: {why}; all traffic is back on version {}",
+                        before.version
+                    ),
+                    hint: "fix the handler and deploy again; the site was not changed".into(),
+                })
+                .await);
             }
             if std::time::Instant::now() >= until {
                 break;
             }
-            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            let state = format!(
+                "the canary of version {version} stopped, all traffic is back on version {}, the site was not changed",
+                before.version
+            );
+            if let Err(e) = crate::interrupt::pause(std::time::Duration::from_secs(1), &state).await
+            {
+                return Err(put_back(e).await);
+            }
         }
     }
     functions
