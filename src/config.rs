@@ -88,12 +88,16 @@ pub fn api_settings(
         }
         return Ok(None);
     };
+    let seconds = file.canary_seconds.unwrap_or(DEFAULT_CANARY_SECONDS);
+    if !(1..=3600).contains(&seconds) {
+        return Err(Error::config_hint(
+            format!("[api] canary_seconds = {seconds} is not a window to check a canary in"),
+            "give it a value from 1 to 3600",
+        ));
+    }
     let canary = match canary_flag.or(file.canary_percent) {
         None => None,
-        Some(p @ 1..=99) => Some((
-            p,
-            Duration::from_secs(file.canary_seconds.unwrap_or(DEFAULT_CANARY_SECONDS)),
-        )),
+        Some(p @ 1..=99) => Some((p, Duration::from_secs(seconds))),
         Some(p) => {
             return Err(Error::config_hint(
                 format!("a canary of {p}% is not a share of the traffic"),

@@ -143,12 +143,22 @@ def _s3(environ):
     if not bucket:
         return "s3:ListAllMyBuckets", "*"
     if not key:
-        if method in ("GET", "HEAD"):
+        if method == "POST" and "delete" in query:
+            # DeleteObjects: IAM judges s3:DeleteObject (the keys are in the body).
+            return "s3:DeleteObject", f"arn:aws:s3:::{bucket}/*"
+        if method in ("GET", "HEAD") and not (set(query) - {"list-type", "prefix", "delimiter",
+                                                           "max-keys", "continuation-token",
+                                                           "start-after", "encoding-type",
+                                                           "fetch-owner", "versions",
+                                                           "key-marker", "version-id-marker"}):
             return ("s3:ListBucketVersions" if "versions" in query else "s3:ListBucket",
                     f"arn:aws:s3:::{bucket}")
         return f"s3:{method.title()}Bucket", f"arn:aws:s3:::{bucket}"
     action = {"GET": "s3:GetObject", "HEAD": "s3:GetObject", "PUT": "s3:PutObject",
               "POST": "s3:PutObject", "DELETE": "s3:DeleteObject"}.get(method, "s3:Unknown")
+    if "versionId" in query:  # a version of the object: IAM's *Version actions
+        action = {"s3:GetObject": "s3:GetObjectVersion",
+                  "s3:DeleteObject": "s3:DeleteObjectVersion"}.get(action, action)
     return action, f"arn:aws:s3:::{bucket}/{key}"
 
 

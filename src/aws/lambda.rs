@@ -32,16 +32,28 @@ impl Lambda {
         }
     }
 
-    async fn publish(&self, function: &str, code_sha256: &str) -> Result<String> {
+    async fn publish(&self, function: &str, code_sha256: Option<&str>) -> Result<String> {
         let out = self
             .client
             .publish_version()
             .function_name(function)
-            .code_sha256(code_sha256)
+            .set_code_sha256(code_sha256.map(str::to_string))
             .description("shipit deploy")
             .send()
             .await
             .map_err(|e| aws::error(&self.at, &format!("publish a version of {function}"), e))?;
+        // Lambda refuses another code; an emulator that does not is caught here.
+        if let (Some(want), Some(got)) = (code_sha256, out.code_sha256()) {
+            if want != got {
+                return Err(crate::error::Error::Refused {
+                    message: format!(
+                        "version {} of {function} holds code {got}, not the package's {want}: another deploy changed the function",
+                        out.version().unwrap_or("?")
+                    ),
+                    hint: "deploy again (one at a time per stack)".into(),
+                });
+            }
+        }
         Ok(out.version().unwrap_or_default().to_string())
     }
 
@@ -122,7 +134,7 @@ impl Lambda {
 }
 
 impl Functions for Lambda {
-    fn publish<'a>(&'a self, function: &'a str, code_sha256: &'a str) -> Call<'a, String> {
+    fn publish<'a>(&'a self, function: &'a str, code_sha256: Option<&'a str>) -> Call<'a, String> {
         Box::pin(Lambda::publish(self, function, code_sha256))
     }
     fn alias<'a>(&'a self, function: &'a str, alias: &'a str) -> Call<'a, AliasRoute> {

@@ -76,58 +76,19 @@ pub(crate) async fn run(
         .find(|f| f.key == "index.html")
         .map(|f| f.md5.hex());
     let result = async {
-        // The API's new code takes traffic before the site that may call it: published, checked,
-        // then the live alias moved (a failure stops here, with the old version serving).
-        let live = match (&settings.api, &package, &ensured) {
-            (Some(a), Some(p), Some(e)) => match e.outputs.get(api::FUNCTION_OUTPUT) {
-                Some(function) => {
-                    let functions = clients.functions()?;
-                    let url = checks
-                        .api_url
-                        .clone()
-                        .or_else(|| e.outputs.get("ApiUrl").cloned())
-                        .unwrap_or_default();
-                    let http = shipit::http::Client::new(std::time::Duration::from_secs(10))
-                        .map_err(shipit::error::Error::Internal)?;
-                    let health = format!("{}/health", url.trim_end_matches('/'));
-                    let check =
-                        || -> futures::future::BoxFuture<'_, std::result::Result<(), String>> {
-                            Box::pin(async {
-                                match http.get(&health, &[]).await {
-                                    Ok(r) if r.status == 200 => Ok(()),
-                                    Ok(r) => Err(format!("GET {health} answered {}", r.status)),
-                                    Err(e) => Err(format!("GET {health}: {e:?}")),
-                                }
-                            })
-                        };
-                    let canary = a
-                        .canary
-                        .map(|(percent, window)| api::Canary { percent, window });
-                    Some(
-                        api::go_live(
-                            functions.as_ref(),
-                            function,
-                            p,
-                            canary.as_ref(),
-                            &check,
-                            reporter,
-                        )
-                        .await?,
-                    )
-                }
-                None => None,
-            },
-            _ => None,
-        };
+        // Planned first (it writes nothing and may refuse); then the API's new version takes
+        // traffic before the site that may call it: published, checked, then the live alias
+        // moved (a failure stops here, with the old version serving and the site unchanged).
         let mut prepared = deploy::prepare(&settings, store.clone(), scanned, reporter).await?;
-        prepared.api =
-            live.as_ref()
-                .zip(package.as_ref())
-                .map(|(l, p)| shipit::core::release::ApiVersion {
-                    function: l.function.clone(),
-                    version: l.version.clone(),
-                    package: p.key.clone(),
-                });
+        let live = match ensured.as_ref() {
+            Some(e) => go_live(&clients, &settings, &checks, package.as_ref(), e, reporter).await?,
+            None => None,
+        };
+        prepared.api = live.as_ref().map(|l| shipit::core::release::ApiVersion {
+            function: l.function.clone(),
+            version: l.version.clone(),
+            package: package.as_ref().map(|p| p.key.clone()),
+        });
         let written = deploy::write_all(prepared, &settings, Some(&lock), reporter).await?;
         let f = Finish {
             cdn: Some(&cdn),
@@ -168,6 +129,62 @@ pub(crate) async fn run(
         );
     }
     Ok(())
+}
+
+/// Moves the API's `live` alias to the function's new version when this deploy shipped code
+/// (`[api]`) or the stack changed the function (its configuration, or the built-in code): a
+/// version that is never published would never take traffic.
+async fn go_live(
+    clients: &Clients,
+    settings: &shipit::core::settings::Settings,
+    checks: &shipit::core::settings::VerifySettings,
+    package: Option<&shipit::core::package::Package>,
+    ensured: &Ensured,
+    reporter: &dyn Reporter,
+) -> Result<Option<api::Live>> {
+    let Some(function) = ensured.outputs.get(api::FUNCTION_OUTPUT) else {
+        return Ok(None);
+    };
+    let touched = ensured
+        .changes
+        .iter()
+        .any(|c| c.logical_id == "ApiFunction");
+    if package.is_none() && !touched {
+        return Ok(None);
+    }
+    let functions = clients.functions()?;
+    let url = checks
+        .api_url
+        .clone()
+        .or_else(|| ensured.outputs.get("ApiUrl").cloned())
+        .unwrap_or_default();
+    let http = shipit::http::Client::new(std::time::Duration::from_secs(10))
+        .map_err(shipit::error::Error::Internal)?;
+    let health = format!("{}/health", url.trim_end_matches('/'));
+    let check = || -> futures::future::BoxFuture<'_, std::result::Result<(), String>> {
+        Box::pin(async {
+            match http.get(&health, &[]).await {
+                Ok(r) if r.status == 200 => Ok(()),
+                Ok(r) => Err(format!("GET {health} answered {}", r.status)),
+                Err(e) => Err(format!("GET {health}: {e:?}")),
+            }
+        })
+    };
+    let canary = settings
+        .api
+        .as_ref()
+        .and_then(|a| a.canary)
+        .map(|(percent, window)| api::Canary { percent, window });
+    api::go_live(
+        functions.as_ref(),
+        function,
+        package,
+        canary.as_ref(),
+        &check,
+        reporter,
+    )
+    .await
+    .map(Some)
 }
 
 pub(crate) fn print_summary(s: &Summary, stack: Option<&Ensured>, reporter: &dyn Reporter) {

@@ -146,14 +146,20 @@ pub(crate) async fn rollback(
             release.files.len()
         ));
         let index_md5 = release.files.get("index.html").map(|e| e.md5.clone());
-        // The API's version first (seconds: the alias moves, the stack does not change), then
-        // the site that may call it.
         let api = release.api.clone();
-        if let Some(a) = &api {
-            shipit::pipeline::api::restore(clients.functions()?.as_ref(), a, reporter).await?;
-        }
         let from = deploy::Started::from_release(release)?;
+        // Planned first (every object version found, nothing written); then the API's version
+        // (seconds: the alias moves, the stack does not change), then the site that may call it.
         let mut prepared = deploy::prepare(&settings, site.store.clone(), from, reporter).await?;
+        if let Some(a) = &api {
+            let function = site
+                .outputs
+                .as_ref()
+                .and_then(|o| o.get(shipit::pipeline::api::FUNCTION_OUTPUT))
+                .map(String::as_str);
+            shipit::pipeline::api::restore(clients.functions()?.as_ref(), a, function, reporter)
+                .await?;
+        }
         prepared.api = api;
         let written = deploy::write_all(prepared, &settings, Some(&lock), reporter).await?;
         let f = Finish {

@@ -358,7 +358,7 @@ mod tests {
             Some(ApiVersion {
                 function: "fn".into(),
                 version: v.into(),
-                package: format!("api/{v}.zip"),
+                package: Some(format!("api/{v}.zip")),
             })
         };
         let r1 = release(1, &[("index.html", "v1")]).with_api(api("2"));

@@ -35,8 +35,10 @@ pub struct Entry {
 pub struct ApiVersion {
     pub function: String,
     pub version: String,
-    /// The package it was published from (`api/<sha256>.zip`).
-    pub package: String,
+    /// The package it was published from (`api/<sha256>.zip`), when shipit shipped it (a
+    /// stack change to the function's configuration alone publishes the code already there).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub package: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -355,7 +357,7 @@ mod tests {
             api: Some(ApiVersion {
                 function: "fn".into(),
                 version: "4".into(),
-                package: "api/x.zip".into(),
+                package: Some("api/x.zip".into()),
             }),
             written_at: None,
         };

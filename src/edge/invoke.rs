@@ -95,7 +95,7 @@ pub fn function_env(region: &str, endpoint: &str) -> BTreeMap<String, String> {
 }
 
 impl Functions for LocalFunctions {
-    fn publish<'a>(&'a self, function: &'a str, code_sha256: &'a str) -> Call<'a, String> {
+    fn publish<'a>(&'a self, function: &'a str, code_sha256: Option<&'a str>) -> Call<'a, String> {
         self.lambda.publish(function, code_sha256)
     }
     fn alias<'a>(&'a self, function: &'a str, alias: &'a str) -> Call<'a, AliasRoute> {

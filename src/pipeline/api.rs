@@ -119,14 +119,19 @@ pub async fn ensure(
     let Some((_, package)) = code else {
         return Ok((provision::ensure(cfn, &coded, reporter).await?, None));
     };
+    // A stack made before shipit shipped code (no artifacts bucket), or before the live alias
+    // (no function output), is brought up to date first: its first version is then the code
+    // it runs now, and the new code comes after, through the pre-traffic check.
     let live_bucket = info
         .as_ref()
-        .and_then(|i| i.outputs.get(ARTIFACTS_OUTPUT).cloned());
+        .map(|i| &i.outputs)
+        .filter(|o| o.contains_key(FUNCTION_OUTPUT))
+        .and_then(|o| o.get(ARTIFACTS_OUTPUT).cloned());
     let (bucket, first) = match live_bucket {
         Some(b) => (b, None),
         None => {
             reporter.info(
-                "the stack has no artifacts bucket yet: ensuring it first (with the template's built-in function), then the code",
+                "the stack has no artifacts bucket or live alias yet: ensuring them first (with the code the function runs now), then the new code",
             );
             let first =
                 provision::ensure(cfn, &keeping_live_code(s, info.as_ref()), reporter).await?;
@@ -234,23 +239,23 @@ pub struct Live {
 pub type ApiCheck<'f> =
     dyn Fn() -> futures::future::BoxFuture<'f, std::result::Result<(), String>> + Send + Sync + 'f;
 
-/// Publishes the function's code (which must be `package`) as a version, invokes that version
+/// Publishes the function's code (which must be `package`, when there is one: else what the
+/// stack gave it, a configuration change) as a version, invokes that version
 /// with a `GET /health` proxy event and requires 200, then moves the `live` alias to it: with a
 /// canary, its share first, checked through the public URL for the window, then all. Any
 /// failure leaves (or puts back) the alias on the version that was live, and fails.
 pub async fn go_live<'f>(
     functions: &dyn crate::ports::Functions,
     function: &str,
-    package: &Package,
+    package: Option<&Package>,
     canary: Option<&Canary>,
     check: &ApiCheck<'f>,
     reporter: &dyn Reporter,
 ) -> Result<Live> {
     crate::interrupt::check("the API's live version and the site are unchanged")?;
     let before = functions.alias(function, LIVE_ALIAS).await?;
-    let version = functions
-        .publish(function, &package_sha256_base64(package))
-        .await?;
+    let sha = package.map(package_sha256_base64);
+    let version = functions.publish(function, sha.as_deref()).await?;
     let mut live = Live {
         function: function.to_string(),
         version: version.clone(),
@@ -276,8 +281,24 @@ pub async fn go_live<'f>(
 pub async fn restore(
     functions: &dyn crate::ports::Functions,
     api: &ApiVersion,
+    stack_function: Option<&str>,
     reporter: &dyn Reporter,
 ) -> Result<Live> {
+    // The record comes from the bucket: it may name only this stack's function, by version.
+    if stack_function != Some(api.function.as_str())
+        || api.version.is_empty()
+        || !api.version.bytes().all(|b| b.is_ascii_digit())
+    {
+        return Err(Error::Refused {
+            message: format!(
+                "the release names version {:?} of function {:?}, which is not a version of this stack's function ({})",
+                api.version,
+                api.function,
+                stack_function.unwrap_or("none")
+            ),
+            hint: "roll back to another release, or deploy the build and the API again".into(),
+        });
+    }
     let before = functions.alias(&api.function, LIVE_ALIAS).await?;
     let mut live = Live {
         function: api.function.clone(),
@@ -304,7 +325,14 @@ pub async fn restore(
         &never,
         reporter,
     )
-    .await?;
+    .await
+    .map_err(|e| match e {
+        Error::Refused { message, .. } => Error::Refused {
+            message,
+            hint: "roll back to another release (`shipit releases`); nothing was changed".into(),
+        },
+        other => other,
+    })?;
     live.moved = true;
     Ok(live)
 }
@@ -368,7 +396,18 @@ async fn shift<'f>(
             }
         };
         loop {
-            if let Err(why) = check().await {
+            // Each tick: the new version directly (a small share may see no public request),
+            // and the API through its public URL.
+            let direct = functions
+                .invoke(function, version, event.to_string().into_bytes())
+                .await
+                .map_err(|e| e.to_string())
+                .and_then(|i| crate::core::lambda::pre_traffic_verdict(&i));
+            let seen = match direct {
+                Ok(()) => check().await,
+                Err(why) => Err(format!("version {version} itself: {why}")),
+            };
+            if let Err(why) = seen {
                 return Err(put_back(Error::Refused {
                     message: format!(
                         "the canary of version {version} of {function} failed: {why}; all traffic is back on version {}",

@@ -43,6 +43,7 @@ impl World {
             cfn: MemoryStack::with_outputs(&[
                 ("SiteBucketName", "site-bucket"),
                 ("ArtifactsBucketName", "artifacts"),
+                ("ApiFunctionName", "fn"),
             ]),
             store: Arc::new(MemoryStore::new("artifacts", "")),
         }
@@ -222,11 +223,11 @@ mod going_live {
         let ok = passing();
         let (v1, sha1) = code("one");
         let f = MemoryFunctions::new(&sha1);
-        let live = block_on(go_live(&f, "fn", &v1, None, &ok, &Lines::default())).unwrap();
+        let live = block_on(go_live(&f, "fn", Some(&v1), None, &ok, &Lines::default())).unwrap();
         assert!(!live.moved, "unchanged code: nothing to move");
         let (v2, sha2) = code("two");
         f.set_code(&sha2);
-        let live = block_on(go_live(&f, "fn", &v2, None, &ok, &Lines::default())).unwrap();
+        let live = block_on(go_live(&f, "fn", Some(&v2), None, &ok, &Lines::default())).unwrap();
         assert_eq!(
             (live.version.as_str(), live.previous.as_str(), live.moved),
             ("2", "1", true)
@@ -262,7 +263,7 @@ mod going_live {
             },
         ] {
             f.answer("2", answer);
-            let e = block_on(go_live(&f, "fn", &v2, None, &ok, &Lines::default()))
+            let e = block_on(go_live(&f, "fn", Some(&v2), None, &ok, &Lines::default()))
                 .unwrap_err()
                 .to_string();
             assert!(
@@ -280,7 +281,7 @@ mod going_live {
         let (_, sha1) = code("one");
         let f = MemoryFunctions::new(&sha1);
         let (v2, _) = code("two");
-        assert!(block_on(go_live(&f, "fn", &v2, None, &ok, &Lines::default())).is_err());
+        assert!(block_on(go_live(&f, "fn", Some(&v2), None, &ok, &Lines::default())).is_err());
         assert_eq!(f.live().0, "1");
     }
 
@@ -304,7 +305,7 @@ mod going_live {
         let e = block_on(go_live(
             &f,
             "fn",
-            &v2,
+            Some(&v2),
             Some(&canary),
             &failing,
             &Lines::default(),
@@ -327,7 +328,7 @@ mod going_live {
         let live = block_on(go_live(
             &f,
             "fn",
-            &v2,
+            Some(&v2),
             Some(&canary),
             &ok,
             &Lines::default(),
@@ -342,6 +343,48 @@ mod going_live {
         assert_eq!(
             &routes[2..],
             ["route live 1 {\"2\": 0.1}", "route live 2 {}"]
+        );
+    }
+
+    #[test]
+    fn a_release_puts_back_only_a_version_of_this_stacks_function() {
+        use crate::core::release::ApiVersion;
+        use crate::pipeline::api::restore;
+        let (_, sha1) = code("one");
+        let f = MemoryFunctions::new(&sha1);
+        let (_, sha2) = code("two");
+        f.set_code(&sha2);
+        let (v2, _) = code("two");
+        let ok = passing();
+        block_on(go_live(&f, "fn", Some(&v2), None, &ok, &Lines::default())).unwrap();
+        let recorded = |function: &str, version: &str| ApiVersion {
+            function: function.into(),
+            version: version.into(),
+            package: None,
+        };
+        for bad in [
+            recorded("other-fn", "1"),
+            recorded("fn", "$LATEST"),
+            recorded("fn", ""),
+        ] {
+            let e = block_on(restore(&f, &bad, Some("fn"), &Lines::default()))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("not a version of this stack's function"), "{e}");
+            assert_eq!(f.live().0, "2", "{bad:?}");
+        }
+        let back = block_on(restore(
+            &f,
+            &recorded("fn", "1"),
+            Some("fn"),
+            &Lines::default(),
+        ))
+        .unwrap();
+        assert_eq!((back.version.as_str(), back.moved), ("1", true));
+        assert_eq!(f.live().0, "1");
+        assert!(
+            f.calls().contains(&"invoke 1".to_string()),
+            "checked before it is put back"
         );
     }
 }

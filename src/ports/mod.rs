@@ -158,9 +158,9 @@ pub trait StackService: Send + Sync {
 /// an invocation of one version.
 pub trait Functions: Send + Sync {
     /// Publishes the function's current code and configuration as a version, refused unless its
-    /// code is `code_sha256` (base64, as Lambda reports it); an unchanged function returns the
-    /// version published last. Returns the version.
-    fn publish<'a>(&'a self, function: &'a str, code_sha256: &'a str) -> Call<'a, String>;
+    /// code is `code_sha256` (base64, as Lambda reports it) when one is given; an unchanged
+    /// function returns the version published last. Returns the version.
+    fn publish<'a>(&'a self, function: &'a str, code_sha256: Option<&'a str>) -> Call<'a, String>;
     /// Where the alias sends traffic.
     fn alias<'a>(&'a self, function: &'a str, alias: &'a str) -> Call<'a, AliasRoute>;
     /// Points the alias at `version`, with `weights` (version -> share, 0..1) going elsewhere.

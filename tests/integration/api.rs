@@ -604,4 +604,22 @@ fn rollback_puts_the_site_and_the_api_back_together() {
         .unwrap()
         .starts_with("rollback to"));
     assert_eq!(newest["live"], true);
+
+    // A stack change to the function alone (here its handler, by hand) is published and
+    // checked like new code: a handler that is not there takes no traffic.
+    let out = w.run_stack(
+        "deploy",
+        &name,
+        &[
+            "--parameter",
+            "EnableDataTier=false",
+            "--parameter",
+            "ApiHandler=handler.missing",
+            "--no-verify",
+        ],
+    );
+    assert!(!out.status.success());
+    let err = crate::support::stderr(&out);
+    assert!(err.contains("did not pass its pre-traffic check"), "{err}");
+    assert_eq!(live_alias(&function).0, v1);
 }

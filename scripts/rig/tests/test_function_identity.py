@@ -89,6 +89,13 @@ class FunctionIdentity(CloudTest):
             message = json.loads(doc)["message"]
             self.assertIn(said, message)
             self.assertIn(f"assumed-role/fn-role/fn is not authorized", message)
+        environ, body = request(key, "s3", method="GET", path="/app/users/1.json")
+        environ["QUERY_STRING"] = "versionId=3"
+        self.assertIn(b"s3:GetObjectVersion on resource: arn:aws:s3:::app/users/1.json",
+                      fi.refusal(environ, body)[2], "a version is another action")
+        environ, body = request(key, "s3", method="POST", path="/app")
+        environ["QUERY_STRING"] = "delete="
+        self.assertIn(b"s3:DeleteObject on resource: arn:aws:s3:::app/*", fi.refusal(environ, body)[2])
         status, _, doc = fi.refusal(*request(key, "s3", method="GET", path="/app"))
         self.assertEqual(status, "403 Forbidden")
         self.assertIn(b"<Code>AccessDenied</Code>", doc)
