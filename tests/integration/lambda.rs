@@ -3,7 +3,6 @@
 //! environment; a handled error, a crash, a timeout and a missing handler come back as such,
 //! and the environment after a crash or a timeout is a fresh one.
 
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -75,16 +74,8 @@ fn a_function_runs_warm_and_fails_as_lambda_does() {
     let spec = spec(&name);
     assert_eq!(spec.handler, "index.handler");
     assert_eq!(spec.environment["TABLE_NAME"], "items");
-    let aws: BTreeMap<String, String> = [
-        ("AWS_REGION", "us-east-1"),
-        ("AWS_DEFAULT_REGION", "us-east-1"),
-        ("AWS_ACCESS_KEY_ID", "test"),
-        ("AWS_SECRET_ACCESS_KEY", "test"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .chain([("AWS_ENDPOINT_URL".to_string(), cloud_endpoint())])
-    .collect();
+    // What `shipit preview` gives a function: the local cloud's region, endpoint and keys.
+    let aws = shipit::edge::invoke::function_env("us-east-1", &cloud_endpoint());
     let outcome = crate::support::runtime().block_on(async {
         let f = LocalFunction::new(
             Runtimes {
@@ -256,16 +247,8 @@ fn caller_stack(name: &str, vpc: bool) -> String {
 /// AccessDenied, and from a private subnet only the services with an endpoint answer at all.
 #[test]
 fn a_function_calls_aws_as_its_role_and_through_its_network() {
-    let aws: BTreeMap<String, String> = [
-        ("AWS_REGION", "us-east-1"),
-        ("AWS_DEFAULT_REGION", "us-east-1"),
-        ("AWS_ACCESS_KEY_ID", "test"),
-        ("AWS_SECRET_ACCESS_KEY", "test"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .chain([("AWS_ENDPOINT_URL".to_string(), cloud_endpoint())])
-    .collect();
+    // What `shipit preview` gives a function: the local cloud's region, endpoint and keys.
+    let aws = shipit::edge::invoke::function_env("us-east-1", &cloud_endpoint());
     for (vpc, want) in [
         (
             false,

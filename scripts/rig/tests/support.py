@@ -18,6 +18,25 @@ WITHOUT = tuple(name for name in os.environ.get("SHIPIT_RIG_WITHOUT", "").split(
 rig.install(without=WITHOUT)
 
 REGION = "us-east-1"
+
+
+def function_resources(extra="", role="Role", fn="Fn"):
+    """Template resources for a Python function `fn` with an execution role `role` Lambda may
+    assume; `extra` is more of the function's properties (indented as its other properties)."""
+    return f"""  {role}:
+    Type: AWS::IAM::Role
+    Properties:
+      AssumeRolePolicyDocument:
+        Version: "2012-10-17"
+        Statement: [{{Effect: Allow, Principal: {{Service: lambda.amazonaws.com}}, Action: sts:AssumeRole}}]
+  {fn}:
+    Type: AWS::Lambda::Function
+    Properties:
+      Runtime: python3.12
+      Handler: index.handler
+      Role: !GetAtt {role}.Arn
+      Code: {{ZipFile: "def handler(e, c): return 1"}}
+{extra}"""
 _names = itertools.count(1)
 
 

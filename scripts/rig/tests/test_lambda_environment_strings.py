@@ -1,25 +1,10 @@
 """patches/lambda_environment_strings.py: a number CloudFormation resolved into a function's
 environment reads back as a string, as Lambda answers it."""
-from rig.tests.support import CloudTest
+from rig.tests.support import CloudTest, function_resources
 
-TEMPLATE = """
-Resources:
-  Role:
-    Type: AWS::IAM::Role
-    Properties:
-      AssumeRolePolicyDocument:
-        Version: "2012-10-17"
-        Statement: [{Effect: Allow, Principal: {Service: lambda.amazonaws.com}, Action: sts:AssumeRole}]
-  Fn:
-    Type: AWS::Lambda::Function
-    Properties:
-      FunctionName: fn
-      Runtime: python3.12
-      Handler: index.handler
-      Role: !GetAtt Role.Arn
-      Environment: {Variables: {PORT: 5432, ENABLED: true, NAME: db}}
-      Code: {ZipFile: "def handler(e, c): return 1"}
-"""
+TEMPLATE = "Resources:\n" + function_resources(
+    "      FunctionName: fn\n"
+    "      Environment: {Variables: {PORT: 5432, ENABLED: true, NAME: db}}\n")
 
 
 class EnvironmentStrings(CloudTest):

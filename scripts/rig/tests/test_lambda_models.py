@@ -3,26 +3,13 @@ AWS::Lambda::Alias exists, answers Ref (its ARN), and keeps its ARN when updated
 import io
 import zipfile
 
-from rig.tests.support import CloudTest
+from rig.tests.support import CloudTest, function_resources
 
 TEMPLATE = """
 Parameters:
   Start: {Type: String, Default: "1"}
 Resources:
-  Role:
-    Type: AWS::IAM::Role
-    Properties:
-      AssumeRolePolicyDocument:
-        Version: "2012-10-17"
-        Statement: [{Effect: Allow, Principal: {Service: lambda.amazonaws.com}, Action: sts:AssumeRole}]
-  Fn:
-    Type: AWS::Lambda::Function
-    Properties:
-      Runtime: python3.12
-      Handler: index.handler
-      Role: !GetAtt Role.Arn
-      Code: {ZipFile: "def handler(e, c): return 1"}
-  First:
+""" + function_resources() + """  First:
     Type: AWS::Lambda::Version
     Properties: {FunctionName: !Ref Fn}
   Live:

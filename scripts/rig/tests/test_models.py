@@ -2,7 +2,7 @@
 GetAtts, is recorded for GET /_shipit/resources, and goes with its stack."""
 from moto.apigateway.models import apigateway_backends
 
-from rig.tests.support import CloudTest
+from rig.tests.support import CloudTest, function_resources
 
 TEMPLATE = """
 Resources:
@@ -153,20 +153,7 @@ Resources:
       NumCacheClusters: 1
       CacheSubnetGroupName: !Ref CacheSubnets
       SecurityGroupIds: [!Ref CacheGroup]
-  FnRole:
-    Type: AWS::IAM::Role
-    Properties:
-      AssumeRolePolicyDocument:
-        Version: "2012-10-17"
-        Statement: [{Effect: Allow, Principal: {Service: lambda.amazonaws.com}, Action: sts:AssumeRole}]
-  Fn:
-    Type: AWS::Lambda::Function
-    Properties:
-      Runtime: python3.12
-      Handler: index.handler
-      Role: !GetAtt FnRole.Arn
-      Code: {ZipFile: "def handler(e, c): return 1"}
-  FnVersion:
+""" + function_resources(role="FnRole") + """  FnVersion:
     Type: AWS::Lambda::Version
     Properties: {FunctionName: !Ref Fn}
   FnAlias:
