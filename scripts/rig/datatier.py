@@ -99,7 +99,16 @@ def sweep_orphans():
 
 def _start(launch, what, directory, ready, attempts=3):
     """Starts a server with `launch(port)` on a free port, again on another if one was taken;
-    records who owns it (for sweep_orphans)."""
+    records who owns it (for sweep_orphans). A server that does not start takes `directory`
+    with it."""
+    try:
+        return _start_in(launch, what, directory, ready, attempts)
+    except RuntimeError:
+        shutil.rmtree(directory, ignore_errors=True)
+        raise
+
+
+def _start_in(launch, what, directory, ready, attempts):
     for attempt in range(attempts):
         port = _free_port()
         with _log(directory) as log:
@@ -228,12 +237,8 @@ def start_postgres(master_user, master_password):
              "-c", "ssl=on", "-c", f"ssl_cert_file={cert}", "-c", f"ssl_key_file={key}",
              "-c", "fsync=off", "-c", "shared_buffers=16MB", "-c", "max_connections=40"],
             stdout=log, stderr=log, env=env, **as_postgres)
-    try:
-        port, process = _start(launch, "postgres", directory,
-                               "database system is ready to accept connections")
-    except RuntimeError:
-        shutil.rmtree(directory, ignore_errors=True)
-        raise
+    port, process = _start(launch, "postgres", directory,
+                           "database system is ready to accept connections")
     return _register(Server("postgres", port, process, directory))
 
 
@@ -301,12 +306,7 @@ def start_redis(auth_token):
              "--tls-auth-clients", "no", "--requirepass", auth_token, "--save", "",
              "--appendonly", "no", "--dir", directory],
             stdout=log, stderr=log)
-    try:
-        port, process = _start(launch, "redis-server", directory,
-                               "Ready to accept connections")
-    except RuntimeError:
-        shutil.rmtree(directory, ignore_errors=True)
-        raise
+    port, process = _start(launch, "redis-server", directory, "Ready to accept connections")
     server = _register(Server("redis", port, process, directory))
     server.ca = ca_cert
     return server

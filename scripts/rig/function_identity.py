@@ -28,27 +28,39 @@ from urllib.parse import parse_qs, unquote
 
 HOLD_SECONDS = 30
 SESSION_SECONDS = 3600
+# Credentials are handed out again until this long before they expire: the local runtime reads
+# a function every few seconds, and each new STS session would stay in moto for good.
+REUSE_SECONDS = SESSION_SECONDS - 600
 _sessions = {}  # access key id -> function ARN
+_issued = {}  # (function ARN, role ARN) -> (when, credentials)
 _lock = threading.Lock()
 _CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/\d{8}/([^/]+)/([^/]+)/aws4_request")
 
 
 def credentials_for(function):
     """Temporary credentials of `function`'s execution role (a moto Lambda function), as Lambda
-    gives its runtime: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN."""
+    gives its runtime: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN. The same
+    ones while they are fresh; a new role (the function's changed) gets new ones."""
     from moto.sts.models import sts_backends
     from moto.utilities.utils import get_partition
 
+    wanted = (function.function_arn, function.role)
+    with _lock:
+        issued = _issued.get(wanted)
+    if issued and time.monotonic() - issued[0] < REUSE_SECONDS:
+        return dict(issued[1])
     region = function.region
     sts = sts_backends[function.account_id][get_partition(region)]
     session = sts.assume_role(region_name=region, role_session_name=function.function_name[:64],
                               role_arn=function.role, policy=None,
                               duration=SESSION_SECONDS, external_id=None)
+    credentials = {"AWS_ACCESS_KEY_ID": session.access_key_id,
+                   "AWS_SECRET_ACCESS_KEY": session.secret_access_key,
+                   "AWS_SESSION_TOKEN": session.session_token}
     with _lock:
         _sessions[session.access_key_id] = function.function_arn
-    return {"AWS_ACCESS_KEY_ID": session.access_key_id,
-            "AWS_SECRET_ACCESS_KEY": session.secret_access_key,
-            "AWS_SESSION_TOKEN": session.session_token}
+        _issued[wanted] = (time.monotonic(), credentials)
+    return dict(credentials)
 
 
 def _function(arn):

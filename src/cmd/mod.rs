@@ -64,16 +64,12 @@ impl Clients {
     pub(crate) fn functions(&self) -> Result<Box<dyn shipit::ports::Functions>> {
         let lambda = shipit::aws::lambda::Lambda::new(&self.sdk, &self.conn);
         match (&self.conn.endpoints.lambda, self.conn.is_local()) {
-            (Some(endpoint), true) => {
-                let python =
-                    std::env::var("SHIPIT_LAMBDA_PYTHON").unwrap_or_else(|_| "python3".into());
-                Ok(Box::new(shipit::edge::invoke::LocalFunctions::new(
-                    lambda,
-                    endpoint,
-                    &self.region(),
-                    shipit::core::lambda::Runtimes { python },
-                )?))
-            }
+            (Some(endpoint), true) => Ok(Box::new(shipit::edge::invoke::LocalFunctions::new(
+                lambda,
+                endpoint,
+                &self.region(),
+                shipit::core::lambda::Runtimes::from_env(|k| std::env::var(k).ok()),
+            )?)),
             _ => Ok(Box::new(lambda)),
         }
     }

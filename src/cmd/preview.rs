@@ -190,7 +190,6 @@ fn api_of(
     reporter: &Arc<Terminal>,
 ) -> Result<shipit::edge::apigw::LocalApi> {
     let region = conn.region.clone().unwrap_or_else(|| "us-east-1".into());
-    let python = std::env::var("SHIPIT_LAMBDA_PYTHON").unwrap_or_else(|_| "python3".into());
     // What the function's SDK needs to reach the local cloud, as Lambda gives it a region and
     // credentials.
     let aws = shipit::edge::invoke::function_env(&region, endpoint);
@@ -200,7 +199,7 @@ fn api_of(
         stack,
         endpoint,
         &region,
-        shipit::core::lambda::Runtimes { python },
+        shipit::core::lambda::Runtimes::from_env(|k| std::env::var(k).ok()),
         aws,
         log,
     )

@@ -399,11 +399,8 @@ fn headers_of(v: &Value) -> Vec<(String, String)> {
 /// What a viewer-request function's result means: a response (it has a `statusCode`), or the
 /// request to go on with (its `uri`).
 pub fn request_result(result: &Value) -> Result<Viewer, String> {
-    if let Some(status) = result.get("statusCode") {
-        let status = status
-            .as_u64()
-            .filter(|s| (200..600).contains(s))
-            .ok_or("the function's response has no valid statusCode")? as u16;
+    if result.get("statusCode").is_some() {
+        let status = status_of(result)?;
         let body = match &result["body"] {
             Value::String(s) => s.clone(),
             Value::Object(b) => b
@@ -427,11 +424,16 @@ pub fn request_result(result: &Value) -> Result<Viewer, String> {
 
 /// What a viewer-response function's result means: the status and headers sent.
 pub fn response_result(result: &Value) -> Result<(u16, Vec<(String, String)>), String> {
-    let status = result["statusCode"]
+    Ok((status_of(result)?, headers_of(&result["headers"])))
+}
+
+/// A function's `statusCode`: an HTTP status from 200 to 599.
+fn status_of(result: &Value) -> Result<u16, String> {
+    result["statusCode"]
         .as_u64()
         .filter(|s| (200..600).contains(s))
-        .ok_or("the function's response has no valid statusCode")? as u16;
-    Ok((status, headers_of(&result["headers"])))
+        .map(|s| s as u16)
+        .ok_or_else(|| "the function's response has no valid statusCode".to_string())
 }
 
 /// After the viewer-request function: the default root object for `/`.

@@ -163,6 +163,15 @@ pub struct Runtimes {
     pub python: String,
 }
 
+impl Runtimes {
+    /// `SHIPIT_LAMBDA_PYTHON` (scripts/setup installs one in target/lambda-venv), else `python3`.
+    pub fn from_env(get: impl Fn(&str) -> Option<String>) -> Runtimes {
+        Runtimes {
+            python: get("SHIPIT_LAMBDA_PYTHON").unwrap_or_else(|| "python3".into()),
+        }
+    }
+}
+
 /// The runtime process for `spec`, its code in `task_root`, polling the Runtime API at
 /// `runtime_api` (host:port). `aws` is what the function's SDK needs: region, credentials,
 /// endpoint. The function's own variables come after Lambda's reserved ones and cannot

@@ -34,6 +34,9 @@ pub struct Entry {
 pub struct Package {
     #[serde(skip)]
     pub zip: Vec<u8>,
+    /// The zip's SHA-256, raw (Lambda reports it base64) and in hex (the key names it).
+    #[serde(skip)]
+    pub digest: [u8; 32],
     pub sha256: String,
     pub key: String,
     pub files: usize,
@@ -142,8 +145,10 @@ fn build_within(mut entries: Vec<Entry>, limit: u64) -> Result<Package, String> 
         ));
     }
     let zip = zip(&unique);
-    let sha256 = hex(&Sha256::digest(&zip));
+    let digest: [u8; 32] = Sha256::digest(&zip).into();
+    let sha256 = hex(&digest);
     Ok(Package {
+        digest,
         key: format!("{KEY_PREFIX}{sha256}.zip"),
         sha256,
         files: unique.len(),

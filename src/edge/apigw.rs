@@ -475,7 +475,6 @@ impl LocalApi {
     }
 }
 
-/// Serves until `stop` completes; the bound address goes to `ready`. Stops the functions then.
 /// What the local cloud describes under `function` (a name or ARN, possibly qualified): a
 /// version's code and configuration, or where an alias sends traffic.
 pub async fn read_function(
@@ -504,6 +503,7 @@ pub async fn read_function(
     Described::from_json(&r.body).map_err(|e| format!("{url}: {e}"))
 }
 
+/// Serves `listener` until `stop` completes, then stops the functions.
 pub async fn run(
     api: Arc<LocalApi>,
     listener: tokio::net::TcpListener,

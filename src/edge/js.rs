@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use rquickjs::{Context, Function, Runtime, Value};
 
-/// CloudFront's limit on a function's code.
-pub const MAX_CODE: usize = 10 * 1024;
+/// CloudFront's limit on a function's code (the configuration is checked against it on load).
+use crate::core::edge::MAX_FUNCTION_CODE as MAX_CODE;
 /// The local stand-in for CloudFront's compute utilisation limit (about a millisecond of CPU
 /// on CloudFront; generous here, where QuickJS is slower and the machine is shared).
 const BUDGET: Duration = Duration::from_millis(200);

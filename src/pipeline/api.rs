@@ -256,24 +256,10 @@ pub async fn go_live<'f>(
     let before = functions.alias(function, LIVE_ALIAS).await?;
     let sha = package.map(package_sha256_base64);
     let version = functions.publish(function, sha.as_deref()).await?;
-    let mut live = Live {
-        function: function.to_string(),
-        version: version.clone(),
-        previous: before.version.clone(),
-        moved: false,
-    };
-    if before.version == version && before.weights.is_empty() {
-        reporter.info(&format!(
-            "api: version {version} of {function} is live already"
-        ));
-        return Ok(live);
-    }
-    shift(
+    to_version(
         functions, function, &before, &version, canary, check, reporter,
     )
-    .await?;
-    live.moved = true;
-    Ok(live)
+    .await
 }
 
 /// Puts a version a release recorded back on the live alias (no stack change, no publish):
@@ -300,23 +286,10 @@ pub async fn restore(
         });
     }
     let before = functions.alias(&api.function, LIVE_ALIAS).await?;
-    let mut live = Live {
-        function: api.function.clone(),
-        version: api.version.clone(),
-        previous: before.version.clone(),
-        moved: false,
-    };
-    if before.version == api.version && before.weights.is_empty() {
-        reporter.info(&format!(
-            "api: version {} of {} is live already",
-            api.version, api.function
-        ));
-        return Ok(live);
-    }
     let never = || -> futures::future::BoxFuture<'static, std::result::Result<(), String>> {
         Box::pin(async { Ok(()) })
     };
-    shift(
+    to_version(
         functions,
         &api.function,
         &before,
@@ -332,7 +305,36 @@ pub async fn restore(
             hint: "roll back to another release (`shipit releases`); nothing was changed".into(),
         },
         other => other,
-    })?;
+    })
+}
+
+/// The alias on `version`, from where it was (`before`): nothing to do when it is there
+/// already, else [`shift`].
+async fn to_version<'f>(
+    functions: &dyn crate::ports::Functions,
+    function: &str,
+    before: &AliasRoute,
+    version: &str,
+    canary: Option<&Canary>,
+    check: &ApiCheck<'f>,
+    reporter: &dyn Reporter,
+) -> Result<Live> {
+    let mut live = Live {
+        function: function.to_string(),
+        version: version.to_string(),
+        previous: before.version.clone(),
+        moved: false,
+    };
+    if before.version == version && before.weights.is_empty() {
+        reporter.info(&format!(
+            "api: version {version} of {function} is live already"
+        ));
+        return Ok(live);
+    }
+    shift(
+        functions, function, before, version, canary, check, reporter,
+    )
+    .await?;
     live.moved = true;
     Ok(live)
 }
@@ -443,8 +445,5 @@ async fn shift<'f>(
 /// The package's SHA-256 as Lambda reports a function's `CodeSha256` (base64).
 pub fn package_sha256_base64(package: &Package) -> String {
     use base64::Engine;
-    let bytes: Vec<u8> = (0..package.sha256.len() / 2)
-        .filter_map(|i| u8::from_str_radix(&package.sha256[2 * i..2 * i + 2], 16).ok())
-        .collect();
-    base64::engine::general_purpose::STANDARD.encode(bytes)
+    base64::engine::general_purpose::STANDARD.encode(package.digest)
 }

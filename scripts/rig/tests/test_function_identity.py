@@ -101,6 +101,17 @@ class FunctionIdentity(CloudTest):
         self.assertIn(b"<Code>AccessDenied</Code>", doc)
         self.assertIn(b"s3:ListBucket on resource: arn:aws:s3:::app ", doc)
 
+    def test_fresh_credentials_are_handed_out_again(self):
+        from unittest import mock
+        from moto.awslambda.models import lambda_backends
+        from moto.core import DEFAULT_ACCOUNT_ID
+        key = self.function()
+        fn = lambda_backends[DEFAULT_ACCOUNT_ID][REGION].get_function("fn")
+        self.assertEqual(fi.credentials_for(fn)["AWS_ACCESS_KEY_ID"], key, "one STS session")
+        later = fi.time.monotonic() + fi.REUSE_SECONDS + 1
+        with mock.patch.object(fi.time, "monotonic", return_value=later):
+            self.assertNotEqual(fi.credentials_for(fn)["AWS_ACCESS_KEY_ID"], key, "then a new one")
+
     def test_an_explicit_deny_and_the_boundary_refuse(self):
         key = self.function()
         get = request(key, "dynamodb", "DynamoDB_20120810.GetItem", {"TableName": "items"})
