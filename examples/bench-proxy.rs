@@ -1,11 +1,17 @@
 //! The benchmark's counting proxy: the integration tests' recording proxy, standing between
 //! a sync tool and the local S3 server so every tool is counted the same way.
 //!
-//!     cargo run --release --example bench-proxy -- http://127.0.0.1:UPSTREAM
+//!     cargo run --release --example bench-proxy -- http://127.0.0.1:UPSTREAM [LATENCY_MS [MBIT_S]]
 //!
 //! Prints its own URL on stdout, then serves until stdin closes. `GET /__proxy/stats` answers
 //! `{"requests":N,"writes":N,"body_bytes":N,"by_method":{...}}` for the requests since the
 //! last `POST /__proxy/reset`.
+//!
+//! The network model (both 0 by default: loopback as it is): each request waits LATENCY_MS
+//! before it is forwarded (a round trip to S3 from a runner in its region is ~20 ms), and
+//! request bodies share one link of MBIT_S megabits a second (each body waits for its turn on
+//! the link and its transfer time). Connections wait independently, as on a real network: the
+//! latency costs a tool time only where it waits for answers one after another.
 
 #[path = "../tests/integration/support/proxy.rs"]
 #[allow(dead_code)] // the tests use more of it than this counter does
@@ -14,6 +20,7 @@ mod proxy;
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use proxy::{Proxy, Request};
 
@@ -33,10 +40,41 @@ fn respond(body: &str) -> Vec<u8> {
     .into_bytes()
 }
 
+/// One shared uplink: when it is next free.
+struct Link {
+    bytes_per_sec: f64,
+    free_at: Mutex<Instant>,
+}
+
+impl Link {
+    /// How long a body of `len` bytes waits: its turn on the link, then its transfer.
+    fn delay(&self, len: usize) -> Duration {
+        if self.bytes_per_sec <= 0.0 || len == 0 {
+            return Duration::ZERO;
+        }
+        let transfer = Duration::from_secs_f64(len as f64 / self.bytes_per_sec);
+        let now = Instant::now();
+        let mut free_at = self.free_at.lock().unwrap();
+        let start = (*free_at).max(now);
+        *free_at = start + transfer;
+        *free_at - now
+    }
+}
+
 fn main() {
-    let upstream = std::env::args()
-        .nth(1)
-        .expect("usage: bench-proxy http://127.0.0.1:PORT");
+    let mut args = std::env::args().skip(1);
+    let upstream = args
+        .next()
+        .expect("usage: bench-proxy http://127.0.0.1:PORT [LATENCY_MS [MBIT_S]]");
+    let latency = Duration::from_millis(args.next().map_or(0, |a| a.parse().expect("LATENCY_MS")));
+    let link = Link {
+        bytes_per_sec: args
+            .next()
+            .map_or(0.0, |a| a.parse::<f64>().expect("MBIT_S"))
+            * 1e6
+            / 8.0,
+        free_at: Mutex::new(Instant::now()),
+    };
     let stats = Arc::new(Mutex::new(Stats::default()));
     let proxy = Proxy::start(&upstream);
     let hook_stats = stats.clone();
@@ -64,6 +102,8 @@ fn main() {
         s.writes += u64::from(r.is_write());
         s.body_bytes += r.body_len as u64;
         *s.by_method.entry(r.method.clone()).or_default() += 1;
+        drop(s);
+        std::thread::sleep(latency + link.delay(r.body_len));
         None
     })));
     println!("{}", proxy.url);

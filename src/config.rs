@@ -37,6 +37,9 @@ pub struct FileConfig {
     /// Upload source maps (left out by default). Default false.
     pub include_source_maps: Option<bool>,
     pub allow_missing_index: Option<bool>,
+    /// Where shipit writes the SPA's runtime configuration in a stack's site (default
+    /// `shipit-config.json`; "" writes none).
+    pub runtime_config: Option<String>,
     #[serde(default)]
     pub upload: UploadConfig,
     #[serde(default)]
@@ -587,6 +590,21 @@ fn site_target(bucket: Option<String>, stack: Option<StackSettings>) -> Result<S
     }
 }
 
+/// The key of the SPA's runtime configuration: a stack's site has one unless `runtime_config`
+/// is ""; a bucket given has no stack to describe, so none (one shipit.toml may serve both).
+pub fn runtime_config_key(path: Option<&str>, site: &SiteTarget) -> Result<Option<String>> {
+    if site.stack().is_none() {
+        return Ok(None);
+    }
+    crate::core::runtime_config::key_of(path.unwrap_or(crate::core::runtime_config::DEFAULT_PATH))
+        .map_err(|why| {
+            Error::config_hint(
+                why,
+                "set runtime_config in shipit.toml to a path such as \"shipit-config.json\", or to \"\" to write none",
+            )
+        })
+}
+
 /// What a run over a site was asked to do, whichever command asked.
 struct Run {
     dir: PathBuf,
@@ -665,8 +683,10 @@ fn build(
             "prune.max_share is a fraction between 0 and 1, not {max_share}"
         )));
     }
+    let runtime_config = runtime_config_key(file.runtime_config.as_deref(), &target.site)?;
     Ok(Settings {
         api: target.api,
+        runtime_config,
         dir: target.dir.clone(),
         target: target.site,
         prefix,

@@ -32,10 +32,21 @@ def aws(name):
     return boto3.client(name, config=config)
 
 
+# The request's Origin when it is one of the site's (ALLOWED_ORIGINS, set by the stack), for
+# this invocation's answer: an environment runs one request at a time.
+origin = None
+
+
+def allowed_origin(event):
+    headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
+    o = headers.get("origin")
+    return o if o and o in (env("ALLOWED_ORIGINS") or "").split(",") else None
+
+
 def reply(code, body=None, headers=None):
     h = {"Content-Type": "application/json", "Cache-Control": "no-store", "Vary": "Origin"}
-    if env("ALLOWED_ORIGIN"):
-        h["Access-Control-Allow-Origin"] = env("ALLOWED_ORIGIN")
+    if origin:
+        h["Access-Control-Allow-Origin"] = origin
     h.update(headers or {})
     return {"statusCode": code, "headers": h, "body": "" if body is None else json.dumps(body)}
 
@@ -177,6 +188,8 @@ def items(method, body, sub, pk=None):
 
 
 def handler(event, context):
+    global origin
+    origin = allowed_origin(event)
     try:
         method = event.get("httpMethod")
         path = [p for p in (event.get("path") or "").split("/") if p]

@@ -1,18 +1,29 @@
-// The API and the user pool, as the build names them (VITE_* at build time; a <meta> in a
-// custom index.html wins): the API's base URL, the user pool's app client, and the sign-in
-// endpoint (Cognito's regional one unless VITE_COGNITO_URL names another, as the local cloud).
+// The API and the user pool, as the deployed site's runtime configuration names them:
+// shipit writes /shipit-config.json with the stack's values when it deploys (the API's URL,
+// the region, the user pool's app client, Cognito's sign-in endpoint and the release), so one
+// build serves any stack. A <meta name="shipit-config"> in index.html names another path.
 
-const meta = (name) => document.querySelector(`meta[name="${name}"]`)?.content;
-const env = import.meta.env;
+export const config = { api: "", clientId: "", signIn: "", region: "", release: "", error: "" };
 
-export const config = {
-  api: (meta("api-url") || env.VITE_API_URL || "/api").replace(/\/$/, ""),
-  clientId: meta("user-pool-client-id") || env.VITE_USER_POOL_CLIENT_ID || "",
-  signIn:
-    meta("cognito-url") ||
-    env.VITE_COGNITO_URL ||
-    `https://cognito-idp.${meta("region") || env.VITE_REGION || "us-east-1"}.amazonaws.com/`,
-};
+// Read once, before the first view: resolves even when the file is missing (config.error
+// says why, and the views that need the API show it).
+export async function loadConfig() {
+  const path = document.querySelector('meta[name="shipit-config"]')?.content || "/shipit-config.json";
+  try {
+    const r = await fetch(path, { cache: "no-cache" });
+    if (!r.ok) throw new Error(`${path} answered ${r.status}`);
+    const c = await r.json();
+    Object.assign(config, {
+      api: (c.apiUrl || "").replace(/\/$/, ""),
+      clientId: c.userPoolClientId || "",
+      signIn: c.cognitoUrl || "",
+      region: c.region || "",
+      release: c.release || "",
+    });
+  } catch (e) {
+    config.error = `no runtime configuration (${e.message}): shipit writes it when it deploys the site to a stack`;
+  }
+}
 
 const TOKEN = "shipit-example-id-token";
 
@@ -33,7 +44,7 @@ export const session = {
 // USER_PASSWORD_AUTH against the user pool: the password goes to Cognito over TLS, the ID
 // token comes back. Throws with Cognito's own message on a refusal.
 export async function signIn(email, password) {
-  if (!config.clientId) throw new Error("this build names no user pool client (VITE_USER_POOL_CLIENT_ID)");
+  if (!config.clientId || !config.signIn) throw new Error(config.error || "the stack has no user pool");
   const r = await fetch(config.signIn, {
     method: "POST",
     headers: {
@@ -61,6 +72,7 @@ export async function call(path, { method = "GET", body, anonymous = false } = {
   const headers = { accept: "application/json" };
   if (session.token() && !anonymous) headers.authorization = session.token();
   if (body !== undefined) headers["content-type"] = "application/json";
+  if (!config.api) throw new Error(config.error || "the stack has no API");
   const r = await fetch(config.api + path, {
     method,
     headers,

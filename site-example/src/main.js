@@ -2,6 +2,7 @@ import "@fontsource/inter/latin-400.css";
 import "@fontsource/inter/latin-700.css";
 import "./style.css";
 import logo from "./assets/logo.svg";
+import { loadConfig } from "./api.js";
 import { createRouter } from "./router.js";
 import * as views from "./views/index.js";
 
@@ -23,4 +24,5 @@ const router = createRouter(routes, views.notFound, (view) => {
   document.title = `${app.querySelector("h1").textContent} · shipit example`;
   document.body.dataset.route = location.pathname;
 });
-router.start();
+// The runtime configuration first: the views that call the API read it.
+loadConfig().then(() => router.start());

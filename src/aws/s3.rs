@@ -22,6 +22,7 @@ use crate::aws::{self, At, Service};
 use crate::core::edge::Fetched;
 use crate::core::files::{decode_key, Md5, STATE_DIR};
 use crate::core::headers::Headers;
+use crate::core::listing;
 use crate::core::settings::Connection;
 use crate::core::state::{Head, Listed, MD5_METADATA};
 use crate::error::{Error, Result};
@@ -31,6 +32,16 @@ use crate::ports::{Call, Object, ObjectStore, Precondition, DELETE_BATCH};
 /// (so the bytes hashed are the bytes sent): at most this many times the part size (64 MiB by
 /// default), however many large files upload at once.
 const PARTS_IN_FLIGHT: usize = 4;
+
+/// One listing page: its objects, the common prefixes (with a delimiter), the token of the
+/// next page, and the last key listed (full, before filtering).
+#[derive(Default)]
+struct Page {
+    objects: Vec<Listed>,
+    prefixes: Vec<String>,
+    next: Option<String>,
+    last: Option<String>,
+}
 
 #[derive(Clone)]
 pub struct Store {
@@ -65,59 +76,135 @@ impl Store {
         format!("{}{key}", self.prefix)
     }
 
-    /// Every object under the prefix except shipit's own state, paginated.
-    async fn list(&self) -> Result<Vec<Listed>> {
-        let mut out = Vec::new();
-        let mut token: Option<String> = None;
+    /// Every page under `prefix` (after `start_after`): the objects, and with `delimited` the
+    /// common prefixes at that level.
+    async fn pages(
+        &self,
+        prefix: &str,
+        delimited: bool,
+        start_after: Option<String>,
+    ) -> Result<(Vec<Listed>, Vec<String>)> {
+        let (mut objects, mut prefixes) = (Vec::new(), Vec::new());
+        let mut token = None;
         loop {
-            let mut req = self
-                .client
-                .list_objects_v2()
-                .bucket(&self.bucket)
-                .encoding_type(EncodingType::Url);
-            if !self.prefix.is_empty() {
-                req = req.prefix(&self.prefix);
-            }
-            if let Some(t) = &token {
-                req = req.continuation_token(t);
-            }
-            let page = req.send().await.map_err(|e| {
-                aws::error(
-                    &self.at,
-                    &format!("list s3://{}/{}", self.bucket, self.prefix),
-                    e,
-                )
-            })?;
-            // With EncodingType=url the keys come back form-encoded, so odd keys survive XML.
-            let encoded = page.encoding_type() == Some(&EncodingType::Url);
-            for obj in page.contents() {
-                let Some(raw) = obj.key() else { continue };
-                let full = if encoded {
-                    decode_key(raw)
-                } else {
-                    raw.to_string()
-                };
-                let Some(key) = full.strip_prefix(&self.prefix) else {
-                    continue;
-                };
-                if key.starts_with(STATE_DIR) {
-                    continue;
-                }
-                out.push(Listed {
-                    key: key.to_string(),
-                    size: obj.size().unwrap_or(0).max(0) as u64,
-                    etag: obj
-                        .e_tag()
-                        .map(|t| t.trim_matches('"').to_string())
-                        .filter(|t| !t.is_empty()),
-                    last_modified: obj.last_modified().map(|t| t.secs()),
-                });
-            }
-            match page.next_continuation_token() {
-                Some(t) if page.is_truncated() == Some(true) => token = Some(t.to_string()),
-                _ => break,
+            let page = self
+                .page(prefix, delimited, start_after.as_deref(), token)
+                .await?;
+            objects.extend(page.objects);
+            prefixes.extend(page.prefixes);
+            match page.next {
+                Some(t) => token = Some(t),
+                None => return Ok((objects, prefixes)),
             }
         }
+    }
+
+    /// One ListObjectsV2 page (URL-encoded keys, so any key survives the XML), shipit's own
+    /// state left out and keys made relative to the store's prefix.
+    async fn page(
+        &self,
+        prefix: &str,
+        delimited: bool,
+        start_after: Option<&str>,
+        token: Option<String>,
+    ) -> Result<Page> {
+        let mut req = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .encoding_type(EncodingType::Url)
+            .set_start_after(start_after.map(str::to_string))
+            .set_continuation_token(token);
+        if !prefix.is_empty() {
+            req = req.prefix(prefix);
+        }
+        if delimited {
+            req = req.delimiter("/");
+        }
+        let page = req
+            .send()
+            .await
+            .map_err(|e| aws::error(&self.at, &format!("list s3://{}/{prefix}", self.bucket), e))?;
+        let encoded = page.encoding_type() == Some(&EncodingType::Url);
+        let decoded = |raw: &str| {
+            if encoded {
+                decode_key(raw)
+            } else {
+                raw.to_string()
+            }
+        };
+        let mut out = Page {
+            prefixes: page
+                .common_prefixes()
+                .iter()
+                .filter_map(|p| p.prefix().map(decoded))
+                .collect(),
+            next: page
+                .next_continuation_token()
+                .filter(|_| page.is_truncated() == Some(true))
+                .map(str::to_string),
+            ..Page::default()
+        };
+        for obj in page.contents() {
+            let Some(full) = obj.key().map(decoded) else {
+                continue;
+            };
+            out.last = Some(full.clone());
+            let Some(key) = full.strip_prefix(&self.prefix) else {
+                continue;
+            };
+            if key.starts_with(STATE_DIR) {
+                continue;
+            }
+            out.objects.push(Listed {
+                key: key.to_string(),
+                size: obj.size().unwrap_or(0).max(0) as u64,
+                etag: obj
+                    .e_tag()
+                    .map(|t| t.trim_matches('"').to_string())
+                    .filter(|t| !t.is_empty()),
+                last_modified: obj.last_modified().map(|t| t.secs()),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Every object under the prefix except shipit's own state: one page when that is all
+    /// there is, else the rest by common prefix in parallel (`core::listing`).
+    async fn list(&self) -> Result<Vec<Listed>> {
+        let first = self.page(&self.prefix, false, None, None).await?;
+        let (Some(_), Some(last)) = (&first.next, first.last.clone()) else {
+            return Ok(first.objects);
+        };
+        let mut out = first.objects;
+        // The prefixes to split by: a lone one (everything under `assets/`) is looked into.
+        let mut level = self.prefix.clone();
+        let mut depth = 0;
+        let state = self.full(STATE_DIR);
+        let prefixes = loop {
+            let (objects, prefixes) = self.pages(&level, true, None).await?;
+            let prefixes: Vec<String> = prefixes.into_iter().filter(|p| *p != state).collect();
+            if listing::descend(&prefixes, objects.len(), depth) {
+                level = prefixes[0].clone();
+                depth += 1;
+                continue;
+            }
+            out.extend(objects);
+            break prefixes;
+        };
+        let rest: Vec<Vec<Listed>> = futures::stream::iter(listing::ranges_after(&last, &prefixes))
+            .map(|r| async move {
+                self.pages(&r.prefix, false, r.start_after)
+                    .await
+                    .map(|(objects, _)| objects)
+            })
+            .buffer_unordered(listing::FANOUT)
+            .try_collect()
+            .await?;
+        out.extend(rest.into_iter().flatten());
+        // The first page and the delimiter listings may both hold a key at the top level.
+        out.sort_by(|a, b| a.key.cmp(&b.key));
+        out.dedup_by(|a, b| a.key == b.key);
         Ok(out)
     }
 

@@ -80,15 +80,19 @@ pub(crate) async fn run(
         // traffic before the site that may call it: published, checked, then the live alias
         // moved (a failure stops here, with the old version serving and the site unchanged).
         let mut prepared = deploy::prepare(&settings, store.clone(), scanned, reporter).await?;
+        if let Some(e) = &ensured {
+            prepared.set_runtime_config(&e.outputs, &clients.region(), &settings.rules)?;
+        }
         let live = match ensured.as_ref() {
             Some(e) => go_live(&clients, &settings, &checks, package.as_ref(), e, reporter).await?,
             None => None,
         };
-        prepared.api = live.as_ref().map(|l| shipit::core::release::ApiVersion {
+        let api = live.as_ref().map(|l| shipit::core::release::ApiVersion {
             function: l.function.clone(),
             version: l.version.clone(),
             package: package.as_ref().map(|p| p.key.clone()),
         });
+        prepared.set_api(api, &settings.rules)?;
         let written = deploy::write_all(prepared, &settings, Some(&lock), reporter).await?;
         let f = Finish {
             cdn: Some(&cdn),

@@ -34,6 +34,8 @@ pub(crate) async fn run(
     .await?;
     let local = &started.local;
     let mut preview = None;
+    // Whether the deploy will publish a new version of the API's function.
+    let mut new_api = false;
     let bucket = match &settings.target {
         SiteTarget::Bucket(b) => b.clone(),
         SiteTarget::Stack(stack) => {
@@ -45,6 +47,7 @@ pub(crate) async fn run(
             };
             if let Some(p) = &package {
                 let live = info.as_ref().and_then(|i| i.parameters.get("ApiCodeKey"));
+                new_api = live != Some(&p.key);
                 reporter.info(&format!(
                     "{}: {}",
                     api::describe(p),
@@ -59,6 +62,7 @@ pub(crate) async fn run(
             let stack = &api::settings_for(stack, info.as_ref(), code)?;
             let p = provision::preview(&cfn, stack).await?;
             print_preview(&p, cli.global.json, reporter);
+            new_api |= p.changes.iter().any(|c| c.logical_id == "ApiFunction");
             match p.outputs.get("SiteBucketName").cloned() {
                 Some(bucket) => {
                     preview = Some(p);
@@ -79,7 +83,14 @@ pub(crate) async fn run(
         }
     };
     let store = clients.store(&bucket, &settings.prefix);
-    let prepared = deploy::prepare(&settings, store, started, reporter).await?;
+    let mut prepared = deploy::prepare(&settings, store, started, reporter).await?;
+    if let Some(p) = &preview {
+        // The outputs as they are now (a change set may change them; deploy writes the new).
+        prepared.set_runtime_config(&p.outputs, &clients.region(), &settings.rules)?;
+        if new_api {
+            prepared.expect_new_api(&settings.rules)?;
+        }
+    }
     print_plan(
         &prepared.plan,
         &bucket,

@@ -96,7 +96,19 @@ pub(crate) async fn preview(
             )
         }
     };
-    let edge = Arc::new(Edge::new(source, reporter.clone()));
+    let mut edge = Edge::new(source, reporter.clone());
+    if args.stack.is_some() {
+        // The file deploy wrote into the stack's site, pointed at this machine's stand-ins.
+        let path = file
+            .runtime_config
+            .as_deref()
+            .unwrap_or(shipit::core::runtime_config::DEFAULT_PATH);
+        let prefix = config::normalise_prefix(file.prefix.as_deref().unwrap_or(""));
+        edge.runtime_config = shipit::core::runtime_config::key_of(path)
+            .map_err(|why| Error::config_hint(why, "fix runtime_config in shipit.toml"))?
+            .map(|key| format!("/{prefix}{key}"));
+    }
+    let edge = Arc::new(edge);
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], args.port));
     let watch_stdin = args.watch_stdin;
     let stop = async move {
@@ -159,6 +171,7 @@ pub(crate) async fn preview(
         site: Some(format!("http://{site_addr}")),
         api: api_listener.as_ref().map(|(_, a)| format!("http://{a}")),
         cloud: cloud_endpoint.clone(),
+        distribution: None,
     };
     *edge.origins.write().unwrap_or_else(|e| e.into_inner()) = origins.clone();
     // The site's URL is the first line on stdout, the API's the second.

@@ -133,6 +133,7 @@ pub(crate) async fn rollback(
             &live,
             live_api.as_ref(),
             args.id.as_deref(),
+            settings.runtime_config.as_deref(),
         )
         .map_err(|why| Error::Refused {
             message: format!("cannot roll back: {why}"),
@@ -151,6 +152,10 @@ pub(crate) async fn rollback(
         // Planned first (every object version found, nothing written); then the API's version
         // (seconds: the alias moves, the stack does not change), then the site that may call it.
         let mut prepared = deploy::prepare(&settings, site.store.clone(), from, reporter).await?;
+        prepared.set_api(api.clone(), &settings.rules)?;
+        if let Some(outputs) = &site.outputs {
+            prepared.set_runtime_config(outputs, &clients.region(), &settings.rules)?;
+        }
         if let Some(a) = &api {
             let function = site
                 .outputs
@@ -160,7 +165,6 @@ pub(crate) async fn rollback(
             shipit::pipeline::api::restore(clients.functions()?.as_ref(), a, function, reporter)
                 .await?;
         }
-        prepared.api = api;
         let written = deploy::write_all(prepared, &settings, Some(&lock), reporter).await?;
         let f = Finish {
             cdn: Some(&cdn),

@@ -38,6 +38,7 @@ pub(crate) async fn verify_command(
         }
     }
     let (mut outputs, mut bucket, mut region) = (None, file.bucket.clone(), None);
+    let (mut runtime_config, mut release) = (None, None);
     if let Some(s) = config::verify_site(&cli.global, args, file, |k| std::env::var(k).ok())? {
         let clients = Clients::connect(&s.connection).await?;
         let site = open_site(&clients, &s.target, &s.prefix).await?;
@@ -57,6 +58,13 @@ pub(crate) async fn verify_command(
         region = Some(clients.region());
         bucket = Some(site.store.bucket().to_string());
         outputs = site.outputs;
+        runtime_config = config::runtime_config_key(file.runtime_config.as_deref(), &s.target)?;
+        if runtime_config.is_some() {
+            // The runtime configuration must name the live release.
+            release = shipit::pipeline::records::get_manifest(site.store.as_ref())
+                .await?
+                .and_then(|m| m.release);
+        }
     }
     let region = region
         .or(conn.region.clone())
@@ -70,6 +78,8 @@ pub(crate) async fn verify_command(
         prefix: &prefix,
         rules,
         index_md5,
+        runtime_config: runtime_config.as_deref(),
+        release,
     })
     .map_err(|why| Error::config_hint("nothing to verify", why))?;
     let report = run_checks(&target, &checks, reporter).await?;

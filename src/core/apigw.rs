@@ -30,10 +30,12 @@ pub enum Integration {
         function: String,
         timeout_ms: u64,
     },
-    /// A MOCK: the integration response's status and headers.
+    /// A MOCK: the integration response's status, headers and mapping template (run by
+    /// `core::vtl` for each request: it may override headers and the status).
     Mock {
         status: u16,
         headers: Vec<(String, String)>,
+        template: Option<String>,
     },
     Unsupported(String),
 }
@@ -178,6 +180,10 @@ impl Api {
                                 &r["responseParameters"],
                                 "method.response.header.",
                             ),
+                            template: r["responseTemplates"]["application/json"]
+                                .as_str()
+                                .filter(|t| !t.trim().is_empty())
+                                .map(str::to_string),
                         }
                     }
                     other => {
@@ -316,6 +322,58 @@ pub struct Request {
     pub time_ms: u64,
 }
 
+impl Request {
+    /// The query string's parameters, decoded, in order.
+    pub fn query_pairs(&self) -> Vec<(String, String)> {
+        self.query
+            .split('&')
+            .filter(|p| !p.is_empty())
+            .map(|p| {
+                let (k, v) = p.split_once('=').unwrap_or((p, ""));
+                (decode(k), decode(v))
+            })
+            .collect()
+    }
+}
+
+/// A MOCK integration's answer to `req`: its status and headers, then what its mapping template
+/// overrides for this request (`core::vtl`). An error names what the template does that the
+/// local API Gateway does not run.
+pub fn mock_answer(
+    status: u16,
+    headers: &[(String, String)],
+    template: Option<&str>,
+    params: &BTreeMap<String, String>,
+    req: &Request,
+) -> Result<Answer, String> {
+    let mut answer = Answer {
+        status,
+        headers: headers.to_vec(),
+        body: Vec::new(),
+    };
+    let Some(template) = template else {
+        return Ok(answer);
+    };
+    let query = req.query_pairs();
+    let r = crate::core::vtl::render(
+        template,
+        &crate::core::vtl::Params {
+            path: params,
+            query: &query,
+            headers: &req.headers,
+        },
+    )?;
+    for (name, value) in r.headers {
+        answer
+            .headers
+            .retain(|(h, _)| !h.eq_ignore_ascii_case(&name));
+        answer.headers.push((name, value));
+    }
+    answer.status = r.status.unwrap_or(status);
+    answer.body = r.body.into_bytes();
+    Ok(answer)
+}
+
 fn decode(s: &str) -> String {
     percent_encoding::percent_decode_str(&s.replace('+', " "))
         .decode_utf8_lossy()
@@ -349,16 +407,7 @@ pub fn proxy_event(
     claims: Option<&Map<String, Value>>,
 ) -> Value {
     let (headers, multi_headers) = single_and_multi(&req.headers);
-    let query: Vec<(String, String)> = req
-        .query
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (decode(k), decode(v))
-        })
-        .collect();
-    let (qs, multi_qs) = single_and_multi(&query);
+    let (qs, multi_qs) = single_and_multi(&req.query_pairs());
     let text = std::str::from_utf8(&req.body).ok();
     let (body, base64) = match (req.body.is_empty(), text) {
         (true, _) => (Value::Null, false),

@@ -6,6 +6,9 @@ use super::*;
 const FUNCTION: &str = "arn:aws:lambda:us-east-1:123456789012:function:s-ApiFunction-X";
 const POOL: &str = "arn:aws:cognito-idp:us-east-1:123456789012:userpool/us-east-1_abc";
 
+/// The preflight's mapping template: the site's origin only.
+const PREFLIGHT: &str = "#set($o = $input.params().header.get(\"origin\"))\n#if($o == \"https://site.example\")\n#set($context.responseOverride.header.Access-Control-Allow-Origin = $o)\n#end";
+
 /// The API as the local cloud describes the template's: /health, /health/deep, /{proxy+}.
 fn api() -> Api {
     let uri = format!(
@@ -13,8 +16,8 @@ fn api() -> Api {
     );
     let proxy = json!({"type": "AWS_PROXY", "uri": uri});
     let cors = json!({"type": "MOCK", "integrationResponses": {"204": {"responseParameters": {
-        "method.response.header.Access-Control-Allow-Origin": "'https://site.example'",
-        "method.response.header.Access-Control-Allow-Methods": "'GET,OPTIONS'"}}}});
+        "method.response.header.Access-Control-Allow-Methods": "'GET,OPTIONS'"},
+        "responseTemplates": {"application/json": PREFLIGHT}}}});
     let resources = json!({"item": [
         {"id": "r", "path": "/"},
         {"id": "h", "path": "/health", "resourceMethods": {
@@ -129,15 +132,50 @@ fn the_description_gives_auth_integrations_cors_and_throttles() {
         a.methods["/{proxy+}"]["OPTIONS"].integration,
         Integration::Mock {
             status: 204,
-            headers: vec![
-                ("Access-Control-Allow-Methods".into(), "GET,OPTIONS".into()),
-                (
-                    "Access-Control-Allow-Origin".into(),
-                    "https://site.example".into()
-                ),
-            ]
+            headers: vec![("Access-Control-Allow-Methods".into(), "GET,OPTIONS".into())],
+            template: Some(PREFLIGHT.into()),
         }
     );
+    // The template answers the site's origin, and no other.
+    let Integration::Mock {
+        status,
+        headers,
+        template,
+    } = &a.methods["/{proxy+}"]["OPTIONS"].integration
+    else {
+        unreachable!()
+    };
+    for (origin, allowed) in [
+        ("https://site.example", true),
+        ("https://evil.example", false),
+    ] {
+        let req = Request {
+            verb: "OPTIONS".into(),
+            path: "/items".into(),
+            query: String::new(),
+            headers: vec![("origin".into(), origin.into())],
+            body: Vec::new(),
+            source_ip: "127.0.0.1".into(),
+            request_id: "r".into(),
+            time_ms: 0,
+        };
+        let answer = mock_answer(
+            *status,
+            headers,
+            template.as_deref(),
+            &BTreeMap::new(),
+            &req,
+        )
+        .unwrap();
+        assert_eq!(answer.status, 204);
+        assert_eq!(
+            answer
+                .headers
+                .contains(&("Access-Control-Allow-Origin".into(), origin.into())),
+            allowed,
+            "{origin}: {answer:?}"
+        );
+    }
     let e = a.gateway_answer(401, "Unauthorized");
     assert_eq!(e.status, 401);
     assert!(e.headers.contains(&(

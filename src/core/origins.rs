@@ -5,7 +5,8 @@
 //! origins; a browser on the local edge calls the local ones. So the edge's
 //! Content-Security-Policy lets `connect-src` reach the local origin of each AWS origin it
 //! names (and nothing else), and the local API answers a CORS request from the local edge as
-//! it would answer one from the distribution. Nothing is allowed here that the stack does not
+//! it would answer one from the distribution (it asks the API with the distribution's origin,
+//! and answers with the local edge's where the API allowed the distribution's). Nothing is allowed here that the stack does not
 //! allow on AWS.
 
 /// The local origins (scheme://host:port, no trailing slash) standing for AWS's.
@@ -17,6 +18,9 @@ pub struct LocalOrigins {
     pub api: Option<String>,
     /// The local cloud: Cognito's sign-in API.
     pub cloud: Option<String>,
+    /// The distribution's own origin (`https://d111.cloudfront.net`), once the stack has one:
+    /// the AWS origin the local edge stands for.
+    pub distribution: Option<String>,
 }
 
 impl LocalOrigins {
@@ -35,6 +39,19 @@ impl LocalOrigins {
             self.cloud.as_deref()
         } else {
             None
+        }
+    }
+
+    /// `url` with its origin replaced by the local one standing for it (the path kept); as it
+    /// is when nothing stands for its origin.
+    pub fn local_url(&self, url: &str) -> String {
+        let after_scheme = url.strip_prefix("https://").map_or(0, |_| "https://".len());
+        let end = url[after_scheme..]
+            .find('/')
+            .map_or(url.len(), |i| after_scheme + i);
+        match self.local_for(&url[..end]) {
+            Some(local) => format!("{local}{}", &url[end..]),
+            None => url.to_string(),
         }
     }
 
@@ -62,6 +79,14 @@ impl LocalOrigins {
             .join(";")
     }
 
+    /// The origin the API is asked from when a request comes from `origin`: the
+    /// distribution's for the local edge's; None to leave the request as it is.
+    pub fn request_origin(&self, origin: &str) -> Option<String> {
+        (self.site.as_deref() == Some(origin))
+            .then(|| self.distribution.clone())
+            .flatten()
+    }
+
     /// The `Access-Control-Allow-Origin` for a request from `request_origin`: the local edge's
     /// origin when the API allows the distribution and the request comes from the local edge;
     /// None to leave the API's answer as it is.
@@ -81,6 +106,7 @@ mod tests {
             site: Some("http://127.0.0.1:8787".into()),
             api: Some("http://127.0.0.1:9000".into()),
             cloud: Some("http://127.0.0.1:5000".into()),
+            distribution: Some("https://d111.cloudfront.net".into()),
         }
     }
 
@@ -114,6 +140,33 @@ mod tests {
     }
 
     #[test]
+    fn urls_on_aws_origins_point_at_their_stand_ins() {
+        let o = origins();
+        for (url, local) in [
+            (
+                "https://a1.execute-api.us-east-1.amazonaws.com/live",
+                "http://127.0.0.1:9000/live",
+            ),
+            (
+                "https://cognito-idp.us-east-1.amazonaws.com/",
+                "http://127.0.0.1:5000/",
+            ),
+            ("https://d111.cloudfront.net", "http://127.0.0.1:8787"),
+            (
+                "https://api.example.com/live",
+                "https://api.example.com/live",
+            ),
+            (
+                "http://a1.execute-api.us-east-1.amazonaws.com/live",
+                "http://a1.execute-api.us-east-1.amazonaws.com/live",
+            ),
+            ("", ""),
+        ] {
+            assert_eq!(o.local_url(url), local, "{url}");
+        }
+    }
+
+    #[test]
     fn connect_src_reaches_the_local_origin_of_each_aws_origin_it_names() {
         let o = origins();
         let csp = "default-src 'self'; connect-src 'self' https://a1.execute-api.us-east-1.amazonaws.com https://cognito-idp.us-east-1.amazonaws.com; img-src 'self' https://d111.cloudfront.net";
@@ -131,6 +184,18 @@ mod tests {
     fn the_local_edge_is_answered_as_the_distribution_is() {
         let o = origins();
         let site = "http://127.0.0.1:8787";
+        assert_eq!(
+            o.request_origin(site).as_deref(),
+            Some("https://d111.cloudfront.net")
+        );
+        for other in ["http://127.0.0.1:1", "https://d111.cloudfront.net", ""] {
+            assert_eq!(o.request_origin(other), None, "{other}");
+        }
+        let no_stack_yet = LocalOrigins {
+            distribution: None,
+            ..o.clone()
+        };
+        assert_eq!(no_stack_yet.request_origin(site), None);
         assert_eq!(
             o.allow_origin("https://d111.cloudfront.net", Some(site)),
             Some(site.to_string())

@@ -220,6 +220,14 @@ impl Plan {
         phases.into_iter().collect()
     }
 
+    /// Puts `action` in the plan in place of any other for its key, in the plan's order.
+    pub fn put(&mut self, action: Action) {
+        self.actions.retain(|a| a.key != action.key);
+        self.actions.push(action);
+        self.actions
+            .sort_by(|a, b| order(a).cmp(&order(b)).then_with(|| a.key.cmp(&b.key)));
+    }
+
     pub fn deletes(&self) -> impl Iterator<Item = &Action> {
         self.actions.iter().filter(|a| a.op == Op::Delete)
     }

@@ -76,6 +76,17 @@ pub fn timestamp(epoch: u64) -> String {
     )
 }
 
+/// A release id made at `millis` (milliseconds since the Unix epoch) for `files`.
+pub fn release_id(millis: u64, files: &BTreeMap<String, Entry>) -> String {
+    let stamp = timestamp(millis / 1000);
+    format!(
+        "{}{:03}Z-{}",
+        stamp.trim_end_matches('Z'),
+        millis % 1000,
+        fingerprint(files)
+    )
+}
+
 impl Release {
     /// A release made at `millis` (milliseconds since the Unix epoch).
     pub fn new(
@@ -84,14 +95,8 @@ impl Release {
         commit: Option<String>,
         source: &str,
     ) -> Release {
-        let stamp = timestamp(millis / 1000);
         Release {
-            id: format!(
-                "{}{:03}Z-{}",
-                stamp.trim_end_matches('Z'),
-                millis % 1000,
-                fingerprint(&files)
-            ),
+            id: release_id(millis, &files),
             created_at: millis / 1000,
             commit,
             source: source.to_string(),
@@ -105,26 +110,37 @@ impl Release {
         self.api = api;
         self
     }
+}
 
-    /// Whether two releases put the same files live with the same headers.
-    pub fn same_files(&self, files: &BTreeMap<String, Entry>) -> bool {
-        self.files.len() == files.len()
-            && self.files.iter().zip(files).all(|((ka, a), (kb, b))| {
-                ka == kb
-                    && a.md5 == b.md5
-                    && a.content_type == b.content_type
-                    && a.cache_control == b.cache_control
-            })
+/// Whether two file sets are the same files with the same headers (keys, content hashes,
+/// Content-Type and Cache-Control), `except` aside: the runtime configuration, which names
+/// its own release and so differs between any two.
+pub fn same_files(
+    a: &BTreeMap<String, Entry>,
+    b: &BTreeMap<String, Entry>,
+    except: Option<&str>,
+) -> bool {
+    fn content<'a>(
+        files: &'a BTreeMap<String, Entry>,
+        except: Option<&'a str>,
+    ) -> impl Iterator<Item = (&'a String, &'a String, &'a String, &'a String)> {
+        files
+            .iter()
+            .filter(move |(k, _)| Some(k.as_str()) != except)
+            .map(|(k, e)| (k, &e.md5, &e.content_type, &e.cache_control))
     }
+    content(a, except).eq(content(b, except))
 }
 
 /// The release `rollback` restores: the one named, or the newest whose files or API version
-/// differ from what is live now (`releases` sorted oldest first).
+/// differ from what is live now (`releases` sorted oldest first; `except`: the runtime
+/// configuration's key, whose copies differ by their release id alone).
 pub fn rollback_target<'a>(
     releases: &'a [Release],
     live: &BTreeMap<String, Entry>,
     live_api: Option<&ApiVersion>,
     id: Option<&str>,
+    except: Option<&str>,
 ) -> Result<&'a Release, String> {
     match id {
         Some(id) => releases
@@ -134,7 +150,10 @@ pub fn rollback_target<'a>(
         None => releases
             .iter()
             .rev()
-            .find(|r| !r.same_files(live) || (r.api.is_some() && r.api.as_ref() != live_api))
+            .find(|r| {
+                !same_files(&r.files, live, except)
+                    || (r.api.is_some() && r.api.as_ref() != live_api)
+            })
             .ok_or_else(|| {
                 "no earlier release with other files or another API version to roll back to"
                     .to_string()
@@ -322,8 +341,13 @@ mod tests {
         assert!(later.id.starts_with("20261121T193005007Z-") && later.id > a.id);
         assert_ne!(a.id, b.id, "other files, other id");
         assert_eq!(a.id, release(1_795_289_405, &[("index.html", "aa")]).id);
-        assert!(a.same_files(&files(&[("index.html", "aa")])));
-        assert!(!a.same_files(&files(&[("index.html", "aa"), ("b", "bb")])));
+        assert!(same_files(&a.files, &files(&[("index.html", "aa")]), None));
+        let more = files(&[("index.html", "aa"), ("b", "bb")]);
+        assert!(!same_files(&a.files, &more, None));
+        assert!(
+            same_files(&a.files, &more, Some("b")),
+            "the runtime file aside"
+        );
     }
 
     #[test]
@@ -333,23 +357,37 @@ mod tests {
         let r3 = release(3, &[("index.html", "v2")]); // a redeploy of the same files
         let all = vec![r1.clone(), r2.clone(), r3];
         let live = files(&[("index.html", "v2")]);
-        assert_eq!(rollback_target(&all, &live, None, None).unwrap().id, r1.id);
         assert_eq!(
-            rollback_target(&all, &live, None, Some(&r2.id)).unwrap().id,
+            rollback_target(&all, &live, None, None, None).unwrap().id,
+            r1.id
+        );
+        assert_eq!(
+            rollback_target(&all, &live, None, Some(&r2.id), None)
+                .unwrap()
+                .id,
             r2.id
         );
         assert_eq!(
-            rollback_target(&all, &live, None, Some(&r2.id[..20]))
+            rollback_target(&all, &live, None, Some(&r2.id[..20]), None)
                 .unwrap()
                 .id,
             r2.id,
             "a prefix names it"
         );
-        assert!(rollback_target(&all, &live, None, Some("nope")).is_err());
+        assert!(rollback_target(&all, &live, None, Some("nope"), None).is_err());
         assert!(
-            rollback_target(&all[1..], &live, None, None).is_err(),
+            rollback_target(&all[1..], &live, None, None, None).is_err(),
             "nothing else to go to"
         );
+        // Releases whose runtime configurations alone differ (each names its own id) are the
+        // same site: not a target, or a rollback would write nothing, every time.
+        let config = "shipit-config.json";
+        let c1 = release(1, &[("index.html", "v1"), (config, "c1")]);
+        let c2 = release(2, &[("index.html", "v1"), (config, "c2")]);
+        let live = files(&[("index.html", "v1"), (config, "c2")]);
+        let both = vec![c1, c2];
+        assert!(rollback_target(&both, &live, None, None, Some(config)).is_err());
+        assert!(rollback_target(&both, &live, None, None, None).is_ok());
     }
 
     #[test]
@@ -367,19 +405,19 @@ mod tests {
         let live = files(&[("index.html", "v1")]);
         let live_api = api("3");
         assert_eq!(
-            rollback_target(&all, &live, live_api.as_ref(), None)
+            rollback_target(&all, &live, live_api.as_ref(), None, None)
                 .unwrap()
                 .id,
             r1.id,
             "only the API differs"
         );
         assert!(
-            rollback_target(&all[1..], &live, live_api.as_ref(), None).is_err(),
+            rollback_target(&all[1..], &live, live_api.as_ref(), None, None).is_err(),
             "the same files and version"
         );
         // A release from before the API was shipped says nothing about it: not a target.
         let old = release(0, &[("index.html", "v1")]);
-        assert!(rollback_target(&[old], &live, live_api.as_ref(), None).is_err());
+        assert!(rollback_target(&[old], &live, live_api.as_ref(), None, None).is_err());
         // Recorded and read back with its version; a record without one reads as none.
         let text = serde_json::to_string(&r2).unwrap();
         assert_eq!(serde_json::from_str::<Release>(&text).unwrap(), r2);

@@ -131,6 +131,8 @@ pub struct Settings {
     pub lock: LockSettings,
     /// The API's code to package and ship with the stack (`[api]`, `--api-source`).
     pub api: Option<ApiSettings>,
+    /// The key (under the prefix) of the SPA's runtime configuration, for a stack's site.
+    pub runtime_config: Option<String>,
 }
 
 /// The API's function code: where its source is and how Lambda runs it.

@@ -8,6 +8,7 @@ use bytes::Bytes;
 
 pub use crate::core::checks::{Check, Outcome, Report};
 use crate::core::headers;
+use crate::core::runtime_config::RuntimeConfig;
 
 /// What a site answered to one GET (the HTTP client's result, as plain data).
 #[derive(Debug, Clone)]
@@ -387,6 +388,62 @@ pub fn api_preflight(url: &str, origin: &str, r: &Response) -> Check {
     Check::pass(name, url, format!("{ev}, allows {origin}"))
 }
 
+/// The SPA's runtime configuration: served, JSON, revalidated like HTML, and saying what the
+/// stack says (and the live release).
+pub fn runtime_config(url: &str, r: &Response, want: &RuntimeConfig, e: &Expect) -> Check {
+    let name = "runtime config";
+    let ev = seen(r);
+    if r.status != 200 {
+        return Check::fail(
+            name,
+            url,
+            ev,
+            format!("the runtime configuration answered {}: the page cannot learn its API or user pool; deploy writes it (runtime_config in shipit.toml names its path)", r.status),
+        );
+    }
+    let ct = r.header("content-type").unwrap_or("");
+    if !ct.to_ascii_lowercase().starts_with("application/json") {
+        return Check::fail(name, url, ev, format!("served as {ct:?}, not application/json: a page's fetch().json() may refuse it, or this is the SPA shell (the file is missing)"));
+    }
+    let cc = r.header("cache-control").unwrap_or("");
+    if directives(cc) != directives(&e.html_cache_control) {
+        return Check::fail(name, url, ev, format!("Cache-Control is {cc:?}, not HTML's {:?}: a browser or the CDN may start the new pages with an old configuration", e.html_cache_control));
+    }
+    let served = match RuntimeConfig::parse(&r.body) {
+        Ok(c) => c,
+        Err(why) => return Check::fail(name, url, ev, why),
+    };
+    let differences = served.differences(want);
+    if !differences.is_empty() {
+        return Check::fail(
+            name,
+            url,
+            ev,
+            format!(
+                "{}: the file is stale or the stack changed; deploy again",
+                differences.join("; ")
+            ),
+        );
+    }
+    Check::pass(name, url, format!("{ev}, release {}", served.release))
+}
+
+/// A CORS preflight from an origin that is not the site's: no `Access-Control-Allow-Origin`
+/// that lets it in (any page on the web could otherwise call the API from a visitor's browser).
+pub fn api_preflight_foreign(url: &str, origin: &str, r: &Response) -> Check {
+    let name = "API CORS others";
+    let ev = seen(r);
+    match r.header("access-control-allow-origin") {
+        Some(allowed) if allowed == origin || allowed == "*" => Check::fail(
+            name,
+            url,
+            format!("{ev}, allows {origin}"),
+            format!("the API allows any origin ({allowed:?} for {origin}): list only the site's own origins (ALLOWED_ORIGINS and the preflight's mapping template)"),
+        ),
+        _ => Check::pass(name, url, format!("{ev}, {origin} not allowed")),
+    }
+}
+
 /// A protected route with a token of a user of the pool.
 pub fn api_signed_in(url: &str, r: &Response) -> Check {
     let name = "API signed in";
@@ -720,6 +777,19 @@ mod tests {
             let c = api_preflight("u", site, &r);
             assert_eq!(c.outcome == Outcome::Pass, passes, "{c:?}");
             assert!(says(&c, says_what) || passes, "{c:?}");
+        }
+        // From an origin the site does not have: refused, however the refusal looks.
+        let foreign = "https://shipit-verify.invalid";
+        for (r, passes) in [
+            (resp(204, &[], ""), true),
+            (resp(403, &[], ""), true),
+            (pre(204, site, "Authorization"), true),
+            (pre(204, foreign, "Authorization"), false),
+            (pre(200, "*", "Authorization"), false),
+        ] {
+            let c = api_preflight_foreign("u", foreign, &r);
+            assert_eq!(c.outcome == Outcome::Pass, passes, "{c:?}");
+            assert!(passes || says(&c, "any origin"), "{c:?}");
         }
         assert_eq!(
             api_signed_in("u", &resp(200, &[], "[]")).outcome,

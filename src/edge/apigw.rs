@@ -174,6 +174,14 @@ impl LocalApi {
                 ))
             }
         };
+        let distribution = info
+            .as_ref()
+            .and_then(|i| i.outputs.get("DistributionDomainName"))
+            .map(|d| format!("https://{d}"));
+        self.origins
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .distribution = distribution;
         *current = Some((std::time::Instant::now(), api.clone()));
         Ok(api)
     }
@@ -247,10 +255,23 @@ impl LocalApi {
             }
         };
         match &m.integration {
-            Integration::Mock { status, headers } => Answer {
-                status: *status,
-                headers: headers.clone(),
-                body: Vec::new(),
+            Integration::Mock {
+                status,
+                headers,
+                template,
+            } => match crate::core::apigw::mock_answer(
+                *status,
+                headers,
+                template.as_deref(),
+                &params,
+                &req,
+            ) {
+                Ok(answer) => answer,
+                Err(why) => {
+                    self.log
+                        .warn(&format!("{} {}: {why}; answering 500", req.verb, req.path));
+                    api.gateway_answer(500, "Internal server error")
+                }
             },
             Integration::Unsupported(what) => {
                 self.log
@@ -528,16 +549,31 @@ async fn respond(
     let verb = req.method().as_str().to_string();
     let path = req.uri().path().to_string();
     let query = req.uri().query().unwrap_or("").to_string();
-    let headers: Vec<(String, String)> = req
-        .headers()
-        .iter()
-        .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
-        .collect();
+    // The stack read (or still fresh): the distribution the local edge stands for is known.
+    let _ = api.api().await;
+    let origins = api
+        .origins
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
     let origin = req
         .headers()
         .get("origin")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
+    // A page of the local edge calls as a page of the distribution it stands for.
+    let standing_for = origin.as_deref().and_then(|o| origins.request_origin(o));
+    let headers: Vec<(String, String)> = req
+        .headers()
+        .iter()
+        .filter_map(|(k, v)| {
+            let v = match (&standing_for, k == hyper::header::ORIGIN) {
+                (Some(aws), true) => aws.clone(),
+                _ => v.to_str().ok()?.to_string(),
+            };
+            Some((k.as_str().to_string(), v))
+        })
+        .collect();
     let announced = req
         .headers()
         .get("content-length")
@@ -569,11 +605,6 @@ async fn respond(
     api.log
         .info(&format!("API {verb} {path} -> {}", answer.status));
     let mut resp = hyper::Response::builder().status(answer.status);
-    let origins = api
-        .origins
-        .read()
-        .unwrap_or_else(|e| e.into_inner())
-        .clone();
     for (k, v) in &answer.headers {
         // Allowed for the distribution: allowed for the local edge that stands for it.
         let local = k

@@ -27,6 +27,7 @@ use crate::core::edge::{
 };
 use crate::core::headers::{HeaderRules, Sniff};
 use crate::core::origins::LocalOrigins;
+use crate::core::runtime_config::RuntimeConfig;
 use crate::http::Client as HttpClient;
 use crate::ports::Reporter;
 
@@ -151,6 +152,9 @@ pub struct Edge {
     pub log: Arc<dyn Reporter>,
     /// Where the AWS origins the distribution's headers name live here.
     pub origins: std::sync::RwLock<LocalOrigins>,
+    /// The URL path of the site's runtime configuration (`/shipit-config.json`): a page of
+    /// the local edge gets it with the local stand-ins of the AWS URLs it names.
+    pub runtime_config: Option<String>,
 }
 
 impl Edge {
@@ -162,6 +166,7 @@ impl Edge {
             seen_invalidations: Mutex::new(HashSet::new()),
             log,
             origins: std::sync::RwLock::new(LocalOrigins::default()),
+            runtime_config: None,
         }
     }
 
@@ -339,6 +344,17 @@ impl Edge {
         apply_policy(&behavior.headers, &mut out.headers);
         // The stack's CSP names AWS's origins; the page calls their local stand-ins.
         let origins = self.origins.read().unwrap_or_else(|e| e.into_inner());
+        if out.status == 200 && self.runtime_config.as_deref() == Some(path) {
+            // Not shipit's file (a page of the build's own): served as it is.
+            if let Ok(config) = RuntimeConfig::parse(&out.body) {
+                out.body = Bytes::from(config.localized(&origins).render());
+                for (name, value) in out.headers.iter_mut() {
+                    if name == "etag" {
+                        *value = format!("\"{:x}\"", md5::compute(&out.body));
+                    }
+                }
+            }
+        }
         for (name, value) in out.headers.iter_mut() {
             if name == "content-security-policy" {
                 *value = origins.csp(value);

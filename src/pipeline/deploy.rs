@@ -11,9 +11,10 @@ use futures::{StreamExt, TryStreamExt};
 
 use crate::clock::{epoch_millis, epoch_secs};
 use crate::core::files::LocalFile;
-use crate::core::headers::Headers;
-use crate::core::plan::{self, Action, Op, Phase, Plan, Reason};
+use crate::core::headers::{HeaderRules, Headers};
+use crate::core::plan::{self, Action, Op, Phase, Plan, Reason, RemoteObject};
 use crate::core::release::Release;
+use crate::core::runtime_config::{kept_release, RuntimeConfig};
 use crate::core::settings::Settings;
 use crate::core::state::{self, Entry, Manifest};
 use crate::core::summary::{human_bytes, Summary};
@@ -27,7 +28,6 @@ use crate::ports::{ObjectStore, Reporter, DELETE_BATCH};
 /// A plan ready to execute, with what executing it needs.
 pub struct Prepared {
     pub store: Arc<dyn ObjectStore>,
-    pub local: Vec<LocalFile>,
     pub plan: Plan,
     /// Set for a rollback: what it restores, and from which object versions.
     rollback: Option<Rollback>,
@@ -35,8 +35,22 @@ pub struct Prepared {
     pub manifest: Option<Manifest>,
     pub started: Instant,
     /// The API's version live with these files, when this deploy shipped or restored it
-    /// (else the one the manifest names stays).
-    pub api: Option<crate::core::release::ApiVersion>,
+    /// (else the one the manifest names stays): set with [`Prepared::set_api`].
+    api: Option<crate::core::release::ApiVersion>,
+    /// The SPA's runtime configuration, once [`Prepared::set_runtime_config`] planned it.
+    runtime: Option<Runtime>,
+    /// The runtime configuration's key and the object the bucket holds there (planned apart
+    /// from the build's files: shipit writes it).
+    runtime_key: Option<(String, Option<RemoteObject>)>,
+}
+
+/// The runtime configuration planned: what it says (its release id decided), and the
+/// directory holding the file written for upload (removed when the run ends).
+struct Runtime {
+    config: RuntimeConfig,
+    /// Whether the id is the live release's (the same release goes live again).
+    kept: bool,
+    dir: tempfile::TempDir,
 }
 
 /// A rollback's plan: the release it restores, and the object version each upload copies.
@@ -82,6 +96,22 @@ pub async fn start<C>(
             return Err(e);
         }
     };
+    if let Some(key) = settings
+        .runtime_config
+        .as_ref()
+        .filter(|k| local.iter().any(|f| f.key == **k))
+    {
+        if let Some(task) = remote {
+            task.abort();
+        }
+        return Err(Error::Refused {
+            message: format!(
+                "the build has a file at {}, where shipit writes the site's runtime configuration (the stack's API URL, user pool and release); nothing was written",
+                settings.dir.join(key).display()
+            ),
+            hint: "remove it from the build (the page reads shipit's at start-up), or set runtime_config in shipit.toml to another path (\"\" writes none)".into(),
+        });
+    }
     let connected = connected?;
     reporter.info(&format!(
         "{} local files ({}) hashed in {:.1}s",
@@ -159,10 +189,14 @@ pub async fn prepare(
     reporter: &dyn Reporter,
 ) -> Result<Prepared> {
     let Started {
-        local,
+        mut local,
         remote,
         release,
     } = started;
+    // The runtime configuration is shipit's to write (a rollback writes it anew too).
+    if let Some(key) = &settings.runtime_config {
+        local.retain(|f| f.key != *key);
+    }
     let started = Instant::now();
     let what = match &release {
         Some(r) => format!("rollback to release {}", r.id),
@@ -246,6 +280,10 @@ pub async fn prepare(
         }),
         None => plan::diff(&local, &remote, &settings.rules),
     };
+    let runtime_key = settings.runtime_config.as_ref().map(|key| {
+        plan.actions.retain(|a| a.key != *key);
+        (key.clone(), remote.iter().find(|r| r.key == *key).cloned())
+    });
     if settings.prune
         && plan
             .deletes()
@@ -323,13 +361,147 @@ pub async fn prepare(
     };
     Ok(Prepared {
         store,
-        local,
         plan,
         rollback,
         manifest,
         started,
         api: None,
+        runtime: None,
+        runtime_key,
     })
+}
+
+impl Prepared {
+    /// Plans the SPA's runtime configuration from the stack's outputs: the live release's id
+    /// when everything else is the same, else a new one; then the file that says so, as an
+    /// upload when the bucket's copy differs. Writes nothing to the bucket.
+    pub fn set_runtime_config(
+        &mut self,
+        outputs: &std::collections::BTreeMap<String, String>,
+        region: &str,
+        rules: &HeaderRules,
+    ) -> Result<()> {
+        let Some((key, _)) = &self.runtime_key else {
+            return Ok(());
+        };
+        let planned = planned_files(&self.plan);
+        let api = self.api.as_ref();
+        let (id, kept) = match kept_release(self.manifest.as_ref(), &planned, key, api) {
+            Some(live) => (live.to_string(), true),
+            None => (new_release_id(&planned), false),
+        };
+        let dir = tempfile::Builder::new()
+            .prefix("shipit-runtime-")
+            .tempdir()
+            .map_err(|e| Error::Internal(format!("a temporary directory: {e}")))?;
+        self.runtime = Some(Runtime {
+            config: RuntimeConfig::from_outputs(outputs, region).with_release(&id),
+            kept,
+            dir,
+        });
+        self.plan_runtime(rules)
+    }
+
+    /// Records the API version that goes live with these files. A new version is a new
+    /// release: a runtime configuration that kept the live release's id gets a new one.
+    pub fn set_api(
+        &mut self,
+        api: Option<crate::core::release::ApiVersion>,
+        rules: &HeaderRules,
+    ) -> Result<()> {
+        let live = self.manifest.as_ref().and_then(|m| m.api.as_ref());
+        let changed = api.is_some() && api.as_ref() != live;
+        self.api = api;
+        if changed {
+            self.new_release(rules)?;
+        }
+        Ok(())
+    }
+
+    /// For `plan`: the deploy will publish a new API version (its package is new), so a new
+    /// release, whatever version Lambda numbers it.
+    pub fn expect_new_api(&mut self, rules: &HeaderRules) -> Result<()> {
+        self.new_release(rules)
+    }
+
+    /// A runtime configuration that kept the live release's id gets a new one, and is
+    /// planned again.
+    fn new_release(&mut self, rules: &HeaderRules) -> Result<()> {
+        let id = new_release_id(&planned_files(&self.plan));
+        match &mut self.runtime {
+            Some(r) if r.kept => {
+                r.config = r.config.with_release(&id);
+                r.kept = false;
+                self.plan_runtime(rules)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Writes the runtime configuration's file and puts its action in the plan: HTML's
+    /// Cache-Control (a page must not start with a stale one), before any HTML is written.
+    fn plan_runtime(&mut self, rules: &HeaderRules) -> Result<()> {
+        let (Some((key, remote)), Some(r)) = (&self.runtime_key, &self.runtime) else {
+            return Ok(());
+        };
+        let body = r.config.render();
+        let path = r.dir.path().join("config.json");
+        std::fs::write(&path, &body)
+            .map_err(|e| Error::Internal(format!("{}: {e}", path.display())))?;
+        let file = LocalFile {
+            key: key.clone(),
+            path,
+            size: body.len() as u64,
+            md5: crate::core::files::Md5(md5::compute(&body).0),
+            sniff: crate::core::headers::Sniff::Binary,
+        };
+        let headers = Headers {
+            content_type: "application/json".into(),
+            cache_control: rules
+                .headers_for("index.html", crate::core::headers::Sniff::Html)
+                .cache_control,
+        };
+        let action = plan::diff_with(std::slice::from_ref(&file), remote.as_slice(), |_| {
+            headers.clone()
+        })
+        .actions
+        .into_iter()
+        .next()
+        .ok_or_else(|| Error::Internal("the runtime configuration was not planned".into()))?;
+        // The live release's id stands only if its file stays as it is: a file to write
+        // (other headers, say) makes a new release, with an id of its own.
+        if r.kept && action.is_write() {
+            return self.new_release(rules);
+        }
+        self.plan.put(action);
+        Ok(())
+    }
+}
+
+/// What the manifest will hold for the planned files (their ETags aside: not known before
+/// the upload), to tell whether a run puts the same release live again.
+fn planned_files(plan: &Plan) -> std::collections::BTreeMap<String, Entry> {
+    plan.actions
+        .iter()
+        .filter(|a| a.op != Op::Delete && a.reason != Reason::NotInBuild)
+        .filter_map(|a| {
+            let headers = a.headers.as_ref()?;
+            Some((
+                a.key.clone(),
+                Entry {
+                    md5: a.md5?.hex(),
+                    etag: String::new(),
+                    size: a.size,
+                    content_type: headers.content_type.clone(),
+                    cache_control: headers.cache_control.clone(),
+                },
+            ))
+        })
+        .collect()
+}
+
+fn new_release_id(files: &std::collections::BTreeMap<String, Entry>) -> String {
+    crate::core::release::release_id(epoch_millis(), files)
 }
 
 /// For a rollback: the version of each key to restore, the newest whose ETag is the
@@ -399,6 +571,11 @@ impl Written {
     pub fn stale(&self) -> &[String] {
         &self.manifest.pending_invalidation
     }
+
+    /// The release these files are (recorded or still to be).
+    pub fn release_id(&self) -> Option<&str> {
+        self.manifest.release.as_deref()
+    }
 }
 
 /// The git commit being deployed: CI's, else the build directory's repository's.
@@ -427,13 +604,19 @@ pub async fn write_all(
 ) -> Result<Written> {
     let Prepared {
         store,
-        local,
         plan,
         rollback,
         manifest: previous,
         started,
         api,
+        runtime,
+        runtime_key,
     } = prepared;
+    let runtime_key = runtime_key.as_ref().map(|(k, _)| k);
+    let preset_id = runtime.as_ref().map(|r| r.config.release.clone());
+    // The runtime configuration kept the live release's id: the same release (by content and
+    // headers, whatever ETags a re-upload behind shipit's back gave the objects).
+    let kept = runtime.as_ref().is_some_and(|r| r.kept);
     let counts = plan.counts();
     let mut etags: HashMap<String, String> = HashMap::new();
     let writes = counts.upload + counts.update_headers;
@@ -469,7 +652,10 @@ pub async fn write_all(
                             // A rollback's uploads come from object versions; header-only
                             // updates are the same in-place copy as a deploy's.
                             let written = match (rollback, action.op) {
-                                (Some(r), Op::Upload) => restore(store, action, &r.versions).await,
+                                // The runtime configuration is written anew, not restored.
+                                (Some(r), Op::Upload) if Some(&action.key) != runtime_key => {
+                                    restore(store, action, &r.versions).await
+                                }
                                 _ => write(store, action, settings).await,
                             };
                             let etag = match written {
@@ -538,7 +724,7 @@ pub async fn write_all(
     manifest.api = api.or_else(|| previous.as_ref().and_then(|m| m.api.clone()));
     match previous
         .as_ref()
-        .filter(|m| m.files == manifest.files && m.api == manifest.api)
+        .filter(|m| (kept || m.files == manifest.files) && m.api == manifest.api)
     {
         Some(m) if m.release.is_some() => {
             manifest.release = m.release.clone();
@@ -569,7 +755,12 @@ pub async fn write_all(
                     "deploy",
                 ),
             };
-            let r = r.with_api(manifest.api.clone());
+            let mut r = r.with_api(manifest.api.clone());
+            // The id the runtime configuration already carries (a new one: a kept id is the
+            // live release's, recorded above, never a second record under that id).
+            if let Some(id) = preset_id.as_ref().filter(|_| !kept) {
+                r.id = id.clone();
+            }
             manifest.release = Some(r.id.clone());
             manifest.release_pending = true;
             release = Some(r);
@@ -589,12 +780,18 @@ pub async fn write_all(
         }
         records::put_manifest(store.as_ref(), &manifest).await?;
     }
+    // The build's files and shipit's own (the runtime configuration).
+    let local_files = plan
+        .actions
+        .iter()
+        .filter(|a| a.reason != Reason::NotInBuild && a.headers.is_some())
+        .count();
     Ok(Written {
         store,
         plan,
         manifest,
         release,
-        local_files: local.len(),
+        local_files,
         started,
     })
 }

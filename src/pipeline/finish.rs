@@ -57,7 +57,8 @@ pub async fn finish(
     };
     interrupt::check(LIVE)?;
     let verified = if f.checks.enabled {
-        verify_deploy(settings, &f, written.store.bucket(), reporter).await?
+        let release = written.release_id();
+        verify_deploy(settings, &f, written.store.bucket(), release, reporter).await?
     } else {
         reporter.info("verification off (--no-verify)");
         None
@@ -79,6 +80,7 @@ async fn verify_deploy(
     settings: &Settings,
     f: &Finish<'_>,
     bucket: &str,
+    release: Option<&str>,
     reporter: &dyn Reporter,
 ) -> Result<Option<Report>> {
     let target = verify::target(Sources {
@@ -90,6 +92,8 @@ async fn verify_deploy(
         prefix: &settings.prefix,
         rules: settings.rules.clone(),
         index_md5: f.index_md5.clone(),
+        runtime_config: settings.runtime_config.as_deref(),
+        release: release.map(str::to_string),
     });
     let target = match target {
         Ok(t) => t,

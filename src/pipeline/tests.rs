@@ -107,6 +107,7 @@ fn settings(dir: &Path) -> Settings {
             wait: Duration::from_secs(0),
         },
         api: None,
+        runtime_config: None,
     }
 }
 
@@ -131,6 +132,16 @@ async fn run(
     run_checked(store, cdn, s, from, no_verify()).await
 }
 
+/// The build scanned, or the release a rollback restores.
+async fn started(s: &Settings, from: Option<Release>, reporter: &Lines) -> Result<Started> {
+    match from {
+        Some(r) => Started::from_release(r),
+        None => Ok(deploy::start(s, async { Ok(()) }, |_| None, reporter)
+            .await?
+            .1),
+    }
+}
+
 /// The same, verifying with these checks.
 async fn run_checked(
     store: &Arc<MemoryStore>,
@@ -141,14 +152,7 @@ async fn run_checked(
 ) -> Result<Summary> {
     let reporter = Lines::default();
     let dyn_store: Arc<dyn ObjectStore> = store.clone();
-    let started = match from {
-        Some(r) => Started::from_release(r)?,
-        None => {
-            deploy::start(s, async { Ok(()) }, |_| None, &reporter)
-                .await?
-                .1
-        }
-    };
+    let started = started(s, from, &reporter).await?;
     let prepared = deploy::prepare(s, dyn_store, started, &reporter).await?;
     let written = deploy::write_all(prepared, s, None, &reporter).await?;
     let f = Finish {
@@ -776,4 +780,173 @@ fn a_held_lock_is_renewed_while_the_run_lasts_and_released_after() {
             lock.release().await.unwrap();
         });
     assert!(store.object(LOCK_KEY).is_none(), "released");
+}
+
+/// The stack's outputs the runtime configuration is made of.
+fn stack_outputs(api: &str) -> BTreeMap<String, String> {
+    [
+        ("ApiUrl", api),
+        ("UserPoolId", "us-east-1_pool"),
+        ("UserPoolClientId", "client"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+const CONFIG: &str = "shipit-config.json";
+
+/// A deploy to a stack's site: the runtime configuration planned from `outputs`, then the API
+/// version that goes live (`api`), as `shipit deploy --stack` (or a rollback) does.
+fn run_stack(
+    store: &Arc<MemoryStore>,
+    s: &Settings,
+    from: Option<Release>,
+    outputs: &BTreeMap<String, String>,
+    api: Option<crate::core::state::ApiVersion>,
+) -> Result<Summary> {
+    block_on(async {
+        let reporter = Lines::default();
+        let dyn_store: Arc<dyn ObjectStore> = store.clone();
+        let started = started(s, from, &reporter).await?;
+        let mut prepared = deploy::prepare(s, dyn_store, started, &reporter).await?;
+        prepared.set_runtime_config(outputs, "us-east-1", &s.rules)?;
+        prepared.set_api(api, &s.rules)?;
+        let written = deploy::write_all(prepared, s, None, &reporter).await?;
+        let f = Finish {
+            cdn: None,
+            checks: &no_verify(),
+            outputs: Some(outputs),
+            index_md5: None,
+            region: "us-east-1".into(),
+            lock: None,
+        };
+        finish(s, f, written, &reporter)
+            .await
+            .map(|(summary, _)| summary)
+    })
+}
+
+/// The runtime configuration the bucket holds.
+fn config_in(store: &MemoryStore) -> crate::core::runtime_config::RuntimeConfig {
+    let o = store.object(CONFIG).expect("the runtime configuration");
+    assert_eq!(o.headers.content_type, "application/json");
+    assert_eq!(o.headers.cache_control, REVALIDATE);
+    crate::core::runtime_config::RuntimeConfig::parse(&o.body).unwrap()
+}
+
+fn version(n: &str) -> Option<crate::core::state::ApiVersion> {
+    Some(crate::core::state::ApiVersion {
+        function: "site-ApiFunction".into(),
+        version: n.into(),
+        package: None,
+    })
+}
+
+#[test]
+fn the_runtime_configuration_names_the_release_it_is_part_of() {
+    let store = Arc::new(MemoryStore::new("site", ""));
+    let build = Build::new(V1);
+    let mut s = settings(build.path());
+    s.runtime_config = Some(CONFIG.into());
+    s.cdn.distribution_id = None;
+    let api = "https://a1.execute-api.us-east-1.amazonaws.com/live";
+    let first = run_stack(&store, &s, None, &stack_outputs(api), version("2")).unwrap();
+    let c = config_in(&store);
+    let r1 = first.release.clone().unwrap();
+    assert_eq!(c.release, r1);
+    assert_eq!(c.api_url.as_deref(), Some(api));
+    assert_eq!(c.user_pool_client_id.as_deref(), Some("client"));
+    // The record holds the file too: a rollback puts it back.
+    let record = block_on(records::read_releases(
+        store.as_ref(),
+        std::slice::from_ref(&r1),
+    ))
+    .unwrap()
+    .releases;
+    assert!(record[0].files.contains_key(CONFIG));
+    assert_eq!(first.uploaded, V1.len() + 1);
+
+    // The same files and API version: the same release; nothing written at all.
+    store.clear_calls();
+    let again = run_stack(&store, &s, None, &stack_outputs(api), version("2")).unwrap();
+    assert_eq!((again.uploaded, again.release.clone()), (0, None));
+    assert!(
+        written_keys(&store).is_empty(),
+        "{:?}",
+        written_keys(&store)
+    );
+    assert_eq!(config_in(&store).release, r1);
+
+    // A new API version alone: a new release, and the file says so.
+    let by_api = run_stack(&store, &s, None, &stack_outputs(api), version("3")).unwrap();
+    let r2 = by_api.release.clone().unwrap();
+    assert_ne!(r2, r1);
+    assert_eq!(
+        (by_api.uploaded, config_in(&store).release),
+        (1, r2.clone())
+    );
+
+    // The stack's API moved: the file follows, in a new release.
+    let moved = "https://b2.execute-api.us-east-1.amazonaws.com/live";
+    let by_stack = run_stack(&store, &s, None, &stack_outputs(moved), version("3")).unwrap();
+    let r3 = by_stack.release.clone().unwrap();
+    assert_ne!(r3, r2);
+    assert_eq!(config_in(&store).api_url.as_deref(), Some(moved));
+
+    // A changed build: a new release; the file is written before any HTML.
+    let v2 = Build::new(V2);
+    s.dir = v2.path().to_path_buf();
+    store.clear_calls();
+    let by_files = run_stack(&store, &s, None, &stack_outputs(moved), version("3")).unwrap();
+    let r4 = by_files.release.clone().unwrap();
+    assert_eq!(config_in(&store).release, r4);
+    let writes = written_keys(&store);
+    let at = |key: &str| writes.iter().position(|(_, k)| k == key).unwrap();
+    assert!(at(CONFIG) < at("about/index.html") && at(CONFIG) < at("index.html"));
+}
+
+#[test]
+fn a_build_with_a_file_where_the_runtime_configuration_goes_is_refused_before_anything() {
+    let store = Arc::new(MemoryStore::new("site", ""));
+    let mut files = V1.to_vec();
+    files.push((CONFIG, "{\"mine\": true}"));
+    let build = Build::new(&files);
+    let mut s = settings(build.path());
+    s.runtime_config = Some(CONFIG.into());
+    let e = run_stack(&store, &s, None, &stack_outputs("https://a"), None).unwrap_err();
+    let text = e.to_string();
+    assert!(
+        text.contains(CONFIG) && text.contains("runtime configuration"),
+        "{text}"
+    );
+    assert!(store.calls().is_empty(), "{:?}", store.calls());
+}
+
+#[test]
+fn a_rollback_writes_the_runtime_configuration_of_its_own_release() {
+    let store = Arc::new(MemoryStore::new("site", ""));
+    let (v1, v2) = (Build::new(V1), Build::new(V2));
+    let mut s = settings(v1.path());
+    s.runtime_config = Some(CONFIG.into());
+    s.retention.keep_releases = 3;
+    let api = stack_outputs("https://a1.execute-api.us-east-1.amazonaws.com/live");
+    let first = run_stack(&store, &s, None, &api, version("2")).unwrap();
+    s.dir = v2.path().to_path_buf();
+    run_stack(&store, &s, None, &api, version("3")).unwrap();
+    let r1 = block_on(records::read_releases(
+        store.as_ref(),
+        &[first.release.clone().unwrap()],
+    ))
+    .unwrap()
+    .releases
+    .remove(0);
+    s.dir = PathBuf::from(".");
+    s.allow_missing_index = true;
+    let back = run_stack(&store, &s, Some(r1.clone()), &api, r1.api.clone()).unwrap();
+    let id = back.release.unwrap();
+    assert_ne!(id, r1.id);
+    // The site is v1's; the configuration names the rollback's own release.
+    assert_eq!(store.object("index.html").unwrap().body, V1[0].1.as_bytes());
+    assert_eq!(config_in(&store).release, id);
 }

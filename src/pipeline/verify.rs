@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use crate::core::headers::{HeaderRules, Sniff};
+use crate::core::runtime_config::RuntimeConfig;
 use crate::core::settings::VerifySettings;
 use crate::core::verify::{self as verdict, Check, Expect, Report};
 use crate::http::{Client, Failure, Response};
@@ -25,8 +26,9 @@ pub struct Target {
     pub api: Option<String>,
     /// Why the API is not checked, when it is not.
     pub api_skip: Option<String>,
-    /// The origin the API must allow (the stack's SiteUrl): a browser's preflight comes from it.
-    pub api_origin: Option<String>,
+    /// The origins the API must allow (the stack's SiteUrl and its distribution's own
+    /// domain): a browser's preflight comes from them.
+    pub api_origins: Vec<String>,
     /// On the local cloud: the pool a user is made in for the signed-in checks.
     pub api_user: Option<PoolUser>,
     /// Deep routes to check (paths starting with `/`).
@@ -34,6 +36,9 @@ pub struct Target {
     pub expect: Expect,
     /// The header rules, for the Cache-Control a hashed asset should have.
     pub rules: HeaderRules,
+    /// The SPA's runtime configuration: its URL path (from the site's root) and what it must
+    /// say; or why it is not checked.
+    pub runtime: Result<Option<(String, RuntimeConfig)>, String>,
 }
 
 /// A user pool of the local cloud, where verify may make (and then delete) a user to call the
@@ -58,6 +63,10 @@ pub struct Sources<'a> {
     pub prefix: &'a str,
     pub rules: HeaderRules,
     pub index_md5: Option<String>,
+    /// The runtime configuration's key under the prefix, when the site has one.
+    pub runtime_config: Option<&'a str>,
+    /// The live release, when known: the runtime configuration must name it.
+    pub release: Option<String>,
 }
 
 /// Builds the target; the error says why there is no site URL to verify.
@@ -100,6 +109,7 @@ pub fn target(s: Sources) -> Result<Target, String> {
         }),
         _ => None,
     };
+    let runtime = runtime_expected(&s, api.as_deref());
     let deep_routes = if s.settings.deep_routes.is_empty() {
         vec![default_deep_route()]
     } else {
@@ -110,7 +120,7 @@ pub fn target(s: Sources) -> Result<Target, String> {
         s3_object_url,
         api,
         api_skip,
-        api_origin: output("SiteUrl"),
+        api_origins: site_origins(s.outputs),
         api_user,
         deep_routes,
         expect: Expect {
@@ -119,8 +129,52 @@ pub fn target(s: Sources) -> Result<Target, String> {
             spa: output("SpaFallback").as_deref() != Some("false"),
         },
         rules: s.rules,
+        runtime,
     })
 }
+
+/// What the runtime configuration must say: the stack's values; through the local edge, the
+/// local stand-ins it points them at (the local API, the local cloud's sign-in).
+fn runtime_expected(
+    s: &Sources,
+    api: Option<&str>,
+) -> Result<Option<(String, RuntimeConfig)>, String> {
+    let (Some(key), Some(outputs)) = (s.runtime_config, s.outputs) else {
+        return Ok(None);
+    };
+    let mut want = RuntimeConfig::from_outputs(outputs, s.region)
+        .with_release(s.release.as_deref().unwrap_or(""));
+    if let Some(endpoint) = s.s3_endpoint {
+        if want.api_url.is_some() {
+            want.api_url = Some(api.map(|a| a.trim_end_matches('/').to_string()).ok_or(
+                "the local edge points its apiUrl at the local API: pass --api-url to check it",
+            )?);
+        }
+        if want.cognito_url.is_some() {
+            want.cognito_url = Some(format!("{}/", endpoint.trim_end_matches('/')));
+        }
+    }
+    Ok(Some((format!("/{}{key}", s.prefix), want)))
+}
+
+/// The site's own origins by the stack's outputs: its URL, and its distribution's domain
+/// when that is another.
+pub fn site_origins(outputs: Option<&BTreeMap<String, String>>) -> Vec<String> {
+    let Some(o) = outputs else {
+        return Vec::new();
+    };
+    let mut origins: Vec<String> = o.get("SiteUrl").into_iter().cloned().collect();
+    if let Some(d) = o.get("DistributionDomainName") {
+        let distribution = format!("https://{d}");
+        if !origins.contains(&distribution) {
+            origins.push(distribution);
+        }
+    }
+    origins
+}
+
+/// An origin no site has: the API must not allow it.
+const FOREIGN_ORIGIN: &str = "https://shipit-verify.invalid";
 
 /// The default deep route: a path no site has, several segments deep, without an extension.
 pub fn default_deep_route() -> String {
@@ -231,6 +285,20 @@ pub async fn attempt(client: &Client, t: &Target, d: Deadline) -> Vec<Check> {
         }
         Err(_) => checks.push(Check::skip("HTML cache", "the apex did not answer")),
     }
+    checks.push(match &t.runtime {
+        Err(why) => Check::skip("runtime config", why.clone()),
+        Ok(None) => Check::skip(
+            "runtime config",
+            "the site has none (no stack, or runtime_config = \"\")",
+        ),
+        Ok(Some((path, want))) => {
+            let url = format!("{}{path}", t.site);
+            match get(client, &url, d).await {
+                Ok(r) => verdict::runtime_config(&url, &r, want, &t.expect),
+                Err(e) => Check::unreachable("runtime config", &url, &e),
+            }
+        }
+    });
     let state = format!("{}/.shipit/manifest.json", t.site);
     checks.push(match get(client, &state, d).await {
         Ok(r) => verdict::state_hidden(&state, &r),
@@ -253,22 +321,28 @@ pub async fn attempt(client: &Client, t: &Target, d: Deadline) -> Vec<Check> {
                 Ok(r) => verdict::api_protected(&protected, &r),
                 Err(e) => Check::unreachable("API auth", &protected, &e),
             });
-            if let Some(origin) = &t.api_origin {
+            // A browser's preflight from each of the site's origins, and from one it does not
+            // have: allowed, allowed, refused.
+            let others = (!t.api_origins.is_empty()).then_some(FOREIGN_ORIGIN);
+            for origin in t.api_origins.iter().map(String::as_str).chain(others) {
                 let preflight = [
-                    ("origin", origin.as_str()),
+                    ("origin", origin),
                     ("access-control-request-method", "GET"),
                     (
                         "access-control-request-headers",
                         "authorization,content-type",
                     ),
                 ];
+                let site = origin != FOREIGN_ORIGIN;
+                let name = if site { "API CORS" } else { "API CORS others" };
                 checks.push(
                     match client
                         .send("OPTIONS", &protected, &preflight, Bytes::new())
                         .await
                     {
-                        Ok(r) => verdict::api_preflight(&protected, origin, &r),
-                        Err(e) => Check::unreachable("API CORS", &protected, &e),
+                        Ok(r) if site => verdict::api_preflight(&protected, origin, &r),
+                        Ok(r) => verdict::api_preflight_foreign(&protected, origin, &r),
+                        Err(e) => Check::unreachable(name, &protected, &e),
                     },
                 );
             }
@@ -501,6 +575,8 @@ mod tests {
             prefix: "",
             rules: HeaderRules::default(),
             index_md5: None,
+            runtime_config: Some("shipit-config.json"),
+            release: None,
         }
     }
 

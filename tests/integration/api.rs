@@ -65,11 +65,17 @@ fn the_stacks_api_answers_locally_through_its_authorizer_and_function() {
     let edge = w.edge_with_api(&["--stack", &name]);
     let api = format!("{}/live", edge.api.clone().unwrap());
 
-    // Public liveness: the function's own answer, with the site's CORS origin.
-    let (status, headers, body) = http("GET", &format!("{api}/health"), &[], "");
+    // Public liveness: the function's own answer, allowing the site's origin when asked from
+    // it (and no origin when asked from none).
+    let (status, headers, body) = http("GET", &format!("{api}/health"), &[("origin", &site)], "");
     assert_eq!(status, 200, "{body}");
     assert_eq!(json(&body), serde_json::json!({"ok": true}));
     assert_eq!(headers["access-control-allow-origin"], site);
+    let (_, headers, _) = http("GET", &format!("{api}/health"), &[], "");
+    assert!(
+        !headers.contains_key("access-control-allow-origin"),
+        "{headers:?}"
+    );
 
     // No token, a tampered one, another pool's shape: 401 from the gateway, with CORS.
     let (status, headers, body) = http("GET", &format!("{api}/items"), &[], "");
@@ -126,11 +132,24 @@ fn the_stacks_api_answers_locally_through_its_authorizer_and_function() {
     );
     assert_eq!(json(&body), serde_json::json!([]), "another user's items");
 
-    // The preflight (a MOCK) and the gateway's own refusals.
+    // The preflight (a MOCK whose mapping template allows the site's origins) and the
+    // gateway's own refusals.
     let (status, headers, _) = http("OPTIONS", &format!("{api}/items"), &[("origin", &site)], "");
     assert_eq!(status, 204);
     assert_eq!(headers["access-control-allow-origin"], site);
+    assert_eq!(headers["vary"], "Origin");
     assert!(headers["access-control-allow-headers"].contains("Authorization"));
+    let (status, headers, _) = http(
+        "OPTIONS",
+        &format!("{api}/items"),
+        &[("origin", "https://evil.example")],
+        "",
+    );
+    assert_eq!(status, 204);
+    assert!(
+        !headers.contains_key("access-control-allow-origin"),
+        "{headers:?}"
+    );
     // The local edge stands for the distribution: its page may reach the local API and the
     // local cloud where the stack's CSP names the API and Cognito, and the API answers the
     // local edge's origin as it answers the distribution's.
@@ -158,12 +177,19 @@ fn the_stacks_api_answers_locally_through_its_authorizer_and_function() {
     let (_, headers, _) = http(
         "GET",
         &format!("{api}/items"),
+        &[("origin", &local_site), ("authorization", &token)],
+        "",
+    );
+    assert_eq!(headers["access-control-allow-origin"], local_site);
+    let (_, headers, _) = http(
+        "GET",
+        &format!("{api}/items"),
         &[("origin", "http://127.0.0.1:1"), ("authorization", &token)],
         "",
     );
-    assert_eq!(
-        headers["access-control-allow-origin"], site,
-        "another origin: as on AWS"
+    assert!(
+        !headers.contains_key("access-control-allow-origin"),
+        "another origin is not allowed: {headers:?}"
     );
     let root = api.trim_end_matches("/live");
     let (status, _, body) = http("GET", &format!("{root}/prod/health"), &[], "");

@@ -153,7 +153,7 @@ fn the_private_function_reaches_every_service_it_calls_without_a_nat() {
         "REDIS_HOST",
         "REDIS_PORT",
         "REDIS_SECRET_ARN",
-        "ALLOWED_ORIGIN",
+        "ALLOWED_ORIGINS",
     ];
     for (k, _) in env.as_hash().unwrap() {
         let k = k.as_str().unwrap();
@@ -232,53 +232,138 @@ fn the_stage_follows_every_change_to_the_api() {
     // shipit renames the deployment by what it holds (unit-tested in core::template).
 }
 
+/// `!If [HasDomain, A, B]` as CloudFormation resolves it: tags are dropped, so a list of three.
+fn if_domain(y: &Yaml, domain: bool) -> &Yaml {
+    let a = y.as_vec().expect("an !If");
+    assert_eq!(a[0].as_str(), Some("HasDomain"), "{y:?}");
+    &a[if domain { 1 } else { 2 }]
+}
+
+/// `!Sub` text with the stack's values put in (the distribution and the custom domain).
+fn sub(text: &str, vars: &[(&str, &str)]) -> String {
+    let mut out = text
+        .replace("${Distribution.DomainName}", "d1.cloudfront.net")
+        .replace("${DomainName}", "www.example.com");
+    for (k, v) in vars {
+        out = out.replace(&format!("${{{k}}}"), v);
+    }
+    assert!(!out.contains("${"), "unresolved: {out}");
+    out
+}
+
+/// What the preflight's mapping template answers a request from `origin` (shipit's local API
+/// Gateway runs the same template).
+fn preflight_allows(template: &str, origin: &str) -> Option<String> {
+    let path = std::collections::BTreeMap::new();
+    let headers = vec![("origin".to_string(), origin.to_string())];
+    let r = shipit::core::vtl::render(
+        template,
+        &shipit::core::vtl::Params {
+            path: &path,
+            query: &[],
+            headers: &headers,
+        },
+    )
+    .unwrap();
+    r.headers
+        .into_iter()
+        .find(|(h, _)| h == "Access-Control-Allow-Origin")
+        .map(|(_, v)| v)
+}
+
 #[test]
-fn every_api_answer_names_the_sites_origin() {
+fn the_api_allows_the_sites_own_origins_and_no_other() {
     let t = template();
-    let origin = |y: &Yaml| format!("{y:?}");
     let function =
-        &resource(&t, "ApiFunction")["Properties"]["Environment"]["Variables"]["ALLOWED_ORIGIN"];
-    // The same site for every preflight, the function's answers and the gateway's own errors.
-    let site = |s: String| s.replace('\'', "");
+        &resource(&t, "ApiFunction")["Properties"]["Environment"]["Variables"]["ALLOWED_ORIGINS"];
     let mut resources_with_a_method = std::collections::BTreeSet::new();
     let mut preflighted = std::collections::BTreeSet::new();
-    for (id, r) in t["Resources"].as_hash().unwrap() {
-        let p = &r["Properties"];
-        if r["Type"].as_str() != Some("AWS::ApiGateway::Method") {
-            continue;
-        }
-        let on = p["ResourceId"].as_str().unwrap();
-        if p["HttpMethod"].as_str() != Some("OPTIONS") {
-            // /health is for monitors, not pages: no preflight.
-            if on != "HealthResource" {
-                resources_with_a_method.insert(on);
+    for domain in [false, true] {
+        let site: Vec<&str> = if domain {
+            vec!["https://www.example.com", "https://d1.cloudfront.net"]
+        } else {
+            vec!["https://d1.cloudfront.net"]
+        };
+        let listed = sub(if_domain(function, domain).as_str().unwrap(), &[]);
+        assert_eq!(
+            listed.split(',').collect::<Vec<_>>(),
+            site,
+            "domain: {domain}"
+        );
+        for (id, r) in t["Resources"].as_hash().unwrap() {
+            let p = &r["Properties"];
+            if r["Type"].as_str() != Some("AWS::ApiGateway::Method") {
+                continue;
             }
-            continue;
+            let on = p["ResourceId"].as_str().unwrap();
+            if p["HttpMethod"].as_str() != Some("OPTIONS") {
+                // /health is for monitors, not pages: no preflight.
+                if on != "HealthResource" {
+                    resources_with_a_method.insert(on);
+                }
+                continue;
+            }
+            preflighted.insert(on);
+            let response = &p["Integration"]["IntegrationResponses"][0];
+            assert!(
+                response["ResponseParameters"]
+                    ["method.response.header.Access-Control-Allow-Origin"]
+                    .is_badvalue(),
+                "{id:?}: a fixed origin for every preflight"
+            );
+            // !Sub [text, {OrDomain: !If [HasDomain, !Sub '...', ""]}]
+            let vtl = &response["ResponseTemplates"]["application/json"];
+            let or_domain = sub(
+                if_domain(&vtl[1]["OrDomain"], domain).as_str().unwrap(),
+                &[],
+            );
+            let text = sub(vtl[0].as_str().unwrap(), &[("OrDomain", &or_domain)]);
+            for origin in &site {
+                assert_eq!(
+                    preflight_allows(&text, origin).as_deref(),
+                    Some(*origin),
+                    "{id:?}"
+                );
+            }
+            for other in [
+                "https://evil.example",
+                "https://d1.cloudfront.net.evil.example",
+                "http://d1.cloudfront.net",
+                "",
+            ] {
+                let other_domain = if domain {
+                    ""
+                } else {
+                    "https://www.example.com"
+                };
+                for o in [other, other_domain] {
+                    assert_eq!(preflight_allows(&text, o), None, "{id:?} from {o:?}");
+                }
+            }
         }
-        preflighted.insert(on);
-        let allowed = &p["Integration"]["IntegrationResponses"][0]["ResponseParameters"]
-            ["method.response.header.Access-Control-Allow-Origin"];
-        assert_eq!(site(origin(allowed)), site(origin(function)), "{id:?}");
     }
     assert_eq!(
         preflighted, resources_with_a_method,
         "a route a page calls has no preflight"
     );
+    // API Gateway's own answers can name one origin: the site's canonical one (SiteUrl).
+    let site_url = &t["Outputs"]["SiteUrl"]["Value"];
     for id in ["Api4xxCors", "Api5xxCors"] {
         let p = &resource(&t, id)["Properties"]["ResponseParameters"];
-        assert_eq!(
-            site(origin(
-                &p["gatewayresponse.header.Access-Control-Allow-Origin"]
-            )),
-            site(origin(function)),
-            "{id}"
-        );
+        let named = &p["gatewayresponse.header.Access-Control-Allow-Origin"];
+        for domain in [false, true] {
+            assert_eq!(
+                sub(if_domain(named, domain).as_str().unwrap(), &[]).replace('\'', ""),
+                sub(if_domain(site_url, domain).as_str().unwrap(), &[]),
+                "{id}"
+            );
+        }
     }
-    // The built-in example: Code is !If [HasApiCode, <the package>, {ZipFile: ...}].
+    // The built-in example allows the request's origin when it is in the list.
     let code = resource(&t, "ApiFunction")["Properties"]["Code"][2]["ZipFile"]
         .as_str()
         .unwrap();
-    assert!(code.contains("ALLOWED_ORIGIN") && code.contains("Access-Control-Allow-Origin"));
+    assert!(code.contains("ALLOWED_ORIGINS") && code.contains("Access-Control-Allow-Origin"));
 }
 
 #[test]

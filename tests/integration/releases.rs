@@ -79,7 +79,10 @@ fn rollback_restores_the_previous_release_verifies_and_records_it() {
     let ids: Vec<&str> = list.iter().map(|r| r["id"].as_str().unwrap()).collect();
     assert_eq!(ids, [v1_release.as_str(), v2_release.as_str()]);
     assert_eq!(list[1]["live"], true);
-    assert_eq!(list[0]["files"], 4);
+    assert_eq!(
+        list[0]["files"], 5,
+        "the build's four and the runtime configuration"
+    );
 
     let rollback = |extra: &[&str]| {
         let mut args = vec![
@@ -99,9 +102,13 @@ fn rollback_restores_the_previous_release_verifies_and_records_it() {
     let r = json(&out);
     assert_eq!(r["verify"]["ok"], true, "{r:#}");
     assert_eq!(
-        r["summary"]["uploaded"], 2,
-        "index.html and about.txt restored: {r:#}"
+        r["summary"]["uploaded"], 3,
+        "index.html and about.txt restored, the runtime configuration naming the rollback's release: {r:#}"
     );
+    let config: serde_json::Value =
+        serde_json::from_slice(&http_get(&format!("{}/shipit-config.json", edge.url)).body)
+            .unwrap();
+    assert_eq!(config["release"], r["summary"]["release"], "{config:#}");
     assert_eq!(r["summary"]["deleted"], 1, "new.html is not in v1: {r:#}");
     assert_eq!(
         r["summary"]["header_updated"], 1,

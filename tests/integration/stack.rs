@@ -69,7 +69,8 @@ fn deploy_creates_the_stack_then_skips_the_change_set_then_updates_a_parameter()
     }
     let json: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(json["stack"]["action"], "created");
-    assert_eq!(json["summary"]["uploaded"], 3);
+    // The build's three files and the runtime configuration.
+    assert_eq!(json["summary"]["uploaded"], 4);
     let actions = w.cfn_actions();
     assert!(
         actions.contains(&"CreateChangeSet".to_string()),
@@ -419,11 +420,13 @@ fn changed_and_deleted_files_are_invalidated_new_and_hashed_ones_are_not() {
             "/docs/",
             "/docs/index.html",
             "/index.html",
-            "/old.html"
+            "/old.html",
+            // A new release: the runtime configuration names it.
+            "/shipit-config.json"
         ]
     );
     let json: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
-    assert_eq!(json["summary"]["invalidated_paths"], 6);
+    assert_eq!(json["summary"]["invalidated_paths"], 7);
     assert!(
         stderr(&out).contains("completed"),
         "--wait did not wait: {}",
@@ -522,4 +525,105 @@ fn a_changed_method_reaches_the_stage_through_a_new_deployment() {
         !ids.contains(&&first),
         "the old snapshot is left behind: {deployments}"
     );
+}
+
+#[test]
+fn the_runtime_configuration_is_the_stacks_and_verify_catches_a_stale_one() {
+    let w = World::new("runtimecfg");
+    small_site(&w);
+    let name = w.stack_name();
+    // A build with a file of its own where shipit writes: refused before the stack is made.
+    w.write("shipit-config.json", r#"{"apiUrl": "mine"}"#);
+    let out = w.run_stack("deploy", &name, &["--parameter", "EnableApi=false"]);
+    assert_exit(&out, 4);
+    assert!(
+        stderr(&out).contains("shipit-config.json")
+            && stderr(&out).contains("runtime configuration"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stack_state(&name).is_none(), "the stack was made");
+    w.remove("shipit-config.json");
+
+    let _stack = w.guard_stack(&name);
+    let edge = w.edge(&["--stack", &name]);
+    let deploy = w.run_stack(
+        "deploy",
+        &name,
+        &[
+            "--parameter",
+            "EnableApi=false",
+            "--url",
+            &edge.url,
+            "--json",
+        ],
+    );
+    assert_success(&deploy);
+    let report: serde_json::Value = serde_json::from_str(&stdout(&deploy)).unwrap();
+    let bucket = report["stack"]["outputs"]["SiteBucketName"]
+        .as_str()
+        .unwrap();
+    // In the bucket: the stack's values (no API: nulls), the release, HTML's Cache-Control.
+    let config: serde_json::Value =
+        serde_json::from_slice(&w.get_from(bucket, "shipit-config.json")).unwrap();
+    assert_eq!(
+        config["release"], report["summary"]["release"],
+        "{config:#}"
+    );
+    assert_eq!(config["region"], "us-east-1");
+    assert!(
+        config["apiUrl"].is_null() && config["userPoolId"].is_null(),
+        "{config:#}"
+    );
+    let head = w.head_from(bucket, "shipit-config.json");
+    assert_eq!(head.content_type, "application/json");
+    assert_eq!(head.cache_control, "public, max-age=0, must-revalidate");
+    let verified = report["verify"]["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "runtime config")
+        .unwrap()
+        .clone();
+    assert_eq!(verified["outcome"], "pass", "{verified:#}");
+
+    // Changed by hand behind shipit's back: verify names the field.
+    let mut stale = config.clone();
+    stale["region"] = "eu-west-1".into();
+    crate::support::block(async {
+        w.s3.put_object()
+            .bucket(bucket)
+            .key("shipit-config.json")
+            .content_type("application/json")
+            .cache_control("public, max-age=0, must-revalidate")
+            .body(stale.to_string().into_bytes().into())
+            .send()
+            .await
+            .unwrap()
+    });
+    let out = w
+        .cmd(&[
+            "verify",
+            "--stack",
+            &name,
+            "--url",
+            &edge.url,
+            "--verify-timeout",
+            "0",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let text = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(text.contains("region is \"eu-west-1\""), "{text}");
+    // The next deploy puts it right (its bytes are not the manifest's: asked, then rewritten).
+    let again = w.run_stack(
+        "deploy",
+        &name,
+        &["--parameter", "EnableApi=false", "--url", &edge.url],
+    );
+    assert_success(&again);
+    let fixed: serde_json::Value =
+        serde_json::from_slice(&w.get_from(bucket, "shipit-config.json")).unwrap();
+    assert_eq!(fixed["region"], "us-east-1");
 }

@@ -642,3 +642,101 @@ fn no_credentials_fails_with_guidance() {
     assert_exit(&out, 5);
     assert!(stderr(&out).contains("\"nope\""), "{}", stderr(&out));
 }
+
+/// The listing requests a run made: (prefix, delimiter, start-after) of each ListObjectsV2.
+fn listings(w: &World) -> Vec<(String, bool, bool)> {
+    w.proxy
+        .take()
+        .into_iter()
+        .filter(|r| r.method == "GET" && r.target.contains("list-type=2"))
+        .map(|r| {
+            let query = r.target.split_once('?').map_or("", |(_, q)| q).to_string();
+            let param = |name: &str| {
+                query
+                    .split('&')
+                    .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
+                    .map(str::to_string)
+            };
+            (
+                param("prefix").unwrap_or_default(),
+                param("delimiter").is_some(),
+                param("start-after").is_some(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_bucket_over_one_page_is_listed_by_prefix_in_parallel_and_nothing_twice() {
+    let w = World::new("fanout");
+    // Sorted, the first page (1,000 keys) is all of a/ but its last key; b/ and c/d/ follow,
+    // then the top-level pages.
+    w.write("index.html", "<!doctype html>");
+    for i in 0..1001 {
+        w.write(&format!("a/{i:04}.txt"), format!("a{i}"));
+    }
+    for i in 0..700 {
+        w.write(&format!("b/{i:04}.txt"), format!("b{i}"));
+    }
+    for i in 0..300 {
+        w.write(&format!("c/d/{i:04}.txt"), format!("c{i}"));
+    }
+    w.deploy(&[]);
+    w.proxy.take();
+    let out = w.deploy(&["--json"]);
+    let summary: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(summary["summary"]["uploaded"], 0, "{summary:#}");
+    assert_eq!(summary["summary"]["unchanged"], 2002);
+    // The first page; one delimiter listing naming a/, b/, c/ (and .shipit/, never listed);
+    // a/ from the first page's last key on; b/ and c/ whole.
+    let mut seen = listings(&w);
+    seen.sort();
+    assert_eq!(
+        seen,
+        [
+            ("".to_string(), false, false),
+            ("".to_string(), true, false),
+            ("a%2F".to_string(), false, true),
+            ("b%2F".to_string(), false, false),
+            ("c%2F".to_string(), false, false),
+        ],
+        "{seen:?}"
+    );
+    // What the listing found is everything: a file gone from b/ and one from a/'s end are
+    // deleted, and only those.
+    w.remove("b/0500.txt");
+    w.remove("a/1000.txt");
+    let out = w.deploy(&["--json"]);
+    let summary: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(summary["summary"]["deleted"], 2, "{summary:#}");
+    let objects = w.objects();
+    assert!(!objects.contains_key("b/0500.txt") && !objects.contains_key("a/1000.txt"));
+    assert_eq!(objects.len(), 2000);
+}
+
+#[test]
+fn everything_under_one_directory_is_split_one_level_down() {
+    let w = World::new("fanoutdeep");
+    for i in 0..600 {
+        w.write(&format!("assets/x/{i:04}.js"), format!("x{i}"));
+        w.write(&format!("assets/y/{i:04}.js"), format!("y{i}"));
+    }
+    w.deploy(&["--allow-missing-index"]);
+    w.proxy.take();
+    let out = w.deploy(&["--allow-missing-index", "--json"]);
+    let summary: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(summary["summary"]["uploaded"], 0, "{summary:#}");
+    let mut seen = listings(&w);
+    seen.sort();
+    assert_eq!(
+        seen,
+        [
+            ("".to_string(), false, false),
+            ("".to_string(), true, false),
+            ("assets%2F".to_string(), true, false),
+            // x/ was all in the first page (600 keys), and y/ partly: from its last key on.
+            ("assets%2Fy%2F".to_string(), false, true),
+        ],
+        "{seen:?}"
+    );
+}

@@ -54,10 +54,17 @@ def handler_code():
     return builtin["ZipFile"]
 
 
-def event(method, path, sub=None, body=None):
-    """An API Gateway REST proxy event; the claims only when an authorizer let it through."""
+OTHER_ORIGIN = "https://www.example.com"  # the site's custom domain
+ALLOWED = f"{OTHER_ORIGIN},{ORIGIN}"  # ALLOWED_ORIGINS as the template sets it
+
+
+def event(method, path, sub=None, body=None, origin=ORIGIN):
+    """An API Gateway REST proxy event from a page of `origin`; the claims only when an
+    authorizer let it through."""
     context = {"authorizer": {"claims": {"sub": sub}}} if sub else {}
-    return {"httpMethod": method, "path": path, "body": body, "requestContext": context}
+    headers = {"origin": origin} if origin else {}
+    return {"httpMethod": method, "path": path, "body": body, "requestContext": context,
+            "headers": headers}
 
 
 def make_stores(test):
@@ -100,7 +107,7 @@ class ApiHandler(CloudTest):
             "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
             "TABLE_NAME": TABLE, "OWNER_INDEX": INDEX, "APP_BUCKET": BUCKET,
             "DB_HOST": "", "DB_PORT": "", "REDIS_HOST": "", "REDIS_SECRET_ARN": "",
-            "ALLOWED_ORIGIN": ORIGIN})
+            "ALLOWED_ORIGINS": ALLOWED})
         env.start()
         self.addCleanup(env.stop)
         os.environ.pop("AWS_PROFILE", None)  # patch.dict puts it back
@@ -226,7 +233,18 @@ class ApiHandler(CloudTest):
             status, headers, _ = self.call("GET", "/items", ALICE)
         self.assertEqual(status, 500)
         self.assertEqual(headers.get("Access-Control-Allow-Origin"), ORIGIN)
-        del os.environ["ALLOWED_ORIGIN"]
+        # Each of the site's origins is answered as itself, whatever the header's case; any
+        # other, or none, gets no Access-Control-Allow-Origin.
+        for origin, headers_in, allowed in [
+                (OTHER_ORIGIN, {"Origin": OTHER_ORIGIN}, OTHER_ORIGIN),
+                ("evil", {"origin": "https://evil.example"}, None),
+                ("prefix", {"origin": ORIGIN + ".evil.example"}, None),
+                ("empty", {"origin": ""}, None), ("none", {}, None)]:
+            with self.subTest(origin=origin):
+                answer = self.api.handler(dict(event("GET", "/health"), headers=headers_in), None)
+                self.assertEqual(answer["headers"].get("Access-Control-Allow-Origin"), allowed)
+                self.assertEqual(answer["headers"].get("Vary"), "Origin")
+        del os.environ["ALLOWED_ORIGINS"]
         status, headers, _ = self.call("GET", "/health")
         self.assertNotIn("Access-Control-Allow-Origin", headers)
         self.assertEqual(headers.get("Vary"), "Origin")

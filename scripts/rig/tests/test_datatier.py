@@ -173,7 +173,7 @@ class TheFunctionOnTheDataTier(CloudTest):
             "AWS_DEFAULT_REGION": "us-east-1", "TABLE_NAME": "", "APP_BUCKET": "",
             "DB_HOST": out["DbHost"], "DB_PORT": out["DbPort"],
             "REDIS_HOST": out["RedisHost"], "REDIS_PORT": out["RedisPort"],
-            "REDIS_SECRET_ARN": out["Token"], "ALLOWED_ORIGIN": "", "SSL_CERT_FILE": bundle})
+            "REDIS_SECRET_ARN": out["Token"], "ALLOWED_ORIGINS": "", "SSL_CERT_FILE": bundle})
         env.start()
         self.addCleanup(env.stop)
         spec = importlib.util.spec_from_file_location("shipit_api_datatier", code)

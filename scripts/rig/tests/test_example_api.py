@@ -18,7 +18,7 @@ from unittest import mock
 
 from rig import datatier
 from rig.tests.support import REGION, CloudTest
-from rig.tests.test_api_handler import (ALICE, BOB, BUCKET, INDEX, ORIGIN, TABLE, event,
+from rig.tests.test_api_handler import (ALICE, ALLOWED, BOB, BUCKET, INDEX, ORIGIN, TABLE, event,
                                         make_stores, offline)
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -75,7 +75,7 @@ class ExampleApi(CloudTest):
             "TABLE_NAME": TABLE, "OWNER_INDEX": INDEX, "APP_BUCKET": BUCKET,
             "DB_HOST": out["DbHost"], "DB_PORT": out["DbPort"], "DB_USER": "shipit_app",
             "REDIS_HOST": out["RedisHost"], "REDIS_PORT": out["RedisPort"],
-            "REDIS_SECRET_ARN": out["Token"], "ALLOWED_ORIGIN": ORIGIN,
+            "REDIS_SECRET_ARN": out["Token"], "ALLOWED_ORIGINS": ALLOWED,
             "SSL_CERT_FILE": bundle})
         env.start()
         self.addCleanup(env.stop)
@@ -161,6 +161,15 @@ class ExampleApi(CloudTest):
         self.assertEqual(self.call("DELETE", f"/items/{made['id']}", ALICE)[0], 204)
         status, headers, listed = self.call("GET", "/items", ALICE)
         self.assertEqual((headers["X-Cache"], listed), ("miss", []))
+
+    def test_each_of_the_sites_origins_is_allowed_and_no_other(self):
+        for origin in ALLOWED.split(","):
+            answer = self.api.handler(event("GET", "/health", origin=origin), None)
+            self.assertEqual(answer["headers"]["Access-Control-Allow-Origin"], origin)
+        for origin in ("https://evil.example", None):
+            answer = self.api.handler(event("GET", "/health", origin=origin), None)
+            self.assertNotIn("Access-Control-Allow-Origin", answer["headers"])
+            self.assertEqual(answer["headers"]["Vary"], "Origin")
 
     def test_no_sub_no_data(self):
         with offline() as attempts:

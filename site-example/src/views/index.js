@@ -60,7 +60,8 @@ function link(href, text) {
 export function status() {
   const section = view("status", "Status", []);
   const line = el("p", { id: "api-status", textContent: "Checking the API…" });
-  section.append(line);
+  const release = config.release ? `Release ${config.release}` : config.error;
+  section.append(el("p", { id: "release", textContent: release }), line);
   call("/health", { anonymous: true })
     .then(({ status, json, body }) => {
       // A static host answers unknown paths with HTML (or the SPA shell): that is not an API.

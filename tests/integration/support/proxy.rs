@@ -134,7 +134,10 @@ fn serve(
             body_len: body.len(),
             action,
         };
-        let canned = hook.lock().unwrap().clone().and_then(|h| h(&req));
+        // The hook runs outside the lock: one that waits (a stall, a latency model) holds up
+        // its own connection only.
+        let current = hook.lock().unwrap().clone();
+        let canned = current.and_then(|h| h(&req));
         log.lock().unwrap().push(req);
         if let Some(resp) = canned {
             if resp.is_empty() {
