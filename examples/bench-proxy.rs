@@ -5,7 +5,7 @@
 //!
 //! Prints its own URL on stdout, then serves until stdin closes. `GET /__proxy/stats` answers
 //! `{"requests":N,"writes":N,"body_bytes":N,"by_method":{...}}` for the requests since the
-//! last `POST /__proxy/reset`.
+//! last `POST /__proxy/reset` (ListObjects GETs counted as `LIST`).
 //!
 //! The network model (both 0 by default: loopback as it is): each request waits LATENCY_MS
 //! before it is forwarded (a round trip to S3 from a runner in its region is ~20 ms), and
@@ -101,10 +101,20 @@ fn main() {
         s.requests += 1;
         s.writes += u64::from(r.is_write());
         s.body_bytes += r.body_len as u64;
-        *s.by_method.entry(r.method.clone()).or_default() += 1;
-        drop(s);
-        std::thread::sleep(latency + link.delay(r.body_len));
+        // A listing is a GET too; counted apart, so a no-op's requests can be told apart.
+        let kind = if r.method == "GET" && r.target.contains("list-type=") {
+            "LIST".to_string()
+        } else {
+            r.method.clone()
+        };
+        *s.by_method.entry(kind).or_default() += 1;
         None
+    })));
+    proxy.set_delay(Some(Arc::new(move |r: &Request| {
+        if r.target.starts_with("/__proxy/") {
+            return Duration::ZERO;
+        }
+        latency + link.delay(r.body_len)
     })));
     println!("{}", proxy.url);
     // The counters above are all we keep: drain the per-request log so memory stays flat.

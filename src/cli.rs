@@ -336,7 +336,7 @@ pub struct TargetArgs {
 pub struct DeployArgs {
     #[command(flatten)]
     pub target: TargetArgs,
-    /// Requests in flight at once.
+    /// Writes in flight at once, fixed (unset, it starts at 32 and adapts).
     #[arg(long, env = "SHIPIT_CONCURRENCY")]
     pub concurrency: Option<usize>,
     /// Do not verify the site before pruning.

@@ -653,6 +653,8 @@ fn build(
         .max(1);
     let connection = connection(global, &file, max_attempts, &env);
     excludes.extend(file.exclude);
+    // Given, it is fixed; else it starts at the default and adapts.
+    let adaptive = concurrency.is_none() && file.upload.concurrency.is_none();
     let concurrency = concurrency
         .or(file.upload.concurrency)
         .unwrap_or(DEFAULT_CONCURRENCY);
@@ -697,6 +699,7 @@ fn build(
             || file.allow_missing_index.unwrap_or(false),
         full_check: target.full_check,
         concurrency,
+        adaptive,
         multipart_threshold: threshold * mib,
         part_size: part_size * mib,
         prune: !target.no_prune && file.prune.enabled.unwrap_or(true),

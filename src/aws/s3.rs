@@ -51,6 +51,32 @@ pub struct Store {
     at: At,
     /// Permits for the parts held in memory (`PARTS_IN_FLIGHT`).
     parts: std::sync::Arc<tokio::sync::Semaphore>,
+    /// Throttle answers seen by this store's client.
+    throttles: Throttles,
+}
+
+/// Counts S3's throttle answers (503 SlowDown, 429) on every attempt, retried or not.
+#[derive(Debug, Clone, Default)]
+struct Throttles(std::sync::Arc<std::sync::atomic::AtomicU64>);
+
+impl aws_sdk_s3::config::Intercept for Throttles {
+    fn name(&self) -> &'static str {
+        "shipit-throttles"
+    }
+
+    fn read_after_attempt(
+        &self,
+        context: &aws_sdk_s3::config::interceptors::FinalizerInterceptorContextRef<'_>,
+        _: &aws_sdk_s3::config::RuntimeComponents,
+        _: &mut aws_sdk_s3::config::ConfigBag,
+    ) -> std::result::Result<(), aws_sdk_s3::error::BoxError> {
+        if let Some(r) = context.response() {
+            if matches!(r.status().as_u16(), 429 | 503) {
+                self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Everything but unreserved characters and `/` is escaped in a CopySource.
@@ -63,8 +89,14 @@ const COPY_SOURCE: &AsciiSet = &NON_ALPHANUMERIC
 
 impl Store {
     pub fn new(sdk: &SdkConfig, conn: &Connection, bucket: &str, prefix: &str) -> Store {
+        let throttles = Throttles::default();
+        let mut builder = builder(sdk, conn, None);
+        builder.push_interceptor(aws_sdk_s3::config::SharedInterceptor::new(
+            throttles.clone(),
+        ));
         Store {
-            client: client(sdk, conn),
+            client: Client::from_conf(builder.build()),
+            throttles,
             bucket: bucket.to_string(),
             prefix: prefix.to_string(),
             at: At::new(Service::S3, conn.endpoints.s3.as_deref(), sdk),
@@ -184,12 +216,12 @@ impl Store {
         let prefixes = loop {
             let (objects, prefixes) = self.pages(&level, true, None).await?;
             let prefixes: Vec<String> = prefixes.into_iter().filter(|p| *p != state).collect();
-            if listing::descend(&prefixes, objects.len(), depth) {
+            out.extend(objects);
+            if listing::descend(&prefixes, depth) {
                 level = prefixes[0].clone();
                 depth += 1;
                 continue;
             }
-            out.extend(objects);
             break prefixes;
         };
         let rest: Vec<Vec<Listed>> = futures::stream::iter(listing::ranges_after(&last, &prefixes))
@@ -667,6 +699,10 @@ impl ObjectStore for Store {
     fn bucket(&self) -> &str {
         &self.bucket
     }
+
+    fn throttled(&self) -> u64 {
+        self.throttles.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
     fn list(&self) -> Call<'_, Vec<Listed>> {
         Box::pin(Store::list(self))
     }
@@ -963,10 +999,6 @@ fn aws_smithy_types_http_date() -> aws_sdk_s3::primitives::DateTimeFormat {
 }
 
 /// An S3 client; with a custom endpoint, path-style addressing (emulators have no DNS).
-fn client(sdk: &SdkConfig, conn: &Connection) -> Client {
-    client_with(sdk, conn, None)
-}
-
 /// A client acting with other credentials than the SDK config's (the local edge signs as
 /// CloudFront's OAC).
 fn client_with(
@@ -974,6 +1006,14 @@ fn client_with(
     conn: &Connection,
     credentials: Option<aws_sdk_s3::config::Credentials>,
 ) -> Client {
+    Client::from_conf(builder(sdk, conn, credentials).build())
+}
+
+fn builder(
+    sdk: &SdkConfig,
+    conn: &Connection,
+    credentials: Option<aws_sdk_s3::config::Credentials>,
+) -> aws_sdk_s3::config::Builder {
     let mut builder = aws_sdk_s3::config::Builder::from(sdk);
     if let Some(c) = credentials {
         builder = builder.credentials_provider(c);
@@ -981,7 +1021,7 @@ fn client_with(
     if let Some(endpoint) = &conn.endpoints.s3 {
         builder = builder.endpoint_url(endpoint).force_path_style(true);
     }
-    Client::from_conf(builder.build())
+    builder
 }
 
 #[cfg(test)]

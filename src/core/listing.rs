@@ -3,10 +3,11 @@
 //! the last: 100,000 keys are 100 round trips one after another. A delimiter listing names
 //! the common prefixes (`assets/`, `docs/`); each is then listed on its own, all at once.
 //!
-//! Nothing is listed twice: the first page already holds every key up to its last one, so a
-//! prefix wholly before that key is skipped and the prefix holding it is listed from there
-//! on (`StartAfter`). A single prefix holding everything (`assets/` and little else) is looked
-//! into one level further, a few levels at most. A flat directory of many keys is still
+//! The first page is not listed again: it holds every key up to its last one, so a prefix
+//! wholly before that key is skipped and the prefix holding it is listed from there on
+//! (`StartAfter`). The keys beside the prefixes come twice (in the first page and in the
+//! delimiter listing; the copies are dropped). A lone prefix (`assets/` beside `index.html`)
+//! is looked into one level further, a few levels at most. A flat directory of many keys is still
 //! listed page after page: S3 offers no split point without knowing the keys.
 //!
 //! Keys compare as S3 orders them (bytes of their UTF-8), which is how Rust's strings compare.
@@ -49,10 +50,11 @@ pub fn ranges_after(last: &str, prefixes: &[String]) -> Vec<Range> {
         .collect()
 }
 
-/// Whether a delimiter listing's answer is worth splitting further: one prefix and no other
-/// key there means everything is under it, so its own prefixes are the useful split.
-pub fn descend(prefixes: &[String], objects: usize, depth: usize) -> bool {
-    prefixes.len() == 1 && objects == 0 && depth < MAX_DEPTH
+/// Whether a delimiter listing's answer is worth splitting further: one prefix (beside a few
+/// keys, like a site's `index.html` beside `assets/`) holds nearly everything, so its own
+/// prefixes are the useful split. The keys at this level are kept.
+pub fn descend(prefixes: &[String], depth: usize) -> bool {
+    prefixes.len() == 1 && depth < MAX_DEPTH
 }
 
 #[cfg(test)]
@@ -105,10 +107,9 @@ mod tests {
 
     #[test]
     fn a_lone_prefix_is_looked_into_a_few_levels() {
-        assert!(descend(&p(&["assets/"]), 0, 0));
-        assert!(!descend(&p(&["assets/"]), 1, 0), "a key beside it");
-        assert!(!descend(&p(&["a/", "b/"]), 0, 0));
-        assert!(!descend(&p(&["assets/"]), 0, MAX_DEPTH));
-        assert!(!descend(&[], 0, 0));
+        assert!(descend(&p(&["assets/"]), 0));
+        assert!(!descend(&p(&["a/", "b/"]), 0));
+        assert!(!descend(&p(&["assets/"]), MAX_DEPTH));
+        assert!(!descend(&[], 0));
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod apigw;
 pub mod checks;
+pub mod concurrency;
 pub mod distribution;
 pub mod edge;
 pub mod evaluate;

@@ -225,7 +225,7 @@ impl Plan {
         self.actions.retain(|a| a.key != action.key);
         self.actions.push(action);
         self.actions
-            .sort_by(|a, b| order(a).cmp(&order(b)).then_with(|| a.key.cmp(&b.key)));
+            .sort_unstable_by(|a, b| order(a).cmp(&order(b)).then_with(|| a.key.cmp(&b.key)));
     }
 
     pub fn deletes(&self) -> impl Iterator<Item = &Action> {
@@ -280,7 +280,8 @@ pub fn diff_with(
                 remote_etag: r.etag.clone(),
             }),
     );
-    actions.sort_by(|a, b| order(a).cmp(&order(b)).then_with(|| a.key.cmp(&b.key)));
+    // Keys are unique: an unstable sort gives the same order without a second buffer.
+    actions.sort_unstable_by(|a, b| order(a).cmp(&order(b)).then_with(|| a.key.cmp(&b.key)));
     Plan {
         actions,
         remote_objects: remote.len(),

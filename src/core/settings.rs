@@ -119,7 +119,10 @@ pub struct Settings {
     pub rules: HeaderRules,
     pub allow_missing_index: bool,
     pub full_check: bool,
+    /// Writes in flight at first; fixed unless `adaptive`.
     pub concurrency: usize,
+    /// Whether the writes' concurrency adapts (no `--concurrency` or `[upload] concurrency`).
+    pub adaptive: bool,
     pub multipart_threshold: u64,
     pub part_size: u64,
     pub prune: bool,

@@ -66,6 +66,9 @@ pub struct Manifest {
     /// The manifest object's LastModified (server clock, epoch seconds), set when read.
     #[serde(skip)]
     pub written_at: Option<i64>,
+    /// The manifest object's ETag, set when read: a HEAD tells whether it moved since.
+    #[serde(skip)]
+    pub etag: Option<String>,
 }
 
 impl Manifest {
@@ -360,6 +363,7 @@ mod tests {
                 package: Some("api/x.zip".into()),
             }),
             written_at: None,
+            etag: None,
         };
         let bytes = serde_json::to_vec(&m).unwrap();
         assert_eq!(Manifest::parse(&bytes), Some(m));

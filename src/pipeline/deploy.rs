@@ -20,6 +20,7 @@ use crate::core::state::{self, Entry, Manifest};
 use crate::core::summary::{human_bytes, Summary};
 use crate::error::{Error, Result};
 use crate::interrupt;
+use crate::pipeline::limit::Limiter;
 use crate::pipeline::lock::Lock;
 use crate::pipeline::records;
 use crate::pipeline::scan::{self, ScanOptions};
@@ -213,15 +214,27 @@ pub async fn prepare(
                 .await
                 .map_err(|e| Error::Internal(format!("listing task: {e}")))??;
             // Listed before the lock was ours: if another run wrote the bucket in between (its
-            // manifest is newer), list again.
-            let now = records::get_manifest(store.as_ref()).await?;
-            let moved = now.as_ref().map(|m| (m.written_at, &m.files))
-                != early.1.as_ref().map(|m| (m.written_at, &m.files));
-            if moved {
-                reporter.detail("the bucket changed while this run waited: listing it again");
-                fetch_remote(store.as_ref()).await?
+            // manifest is newer), list again. A HEAD tells when the manifest is as it was (it
+            // can be tens of megabytes: not read twice).
+            let same = match early.1.as_ref().and_then(|m| m.etag.as_deref()) {
+                Some(etag) => matches!(
+                    store.head(state::MANIFEST_KEY).await,
+                    Ok(h) if h.etag.as_deref().map(|e| e.trim_matches('"')) == Some(etag)
+                ),
+                None => false,
+            };
+            if same {
+                early
             } else {
-                (early.0, now)
+                let now = records::get_manifest(store.as_ref()).await?;
+                let moved = now.as_ref().map(|m| (m.written_at, &m.files))
+                    != early.1.as_ref().map(|m| (m.written_at, &m.files));
+                if moved {
+                    reporter.detail("the bucket changed while this run waited: listing it again");
+                    fetch_remote(store.as_ref()).await?
+                } else {
+                    (early.0, now)
+                }
             }
         }
         None => fetch_remote(store.as_ref()).await?,
@@ -632,6 +645,7 @@ pub async fn write_all(
         // phase still knows what the bucket now holds.
         let done = std::sync::Mutex::new(HashMap::new());
         let mut stopped_in = Phase::Assets;
+        let limiter = Limiter::new(settings.concurrency, settings.adaptive, store.as_ref());
         let outcome: Result<()> = async {
             for (phase, actions) in plan.write_phases() {
                 stopped_in = phase;
@@ -640,14 +654,14 @@ pub async fn write_all(
                     lock.fence("the root index.html").await?;
                 }
                 reporter.detail(&format!("phase {phase:?}: {} writes", actions.len()));
-                futures::stream::iter(actions)
-                    .map(|action| {
+                limiter
+                    .run(actions.into_iter().map(|action| {
                         let (store, progress, done) = (store.as_ref(), &progress, &done);
                         let rollback = rollback.as_ref();
                         async move {
                             // After a signal nothing new starts; what is in flight finishes.
                             if interrupt::requested().is_some() {
-                                return Ok(());
+                                return Ok(0);
                             }
                             // A rollback's uploads come from object versions; header-only
                             // updates are the same in-place copy as a deploy's.
@@ -660,7 +674,7 @@ pub async fn write_all(
                             };
                             let etag = match written {
                                 // A multipart upload the signal aborted: not written.
-                                Err(Error::Interrupted { .. }) => return Ok(()),
+                                Err(Error::Interrupted { .. }) => return Ok(0),
                                 other => other?,
                             };
                             reporter.detail(&format!(
@@ -669,19 +683,18 @@ pub async fn write_all(
                                 action.key,
                                 action.reason
                             ));
-                            progress.inc(if action.op == Op::Upload {
+                            let sent = if action.op == Op::Upload {
                                 action.size
                             } else {
                                 0
-                            });
+                            };
+                            progress.inc(sent);
                             done.lock()
                                 .unwrap_or_else(|e| e.into_inner())
                                 .insert(action.key.clone(), etag);
-                            Ok::<_, Error>(())
+                            Ok::<_, Error>(sent)
                         }
-                    })
-                    .buffer_unordered(settings.concurrency)
-                    .try_collect::<Vec<()>>()
+                    }))
                     .await?;
                 interrupt::check("")?;
             }
@@ -700,6 +713,13 @@ pub async fn write_all(
             return Err(e);
         }
         progress.finish();
+        if settings.adaptive {
+            let (now, peak) = limiter.limits();
+            reporter.detail(&format!(
+                "concurrency adapted from {} (peak {peak}, last {now})",
+                settings.concurrency
+            ));
+        }
     }
 
     // With a CDN in front, what changed stays pending in the manifest until the
@@ -735,22 +755,25 @@ pub async fn write_all(
                     created_at: m.deployed_at,
                     commit: commit_of(&settings.dir),
                     source: "deploy".into(),
-                    files: manifest.files.clone(),
+                    // The manifest's, lent at `settle`: not a second copy of every entry.
+                    files: Default::default(),
                     api: manifest.api.clone(),
                 });
             }
         }
         _ => {
+            let millis = epoch_millis();
+            // Its files are the manifest's, lent at `settle`: not a second copy of every entry.
             let r = match &rollback {
                 Some(rb) => Release::new(
-                    manifest.files.clone(),
-                    epoch_millis(),
+                    Default::default(),
+                    millis,
                     None,
                     &format!("rollback to {}", rb.release_id),
                 ),
                 None => Release::new(
-                    manifest.files.clone(),
-                    epoch_millis(),
+                    Default::default(),
+                    millis,
                     commit_of(&settings.dir),
                     "deploy",
                 ),
@@ -758,9 +781,10 @@ pub async fn write_all(
             let mut r = r.with_api(manifest.api.clone());
             // The id the runtime configuration already carries (a new one: a kept id is the
             // live release's, recorded above, never a second record under that id).
-            if let Some(id) = preset_id.as_ref().filter(|_| !kept) {
-                r.id = id.clone();
-            }
+            r.id = match preset_id.as_ref().filter(|_| !kept) {
+                Some(id) => id.clone(),
+                None => crate::core::release::release_id(millis, &manifest.files),
+            };
             manifest.release = Some(r.id.clone());
             manifest.release_pending = true;
             release = Some(r);
@@ -862,11 +886,18 @@ pub async fn settle(
         changed = true;
     }
     let recorded = match written.release.take() {
-        Some(r) => {
-            if let Some(lock) = lock {
-                lock.fence("the release record").await?;
+        Some(mut r) => {
+            // The release's files are the manifest's: lent for the record, then given back.
+            r.files = std::mem::take(&mut written.manifest.files);
+            let put = async {
+                if let Some(lock) = lock {
+                    lock.fence("the release record").await?;
+                }
+                records::put_release(written.store.as_ref(), &r).await
             }
-            records::put_release(written.store.as_ref(), &r).await?;
+            .await;
+            written.manifest.files = std::mem::take(&mut r.files);
+            put?;
             reporter.info(&format!("release {} recorded", r.id));
             written.manifest.release_pending = false;
             changed = true;
@@ -1034,5 +1065,6 @@ fn manifest_for(plan: &Plan, etags: &HashMap<String, String>) -> Manifest {
         release_pending: false,
         api: None,
         written_at: None,
+        etag: None,
     }
 }

@@ -7,6 +7,7 @@ pub mod deploy;
 pub mod finish;
 pub mod init;
 pub mod invalidate;
+pub mod limit;
 pub mod lock;
 pub mod package;
 pub mod provision;

@@ -19,6 +19,7 @@ pub async fn get_manifest(store: &dyn ObjectStore) -> Result<Option<Manifest>> {
     };
     Ok(Manifest::parse(&object.body).map(|m| Manifest {
         written_at: object.last_modified,
+        etag: Some(object.etag.trim_matches('"').to_string()),
         ..m
     }))
 }

@@ -83,6 +83,7 @@ fn settings(dir: &Path) -> Settings {
         allow_missing_index: false,
         full_check: false,
         concurrency: 4,
+        adaptive: false,
         multipart_threshold: 64 * 1024 * 1024,
         part_size: 16 * 1024 * 1024,
         prune: true,
@@ -949,4 +950,23 @@ fn a_rollback_writes_the_runtime_configuration_of_its_own_release() {
     // The site is v1's; the configuration names the rollback's own release.
     assert_eq!(store.object("index.html").unwrap().body, V1[0].1.as_bytes());
     assert_eq!(config_in(&store).release, id);
+}
+
+#[test]
+fn with_adaptive_concurrency_the_writes_keep_their_order_and_all_land() {
+    let store = Arc::new(MemoryStore::new("site", ""));
+    let cdn = MemoryCdn::default();
+    let build = Build::new(V1);
+    let mut s = settings(build.path());
+    s.adaptive = true;
+    s.concurrency = 32;
+    let summary = block_on(run(&store, &cdn, &s, None)).unwrap();
+    assert_eq!(summary.uploaded, V1.len());
+    assert_eq!(served(&store), expected(V1));
+    let puts: Vec<String> = written_keys(&store)
+        .into_iter()
+        .filter(|(op, _)| *op == Op::Put)
+        .map(|(_, k)| k)
+        .collect();
+    assert_eq!(puts.last().map(String::as_str), Some("index.html"));
 }

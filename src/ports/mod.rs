@@ -44,6 +44,11 @@ pub struct Object {
 /// `what` arguments name the operation in errors ("read shipit's manifest").
 pub trait ObjectStore: Send + Sync {
     fn bucket(&self) -> &str;
+    /// How many throttle answers (503 SlowDown, 429) the service has given so far, retried
+    /// or not: the writes' concurrency backs off on them.
+    fn throttled(&self) -> u64 {
+        0
+    }
     /// Every object under the prefix except shipit's own state (`.shipit/`).
     fn list(&self) -> Call<'_, Vec<Listed>>;
     /// The keys under one of shipit's state directories (`.shipit/releases/`), relative to it.

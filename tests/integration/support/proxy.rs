@@ -34,13 +34,18 @@ impl Request {
 }
 
 /// Given a request, a full HTTP response to send instead of forwarding it; an empty one
-/// resets the connection without answering (a network fault). A hook may also block.
+/// resets the connection without answering (a network fault). A hook may also block: it runs
+/// under the proxy's lock, so every connection waits with it (a moment frozen for a test).
 pub type Hook = Arc<dyn Fn(&Request) -> Option<Vec<u8>> + Send + Sync>;
+
+/// How long a request waits before it is forwarded, on its own connection only.
+pub type Delay = Arc<dyn Fn(&Request) -> std::time::Duration + Send + Sync>;
 
 pub struct Proxy {
     pub url: String,
     log: Arc<Mutex<Vec<Request>>>,
     hook: Arc<Mutex<Option<Hook>>>,
+    delay: Arc<Mutex<Option<Delay>>>,
     stop: Arc<AtomicBool>,
     addr: std::net::SocketAddr,
 }
@@ -52,18 +57,20 @@ impl Proxy {
         let addr = listener.local_addr().unwrap();
         let log = Arc::new(Mutex::new(Vec::new()));
         let hook: Arc<Mutex<Option<Hook>>> = Arc::new(Mutex::new(None));
+        let delay: Arc<Mutex<Option<Delay>>> = Arc::new(Mutex::new(None));
         let stop = Arc::new(AtomicBool::new(false));
         {
-            let (log, hook, stop) = (log.clone(), hook.clone(), stop.clone());
+            let (log, hook, delay, stop) = (log.clone(), hook.clone(), delay.clone(), stop.clone());
             thread::spawn(move || {
                 for conn in listener.incoming() {
                     if stop.load(Ordering::SeqCst) {
                         break;
                     }
                     let Ok(conn) = conn else { continue };
-                    let (log, hook, upstream) = (log.clone(), hook.clone(), upstream.clone());
+                    let (log, hook, delay, upstream) =
+                        (log.clone(), hook.clone(), delay.clone(), upstream.clone());
                     thread::spawn(move || {
-                        let _ = serve(conn, &upstream, &log, &hook);
+                        let _ = serve(conn, &upstream, &log, &hook, &delay);
                     });
                 }
             });
@@ -72,9 +79,14 @@ impl Proxy {
             url: format!("http://{addr}"),
             log,
             hook,
+            delay,
             stop,
             addr,
         }
+    }
+
+    pub fn set_delay(&self, delay: Option<Delay>) {
+        *self.delay.lock().unwrap() = delay;
     }
 
     pub fn set_hook(&self, hook: Option<Hook>) {
@@ -100,6 +112,7 @@ fn serve(
     upstream: &str,
     log: &Mutex<Vec<Request>>,
     hook: &Mutex<Option<Hook>>,
+    delay: &Mutex<Option<Delay>>,
 ) -> std::io::Result<()> {
     // Head and body go out in one write with Nagle off: otherwise each exchange can stall
     // ~40 ms on delayed ACKs, which would be the proxy measuring itself.
@@ -134,10 +147,12 @@ fn serve(
             body_len: body.len(),
             action,
         };
-        // The hook runs outside the lock: one that waits (a stall, a latency model) holds up
-        // its own connection only.
-        let current = hook.lock().unwrap().clone();
-        let canned = current.and_then(|h| h(&req));
+        let canned = hook.lock().unwrap().clone().and_then(|h| h(&req));
+        // A delay waits on this connection alone (the benchmark's network model).
+        let wait = delay.lock().unwrap().clone().map(|d| d(&req));
+        if let Some(wait) = wait {
+            thread::sleep(wait);
+        }
         log.lock().unwrap().push(req);
         if let Some(resp) = canned {
             if resp.is_empty() {
