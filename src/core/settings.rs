@@ -10,8 +10,8 @@ use crate::core::headers::HeaderRules;
 use crate::core::plan::PruneCap;
 use crate::core::release::Retention;
 
-/// Requests in flight by default. Measured in BENCHMARKS.md: throughput against a local S3
-/// server stops growing past this on 2 cores, and real S3 handles it per prefix easily.
+/// Writes in flight at first; without `--concurrency` the limit adapts from here
+/// (`core::concurrency`, measured in BENCHMARKS.md).
 pub const DEFAULT_CONCURRENCY: usize = 32;
 pub const DEFAULT_MULTIPART_THRESHOLD_MIB: u64 = 64;
 pub const DEFAULT_PART_SIZE_MIB: u64 = 16;
