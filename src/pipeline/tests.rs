@@ -151,15 +151,30 @@ async fn run_checked(
     from: Option<Release>,
     checks: VerifySettings,
 ) -> Result<Summary> {
+    deploy_through(store, s, from, Some(cdn), checks, None, |_| Ok(())).await
+}
+
+/// Scan (or a release), plan, `shape` the plan as a command does after planning, write and
+/// finish.
+async fn deploy_through(
+    store: &Arc<MemoryStore>,
+    s: &Settings,
+    from: Option<Release>,
+    cdn: Option<&MemoryCdn>,
+    checks: VerifySettings,
+    outputs: Option<&BTreeMap<String, String>>,
+    shape: impl FnOnce(&mut deploy::Prepared) -> Result<()>,
+) -> Result<Summary> {
     let reporter = Lines::default();
     let dyn_store: Arc<dyn ObjectStore> = store.clone();
     let started = started(s, from, &reporter).await?;
-    let prepared = deploy::prepare(s, dyn_store, started, &reporter).await?;
+    let mut prepared = deploy::prepare(s, dyn_store, started, &reporter).await?;
+    shape(&mut prepared)?;
     let written = deploy::write_all(prepared, s, None, &reporter).await?;
     let f = Finish {
-        cdn: Some(cdn),
+        cdn: cdn.map(|c| c as &dyn crate::ports::Cdn),
         checks: &checks,
-        outputs: None,
+        outputs,
         index_md5: None,
         region: "us-east-1".into(),
         lock: None,
@@ -806,26 +821,18 @@ fn run_stack(
     outputs: &BTreeMap<String, String>,
     api: Option<crate::core::state::ApiVersion>,
 ) -> Result<Summary> {
-    block_on(async {
-        let reporter = Lines::default();
-        let dyn_store: Arc<dyn ObjectStore> = store.clone();
-        let started = started(s, from, &reporter).await?;
-        let mut prepared = deploy::prepare(s, dyn_store, started, &reporter).await?;
-        prepared.set_runtime_config(outputs, "us-east-1", &s.rules)?;
-        prepared.set_api(api, &s.rules)?;
-        let written = deploy::write_all(prepared, s, None, &reporter).await?;
-        let f = Finish {
-            cdn: None,
-            checks: &no_verify(),
-            outputs: Some(outputs),
-            index_md5: None,
-            region: "us-east-1".into(),
-            lock: None,
-        };
-        finish(s, f, written, &reporter)
-            .await
-            .map(|(summary, _)| summary)
-    })
+    block_on(deploy_through(
+        store,
+        s,
+        from,
+        None,
+        no_verify(),
+        Some(outputs),
+        |p| {
+            p.set_runtime_config(outputs, "us-east-1", &s.rules)?;
+            p.set_api(api, &s.rules)
+        },
+    ))
 }
 
 /// The runtime configuration the bucket holds.

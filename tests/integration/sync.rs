@@ -666,6 +666,17 @@ fn listings(w: &World) -> Vec<(String, bool, bool)> {
         .collect()
 }
 
+/// A redeploy of the same build: its summary (nothing uploaded) and its listings, sorted.
+fn noop_listings(w: &World, extra: &[&str]) -> (serde_json::Value, Vec<(String, bool, bool)>) {
+    w.proxy.take();
+    let out = w.deploy(&[extra, &["--json"]].concat());
+    let summary: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(summary["summary"]["uploaded"], 0, "{summary:#}");
+    let mut seen = listings(w);
+    seen.sort();
+    (summary, seen)
+}
+
 #[test]
 fn a_bucket_over_one_page_is_listed_by_prefix_in_parallel_and_nothing_twice() {
     let w = World::new("fanout");
@@ -682,15 +693,10 @@ fn a_bucket_over_one_page_is_listed_by_prefix_in_parallel_and_nothing_twice() {
         w.write(&format!("c/d/{i:04}.txt"), format!("c{i}"));
     }
     w.deploy(&[]);
-    w.proxy.take();
-    let out = w.deploy(&["--json"]);
-    let summary: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
-    assert_eq!(summary["summary"]["uploaded"], 0, "{summary:#}");
+    let (summary, seen) = noop_listings(&w, &[]);
     assert_eq!(summary["summary"]["unchanged"], 2002);
     // The first page; one delimiter listing naming a/, b/, c/ (and .shipit/, never listed);
     // a/ from the first page's last key on; b/ and c/ whole.
-    let mut seen = listings(&w);
-    seen.sort();
     assert_eq!(
         seen,
         [
@@ -722,12 +728,7 @@ fn everything_under_one_directory_is_split_one_level_down() {
         w.write(&format!("assets/y/{i:04}.js"), format!("y{i}"));
     }
     w.deploy(&["--allow-missing-index"]);
-    w.proxy.take();
-    let out = w.deploy(&["--allow-missing-index", "--json"]);
-    let summary: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
-    assert_eq!(summary["summary"]["uploaded"], 0, "{summary:#}");
-    let mut seen = listings(&w);
-    seen.sort();
+    let (_, seen) = noop_listings(&w, &["--allow-missing-index"]);
     assert_eq!(
         seen,
         [
