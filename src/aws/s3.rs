@@ -253,8 +253,8 @@ impl Store {
             etag: out.e_tag().map(|t| t.trim_matches('"').to_string()),
             size: out.content_length().unwrap_or(0).max(0) as u64,
             headers: Headers {
-                content_type: out.content_type().unwrap_or_default().to_string(),
-                cache_control: out.cache_control().unwrap_or_default().to_string(),
+                content_type: out.content_type().unwrap_or_default().into(),
+                cache_control: out.cache_control().unwrap_or_default().into(),
             },
             md5_metadata: out
                 .metadata()
@@ -278,8 +278,8 @@ impl Store {
             .bucket(&self.bucket)
             .key(self.full(key))
             .body(body)
-            .content_type(&headers.content_type)
-            .cache_control(&headers.cache_control)
+            .content_type(&*headers.content_type)
+            .cache_control(&*headers.cache_control)
             .set_metadata(Some(Self::metadata(md5)))
             .send()
             .await
@@ -324,8 +324,8 @@ impl Store {
             .create_multipart_upload()
             .bucket(&self.bucket)
             .key(&full)
-            .content_type(&headers.content_type)
-            .cache_control(&headers.cache_control)
+            .content_type(&*headers.content_type)
+            .cache_control(&*headers.cache_control)
             .set_metadata(Some(Self::metadata(md5)))
             .send()
             .await
@@ -499,8 +499,8 @@ impl Store {
             .key(&full)
             .copy_source(source)
             .metadata_directive(MetadataDirective::Replace)
-            .content_type(&headers.content_type)
-            .cache_control(&headers.cache_control)
+            .content_type(&*headers.content_type)
+            .cache_control(&*headers.cache_control)
             .set_metadata(Some(Self::metadata(md5)))
             .send()
             .await
@@ -600,14 +600,20 @@ impl Store {
             .trim_matches('"')
             .to_string();
         let last_modified = out.last_modified().map(|t| t.secs());
-        let bytes = out
-            .body
-            .collect()
+        // Read chunk by chunk into one buffer of the announced size: a manifest of 100,000
+        // files is tens of megabytes, and collecting it first would hold it twice.
+        let mut body =
+            Vec::with_capacity(out.content_length().unwrap_or(0).clamp(0, 1 << 30) as usize);
+        let mut stream = out.body;
+        while let Some(chunk) = stream
+            .try_next()
             .await
             .map_err(|e| Error::aws(format!("{what}: {e}")))?
-            .into_bytes();
+        {
+            body.extend_from_slice(&chunk);
+        }
         Ok(Some(Object {
-            body: bytes.to_vec(),
+            body,
             etag,
             last_modified,
         }))

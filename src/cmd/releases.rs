@@ -146,7 +146,7 @@ pub(crate) async fn rollback(
             release.source,
             release.files.len()
         ));
-        let index_md5 = release.files.get("index.html").map(|e| e.md5.clone());
+        let index_md5 = release.files.get("index.html").map(|e| e.md5.hex());
         let api = release.api.clone();
         let from = deploy::Started::from_release(release)?;
         // Planned first (every object version found, nothing written); then the API's version

@@ -1,5 +1,6 @@
 //! A build's files as plain data: the key rules (length, shipit's own state directory, the
-//! default excludes, decoding a listed key), the MD5 digest type, and one scanned file.
+//! default excludes, decoding a listed key), the MD5 digest and ETag types, and one scanned
+//! file.
 
 use std::path::PathBuf;
 
@@ -59,6 +60,94 @@ impl Serialize for Md5 {
     fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
         s.serialize_str(&self.hex())
     }
+}
+
+impl<'de> serde::Deserialize<'de> for Md5 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Md5, D::Error> {
+        from_str(d, "an MD5 in hex", Md5::from_hex)
+    }
+}
+
+/// An object's ETag (without quotes). Most are the lowercase hex MD5 of the bytes, kept as
+/// the 16 bytes; any other (multipart, SSE-KMS, another server's) is kept as it is.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Etag {
+    Md5(Md5),
+    Other(Box<str>),
+}
+
+impl Etag {
+    pub fn new(s: &str) -> Etag {
+        match Md5::from_hex(s) {
+            // Only the form `hex` gives back: the ETag reads as it was read.
+            Some(m) if !s.bytes().any(|b| b.is_ascii_uppercase()) => Etag::Md5(m),
+            _ => Etag::Other(s.into()),
+        }
+    }
+
+    /// Whether this is the ETag `s` (quotes aside).
+    pub fn is(&self, s: &str) -> bool {
+        let s = s.trim_matches('"');
+        match self {
+            Etag::Md5(m) => Etag::new(s) == Etag::Md5(*m),
+            Etag::Other(o) => **o == *s,
+        }
+    }
+}
+
+impl std::fmt::Display for Etag {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Etag::Md5(m) => f.write_str(&m.hex()),
+            Etag::Other(o) => f.write_str(o),
+        }
+    }
+}
+
+impl std::fmt::Debug for Etag {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{self}")
+    }
+}
+
+impl From<&str> for Etag {
+    fn from(s: &str) -> Etag {
+        Etag::new(s)
+    }
+}
+
+impl Serialize for Etag {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Etag {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Etag, D::Error> {
+        from_str(d, "an ETag", |s| Some(Etag::new(s)))
+    }
+}
+
+/// Deserializes a value read from a string, without a copy of the string.
+pub fn from_str<'de, D, T>(
+    d: D,
+    what: &'static str,
+    parse: impl FnOnce(&str) -> Option<T>,
+) -> std::result::Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    struct Str<F>(&'static str, F);
+    impl<'de, T, F: FnOnce(&str) -> Option<T>> serde::de::Visitor<'de> for Str<F> {
+        type Value = T;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str(self.0)
+        }
+        fn visit_str<E: serde::de::Error>(self, s: &str) -> std::result::Result<T, E> {
+            (self.1)(s).ok_or_else(|| E::invalid_value(serde::de::Unexpected::Str(s), &self.0))
+        }
+    }
+    d.deserialize_str(Str(what, parse))
 }
 
 /// One file of the build.

@@ -2,6 +2,9 @@
 //! cache policy (content-hashed names immutable, HTML revalidated, the rest a short TTL) and
 //! the glob rules from `shipit.toml` that override both. Pure: no I/O.
 
+use std::collections::HashSet;
+use std::sync::Arc;
+
 use globset::{GlobBuilder, GlobMatcher};
 use serde::{Deserialize, Serialize};
 
@@ -15,10 +18,43 @@ pub const REVALIDATE: &str = "public, max-age=0, must-revalidate";
 pub const SHORT: &str = "public, max-age=300";
 
 /// The headers that are part of an object's identity: a change to either reaches the object.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A build has a handful of distinct values, so they are shared ([`Interner`]): a copy per
+/// file would cost more than the rest of its record.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Headers {
-    pub content_type: String,
-    pub cache_control: String,
+    pub content_type: Arc<str>,
+    pub cache_control: Arc<str>,
+}
+
+impl Headers {
+    pub fn new(content_type: impl Into<Arc<str>>, cache_control: impl Into<Arc<str>>) -> Headers {
+        Headers {
+            content_type: content_type.into(),
+            cache_control: cache_control.into(),
+        }
+    }
+}
+
+/// One shared copy of each distinct header value seen.
+#[derive(Debug, Default)]
+pub struct Interner(HashSet<Arc<str>>);
+
+impl Interner {
+    pub fn value(&mut self, s: &str) -> Arc<str> {
+        if let Some(v) = self.0.get(s) {
+            return v.clone();
+        }
+        let v: Arc<str> = s.into();
+        self.0.insert(v.clone());
+        v
+    }
+
+    pub fn headers(&mut self, h: &Headers) -> Headers {
+        Headers {
+            content_type: self.value(&h.content_type),
+            cache_control: self.value(&h.cache_control),
+        }
+    }
 }
 
 /// What the scanner learnt from a file's first bytes; used only for files without an extension.
@@ -321,10 +357,7 @@ impl HeaderRules {
         let cache_control = matching()
             .find_map(|(_, r)| r.cache_control.clone())
             .unwrap_or_else(|| cache_control(key, &content_type).to_string());
-        Headers {
-            content_type,
-            cache_control,
-        }
+        Headers::new(content_type, cache_control)
     }
 }
 
@@ -545,14 +578,14 @@ mod tests {
         ])
         .unwrap();
         let h = rules.headers_for("fonts/a.woff2", Sniff::Binary);
-        assert_eq!(h.cache_control, "public, max-age=604800");
-        assert_eq!(h.content_type, "application/font-woff2");
+        assert_eq!(&*h.cache_control, "public, max-age=604800");
+        assert_eq!(&*h.content_type, "application/font-woff2");
         let h = rules.headers_for("index.html", Sniff::Binary);
-        assert_eq!(h.cache_control, "no-cache");
-        assert_eq!(h.content_type, "text/html; charset=utf-8");
+        assert_eq!(&*h.cache_control, "no-cache");
+        assert_eq!(&*h.content_type, "text/html; charset=utf-8");
         // `*` does not cross `/`: nested HTML keeps the default.
         let h = rules.headers_for("a/index.html", Sniff::Binary);
-        assert_eq!(h.cache_control, REVALIDATE);
+        assert_eq!(&*h.cache_control, REVALIDATE);
     }
 
     #[test]

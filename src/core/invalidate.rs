@@ -203,7 +203,7 @@ mod tests {
             remote("retyped.txt", b"same"),
             remote("gone.html", b"x"),
         ];
-        let plan = diff(&local, &remotes, &HeaderRules::default());
+        let plan = diff(local.to_vec(), remotes.to_vec(), &HeaderRules::default());
         let mut stale = stale_keys(&plan, true);
         stale.sort();
         // new.txt was never cached; the hashed asset is immutable by name.

@@ -3,13 +3,14 @@
 //! Pure: planning reads plain data and makes no calls. A plan is printed by `shipit plan`,
 //! serialised with `--json`, and executed by `pipeline::deploy` exactly as planned.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::core::files::{LocalFile, Md5};
-use crate::core::headers::{is_html, HeaderRules, Headers};
+use crate::core::files::{Etag, LocalFile, Md5};
+use crate::core::headers::{is_html, HeaderRules, Headers, Interner};
 
 /// Objects larger than this cannot be copied in place with one CopyObject (5 GiB).
 pub const MAX_COPY_BYTES: u64 = 5 * 1024 * 1024 * 1024;
@@ -79,8 +80,8 @@ pub enum Reason {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct HeaderChange {
     pub header: &'static str,
-    pub from: Option<String>,
-    pub to: String,
+    pub from: Option<Arc<str>>,
+    pub to: Arc<str>,
 }
 
 impl std::fmt::Display for Reason {
@@ -144,7 +145,7 @@ pub struct Action {
     pub md5: Option<Md5>,
     /// The object's current ETag, for actions on existing objects.
     #[serde(skip)]
-    pub remote_etag: Option<String>,
+    pub remote_etag: Option<Etag>,
 }
 
 /// When a write may run: every asset first, then HTML, the root `index.html` last, so a visitor
@@ -234,58 +235,79 @@ impl Plan {
 }
 
 /// Computes the plan. `remote` holds every object under the prefix (shipit's state excluded).
-pub fn diff(local: &[LocalFile], remote: &[RemoteObject], rules: &HeaderRules) -> Plan {
+pub fn diff(local: Vec<LocalFile>, remote: Vec<RemoteObject>, rules: &HeaderRules) -> Plan {
     diff_with(local, remote, |f| rules.headers_for(&f.key, f.sniff))
 }
 
 /// The same, with each file's headers given (a rollback takes them from the release).
+///
+/// Both sides are walked once in key order (a merge, no map of either), and each action takes
+/// its key, path and ETag from them: a plan of 100,000 files holds one copy of each.
 pub fn diff_with(
-    local: &[LocalFile],
-    remote: &[RemoteObject],
+    mut local: Vec<LocalFile>,
+    mut remote: Vec<RemoteObject>,
     headers_of: impl Fn(&LocalFile) -> Headers,
 ) -> Plan {
-    let by_key: HashMap<&str, &RemoteObject> = remote.iter().map(|r| (r.key.as_str(), r)).collect();
-    let mut actions: Vec<Action> = local
-        .iter()
-        .map(|file| {
-            let headers = headers_of(file);
-            let remote = by_key.get(file.key.as_str()).copied();
-            let (op, reason) = decide(file, &headers, remote);
-            Action {
-                key: file.key.clone(),
-                op,
-                reason,
-                size: file.size,
-                headers: Some(headers),
-                path: Some(file.path.clone()),
-                md5: Some(file.md5),
-                remote_etag: remote.and_then(|r| r.etag.clone()),
-            }
-        })
-        .collect();
-    let local_keys: std::collections::HashSet<&str> =
-        local.iter().map(|f| f.key.as_str()).collect();
-    actions.extend(
-        remote
-            .iter()
-            .filter(|r| !local_keys.contains(r.key.as_str()))
-            .map(|r| Action {
-                key: r.key.clone(),
-                op: Op::Delete,
-                reason: Reason::NotInBuild,
-                size: r.size,
-                headers: None,
-                path: None,
-                md5: r.md5,
-                remote_etag: r.etag.clone(),
-            }),
-    );
+    // Already in key order from the scan and the listing: these cost one pass each.
+    local.sort_unstable_by(|a, b| a.key.cmp(&b.key));
+    remote.sort_unstable_by(|a, b| a.key.cmp(&b.key));
+    let remote_objects = remote.len();
+    let both = common_keys(&local, &remote);
+    let mut actions: Vec<Action> = Vec::with_capacity(local.len() + remote.len() - both);
+    let delete = |r: RemoteObject| Action {
+        key: r.key,
+        op: Op::Delete,
+        reason: Reason::NotInBuild,
+        size: r.size,
+        headers: None,
+        path: None,
+        md5: r.md5,
+        remote_etag: r.etag.as_deref().map(Etag::new),
+    };
+    let mut values = Interner::default();
+    let mut remote = remote.into_iter().peekable();
+    for file in local {
+        while let Some(gone) = remote.next_if(|r| r.key < file.key) {
+            actions.push(delete(gone));
+        }
+        let same_key = remote.next_if(|r| r.key == file.key);
+        let headers = values.headers(&headers_of(&file));
+        let (op, reason) = decide(&file, &headers, same_key.as_ref());
+        actions.push(Action {
+            op,
+            reason,
+            size: file.size,
+            headers: Some(headers),
+            md5: Some(file.md5),
+            remote_etag: same_key.and_then(|r| r.etag.as_deref().map(Etag::new)),
+            key: file.key,
+            path: Some(file.path),
+        });
+    }
+    actions.extend(remote.map(delete));
     // Keys are unique: an unstable sort gives the same order without a second buffer.
     actions.sort_unstable_by(|a, b| order(a).cmp(&order(b)).then_with(|| a.key.cmp(&b.key)));
     Plan {
         actions,
-        remote_objects: remote.len(),
+        remote_objects,
     }
+}
+
+/// How many keys two key-ordered lists share.
+fn common_keys(local: &[LocalFile], remote: &[RemoteObject]) -> usize {
+    let (mut i, mut j, mut n) = (0, 0, 0);
+    while let (Some(l), Some(r)) = (local.get(i), remote.get(j)) {
+        match l.key.cmp(&r.key) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                n += 1;
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    n
 }
 
 fn order(a: &Action) -> (u8, Phase) {
@@ -428,7 +450,7 @@ mod tests {
             remote("unknown-headers.txt", b"u", None),
             remote("gone.txt", b"gone", txt),
         ];
-        let plan = diff(&locals, &remotes, &HeaderRules::default());
+        let plan = diff(locals.to_vec(), remotes.to_vec(), &HeaderRules::default());
         let table = [
             ("index.html", Op::Keep),
             ("same.txt", Op::Keep),
@@ -452,7 +474,7 @@ mod tests {
             Reason::HeadersChanged { changes } => {
                 assert_eq!(changes.len(), 1);
                 assert_eq!(changes[0].header, "Content-Type");
-                assert_eq!(changes[0].to, "text/plain; charset=utf-8");
+                assert_eq!(&*changes[0].to, "text/plain; charset=utf-8");
             }
             other => panic!("{other:?}"),
         }
@@ -472,7 +494,7 @@ mod tests {
             local("z.js", b"4"),
             local("about.html", b"5"),
         ];
-        let plan = diff(&locals, &[], &HeaderRules::default());
+        let plan = diff(locals.to_vec(), vec![], &HeaderRules::default());
         let phases: Vec<(Phase, Vec<&str>)> = plan
             .write_phases()
             .into_iter()
@@ -503,8 +525,8 @@ mod tests {
         }])
         .unwrap();
         let plan = diff(
-            &[local("a.txt", b"a")],
-            &[remote(
+            vec![local("a.txt", b"a")],
+            vec![remote(
                 "a.txt",
                 b"a",
                 Some(("text/plain; charset=utf-8", SHORT)),
@@ -513,7 +535,7 @@ mod tests {
         );
         assert_eq!(plan.actions[0].op, Op::UpdateHeaders);
         assert_eq!(
-            plan.actions[0].headers.as_ref().unwrap().cache_control,
+            &*plan.actions[0].headers.as_ref().unwrap().cache_control,
             "no-store"
         );
     }
@@ -579,7 +601,7 @@ mod tests {
             f.size = size;
             let mut r = remote("video/big.bin", b"same", Some(("text/plain", "no-store")));
             r.size = size;
-            let plan = diff(&[f], &[r], &rules);
+            let plan = diff(vec![f], vec![r], &rules);
             assert_eq!(plan.actions[0].op, op, "{size}");
         }
         assert_eq!(MAX_COPY_BYTES, 5_368_709_120);

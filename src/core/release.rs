@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 
+use crate::core::files::Md5;
 use crate::core::headers::has_content_hash;
 use crate::core::plan::{Op, Plan, Reason};
 pub use crate::core::state::ApiVersion;
@@ -29,6 +30,7 @@ pub struct Release {
     pub commit: Option<String>,
     /// `deploy`, or `rollback to <id>`.
     pub source: String,
+    #[serde(deserialize_with = "crate::core::state::read_files")]
     pub files: BTreeMap<String, Entry>,
     /// The API's version that was live with these files (when shipit ships the API's code).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -46,7 +48,7 @@ pub fn is_release_id(id: &str) -> bool {
 pub fn fingerprint(files: &BTreeMap<String, Entry>) -> String {
     let mut ctx = md5::Context::new();
     for (k, e) in files {
-        for part in [k, &e.md5, &e.content_type, &e.cache_control] {
+        for part in [k, &*e.md5.hex(), &e.content_type, &e.cache_control] {
             ctx.consume(part.as_bytes());
             ctx.consume([0u8]);
         }
@@ -123,11 +125,11 @@ pub fn same_files(
     fn content<'a>(
         files: &'a BTreeMap<String, Entry>,
         except: Option<&'a str>,
-    ) -> impl Iterator<Item = (&'a String, &'a String, &'a String, &'a String)> {
+    ) -> impl Iterator<Item = (&'a String, Md5, &'a str, &'a str)> {
         files
             .iter()
             .filter(move |(k, _)| Some(k.as_str()) != except)
-            .map(|(k, e)| (k, &e.md5, &e.content_type, &e.cache_control))
+            .map(|(k, e)| (k, e.md5, &*e.content_type, &*e.cache_control))
     }
     content(a, except).eq(content(b, except))
 }
@@ -248,11 +250,14 @@ pub fn keep_unprovable(plan: &mut Plan, record: &str) -> usize {
 mod tests {
     use super::*;
     use crate::core::plan::Action;
+    use crate::core::state::Etag;
 
-    fn entry(md5: &str) -> Entry {
+    /// An entry for a file whose content is `body`.
+    fn entry(body: &str) -> Entry {
+        let md5 = Md5(md5::compute(body).0);
         Entry {
-            md5: md5.into(),
-            etag: md5.into(),
+            md5,
+            etag: Etag::Md5(md5),
             size: 1,
             content_type: "text/html; charset=utf-8".into(),
             cache_control: "public, max-age=0, must-revalidate".into(),

@@ -181,6 +181,8 @@ pub fn kept_release<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::files::Md5;
+    use crate::core::state::Etag;
 
     fn outputs() -> BTreeMap<String, String> {
         [
@@ -278,9 +280,9 @@ mod tests {
 
     #[test]
     fn the_live_id_is_kept_only_for_the_same_release() {
-        let entry = |md5: &str| Entry {
-            md5: md5.into(),
-            etag: format!("\"{md5}\""),
+        let entry = |body: &str| Entry {
+            md5: Md5(md5::compute(body).0),
+            etag: Etag::new(body),
             size: 1,
             content_type: "text/html".into(),
             cache_control: "no-cache".into(),

@@ -7,12 +7,14 @@
 //! no-op redeploy costs one listing and one GET, and an object changed behind shipit's back
 //! is still seen.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::core::files::Etag;
 use crate::core::files::{LocalFile, Md5};
-use crate::core::headers::Headers;
+use crate::core::headers::{Headers, Interner};
 use crate::core::plan::{md5_of_etag, RemoteObject};
 
 /// Key of the manifest, relative to the prefix.
@@ -21,13 +23,71 @@ pub const MANIFEST_KEY: &str = ".shipit/manifest.json";
 /// Metadata key holding the content MD5 on every object shipit writes (`x-amz-meta-shipit-md5`).
 pub const MD5_METADATA: &str = "shipit-md5";
 
+/// What the manifest knows of one object. Compact, since a manifest holds one per file of
+/// the site: the digest as bytes, a plain ETag as the digest it spells, header values shared.
+/// It reads and writes the same JSON as ever (hex strings, the headers by name).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entry {
-    pub md5: String,
-    pub etag: String,
+    pub md5: Md5,
+    pub etag: Etag,
     pub size: u64,
-    pub content_type: String,
-    pub cache_control: String,
+    pub content_type: Arc<str>,
+    pub cache_control: Arc<str>,
+}
+
+impl Entry {
+    pub fn headers(&self) -> Headers {
+        Headers {
+            content_type: self.content_type.clone(),
+            cache_control: self.cache_control.clone(),
+        }
+    }
+}
+
+/// Reads a map of entries (a manifest's or a release's files) with one shared copy of each
+/// header value: 100,000 files have a handful of distinct ones.
+pub fn read_files<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<BTreeMap<String, Entry>, D::Error> {
+    #[derive(Deserialize)]
+    struct Raw<'a> {
+        md5: Md5,
+        etag: Etag,
+        size: u64,
+        #[serde(borrow)]
+        content_type: std::borrow::Cow<'a, str>,
+        #[serde(borrow)]
+        cache_control: std::borrow::Cow<'a, str>,
+    }
+    struct Files;
+    impl<'de> serde::de::Visitor<'de> for Files {
+        type Value = BTreeMap<String, Entry>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a map of keys to entries")
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut map: A,
+        ) -> std::result::Result<Self::Value, A::Error> {
+            let mut values = Interner::default();
+            // Collected, then built at once: a map built in one go has full nodes.
+            let mut all = Vec::with_capacity(map.size_hint().unwrap_or(0));
+            while let Some((key, raw)) = map.next_entry::<String, Raw>()? {
+                all.push((
+                    key,
+                    Entry {
+                        md5: raw.md5,
+                        etag: raw.etag,
+                        size: raw.size,
+                        content_type: values.value(&raw.content_type),
+                        cache_control: values.value(&raw.cache_control),
+                    },
+                ));
+            }
+            Ok(all.into_iter().collect())
+        }
+    }
+    d.deserialize_map(Files)
 }
 
 /// A version of the API's function, as a release records it.
@@ -46,6 +106,7 @@ pub struct Manifest {
     pub version: u32,
     /// Seconds since the Unix epoch when the deploy that wrote it finished uploading.
     pub deployed_at: u64,
+    #[serde(deserialize_with = "read_files")]
     pub files: BTreeMap<String, Entry>,
     /// Keys changed by deploys whose invalidation and verification have not both succeeded
     /// yet: the CDN may still serve old copies, so the next deploy invalidates them too, even
@@ -101,7 +162,7 @@ pub fn entry_matches(entry: &Entry, listed: &Listed, manifest_written_at: Option
         return false;
     }
     match (&listed.etag, listed.last_modified, manifest_written_at) {
-        (Some(etag), _, _) => *etag == entry.etag,
+        (Some(etag), _, _) => entry.etag.is(etag),
         (None, Some(modified), Some(written)) => modified < written,
         (None, _, _) => false,
     }
@@ -118,13 +179,12 @@ pub struct Head {
 }
 
 /// Joins the listing with the manifest. Returns the remote objects and the keys whose facts
-/// are incomplete and that matter to the plan: they need a HEAD.
+/// are incomplete and that matter to the plan: they need a HEAD. `local` is in key order.
 pub fn resolve(
     listed: Vec<Listed>,
     manifest: Option<&Manifest>,
     local: &[LocalFile],
 ) -> (Vec<RemoteObject>, Vec<String>) {
-    let local: HashMap<&str, &LocalFile> = local.iter().map(|f| (f.key.as_str(), f)).collect();
     let mut need_head = Vec::new();
     let objects = listed
         .into_iter()
@@ -135,12 +195,9 @@ pub fn resolve(
                     .filter(|e| entry_matches(e, &l, m.written_at))
             });
             let etag_md5 = l.etag.as_deref().and_then(md5_of_etag);
-            let md5 = etag_md5.or_else(|| entry.and_then(|e| Md5::from_hex(&e.md5)));
-            let headers = entry.map(|e| Headers {
-                content_type: e.content_type.clone(),
-                cache_control: e.cache_control.clone(),
-            });
-            if let Some(file) = local.get(l.key.as_str()) {
+            let md5 = etag_md5.or_else(|| entry.map(|e| e.md5));
+            let headers = entry.map(Entry::headers);
+            if let Some(file) = find(local, &l.key) {
                 // Bytes known to differ: it is uploaded anyway, no need to ask more.
                 let differs = md5.is_some_and(|m| m != file.md5) || l.size != file.size;
                 if !differs && (md5.is_none() || headers.is_none()) {
@@ -152,13 +209,22 @@ pub fn resolve(
                 size: l.size,
                 // A trusted entry knows the ETag even when the listing has none (s3s-fs):
                 // losing it would drop the key from the next manifest.
-                etag: l.etag.or_else(|| entry.map(|e| e.etag.clone())),
+                etag: l.etag.or_else(|| entry.map(|e| e.etag.to_string())),
                 md5,
                 headers,
             }
         })
         .collect();
     (objects, need_head)
+}
+
+/// The file at `key` in a key-ordered build (no map of 100,000 keys to find one).
+pub fn find<'a>(local: &'a [LocalFile], key: &str) -> Option<&'a LocalFile> {
+    debug_assert!(local.windows(2).all(|w| w[0].key <= w[1].key));
+    local
+        .binary_search_by(|f| f.key.as_str().cmp(key))
+        .ok()
+        .map(|i| &local[i])
 }
 
 /// Completes an object with what a HEAD said.
@@ -181,7 +247,7 @@ mod tests {
 
     fn entry(body: &[u8], etag: &str) -> Entry {
         Entry {
-            md5: hex(body),
+            md5: Md5(md5::compute(body).0),
             etag: etag.into(),
             size: body.len() as u64,
             content_type: "text/plain".into(),
@@ -237,11 +303,12 @@ mod tests {
                 last_modified: None,
             },
         ];
+        // In key order, as the scan gives it.
         let local = [
             file("a", b"a"),
             file("b", b"b"),
-            file("mp", b"mp"),
             file("c", b"c"),
+            file("mp", b"mp"),
             file("nolist", b"n"),
         ];
         let (objects, need_head) = resolve(listed, Some(&m), &local);
@@ -276,7 +343,7 @@ mod tests {
                 md5_metadata: None,
             },
         );
-        assert_eq!(o.headers.unwrap().content_type, "t");
+        assert_eq!(&*o.headers.unwrap().content_type, "t");
     }
 
     #[test]
@@ -335,7 +402,7 @@ mod tests {
         assert!(need_head.is_empty());
         assert_eq!(
             objects[0].etag.as_deref(),
-            Some(e.etag.as_str()),
+            Some(e.etag.to_string().as_str()),
             "the entry's ETag is kept"
         );
         let with_etag = Listed {
@@ -346,6 +413,59 @@ mod tests {
             !entry_matches(&e, &with_etag, Some(200)),
             "an ETag, when listed, decides"
         );
+    }
+
+    #[test]
+    fn a_manifest_reads_and_writes_the_same_json_with_header_values_shared() {
+        // As every earlier version wrote it: hex strings, headers by name.
+        let text = r#"{"version":1,"deployed_at":7,"files":{
+            "a.js":{"md5":"0cc175b9c0f1b6a831c399e269772661","etag":"0cc175b9c0f1b6a831c399e269772661","size":1,"content_type":"text/javascript","cache_control":"public, max-age=300"},
+            "b.js":{"md5":"92eb5ffee6ae2fec3ad71c777531578f","etag":"d41d8cd98f00b204e9800998ecf8427e-2","size":1,"content_type":"text/javascript","cache_control":"public, max-age=300"},
+            "c.js":{"md5":"4a8a08f09d37b73795649038408b5f33","etag":"4A8A08F09D37B73795649038408B5F33","size":1,"content_type":"text/javascript","cache_control":"no-cache"}}}"#;
+        let m = Manifest::parse(text.as_bytes()).unwrap();
+        let (a, b, c) = (&m.files["a.js"], &m.files["b.js"], &m.files["c.js"]);
+        assert_eq!(
+            a.etag,
+            Etag::Md5(a.md5),
+            "a plain ETag is kept as its digest"
+        );
+        assert!(
+            matches!(b.etag, Etag::Other(_)),
+            "a multipart ETag as it is"
+        );
+        assert!(
+            matches!(c.etag, Etag::Other(_)),
+            "upper case is not what hex() gives back"
+        );
+        assert!(Arc::ptr_eq(&a.content_type, &c.content_type));
+        assert!(Arc::ptr_eq(&a.cache_control, &b.cache_control));
+        let again: serde_json::Value = serde_json::to_value(&m).unwrap();
+        let want: serde_json::Value = serde_json::from_str(text).unwrap();
+        assert_eq!(again["files"], want["files"], "written back byte for byte");
+        for bad in [
+            r#"{"version":1,"deployed_at":7,"files":{"a":{"md5":"xyz","etag":"e","size":1,"content_type":"t","cache_control":"c"}}}"#,
+            r#"{"version":1,"deployed_at":7,"files":{"a":{"md5":"0cc175b9c0f1b6a831c399e269772661","etag":"e","size":1}}}"#,
+        ] {
+            assert_eq!(Manifest::parse(bad.as_bytes()), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn etags_compare_as_s3_writes_them() {
+        let m = Md5(md5::compute(b"a").0);
+        let table = [
+            (Etag::new(&m.hex()), m.hex(), true),
+            (Etag::new(&m.hex()), format!("\"{}\"", m.hex()), true),
+            (Etag::new(&m.hex()), m.hex().to_uppercase(), false),
+            (Etag::new("abc-2"), "abc-2".to_string(), true),
+            (Etag::new("abc-2"), "abc-3".to_string(), false),
+            (Etag::new(&m.hex()), "abc-2".to_string(), false),
+        ];
+        for (etag, s, want) in table {
+            assert_eq!(etag.is(&s), want, "{etag} vs {s}");
+        }
+        assert_eq!(Etag::new("abc-2").to_string(), "abc-2");
+        assert_eq!(Etag::new(&m.hex()).to_string(), m.hex());
     }
 
     #[test]

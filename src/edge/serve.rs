@@ -66,8 +66,8 @@ async fn dir_get(root: &Path, rules: &HeaderRules, key: &str) -> Fetched {
     Fetched {
         status: 200,
         headers: vec![
-            ("content-type".into(), h.content_type),
-            ("cache-control".into(), h.cache_control),
+            ("content-type".into(), h.content_type.to_string()),
+            ("cache-control".into(), h.cache_control.to_string()),
             ("etag".into(), format!("\"{:x}\"", md5::compute(&body))),
         ],
         body,

@@ -200,7 +200,7 @@ async fn upload(
     })?;
     let headers = Headers {
         content_type: "application/zip".into(),
-        cache_control: String::new(),
+        cache_control: "".into(),
     };
     let md5 = crate::core::files::Md5(md5::compute(&package.zip).0);
     store

@@ -97,7 +97,7 @@ fn a_new_stack_gets_its_bucket_first_then_the_code() {
         .object(&p.key)
         .expect("the package is in the bucket");
     assert_eq!(stored.body, p.zip);
-    assert_eq!(stored.headers.content_type, "application/zip");
+    assert_eq!(&*stored.headers.content_type, "application/zip");
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! phase, shipit's manifest, and the prune. Deciding happens in `plan`; this module only runs
 //! what the plan says, and never deletes after an error.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
@@ -16,7 +16,7 @@ use crate::core::plan::{self, Action, Op, Phase, Plan, Reason, RemoteObject};
 use crate::core::release::Release;
 use crate::core::runtime_config::{kept_release, RuntimeConfig};
 use crate::core::settings::Settings;
-use crate::core::state::{self, Entry, Manifest};
+use crate::core::state::{self, Entry, Etag, Manifest};
 use crate::core::summary::{human_bytes, Summary};
 use crate::error::{Error, Result};
 use crate::interrupt;
@@ -139,6 +139,7 @@ async fn fetch_remote(store: &dyn ObjectStore) -> Result<Remote> {
 
 /// The scanned build, and (without a stack) the listing already under way.
 pub struct Started {
+    /// In key order (the scan's, or the release's): the plan walks it beside the listing.
     pub local: Vec<LocalFile>,
     remote: Option<tokio::task::JoinHandle<Result<Remote>>>,
     /// Set for a rollback: the release whose files (and headers) to put back.
@@ -149,22 +150,18 @@ impl Started {
     /// A rollback's start: the release's files stand for the build. They have no path on
     /// disk: a rollback's uploads are restores from object versions (see `write_all`).
     pub fn from_release(release: Release) -> Result<Started> {
+        // A record's digests were checked when it was read.
         let local = release
             .files
             .iter()
-            .map(|(key, e)| {
-                Ok(LocalFile {
-                    key: key.clone(),
-                    path: std::path::PathBuf::new(),
-                    size: e.size,
-                    md5: crate::core::files::Md5::from_hex(&e.md5).ok_or_else(|| Error::State {
-                        message: format!("release {}: {key} has no valid hash", release.id),
-                        hint: "the release record is damaged; pick another release (`shipit releases`)".into(),
-                    })?,
-                    sniff: crate::core::headers::Sniff::Binary,
-                })
+            .map(|(key, e)| LocalFile {
+                key: key.clone(),
+                path: std::path::PathBuf::new(),
+                size: e.size,
+                md5: e.md5,
+                sniff: crate::core::headers::Sniff::Binary,
             })
-            .collect::<Result<_>>()?;
+            .collect();
         Ok(Started {
             local,
             remote: None,
@@ -253,11 +250,9 @@ pub async fn prepare(
     interrupt::check("nothing was written")?;
     let (mut remote, mut need_head) = state::resolve(listed, manifest.as_ref(), &local);
     if settings.full_check {
-        let local_keys: std::collections::HashSet<&str> =
-            local.iter().map(|f| f.key.as_str()).collect();
         need_head = remote
             .iter()
-            .filter(|r| local_keys.contains(r.key.as_str()))
+            .filter(|r| state::find(&local, &r.key).is_some())
             .map(|r| r.key.clone())
             .collect();
     }
@@ -282,21 +277,19 @@ pub async fn prepare(
         }
     }
 
+    let runtime_key = settings
+        .runtime_config
+        .as_ref()
+        .map(|key| (key.clone(), remote.iter().find(|r| r.key == *key).cloned()));
+    // The build and the listing become the plan (each key, path and ETag moves into it).
     let mut plan = match &release {
         // A rollback puts each file back with the headers it had in that release.
-        Some(r) => plan::diff_with(&local, &remote, |f| {
-            let e = &r.files[&f.key];
-            Headers {
-                content_type: e.content_type.clone(),
-                cache_control: e.cache_control.clone(),
-            }
-        }),
-        None => plan::diff(&local, &remote, &settings.rules),
+        Some(r) => plan::diff_with(local, remote, |f| r.files[&f.key].headers()),
+        None => plan::diff(local, remote, &settings.rules),
     };
-    let runtime_key = settings.runtime_config.as_ref().map(|key| {
+    if let Some((key, _)) = &runtime_key {
         plan.actions.retain(|a| a.key != *key);
-        (key.clone(), remote.iter().find(|r| r.key == *key).cloned())
-    });
+    }
     if settings.prune
         && plan
             .deletes()
@@ -474,7 +467,7 @@ impl Prepared {
                 .headers_for("index.html", crate::core::headers::Sniff::Html)
                 .cache_control,
         };
-        let action = plan::diff_with(std::slice::from_ref(&file), remote.as_slice(), |_| {
+        let action = plan::diff_with(vec![file], remote.iter().cloned().collect(), |_| {
             headers.clone()
         })
         .actions
@@ -493,27 +486,14 @@ impl Prepared {
 
 /// What the manifest will hold for the planned files (their ETags aside: not known before
 /// the upload), to tell whether a run puts the same release live again.
-fn planned_files(plan: &Plan) -> std::collections::BTreeMap<String, Entry> {
-    plan.actions
-        .iter()
-        .filter(|a| a.op != Op::Delete && a.reason != Reason::NotInBuild)
-        .filter_map(|a| {
-            let headers = a.headers.as_ref()?;
-            Some((
-                a.key.clone(),
-                Entry {
-                    md5: a.md5?.hex(),
-                    etag: String::new(),
-                    size: a.size,
-                    content_type: headers.content_type.clone(),
-                    cache_control: headers.cache_control.clone(),
-                },
-            ))
-        })
+fn planned_files(plan: &Plan) -> BTreeMap<String, Entry> {
+    // ETags are not part of a release's identity.
+    manifest_entries(plan, |_| Some(Etag::Other(Box::default())))
+        .map(|(k, e)| (k.to_string(), e))
         .collect()
 }
 
-fn new_release_id(files: &std::collections::BTreeMap<String, Entry>) -> String {
+fn new_release_id(files: &BTreeMap<String, Entry>) -> String {
     crate::core::release::release_id(epoch_millis(), files)
 }
 
@@ -529,7 +509,7 @@ async fn versions_to_restore(
         .actions
         .iter()
         .filter(|a| a.op == Op::Upload)
-        .map(|a| (a.key.as_str(), release.files[&a.key].md5.clone()))
+        .map(|a| (a.key.as_str(), release.files[&a.key].md5.hex()))
         .collect();
     let found: Vec<(String, Option<String>)> = futures::stream::iter(wanted)
         .map(|(key, md5)| async move {
@@ -619,7 +599,7 @@ pub async fn write_all(
         store,
         plan,
         rollback,
-        manifest: previous,
+        manifest: mut previous,
         started,
         api,
         runtime,
@@ -709,7 +689,7 @@ pub async fn write_all(
                 }
                 other => other,
             };
-            record_partial(&etags, &store, &previous, &plan, settings, reporter).await;
+            record_partial(&etags, &store, previous, &plan, settings, reporter).await;
             return Err(e);
         }
         progress.finish();
@@ -725,7 +705,16 @@ pub async fn write_all(
     // With a CDN in front, what changed stays pending in the manifest until the
     // invalidation and the verification succeed (`settle`), so a failed or interrupted deploy
     // leaves the next one a record of what to invalidate.
-    let mut manifest = manifest_for(&plan, &etags);
+    // The previous manifest's map becomes the new one: never two copies of every entry.
+    let (mut manifest, same_files) = manifest_for(
+        &plan,
+        &etags,
+        previous
+            .as_mut()
+            .map(|m| std::mem::take(&mut m.files))
+            .unwrap_or_default(),
+    );
+    let same_files = same_files && previous.is_some();
     if settings.cdn.distribution_id.is_some() {
         let mut stale = crate::core::invalidate::stale_keys(&plan, settings.prune);
         stale.extend(
@@ -744,7 +733,7 @@ pub async fn write_all(
     manifest.api = api.or_else(|| previous.as_ref().and_then(|m| m.api.clone()));
     match previous
         .as_ref()
-        .filter(|m| (kept || m.files == manifest.files) && m.api == manifest.api)
+        .filter(|m| (kept || same_files) && m.api == manifest.api)
     {
         Some(m) if m.release.is_some() => {
             manifest.release = m.release.clone();
@@ -792,7 +781,7 @@ pub async fn write_all(
     }
     // Rewritten only when it would say something new: a no-op deploy writes nothing at all.
     let unchanged = previous.as_ref().is_some_and(|m| {
-        m.files == manifest.files
+        same_files
             && m.pending_invalidation == manifest.pending_invalidation
             && m.release == manifest.release
             && m.release_pending == manifest.release_pending
@@ -826,7 +815,7 @@ pub async fn write_all(
 async fn record_partial(
     etags: &HashMap<String, String>,
     store: &Arc<dyn ObjectStore>,
-    previous: &Option<Manifest>,
+    previous: Option<Manifest>,
     plan: &Plan,
     settings: &Settings,
     reporter: &dyn Reporter,
@@ -834,7 +823,7 @@ async fn record_partial(
     if etags.is_empty() {
         return;
     }
-    let mut m = previous.clone().unwrap_or_else(|| Manifest {
+    let mut m = previous.unwrap_or_else(|| Manifest {
         version: Manifest::VERSION,
         ..Manifest::default()
     });
@@ -1033,30 +1022,42 @@ pub fn verb(op: Op) -> &'static str {
 }
 
 /// The manifest after the writes: every file of the build with the ETag S3 now has for it.
-fn manifest_for(plan: &Plan, etags: &HashMap<String, String>) -> Manifest {
-    let files = plan
-        .actions
-        .iter()
-        .filter(|a| a.op != Op::Delete && a.reason != Reason::NotInBuild)
-        .filter_map(|a| {
-            let headers = a.headers.as_ref()?;
-            let etag = etags
-                .get(&a.key)
-                .cloned()
-                .or_else(|| a.remote_etag.clone())?;
-            Some((
-                a.key.clone(),
-                Entry {
-                    md5: a.md5?.hex(),
-                    etag,
-                    size: a.size,
-                    content_type: headers.content_type.clone(),
-                    cache_control: headers.cache_control.clone(),
-                },
-            ))
-        })
-        .collect();
-    Manifest {
+/// `files` (the previous manifest's) is updated in place; says whether it stayed the same.
+fn manifest_for(
+    plan: &Plan,
+    etags: &HashMap<String, String>,
+    mut files: BTreeMap<String, Entry>,
+) -> (Manifest, bool) {
+    let etag_of = |a: &Action| {
+        etags
+            .get(&a.key)
+            .map(|e| Etag::new(e))
+            .or_else(|| a.remote_etag.clone())
+    };
+    let mut same = true;
+    let mut count = 0;
+    for (key, entry) in manifest_entries(plan, etag_of) {
+        count += 1;
+        match files.get_mut(key) {
+            Some(e) if *e == entry => {}
+            Some(e) => {
+                *e = entry;
+                same = false;
+            }
+            None => {
+                files.insert(key.to_string(), entry);
+                same = false;
+            }
+        }
+    }
+    if files.len() != count {
+        // Keys the new manifest no longer has.
+        let planned: std::collections::HashSet<&str> =
+            manifest_entries(plan, etag_of).map(|(k, _)| k).collect();
+        files.retain(|k, _| planned.contains(k.as_str()));
+        same = false;
+    }
+    let manifest = Manifest {
         version: Manifest::VERSION,
         deployed_at: epoch_secs(),
         files,
@@ -1066,5 +1067,84 @@ fn manifest_for(plan: &Plan, etags: &HashMap<String, String>) -> Manifest {
         api: None,
         written_at: None,
         etag: None,
+    };
+    (manifest, same)
+}
+
+/// The manifest's entry for each planned file of the build whose ETag `etag_of` knows.
+fn manifest_entries<'a>(
+    plan: &'a Plan,
+    etag_of: impl Fn(&Action) -> Option<Etag> + 'a,
+) -> impl Iterator<Item = (&'a str, Entry)> + 'a {
+    plan.actions
+        .iter()
+        .filter(|a| a.op != Op::Delete && a.reason != Reason::NotInBuild)
+        .filter_map(move |a| {
+            let headers = a.headers.as_ref()?;
+            Some((
+                a.key.as_str(),
+                Entry {
+                    md5: a.md5?,
+                    etag: etag_of(a)?,
+                    size: a.size,
+                    content_type: headers.content_type.clone(),
+                    cache_control: headers.cache_control.clone(),
+                },
+            ))
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::files::test_file;
+
+    #[test]
+    fn the_new_manifest_is_the_previous_one_updated_in_place() {
+        let plan_of = |files: &[(&str, &[u8])]| {
+            let local = files.iter().map(|(k, b)| test_file(k, b)).collect();
+            plan::diff(local, Vec::new(), &HeaderRules::default())
+        };
+        let etags = |keys: &[&str]| -> HashMap<String, String> {
+            keys.iter()
+                .map(|k| (k.to_string(), format!("etag-{k}")))
+                .collect()
+        };
+        let both = plan_of(&[("a", b"a"), ("b", b"b")]);
+        let (first, same) = manifest_for(&both, &etags(&["a", "b"]), BTreeMap::new());
+        assert!(!same, "from nothing");
+        assert_eq!(first.files.keys().collect::<Vec<_>>(), ["a", "b"]);
+        assert!(first.files["a"].etag.is("etag-a"));
+        type Case<'a> = (&'a Plan, HashMap<String, String>, bool, &'a [&'a str]);
+        let table: [Case; 5] = [
+            (&both, etags(&["a", "b"]), true, &["a", "b"]),
+            // S3 gave one object another ETag (written again behind shipit's back).
+            (
+                &both,
+                [("a".into(), "other".into()), ("b".into(), "etag-b".into())].into(),
+                false,
+                &["a", "b"],
+            ),
+            (&plan_of(&[("a", b"a")]), etags(&["a"]), false, &["a"]),
+            (
+                &plan_of(&[("a", b"a"), ("b", b"b"), ("c", b"c")]),
+                etags(&["a", "b", "c"]),
+                false,
+                &["a", "b", "c"],
+            ),
+            (
+                &plan_of(&[("a", b"a"), ("b", b"changed")]),
+                etags(&["a", "b"]),
+                false,
+                &["a", "b"],
+            ),
+        ];
+        for (i, (plan, etags, want_same, keys)) in table.into_iter().enumerate() {
+            let (m, same) = manifest_for(plan, &etags, first.files.clone());
+            assert_eq!(same, want_same, "case {i}");
+            assert_eq!(m.files.keys().collect::<Vec<_>>(), keys, "case {i}");
+            let fresh = manifest_for(plan, &etags, BTreeMap::new()).0;
+            assert_eq!(m.files, fresh.files, "case {i}: as if made anew");
+        }
     }
 }

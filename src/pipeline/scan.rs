@@ -6,7 +6,6 @@
 //! before any write: a missing or empty directory, no `index.html`, a symlink leaving the tree,
 //! a key S3 cannot hold.
 
-use std::collections::HashMap;
 use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -100,8 +99,7 @@ fn walk(
     excludes: &[GlobMatcher],
     prefix_len: usize,
 ) -> Result<Vec<(String, PathBuf)>> {
-    let mut out = Vec::new();
-    let mut seen: HashMap<String, PathBuf> = HashMap::new();
+    let mut out: Vec<(String, PathBuf)> = Vec::new();
     for entry in walkdir::WalkDir::new(root)
         .follow_links(true)
         .sort_by_file_name()
@@ -143,17 +141,20 @@ fn walk(
                 Some("shorten the file's name or directory depth"),
             ));
         }
-        if let Some(other) = seen.insert(key.clone(), path.to_path_buf()) {
-            return Err(Error::input(
-                format!(
-                    "two files map to the same key {key:?} once their names are Unicode-normalised (the other is {})",
-                    other.display()
-                ),
-                path,
-                Some("rename one of them"),
-            ));
-        }
         out.push((key, path.to_path_buf()));
+    }
+    // In key order, two files with one key are neighbours (no map of every key to find them).
+    out.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    if let Some(pair) = out.windows(2).find(|w| w[0].0 == w[1].0) {
+        let ((key, other), (_, path)) = (&pair[0], &pair[1]);
+        return Err(Error::input(
+            format!(
+                "two files map to the same key {key:?} once their names are Unicode-normalised (the other is {})",
+                other.display()
+            ),
+            path,
+            Some("rename one of them"),
+        ));
     }
     Ok(out)
 }

@@ -125,7 +125,11 @@ pub fn target(s: Sources) -> Result<Target, String> {
         deep_routes,
         expect: Expect {
             index_md5: s.index_md5,
-            html_cache_control: s.rules.headers_for("index.html", Sniff::Html).cache_control,
+            html_cache_control: s
+                .rules
+                .headers_for("index.html", Sniff::Html)
+                .cache_control
+                .to_string(),
             spa: output("SpaFallback").as_deref() != Some("false"),
         },
         rules: s.rules,
