@@ -128,13 +128,25 @@ pub(crate) async fn rollback(
         let releases = read.releases;
         let live_api = manifest.as_ref().and_then(|m| m.api.clone());
         let live = manifest.map(|m| m.files).unwrap_or_default();
-        let release = shipit::core::release::rollback_target(
+        let target = shipit::core::release::rollback_target(
             &releases,
             &live,
             live_api.as_ref(),
             args.id.as_deref(),
             settings.runtime_config.as_deref(),
-        )
+        );
+        let unreadable: Vec<&str> = read.unreadable.iter().map(|u| u.id.as_str()).collect();
+        if let Some(id) = shipit::core::release::unreadable_in_the_way(
+            &unreadable,
+            args.id.as_deref(),
+            target.as_ref().ok().map(|r| r.id.as_str()),
+        ) {
+            return Err(Error::Refused {
+                message: format!("cannot roll back: the record of release {id} cannot be read, and it may be the release to restore; nothing was written"),
+                hint: "name another release to restore (`shipit releases` lists them: `shipit rollback <id>`), or repair the damaged record".into(),
+            });
+        }
+        let release = target
         .map_err(|why| Error::Refused {
             message: format!("cannot roll back: {why}"),
             hint: "`shipit releases` lists what can be restored".into(),

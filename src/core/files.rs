@@ -39,7 +39,8 @@ impl Md5 {
     }
 
     pub fn from_hex(s: &str) -> Option<Md5> {
-        if s.len() != 32 {
+        // from_str_radix alone would take a sign ("+f").
+        if s.len() != 32 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
             return None;
         }
         let mut out = [0u8; 16];

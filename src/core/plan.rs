@@ -251,6 +251,8 @@ pub fn diff_with(
     // Already in key order from the scan and the listing: these cost one pass each.
     local.sort_unstable_by(|a, b| a.key.cmp(&b.key));
     remote.sort_unstable_by(|a, b| a.key.cmp(&b.key));
+    // A key is one object (the listing already says so; a repeat must not become a delete).
+    remote.dedup_by(|a, b| a.key == b.key);
     let remote_objects = remote.len();
     let both = common_keys(&local, &remote);
     let mut actions: Vec<Action> = Vec::with_capacity(local.len() + remote.len() - both);

@@ -163,6 +163,20 @@ pub fn rollback_target<'a>(
     }
 }
 
+/// The unreadable record that stands in a rollback's way, if any: the one asked for (by id
+/// or prefix), or, none being named, one newer than the release chosen, since it may be the
+/// release meant. (Ids sort by time.)
+pub fn unreadable_in_the_way<'a>(
+    unreadable: &[&'a str],
+    asked: Option<&str>,
+    chosen: Option<&str>,
+) -> Option<&'a str> {
+    unreadable.iter().copied().find(|u| match asked {
+        Some(id) => u.starts_with(id),
+        None => chosen.is_some_and(|c| *u > c),
+    })
+}
+
 /// How long unreferenced content-hashed assets are kept, and for how many releases.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Retention {
@@ -393,6 +407,31 @@ mod tests {
         let both = vec![c1, c2];
         assert!(rollback_target(&both, &live, None, None, Some(config)).is_err());
         assert!(rollback_target(&both, &live, None, None, None).is_ok());
+    }
+
+    #[test]
+    fn an_unreadable_record_that_may_be_the_one_meant_stops_a_rollback() {
+        let bad = ["20261102T000000000Z-bbbbbbbb"];
+        let (older, newer) = (
+            "20261101T000000000Z-aaaaaaaa",
+            "20261103T000000000Z-cccccccc",
+        );
+        let table = [
+            // (asked, chosen, in the way)
+            (None, Some(older), true), // the damaged one is newer: it may be the one meant
+            (None, Some(newer), false),
+            (None, None, false),
+            (Some("20261102"), None, true), // asked for by prefix
+            (Some(bad[0]), None, true),
+            (Some(older), Some(older), false), // another one named: the user chose
+        ];
+        for (asked, chosen, want) in table {
+            assert_eq!(
+                unreadable_in_the_way(&bad, asked, chosen).is_some(),
+                want,
+                "{asked:?} {chosen:?}"
+            );
+        }
     }
 
     #[test]

@@ -44,50 +44,73 @@ impl Entry {
     }
 }
 
-/// Reads a map of entries (a manifest's or a release's files) with one shared copy of each
-/// header value: 100,000 files have a handful of distinct ones.
+/// Reads a release's files with one shared copy of each header value (100,000 files have a
+/// handful of distinct ones). An entry whose digest is not an MD5 makes the record unreadable:
+/// a release missing a file would restore a site without it.
 pub fn read_files<'de, D: serde::Deserializer<'de>>(
     d: D,
 ) -> std::result::Result<BTreeMap<String, Entry>, D::Error> {
-    #[derive(Deserialize)]
-    struct Raw<'a> {
-        md5: Md5,
-        etag: Etag,
-        size: u64,
-        #[serde(borrow)]
-        content_type: std::borrow::Cow<'a, str>,
-        #[serde(borrow)]
-        cache_control: std::borrow::Cow<'a, str>,
+    d.deserialize_map(Files { lenient: false })
+}
+
+/// The same for a manifest, where such an entry is left out instead: it vouches for nothing,
+/// so its object is asked about (one damaged entry does not cost the whole manifest).
+pub fn read_manifest_files<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<BTreeMap<String, Entry>, D::Error> {
+    d.deserialize_map(Files { lenient: true })
+}
+
+struct Files {
+    lenient: bool,
+}
+
+impl<'de> serde::de::Visitor<'de> for Files {
+    type Value = BTreeMap<String, Entry>;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a map of keys to entries")
     }
-    struct Files;
-    impl<'de> serde::de::Visitor<'de> for Files {
-        type Value = BTreeMap<String, Entry>;
-        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-            f.write_str("a map of keys to entries")
+    fn visit_map<A: serde::de::MapAccess<'de>>(
+        self,
+        mut map: A,
+    ) -> std::result::Result<Self::Value, A::Error> {
+        #[derive(Deserialize)]
+        struct Raw<'a> {
+            #[serde(borrow)]
+            md5: std::borrow::Cow<'a, str>,
+            etag: Etag,
+            size: u64,
+            #[serde(borrow)]
+            content_type: std::borrow::Cow<'a, str>,
+            #[serde(borrow)]
+            cache_control: std::borrow::Cow<'a, str>,
         }
-        fn visit_map<A: serde::de::MapAccess<'de>>(
-            self,
-            mut map: A,
-        ) -> std::result::Result<Self::Value, A::Error> {
-            let mut values = Interner::default();
-            // Collected, then built at once: a map built in one go has full nodes.
-            let mut all = Vec::with_capacity(map.size_hint().unwrap_or(0));
-            while let Some((key, raw)) = map.next_entry::<String, Raw>()? {
-                all.push((
-                    key,
-                    Entry {
-                        md5: raw.md5,
-                        etag: raw.etag,
-                        size: raw.size,
-                        content_type: values.value(&raw.content_type),
-                        cache_control: values.value(&raw.cache_control),
-                    },
-                ));
-            }
-            Ok(all.into_iter().collect())
+        let mut values = Interner::default();
+        // Collected, then built at once: a map built in one go has full nodes.
+        let mut all = Vec::with_capacity(map.size_hint().unwrap_or(0));
+        while let Some((key, raw)) = map.next_entry::<String, Raw>()? {
+            let Some(md5) = Md5::from_hex(&raw.md5) else {
+                if self.lenient {
+                    continue;
+                }
+                return Err(serde::de::Error::custom(format!(
+                    "{key:?}: {:?} is not an MD5 in hex",
+                    raw.md5
+                )));
+            };
+            all.push((
+                key,
+                Entry {
+                    md5,
+                    etag: raw.etag,
+                    size: raw.size,
+                    content_type: values.value(&raw.content_type),
+                    cache_control: values.value(&raw.cache_control),
+                },
+            ));
         }
+        Ok(all.into_iter().collect())
     }
-    d.deserialize_map(Files)
 }
 
 /// A version of the API's function, as a release records it.
@@ -106,7 +129,7 @@ pub struct Manifest {
     pub version: u32,
     /// Seconds since the Unix epoch when the deploy that wrote it finished uploading.
     pub deployed_at: u64,
-    #[serde(deserialize_with = "read_files")]
+    #[serde(deserialize_with = "read_manifest_files")]
     pub files: BTreeMap<String, Entry>,
     /// Keys changed by deploys whose invalidation and verification have not both succeeded
     /// yet: the CDN may still serve old copies, so the next deploy invalidates them too, even
@@ -185,6 +208,7 @@ pub fn resolve(
     manifest: Option<&Manifest>,
     local: &[LocalFile],
 ) -> (Vec<RemoteObject>, Vec<String>) {
+    debug_assert!(local.windows(2).all(|w| w[0].key <= w[1].key));
     let mut need_head = Vec::new();
     let objects = listed
         .into_iter()
@@ -220,7 +244,6 @@ pub fn resolve(
 
 /// The file at `key` in a key-ordered build (no map of 100,000 keys to find one).
 pub fn find<'a>(local: &'a [LocalFile], key: &str) -> Option<&'a LocalFile> {
-    debug_assert!(local.windows(2).all(|w| w[0].key <= w[1].key));
     local
         .binary_search_by(|f| f.key.as_str().cmp(key))
         .ok()
@@ -442,12 +465,24 @@ mod tests {
         let again: serde_json::Value = serde_json::to_value(&m).unwrap();
         let want: serde_json::Value = serde_json::from_str(text).unwrap();
         assert_eq!(again["files"], want["files"], "written back byte for byte");
-        for bad in [
-            r#"{"version":1,"deployed_at":7,"files":{"a":{"md5":"xyz","etag":"e","size":1,"content_type":"t","cache_control":"c"}}}"#,
-            r#"{"version":1,"deployed_at":7,"files":{"a":{"md5":"0cc175b9c0f1b6a831c399e269772661","etag":"e","size":1}}}"#,
-        ] {
-            assert_eq!(Manifest::parse(bad.as_bytes()), None, "{bad}");
-        }
+        // A damaged entry vouches for nothing: left out, the rest kept.
+        let damaged = r#"{"version":1,"deployed_at":7,"pending_invalidation":["x"],"files":{
+            "a":{"md5":"+f+f+f+f+f+f+f+f+f+f+f+f+f+f+f+f","etag":"e","size":1,"content_type":"t","cache_control":"c"},
+            "b":{"md5":"0cc175b9c0f1b6a831c399e269772661","etag":"e","size":1,"content_type":"t","cache_control":"c"}}}"#;
+        let m = Manifest::parse(damaged.as_bytes()).unwrap();
+        assert_eq!(m.files.keys().collect::<Vec<_>>(), ["b"]);
+        assert_eq!(m.pending_invalidation, ["x"]);
+        // A release missing a file would restore a site without it: unreadable.
+        let record = r#"{"id":"20261129T000000000Z-00000000","created_at":1,"source":"deploy","files":{
+            "a":{"md5":"xyz","etag":"e","size":1,"content_type":"t","cache_control":"c"}}}"#;
+        let err = serde_json::from_str::<crate::core::release::Release>(record).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("\"a\": \"xyz\" is not an MD5 in hex"),
+            "{err}"
+        );
+        let missing = r#"{"version":1,"deployed_at":7,"files":{"a":{"md5":"0cc175b9c0f1b6a831c399e269772661","etag":"e","size":1}}}"#;
+        assert_eq!(Manifest::parse(missing.as_bytes()), None);
     }
 
     #[test]

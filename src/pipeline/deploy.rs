@@ -611,7 +611,8 @@ pub async fn write_all(
     // headers, whatever ETags a re-upload behind shipit's back gave the objects).
     let kept = runtime.as_ref().is_some_and(|r| r.kept);
     let counts = plan.counts();
-    let mut etags: HashMap<String, String> = HashMap::new();
+    // Each written key (the plan's own string) and the ETag S3 gave it.
+    let mut etags: Etags<'_> = HashMap::new();
     let writes = counts.upload + counts.update_headers;
     if writes > 0 {
         reporter.stage(&format!(
@@ -671,7 +672,7 @@ pub async fn write_all(
                             progress.inc(sent);
                             done.lock()
                                 .unwrap_or_else(|e| e.into_inner())
-                                .insert(action.key.clone(), etag);
+                                .insert(action.key.as_str(), Etag::new(&etag));
                             Ok::<_, Error>(sent)
                         }
                     }))
@@ -813,7 +814,7 @@ pub async fn write_all(
 /// for the keys written (the next run asks S3 about them) and, with a CDN, keeps them pending
 /// invalidation, so the next run invalidates what this one changed. Best effort.
 async fn record_partial(
-    etags: &HashMap<String, String>,
+    etags: &Etags<'_>,
     store: &Arc<dyn ObjectStore>,
     previous: Option<Manifest>,
     plan: &Plan,
@@ -827,7 +828,7 @@ async fn record_partial(
         version: Manifest::VERSION,
         ..Manifest::default()
     });
-    m.files.retain(|k, _| !etags.contains_key(k));
+    m.files.retain(|k, _| !etags.contains_key(k.as_str()));
     m.release = None;
     m.release_pending = false;
     m.deployed_at = epoch_secs();
@@ -835,7 +836,7 @@ async fn record_partial(
         m.pending_invalidation.extend(
             crate::core::invalidate::stale_keys(plan, false)
                 .into_iter()
-                .filter(|k| etags.contains_key(k)),
+                .filter(|k| etags.contains_key(k.as_str())),
         );
         m.pending_invalidation.sort();
         m.pending_invalidation.dedup();
@@ -1021,18 +1022,21 @@ pub fn verb(op: Op) -> &'static str {
     }
 }
 
+/// What the writes did: each key written, borrowed from the plan, and its new ETag.
+type Etags<'a> = HashMap<&'a str, Etag>;
+
 /// The manifest after the writes: every file of the build with the ETag S3 now has for it.
 /// `files` (the previous manifest's) is updated in place; says whether it stayed the same.
 fn manifest_for(
     plan: &Plan,
-    etags: &HashMap<String, String>,
+    etags: &Etags<'_>,
     mut files: BTreeMap<String, Entry>,
 ) -> (Manifest, bool) {
     let etag_of = |a: &Action| {
         etags
-            .get(&a.key)
-            .map(|e| Etag::new(e))
-            .or_else(|| a.remote_etag.clone())
+            .get(a.key.as_str())
+            .or(a.remote_etag.as_ref())
+            .cloned()
     };
     let mut same = true;
     let mut count = 0;
@@ -1105,9 +1109,9 @@ mod tests {
             let local = files.iter().map(|(k, b)| test_file(k, b)).collect();
             plan::diff(local, Vec::new(), &HeaderRules::default())
         };
-        let etags = |keys: &[&str]| -> HashMap<String, String> {
+        let etags = |keys: &[&'static str]| -> HashMap<&'static str, Etag> {
             keys.iter()
-                .map(|k| (k.to_string(), format!("etag-{k}")))
+                .map(|k| (*k, Etag::new(&format!("etag-{k}"))))
                 .collect()
         };
         let both = plan_of(&[("a", b"a"), ("b", b"b")]);
@@ -1115,13 +1119,13 @@ mod tests {
         assert!(!same, "from nothing");
         assert_eq!(first.files.keys().collect::<Vec<_>>(), ["a", "b"]);
         assert!(first.files["a"].etag.is("etag-a"));
-        type Case<'a> = (&'a Plan, HashMap<String, String>, bool, &'a [&'a str]);
+        type Case<'a> = (&'a Plan, Etags<'static>, bool, &'a [&'a str]);
         let table: [Case; 5] = [
             (&both, etags(&["a", "b"]), true, &["a", "b"]),
             // S3 gave one object another ETag (written again behind shipit's back).
             (
                 &both,
-                [("a".into(), "other".into()), ("b".into(), "etag-b".into())].into(),
+                [("a", Etag::new("other")), ("b", Etag::new("etag-b"))].into(),
                 false,
                 &["a", "b"],
             ),

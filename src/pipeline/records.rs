@@ -24,8 +24,30 @@ pub async fn get_manifest(store: &dyn ObjectStore) -> Result<Option<Manifest>> {
     }))
 }
 
+/// `value` as JSON in a buffer of exactly its size, measured first: a manifest or a release of
+/// 100,000 files is tens of megabytes, and a buffer grown by doubling would hold up to twice
+/// that at the deploy's peak.
+fn json(value: &impl serde::Serialize) -> Result<Vec<u8>> {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0 += b.len();
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let internal = |e: serde_json::Error| Error::Internal(e.to_string());
+    let mut count = Count(0);
+    serde_json::to_writer(&mut count, value).map_err(internal)?;
+    let mut body = Vec::with_capacity(count.0);
+    serde_json::to_writer(&mut body, value).map_err(internal)?;
+    Ok(body)
+}
+
 pub async fn put_manifest(store: &dyn ObjectStore, manifest: &Manifest) -> Result<()> {
-    let body = serde_json::to_vec(manifest).map_err(|e| Error::Internal(e.to_string()))?;
+    let body = json(manifest)?;
     store
         .put_state(
             MANIFEST_KEY,
@@ -38,7 +60,7 @@ pub async fn put_manifest(store: &dyn ObjectStore, manifest: &Manifest) -> Resul
 }
 
 pub async fn put_release(store: &dyn ObjectStore, release: &Release) -> Result<()> {
-    let body = serde_json::to_vec(release).map_err(|e| Error::Internal(e.to_string()))?;
+    let body = json(release)?;
     let key = format!("{RELEASES_DIR}{}.json", release.id);
     let what = format!("record release {}", release.id);
     store

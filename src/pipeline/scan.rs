@@ -65,7 +65,8 @@ pub fn scan(root: &Path, opts: &ScanOptions) -> Result<Vec<LocalFile>> {
             })
         })
         .collect::<Result<_>>()?;
-    files.sort_by(|a, b| a.key.cmp(&b.key));
+    // Already in order (the walk's, kept by the parallel collect): one pass, no scratch.
+    files.sort_unstable_by(|a, b| a.key.cmp(&b.key));
     Ok(files)
 }
 
@@ -143,8 +144,9 @@ fn walk(
         }
         out.push((key, path.to_path_buf()));
     }
-    // In key order, two files with one key are neighbours (no map of every key to find them).
-    out.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    // In key order (then by path: the message names the same two each run), two files with
+    // one key are neighbours: no map of every key to find them.
+    out.sort_unstable();
     if let Some(pair) = out.windows(2).find(|w| w[0].0 == w[1].0) {
         let ((key, other), (_, path)) = (&pair[0], &pair[1]);
         return Err(Error::input(

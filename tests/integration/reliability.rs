@@ -319,22 +319,8 @@ fn an_unreadable_release_record_is_named_and_skipped_not_fatal() {
     let w = World::new("bad-record");
     w.write("index.html", "<html>v1</html>");
     w.deploy(&[]);
-    let record = w
-        .objects_with_state()
-        .into_keys()
-        .find(|k| k.starts_with(".shipit/releases/"))
-        .expect("a release record");
-    block(async {
-        w.s3.put_object()
-            .bucket(&w.bucket)
-            .key(&record)
-            .body(aws_sdk_s3::primitives::ByteStream::from_static(
-                b"{ damaged",
-            ))
-            .send()
-            .await
-            .unwrap();
-    });
+    let record = release_records(&w).remove(0);
+    damage(&w, &record, b"{ damaged".to_vec());
     let out = w
         .cmd(&["releases", "--bucket", &w.bucket])
         .output()
@@ -349,4 +335,58 @@ fn an_unreadable_release_record_is_named_and_skipped_not_fatal() {
     w.write("index.html", "<html>v2</html>");
     w.deploy(&[]);
     assert_eq!(w.get("index.html"), b"<html>v2</html>");
+}
+
+/// The keys of the release records, oldest first.
+fn release_records(w: &World) -> Vec<String> {
+    let mut keys: Vec<String> = w
+        .objects_with_state()
+        .into_keys()
+        .filter(|k| k.starts_with(".shipit/releases/"))
+        .collect();
+    keys.sort();
+    keys
+}
+
+fn damage(w: &World, key: &str, body: Vec<u8>) {
+    block(async {
+        w.s3.put_object()
+            .bucket(&w.bucket)
+            .key(key)
+            .body(aws_sdk_s3::primitives::ByteStream::from(body))
+            .send()
+            .await
+            .unwrap();
+    });
+}
+
+#[test]
+fn a_rollback_does_not_pass_over_an_unreadable_record_that_may_be_the_one_meant() {
+    let w = World::new("bad-target");
+    for v in ["v1", "v2", "v3"] {
+        w.write("index.html", format!("<html>{v}</html>"));
+        w.deploy(&[]);
+    }
+    let records = release_records(&w);
+    assert_eq!(records.len(), 3);
+    // v2's record, whole JSON but for one digest that is not an MD5.
+    let text = w.get(&records[1]);
+    let text = String::from_utf8(text).unwrap();
+    let md5 = text.split("\"md5\":\"").nth(1).unwrap()[..32].to_string();
+    let damaged = text.replace(&md5, &format!("+{}", &md5[1..]));
+    damage(&w, &records[1], damaged.into_bytes());
+    w.proxy.take();
+    let out = w
+        .cmd(&["rollback", "--bucket", &w.bucket])
+        .output()
+        .unwrap();
+    assert_exit(&out, 4);
+    assert!(stderr(&out).contains("cannot be read"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("nothing was written"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(w.writes().is_empty());
+    assert_eq!(w.get("index.html"), b"<html>v3</html>");
 }
