@@ -1038,6 +1038,27 @@ fn manifest_for(
             .or(a.remote_etag.as_ref())
             .cloned()
     };
+    let manifest = |files| Manifest {
+        version: Manifest::VERSION,
+        deployed_at: epoch_secs(),
+        files,
+        pending_invalidation: Vec::new(),
+        release: None,
+        release_pending: false,
+        api: None,
+        written_at: None,
+        etag: None,
+    };
+    if files.is_empty() {
+        // Nothing to update (a first deploy): built in one go, in key order, a map has full
+        // nodes, about half the size of one grown by 100,000 inserts.
+        let mut all: Vec<(String, Entry)> =
+            Vec::with_capacity(manifest_entries(plan, etag_of).count());
+        all.extend(manifest_entries(plan, etag_of).map(|(k, e)| (k.to_string(), e)));
+        all.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let same = all.is_empty();
+        return (manifest(all.into_iter().collect()), same);
+    }
     let mut same = true;
     let mut count = 0;
     for (key, entry) in manifest_entries(plan, etag_of) {
@@ -1061,18 +1082,7 @@ fn manifest_for(
         files.retain(|k, _| planned.contains(k.as_str()));
         same = false;
     }
-    let manifest = Manifest {
-        version: Manifest::VERSION,
-        deployed_at: epoch_secs(),
-        files,
-        pending_invalidation: Vec::new(),
-        release: None,
-        release_pending: false,
-        api: None,
-        written_at: None,
-        etag: None,
-    };
-    (manifest, same)
+    (manifest(files), same)
 }
 
 /// The manifest's entry for each planned file of the build whose ETag `etag_of` knows.
