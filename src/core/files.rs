@@ -63,12 +63,6 @@ impl Serialize for Md5 {
     }
 }
 
-impl<'de> serde::Deserialize<'de> for Md5 {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Md5, D::Error> {
-        from_str(d, "an MD5 in hex", Md5::from_hex)
-    }
-}
-
 /// An object's ETag (without quotes). Most are the lowercase hex MD5 of the bytes, kept as
 /// the 16 bytes; any other (multipart, SSE-KMS, another server's) is kept as it is.
 #[derive(Clone, PartialEq, Eq)]

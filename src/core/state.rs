@@ -26,7 +26,7 @@ pub const MD5_METADATA: &str = "shipit-md5";
 /// What the manifest knows of one object. Compact, since a manifest holds one per file of
 /// the site: the digest as bytes, a plain ETag as the digest it spells, header values shared.
 /// It reads and writes the same JSON as ever (hex strings, the headers by name).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Entry {
     pub md5: Md5,
     pub etag: Etag,
