@@ -86,6 +86,13 @@ pub enum Command {
     Rollback(RollbackArgs),
     /// Break the deploy lock a killed run left behind.
     Unlock(SiteArgs),
+    /// Set, once per account and region, what shipit's stacks need and must not own: API
+    /// Gateway's CloudWatch Logs role (the `shipit-bootstrap` stack). Run it with an
+    /// administrator's credentials; it changes nothing when the setting is there already.
+    #[command(
+        after_help = "Examples:\n  shipit bootstrap --region eu-west-1        once per account and region, before the first deploy\n  shipit bootstrap --region eu-west-1 --json"
+    )]
+    Bootstrap(BootstrapArgs),
     /// Print a shell completion script: `shipit completions bash > /etc/bash_completion.d/shipit`.
     Completions(CompletionsArgs),
 }
@@ -150,6 +157,13 @@ pub struct InitArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct BootstrapArgs {
+    /// Minutes to wait for CloudFormation.
+    #[arg(long, value_name = "MINUTES")]
+    pub stack_timeout: Option<u64>,
+}
+
+#[derive(Debug, Args)]
 pub struct CompletionsArgs {
     /// bash, zsh, fish, elvish or powershell.
     pub shell: clap_complete::Shell,
@@ -168,6 +182,7 @@ impl Command {
             Command::Releases(_) => "releases",
             Command::Rollback(_) => "rollback",
             Command::Unlock(_) => "unlock",
+            Command::Bootstrap(_) => "bootstrap",
             Command::Completions(_) => "completions",
         }
     }
@@ -278,6 +293,10 @@ pub struct DestroyArgs {
     /// Minutes to wait for CloudFormation.
     #[arg(long, value_name = "MINUTES")]
     pub stack_timeout: Option<u64>,
+    /// Lift the database's deletion protection and let CloudFormation delete it (a final
+    /// snapshot is kept). An administrator's act: no shipit role may do it.
+    #[arg(long)]
+    pub delete_database: bool,
 }
 
 #[derive(Debug, Args)]

@@ -314,6 +314,18 @@ pub fn timeouts(file: &AwsConfig) -> Timeouts {
     }
 }
 
+/// A parameters file lists every parameter (stack/parameters.json does). An empty `ApiCodeKey`
+/// there says nothing about the code: the four code parameters are then left to shipit (from
+/// `[api]`, or kept as the stack runs them), where a named package key keeps all four.
+fn from_parameters_file(mut listed: BTreeMap<String, String>) -> BTreeMap<String, String> {
+    if listed.get("ApiCodeKey").is_some_and(String::is_empty) {
+        for k in crate::core::package::CODE_PARAMETERS {
+            listed.remove(k);
+        }
+    }
+    listed
+}
+
 /// The stack settings, when a stack is named (flag, SHIPIT_STACK, or [stack] name).
 pub fn stack_settings(args: &StackArgs, file: &StackConfig) -> Result<Option<StackSettings>> {
     let Some(name) = args.stack.clone().or(file.name.clone()) else {
@@ -325,7 +337,7 @@ pub fn stack_settings(args: &StackArgs, file: &StackConfig) -> Result<Option<Sta
         .as_ref()
         .or(file.parameters_file.as_ref())
     {
-        Some(p) => read_parameters_file(p)?,
+        Some(p) => from_parameters_file(read_parameters_file(p)?),
         None => BTreeMap::new(),
     };
     parameters.extend(file.parameters.clone());
@@ -1002,5 +1014,25 @@ mod tests {
         for (raw, want) in [("", ""), ("/", ""), ("site", "site/"), ("/a/b/", "a/b/")] {
             assert_eq!(normalise_prefix(raw), want);
         }
+    }
+
+    #[test]
+    fn a_parameters_file_leaves_the_code_to_shipit_unless_it_names_a_package() {
+        let file = |key: &str| {
+            BTreeMap::from(
+                [
+                    ("ApiCodeKey", key),
+                    ("ApiHandler", "handler.handler"),
+                    ("ApiRuntime", "python3.12"),
+                    ("ApiArchitecture", "x86_64"),
+                    ("EnableApi", "true"),
+                ]
+                .map(|(k, v)| (k.to_string(), v.to_string())),
+            )
+        };
+        let left = from_parameters_file(file(""));
+        assert_eq!(left.keys().collect::<Vec<_>>(), ["EnableApi"]);
+        let key = format!("api/{}.zip", "a".repeat(64));
+        assert_eq!(from_parameters_file(file(&key)), file(&key));
     }
 }

@@ -52,6 +52,15 @@ pub enum Error {
     #[error("{message}")]
     Refused { message: String, hint: String },
 
+    /// The preflight found what AWS would refuse; `findings` is its report (JSON), shown in
+    /// `--json` output beside the error.
+    #[error("{message}")]
+    Preflight {
+        message: String,
+        hint: String,
+        findings: serde_json::Value,
+    },
+
     #[error("{message}")]
     Auth { message: String, hint: String },
 
@@ -118,7 +127,7 @@ impl Error {
         match self {
             Error::Config { .. } => exit::USAGE,
             Error::Input { .. } => exit::BAD_INPUT,
-            Error::Refused { .. } => exit::REFUSED,
+            Error::Refused { .. } | Error::Preflight { .. } => exit::REFUSED,
             Error::Auth { .. } => exit::AUTH,
             Error::Aws { .. } => exit::AWS,
             Error::Stack { .. } => exit::STACK,
@@ -136,6 +145,7 @@ impl Error {
                 hint.as_deref()
             }
             Error::Refused { hint, .. }
+            | Error::Preflight { hint, .. }
             | Error::Auth { hint, .. }
             | Error::Stack { hint, .. }
             | Error::State { hint, .. }
@@ -155,6 +165,7 @@ impl Error {
             Error::Config { .. } => "config",
             Error::Input { .. } => "input",
             Error::Refused { .. } => "refused",
+            Error::Preflight { .. } => "preflight",
             Error::Auth { .. } => "auth",
             Error::Aws { .. } => "aws",
             Error::Stack { .. } => "stack",

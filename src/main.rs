@@ -75,6 +75,9 @@ fn main() {
                 if let Some(r) = report {
                     fields["verify"] = serde_json::to_value(r).unwrap_or_default();
                 }
+                if let Error::Preflight { findings, .. } = &err {
+                    fields["preflight"] = findings.clone();
+                }
                 stdout::json(false, cli.command.name(), fields);
             }
             err.exit_code()
@@ -129,6 +132,7 @@ async fn run(cli: &Cli, reporter: &Arc<Terminal>) -> Result<()> {
         Command::Releases(args) => cmd::releases::releases_command(cli, args, &file, r).await,
         Command::Rollback(args) => cmd::releases::rollback(cli, args, file, r).await,
         Command::Unlock(args) => cmd::releases::unlock_command(cli, args, &file, r).await,
+        Command::Bootstrap(args) => cmd::stack::bootstrap(cli, args, &file, r).await,
         Command::Completions(args) => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             let mut out = Vec::new();

@@ -198,12 +198,13 @@ def _register(server):
 
 def start_postgres(master_user, master_password):
     """A fresh cluster on a free loopback port, TLS only (a certificate for 127.0.0.1 signed by
-    the local cloud's CA): the master user with its password (SCRAM), and members of `rds_iam`
-    trusted (the stand-in for IAM authentication)."""
+    the local cloud's RDS CA, which no system trust store holds, as RDS's certificates chain to
+    RDS's own CAs): the master user with its password (SCRAM), and members of `rds_iam` trusted
+    (the stand-in for IAM authentication)."""
     directory = tempfile.mkdtemp(prefix="shipit-rds-")
     data = os.path.join(directory, "data")
     account, as_postgres = _as_postgres_user()
-    cert, key = _server_certificate(directory)
+    cert, key = _server_certificate(directory, RDS_CA)
     pwfile = os.path.join(directory, "pw")
     with open(pwfile, "w") as f:
         f.write(master_password)
@@ -242,32 +243,37 @@ def start_postgres(master_user, master_password):
     return _register(Server("postgres", port, process, directory))
 
 
-_ca = {}
+# Two authorities, as on AWS: ElastiCache's certificates chain to a public root (the local
+# cloud's "public" CA, which the local Lambda runtime adds to the function's trust store), RDS's
+# to RDS's own CAs (the local cloud's RDS CA, which only the RDS bundle a function carries
+# holds: rig/lambda_code.py puts it into the package's rds-ca-bundle.pem).
+PUBLIC_CA, RDS_CA = "public", "rds"
+_cas = {}
 
 
-def ca():
-    """The local cloud's certificate authority (made once): it signs every Redis server's
-    certificate, and the local Lambda runtime gives functions its certificate to trust, as
-    ElastiCache's certificates chain to a public root. Returns (certificate path, key path)."""
+def ca(which=PUBLIC_CA):
+    """One of the local cloud's certificate authorities (each made once). Returns (certificate
+    path, key path)."""
     with _lock:
-        if not _ca:
-            directory = tempfile.mkdtemp(prefix="shipit-ca-")
+        if which not in _cas:
+            directory = tempfile.mkdtemp(prefix=f"shipit-ca-{which}-")
             cert, key = os.path.join(directory, "ca.pem"), os.path.join(directory, "ca.key")
+            name = "shipit local cloud CA" if which == PUBLIC_CA else "shipit local cloud RDS CA"
             subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
-                            "-days", "30", "-subj", "/CN=shipit local cloud CA",
+                            "-days", "30", "-subj", f"/CN={name}",
                             "-addext", "basicConstraints=critical,CA:TRUE",
                             "-addext", "keyUsage=critical,keyCertSign,cRLSign",
                             "-keyout", key, "-out", cert], check=True, capture_output=True)
-            _ca.update(directory=directory, cert=cert, key=key)
-        return _ca["cert"], _ca["key"]
+            _cas[which] = dict(directory=directory, cert=cert, key=key)
+        return _cas[which]["cert"], _cas[which]["key"]
 
 
-def _server_certificate(directory):
-    """A certificate for 127.0.0.1 (and localhost) signed by the local cloud's CA, with its
-    key (mode 0600), in `directory`. Returns (certificate path, key path)."""
+def _server_certificate(directory, which=PUBLIC_CA):
+    """A certificate for 127.0.0.1 (and localhost) signed by one of the local cloud's CAs, with
+    its key (mode 0600), in `directory`. Returns (certificate path, key path)."""
     cert, key = os.path.join(directory, "cert.pem"), os.path.join(directory, "key.pem")
     request, ext = os.path.join(directory, "cert.csr"), os.path.join(directory, "ext.cnf")
-    ca_cert, ca_key = ca()
+    ca_cert, ca_key = ca(which)
     subprocess.run(["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
                     "-keyout", key, "-out", request], check=True, capture_output=True)
     with open(ext, "w") as f:
@@ -279,13 +285,13 @@ def _server_certificate(directory):
     return cert, key
 
 
-def trusted():
-    """The PEM certificates a function must trust to reach the data tier (none until a server
-    needed one)."""
+def trusted(which=PUBLIC_CA):
+    """The PEM certificates of one of the local cloud's CAs (none until a server needed it):
+    PUBLIC_CA is what a function's trust store holds, RDS_CA what its RDS bundle holds."""
     with _lock:
-        if not _ca:
+        if which not in _cas:
             return []
-        with open(_ca["cert"]) as f:
+        with open(_cas[which]["cert"]) as f:
             return [f.read()]
 
 
@@ -293,8 +299,8 @@ def start_redis(auth_token):
     """redis-server on a free loopback port, TLS only (a certificate for 127.0.0.1 signed by
     the local cloud's CA), requiring the AUTH token."""
     directory = tempfile.mkdtemp(prefix="shipit-cache-")
-    cert_chain, key = _server_certificate(directory)
-    ca_cert, _ = ca()
+    cert_chain, key = _server_certificate(directory, PUBLIC_CA)
+    ca_cert, _ = ca(PUBLIC_CA)
     redis = shutil.which("redis-server")
     if not redis:
         raise RuntimeError("no redis-server: scripts/setup installs Debian's redis-server")
@@ -318,6 +324,6 @@ def stop_all():
     for s in servers:
         s.stop()
     with _lock:
-        if _ca:
-            shutil.rmtree(_ca["directory"], ignore_errors=True)
-            _ca.clear()
+        for made in _cas.values():
+            shutil.rmtree(made["directory"], ignore_errors=True)
+        _cas.clear()

@@ -19,6 +19,10 @@ from moto.core import DEFAULT_ACCOUNT_ID
 
 from rig import datatier, function_identity
 
+# Where a function carries RDS's CA bundle (site-example/api does; scripts/rds-ca-bundle fetches
+# AWS's).
+RDS_BUNDLE = "rds-ca-bundle.pem"
+
 
 def _split(name):
     """(function name or unqualified ARN, qualifier or None): `f`, `f:3`, `f:live`, or an ARN
@@ -61,6 +65,17 @@ def describe(name, query):
     except zipfile.BadZipFile:
         return "422 Unprocessable Entity", {
             "error": f"function {name} has no zip package here (an image, or no code)"}
+    # RDS's certificates chain to RDS's own CAs, which a function trusts only through the bundle
+    # it carries (AWS's global-bundle.pem, as rds-ca-bundle.pem at its root). The local RDS CA
+    # stands in for those: it joins the bundle the package carries, so code that verifies the
+    # database against that bundle connects here as on RDS, and code that trusts the system
+    # store fails here as on RDS. A package without the bundle gets the local CA alone (on AWS
+    # its deep check would fail: stack/README.md says so).
+    rds = datatier.trusted(datatier.RDS_CA)
+    if rds:
+        carried = base64.b64decode(files.get(RDS_BUNDLE, "")).decode("utf-8", "replace")
+        files[RDS_BUNDLE] = base64.b64encode(
+            (carried.rstrip("\n") + "\n" + "".join(rds)).lstrip("\n").encode()).decode()
     return "200 OK", {
         "name": fn.function_name,
         "arn": fn.function_arn,
@@ -72,8 +87,8 @@ def describe(name, query):
         # Strings, as Lambda keeps them (patches/lambda_environment_strings.py).
         "environment": dict(fn.environment_vars or {}),
         "digest": hashlib.sha256(package).hexdigest(),
-        # What the function must trust besides the public roots: the data tier's CA.
-        "trust": datatier.trusted(),
+        # What the function must trust besides the public roots: the data tier's public CA.
+        "trust": datatier.trusted(datatier.PUBLIC_CA),
         # Lambda's runtime gets temporary credentials of the execution role; requests signed
         # with them are judged by IAM and the function's network (rig/function_identity.py).
         "credentials": function_identity.credentials_for(fn),

@@ -57,6 +57,21 @@ def err(code, message=None):
 
 # --- the stores --------------------------------------------------------------------------------
 
+# RDS's server certificates chain to RDS's own CAs, which no system trust store holds: the
+# database is verified against AWS's RDS bundle, carried beside this file (scripts/rds-ca-bundle
+# fetches it from https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem).
+RDS_CA_BUNDLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "rds-ca-bundle.pem")
+
+
+@cache
+def rds_tls():
+    """TLS that trusts RDS's CAs alone, checking the host name; never the system store."""
+    if not os.path.exists(RDS_CA_BUNDLE):
+        raise FileNotFoundError(f"no RDS CA bundle at {RDS_CA_BUNDLE}: run scripts/rds-ca-bundle "
+                                "before deploying (it fetches AWS's global-bundle.pem)")
+    return ssl.create_default_context(cafile=RDS_CA_BUNDLE)
+
+
 def postgres_query(sql):
     """Runs `sql` as DB_USER, signed in with an IAM authentication token (RDS requires TLS for
     it); one connection per call: the deep check is rare, and a kept one would go stale."""
@@ -65,8 +80,7 @@ def postgres_query(sql):
     host, port, user = env("DB_HOST"), int(env("DB_PORT") or 5432), env("DB_USER")
     token = aws("rds").generate_db_auth_token(DBHostname=host, Port=port, DBUsername=user)
     conn = pg8000.native.Connection(user, host=host, port=port, database="postgres",
-                                    password=token, ssl_context=ssl.create_default_context(),
-                                    timeout=TIMEOUT)
+                                    password=token, ssl_context=rds_tls(), timeout=TIMEOUT)
     try:
         return conn.run(sql)
     finally:

@@ -2,10 +2,12 @@
 //! credentials and turns SDK errors into shipit errors worded for the service that failed;
 //! `s3`, `cfn` and `cdn` implement the `ports` interfaces (and read what the local edge needs).
 
+pub mod account;
 pub mod cdn;
 pub mod cfn;
 pub mod lambda;
 pub mod s3;
+pub mod signed;
 
 use std::path::PathBuf;
 use std::time::Duration;

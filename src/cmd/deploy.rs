@@ -14,7 +14,7 @@ use shipit::output::stdout;
 use shipit::output::term::Terminal;
 use shipit::pipeline::finish::{finish, Finish};
 use shipit::pipeline::provision::Ensured;
-use shipit::pipeline::{api, deploy};
+use shipit::pipeline::{api, deploy, preflight};
 use shipit::ports::Reporter;
 
 use super::{job_summary, site_bucket, unlock, Clients};
@@ -45,9 +45,15 @@ pub(crate) async fn run(
     let (bucket, ensured, shipped) = match &settings.target {
         SiteTarget::Bucket(b) => (b.clone(), None, None),
         SiteTarget::Stack(stack) => {
+            // Before any write: what AWS would refuse in this change, all at once.
+            let cfn = clients.cfn();
+            let info = cfn.describe(&stack.name).await?;
+            let coded = api::settings_for(stack, info.as_ref(), code)?;
+            let checked = preflight::run(&cfn, &clients.account()?, &coded, reporter).await?;
+            preflight::report(&checked, reporter);
+            checked.check(&stack.name)?;
             let store_for = |b: &str| clients.store(b, "");
-            let (e, shipped) =
-                api::ensure(&clients.cfn(), &store_for, stack, code, reporter).await?;
+            let (e, shipped) = api::ensure(&cfn, &store_for, stack, code, reporter).await?;
             (site_bucket(&e.stack, &e.outputs)?, Some(e), shipped)
         }
     };

@@ -59,6 +59,16 @@ impl Clients {
         Cdn::new(&self.sdk, &self.conn)
     }
 
+    /// The account as the preflight reads it; with a custom endpoint (the local cloud), every
+    /// API it asks is there.
+    pub(crate) fn account(&self) -> Result<shipit::aws::account::Account> {
+        let endpoint = self.conn.endpoints.cloudformation.as_deref();
+        let signed =
+            shipit::aws::signed::Signed::new(&self.sdk, endpoint, self.conn.timeouts.operation)
+                .map_err(shipit::error::Error::aws)?;
+        Ok(shipit::aws::account::Account::new(signed))
+    }
+
     /// Lambda: the SDK's; on the local cloud a version is invoked by shipit's local Lambda
     /// runtime (moto runs no code without Docker).
     pub(crate) fn functions(&self) -> Result<Box<dyn shipit::ports::Functions>> {

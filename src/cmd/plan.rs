@@ -11,8 +11,9 @@ use shipit::core::summary::human_bytes;
 use shipit::error::Result;
 use shipit::output::stdout;
 use shipit::output::term::Terminal;
+use shipit::pipeline::preflight::Preflight;
 use shipit::pipeline::provision::{self, Preview};
-use shipit::pipeline::{api, deploy};
+use shipit::pipeline::{api, deploy, preflight};
 use shipit::ports::Reporter;
 
 use super::Clients;
@@ -60,12 +61,15 @@ pub(crate) async fn run(
             }
             let code = settings.api.as_ref().zip(package.as_ref());
             let stack = &api::settings_for(stack, info.as_ref(), code)?;
+            let checked = preflight::run(&cfn, &clients.account()?, stack, reporter).await?;
+            preflight::report(&checked, reporter);
+            checked.check(&stack.name)?;
             let p = provision::preview(&cfn, stack).await?;
             print_preview(&p, cli.global.json, reporter);
             new_api |= p.changes.iter().any(|c| c.logical_id == "ApiFunction");
             match p.outputs.get("SiteBucketName").cloned() {
                 Some(bucket) => {
-                    preview = Some(p);
+                    preview = Some((p, checked));
                     bucket
                 }
                 None => {
@@ -75,7 +79,11 @@ pub(crate) async fn run(
                     human_bytes(local.iter().map(|f| f.size).sum())
                 ));
                     if cli.global.json {
-                        stdout::json(true, "plan", json!({ "stack": p, "files": local.len() }));
+                        stdout::json(
+                            true,
+                            "plan",
+                            json!({ "stack": p, "preflight": checked, "files": local.len() }),
+                        );
                     }
                     return Ok(());
                 }
@@ -84,7 +92,7 @@ pub(crate) async fn run(
     };
     let store = clients.store(&bucket, &settings.prefix);
     let mut prepared = deploy::prepare(&settings, store, started, reporter).await?;
-    if let Some(p) = &preview {
+    if let Some((p, _)) = &preview {
         // The outputs as they are now (a change set may change them; deploy writes the new).
         prepared.set_runtime_config(&p.outputs, &clients.region(), &settings.rules)?;
         if new_api {
@@ -129,7 +137,7 @@ pub(crate) fn print_plan(
     plan: &Plan,
     bucket: &str,
     prefix: &str,
-    preview: Option<&Preview>,
+    preview: Option<&(Preview, Preflight)>,
     json: bool,
     all: bool,
 ) {
@@ -138,7 +146,8 @@ pub(crate) fn print_plan(
             true,
             "plan",
             json!({
-                "stack": preview,
+                "stack": preview.map(|p| &p.0),
+                "preflight": preview.map(|p| &p.1),
                 "bucket": bucket,
                 "prefix": prefix,
                 "counts": plan.counts(),

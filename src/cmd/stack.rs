@@ -1,17 +1,19 @@
-//! `shipit destroy`.
+//! `shipit destroy`, and `shipit bootstrap` (the account-wide settings a stack relies on).
 
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
 use serde_json::json;
 
-use shipit::cli::{Cli, DestroyArgs};
+use shipit::cli::{BootstrapArgs, Cli, DestroyArgs};
 use shipit::config;
+use shipit::core::settings::StackSettings;
 use shipit::core::stack::check_stack_name;
 use shipit::error::{Error, Result};
 use shipit::output::stdout;
 use shipit::output::term::Terminal;
 use shipit::pipeline::provision;
+use shipit::ports::Account;
 use shipit::ports::{ObjectStore, Reporter};
 
 use super::Clients;
@@ -40,6 +42,7 @@ pub(crate) async fn destroy(
         std::env::var(k).ok()
     });
     let clients = Clients::connect(&conn).await?;
+    let account = clients.account()?;
     let minutes = args
         .stack_timeout
         .or(file.stack.timeout_minutes)
@@ -58,6 +61,11 @@ pub(crate) async fn destroy(
         &name,
         Duration::from_secs(minutes * 60),
         args.role_arn.as_deref().or(file.stack.role_arn.as_deref()),
+        if args.delete_database {
+            Some(&account as &dyn shipit::ports::Databases)
+        } else {
+            None
+        },
         reporter,
     )
     .await?;
@@ -98,4 +106,79 @@ pub(crate) fn confirm(name: &str) -> Result<()> {
     } else {
         Err(refuse("the name typed did not match"))
     }
+}
+
+/// The stack `shipit bootstrap` keeps the account-wide settings in.
+pub const BOOTSTRAP_STACK: &str = "shipit-bootstrap";
+const BOOTSTRAP_TEMPLATE: &str = include_str!("../../stack/bootstrap.yaml");
+
+/// Sets API Gateway's CloudWatch role for the account and region when it is missing, through
+/// the `shipit-bootstrap` stack; a role set by anyone else is left as it is.
+pub(crate) async fn bootstrap(
+    cli: &Cli,
+    args: &BootstrapArgs,
+    file: &config::FileConfig,
+    reporter: &Terminal,
+) -> Result<()> {
+    let conn = config::connection(&cli.global, file, config::DEFAULT_MAX_ATTEMPTS, |k| {
+        std::env::var(k).ok()
+    });
+    let clients = Clients::connect(&conn).await?;
+    let account = clients.account()?;
+    let region = account.region();
+    let read = |e: String| {
+        Error::Aws {
+        message: format!("cannot read API Gateway's account settings in {region}: {e}"),
+        hint: Some("bootstrap needs apigateway:GET on /account, and an administrator's rights to create the role".into()),
+    }
+    };
+    if let Some(role) = account.apigw_logging_role().await.map_err(read)? {
+        reporter.info(&format!(
+            "API Gateway's CloudWatch Logs role in {region} is set already ({role}): nothing to do"
+        ));
+        if cli.global.json {
+            stdout::json(
+                true,
+                "bootstrap",
+                json!({ "region": region, "role": role, "changed": false }),
+            );
+        }
+        return Ok(());
+    }
+    let dir =
+        tempfile::tempdir().map_err(|e| Error::Internal(format!("a temporary directory: {e}")))?;
+    let template = dir.path().join("bootstrap.yaml");
+    std::fs::write(&template, BOOTSTRAP_TEMPLATE)
+        .map_err(|e| Error::Internal(format!("writing {}: {e}", template.display())))?;
+    let minutes = args
+        .stack_timeout
+        .unwrap_or(config::DEFAULT_STACK_TIMEOUT_MINUTES);
+    let settings = StackSettings {
+        name: BOOTSTRAP_STACK.to_string(),
+        template: Some(template),
+        parameters: Default::default(),
+        allow_replace: false,
+        recreate: true,
+        timeout: Duration::from_secs(minutes * 60),
+        role_arn: None,
+    };
+    let ensured = provision::ensure(&clients.cfn(), &settings, reporter).await?;
+    let role = account.apigw_logging_role().await.map_err(read)?.ok_or_else(|| Error::Stack {
+        message: format!(
+            "stack {BOOTSTRAP_STACK} is {} but API Gateway in {region} still has no CloudWatch Logs role",
+            ensured.action
+        ),
+        hint: format!("someone removed the setting after the stack set it: delete stack {BOOTSTRAP_STACK} (its role is retained) and run shipit bootstrap again"),
+    })?;
+    reporter.info(&format!(
+        "API Gateway's CloudWatch Logs role in {region}: {role} (stack {BOOTSTRAP_STACK})"
+    ));
+    if cli.global.json {
+        stdout::json(
+            true,
+            "bootstrap",
+            json!({ "region": region, "role": role, "changed": true, "stack": BOOTSTRAP_STACK }),
+        );
+    }
+    Ok(())
 }

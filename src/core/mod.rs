@@ -16,6 +16,7 @@ pub mod lock;
 pub mod origins;
 pub mod package;
 pub mod plan;
+pub mod preflight;
 pub mod release;
 pub mod runtime_config;
 pub mod settings;

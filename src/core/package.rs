@@ -16,7 +16,7 @@ const MAX_ENTRIES: usize = 0xFFFF;
 pub const KEY_PREFIX: &str = "api/";
 
 /// The stack parameters that say which code the function runs: shipit sets them from `[api]`
-/// (a parameters file leaves them out).
+/// (a parameters file lists them, with `ApiCodeKey` empty: see `config::stack_settings`).
 pub const CODE_PARAMETERS: [&str; 4] =
     ["ApiCodeKey", "ApiHandler", "ApiRuntime", "ApiArchitecture"];
 

@@ -24,7 +24,9 @@ pub struct Parameter {
 pub struct Resource {
     pub logical_id: String,
     pub kind: String,
-    /// `Delete` unless the template says `Retain`, `Snapshot` or `RetainExceptOnCreate`.
+    /// `Delete` when the template says nothing, else `Retain`, `Snapshot` or
+    /// `RetainExceptOnCreate` as written; anything else (a condition, a typo) is `Unreadable`,
+    /// which `destroy` treats as kept: it fails closed.
     pub deletion_policy: String,
 }
 
@@ -34,6 +36,21 @@ pub struct Template {
     pub parameters: Vec<Parameter>,
     pub resources: Vec<Resource>,
 }
+
+/// A resource's DeletionPolicy as `destroy` may rely on it (see [`Resource::deletion_policy`]).
+fn deletion_policy(y: &Yaml) -> &'static str {
+    const KNOWN: [&str; 4] = ["Delete", "Retain", "Snapshot", "RetainExceptOnCreate"];
+    match y {
+        Yaml::BadValue => "Delete",
+        _ => y
+            .as_str()
+            .and_then(|p| KNOWN.iter().find(|k| **k == p).copied())
+            .unwrap_or(UNREADABLE_POLICY),
+    }
+}
+
+/// The DeletionPolicy of a resource whose policy is not a plain, known word.
+pub const UNREADABLE_POLICY: &str = "Unreadable";
 
 fn scalar(y: &Yaml) -> Option<String> {
     match y {
@@ -97,7 +114,7 @@ impl Template {
                 Some(Resource {
                     logical_id: k.as_str()?.to_string(),
                     kind: v["Type"].as_str()?.to_string(),
-                    deletion_policy: v["DeletionPolicy"].as_str().unwrap_or("Delete").to_string(),
+                    deletion_policy: deletion_policy(&v["DeletionPolicy"]).to_string(),
                 })
             })
             .collect();
@@ -368,6 +385,33 @@ mod tests {
     }
 
     #[test]
+    fn a_deletion_policy_that_is_not_a_plain_word_is_unreadable_and_kept() {
+        let table = [
+            ("", "Delete"),
+            ("DeletionPolicy: Retain", "Retain"),
+            ("DeletionPolicy: Snapshot", "Snapshot"),
+            (
+                "DeletionPolicy: RetainExceptOnCreate",
+                "RetainExceptOnCreate",
+            ),
+            (
+                "DeletionPolicy: !If [Keep, Retain, Delete]",
+                UNREADABLE_POLICY,
+            ),
+            (
+                "DeletionPolicy: {\"Fn::If\": [Keep, Retain, Delete]}",
+                UNREADABLE_POLICY,
+            ),
+            ("DeletionPolicy: retain", UNREADABLE_POLICY),
+        ];
+        for (line, want) in table {
+            let body = format!("Resources:\n  B:\n    Type: AWS::S3::Bucket\n    {line}\n");
+            let t = Template::parse(body, "t").unwrap();
+            assert_eq!(t.resource("B").unwrap().deletion_policy, want, "{line}");
+        }
+    }
+
+    #[test]
     fn parameters_file_covers_every_parameter() {
         let t = Template::embedded();
         let file = read_parameters_file(Path::new(concat!(
@@ -375,16 +419,13 @@ mod tests {
             "/stack/parameters.json"
         )))
         .unwrap();
-        let mut names: Vec<&str> = t
-            .parameters
-            .iter()
-            .map(|p| p.name.as_str())
-            .filter(|n| !crate::core::package::CODE_PARAMETERS.contains(n))
-            .collect();
+        let mut names: Vec<&str> = t.parameters.iter().map(|p| p.name.as_str()).collect();
         names.sort();
         let listed: Vec<&str> = file.keys().map(String::as_str).collect();
         assert_eq!(listed, names);
-        t.resolve_parameters(&file).unwrap();
+        // Each listed value is the template's default: the file is a starting point.
+        let defaults = t.resolve_parameters(&BTreeMap::new()).unwrap();
+        assert_eq!(t.resolve_parameters(&file).unwrap(), defaults);
     }
 
     #[test]

@@ -180,8 +180,33 @@ async fn upload(
         .iter()
         .any(|k| k == name);
     let what = describe(package);
+    let md5 = crate::core::files::Md5(md5::compute(&package.zip).0);
+    // The key names the content (its SHA-256), and a package is written in one PUT, so its
+    // ETag is its MD5: a package already there is checked, never trusted by name.
+    let overwritten = |etag: &str| {
+        Error::Refused {
+        message: format!(
+            "{} in the artifacts bucket {} holds other bytes than the package (ETag {etag}, not its MD5 {}): someone overwrote it, and shipit will not point the function at it",
+            package.key,
+            store.bucket(),
+            md5.hex()
+        ),
+        hint: format!(
+            "find who can write to {} (only the infrastructure role should), delete that object version (aws s3api list-object-versions --prefix {}), and deploy again",
+            store.bucket(),
+            package.key
+        ),
+    }
+    };
     if present {
-        reporter.info(&format!("{what}: already in the artifacts bucket"));
+        let head = store.head(&package.key).await?;
+        let etag = head.etag.unwrap_or_default();
+        if etag != md5.hex() {
+            return Err(overwritten(&etag));
+        }
+        reporter.info(&format!(
+            "{what}: already in the artifacts bucket (its MD5 checked)"
+        ));
         return Ok(false);
     }
     let file = tempfile::NamedTempFile::new().map_err(|e| {
@@ -202,10 +227,12 @@ async fn upload(
         content_type: "application/zip".into(),
         cache_control: "".into(),
     };
-    let md5 = crate::core::files::Md5(md5::compute(&package.zip).0);
-    store
+    let etag = store
         .put_file(&package.key, file.path(), &headers, &md5)
         .await?;
+    if etag.trim_matches('"') != md5.hex() {
+        return Err(overwritten(&etag));
+    }
     reporter.info(&format!("{what}: uploaded to {}", store.bucket()));
     Ok(true)
 }

@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use crate::core::headers::Headers;
 use crate::core::package::{build, Entry, Package};
 use crate::core::settings::ApiSettings;
 use crate::core::stack::StackInfo;
@@ -111,7 +112,11 @@ fn unchanged_code_is_no_upload_and_no_change_set() {
     assert_eq!((e.action, e.change_set), ("unchanged", false));
     assert_eq!(w.executions(), before);
     let ops: Vec<Op> = w.store.calls().into_iter().map(|(op, _)| op).collect();
-    assert_eq!(ops, [Op::ListDir], "one listing, no upload");
+    assert_eq!(
+        ops,
+        [Op::ListDir, Op::Head],
+        "one listing, the package's MD5 checked, no upload"
+    );
     // A changed line: uploaded, and one change set.
     let p2 = package("def handler(e, c): return 2\n");
     let e = w.ship(Some(&p2)).unwrap();
@@ -119,6 +124,27 @@ fn unchanged_code_is_no_upload_and_no_change_set() {
     assert_eq!(w.executions(), before + 1);
     assert_eq!(w.live().parameters["ApiCodeKey"], p2.key);
     assert!(w.store.object(&p.key).is_some(), "the older package stays");
+}
+
+#[test]
+fn a_package_overwritten_under_its_name_is_refused_and_the_stack_keeps_its_code() {
+    let w = World::new();
+    let p = package("def handler(e, c): return 1\n");
+    w.ship(Some(&p)).unwrap();
+    let p2 = package("def handler(e, c): return 2\n");
+    // Someone with write access puts other bytes at the next package's key.
+    let zip = Headers {
+        content_type: "application/zip".into(),
+        cache_control: "".into(),
+    };
+    w.store
+        .seed(&p2.key, b"import os; os.system('curl evil')", zip);
+    let before = w.executions();
+    let err = w.ship(Some(&p2)).unwrap_err();
+    assert_eq!(err.kind(), "refused", "{err}");
+    assert!(err.to_string().contains("overwrote"), "{err}");
+    assert_eq!(w.executions(), before, "no change set");
+    assert_eq!(w.live().parameters["ApiCodeKey"], p.key);
 }
 
 #[test]

@@ -101,10 +101,12 @@ pub fn render_workflow(a: &Answers) -> String {
             r#"      - uses: actions/setup-node@820762786026740c76f36085b0efc47a31fe5020 # v7.0.0
         with:
           node-version: 22
+      # --ignore-scripts: no dependency's install hook runs. A build that needs one (a
+      # native module) names it: `npm rebuild NAME` after `npm ci`.
       - name: Build the site
         working-directory: {dir}
         run: |
-          npm ci
+          npm ci --ignore-scripts
           npm run build
 "#
         ),
@@ -283,6 +285,7 @@ mod tests {
     fn the_workflow_builds_with_npm_only_when_there_is_a_package() {
         let with = render_workflow(&answers(true));
         assert!(with.contains("npm run build"));
+        assert!(with.contains("npm ci --ignore-scripts"), "{with}");
         assert!(with.contains(&format!("uses: {}@v1 ", action_repository())));
         assert!(with.contains("role: ${{ vars.AWS_DEPLOY_ROLE_ARN }}"));
         assert!(with.contains("cancel-in-progress: false"));

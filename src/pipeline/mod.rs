@@ -10,6 +10,7 @@ pub mod invalidate;
 pub mod limit;
 pub mod lock;
 pub mod package;
+pub mod preflight;
 pub mod provision;
 pub mod records;
 pub mod scan;

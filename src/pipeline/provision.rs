@@ -12,7 +12,7 @@ use crate::core::stack::{self, Change, Next};
 use crate::core::stack::{ChangeSet, StackInfo, StackResource};
 use crate::core::template::Template;
 use crate::error::{Error, Result};
-use crate::ports::{ObjectStore, Reporter, StackService};
+use crate::ports::{Databases, ObjectStore, Reporter, StackService};
 
 /// What ensuring the stack did.
 #[derive(Debug, Clone, Serialize)]
@@ -475,6 +475,7 @@ pub async fn destroy(
     name: &str,
     timeout: Duration,
     role_arn: Option<&str>,
+    databases: Option<&dyn Databases>,
     reporter: &dyn Reporter,
 ) -> Result<Destroyed> {
     let deadline = Instant::now() + timeout;
@@ -495,13 +496,44 @@ pub async fn destroy(
         info = wait_settled(cfn, name, deadline, reporter).await?;
     }
     let deployed = Template::parse(cfn.template(name).await?, "the deployed template")?;
+    // A resource the deployed template does not name, or names with a policy that is not a
+    // plain word, is kept: an unreadable policy never empties a bucket.
     let policy = |r: &StackResource| {
         deployed
             .resource(&r.logical_id)
-            .map_or("Delete", |t| t.deletion_policy.as_str())
+            .map_or(crate::core::template::UNREADABLE_POLICY, |t| {
+                t.deletion_policy.as_str()
+            })
             .to_string()
     };
     let resources = cfn.resources(name).await?;
+    // A database has deletion protection: deleting it is an administrator's act, decided
+    // before anything is emptied or deleted.
+    let protected: Vec<&StackResource> = resources
+        .iter()
+        .filter(|r| r.kind == "AWS::RDS::DBInstance" && !r.physical_id.is_empty())
+        .collect();
+    match (databases, protected.is_empty()) {
+        (_, true) => {}
+        (None, false) => {
+            return Err(Error::Refused {
+                message: format!(
+                    "not destroying stack {name}: it holds database {} with deletion protection, and nothing was touched",
+                    protected.iter().map(|r| format!("{} ({})", r.physical_id, r.logical_id)).collect::<Vec<_>>().join(", ")
+                ),
+                hint: format!("deleting the database is an administrator's act: with an administrator's credentials, run `shipit destroy --stack {name} --delete-database` (a final snapshot is kept: DeletionPolicy Snapshot)"),
+            });
+        }
+        (Some(db), false) => {
+            for r in &protected {
+                reporter.stage(&format!(
+                    "lifting the deletion protection of database {} ({})",
+                    r.physical_id, r.logical_id
+                ));
+                db.unprotect(&r.physical_id).await?;
+            }
+        }
+    }
     let buckets = resources
         .iter()
         .filter(|r| r.kind == "AWS::S3::Bucket" && !r.physical_id.is_empty());

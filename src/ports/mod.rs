@@ -14,6 +14,7 @@ use futures::future::BoxFuture;
 use crate::core::files::Md5;
 use crate::core::headers::Headers;
 use crate::core::lambda::{AliasRoute, Invoked};
+use crate::core::preflight::{Certificate, LambdaLimits, Usage};
 use crate::core::stack::{ChangeSet, Event, StackInfo, StackResource};
 use crate::core::state::{Head, Listed};
 use crate::error::Result;
@@ -128,6 +129,51 @@ pub trait Cdn: Send + Sync {
     ) -> Call<'a, Created>;
     /// The invalidation's status as CloudFront spells it (`InProgress`, `Completed`).
     fn invalidation_status<'a>(&'a self, distribution: &'a str, id: &'a str) -> Call<'a, String>;
+}
+
+/// One answer of the account to the preflight, or why it could not be read.
+pub type Ask<'a, T> = BoxFuture<'a, std::result::Result<T, String>>;
+
+/// What the preflight counts against a quota.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Counted {
+    Vpcs,
+    Addresses,
+    /// In one availability zone.
+    NatGateways(String),
+    Distributions,
+    Functions,
+}
+
+/// The account, read-only, as the preflight asks it (`aws::account` on AWS).
+pub trait Account: Send + Sync {
+    fn region(&self) -> String;
+    fn lambda_limits(&self) -> Ask<'_, LambdaLimits>;
+    /// The engine's versions of one major, with their status.
+    fn engine_versions<'a>(
+        &'a self,
+        engine: &'a str,
+        major: &'a str,
+    ) -> Ask<'a, Vec<(String, String)>>;
+    /// The zones where an instance class can be ordered with a version of that major.
+    fn orderable_zones<'a>(
+        &'a self,
+        engine: &'a str,
+        major: &'a str,
+        class: &'a str,
+    ) -> Ask<'a, Vec<String>>;
+    fn zones(&self) -> Ask<'_, Vec<String>>;
+    fn cache_node_offered<'a>(&'a self, node_type: &'a str) -> Ask<'a, bool>;
+    fn usage(&self, what: Counted) -> Ask<'_, Usage>;
+    fn certificate<'a>(&'a self, arn: &'a str) -> Ask<'a, Certificate>;
+    fn zone_name<'a>(&'a self, id: &'a str) -> Ask<'a, String>;
+    fn apigw_logging_role(&self) -> Ask<'_, Option<String>>;
+}
+
+/// The one change shipit makes to a database itself: lifting its deletion protection, for
+/// `destroy --delete-database` (run by an administrator).
+pub trait Databases: Send + Sync {
+    fn unprotect<'a>(&'a self, instance: &'a str) -> Call<'a, ()>;
 }
 
 /// CloudFormation, as far as shipit drives it.

@@ -23,8 +23,8 @@ fn the_workflows_and_the_action_pass_the_offline_checks() {
     let out = lint(&[]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(
-        text(&out).contains("4 files"),
-        "ci, deploy, release and action.yml: {}",
+        text(&out).contains("6 files"),
+        "aws-e2e, ci, deploy, lint-latest, release and action.yml: {}",
         text(&out)
     );
 }

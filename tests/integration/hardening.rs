@@ -93,7 +93,8 @@ fn every_role_is_created_under_the_permissions_boundary() {
         .filter(|(_, r)| r["Type"].as_str() == Some("AWS::IAM::Role"))
         .map(|(k, _)| k.as_str().unwrap())
         .collect();
-    assert!(roles.len() >= 2, "{roles:?}");
+    // The function's role (API Gateway's logging role is `shipit bootstrap`'s, not the stack's).
+    assert!(!roles.is_empty(), "{roles:?}");
     for role in roles {
         let b = &resource(&t, role)["Properties"]["PermissionsBoundary"];
         assert_eq!(
@@ -164,9 +165,30 @@ fn the_private_function_reaches_every_service_it_calls_without_a_nat() {
 #[test]
 fn anonymous_health_checks_cannot_take_the_functions_concurrency() {
     let t = template();
-    let reserved = resource(&t, "ApiFunction")["Properties"]["ReservedConcurrentExecutions"]
-        .as_i64()
-        .unwrap();
+    // Nothing reserved by default: Lambda refuses a reservation that leaves an account fewer
+    // than 100 unreserved executions, and a new account's quota may be 10. A reservation is a
+    // parameter, and shipit's preflight keeps the health budget below half of it
+    // (core::preflight).
+    let reserved = &resource(&t, "ApiFunction")["Properties"]["ReservedConcurrentExecutions"];
+    // (tags are dropped: `!If [C, !Ref A, !Ref B]` reads [C, A, B])
+    let branches: Vec<_> = reserved
+        .as_vec()
+        .expect("reserved only when asked")
+        .iter()
+        .map(|b| b.as_str())
+        .collect();
+    assert_eq!(
+        branches,
+        [
+            Some("HasReservedConcurrency"),
+            Some("ApiReservedConcurrency"),
+            Some("AWS::NoValue")
+        ]
+    );
+    assert_eq!(
+        t["Parameters"]["ApiReservedConcurrency"]["Default"].as_i64(),
+        Some(0)
+    );
     let settings = resource(&t, "ApiStage")["Properties"]["MethodSettings"]
         .as_vec()
         .unwrap();
@@ -192,12 +214,7 @@ fn anonymous_health_checks_cannot_take_the_functions_concurrency() {
         health["ThrottlingBurstLimit"].as_str(),
         Some("HealthThrottleRateLimit")
     );
-    // A liveness answer takes milliseconds: a burst of this size holds a fraction of the
-    // reserved executions for that long, never all of them.
-    assert!(
-        rate.as_i64().unwrap() * 2 <= reserved,
-        "{rate:?} vs {reserved}"
-    );
+    assert!(rate.as_i64().unwrap() <= 10, "{rate:?}");
     // The deep check is behind the authorizer.
     let deep = &resource(&t, "HealthDeepGet")["Properties"];
     assert_eq!(

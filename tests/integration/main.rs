@@ -6,12 +6,14 @@ mod support;
 
 mod api;
 mod architecture;
+mod aws_e2e;
 mod browser;
 mod demo;
 mod ecosystem;
 mod faults;
 mod hardening;
 mod lambda;
+mod preflight;
 mod releases;
 mod reliability;
 mod snapshots;

@@ -310,8 +310,30 @@ fn destroy_empties_the_site_bucket_and_keeps_what_the_template_retains_with_its_
     assert!(stderr(&out).contains("--yes"), "{}", stderr(&out));
     assert!(stack_state(&name).is_some());
 
+    // The database has deletion protection: without --delete-database, refused before anything
+    // is emptied or deleted.
     let out = w
-        .cmd(&["destroy", "--stack", &name, "--yes", "--json"])
+        .cmd(&["destroy", "--stack", &name, "--yes"])
+        .output()
+        .unwrap();
+    assert_exit(&out, 4);
+    assert!(
+        stderr(&out).contains("--delete-database"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stack_state(&name).is_some());
+    assert!(w.version_count(&site) >= 5, "the site bucket was emptied");
+
+    let out = w
+        .cmd(&[
+            "destroy",
+            "--stack",
+            &name,
+            "--yes",
+            "--json",
+            "--delete-database",
+        ])
         .output()
         .unwrap();
     assert_success(&out);

@@ -38,8 +38,10 @@ fn cfn_lint() -> Command {
 
 #[test]
 fn cfn_lint_reports_nothing() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("stack");
     let out = cfn_lint()
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("stack/shipit.yaml"))
+        .arg(dir.join("shipit.yaml"))
+        .arg(dir.join("bootstrap.yaml"))
         .output()
         .expect("cfn-lint (scripts/setup installs it)");
     assert!(
@@ -273,6 +275,11 @@ fn stateful_resources_are_retained_and_encrypted() {
         table["SSESpecification"]["SSEEnabled"].as_bool(),
         Some(true)
     );
+    assert_eq!(
+        resource(&t, "Database")["Properties"]["DeletionProtection"].as_bool(),
+        Some(true),
+        "RDS refuses to delete the database until an administrator lifts it"
+    );
     assert_eq!(table["DeletionProtectionEnabled"].as_bool(), Some(true));
     assert_eq!(
         resource(&t, "UserPool")["Properties"]["DeletionProtection"].as_str(),
@@ -387,4 +394,44 @@ fn the_artifacts_bucket_is_private_tls_only_and_never_expires_a_current_package(
     assert_eq!(code[0].as_str(), Some("HasApiCode"));
     assert_eq!(code[1]["S3Bucket"].as_str(), Some("ArtifactsBucket"));
     assert_eq!(code[1]["S3Key"].as_str(), Some("ApiCodeKey"));
+}
+
+/// Nothing in the template goes stale on its own: an engine is named by its major version
+/// (RDS picks the region's default minor, and a pinned minor is retired for new instances,
+/// cfn-lint W3691), and no resource is a setting of the whole account or region, which a
+/// second stack would overwrite and a deleted one would break for all.
+#[test]
+fn no_pinned_minor_versions_and_no_account_wide_settings() {
+    let t = template();
+    let mut engines = 0;
+    for (id, r) in t["Resources"].as_hash().unwrap() {
+        let id = id.as_str().unwrap();
+        let kind = r["Type"].as_str().unwrap();
+        if let Some(mut v) = r["Properties"]["EngineVersion"].as_str() {
+            engines += 1;
+            // `!Ref P` reads "P": then the parameter's default, and every value it allows.
+            let param = &t["Parameters"][v];
+            if !param.is_badvalue() {
+                assert_eq!(param["AllowedPattern"].as_str(), Some("^[0-9]+$"), "{v}");
+                v = param["Default"].as_str().unwrap();
+            }
+            assert!(
+                !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()),
+                "{id}: EngineVersion {v:?} names a minor version; name the major alone"
+            );
+        }
+        let account_wide = [
+            "AWS::ApiGateway::Account",
+            "AWS::IAM::AccountPasswordPolicy",
+            "AWS::GuardDuty::Detector",
+            "AWS::SecurityHub::Hub",
+            "AWS::Config::ConfigurationRecorder",
+            "AWS::CloudTrail::Trail",
+        ];
+        assert!(
+            !account_wide.contains(&kind),
+            "{id}: {kind} is one per account and region; it belongs to `shipit bootstrap`"
+        );
+    }
+    assert!(engines >= 1, "the database's EngineVersion was not found");
 }

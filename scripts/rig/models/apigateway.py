@@ -1,5 +1,12 @@
-"""API Gateway types moto's CloudFormation skips: stage and authorizer (in moto's API Gateway
-backend), and account, domain name and base path mapping (recorded in RIG only)."""
+"""API Gateway types moto's CloudFormation skips: stage, authorizer and the account's CloudWatch
+role (in moto's API Gateway backend), and domain name and base path mapping (recorded in RIG
+only).
+
+A stage that logs (an access log, or a method setting with execution logging) is refused while
+the account and region have no CloudWatch role, with API Gateway's own words: AWS checks that
+setting when the stage is made, so a stack that relies on someone else having set it fails here
+first (`shipit bootstrap` sets it)."""
+from moto.apigateway.exceptions import BadRequestException
 from moto.apigateway.models import apigateway_backends
 from moto.core.common_models import CloudFormationModel
 
@@ -21,6 +28,11 @@ class RigApiStage(Rig, CloudFormationModel):
     @classmethod
     def make(cls, name, props, account_id, region_name):
         stage = props.get("StageName") or name
+        logs = props.get("AccessLogSetting") or any(
+            (m.get("LoggingLevel") or "OFF") != "OFF" for m in props.get("MethodSettings") or [])
+        if logs and not apigw(account_id, region_name).get_account().cloudwatch_role_arn:
+            raise BadRequestException(
+                "CloudWatch Logs role ARN must be set in account settings to enable logging")
         apigw(account_id, region_name).create_stage(
             props["RestApiId"], stage, props.get("DeploymentId"), variables=props.get("Variables"),
             description=props.get("Description", ""), cacheClusterEnabled=props.get("CacheClusterEnabled"),
@@ -59,7 +71,7 @@ class RigApiAuthorizer(Rig, CloudFormationModel):
 
 
 class RigApiAccount(Rig, CloudFormationModel):
-    # Account-wide settings (the CloudWatch role): nothing to create in moto.
+    # Account-wide settings: the CloudWatch role every REST API of the region logs with.
     __module__ = "moto.apigateway.models"
     TYPE = "AWS::ApiGateway::Account"
     ATTRS = ("Id",)
@@ -70,6 +82,9 @@ class RigApiAccount(Rig, CloudFormationModel):
 
     @classmethod
     def make(cls, name, props, account_id, region_name):
+        if props.get("CloudWatchRoleArn"):
+            apigw(account_id, region_name).update_account(
+                [{"op": "replace", "path": "/cloudwatchRoleArn", "value": props["CloudWatchRoleArn"]}])
         return f"{account_id}-apigateway-account", {"Id": account_id}
 
 

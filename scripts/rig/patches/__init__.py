@@ -19,4 +19,5 @@ PATCHES = (
     "lambda_role_permissions",
     "api_deployment",
     "lambda_environment_strings",
+    "account_limits",
 )

@@ -47,13 +47,14 @@ Outputs:
 """
 
 
-def psql(port, user, password, sql, sslmode="verify-full"):
-    """psql checking the server's certificate as a function does (the local cloud's CA)."""
+def psql(port, user, password, sql, sslmode="verify-full", ca=datatier.RDS_CA):
+    """psql checking the server's certificate against the RDS bundle, as a function must (the
+    local cloud's RDS CA)."""
     directory = tempfile.mkdtemp()
     try:
         root = os.path.join(directory, "root.pem")
         with open(root, "w") as f:
-            f.write("".join(datatier.trusted()))
+            f.write("".join(datatier.trusted(ca)))
         return subprocess.run(
             ["psql", "-h", "127.0.0.1", "-p", str(port), "-U", user, "-d", "postgres", "-Atc", sql],
             capture_output=True, text=True, timeout=20,
@@ -98,6 +99,10 @@ class DataTier(CloudTest):
         wrong = psql(db_port, "shipit", "not-the-password", "select 1")
         self.assertNotEqual(wrong.returncode, 0)
         self.assertIn("password authentication failed", wrong.stderr)
+        # Its certificate chains to the RDS CA, not to the roots a function's store holds.
+        public = psql(db_port, "shipit", secret["password"], "select 1", ca=datatier.PUBLIC_CA)
+        self.assertNotEqual(public.returncode, 0)
+        self.assertIn("certificate verify failed", public.stderr)
         # TLS only, as RDS with rds.force_ssl.
         plain = psql(db_port, "shipit", secret["password"], "select 1", sslmode="disable")
         self.assertNotEqual(plain.returncode, 0)
@@ -140,6 +145,7 @@ class DataTier(CloudTest):
         self.assertEqual(out["DbPort"], "5432")
         self.assertEqual(datatier._servers, [])
         self.assertEqual(datatier.trusted(), [])
+        self.assertEqual(datatier.trusted(datatier.RDS_CA), [])
 
 
 class TheFunctionOnTheDataTier(CloudTest):

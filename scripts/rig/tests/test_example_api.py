@@ -66,9 +66,12 @@ class ExampleApi(CloudTest):
         self.assertEqual(made.returncode, 0, made.stderr)
         directory = tempfile.TemporaryDirectory()
         self.addCleanup(directory.cleanup)
+        # The function's trust store holds the public roots (here the local cloud's public
+        # CA, which signs Redis); RDS's CA only in the bundle the package carries.
         bundle = os.path.join(directory.name, "ca.pem")
         with open(bundle, "w") as f:
-            f.write("".join(datatier.trusted()))
+            f.write("".join(datatier.trusted(datatier.PUBLIC_CA)))
+        self.task = directory.name
         env = mock.patch.dict(os.environ, {
             "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION,
             "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
@@ -82,10 +85,19 @@ class ExampleApi(CloudTest):
         os.environ.pop("AWS_PROFILE", None)
         self.api = self.load()
 
-    def load(self):
-        """Import the handler afresh (a cold start)."""
+    def load(self, rds_bundle=None):
+        """Import the handler afresh (a cold start), from a task root as the local Lambda
+        runtime lays it out: the package's files, and its rds-ca-bundle.pem holding the local
+        RDS CA (`rds_bundle`: other PEM text, or "" for no bundle at all)."""
+        root = Path(self.task) / f"task-{next(_modules)}"
+        root.mkdir()
+        (root / "handler.py").write_bytes((API / "handler.py").read_bytes())
+        if rds_bundle is None:
+            rds_bundle = "".join(datatier.trusted(datatier.RDS_CA))
+        if rds_bundle:
+            (root / "rds-ca-bundle.pem").write_text(rds_bundle)
         spec = importlib.util.spec_from_file_location(f"example_api_{next(_modules)}",
-                                                      API / "handler.py")
+                                                      root / "handler.py")
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
         return module
@@ -101,6 +113,20 @@ class ExampleApi(CloudTest):
             answer = api.handler(event("GET", "/health"), None)
         self.assertEqual((answer["statusCode"], json.loads(answer["body"])), (200, {"ok": True}))
         self.assertEqual(attempts, [])
+
+    def test_the_database_is_verified_against_the_rds_bundle_alone(self):
+        # As on AWS: RDS's certificate chains to RDS's CA, which the system store lacks. A
+        # handler that trusted the system store would fail here; one without the bundle does.
+        for bundle, error in [("", "error: FileNotFoundError"),
+                              ("".join(datatier.trusted(datatier.PUBLIC_CA)), "error: ")]:
+            self.api = self.load(rds_bundle=bundle)
+            status, _, body = self.call("GET", "/health/deep", sub=ALICE)
+            self.assertEqual(status, 503, body)
+            self.assertTrue(body["stores"]["postgres"].startswith(error), body)
+            self.assertEqual(body["stores"]["redis"], "ok", body)
+        self.api = self.load()
+        status, _, body = self.call("GET", "/health/deep", sub=ALICE)
+        self.assertEqual((status, body["stores"]["postgres"]), (200, "ok"), body)
 
     def test_every_store_is_used_and_a_stopped_one_is_named(self):
         status, headers, body = self.call("GET", "/health/deep", sub=ALICE)

@@ -237,3 +237,52 @@ class Models(CloudTest):
             self.assertNotIn(made[model.TYPE], snapshot.get(model.TYPE, {}), model.TYPE)
         self.assertEqual(cloudfront.list_distributions()["DistributionList"].get("Items", []), [])
         self.assertEqual(cognito.list_user_pools(MaxResults=10)["UserPools"], [])
+
+
+LOGGING_STAGE = """Resources:
+  Api:
+    Type: AWS::ApiGateway::RestApi
+    Properties: {Name: api}
+  Health:
+    Type: AWS::ApiGateway::Resource
+    Properties: {RestApiId: !Ref Api, ParentId: !GetAtt Api.RootResourceId, PathPart: health}
+  HealthGet:
+    Type: AWS::ApiGateway::Method
+    Properties:
+      RestApiId: !Ref Api
+      ResourceId: !Ref Health
+      HttpMethod: GET
+      AuthorizationType: NONE
+      Integration: {Type: MOCK}
+  Deployment:
+    Type: AWS::ApiGateway::Deployment
+    DependsOn: HealthGet
+    Properties: {RestApiId: !Ref Api}
+  Stage:
+    Type: AWS::ApiGateway::Stage
+    Properties:
+      RestApiId: !Ref Api
+      DeploymentId: !Ref Deployment
+      StageName: live
+      MethodSettings: [{ResourcePath: "/*", HttpMethod: "*", LoggingLevel: ERROR}]
+"""
+
+ACCOUNT_SETTING = """Resources:
+  Account:
+    Type: AWS::ApiGateway::Account
+    Properties: {CloudWatchRoleArn: arn:aws:iam::123456789012:role/apigateway-logs}
+"""
+
+
+class AccountWideLogging(CloudTest):
+    def test_a_logging_stage_needs_the_accounts_cloudwatch_role(self):
+        # As API Gateway: the account and region's CloudWatch role must be set first.
+        self.assertEqual(self.deploy("app", LOGGING_STAGE)["StackStatus"], "ROLLBACK_COMPLETE")
+        events = self.cfn.describe_stack_events(StackName="app")["StackEvents"]
+        self.assertTrue(any("CloudWatch Logs role ARN must be set" in (e.get("ResourceStatusReason") or "")
+                            for e in events), events)
+        self.cfn.delete_stack(StackName="app")
+        self.assertEqual(self.deploy("setting", ACCOUNT_SETTING)["StackStatus"], "CREATE_COMPLETE")
+        account = self.client("apigateway").get_account()
+        self.assertEqual(account["cloudwatchRoleArn"], "arn:aws:iam::123456789012:role/apigateway-logs")
+        self.assertEqual(self.deploy("app2", LOGGING_STAGE)["StackStatus"], "CREATE_COMPLETE")

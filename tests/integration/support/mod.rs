@@ -29,28 +29,97 @@ struct Cloud {
 fn cloud() -> &'static Cloud {
     static CLOUD: OnceLock<Cloud> = OnceLock::new();
     CLOUD.get_or_init(|| {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/local-cloud");
-        let mut child = Command::new(script)
-            .arg("--watch-stdin")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start scripts/local-cloud (needs python3)");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .expect("read the local cloud's endpoint");
-        let endpoint = line.trim().to_string();
+        let cloud = start_cloud();
+        // As a user does once per account and region: API Gateway's CloudWatch role, which
+        // every stack with an API needs (the local cloud refuses a logging stage without it).
+        let out = shipit_at(&cloud.endpoint, &["bootstrap"]).output().unwrap();
         assert!(
-            endpoint.starts_with("http://127.0.0.1:"),
-            "local cloud said {endpoint:?}"
+            out.status.success(),
+            "shipit bootstrap: {}",
+            String::from_utf8_lossy(&out.stderr)
         );
-        Cloud {
-            endpoint,
-            _child: Mutex::new(child),
-        }
+        cloud
     })
+}
+
+fn start_cloud() -> Cloud {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/local-cloud");
+    let mut child = Command::new(script)
+        .arg("--watch-stdin")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start scripts/local-cloud (needs python3)");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .expect("read the local cloud's endpoint");
+    let endpoint = line.trim().to_string();
+    assert!(
+        endpoint.starts_with("http://127.0.0.1:"),
+        "local cloud said {endpoint:?}"
+    );
+    Cloud {
+        endpoint,
+        _child: Mutex::new(child),
+    }
+}
+
+/// The real binary against a local cloud's endpoint, with test credentials.
+pub fn shipit_at(endpoint: &str, args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_shipit"));
+    c.args(args)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("NO_PROXY", "127.0.0.1,localhost")
+        .env("AWS_ENDPOINT_URL", endpoint)
+        .env("CI", "true");
+    c
+}
+
+/// A local cloud of the test's own (a separate server, stopped when this is dropped), for
+/// tests that change the account itself (its quotas, its account-wide settings), which the
+/// shared one must not see. Not bootstrapped.
+pub struct OwnCloud {
+    cloud: Cloud,
+}
+
+impl OwnCloud {
+    pub fn start() -> OwnCloud {
+        OwnCloud {
+            cloud: start_cloud(),
+        }
+    }
+
+    pub fn endpoint(&self) -> &str {
+        &self.cloud.endpoint
+    }
+
+    /// Sets what the account offers and allows (scripts/rig/account.py's settings).
+    pub fn set_account(&self, settings: &str) {
+        let url = format!("{}/_shipit/account", self.cloud.endpoint);
+        let (status, _, body) = http(
+            "POST",
+            &url,
+            &[("content-type", "application/json")],
+            settings,
+        );
+        assert_eq!(status, 200, "{body}");
+    }
+}
+
+impl Drop for OwnCloud {
+    fn drop(&mut self) {
+        if let Ok(mut child) = self.cloud._child.lock() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
 }
 
 /// The local cloud's own endpoint (not the recording proxy).
@@ -412,13 +481,18 @@ pub fn live_alias(function: &str) -> (String, BTreeMap<String, f64>) {
 
 /// A direct CloudFormation client to the emulator.
 pub fn cfn() -> aws_sdk_cloudformation::Client {
+    cfn_at(&cloud().endpoint)
+}
+
+/// CloudFormation at a given local cloud (an `OwnCloud`'s).
+pub fn cfn_at(endpoint: &str) -> aws_sdk_cloudformation::Client {
     let conf = aws_sdk_cloudformation::config::Builder::new()
         .behavior_version(aws_sdk_cloudformation::config::BehaviorVersion::latest())
         .region(aws_sdk_cloudformation::config::Region::new("us-east-1"))
         .credentials_provider(aws_sdk_cloudformation::config::Credentials::new(
             "test", "test", None, None, "tests",
         ))
-        .endpoint_url(&cloud().endpoint)
+        .endpoint_url(endpoint)
         .build();
     aws_sdk_cloudformation::Client::from_conf(conf)
 }
@@ -485,7 +559,13 @@ impl Drop for StackGuard<'_> {
     fn drop(&mut self) {
         let out = self
             .world
-            .cmd(&["destroy", "--stack", &self.name, "--yes"])
+            .cmd(&[
+                "destroy",
+                "--stack",
+                &self.name,
+                "--yes",
+                "--delete-database",
+            ])
             .output()
             .unwrap();
         if std::thread::panicking() {

@@ -1,0 +1,296 @@
+"""stack/handler-permissions.json against stack/shipit.yaml and the CloudFormation service role.
+
+Every resource type of the template has its handlers' required permissions on record (copied
+from the type's registry schema), and for each of them the service role either allows it on a
+resource of this stack, or the test names it in REFUSED with the reason it is refused. A handler
+lists every permission it may need for any property, so REFUSED holds two kinds: what must never
+be granted (reading, erasing or sharing data), and what only a property shipit's template does
+not set would need (the reason says which; setting that property means granting it, here and in
+stack/iam/). Judged with the evaluator of test_iam_policies. Stdlib only.
+"""
+import fnmatch
+import json
+import re
+import unittest
+from pathlib import Path
+
+from rig.tests.test_iam_policies import (
+    ACCOUNT, ALLOW, APP_DATA, BOUNDARY, DISTRIBUTION, FUNCTION, FUNCTION_ROLE, MANAGED, OURS, PACKAGE,
+    REGION, SECRET, SITE, STACK, TABLE, decide, load)
+
+ROOT = Path(__file__).resolve().parents[3]
+TEMPLATE = ROOT / "stack" / "shipit.yaml"
+DATA = ROOT / "stack" / "handler-permissions.json"
+SERVICE_ROLE_FILES = ("cloudformation-service-role.json", "cloudformation-service-role-api.json",
+                      "cloudformation-service-role-data.json")
+HANDLERS = ("create", "read", "update", "delete")
+
+UNUSED = "the template sets no property that needs it"
+NO_KMS = "the template names no KMS key (AWS-owned or AWS-managed encryption only)"
+# (resource type or *, action pattern) -> why the service role does not have it
+REFUSED = {
+    # never: data, its erasure, or a way to share it
+    ("AWS::DynamoDB::Table", "dynamodb:*Item"): "never reads or writes items",
+    ("AWS::DynamoDB::Table", "dynamodb:Query"): "never reads items",
+    ("AWS::DynamoDB::Table", "dynamodb:Scan"): "never reads items",
+    ("AWS::DynamoDB::Table", "dynamodb:DeleteTable"): "the table is retained; denied outright",
+    ("AWS::DynamoDB::Table", "dynamodb:PutResourcePolicy"): "a resource policy could share the items; denied",
+    ("AWS::DynamoDB::Table", "dynamodb:DeleteResourcePolicy"): UNUSED + " (ResourcePolicy)",
+    ("AWS::DynamoDB::Table", "dynamodb:ImportTable"): UNUSED + " (ImportSourceSpecification)",
+    ("AWS::DynamoDB::Table", "dynamodb:EnableKinesisStreamingDestination"): UNUSED + " (KinesisStreamSpecification)",
+    ("AWS::DynamoDB::Table", "dynamodb:DisableKinesisStreamingDestination"): UNUSED + " (KinesisStreamSpecification)",
+    ("AWS::DynamoDB::Table", "dynamodb:UpdateKinesisStreamingDestination"): UNUSED + " (KinesisStreamSpecification)",
+    ("AWS::DynamoDB::Table", "dynamodb:*TableReplica"): UNUSED + " (replicas: AWS::DynamoDB::GlobalTable)",
+    ("AWS::DynamoDB::Table", "s3:GetObject*"): UNUSED + " (ImportSourceSpecification reads a bucket)",
+    ("AWS::DynamoDB::Table", "logs:*LogStream*"): UNUSED + " (import logs)",
+    ("AWS::DynamoDB::Table", "logs:PutLogEvents"): UNUSED + " (import logs)",
+    ("AWS::DynamoDB::Table", "iam:CreateServiceLinkedRole"): UNUSED + " (replicas)",
+    ("AWS::S3::Bucket", "s3:DeleteObject"): "never deletes objects",
+    ("AWS::S3::Bucket", "s3:PutObjectAcl"): "never touches objects",
+    ("AWS::S3::Bucket", "s3:PutReplicationConfiguration"): "replication copies data elsewhere; denied on app data",
+    ("AWS::S3::Bucket", "s3:PutInventoryConfiguration"): "an inventory lists keys into another bucket; denied on app data",
+    ("AWS::S3::Bucket", "s3:PutBucketLogging"): UNUSED + " (LoggingConfiguration); denied on app data",
+    ("AWS::S3::Bucket", "iam:PassRole"): UNUSED + " (ReplicationConfiguration's role)",
+    ("AWS::S3::Bucket", "s3:PutAnalyticsConfiguration"): UNUSED,
+    ("AWS::S3::Bucket", "s3:PutBucketCORS"): UNUSED,
+    ("AWS::S3::Bucket", "s3:PutMetricsConfiguration"): UNUSED,
+    ("AWS::S3::Bucket", "s3:PutBucketNotification"): UNUSED,
+    ("AWS::S3::Bucket", "s3:PutBucketWebsite"): UNUSED,
+    ("AWS::S3::Bucket", "s3:PutAccelerateConfiguration"): UNUSED,
+    ("AWS::S3::Bucket", "s3:Put*ObjectLockConfiguration"): UNUSED,
+    ("AWS::S3::Bucket", "s3:PutIntelligentTieringConfiguration"): UNUSED,
+    ("AWS::S3::Bucket", "s3:CreateBucketMetadataTableConfiguration"): UNUSED,
+    ("AWS::S3::Bucket", "s3tables:*"): UNUSED + " (MetadataTableConfiguration)",
+    # named in the handler list but not actions of the Service Authorization Reference for S3
+    ("AWS::S3::Bucket", "s3:PutBucketReplication"): "not an S3 IAM action (the reference lists PutReplicationConfiguration)",
+    ("AWS::S3::Bucket", "s3:DeleteBucketAnalyticsConfiguration"): "not an S3 IAM action in the reference",
+    ("AWS::S3::Bucket", "s3:DeleteBucketCors"): "not an S3 IAM action in the reference",
+    ("AWS::S3::Bucket", "s3:DeleteBucketMetricsConfiguration"): "not an S3 IAM action in the reference",
+    ("AWS::S3::Bucket", "s3:DeleteBucketEncryption"): "not an S3 IAM action in the reference",
+    ("AWS::S3::Bucket", "s3:DeleteBucketLifecycle"): "not an S3 IAM action in the reference",
+    ("AWS::S3::Bucket", "s3:DeleteBucketReplication"): "not an S3 IAM action in the reference",
+    ("AWS::RDS::DBInstance", "rds:DeleteDBInstance"): "denied outright: destroying or replacing the database is an administrator's act",
+    ("AWS::RDS::DBInstance", "rds:StartDBInstanceAutomatedBackupsReplication"): "copies backups to another region; denied",
+    ("AWS::RDS::DBInstance", "rds:StopDBInstanceAutomatedBackupsReplication"): UNUSED,
+    ("AWS::RDS::DBInstance", "rds:*RoleFromDBInstance"): UNUSED + " (AssociatedRoles)",
+    ("AWS::RDS::DBInstance", "rds:AddRoleToDBInstance"): UNUSED + " (AssociatedRoles)",
+    ("AWS::RDS::DBInstance", "rds:CreateDBInstanceReadReplica"): UNUSED + " (SourceDBInstanceIdentifier)",
+    ("AWS::RDS::DBInstance", "rds:PromoteReadReplica"): UNUSED,
+    ("AWS::RDS::DBInstance", "rds:RestoreDBInstance*"): UNUSED + " (DBSnapshotIdentifier, RestoreTime)",
+    ("AWS::RDS::DBInstance", "iam:PassRole"): UNUSED + " (MonitoringRoleArn, AssociatedRoles)",
+    ("AWS::RDS::DBInstance", "iam:ListRoles"): UNUSED + " (MonitoringRoleArn)",
+    ("AWS::Cognito::UserPool", "cognito-idp:DeleteUserPool"): "the user pool is retained; denied outright",
+    ("AWS::Cognito::UserPool", "iam:PassRole"): UNUSED + " (SmsConfiguration)",
+    ("AWS::Cognito::UserPool", "iam:CreateServiceLinkedRole"): UNUSED,
+    ("AWS::Cognito::UserPoolClient", "iam:PassRole"): UNUSED + " (AnalyticsConfiguration)",
+    ("AWS::Cognito::UserPoolClient", "iam:CreateServiceLinkedRole"): UNUSED + " (AnalyticsConfiguration)",
+    ("AWS::SecretsManager::Secret", "secretsmanager:ReplicateSecretToRegions"): "copies the secret to another region; denied",
+    ("AWS::SecretsManager::Secret", "secretsmanager:RemoveRegionsFromReplication"): UNUSED + " (ReplicaRegions)",
+    ("AWS::IAM::Role", "iam:DeleteRolePermissionsBoundary"): "the boundary is never lifted; denied",
+    ("AWS::IAM::Role", "iam:UpdateAssumeRolePolicy"): "a role's trust is fixed when it is created; denied",
+    ("AWS::Logs::LogGroup", "logs:PutResourcePolicy"): "an account-wide logs resource policy; " + UNUSED,
+    ("AWS::Logs::LogGroup", "logs:DescribeResourcePolicies"): UNUSED,
+    ("AWS::Logs::LogGroup", "logs:PutDataProtectionPolicy"): UNUSED + " (DataProtectionPolicy)",
+    ("AWS::Logs::LogGroup", "logs:CreateLogDelivery"): UNUSED,
+    ("AWS::Logs::LogGroup", "logs:*KmsKey"): NO_KMS,
+    ("AWS::Logs::LogGroup", "s3:REST.PUT.OBJECT"): UNUSED + " (and not an IAM action)",
+    ("AWS::ElastiCache::ReplicationGroup", "logs:*"): UNUSED + " (LogDeliveryConfigurations)",
+    ("AWS::ElastiCache::ReplicationGroup", "s3:GetObject"): UNUSED + " (SnapshotArns)",
+    ("AWS::ApiGateway::RestApi", "s3:GetObject"): UNUSED + " (BodyS3Location)",
+    ("AWS::ApiGateway::Authorizer", "iam:PassRole"): UNUSED + " (AuthorizerCredentials)",
+    ("AWS::ApiGateway::Method", "iam:PassRole"): UNUSED + " (Integration.Credentials)",
+    ("AWS::ApiGateway::RestApi", "iam:PassRole"): UNUSED,
+    ("AWS::Lambda::Function", "lambda:GetCodeSigningConfig"): UNUSED + " (CodeSigningConfigArn)",
+    ("AWS::Lambda::Function", "lambda:PutFunctionCodeSigningConfig"): UNUSED + " (CodeSigningConfigArn)",
+    ("AWS::Lambda::Function", "lambda:GetLayerVersion"): UNUSED + " (Layers)",
+    ("AWS::Lambda::Function", "elasticfilesystem:*"): UNUSED + " (FileSystemConfigs)",
+    ("AWS::Lambda::Function", "s3files:*"): UNUSED + " (FileSystemConfigs)",
+    ("*", "lambda:PutFunctionScalingConfig"): UNUSED + " (capacity providers)",
+    ("*", "lambda:PassCapacityProvider"): UNUSED + " (capacity providers)",
+    ("*", "lambda:PutProvisionedConcurrencyConfig"): UNUSED + " (ProvisionedConcurrencyConfig)",
+    ("AWS::Lambda::Alias", "codedeploy:*"): UNUSED + " (RoutingConfig with CodeDeploy): shipit moves the alias itself",
+    ("AWS::CloudFront::Distribution", "cloudfront:*ConnectionGroup"): UNUSED + " (multi-tenant distributions)",
+    ("AWS::CloudFront::Distribution", "cloudfront:GetVpcOrigin"): UNUSED + " (VPC origins)",
+    ("AWS::CloudFront::Distribution", "cloudfront:UpdateDistributionWithStagingConfig"): UNUSED + " (continuous deployment)",
+    ("AWS::EC2::VPC", "ec2:CreateVpcEncryptionControl"): UNUSED,
+    ("AWS::EC2::VPC", "ec2:ModifyVpcTenancy"): UNUSED,
+    ("AWS::EC2::EIP", "ec2:AcceptAddressTransfer"): UNUSED + " (TransferAddress)",
+    ("AWS::EC2::EIP", "ec2:AssociateAddress"): UNUSED + " (InstanceId)",
+    ("AWS::EC2::NatGateway", "ec2:*NatGatewayAddress"): UNUSED + " (secondary addresses)",
+    ("AWS::EC2::Subnet", "ec2:*SubnetCidrBlock"): UNUSED + " (IPv6)",
+    ("AWS::EC2::VPCGatewayAttachment", "ec2:AttachVpnGateway"): UNUSED + " (VpnGatewayId)",
+    ("AWS::EC2::VPCGatewayAttachment", "ec2:DetachVpnGateway"): UNUSED + " (VpnGatewayId)",
+    ("AWS::EC2::VPCEndpoint", "vpc-lattice:*"): UNUSED + " (service-network endpoints)",
+    ("AWS::EC2::VPCEndpoint", "vpce:AllowMultiRegion"): UNUSED + " (ServiceRegion)",
+    ("*", "kms:*"): NO_KMS,
+    ("*", "firehose:*"): UNUSED + " (log delivery to Firehose)",
+    ("*", "kinesis:*"): UNUSED + " (Kinesis streaming)",
+}
+# kms:DescribeKey is granted (account-wide, harmless); listed here so the NO_KMS rule does not claim it
+GRANTED_DESPITE_PATTERN = {"kms:DescribeKey"}
+
+
+def template_types():
+    return set(re.findall(r"^\s+Type:\s*(AWS::[A-Za-z0-9:]+)\s*$", TEMPLATE.read_text(), re.MULTILINE))
+
+
+def refusal(rtype, action):
+    if action in GRANTED_DESPITE_PATTERN:
+        return None
+    for (t, pattern), why in REFUSED.items():
+        if t in ("*", rtype) and fnmatch.fnmatchcase(action.lower(), pattern.lower()):
+            return why
+    return None
+
+
+ARN = f"arn:aws:{{}}:{REGION}:{ACCOUNT}:{{}}"
+APIGW = f"arn:aws:apigateway:{REGION}::"
+REST = APIGW + "/restapis/a1b2c3d4e5"
+DOMAIN = APIGW + "/domainnames/api.example.com"
+EC2 = {  # the resource each EC2 type's handler writes
+    "AWS::EC2::VPC": "vpc/vpc-0a1b2c3d", "AWS::EC2::InternetGateway": "internet-gateway/igw-0a1b",
+    "AWS::EC2::VPCGatewayAttachment": "internet-gateway/igw-0a1b", "AWS::EC2::Subnet": "subnet/subnet-0a1b",
+    "AWS::EC2::RouteTable": "route-table/rtb-0a1b", "AWS::EC2::Route": "route-table/rtb-0a1b",
+    "AWS::EC2::SubnetRouteTableAssociation": "route-table/rtb-0a1b", "AWS::EC2::EIP": "elastic-ip/eipalloc-0a1b",
+    "AWS::EC2::NatGateway": "natgateway/nat-0a1b", "AWS::EC2::VPCEndpoint": "vpc-endpoint/vpce-0a1b",
+    "AWS::EC2::SecurityGroup": "security-group/sg-0a1b", "AWS::EC2::SecurityGroupIngress": "security-group/sg-0a1b",
+    "AWS::EC2::SecurityGroupEgress": "security-group/sg-0a1b",
+}
+EC2_CREATE = {"AWS::EC2::VPC": "CreateVpc", "AWS::EC2::InternetGateway": "CreateInternetGateway",
+              "AWS::EC2::Subnet": "CreateSubnet", "AWS::EC2::RouteTable": "CreateRouteTable",
+              "AWS::EC2::EIP": "AllocateAddress", "AWS::EC2::NatGateway": "CreateNatGateway",
+              "AWS::EC2::VPCEndpoint": "CreateVpcEndpoint", "AWS::EC2::SecurityGroup": "CreateSecurityGroup"}
+NEW = {"aws:RequestTag/aws:cloudformation:stack-name": STACK}
+PASSED_TO = {"AWS::Lambda::Function": "lambda.amazonaws.com", "AWS::ApiGateway::Account": "apigateway.amazonaws.com"}
+SERVICE_LINKED = {"AWS::RDS::DBInstance": "rds.amazonaws.com", "AWS::RDS::DBSubnetGroup": "rds.amazonaws.com",
+                  "AWS::ElastiCache::ReplicationGroup": "elasticache.amazonaws.com"}
+
+
+def request(rtype, action):
+    """A representative (resource ARN, request context) for one handler permission on this stack."""
+    service, name = action.split(":", 1)
+    service = service.lower()
+    if service == "iam":
+        if name == "PassRole":
+            return FUNCTION_ROLE, {"iam:PassedToService": PASSED_TO.get(rtype, "unknown.amazonaws.com")}
+        if name == "CreateServiceLinkedRole":
+            return (f"arn:aws:iam::{ACCOUNT}:role/aws-service-role/x",
+                    {"iam:AWSServiceName": SERVICE_LINKED.get(rtype, "unknown.amazonaws.com")})
+        return FUNCTION_ROLE, {"iam:PermissionsBoundary": BOUNDARY,
+                               "iam:PolicyARN": MANAGED + "AWSLambdaBasicExecutionRole"}
+    if service == "apigateway":
+        if rtype == "AWS::ApiGateway::Account":
+            return APIGW + "/account", {}
+        if rtype in ("AWS::ApiGateway::DomainName", "AWS::ApiGateway::BasePathMapping"):
+            if name == "POST" and rtype == "AWS::ApiGateway::DomainName":
+                return APIGW + "/domainnames", NEW
+            return DOMAIN + ("/basepathmappings/(none)" if "BasePath" in rtype else ""), OURS
+        if name == "POST" and rtype == "AWS::ApiGateway::RestApi":
+            return APIGW + "/restapis", NEW
+        sub = {"AWS::ApiGateway::RestApi": ""}.get(rtype, "/" + rtype.rsplit("::", 1)[1].lower() + "s/x")
+        return REST + sub, OURS  # children inherit the REST API's tags (API Gateway developer guide)
+    if service == "s3":
+        if rtype == "AWS::Lambda::Function":
+            return PACKAGE, {}
+        return (SITE + "/k" if "Object" in name else SITE), {}
+    if service == "ec2":
+        if name.startswith("Describe"):
+            return "*", {}
+        if name in ("DisassociateRouteTable", "DisassociateAddress", "ReleaseAddress"):
+            return ARN.format("ec2", EC2[rtype]), {}
+        if name == "CreateTags" and rtype in EC2_CREATE:
+            return ARN.format("ec2", EC2[rtype]), {"ec2:CreateAction": EC2_CREATE[rtype]}
+        if name.startswith(("Create", "Allocate")) and name not in ("CreateRoute", "CreateTags"):
+            return ARN.format("ec2", EC2[rtype]), NEW
+        return ARN.format("ec2", EC2[rtype]), OURS
+    if service == "lambda":
+        if name == "GetCodeSigningConfig":
+            return ARN.format("lambda", "code-signing-config:csc-0a1b2c3d"), {}
+        if name == "GetLayerVersion":
+            return ARN.format("lambda", "layer:shared:1"), {}
+        return {"AWS::Lambda::Alias": FUNCTION + ":live", "AWS::Lambda::Version": FUNCTION + ":1"}.get(
+            rtype, FUNCTION), {"lambda:Principal": "apigateway.amazonaws.com"}
+    if service == "cloudfront":
+        kind = {"AWS::CloudFront::CachePolicy": "cache-policy/658327ea", "AWS::CloudFront::Function": f"function/{STACK}-routing",
+                "AWS::CloudFront::OriginAccessControl": "origin-access-control/E1OAC",
+                "AWS::CloudFront::ResponseHeadersPolicy": "response-headers-policy/67f7725c"}.get(rtype)
+        return (f"arn:aws:cloudfront::{ACCOUNT}:{kind}" if kind else DISTRIBUTION), {}
+    if service == "cognito-idp":
+        return ("*" if name == "CreateUserPool" else ARN.format("cognito-idp", "userpool/eu-west-1_AbCdEf")), {}
+    if service == "dynamodb":
+        return TABLE, {}
+    if service == "logs":
+        return ARN.format("logs", f"log-group:{STACK}-ApiFunctionLogs-x"), {}
+    if service == "rds":
+        kind = "subgrp:mysite-databasesubnets-x" if "SubnetGroup" in rtype else "db:mysite-database-x"
+        return ARN.format("rds", kind), {}
+    if service == "elasticache":
+        kind = "subnetgroup:mysite-cachesubnets-x" if "SubnetGroup" in rtype else "replicationgroup:mysite-cache-x"
+        return ARN.format("elasticache", kind), {}
+    if service == "secretsmanager":
+        return ("*" if name == "GetRandomPassword" else SECRET), OURS
+    if service == "kms":
+        return "*", {}
+    return ARN.format(service, "x"), {}
+
+
+def data():
+    return json.loads(DATA.read_text())
+
+
+class HandlerPermissions(unittest.TestCase):
+    def setUp(self):
+        self.types = data()["types"]
+        self.policies = [load(name) for name in SERVICE_ROLE_FILES]
+
+    def test_every_type_in_the_template_has_an_entry(self):
+        missing = template_types() - set(self.types)
+        self.assertFalse(missing, f"add these types' handler permissions to {DATA.name}")
+
+    def test_every_entry_is_sourced_and_complete(self):
+        for rtype, entry in self.types.items():
+            with self.subTest(rtype):
+                self.assertRegex(entry["source"], r"^[\w.-]+/[\w.-]+/\S+\.json$")
+                self.assertRegex(entry["version"], r"^[0-9a-f]{40}$")
+                for handler in HANDLERS:
+                    self.assertIsInstance(entry[handler], list)
+                if not any(entry[h] for h in HANDLERS):
+                    self.assertIn("declares no handlers", entry.get("note", ""))
+
+    def test_the_service_role_allows_every_handler_permission_not_refused(self):
+        for rtype in sorted(template_types()):
+            entry = self.types[rtype]
+            for handler in HANDLERS:
+                for action in entry[handler]:
+                    if refusal(rtype, action):
+                        continue
+                    resource, context = request(rtype, action)
+                    with self.subTest(rtype, handler=handler, action=action, resource=resource):
+                        self.assertEqual(decide(self.policies, action, resource, context), ALLOW,
+                                         "grant it, scoped like its neighbours, or refuse it in REFUSED with a reason")
+
+    def test_what_is_refused_is_really_not_allowed(self):
+        for rtype in sorted(template_types()):
+            for handler in HANDLERS:
+                for action in self.types[rtype][handler]:
+                    why = refusal(rtype, action)
+                    if not why:
+                        continue
+                    resource, context = request(rtype, action)
+                    if action.startswith("s3:") and rtype == "AWS::S3::Bucket" and "denied on app data" in why:
+                        resource = APP_DATA
+                    with self.subTest(rtype, action=action, why=why):
+                        self.assertNotEqual(decide(self.policies, action, resource, context), ALLOW, why)
+
+    def test_every_refusal_names_a_handler_permission_of_the_template(self):
+        listed = {(t, a) for t in template_types() for h in HANDLERS for a in self.types[t][h]}
+        for (rtype, pattern), why in REFUSED.items():
+            with self.subTest(rtype=rtype, pattern=pattern):
+                self.assertTrue(why)
+                self.assertTrue(any(t in (rtype,) or rtype == "*" for t, a in listed
+                                    if fnmatch.fnmatchcase(a.lower(), pattern.lower())),
+                                "a stale refusal: no handler of the template lists it")
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,200 @@
+//! The preflight, judged on a local cloud of the test's own set to a small, old account: every
+//! refusal AWS would make is listed at once with its fix, before anything is written; the
+//! account-wide setting a stack relies on is made by `shipit bootstrap`, once.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::support::{cfn_at, http, shipit_at, OwnCloud};
+
+fn site() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("site-example/dist")
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// An ACM certificate requested in `region` of the local cloud; its ARN.
+fn certificate(cloud: &OwnCloud, region: &str, name: &str) -> String {
+    let auth = shipit::http::local_cloud_authorization("acm", region);
+    let (status, _, body) = http(
+        "POST",
+        &format!("{}/", cloud.endpoint()),
+        &[
+            ("authorization", &auth),
+            ("x-amz-target", "CertificateManager.RequestCertificate"),
+            ("content-type", "application/x-amz-json-1.1"),
+        ],
+        &format!(r#"{{"DomainName": "{name}", "ValidationMethod": "DNS"}}"#),
+    );
+    assert_eq!(status, 200, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    v["CertificateArn"].as_str().unwrap().to_string()
+}
+
+fn stacks(cloud: &OwnCloud) -> Vec<String> {
+    let out = crate::support::block(cfn_at(cloud.endpoint()).list_stacks().send()).unwrap();
+    out.stack_summaries()
+        .iter()
+        .filter(|s| s.stack_status().map(|x| x.as_str()) != Some("DELETE_COMPLETE"))
+        .filter_map(|s| s.stack_name().map(str::to_string))
+        .collect()
+}
+
+#[test]
+fn a_small_old_account_is_told_everything_aws_would_refuse_before_any_write() {
+    let cloud = OwnCloud::start();
+    // A new account (concurrency 10), a PostgreSQL major RDS no longer sells, a cache node
+    // type the region does not offer, no API Gateway logging role, and a certificate in the
+    // wrong region for CloudFront.
+    cloud.set_account(
+        r#"{"lambda_concurrency": 10,
+            "postgres_versions": {"16": {"16.6": "deprecated", "16.8": "deprecated", "16.9": "deprecated"}},
+            "cache_node_types": ["cache.t3.micro"]}"#,
+    );
+    let arn = certificate(&cloud, "eu-west-1", "www.example.com");
+    let cert = format!("CertificateArn={arn}");
+    let args = |command: &'static str| {
+        vec![
+            command.to_string(),
+            site(),
+            "--stack".into(),
+            "small".into(),
+            "--parameter".into(),
+            "ApiReservedConcurrency=20".into(),
+            "--parameter".into(),
+            "DomainName=www.example.com".into(),
+            "--parameter".into(),
+            cert.clone(),
+            "--json".into(),
+        ]
+    };
+    for command in ["plan", "deploy"] {
+        let a = args(command);
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        let out = shipit_at(cloud.endpoint(), &a).output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(4),
+            "{command}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["ok"], false);
+        assert_eq!(v["error"]["kind"], "preflight");
+        let findings = v["preflight"]["findings"].as_array().unwrap();
+        let refused: Vec<&str> = findings
+            .iter()
+            .filter(|f| f["severity"] == "refused")
+            .map(|f| f["check"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            refused,
+            [
+                "lambda-concurrency",
+                "apigateway-logging-role",
+                "rds-engine-version",
+                "elasticache-node-type",
+                "site-certificate"
+            ],
+            "{command}: {findings:#?}"
+        );
+        for f in findings {
+            assert!(f["fix"].as_str().unwrap().len() > 20, "{f}");
+        }
+        // The cost by tier comes with it: the data tier is most of it.
+        let cost: f64 = v["preflight"]["monthly_cost"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["high"].as_f64().unwrap())
+            .sum();
+        assert!((30.0..45.0).contains(&cost), "{cost}");
+        // Nothing was written: no stack, no bucket.
+        assert_eq!(stacks(&cloud), Vec::<String>::new(), "{command}");
+        let (_, _, buckets) = http(
+            "GET",
+            &format!("{}/", cloud.endpoint()),
+            &[(
+                "authorization",
+                &shipit::http::local_cloud_authorization("s3", "us-east-1"),
+            )],
+            "",
+        );
+        assert!(!buckets.contains("<Name>"), "{command}: {buckets}");
+    }
+}
+
+#[test]
+fn bootstrap_sets_the_account_wide_logging_role_once_and_the_stack_then_passes() {
+    let cloud = OwnCloud::start();
+    let plan = |extra: &[&str]| {
+        let s = site();
+        let mut a = vec!["plan", s.as_str(), "--stack", "web", "--json"];
+        a.extend_from_slice(extra);
+        shipit_at(cloud.endpoint(), &a).output().unwrap()
+    };
+    let refused = plan(&[]);
+    assert_eq!(refused.status.code(), Some(4));
+    let v: Value = serde_json::from_slice(&refused.stdout).unwrap();
+    let checks: Vec<&str> = v["preflight"]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["check"].as_str().unwrap())
+        .collect();
+    assert_eq!(checks, ["apigateway-logging-role"]);
+    // A static site needs no API Gateway at all.
+    assert_eq!(
+        plan(&["--parameter", "EnableApi=false"]).status.code(),
+        Some(0)
+    );
+
+    let bootstrap = || {
+        let out = shipit_at(cloud.endpoint(), &["bootstrap", "--json"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()
+    };
+    let first = bootstrap();
+    assert_eq!(first["changed"], true);
+    assert!(
+        first["role"].as_str().unwrap().starts_with("arn:aws:iam::"),
+        "{first}"
+    );
+    // Judged through API Gateway itself: the account and region has the role now.
+    let (status, _, account) = http(
+        "GET",
+        &format!("{}/account", cloud.endpoint()),
+        &[(
+            "authorization",
+            &shipit::http::local_cloud_authorization("apigateway", "us-east-1"),
+        )],
+        "",
+    );
+    assert_eq!(status, 200);
+    assert!(
+        account.contains(first["role"].as_str().unwrap()),
+        "{account}"
+    );
+    let again = bootstrap();
+    assert_eq!(again["changed"], false);
+    assert_eq!(again["role"], first["role"]);
+    assert_eq!(stacks(&cloud), ["shipit-bootstrap"]);
+    let ok = plan(&[]);
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let v: Value = serde_json::from_slice(&ok.stdout).unwrap();
+    assert_eq!(v["preflight"]["ran"], true);
+    assert_eq!(v["preflight"]["findings"], Value::Array(vec![]));
+}
