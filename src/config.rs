@@ -314,6 +314,9 @@ pub fn timeouts(file: &AwsConfig) -> Timeouts {
     }
 }
 
+/// The stack `shipit bootstrap` keeps the account-wide settings in: no app stack may take it.
+pub const BOOTSTRAP_STACK: &str = "shipit-bootstrap";
+
 /// A parameters file lists every parameter (stack/parameters.json does). An empty `ApiCodeKey`
 /// there says nothing about the code: the four code parameters are then left to shipit (from
 /// `[api]`, or kept as the stack runs them), where a named package key keeps all four.
@@ -332,6 +335,12 @@ pub fn stack_settings(args: &StackArgs, file: &StackConfig) -> Result<Option<Sta
         return Ok(None);
     };
     check_stack_name(&name)?;
+    if name == BOOTSTRAP_STACK {
+        return Err(Error::config_hint(
+            format!("{name} is the stack `shipit bootstrap` keeps the account's settings in"),
+            "give the site's stack another name",
+        ));
+    }
     let mut parameters = match args
         .parameters_file
         .as_ref()
@@ -1034,5 +1043,15 @@ mod tests {
         assert_eq!(left.keys().collect::<Vec<_>>(), ["EnableApi"]);
         let key = format!("api/{}.zip", "a".repeat(64));
         assert_eq!(from_parameters_file(file(&key)), file(&key));
+    }
+
+    #[test]
+    fn the_bootstrap_stacks_name_is_not_a_sites() {
+        let args = StackArgs {
+            stack: Some(BOOTSTRAP_STACK.into()),
+            ..StackArgs::default()
+        };
+        let err = stack_settings(&args, &StackConfig::default()).unwrap_err();
+        assert!(err.to_string().contains("shipit bootstrap"), "{err}");
     }
 }

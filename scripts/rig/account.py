@@ -158,11 +158,15 @@ def answer(environ, body, zones):
             want = form.get("EngineVersion", "")
             rows = []
             for major, versions in SETTINGS["postgres_versions"].items():
-                for v, status in versions.items():
-                    if want in ("", major, v) and (status == "available" or form.get("IncludeAll") == "true"):
-                        rows.append(f"<DBEngineVersion><Engine>postgres</Engine><EngineVersion>{v}</EngineVersion>"
-                                    f"<DBParameterGroupFamily>postgres{major}</DBParameterGroupFamily>"
-                                    f"<Status>{status}</Status></DBEngineVersion>")
+                listed = [(v, status) for v, status in versions.items()
+                          if want in ("", major, v) and (status == "available" or form.get("IncludeAll") == "true")]
+                if form.get("DefaultOnly") == "true":
+                    # The engine and major's default: here its newest available version.
+                    listed = [(v, st) for v, st in listed if st == "available"][-1:]
+                for v, status in listed:
+                    rows.append(f"<DBEngineVersion><Engine>postgres</Engine><EngineVersion>{v}</EngineVersion>"
+                                f"<DBParameterGroupFamily>postgres{major}</DBParameterGroupFamily>"
+                                f"<Status>{status}</Status></DBEngineVersion>")
             return _xml(action, f"<DBEngineVersions>{''.join(rows)}</DBEngineVersions>",
                         "http://rds.amazonaws.com/doc/2014-10-31/")
         if service == "rds" and action == "DescribeOrderableDBInstanceOptions" and form.get("Engine") == "postgres":

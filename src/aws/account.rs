@@ -164,15 +164,29 @@ impl Account {
                 format!("{path}?MaxItems=100&Marker={m}")
             };
             let body = self.api.get(CLOUDFRONT, None, &page).await?;
-            total += xml_text(&body, "Quantity")
-                .and_then(|q| q.parse::<u32>().ok())
-                .unwrap_or(0);
+            // Counted by their summaries: a summary may carry Quantity elements of its own.
+            total += (xml_blocks(&body, "DistributionSummary").len()
+                + xml_blocks(&body, "FunctionSummary").len()) as u32;
+            // FunctionList has no IsTruncated: a NextMarker alone says there is more.
             match xml_text(&body, "NextMarker").filter(|m| !m.is_empty()) {
-                Some(m) if xml_text(&body, "IsTruncated").as_deref() == Some("true") => marker = m,
+                Some(m) if m != marker => marker = m,
                 _ => break,
             }
         }
         Ok(total)
+    }
+}
+
+impl Account {
+    /// `shipit bootstrap`'s one write: API Gateway's CloudWatch Logs role for the region.
+    pub async fn set_apigw_logging_role(&self, role_arn: &str) -> Result<(), String> {
+        let patch = json!({"patchOperations": [
+            {"op": "replace", "path": "/cloudwatchRoleArn", "value": role_arn}
+        ]});
+        self.api
+            .rest_json(signed::APIGATEWAY, "PATCH", "/account", &patch)
+            .await
+            .map(|_| ())
     }
 }
 
@@ -220,7 +234,9 @@ impl AccountPort for Account {
                     &[
                         ("Engine", engine),
                         ("EngineVersion", major),
-                        ("IncludeAll", "true"),
+                        // The default version of this engine and major: what CreateDBInstance
+                        // picks for a major alone; none when RDS sells the major no more.
+                        ("DefaultOnly", "true"),
                     ],
                 )
                 .await?;
@@ -272,7 +288,8 @@ impl AccountPort for Account {
                     if version.split(['.', '-']).next() != Some(major) {
                         continue;
                     }
-                    for zone in xml_all(option, "Name") {
+                    let zones_of = xml_blocks(option, "AvailabilityZone");
+                    for zone in zones_of.iter().filter_map(|z| xml_text(z, "Name")) {
                         if !zones.contains(&zone) {
                             zones.push(zone);
                         }
@@ -347,7 +364,7 @@ impl AccountPort for Account {
     fn certificate<'a>(&'a self, arn: &'a str) -> Ask<'a, Certificate> {
         async move {
             let region = crate::core::preflight::arn_region(arn);
-            let v = self
+            let answer = self
                 .api
                 .json(
                     signed::ACM,
@@ -355,7 +372,22 @@ impl AccountPort for Account {
                     "CertificateManager.DescribeCertificate",
                     &json!({"CertificateArn": arn}),
                 )
-                .await?;
+                .await;
+            // ACM's words for a certificate it does not know (or an ARN that names none).
+            let missing = [
+                "ResourceNotFoundException",
+                "InvalidArnException",
+                "ValidationException",
+            ];
+            let v = match answer {
+                Err(e) if missing.iter().any(|code| e.contains(code)) => {
+                    return Ok(Certificate {
+                        status: crate::core::preflight::MISSING.into(),
+                        names: Vec::new(),
+                    })
+                }
+                other => other?,
+            };
             let c = &v["Certificate"];
             let mut names: Vec<String> = c["SubjectAlternativeNames"]
                 .as_array()
@@ -376,21 +408,24 @@ impl AccountPort for Account {
         .boxed()
     }
 
-    fn zone_name<'a>(&'a self, id: &'a str) -> Ask<'a, String> {
+    fn zone_name<'a>(&'a self, id: &'a str) -> Ask<'a, Option<String>> {
         async move {
-            let id = id.trim_start_matches("/hostedzone/");
-            if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
-                return Err(format!("{id:?} is not a hosted zone id (Z0123...)"));
+            // The id as the stack uses it (core::preflight refuses one that is not Z...).
+            if !crate::core::preflight::valid_zone_id(id) {
+                return Err(format!("{id:?} is not a hosted zone id"));
             }
-            let body = self
-                .api
-                .get(
-                    signed::ROUTE53,
-                    None,
-                    &format!("/2013-04-01/hostedzone/{id}"),
-                )
-                .await?;
-            xml_text(&body, "Name")
+            let path = format!("/2013-04-01/hostedzone/{id}");
+            let body = match self.api.get(signed::ROUTE53, None, &path).await {
+                Err(e) if e.contains("NoSuchHostedZone") => return Ok(None),
+                other => other?,
+            };
+            // The zone's own name, not a delegation set's.
+            let zone = xml_blocks(&body, "HostedZone")
+                .into_iter()
+                .next()
+                .unwrap_or(&body);
+            xml_text(zone, "Name")
+                .map(Some)
                 .ok_or_else(|| "GetHostedZone: no Name in the answer".to_string())
         }
         .boxed()
@@ -424,6 +459,10 @@ impl Databases for Account {
                 )
                 .await
                 .map(|_| ())
+                .or_else(|e| match e.contains("DBInstanceNotFound") {
+                    true => Ok(()), // deleted already (a half-done destroy): nothing to lift
+                    false => Err(e),
+                })
                 .map_err(|e| Error::Aws {
                     message: format!("lifting the deletion protection of database {instance}: {e}"),
                     hint: Some("this takes rds:ModifyDBInstance, an administrator's right: no shipit role has it".into()),

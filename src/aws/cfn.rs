@@ -277,7 +277,13 @@ impl Cfn {
                 .map_err(|e| {
                     aws::error(&self.at, &format!("list resources of stack {stack}"), e)
                 })?;
-            for r in page.stack_resource_summaries() {
+            // A resource already deleted (a half-done delete left the stack DELETE_FAILED) is
+            // gone: nothing is left to empty, protect or retain.
+            let live = page
+                .stack_resource_summaries()
+                .iter()
+                .filter(|r| r.resource_status().map(|s| s.as_str()) != Some("DELETE_COMPLETE"));
+            for r in live {
                 out.push(StackResource {
                     logical_id: r.logical_resource_id().unwrap_or_default().to_string(),
                     physical_id: r.physical_resource_id().unwrap_or_default().to_string(),

@@ -65,6 +65,9 @@ pub struct Signed {
     /// A custom endpoint that serves every API (the local cloud), else AWS's own.
     endpoint: Option<String>,
     client: crate::http::Client,
+    /// The session's credentials, resolved once for all of the preflight's calls (the chain
+    /// itself caches nothing: each call would ask STS, SSO or IMDS again).
+    credentials: std::sync::Arc<tokio::sync::OnceCell<aws_credential_types::Credentials>>,
 }
 
 impl Signed {
@@ -78,6 +81,7 @@ impl Signed {
             sdk: sdk.clone(),
             endpoint: endpoint.map(|e| e.trim_end_matches('/').to_string()),
             client: crate::http::Client::new(timeout)?,
+            credentials: Default::default(),
         })
     }
 
@@ -151,6 +155,26 @@ impl Signed {
         serde_json::from_str(&text).map_err(|e| format!("{target}: the answer is not JSON ({e})"))
     }
 
+    /// A REST call with a JSON body (API Gateway's PATCH /account).
+    pub async fn rest_json(
+        &self,
+        api: Api,
+        method: &str,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> Result<String, String> {
+        let headers = [("content-type", "application/json")];
+        let body = body.to_string().into_bytes();
+        let r = Request {
+            method,
+            path,
+            headers: &headers,
+            body,
+            what: path,
+        };
+        self.call(api, None, r).await
+    }
+
     /// A REST GET of `path` (already encoded).
     pub async fn get(&self, api: Api, region: Option<&str>, path: &str) -> Result<String, String> {
         let r = Request {
@@ -177,15 +201,20 @@ impl Signed {
             .or(region.map(str::to_string))
             .unwrap_or_else(|| self.region());
         let url = format!("{}{path}", self.base(api, &region));
-        let provider = self
-            .sdk
-            .credentials_provider()
-            .ok_or("no credentials provider")?;
-        let credentials = provider
-            .provide_credentials()
-            .await
-            .map_err(|e| format!("credentials: {e}"))?;
-        let identity = Identity::from(credentials);
+        let credentials = self
+            .credentials
+            .get_or_try_init(|| async {
+                let provider = self
+                    .sdk
+                    .credentials_provider()
+                    .ok_or("no credentials provider")?;
+                provider
+                    .provide_credentials()
+                    .await
+                    .map_err(|e| format!("credentials: {e}"))
+            })
+            .await?;
+        let identity = Identity::from(credentials.clone());
         let host = url
             .split_once("://")
             .map(|(_, rest)| rest.split('/').next().unwrap_or(rest).to_string())

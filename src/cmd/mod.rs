@@ -24,6 +24,9 @@ use shipit::pipeline::lock::Lock;
 use shipit::ports::{ObjectStore, Reporter};
 
 /// The AWS clients of one run: the composition root where the SDK meets the interfaces.
+/// The most one of the preflight's read-only calls may take.
+const PREFLIGHT_CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
+
 pub(crate) struct Clients {
     sdk: SdkConfig,
     conn: Connection,
@@ -63,9 +66,11 @@ impl Clients {
     /// API it asks is there.
     pub(crate) fn account(&self) -> Result<shipit::aws::account::Account> {
         let endpoint = self.conn.endpoints.cloudformation.as_deref();
-        let signed =
-            shipit::aws::signed::Signed::new(&self.sdk, endpoint, self.conn.timeouts.operation)
-                .map_err(shipit::error::Error::aws)?;
+        // Each read-only call gets a short deadline of its own: a stalled endpoint makes that
+        // fact "not checked" in seconds, not the whole deploy wait a long operation timeout.
+        let deadline = self.conn.timeouts.operation.min(PREFLIGHT_CALL_TIMEOUT);
+        let signed = shipit::aws::signed::Signed::new(&self.sdk, endpoint, deadline)
+            .map_err(shipit::error::Error::aws)?;
         Ok(shipit::aws::account::Account::new(signed))
     }
 

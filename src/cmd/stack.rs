@@ -6,7 +6,8 @@ use std::time::Duration;
 use serde_json::json;
 
 use shipit::cli::{BootstrapArgs, Cli, DestroyArgs};
-use shipit::config;
+use shipit::config::{self, BOOTSTRAP_STACK};
+use shipit::core::preflight::is_app_stack_logging_role;
 use shipit::core::settings::StackSettings;
 use shipit::core::stack::check_stack_name;
 use shipit::error::{Error, Result};
@@ -108,8 +109,6 @@ pub(crate) fn confirm(name: &str) -> Result<()> {
     }
 }
 
-/// The stack `shipit bootstrap` keeps the account-wide settings in.
-pub const BOOTSTRAP_STACK: &str = "shipit-bootstrap";
 const BOOTSTRAP_TEMPLATE: &str = include_str!("../../stack/bootstrap.yaml");
 
 /// Sets API Gateway's CloudWatch role for the account and region when it is missing, through
@@ -132,7 +131,10 @@ pub(crate) async fn bootstrap(
         hint: Some("bootstrap needs apigateway:GET on /account, and an administrator's rights to create the role".into()),
     }
     };
-    if let Some(role) = account.apigw_logging_role().await.map_err(read)? {
+    let current = account.apigw_logging_role().await.map_err(read)?;
+    // A role an app stack of an older shipit holds is taken over: that stack's next update
+    // deletes it.
+    if let Some(role) = current.filter(|r| !is_app_stack_logging_role(r)) {
         reporter.info(&format!(
             "API Gateway's CloudWatch Logs role in {region} is set already ({role}): nothing to do"
         ));
@@ -163,6 +165,15 @@ pub(crate) async fn bootstrap(
         role_arn: None,
     };
     let ensured = provision::ensure(&clients.cfn(), &settings, reporter).await?;
+    let ours = ensured.outputs.get("ApiGatewayCloudWatchRoleArn").cloned();
+    let set = account.apigw_logging_role().await.map_err(read)?;
+    if let (Some(ours), true) = (&ours, set != ours) {
+        // The stack existed (unchanged), or an app stack's role was set after it: set ours.
+        account.set_apigw_logging_role(ours).await.map_err(|e| Error::Aws {
+            message: format!("setting API Gateway's CloudWatch Logs role in {region}: {e}"),
+            hint: Some("this takes apigateway:PATCH on /account and iam:PassRole of the role: an administrator's rights".into()),
+        })?;
+    }
     let role = account.apigw_logging_role().await.map_err(read)?.ok_or_else(|| Error::Stack {
         message: format!(
             "stack {BOOTSTRAP_STACK} is {} but API Gateway in {region} still has no CloudWatch Logs role",

@@ -34,7 +34,17 @@ pub struct Intent {
     pub site_domain: Option<(String, Option<String>)>,
     pub api_domain: Option<(String, Option<String>)>,
     pub zone_id: Option<String>,
+    /// `EnableWaf`: a web ACL for the site (CloudFront) and one for the API's stage.
+    pub waf: bool,
+    /// The database's engine version as the stack has it now: `Some("16.6")` for a stack made
+    /// before `DbEngineVersion` (its template pinned that minor), None without a database.
+    pub engine_before: Option<String>,
 }
+
+/// What shipit's template pinned before `DbEngineVersion` and `ApiReservedConcurrency`: a
+/// stack made then has neither parameter but runs these.
+const LEGACY_ENGINE_VERSION: &str = "16.6";
+const LEGACY_RESERVED: u32 = 20;
 
 fn flag(p: &BTreeMap<String, String>, k: &str) -> bool {
     p.get(k).is_some_and(|v| v == "true")
@@ -79,7 +89,10 @@ impl Intent {
             },
             reserved_before: before
                 .filter(|b| flag(b, "EnableApi"))
-                .map(|b| number(b, "ApiReservedConcurrency"))
+                .map(|b| match b.get("ApiReservedConcurrency") {
+                    Some(_) => number(b, "ApiReservedConcurrency"),
+                    None => LEGACY_RESERVED,
+                })
                 .unwrap_or(0),
             health_rate: number(params, "HealthThrottleRateLimit"),
             engine_major: text(params, "DbEngineVersion").unwrap_or_default(),
@@ -88,6 +101,12 @@ impl Intent {
             site_domain: domain("DomainName", "CertificateArn"),
             api_domain: domain("ApiDomainName", "ApiCertificateArn").filter(|_| api),
             zone_id: text(params, "HostedZoneId"),
+            waf: flag(params, "EnableWaf"),
+            engine_before: before
+                .filter(|b| flag(b, "EnableApi") && flag(b, "EnableDataTier"))
+                .map(|b| {
+                    text(b, "DbEngineVersion").unwrap_or_else(|| LEGACY_ENGINE_VERSION.into())
+                }),
         }
     }
 }
@@ -112,12 +131,16 @@ pub struct Usage {
     pub default_quota: bool,
 }
 
-/// An ACM certificate as DescribeCertificate tells it (the region comes from its ARN).
+/// An ACM certificate as DescribeCertificate tells it (the region comes from its ARN); a
+/// certificate ACM does not know has the status [`MISSING`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Certificate {
     pub status: String,
     pub names: Vec<String>,
 }
+
+/// The status of a certificate the service says does not exist.
+pub const MISSING: &str = "MISSING";
 
 /// What the preflight read, each fact only when the intent needs it.
 #[derive(Debug, Clone, Default)]
@@ -138,8 +161,8 @@ pub struct Facts {
     pub functions: Fact<Usage>,
     pub site_certificate: Fact<Certificate>,
     pub api_certificate: Fact<Certificate>,
-    /// The hosted zone's name (`example.com.`).
-    pub zone: Fact<String>,
+    /// The hosted zone's name (`example.com.`); None when Route 53 has no such zone.
+    pub zone: Fact<Option<String>>,
     /// API Gateway's CloudWatch role for the account and region, if one is set.
     pub apigw_logging_role: Fact<Option<String>>,
 }
@@ -149,6 +172,8 @@ pub struct Facts {
 pub enum Severity {
     /// AWS would refuse it: nothing is created.
     Refused,
+    /// Worth knowing before the change (a restart, a doubtful offering); the deploy goes on.
+    Warning,
     /// The fact could not be read; the deploy goes on and AWS decides.
     Unchecked,
 }
@@ -173,6 +198,24 @@ pub fn arn_region(arn: &str) -> Option<&str> {
     arn.split(':').nth(3).filter(|r| !r.is_empty())
 }
 
+/// Whether a Route 53 hosted zone id is written as the API and IAM expect it: `Z` and up to 31
+/// upper-case letters and digits.
+pub fn valid_zone_id(id: &str) -> bool {
+    id.len() <= 32
+        && id.starts_with('Z')
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+}
+
+/// Whether API Gateway's logging role is the one an app stack made by an older shipit held
+/// (`STACK-ApiGatewayLoggingRole-XXXX`), which that stack's next update deletes.
+pub fn is_app_stack_logging_role(arn: &str) -> bool {
+    arn.rsplit('/')
+        .next()
+        .is_some_and(|name| name.contains("-ApiGatewayLoggingRole-"))
+}
+
 /// Whether a certificate name covers a host: equal, or a wildcard for exactly one label.
 pub fn covers(name: &str, host: &str) -> bool {
     let (name, host) = (name.to_ascii_lowercase(), host.to_ascii_lowercase());
@@ -187,6 +230,15 @@ pub fn covers(name: &str, host: &str) -> bool {
 struct Findings(Vec<Finding>);
 
 impl Findings {
+    fn warn(&mut self, check: &'static str, problem: String, fix: impl Into<String>) {
+        self.0.push(Finding {
+            check,
+            severity: Severity::Warning,
+            problem,
+            fix: fix.into(),
+        });
+    }
+
     fn refuse(&mut self, check: &'static str, problem: String, fix: impl Into<String>) {
         self.0.push(Finding {
             check,
@@ -238,7 +290,13 @@ pub fn findings(i: &Intent, f: &Facts) -> Vec<Finding> {
     if i.api {
         concurrency(i, f, &mut out);
         if let Some(role) = out.read("apigateway-logging-role", &f.apigw_logging_role) {
-            if role.as_deref().map_or(true, str::is_empty) {
+            if let Some(r) = role.as_deref().filter(|r| is_app_stack_logging_role(r)) {
+                out.refuse(
+                    "apigateway-logging-role",
+                    format!("API Gateway's CloudWatch Logs role in {} is {r}, which a stack made by an older shipit owns: that stack's next update deletes it, and every API of the region stops logging", i.region),
+                    "run `shipit bootstrap` first (an administrator, once): it moves the setting to its own role",
+                );
+            } else if role.as_deref().map_or(true, str::is_empty) {
                 out.refuse(
                     "apigateway-logging-role",
                     format!("API Gateway has no CloudWatch Logs role in this account and region ({}): the API's stage logs, and API Gateway refuses to create it", i.region),
@@ -267,6 +325,13 @@ pub fn findings(i: &Intent, f: &Facts) -> Vec<Finding> {
         );
     }
     domains(i, f, &mut out);
+    if i.waf && i.region != CLOUDFRONT_CERTIFICATE_REGION {
+        out.refuse(
+            "waf-region",
+            format!("EnableWaf=true in {}: a web ACL for CloudFront can only be made in us-east-1, so the site would go unprotected", i.region),
+            "create the stack in us-east-1 for the site's web ACL, or set EnableWaf=false",
+        );
+    }
     out.0
 }
 
@@ -303,6 +368,19 @@ fn concurrency(i: &Intent, f: &Facts, out: &mut Findings) {
 }
 
 fn data_tier(i: &Intent, f: &Facts, out: &mut Findings) {
+    match i.engine_before.as_deref() {
+        Some(before) if major_of(before) != i.engine_major => out.refuse(
+            "rds-engine-version",
+            format!("DbEngineVersion={} would move the database from PostgreSQL {before} to another major version, which needs AllowMajorVersionUpgrade and an upgrade of the data that shipit does not run", i.engine_major),
+            format!("keep DbEngineVersion={}; upgrade the major version in the RDS console (or with an RDS blue/green deployment) first", major_of(before)),
+        ),
+        Some(before) if before.contains('.') => out.warn(
+            "rds-engine-version",
+            format!("the database runs PostgreSQL {before}, which the stack pinned; naming the major alone lets RDS move it to its default minor of {} at once if {before} is older: a restart of a few minutes", i.engine_major),
+            "deploy at a quiet time, or upgrade the minor version in the RDS console first",
+        ),
+        _ => {}
+    }
     if let Some(versions) = out.read("rds-engine-version", &f.engine_versions) {
         let available = versions.iter().any(|(v, status)| {
             status.eq_ignore_ascii_case("available") && major_of(v) == i.engine_major
@@ -358,9 +436,11 @@ fn data_tier(i: &Intent, f: &Facts, out: &mut Findings) {
     }
     if let Some(offered) = out.read("elasticache-node-type", &f.cache_node_offered) {
         if !offered {
-            out.refuse(
+            // ElastiCache has no "orderable options" call: a type with no reserved offering
+            // is most likely not sold here, but a new family may be sold on demand first.
+            out.warn(
                 "elasticache-node-type",
-                format!("ElastiCache does not offer {} for Redis in {}", i.cache_node, i.region),
+                format!("ElastiCache lists no offering of {} for Redis in {}: the region most likely does not sell it", i.cache_node, i.region),
                 "set CacheNodeType to a node type the region offers (aws elasticache describe-reserved-cache-nodes-offerings --query 'ReservedCacheNodesOfferings[].CacheNodeType')",
             );
         }
@@ -419,7 +499,16 @@ fn domains(i: &Intent, f: &Facts, out: &mut Findings) {
         let Some(cert) = out.read(check, fact) else {
             continue;
         };
-        if !cert.status.eq_ignore_ascii_case("ISSUED") {
+        if cert.status == MISSING {
+            out.refuse(
+                check,
+                format!("{cert_param} {arn} does not exist (ACM does not know it)"),
+                format!(
+                    "request a certificate for {name} in {} and set its ARN",
+                    region.unwrap_or("")
+                ),
+            );
+        } else if !cert.status.eq_ignore_ascii_case("ISSUED") {
             out.refuse(
                 check,
                 format!("{cert_param} {arn} is {}, not ISSUED", cert.status),
@@ -437,7 +526,23 @@ fn domains(i: &Intent, f: &Facts, out: &mut Findings) {
         }
     }
     let Some(zone_id) = &i.zone_id else { return };
+    if !valid_zone_id(zone_id) {
+        out.refuse(
+            "hosted-zone",
+            format!("HostedZoneId {zone_id:?} is not a hosted zone's id"),
+            "set HostedZoneId to the zone's id alone, as Route 53 shows it (Z and letters and digits, no /hostedzone/)",
+        );
+        return;
+    }
     let Some(zone) = out.read("hosted-zone", &f.zone) else {
+        return;
+    };
+    let Some(zone) = zone else {
+        out.refuse(
+            "hosted-zone",
+            format!("hosted zone {zone_id} does not exist in this account"),
+            "set HostedZoneId to the id of the zone that serves the names (aws route53 list-hosted-zones)",
+        );
         return;
     };
     let zone = zone.trim_end_matches('.').to_ascii_lowercase();
@@ -506,6 +611,12 @@ pub fn monthly_cost(i: &Intent) -> Vec<CostLine> {
         0.05,
         0.15,
     );
+    if i.waf {
+        // $5 a web ACL and $1 a rule (four each) a month, plus $0.60 a million requests.
+        let acls = if i.api { 2.0 } else { 1.0 };
+        let item = format!("AWS WAF: {acls} web ACL(s) of 4 rules (plus $0.60 a million requests)");
+        line("waf", item, acls * 9.0, acls * 9.0 + 1.0);
+    }
     if !i.api {
         return out;
     }
@@ -644,7 +755,7 @@ mod tests {
                 status: "ISSUED".into(),
                 names: vec!["*.example.com".into()],
             })),
-            zone: Some(Ok("example.com.".into())),
+            zone: Some(Ok(Some("example.com.".into()))),
             apigw_logging_role: Some(Ok(Some("arn:aws:iam::1:role/logs".into()))),
         }
     }
@@ -681,7 +792,40 @@ mod tests {
             }))
         };
         type Row = (&'static [(&'static str, &'static str)], Edit, &'static str);
-        let table: [Row; 14] = [
+        let table: [Row; 18] = [
+            (
+                &[
+                    ("DomainName", "www.example.com"),
+                    ("CertificateArn", "arn:aws:acm:us-east-1:1:certificate/gone"),
+                ],
+                |f| {
+                    f.site_certificate = Some(Ok(Certificate {
+                        status: MISSING.into(),
+                        names: vec![],
+                    }))
+                },
+                "site-certificate",
+            ),
+            (&[("HostedZoneId", "/hostedzone/Z1")], |_| {}, "hosted-zone"),
+            (
+                &[
+                    ("HostedZoneId", "Z9"),
+                    ("DomainName", "www.example.com"),
+                    ("CertificateArn", "arn:aws:acm:us-east-1:1:certificate/a"),
+                ],
+                |f| f.zone = Some(Ok(None)),
+                "hosted-zone",
+            ),
+            (
+                &[],
+                |f| {
+                    f.apigw_logging_role = Some(Ok(Some(
+                        "arn:aws:iam::1:role/web-ApiGatewayLoggingRole-AB12".into(),
+                    )))
+                },
+                "apigateway-logging-role",
+            ),
+            (&[("EnableWaf", "true")], |_| {}, "waf-region"),
             (
                 &[("ApiReservedConcurrency", "20")],
                 |f| {
@@ -730,11 +874,6 @@ mod tests {
                 &[("MultiAz", "true")],
                 |f| f.db_zones = Some(Ok(vec!["eu-west-1a".into()])),
                 "rds-instance-class",
-            ),
-            (
-                &[],
-                |f| f.cache_node_offered = Some(Ok(false)),
-                "elasticache-node-type",
             ),
             (&[], no_room, "vpc-quota"),
             (
@@ -830,6 +969,36 @@ mod tests {
             unreserved: 100,
         }));
         assert_eq!(checks(&i, &f), []);
+        // A stack of an older template pinned 16.6 and reserved 20 without parameters: naming
+        // the major is a note (a restart), another major a refusal.
+        let legacy = params(&[])
+            .into_iter()
+            .filter(|(k, _)| k != "DbEngineVersion" && k != "ApiReservedConcurrency")
+            .collect();
+        let upgraded = Intent::new(
+            "eu-west-1",
+            &params(&[("ApiReservedConcurrency", "20")]),
+            Some(&legacy),
+        );
+        assert_eq!(
+            (upgraded.engine_before.as_deref(), upgraded.reserved_before),
+            (Some("16.6"), 20)
+        );
+        assert_eq!(
+            checks(&upgraded, &roomy()),
+            [("rds-engine-version", Severity::Warning)]
+        );
+        let major = Intent::new(
+            "eu-west-1",
+            &params(&[("DbEngineVersion", "17")]),
+            Some(&params(&[])),
+        );
+        let mut sells_17 = roomy();
+        sells_17.engine_versions = Some(Ok(vec![("17.2".into(), "available".into())]));
+        assert_eq!(
+            checks(&major, &sells_17),
+            [("rds-engine-version", Severity::Refused)]
+        );
         // A static site needs no data-tier or API facts at all.
         let s = intent(&[("EnableApi", "false")]);
         assert!(!s.api && !s.data && !s.new_vpc && s.reserved == 0);
@@ -893,6 +1062,11 @@ mod tests {
         assert!((nat - defaults - 32.85).abs() < 0.01, "{nat}");
         let multi = total(&intent(&[("MultiAz", "true")]));
         assert!(multi > defaults + 20.0, "{multi}");
+        let waf = total(&intent(&[("EnableWaf", "true")]));
+        assert!(
+            (18.0..=20.5).contains(&(waf - defaults)),
+            "{waf} vs {defaults}"
+        );
         let odd = monthly_cost(&intent(&[("DbInstanceClass", "db.x9.huge")]));
         assert!(odd
             .iter()

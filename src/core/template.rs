@@ -337,7 +337,11 @@ mod tests {
                 "ResponseType: DEFAULT_4XX",
                 true,
             ),
-            ("Name: !Sub \"${AWS::StackName}-api\"", "Name: api", true),
+            (
+                "Name: !Sub \"${AWS::StackName}-api\"\n      EndpointConfiguration",
+                "Name: api\n      EndpointConfiguration",
+                true,
+            ),
             // The site bucket, the function's memory, the stage's throttling: not in a snapshot.
             ("NoncurrentDays: 30", "NoncurrentDays: 31", false),
             ("MemorySize: 256", "MemorySize: 512", false),

@@ -176,6 +176,7 @@ pub fn report(p: &Preflight, reporter: &dyn Reporter) {
     for f in &p.findings {
         let label = match f.severity {
             Severity::Refused => "AWS would refuse",
+            Severity::Warning => "note",
             Severity::Unchecked => "not checked",
         };
         reporter.warn(&format!("preflight [{}] {label}: {}", f.check, f.problem));

@@ -513,26 +513,14 @@ pub async fn destroy(
         .iter()
         .filter(|r| r.kind == "AWS::RDS::DBInstance" && !r.physical_id.is_empty())
         .collect();
-    match (databases, protected.is_empty()) {
-        (_, true) => {}
-        (None, false) => {
-            return Err(Error::Refused {
-                message: format!(
-                    "not destroying stack {name}: it holds database {} with deletion protection, and nothing was touched",
-                    protected.iter().map(|r| format!("{} ({})", r.physical_id, r.logical_id)).collect::<Vec<_>>().join(", ")
-                ),
-                hint: format!("deleting the database is an administrator's act: with an administrator's credentials, run `shipit destroy --stack {name} --delete-database` (a final snapshot is kept: DeletionPolicy Snapshot)"),
-            });
-        }
-        (Some(db), false) => {
-            for r in &protected {
-                reporter.stage(&format!(
-                    "lifting the deletion protection of database {} ({})",
-                    r.physical_id, r.logical_id
-                ));
-                db.unprotect(&r.physical_id).await?;
-            }
-        }
+    if databases.is_none() && !protected.is_empty() {
+        return Err(Error::Refused {
+            message: format!(
+                "not destroying stack {name}: it holds database {} with deletion protection, and nothing was touched",
+                protected.iter().map(|r| format!("{} ({})", r.physical_id, r.logical_id)).collect::<Vec<_>>().join(", ")
+            ),
+            hint: format!("deleting the database is an administrator's act: with an administrator's credentials, run `shipit destroy --stack {name} --delete-database` (a final snapshot is kept: DeletionPolicy Snapshot)"),
+        });
     }
     let buckets = resources
         .iter()
@@ -564,6 +552,16 @@ pub async fn destroy(
     if info.termination_protection {
         cfn.set_termination_protection(name, false).await?;
         reporter.info("termination protection lifted");
+    }
+    // Lifted last, right before the delete: a failure above leaves the database protected.
+    if let Some(db) = databases {
+        for r in &protected {
+            reporter.stage(&format!(
+                "lifting the deletion protection of database {} ({})",
+                r.physical_id, r.logical_id
+            ));
+            db.unprotect(&r.physical_id).await?;
+        }
     }
     reporter.stage(&format!("deleting stack {name}"));
     cfn.delete_stack(name, role_arn).await?;

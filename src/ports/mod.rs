@@ -165,8 +165,10 @@ pub trait Account: Send + Sync {
     fn zones(&self) -> Ask<'_, Vec<String>>;
     fn cache_node_offered<'a>(&'a self, node_type: &'a str) -> Ask<'a, bool>;
     fn usage(&self, what: Counted) -> Ask<'_, Usage>;
+    /// The certificate; status `core::preflight::MISSING` when ACM does not know it.
     fn certificate<'a>(&'a self, arn: &'a str) -> Ask<'a, Certificate>;
-    fn zone_name<'a>(&'a self, id: &'a str) -> Ask<'a, String>;
+    /// The hosted zone's name; None when Route 53 has no such zone.
+    fn zone_name<'a>(&'a self, id: &'a str) -> Ask<'a, Option<String>>;
     fn apigw_logging_role(&self) -> Ask<'_, Option<String>>;
 }
 

@@ -577,6 +577,8 @@ fn the_runtime_configuration_is_the_stacks_and_verify_catches_a_stale_one() {
             "EnableApi=false",
             "--url",
             &edge.url,
+            "--verify-timeout",
+            "60",
             "--json",
         ],
     );
@@ -642,10 +644,123 @@ fn the_runtime_configuration_is_the_stacks_and_verify_catches_a_stale_one() {
     let again = w.run_stack(
         "deploy",
         &name,
-        &["--parameter", "EnableApi=false", "--url", &edge.url],
+        // A passing site is verified at once; the longer deadline only rides out a machine
+        // loaded by the rest of the suite.
+        &[
+            "--parameter",
+            "EnableApi=false",
+            "--url",
+            &edge.url,
+            "--verify-timeout",
+            "60",
+        ],
     );
     assert_success(&again);
     let fixed: serde_json::Value =
         serde_json::from_slice(&w.get_from(bucket, "shipit-config.json")).unwrap();
     assert_eq!(fixed["region"], "us-east-1");
+}
+
+/// `EnableWaf=true`: a web ACL in front of the distribution (CloudFront scope) and one on the
+/// API's stage, each with AWS's managed rule groups and a rate limit; judged through WAF's and
+/// CloudFront's own APIs on the local cloud.
+#[test]
+fn waf_guards_the_distribution_and_the_apis_stage() {
+    use crate::support::{cloud_endpoint, http};
+    let w = World::new("waf");
+    small_site(&w);
+    let name = w.stack_name();
+    let _stack = w.guard_stack(&name);
+    assert_success(&w.run_stack(
+        "deploy",
+        &name,
+        &[
+            "--parameter",
+            "EnableWaf=true",
+            "--parameter",
+            "EnableDataTier=false",
+            "--no-verify",
+        ],
+    ));
+    let state = stack_state(&name).unwrap();
+    let waf = |target: &str, body: String| {
+        let auth = shipit::http::local_cloud_authorization("wafv2", "us-east-1");
+        let (status, _, text) = http(
+            "POST",
+            &format!("{}/", cloud_endpoint()),
+            &[
+                ("authorization", &auth),
+                ("x-amz-target", &format!("AWSWAF_20190729.{target}")),
+                ("content-type", "application/x-amz-json-1.1"),
+            ],
+            &body,
+        );
+        assert_eq!(status, 200, "{target}: {text}");
+        serde_json::from_str::<serde_json::Value>(&text).unwrap()
+    };
+    let acl_named = |scope: &str, suffix: &str| {
+        let list = waf("ListWebACLs", format!(r#"{{"Scope": "{scope}"}}"#));
+        list["WebACLs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["Name"] == format!("{name}-{suffix}"))
+            .unwrap_or_else(|| panic!("no {scope} web ACL {name}-{suffix}: {list}"))
+            .clone()
+    };
+    let site = acl_named("CLOUDFRONT", "site");
+    let api = acl_named("REGIONAL", "api");
+    for (acl, scope) in [(&site, "CLOUDFRONT"), (&api, "REGIONAL")] {
+        let got = waf(
+            "GetWebACL",
+            format!(
+                r#"{{"Name": {}, "Scope": "{scope}", "Id": {}}}"#,
+                acl["Name"], acl["Id"]
+            ),
+        );
+        let rules: Vec<&str> = got["WebACL"]["Rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["Name"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            rules,
+            [
+                "aws-common",
+                "aws-known-bad-inputs",
+                "aws-ip-reputation",
+                "rate-per-ip"
+            ],
+            "{scope}"
+        );
+    }
+    // The API's stage is associated with the regional web ACL.
+    let stage = format!(
+        "arn:aws:apigateway:us-east-1::/restapis/{}/stages/live",
+        state.outputs["ApiId"]
+    );
+    let on_stage = waf(
+        "GetWebACLForResource",
+        format!(r#"{{"ResourceArn": "{stage}"}}"#),
+    );
+    assert_eq!(on_stage["WebACL"]["ARN"], api["ARN"], "{on_stage}");
+    // The distribution names the site's web ACL.
+    let auth = shipit::http::local_cloud_authorization("cloudfront", "us-east-1");
+    let (status, _, config) = http(
+        "GET",
+        &format!(
+            "{}/2020-05-31/distribution/{}/config",
+            cloud_endpoint(),
+            state.outputs["DistributionId"]
+        ),
+        &[("authorization", &auth)],
+        "",
+    );
+    assert_eq!(status, 200, "{config}");
+    let arn = site["ARN"].as_str().unwrap();
+    assert!(
+        config.contains(&format!("<WebACLId>{arn}</WebACLId>")),
+        "{config}"
+    );
 }

@@ -22,9 +22,10 @@ from rig.models.ec2 import RigSecurityGroupEgress
 from rig.models.secretsmanager import RigSecret
 from rig.models.elasticache import RigCacheSubnetGroup, RigReplicationGroup
 from rig.models.awslambda import RigLambdaVersion, RigLambdaAlias
+from rig.models.wafv2 import RigWebAcl, RigWebAclAssociation
 
 MODELS = [RigBucketPolicy, RigOriginAccessControl, RigCloudFrontFunction, RigCachePolicy,
           RigResponseHeadersPolicy, RigDistribution, RigApiStage, RigApiAuthorizer, RigApiAccount,
           RigApiDomainName, RigApiBasePathMapping, RigGatewayResponse, RigUserPool, RigUserPoolClient,
           RigSecurityGroupEgress, RigSecret, RigCacheSubnetGroup, RigReplicationGroup,
-          RigLambdaVersion, RigLambdaAlias]
+          RigLambdaVersion, RigLambdaAlias, RigWebAcl, RigWebAclAssociation]

@@ -124,6 +124,7 @@ def distribution_config(props, caller_reference):
         "HttpVersion": c.get("HttpVersion", "http2"),
         "IsIPV6Enabled": c.get("IPV6Enabled", True),
         "ViewerCertificate": viewer,
+        "WebACLId": c.get("WebACLId", ""),
     }
     if c.get("Logging"):
         config["Logging"] = dict(c["Logging"], Enabled=True)

@@ -93,6 +93,14 @@ class AccountLimits(CloudTest):
         self.assertIn("<EngineVersion>16.6</EngineVersion><DBParameterGroupFamily>postgres16</DBParameterGroupFamily><Status>deprecated</Status>", body)
         self.assertIn("<EngineVersion>16.8</EngineVersion>", body)
         self.assertNotIn("<EngineVersion>17", body)
+        # DefaultOnly: the major's default alone, none when it is retired.
+        status, body = ask("rds", body=form.replace(b"IncludeAll=true", b"DefaultOnly=true"))
+        self.assertEqual(body.count("<DBEngineVersion>"), 1, body)
+        self.assertIn("<EngineVersion>16.8</EngineVersion>", body)
+        account.configure({"postgres_versions": {"16": {"16.6": "deprecated", "16.8": "deprecated"}}})
+        status, body = ask("rds", body=form.replace(b"IncludeAll=true", b"DefaultOnly=true"))
+        self.assertNotIn("<DBEngineVersion>", body)
+        account.configure({"postgres_versions": {"16": {"16.6": "deprecated", "16.8": "available"}}})
         form = b"Action=DescribeOrderableDBInstanceOptions&Version=2014-10-31&Engine=postgres&DBInstanceClass=db.t4g.micro"
         status, body = ask("rds", body=form)
         self.assertIn("<DBInstanceClass>db.t4g.micro</DBInstanceClass>", body)

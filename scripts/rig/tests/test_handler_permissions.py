@@ -122,6 +122,16 @@ REFUSED = {
     ("AWS::EC2::VPCGatewayAttachment", "ec2:DetachVpnGateway"): UNUSED + " (VpnGatewayId)",
     ("AWS::EC2::VPCEndpoint", "vpc-lattice:*"): UNUSED + " (service-network endpoints)",
     ("AWS::EC2::VPCEndpoint", "vpce:AllowMultiRegion"): UNUSED + " (ServiceRegion)",
+    ("AWS::WAFv2::WebACLAssociation", "wafv2:*PermissionPolicy"): UNUSED + " (sharing a web ACL with other accounts)",
+    ("AWS::WAFv2::WebACLAssociation", "elasticloadbalancing:*"): "the association targets the API's stage only",
+    ("AWS::WAFv2::WebACLAssociation", "appsync:*"): "the association targets the API's stage only",
+    ("AWS::WAFv2::WebACLAssociation", "cognito-idp:*"): "the association targets the API's stage only",
+    ("AWS::WAFv2::WebACLAssociation", "apprunner:*"): "the association targets the API's stage only",
+    ("AWS::WAFv2::WebACLAssociation", "ec2:AssociateVerifiedAccess*"): "the association targets the API's stage only",
+    ("AWS::WAFv2::WebACLAssociation", "ec2:DisassociateVerifiedAccess*"): "the association targets the API's stage only",
+    ("AWS::WAFv2::WebACLAssociation", "ec2:GetVerifiedAccess*"): "the association targets the API's stage only",
+    ("AWS::WAFv2::WebACLAssociation", "amplify:*"): "the association targets the API's stage only",
+    ("AWS::WAFv2::WebACLAssociation", "bedrock-agentcore:*"): "the association targets the API's stage only",
     ("*", "kms:*"): NO_KMS,
     ("*", "firehose:*"): UNUSED + " (log delivery to Firehose)",
     ("*", "kinesis:*"): UNUSED + " (Kinesis streaming)",
@@ -193,6 +203,8 @@ def request(rtype, action):
         if rtype == "AWS::Lambda::Function":
             return PACKAGE, {}
         return (SITE + "/k" if "Object" in name else SITE), {}
+    if service == "ec2" and rtype not in EC2:
+        return ARN.format("ec2", "verified-access-instance/vai-0a1b"), {}
     if service == "ec2":
         if name.startswith("Describe"):
             return "*", {}
@@ -231,6 +243,10 @@ def request(rtype, action):
         return ("*" if name == "GetRandomPassword" else SECRET), OURS
     if service == "kms":
         return "*", {}
+    if service == "wafv2":
+        if rtype == "AWS::WAFv2::WebACLAssociation" and name in ("AssociateWebACL", "DisassociateWebACL", "GetWebACLForResource"):
+            return REST + "/stages/live", {}
+        return ARN.format("wafv2", f"regional/webacl/{STACK}-api/1a2b3c"), {}
     return ARN.format(service, "x"), {}
 
 

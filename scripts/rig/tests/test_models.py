@@ -159,6 +159,24 @@ Resources:
   FnAlias:
     Type: AWS::Lambda::Alias
     Properties: {FunctionName: !Ref Fn, Name: live, FunctionVersion: !GetAtt FnVersion.Version}
+  ApiAcl:
+    Type: AWS::WAFv2::WebACL
+    Properties:
+      Name: api
+      Scope: REGIONAL
+      DefaultAction: {Allow: {}}
+      VisibilityConfig: {SampledRequestsEnabled: true, CloudWatchMetricsEnabled: true, MetricName: api}
+      Rules:
+        - Name: rate
+          Priority: 0
+          Action: {Block: {}}
+          Statement: {RateBasedStatement: {Limit: 100, AggregateKeyType: IP}}
+          VisibilityConfig: {SampledRequestsEnabled: true, CloudWatchMetricsEnabled: true, MetricName: rate}
+  ApiAclAssociation:
+    Type: AWS::WAFv2::WebACLAssociation
+    Properties:
+      ResourceArn: !Sub "arn:aws:apigateway:us-east-1::/restapis/${Api}/stages/live"
+      WebACLArn: !GetAtt ApiAcl.Arn
 Outputs:
   DistributionDomainName: {Value: !GetAtt Distribution.DomainName}
   DistributionId: {Value: !GetAtt Distribution.Id}
@@ -228,6 +246,11 @@ class Models(CloudTest):
         group = ec2.describe_security_groups(GroupIds=[ids["AppGroup"]])["SecurityGroups"][0]
         self.assertIn(ids["CacheGroup"], [pair["GroupId"] for rule in group["IpPermissionsEgress"]
                                           for pair in rule.get("UserIdGroupPairs", [])])
+        waf = self.client("wafv2")
+        acls = waf.list_web_acls(Scope="REGIONAL")["WebACLs"]
+        self.assertEqual([a["Name"] for a in acls], ["api"])
+        stage_arn = f"arn:aws:apigateway:us-east-1::/restapis/{ids['Api']}/stages/live"
+        self.assertEqual(waf.get_web_acl_for_resource(ResourceArn=stage_arn)["WebACL"]["Name"], "api")
         subnets = self.client("elasticache").describe_cache_subnet_groups()["CacheSubnetGroups"]
         self.assertEqual([g["CacheSubnetGroupName"] for g in subnets], [ids["CacheSubnets"]])
 
