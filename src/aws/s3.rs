@@ -260,6 +260,7 @@ impl Store {
                 .metadata()
                 .and_then(|m| m.get(MD5_METADATA))
                 .and_then(|h| Md5::from_hex(h)),
+            version: out.version_id().map(str::to_string),
         })
     }
 

@@ -17,8 +17,14 @@ pub const KEY_PREFIX: &str = "api/";
 
 /// The stack parameters that say which code the function runs: shipit sets them from `[api]`
 /// (a parameters file lists them, with `ApiCodeKey` empty: see `config::stack_settings`).
-pub const CODE_PARAMETERS: [&str; 4] =
-    ["ApiCodeKey", "ApiHandler", "ApiRuntime", "ApiArchitecture"];
+/// `ApiCodeVersion` pins the package's S3 object version, known once it is uploaded.
+pub const CODE_PARAMETERS: [&str; 5] = [
+    "ApiCodeKey",
+    "ApiHandler",
+    "ApiRuntime",
+    "ApiArchitecture",
+    "ApiCodeVersion",
+];
 
 /// One file of the package: its name inside the zip ('/'-separated), bytes, and whether it is
 /// executable.

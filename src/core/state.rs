@@ -199,6 +199,8 @@ pub struct Head {
     pub headers: Headers,
     /// The `shipit-md5` metadata, when present and well-formed.
     pub md5_metadata: Option<Md5>,
+    /// The current version's id, in a versioned bucket.
+    pub version: Option<String>,
 }
 
 /// Joins the listing with the manifest. Returns the remote objects and the keys whose facts
@@ -364,6 +366,7 @@ mod tests {
                     cache_control: "c".into(),
                 },
                 md5_metadata: None,
+                version: None,
             },
         );
         assert_eq!(&*o.headers.unwrap().content_type, "t");
@@ -389,6 +392,7 @@ mod tests {
                     cache_control: "c".into(),
                 },
                 md5_metadata: Some(m),
+                version: None,
             },
         );
         assert_eq!(o.md5, Some(m));

@@ -21,6 +21,9 @@ use crate::error::{Error, Result};
 use crate::pipeline::provision::{self, Ensured};
 use crate::ports::{ObjectStore, Reporter, StackService};
 
+/// The code parameter that pins the package's S3 object version.
+const VERSION_PARAMETER: &str = "ApiCodeVersion";
+
 /// The stack output naming the artifacts bucket.
 pub const ARTIFACTS_OUTPUT: &str = "ArtifactsBucketName";
 
@@ -89,7 +92,20 @@ pub fn settings_for(
     code: Option<(&ApiSettings, &Package)>,
 ) -> Result<StackSettings> {
     match code {
-        Some((api, package)) => with_code(s, code_parameters(api, package)),
+        Some((api, package)) => {
+            let mut code = code_parameters(api, package);
+            // The object version the stack pins, while it runs this package; a new package's
+            // is known once it is uploaded (`ensure`).
+            let live = info.map(|i| &i.parameters);
+            if let Some(v) = live
+                .filter(|p| p.get("ApiCodeKey") == Some(&package.key))
+                .and_then(|p| p.get(VERSION_PARAMETER))
+                .filter(|v| !v.is_empty())
+            {
+                code.insert(VERSION_PARAMETER.to_string(), v.clone());
+            }
+            with_code(s, code)
+        }
         None => Ok(keeping_live_code(s, info)),
     }
 }
@@ -147,7 +163,13 @@ pub async fn ensure(
             (bucket, Some(first))
         }
     };
-    let uploaded = upload(store_for(&bucket).as_ref(), package, reporter).await?;
+    let (uploaded, version) = upload(store_for(&bucket).as_ref(), package, reporter).await?;
+    // The function is pointed at the version whose MD5 was checked, not whatever the key
+    // holds when CloudFormation reads it.
+    let mut coded = coded;
+    if let Some(v) = version {
+        coded.parameters.insert(VERSION_PARAMETER.to_string(), v);
+    }
     let mut ensured = provision::ensure(cfn, &coded, reporter).await?;
     if let Some(first) = first {
         // What a user sees is one deploy: a stack created, then given its code.
@@ -167,12 +189,13 @@ pub async fn ensure(
     ))
 }
 
-/// Puts the package at its key unless the bucket has it; true when it was uploaded.
+/// Puts the package at its key unless the bucket has it; true when it was uploaded, with the
+/// object version (in the versioned artifacts bucket) whose MD5 is the package's.
 async fn upload(
     store: &dyn ObjectStore,
     package: &Package,
     reporter: &dyn Reporter,
-) -> Result<bool> {
+) -> Result<(bool, Option<String>)> {
     let name = package.key.trim_start_matches(KEY_PREFIX);
     let present = store
         .list_dir(KEY_PREFIX, "list the API's packages")
@@ -207,7 +230,7 @@ async fn upload(
         reporter.info(&format!(
             "{what}: already in the artifacts bucket (its MD5 checked)"
         ));
-        return Ok(false);
+        return Ok((false, head.version));
     }
     let file = tempfile::NamedTempFile::new().map_err(|e| {
         Error::input(
@@ -233,8 +256,13 @@ async fn upload(
     if etag.trim_matches('"') != md5.hex() {
         return Err(overwritten(&etag));
     }
+    // The version just written, read back with its ETag: a write between the two is caught.
+    let head = store.head(&package.key).await?;
+    if head.etag.as_deref() != Some(md5.hex().as_str()) {
+        return Err(overwritten(head.etag.as_deref().unwrap_or_default()));
+    }
     reporter.info(&format!("{what}: uploaded to {}", store.bucket()));
-    Ok(true)
+    Ok((true, head.version))
 }
 
 /// The alias API Gateway invokes.

@@ -99,6 +99,8 @@ fn a_new_stack_gets_its_bucket_first_then_the_code() {
         .expect("the package is in the bucket");
     assert_eq!(stored.body, p.zip);
     assert_eq!(&*stored.headers.content_type, "application/zip");
+    // The function runs the version whose MD5 was checked, whatever the key holds later.
+    assert_eq!(live.parameters["ApiCodeVersion"], stored.id);
 }
 
 #[test]

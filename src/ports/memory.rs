@@ -261,6 +261,7 @@ impl ObjectStore for MemoryStore {
                 size: v.body.len() as u64,
                 headers: v.headers,
                 md5_metadata: v.md5_metadata.as_deref().and_then(Md5::from_hex),
+                version: Some(v.id),
             })
         })
     }

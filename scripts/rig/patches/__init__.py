@@ -20,4 +20,5 @@ PATCHES = (
     "api_deployment",
     "lambda_environment_strings",
     "account_limits",
+    "lambda_code_version",
 )
