@@ -91,9 +91,8 @@ pub async fn run(
 
 /// Each fact the intent needs, read concurrently.
 async fn facts(a: &dyn Account, i: &Intent) -> Facts {
-    let when = |need: bool| need;
     let (lambda, apigw, versions, db_zones, zones, cache) = futures::join!(
-        maybe(when(i.api && i.reserved > 0), a.lambda_limits()),
+        maybe(i.api && i.reserved > 0, a.lambda_limits()),
         maybe(i.api, a.apigw_logging_role()),
         maybe(i.data, a.engine_versions("postgres", &i.engine_major)),
         maybe(
