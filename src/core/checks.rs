@@ -96,6 +96,9 @@ impl std::fmt::Display for Failure {
     }
 }
 
+/// How a check the verification's deadline cut short begins its evidence.
+const CUT_SHORT: &str = "no answer: the verification deadline";
+
 /// All checks with their outcomes.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
@@ -113,6 +116,25 @@ impl Report {
             attempts,
             checks,
         }
+    }
+
+    /// This report, where a check the deadline cut short keeps the failure the attempt before
+    /// it saw: on a loaded machine the last attempt may get no answer, and "no answer" says
+    /// less than what was seen ("region is eu-west-1"). A check that passed before stays a
+    /// failure here: only this attempt could have confirmed it.
+    pub fn keeping_earlier_failures(mut self, earlier: Option<&Report>) -> Report {
+        let Some(earlier) = earlier else { return self };
+        for c in &mut self.checks {
+            if c.outcome != Outcome::Fail || !c.evidence.starts_with(CUT_SHORT) {
+                continue;
+            }
+            if let Some(e) = earlier.checks.iter().find(|e| {
+                e.name == c.name && e.outcome == Outcome::Fail && !e.evidence.starts_with(CUT_SHORT)
+            }) {
+                *c = e.clone();
+            }
+        }
+        self
     }
 
     /// The table a human reads: one line a check, causes under failures.
@@ -134,5 +156,37 @@ impl Report {
             }
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_check_cut_short_keeps_the_failure_seen_before() {
+        let deadline = Failure::Deadline(std::time::Duration::from_secs(10));
+        let cut = |name| Check::unreachable(name, "u", &deadline);
+        let stale = Check::fail(
+            "runtime config",
+            "u",
+            "region is \"eu-west-1\"".into(),
+            "redeploy",
+        );
+        let passed = Check::new("apex", "u", Outcome::Pass, "200".into());
+        let earlier = Report::new("s", 1, vec![stale.clone(), passed]);
+        let last = Report::new("s", 2, vec![cut("runtime config"), cut("apex")]);
+        let kept = last.keeping_earlier_failures(Some(&earlier));
+        assert_eq!(kept.checks[0].evidence, stale.evidence);
+        // What passed before is not taken on trust: still a failure of this attempt.
+        assert_eq!(kept.checks[1].outcome, Outcome::Fail);
+        assert!(
+            kept.checks[1].evidence.starts_with(CUT_SHORT),
+            "{}",
+            kept.checks[1].evidence
+        );
+        assert!(!kept.ok);
+        let alone = Report::new("s", 1, vec![cut("runtime config")]).keeping_earlier_failures(None);
+        assert!(alone.checks[0].evidence.starts_with(CUT_SHORT));
     }
 }

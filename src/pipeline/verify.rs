@@ -498,12 +498,14 @@ pub async fn verify(
     };
     let mut delay = Duration::from_millis(500);
     let mut attempts = 0;
+    let mut earlier: Option<Report> = None;
     loop {
         attempts += 1;
         let began = Instant::now();
         let checks = attempt(&client, t, d).await;
         let took = began.elapsed();
-        let report = Report::new(&t.site, attempts, checks);
+        let report =
+            Report::new(&t.site, attempts, checks).keeping_earlier_failures(earlier.as_ref());
         let left = total.saturating_sub(start.elapsed());
         // Another attempt only if, after the wait, it has as long as the last one took.
         if report.ok || left <= delay + took {
@@ -527,6 +529,7 @@ pub async fn verify(
         if crate::interrupt::pause(wait, "").await.is_err() {
             return Ok(report);
         }
+        earlier = Some(report);
         delay = (delay * 2).min(Duration::from_secs(15));
     }
 }

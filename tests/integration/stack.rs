@@ -632,8 +632,10 @@ fn the_runtime_configuration_is_the_stacks_and_verify_catches_a_stale_one() {
             &name,
             "--url",
             &edge.url,
+            // Long enough that one attempt sees the stale file on a loaded machine; the
+            // attempts the deadline cuts short keep what an earlier one saw.
             "--verify-timeout",
-            "0",
+            "20",
         ])
         .output()
         .unwrap();

@@ -21,4 +21,5 @@ PATCHES = (
     "lambda_environment_strings",
     "account_limits",
     "lambda_code_version",
+    "service_role_permissions",
 )
