@@ -68,7 +68,9 @@ region = "{region}"
 name = "{stack}"
 
 [stack.parameters]
-# The API and data tier cost about $30 a month; a static site alone costs cents.
+# The API and data tier cost about $30 a month; a static site alone costs cents. With the API,
+# run `shipit bootstrap` once per account and region first (API Gateway's logging role), and
+# `shipit plan` shows what the account would refuse and the monthly cost before anything exists.
 EnableApi = "false"
 # SpaFallback = "true"            # extensionless paths get /index.html (single-page apps)
 # DomainName = "www.example.com"  # with CertificateArn (ACM, us-east-1)
