@@ -82,7 +82,7 @@ pub enum Error {
     Broken {
         message: String,
         hint: String,
-        report: Box<crate::core::checks::Report>,
+        report: Box<crate::checks::Report>,
     },
 
     /// A signal stopped the run (see `interrupt`).

@@ -9,7 +9,7 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper_util::client::legacy::{connect::HttpConnector, Client as HyperClient};
 use hyper_util::rt::TokioExecutor;
 
-pub use crate::core::checks::Failure;
+pub use crate::checks::Failure;
 pub use crate::core::verify::Response;
 
 /// Bodies larger than this are cut off (a site's HTML shell is far smaller).

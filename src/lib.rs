@@ -4,6 +4,9 @@
 //! - `core`: pure decisions on plain data (headers, plan, state, releases, invalidation paths,
 //!   stack decisions, the template evaluator, the local edge's routing, verification verdicts,
 //!   settings as data). No network, no async runtime, no SDK.
+//! - `checks`: a verification's report as plain data (each check's outcome, evidence and
+//!   cause), a leaf below both `core`, which decides the outcomes, and `error`, whose
+//!   `Broken` carries the report.
 //! - `error`: typed errors, hints and exit codes; `interrupt`: the process-wide request to
 //!   stop safely that the first SIGINT/SIGTERM sets and every stage checks.
 //! - `ports`: the interfaces the pipeline drives (object store, CDN, stack service, reporter),
@@ -19,6 +22,7 @@
 //! the pipeline, print.
 
 pub mod aws;
+pub mod checks;
 pub mod cli;
 pub mod clock;
 pub mod config;

@@ -2,9 +2,9 @@
 
 use serde_json::json;
 
+use shipit::checks::Outcome;
 use shipit::cli::{Cli, VerifyArgs};
 use shipit::config;
-use shipit::core::checks::Outcome;
 use shipit::core::files::shown;
 use shipit::error::{Error, Result};
 use shipit::output::stdout;

@@ -2,7 +2,6 @@
 //! an async runtime or an SDK (`aws_*`, `tokio`, `hyper`); a test in `tests/` keeps it so.
 
 pub mod apigw;
-pub mod checks;
 pub mod concurrency;
 pub mod distribution;
 pub mod edge;

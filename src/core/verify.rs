@@ -6,7 +6,7 @@
 
 use bytes::Bytes;
 
-pub use crate::core::checks::{Check, Outcome, Report};
+pub use crate::checks::{Check, Outcome, Report};
 use crate::core::headers;
 use crate::core::runtime_config::RuntimeConfig;
 

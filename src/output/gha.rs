@@ -5,7 +5,7 @@
 
 use std::io::Write;
 
-use crate::core::checks::{Outcome, Report};
+use crate::checks::{Outcome, Report};
 use crate::core::summary::{human_bytes, Summary};
 
 /// Whether we run in GitHub Actions.

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::core::checks::{Outcome, Report};
+use crate::checks::{Outcome, Report};
 use crate::core::settings::{Settings, VerifySettings};
 use crate::core::summary::Summary;
 use crate::error::{Error, Result};

@@ -1,5 +1,6 @@
 //! A verification's result as plain data: each check's outcome, its evidence and the likely
-//! cause of a failure, and the report over all of them. `core::verify` decides the outcomes.
+//! cause of a failure, and the report over all of them. `core::verify` decides the outcomes;
+//! `error::Error::Broken` carries the report, so it lives below both (a leaf: serde only).
 
 use serde::Serialize;
 
