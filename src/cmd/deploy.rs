@@ -49,7 +49,8 @@ pub(crate) async fn run(
             let cfn = clients.cfn();
             let info = cfn.describe(&stack.name).await?;
             let coded = api::settings_for(stack, info.as_ref(), code)?;
-            let checked = preflight::run(&cfn, &clients.account()?, &coded, reporter).await?;
+            let checked =
+                preflight::run(&cfn, &clients.account()?, &coded, info.as_ref(), reporter).await?;
             preflight::report(&checked, reporter);
             checked.check(&stack.name)?;
             let store_for = |b: &str| clients.store(b, "");

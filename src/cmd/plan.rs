@@ -61,7 +61,8 @@ pub(crate) async fn run(
             }
             let code = settings.api.as_ref().zip(package.as_ref());
             let stack = &api::settings_for(stack, info.as_ref(), code)?;
-            let checked = preflight::run(&cfn, &clients.account()?, stack, reporter).await?;
+            let checked =
+                preflight::run(&cfn, &clients.account()?, stack, info.as_ref(), reporter).await?;
             preflight::report(&checked, reporter);
             checked.check(&stack.name)?;
             let p = provision::preview(&cfn, stack).await?;

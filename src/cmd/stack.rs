@@ -131,20 +131,28 @@ pub(crate) async fn bootstrap(
         hint: Some("bootstrap needs apigateway:GET on /account, and an administrator's rights to create the role".into()),
     }
     };
+    let done = |role: &str, changed: bool| {
+        let how = if changed {
+            format!("set (stack {BOOTSTRAP_STACK})")
+        } else {
+            "set already: nothing to do".into()
+        };
+        reporter.info(&format!(
+            "API Gateway's CloudWatch Logs role in {region}: {role}, {how}"
+        ));
+        if cli.global.json {
+            let mut out = json!({ "region": region, "role": role, "changed": changed });
+            if changed {
+                out["stack"] = BOOTSTRAP_STACK.into();
+            }
+            stdout::json(true, "bootstrap", out);
+        }
+    };
     let current = account.apigw_logging_role().await.map_err(read)?;
     // A role an app stack of an older shipit holds is taken over: that stack's next update
     // deletes it.
-    if let Some(role) = current.filter(|r| !is_app_stack_logging_role(r)) {
-        reporter.info(&format!(
-            "API Gateway's CloudWatch Logs role in {region} is set already ({role}): nothing to do"
-        ));
-        if cli.global.json {
-            stdout::json(
-                true,
-                "bootstrap",
-                json!({ "region": region, "role": role, "changed": false }),
-            );
-        }
+    if let Some(role) = current.as_deref().filter(|r| !is_app_stack_logging_role(r)) {
+        done(role, false);
         return Ok(());
     }
     let dir =
@@ -165,31 +173,19 @@ pub(crate) async fn bootstrap(
         role_arn: None,
     };
     let ensured = provision::ensure(&clients.cfn(), &settings, reporter).await?;
-    let ours = ensured.outputs.get("ApiGatewayCloudWatchRoleArn").cloned();
-    let set = account.apigw_logging_role().await.map_err(read)?;
-    if let (Some(ours), true) = (&ours, set != ours) {
-        // The stack existed (unchanged), or an app stack's role was set after it: set ours.
+    let Some(ours) = ensured.outputs.get("ApiGatewayCloudWatchRoleArn") else {
+        return Err(Error::Stack {
+            message: format!("stack {BOOTSTRAP_STACK} is {} but has no ApiGatewayCloudWatchRoleArn output", ensured.action),
+            hint: format!("the stack is not shipit's bootstrap stack: delete stack {BOOTSTRAP_STACK} and run shipit bootstrap again"),
+        });
+    };
+    // The stack existed unchanged, or an older app stack's role was set after it: set ours.
+    if account.apigw_logging_role().await.map_err(read)?.as_ref() != Some(ours) {
         account.set_apigw_logging_role(ours).await.map_err(|e| Error::Aws {
             message: format!("setting API Gateway's CloudWatch Logs role in {region}: {e}"),
             hint: Some("this takes apigateway:PATCH on /account and iam:PassRole of the role: an administrator's rights".into()),
         })?;
     }
-    let role = account.apigw_logging_role().await.map_err(read)?.ok_or_else(|| Error::Stack {
-        message: format!(
-            "stack {BOOTSTRAP_STACK} is {} but API Gateway in {region} still has no CloudWatch Logs role",
-            ensured.action
-        ),
-        hint: format!("someone removed the setting after the stack set it: delete stack {BOOTSTRAP_STACK} (its role is retained) and run shipit bootstrap again"),
-    })?;
-    reporter.info(&format!(
-        "API Gateway's CloudWatch Logs role in {region}: {role} (stack {BOOTSTRAP_STACK})"
-    ));
-    if cli.global.json {
-        stdout::json(
-            true,
-            "bootstrap",
-            json!({ "region": region, "role": role, "changed": true, "stack": BOOTSTRAP_STACK }),
-        );
-    }
+    done(ours, true);
     Ok(())
 }

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::core::preflight::{self, CostLine, Facts, Finding, Intent, Severity};
 use crate::core::settings::StackSettings;
-use crate::core::stack;
+use crate::core::stack::{self, StackInfo};
 use crate::core::template::Template;
 use crate::error::{Error, Result};
 use crate::ports::{Account, Counted, Reporter, StackService};
@@ -47,19 +47,20 @@ impl Preflight {
 }
 
 /// Reads what the stack's change needs from the account and judges it. The stack is compared
-/// as `provision::ensure` compares it: an unchanged one is not asked about.
+/// as `provision::ensure` compares it: an unchanged one is not asked about. `info`: the stack
+/// as the caller just described it (None: it does not exist).
 pub async fn run(
     cfn: &dyn StackService,
     account: &dyn Account,
     s: &StackSettings,
+    info: Option<&StackInfo>,
     reporter: &dyn Reporter,
 ) -> Result<Preflight> {
     let mut template = Template::load(s.template.as_deref())?;
     let params = template.resolve_parameters(&s.parameters)?;
     template.body = template.with_api_snapshot(&params);
-    let info = cfn.describe(&s.name).await?;
     // A stack whose first create failed is made again from nothing.
-    let live = info.as_ref().filter(|i| {
+    let live = info.filter(|i| {
         !matches!(
             i.status.as_str(),
             "ROLLBACK_COMPLETE" | "REVIEW_IN_PROGRESS"
