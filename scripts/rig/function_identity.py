@@ -12,7 +12,8 @@ signed with them passes refusal() before moto sees it:
   routes to a NAT gateway, a service without an endpoint in the VPC gets no answer (the request
   is held for HOLD_SECONDS, then the connection is dropped), as a private subnet's call times out;
 - then IAM: the action and the resource the request names (DynamoDB's table or index, the
-  secret, the bucket or object; "*" for what this module does not map) are evaluated against
+  secret, the bucket or object, the Lambda function's version or alias; "*" for what this module
+  does not map) are evaluated against
   the role's inline and attached policies and its boundary (patches/lambda_role_permissions's
   evaluator): no Allow, or an explicit Deny, is AccessDenied in the service's own error shape,
   with IAM's wording.
@@ -131,6 +132,8 @@ def _action_and_resource(environ, service, region, account, body):
         return f"secretsmanager:{operation}", secret
     if service == "s3":
         return _s3(environ)
+    if service == "lambda":
+        return _lambda(environ, region, account)
     if target:
         return f"{service}:{target.split('.', 1)[-1]}", "*"
     form = parse_qs(environ.get("QUERY_STRING", "")) or parse_qs((body or b"").decode(errors="replace"))
@@ -172,6 +175,41 @@ def _s3(environ):
         action = {"s3:GetObject": "s3:GetObjectVersion",
                   "s3:DeleteObject": "s3:DeleteObjectVersion"}.get(action, action)
     return action, f"arn:aws:s3:::{bucket}/{key}"
+
+
+# Lambda's REST operations a function may call (the pre-traffic gate calls these three), by
+# method and path under /2015-03-31/functions/: IAM's action, and whether the resource is the
+# function's ARN qualified as the request is (Invoke) or the unqualified one (the alias's own
+# operations name the function, as Lambda's IAM reference lists them).
+_LAMBDA = [
+    ("POST", re.compile(r"([^/]+)/invocations"), "lambda:InvokeFunction", True),
+    ("GET", re.compile(r"([^/]+)/aliases/([^/]+)"), "lambda:GetAlias", False),
+    ("PUT", re.compile(r"([^/]+)/aliases/([^/]+)"), "lambda:UpdateAlias", False),
+    ("GET", re.compile(r"([^/]+)"), "lambda:GetFunction", True),
+]
+
+
+def _lambda(environ, region, account):
+    """Lambda's REST operations the way IAM names them; what is not mapped is lambda:Unknown
+    (refused)."""
+    path = environ.get("PATH_INFO", "")
+    prefix = "/2015-03-31/functions/"
+    method = environ.get("REQUEST_METHOD", "GET")
+    if path.startswith(prefix):
+        for verb, pattern, action, qualified in _LAMBDA:
+            m = pattern.fullmatch(path[len(prefix):])
+            if m and verb == method:
+                name = unquote(m.group(1))
+                if name.startswith("arn:"):
+                    parts = name.split(":")
+                    name, qualifier = parts[6], (parts[7] if len(parts) > 7 else None)
+                else:
+                    name, _, qualifier = name.partition(":")
+                query = parse_qs(environ.get("QUERY_STRING", ""))
+                qualifier = (query.get("Qualifier") or [qualifier])[0]
+                arn = f"arn:aws:lambda:{region}:{account}:function:{name}"
+                return action, (f"{arn}:{qualifier}" if qualified and qualifier else arn)
+    return "lambda:Unknown", "*"
 
 
 def _allowed(role_arn, action, resource):
@@ -224,6 +262,10 @@ def refusal(environ, read_body):
                  f"{function.role.rsplit('/', 1)[-1]}/{function.function_name[:64]}")
     message = (f"User: {principal} is not authorized to perform: {action} on resource: "
                f"{resource} {why}")
+    if service == "lambda":  # REST-JSON: the type in a header, the message in the body
+        doc = json.dumps({"Type": "User", "Message": message}).encode()
+        return "403 Forbidden", [("Content-Type", "application/json"),
+                                 ("x-amzn-ErrorType", "AccessDeniedException")], doc
     if environ.get("HTTP_X_AMZ_TARGET"):
         doc = json.dumps({"__type": "AccessDeniedException", "message": message}).encode()
         return "400 Bad Request", [("Content-Type", "application/x-amz-json-1.0"),

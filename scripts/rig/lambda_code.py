@@ -8,10 +8,18 @@ with a digest of the package so a caller can tell a code change, and the certifi
 function must trust to reach the local data tier (rig/datatier.py). NAME may be a function's
 name or ARN, with a version (its code) or an alias (then only where the alias sends traffic:
 its version and the weights of the others); the account is moto's.
+
+Invoke: moto would run a function in Docker, which this machine has not. shipit's local Lambda
+runtime runs it instead, and its Lambda front (edge::invoke) asks here first, with the caller's
+own signed Invoke request and the header X-Shipit-Invoke: probe, whether the call may run:
+IAM judges it as any request of a function's role (rig/function_identity.py), then
+invocable() answers 204 when the function and version exist, or Lambda's own not-found error.
 """
 import base64
 import hashlib
 import io
+import json
+import re
 import zipfile
 from urllib.parse import parse_qs, unquote
 
@@ -94,3 +102,31 @@ def describe(name, query):
         "credentials": function_identity.credentials_for(fn),
         "files": files,
     }
+
+
+PROBE_HEADER = "HTTP_X_SHIPIT_INVOKE"
+_INVOKE = re.compile(r"/2015-03-31/functions/([^/]+)/invocations")
+_REGION = re.compile(r"Credential=[^/]+/\d{8}/([^/]+)/")
+
+
+def invocable(environ):
+    """(status, headers, body) for an Invoke probe: 204 when the function (and the qualifier,
+    from the query or the name) exists, else Lambda's ResourceNotFoundException."""
+    from moto.awslambda.models import lambda_backends
+    m = _INVOKE.fullmatch(environ.get("PATH_INFO", ""))
+    region = _REGION.search(environ.get("HTTP_AUTHORIZATION", ""))
+    region = region.group(1) if region else "us-east-1"
+    name = unquote(m.group(1)) if m else ""
+    base, qualifier = _split(name)
+    qualifier = (parse_qs(environ.get("QUERY_STRING", "")).get("Qualifier") or [qualifier])[0]
+    try:
+        fn = lambda_backends[DEFAULT_ACCOUNT_ID][region].get_function(base, qualifier)
+    except Exception:
+        fn = None
+    if not m or fn is None:
+        shown = f"{base}:{qualifier}" if qualifier else base
+        body = json.dumps({"Type": "User",
+                           "Message": f"Function not found: {shown}"}).encode()
+        return "404 Not Found", [("Content-Type", "application/json"),
+                                 ("x-amzn-ErrorType", "ResourceNotFoundException")], body
+    return "204 No Content", [], b""

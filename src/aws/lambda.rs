@@ -1,23 +1,30 @@
-//! The Lambda side of the boundary: publish a version, read and move an alias, invoke a version.
-//! Returns plain data ([`AliasRoute`], [`Invoked`]); no SDK type leaves this module.
+//! The Lambda side of the boundary: publish a version and read the alias with the SDK; check a
+//! version and move the alias by invoking the stack's pre-traffic gate (the deploy credential
+//! may invoke nothing else). Returns plain data ([`AliasRoute`], [`Verdict`]); no SDK type
+//! leaves this module.
 
 use std::collections::BTreeMap;
 
 use aws_config::SdkConfig;
+use aws_sdk_lambda::config::timeout::TimeoutConfig;
 use aws_sdk_lambda::primitives::Blob;
-use aws_sdk_lambda::types::AliasRoutingConfiguration;
 use aws_sdk_lambda::Client;
 
 use crate::aws::{self, At, Service};
-use crate::core::lambda::{AliasRoute, Invoked};
+use crate::core::lambda::{gate_answer, gate_check, gate_route, AliasRoute, Invoked, Verdict};
 use crate::core::settings::Connection;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::ports::{Call, Functions};
+
+/// How long the gate may take to answer: its timeout in stack/shipit.yaml (60 s) and a margin.
+const GATE_ANSWER: std::time::Duration = std::time::Duration::from_secs(75);
 
 #[derive(Clone)]
 pub struct Lambda {
     client: Client,
     at: At,
+    /// The stack's pre-traffic gate (its `PreTrafficGateName` output), when known.
+    gate: Option<String>,
 }
 
 impl Lambda {
@@ -29,7 +36,31 @@ impl Lambda {
         Lambda {
             client: Client::from_conf(builder.build()),
             at: At::new(Service::Lambda, conn.endpoints.lambda.as_deref(), sdk),
+            gate: None,
         }
+    }
+
+    /// Checks and moves go through `gate`, the stack's pre-traffic gate function.
+    pub fn with_gate(mut self, gate: Option<&str>) -> Lambda {
+        self.gate = gate.map(str::to_string);
+        self
+    }
+
+    /// The gate's name, or why there is none: a stack made by a shipit older than the gate.
+    pub fn gate(&self, function: &str) -> Result<&str> {
+        self.gate.as_deref().ok_or_else(|| Error::Refused {
+            message: format!(
+                "the stack of function {function} has no pre-traffic gate (no PreTrafficGateName output), and its live alias moves only through the gate"
+            ),
+            hint: "a stack made by an older shipit gets the gate with its next shipit deploy; a template of your own needs stack/shipit.yaml's PreTrafficGate and its output".into(),
+        })
+    }
+
+    /// Asks the gate (`request`, a [`gate_check`] or [`gate_route`]) and reads its verdict.
+    async fn ask(&self, function: &str, request: serde_json::Value) -> Result<Verdict> {
+        let gate = self.gate(function)?;
+        let invoked = self.invoke(gate, request.to_string().into_bytes()).await?;
+        gate_failed(gate, function, gate_answer(&invoked))
     }
 
     async fn publish(&self, function: &str, code_sha256: Option<&str>) -> Result<String> {
@@ -83,46 +114,27 @@ impl Lambda {
         })
     }
 
-    async fn route(
-        &self,
-        function: &str,
-        alias: &str,
-        version: &str,
-        weights: &BTreeMap<String, f64>,
-    ) -> Result<()> {
-        let routing = AliasRoutingConfiguration::builder()
-            .set_additional_version_weights(Some(
-                weights.iter().map(|(k, v)| (k.clone(), *v)).collect(),
-            ))
-            .build();
-        self.client
-            .update_alias()
-            .function_name(function)
-            .name(alias)
-            .function_version(version)
-            .routing_config(routing)
-            .send()
-            .await
-            .map_err(|e| {
-                aws::error(
-                    &self.at,
-                    &format!("point alias {alias} of {function} at version {version}"),
-                    e,
-                )
-            })?;
-        Ok(())
-    }
-
-    async fn invoke(&self, function: &str, version: &str, payload: Vec<u8>) -> Result<Invoked> {
+    /// Invokes `function` (unqualified: the gate has no versions) synchronously. Lambda sends
+    /// nothing until the function returns, so the first byte may take the gate's whole timeout.
+    async fn invoke(&self, function: &str, payload: Vec<u8>) -> Result<Invoked> {
+        // The connection's own limits otherwise (an override replaces the whole setting).
+        let timeouts = match self.client.config().timeout_config() {
+            Some(t) => t.to_builder(),
+            None => TimeoutConfig::builder(),
+        }
+        .read_timeout(GATE_ANSWER);
         let out = self
             .client
             .invoke()
             .function_name(function)
-            .qualifier(version)
             .payload(Blob::new(payload))
+            .customize()
+            .config_override(
+                aws_sdk_lambda::config::Builder::default().timeout_config(timeouts.build()),
+            )
             .send()
             .await
-            .map_err(|e| aws::error(&self.at, &format!("invoke {function}:{version}"), e))?;
+            .map_err(|e| aws::error(&self.at, &format!("invoke {function}"), e))?;
         Ok(Invoked {
             payload: out
                 .payload()
@@ -140,21 +152,29 @@ impl Functions for Lambda {
     fn alias<'a>(&'a self, function: &'a str, alias: &'a str) -> Call<'a, AliasRoute> {
         Box::pin(Lambda::alias(self, function, alias))
     }
+    fn check<'a>(&'a self, function: &'a str, version: &'a str) -> Call<'a, Verdict> {
+        Box::pin(self.ask(function, gate_check(version)))
+    }
     fn route<'a>(
         &'a self,
         function: &'a str,
-        alias: &'a str,
         version: &'a str,
         weights: &'a BTreeMap<String, f64>,
-    ) -> Call<'a, ()> {
-        Box::pin(Lambda::route(self, function, alias, version, weights))
+    ) -> Call<'a, Verdict> {
+        Box::pin(self.ask(function, gate_route(version, weights)))
     }
-    fn invoke<'a>(
-        &'a self,
-        function: &'a str,
-        version: &'a str,
-        payload: Vec<u8>,
-    ) -> Call<'a, Invoked> {
-        Box::pin(Lambda::invoke(self, function, version, payload))
-    }
+}
+
+/// The gate's verdict, or an error naming the gate when it gave none.
+pub fn gate_failed(
+    gate: &str,
+    function: &str,
+    answer: std::result::Result<Verdict, String>,
+) -> Result<Verdict> {
+    answer.map_err(|e| Error::Aws {
+        message: format!("the pre-traffic gate {gate} gave no verdict: {e}"),
+        hint: Some(format!(
+            "read the gate's log (the stack's PreTrafficGateLogs log group); see where the traffic goes with aws lambda get-alias --function-name {function} --name live"
+        )),
+    })
 }

@@ -163,7 +163,7 @@ async fn go_live(
     if package.is_none() && !touched {
         return Ok(None);
     }
-    let functions = clients.functions()?;
+    let functions = clients.functions(ensured.outputs.get(api::GATE_OUTPUT).map(String::as_str))?;
     let url = checks
         .api_url
         .clone()

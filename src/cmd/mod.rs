@@ -74,9 +74,13 @@ impl Clients {
         Ok(shipit::aws::account::Account::new(signed))
     }
 
-    /// Lambda: the SDK's; on the local cloud a version is invoked by shipit's local Lambda
-    /// runtime (moto runs no code without Docker).
-    pub(crate) fn functions(&self) -> Result<Box<dyn shipit::ports::Functions>> {
+    /// Lambda: the SDK's, with the stack's pre-traffic gate (`gate`, its `PreTrafficGateName`
+    /// output); on the local cloud the gate is run by shipit's local Lambda runtime (moto runs
+    /// no code without Docker).
+    pub(crate) fn functions(
+        &self,
+        gate: Option<&str>,
+    ) -> Result<Box<dyn shipit::ports::Functions>> {
         let lambda = shipit::aws::lambda::Lambda::new(&self.sdk, &self.conn);
         match (&self.conn.endpoints.lambda, self.conn.is_local()) {
             (Some(endpoint), true) => Ok(Box::new(shipit::edge::invoke::LocalFunctions::new(
@@ -84,8 +88,9 @@ impl Clients {
                 endpoint,
                 &self.region(),
                 shipit::core::lambda::Runtimes::from_env(|k| std::env::var(k).ok()),
+                gate,
             )?)),
-            _ => Ok(Box::new(lambda)),
+            _ => Ok(Box::new(lambda.with_gate(gate))),
         }
     }
 

@@ -169,13 +169,15 @@ pub(crate) async fn rollback(
             prepared.set_runtime_config(outputs, &clients.region(), &settings.rules)?;
         }
         if let Some(a) = &api {
-            let function = site
-                .outputs
-                .as_ref()
-                .and_then(|o| o.get(shipit::pipeline::api::FUNCTION_OUTPUT))
-                .map(String::as_str);
-            shipit::pipeline::api::restore(clients.functions()?.as_ref(), a, function, reporter)
-                .await?;
+            let output = |name: &str| {
+                site.outputs
+                    .as_ref()
+                    .and_then(|o| o.get(name))
+                    .map(String::as_str)
+            };
+            let functions = clients.functions(output(shipit::pipeline::api::GATE_OUTPUT))?;
+            let function = output(shipit::pipeline::api::FUNCTION_OUTPUT);
+            shipit::pipeline::api::restore(functions.as_ref(), a, function, reporter).await?;
         }
         let written = deploy::write_all(prepared, &settings, Some(&lock), reporter).await?;
         let f = Finish {

@@ -1,7 +1,9 @@
 //! A Lambda function as the local runtime runs it: its configuration and code (what the local
 //! cloud hands back), how its runtime process is started (program, arguments, environment, as
 //! Lambda sets them for a runtime interface client), and what an invocation's outcome means to
-//! a caller such as API Gateway (an error, a crash or the function's timeout is a 502).
+//! a caller such as API Gateway (an error, a crash or the function's timeout is a 502); and the
+//! requests and answers of the stack's pre-traffic gate, which alone checks a version and moves
+//! the `live` alias.
 
 use std::collections::BTreeMap;
 
@@ -97,54 +99,42 @@ pub struct Invoked {
     pub function_error: Option<String>,
 }
 
-/// The API Gateway REST proxy event of an anonymous `GET /health` on stage `stage`: what shipit
-/// invokes a new version with before it takes traffic.
-pub fn health_check_event(stage: &str, request_id: &str) -> serde_json::Value {
-    serde_json::json!({
-        "resource": "/health",
-        "path": "/health",
-        "httpMethod": "GET",
-        "headers": {"accept": "application/json", "user-agent": "shipit pre-traffic check"},
-        "multiValueHeaders": {
-            "accept": ["application/json"],
-            "user-agent": ["shipit pre-traffic check"]
-        },
-        "queryStringParameters": null,
-        "multiValueQueryStringParameters": null,
-        "pathParameters": null,
-        "stageVariables": null,
-        "requestContext": {
-            "resourcePath": "/health",
-            "httpMethod": "GET",
-            "path": format!("/{stage}/health"),
-            "stage": stage,
-            "requestId": request_id,
-            "identity": {"sourceIp": "127.0.0.1", "userAgent": "shipit pre-traffic check"}
-        },
-        "body": null,
-        "isBase64Encoded": false
-    })
+/// What the stack's pre-traffic gate (`PreTrafficGate` in stack/shipit.yaml) decided: `Ok`
+/// when the version passed (or the alias moved), else why not, in the gate's words.
+pub type Verdict = Result<(), String>;
+
+/// The gate's request to invoke `version` with its own `GET /health` event.
+pub fn gate_check(version: &str) -> serde_json::Value {
+    serde_json::json!({ "check": version })
 }
 
-/// Whether a version's answer to [`health_check_event`] lets it take traffic: a proxy response
-/// with status 200. Else what it answered, for the error.
-pub fn pre_traffic_verdict(invoked: &Invoked) -> Result<(), String> {
-    let text = String::from_utf8_lossy(&invoked.payload);
-    let shown: String = text.chars().take(300).collect();
-    if let Some(kind) = &invoked.function_error {
-        return Err(format!("the function failed ({kind}): {shown}"));
+/// The gate's request to point `live` at `version`, with `weights` (version -> share) going
+/// elsewhere: each version new to the alias's traffic is checked first.
+pub fn gate_route(version: &str, weights: &BTreeMap<String, f64>) -> serde_json::Value {
+    serde_json::json!({ "route": { "version": version, "weights": weights } })
+}
+
+/// The gate's answer: its verdict, or (Err) why the gate itself gave none (it failed, or
+/// answered something else than `{"ok": bool, "why": text or null}`).
+pub fn gate_answer(invoked: &Invoked) -> Result<Verdict, String> {
+    #[derive(Deserialize)]
+    struct Answer {
+        ok: bool,
+        why: Option<String>,
     }
-    match crate::core::apigw::proxy_response(&invoked.payload) {
-        Ok(answer) if answer.status == 200 => Ok(()),
-        Ok(answer) => Err(format!(
-            "GET /health answered {}: {}",
-            answer.status,
-            String::from_utf8_lossy(&answer.body)
-                .chars()
-                .take(300)
-                .collect::<String>()
-        )),
-        Err(e) => Err(format!("not an API Gateway proxy response ({e}): {shown}")),
+    let shown = || {
+        String::from_utf8_lossy(&invoked.payload)
+            .chars()
+            .take(500)
+            .collect::<String>()
+    };
+    if let Some(kind) = &invoked.function_error {
+        return Err(format!("it failed ({kind}): {}", shown()));
+    }
+    match serde_json::from_slice::<Answer>(&invoked.payload) {
+        Ok(Answer { ok: true, .. }) => Ok(Ok(())),
+        Ok(Answer { ok: false, why }) => Ok(Err(why.unwrap_or_else(|| "no reason given".into()))),
+        Err(e) => Err(format!("it answered something else ({e}): {}", shown())),
     }
 }
 
@@ -329,38 +319,47 @@ mod tests {
     }
 
     #[test]
-    fn only_a_200_proxy_response_lets_a_version_take_traffic() {
-        let ok = |payload: &str| Invoked {
+    fn the_gates_answer_is_its_verdict_or_its_failure() {
+        let answered = |payload: &str, error: Option<&str>| Invoked {
             payload: payload.as_bytes().to_vec(),
-            function_error: None,
+            function_error: error.map(str::to_string),
         };
-        assert!(pre_traffic_verdict(&ok(r#"{"statusCode": 200, "body": "{}"}"#)).is_ok());
-        for (invoked, said) in [
+        let table: [(Invoked, Result<Verdict, &str>); 6] = [
+            (answered(r#"{"ok": true, "why": null}"#, None), Ok(Ok(()))),
             (
-                ok(r#"{"statusCode": 500, "body": "broken"}"#),
-                "answered 500: broken",
+                answered(r#"{"ok": false, "why": "GET /health answered 503"}"#, None),
+                Ok(Err("GET /health answered 503".into())),
             ),
             (
-                ok(r#"{"statusCode": 200, "body": {"x": 1}}"#),
-                "not an API Gateway proxy",
+                answered(r#"{"ok": false}"#, None),
+                Ok(Err("no reason given".into())),
             ),
-            (ok("null"), "not an API Gateway proxy"),
             (
-                Invoked {
-                    payload: br#"{"errorType": "ImportError"}"#.to_vec(),
-                    function_error: Some("Unhandled".into()),
-                },
-                "failed (Unhandled)",
+                answered(
+                    r#"{"errorType": "AccessDeniedException"}"#,
+                    Some("Unhandled"),
+                ),
+                Err("it failed (Unhandled): {\"errorType\": \"AccessDeniedException\"}"),
             ),
-        ] {
-            let e = pre_traffic_verdict(&invoked).unwrap_err();
-            assert!(e.contains(said), "{e}");
+            (answered("null", None), Err("it answered something else")),
+            (
+                answered(r#"{"ok": "yes"}"#, None),
+                Err("it answered something else"),
+            ),
+        ];
+        for (invoked, want) in table {
+            match (gate_answer(&invoked), want) {
+                (Ok(got), Ok(want)) => assert_eq!(got, want),
+                (Err(got), Err(want)) => assert!(got.starts_with(want), "{got}"),
+                (got, want) => panic!("{got:?}, not {want:?}"),
+            }
         }
-        let event = health_check_event("live", "r1");
-        assert_eq!(event["httpMethod"], "GET");
-        assert_eq!(event["path"], "/health");
-        assert_eq!(event["requestContext"]["stage"], "live");
-        assert!(event["requestContext"]["authorizer"].is_null(), "anonymous");
+        let weights = BTreeMap::from([("8".to_string(), 0.1)]);
+        assert_eq!(
+            gate_route("7", &weights),
+            serde_json::json!({"route": {"version": "7", "weights": {"8": 0.1}}})
+        );
+        assert_eq!(gate_check("7"), serde_json::json!({"check": "7"}));
     }
 
     #[test]

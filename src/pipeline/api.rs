@@ -269,6 +269,8 @@ async fn upload(
 pub const LIVE_ALIAS: &str = "live";
 /// The stack output naming the function.
 pub const FUNCTION_OUTPUT: &str = "ApiFunctionName";
+/// The stack output naming its pre-traffic gate, which alone checks a version and moves `live`.
+pub const GATE_OUTPUT: &str = "PreTrafficGateName";
 
 /// `--canary PERCENT`: that share of the API's traffic goes to the new version while the API is
 /// checked through its public URL for `window`, before all of it moves.
@@ -295,10 +297,11 @@ pub type ApiCheck<'f> =
     dyn Fn() -> futures::future::BoxFuture<'f, std::result::Result<(), String>> + Send + Sync + 'f;
 
 /// Publishes the function's code (which must be `package`, when there is one: else what the
-/// stack gave it, a configuration change) as a version, invokes that version
-/// with a `GET /health` proxy event and requires 200, then moves the `live` alias to it: with a
-/// canary, its share first, checked through the public URL for the window, then all. Any
-/// failure leaves (or puts back) the alias on the version that was live, and fails.
+/// stack gave it, a configuration change) as a version, and has the stack's pre-traffic gate
+/// move the `live` alias to it, which the gate does only after that version answered its
+/// `GET /health` event with 200: with a canary, its share first, checked through the public URL
+/// for the window, then all. Any failure leaves (or puts back) the alias on the version that
+/// was live, and fails.
 pub async fn go_live<'f>(
     functions: &dyn crate::ports::Functions,
     function: &str,
@@ -318,7 +321,7 @@ pub async fn go_live<'f>(
 }
 
 /// Puts a version a release recorded back on the live alias (no stack change, no publish):
-/// checked with the health event first, as a new version is.
+/// through the gate, which checks it with the health event first, as a new version.
 pub async fn restore(
     functions: &dyn crate::ports::Functions,
     api: &ApiVersion,
@@ -394,8 +397,9 @@ async fn to_version<'f>(
     Ok(live)
 }
 
-/// Invokes `version` with the health event and requires 200, then moves the alias from
-/// `before` to it (with a canary, its share first while `check` passes every second).
+/// Has the stack's gate move the alias from `before` to `version`, which it does only once
+/// `version` answered its health event with 200 (with a canary, its share first, while the
+/// gate's check of it and `check` pass every second, then all).
 async fn shift<'f>(
     functions: &dyn crate::ports::Functions,
     function: &str,
@@ -408,58 +412,49 @@ async fn shift<'f>(
     let refused = |why: String| {
         Error::Refused {
         message: format!(
-            "version {version} of {function} did not pass its pre-traffic check, and takes no traffic ({} stays live): {why}",
+            "the pre-traffic gate did not give version {version} of {function} any traffic ({} stays live): {why}",
             before.version
         ),
         hint: "fix the handler and deploy again; the site was not changed".into(),
     }
     };
-    let event = crate::core::lambda::health_check_event(
-        LIVE_ALIAS,
-        &format!("shipit-{:016x}", fastrand::u64(..)),
-    );
-    let invoked = functions
-        .invoke(function, version, event.to_string().into_bytes())
-        .await?;
-    crate::core::lambda::pre_traffic_verdict(&invoked).map_err(refused)?;
-    reporter.info(&format!(
-        "api: version {version} answered GET /health with 200"
-    ));
     if let Some(c) = canary {
         let weights = BTreeMap::from([(version.to_string(), f64::from(c.percent) / 100.0)]);
         functions
-            .route(function, LIVE_ALIAS, &before.version, &weights)
-            .await?;
+            .route(function, &before.version, &weights)
+            .await?
+            .map_err(refused)?;
         reporter.info(&format!(
-            "api: canary: {}% of the traffic to version {version} for {} s",
+            "api: version {version} answered GET /health with 200; canary: {}% of the traffic to it for {} s",
             c.percent,
             c.window.as_secs()
         ));
         let until = std::time::Instant::now() + c.window;
         // A failed check, or Ctrl-C / SIGTERM: every request back on the version that was live.
         let put_back = |failure: Error| async move {
-            let back = functions
-                .route(function, LIVE_ALIAS, &before.version, &BTreeMap::new())
-                .await;
-            match back {
-                Ok(()) => failure,
-                Err(e) => Error::Aws {
-                    message: format!("{failure} (but moving the alias back failed: {e})"),
-                    hint: Some(format!(
-                        "point the alias back by hand: aws lambda update-alias --function-name {function} --name {LIVE_ALIAS} --function-version {} --routing-config AdditionalVersionWeights={{}}",
-                        before.version
-                    )),
-                },
+            let back = match functions
+                .route(function, &before.version, &BTreeMap::new())
+                .await
+            {
+                Ok(Ok(())) => return failure,
+                Ok(Err(why)) => why,
+                Err(e) => e.to_string(),
+            };
+            Error::Aws {
+                message: format!("{failure} (but moving the alias back failed: {back})"),
+                hint: Some(format!(
+                    "point the alias back, with a role that may: aws lambda update-alias --function-name {function} --name {LIVE_ALIAS} --function-version {} --routing-config AdditionalVersionWeights={{}}",
+                    before.version
+                )),
             }
         };
         loop {
-            // Each tick: the new version directly (a small share may see no public request),
-            // and the API through its public URL.
-            let direct = functions
-                .invoke(function, version, event.to_string().into_bytes())
-                .await
-                .map_err(|e| e.to_string())
-                .and_then(|i| crate::core::lambda::pre_traffic_verdict(&i));
+            // Each tick: the new version directly, through the gate (a small share may see no
+            // public request), and the API through its public URL.
+            let direct = match functions.check(function, version).await {
+                Ok(verdict) => verdict,
+                Err(e) => Err(e.to_string()),
+            };
             let seen = match direct {
                 Ok(()) => check().await,
                 Err(why) => Err(format!("version {version} itself: {why}")),
@@ -488,10 +483,11 @@ async fn shift<'f>(
         }
     }
     functions
-        .route(function, LIVE_ALIAS, version, &BTreeMap::new())
-        .await?;
+        .route(function, version, &BTreeMap::new())
+        .await?
+        .map_err(refused)?;
     reporter.info(&format!(
-        "api: version {version} of {function} is live (was {})",
+        "api: version {version} of {function} answered GET /health with 200 and is live (was {})",
         before.version
     ));
     Ok(())

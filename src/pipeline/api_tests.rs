@@ -231,7 +231,6 @@ mod going_live {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::time::Duration;
 
-    use crate::core::lambda::Invoked;
     use crate::pipeline::api::{go_live, package_sha256_base64, Canary};
     use crate::pipeline::test_support::block_on;
     use crate::ports::memory::{Lines, MemoryFunctions};
@@ -262,7 +261,7 @@ mod going_live {
         );
         assert_eq!(f.live(), ("2".to_string(), Default::default()));
         let calls = f.calls();
-        let invoked = calls.iter().position(|c| c == "invoke 2").unwrap();
+        let invoked = calls.iter().position(|c| c == "check 2").unwrap();
         let routed = calls
             .iter()
             .position(|c| c.starts_with("route live 2"))
@@ -280,22 +279,16 @@ mod going_live {
         let f = MemoryFunctions::new(&sha1);
         let (v2, sha2) = code("two");
         f.set_code(&sha2);
-        for answer in [
-            Invoked {
-                payload: br#"{"statusCode": 503, "body": "down"}"#.to_vec(),
-                function_error: None,
-            },
-            Invoked {
-                payload: br#"{"errorType": "ImportError"}"#.to_vec(),
-                function_error: Some("Unhandled".into()),
-            },
+        for why in [
+            "GET /health answered 503: down",
+            "the function failed (Unhandled)",
         ] {
-            f.answer("2", answer);
+            f.fail("2", why);
             let e = block_on(go_live(&f, "fn", Some(&v2), None, &ok, &Lines::default()))
                 .unwrap_err()
                 .to_string();
             assert!(
-                e.contains("pre-traffic check") && e.contains("1 stays live"),
+                e.contains("pre-traffic check") && e.contains("1 stays live") && e.contains(why),
                 "{e}"
             );
             assert_eq!(f.live().0, "1");
@@ -411,7 +404,7 @@ mod going_live {
         assert_eq!((back.version.as_str(), back.moved), ("1", true));
         assert_eq!(f.live().0, "1");
         assert!(
-            f.calls().contains(&"invoke 1".to_string()),
+            f.calls().contains(&"check 1".to_string()),
             "checked before it is put back"
         );
     }

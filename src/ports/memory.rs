@@ -833,8 +833,9 @@ impl crate::ports::StackService for MemoryStack {
 }
 
 /// Lambda in memory: `$LATEST` holds a code hash, each publish of new code makes the next
-/// version, the `live` alias starts at version 1, and each version answers invocations with
-/// what the test says (200 by default). Every call is logged.
+/// version, the `live` alias starts at version 1, and the pre-traffic gate checks each version
+/// new to the alias's traffic before it moves it, as stack/shipit.yaml's gate does; a version
+/// passes unless the test says why it fails. Every call is logged.
 pub struct MemoryFunctions {
     state: Mutex<FunctionsState>,
 }
@@ -843,7 +844,7 @@ struct FunctionsState {
     latest: String,
     versions: Vec<String>,
     alias: (String, BTreeMap<String, f64>),
-    answers: BTreeMap<String, crate::core::lambda::Invoked>,
+    failing: BTreeMap<String, String>,
     calls: Vec<String>,
 }
 
@@ -855,7 +856,7 @@ impl MemoryFunctions {
                 latest: code.to_string(),
                 versions: vec![code.to_string()],
                 alias: ("1".into(), BTreeMap::new()),
-                answers: BTreeMap::new(),
+                failing: BTreeMap::new(),
                 calls: Vec::new(),
             }),
         }
@@ -870,9 +871,11 @@ impl MemoryFunctions {
         self.lock().latest = code.to_string();
     }
 
-    /// What `version` answers (a proxy response, or a handler failure).
-    pub fn answer(&self, version: &str, invoked: crate::core::lambda::Invoked) {
-        self.lock().answers.insert(version.to_string(), invoked);
+    /// `version` fails its check from now on, for `why`.
+    pub fn fail(&self, version: &str, why: &str) {
+        self.lock()
+            .failing
+            .insert(version.to_string(), why.to_string());
     }
 
     pub fn live(&self) -> (String, BTreeMap<String, f64>) {
@@ -881,6 +884,20 @@ impl MemoryFunctions {
 
     pub fn calls(&self) -> Vec<String> {
         self.lock().calls.clone()
+    }
+}
+
+impl FunctionsState {
+    fn check(&mut self, version: &str) -> crate::core::lambda::Verdict {
+        self.calls.push(format!("check {version}"));
+        let published = version
+            .parse::<usize>()
+            .is_ok_and(|n| (1..=self.versions.len()).contains(&n));
+        match self.failing.get(version) {
+            _ if !published => Err(format!("{version:?} is not a published version")),
+            Some(why) => Err(why.clone()),
+            None => Ok(()),
+        }
     }
 }
 
@@ -921,37 +938,37 @@ impl crate::ports::Functions for MemoryFunctions {
         })
     }
 
+    fn check<'a>(
+        &'a self,
+        _function: &'a str,
+        version: &'a str,
+    ) -> Call<'a, crate::core::lambda::Verdict> {
+        Box::pin(async move { Ok(self.lock().check(version)) })
+    }
+
     fn route<'a>(
         &'a self,
         _function: &'a str,
-        alias: &'a str,
         version: &'a str,
         weights: &'a BTreeMap<String, f64>,
-    ) -> Call<'a, ()> {
+    ) -> Call<'a, crate::core::lambda::Verdict> {
         Box::pin(async move {
             let mut s = self.lock();
-            s.calls.push(format!("route {alias} {version} {weights:?}"));
+            let serving: Vec<String> = std::iter::once(s.alias.0.clone())
+                .chain(s.alias.1.keys().cloned())
+                .collect();
+            for v in std::iter::once(version).chain(weights.keys().map(String::as_str)) {
+                if !serving.iter().any(|s| s == v) {
+                    if let Err(why) = s.check(v) {
+                        return Ok(Err(format!(
+                            "version {v} did not pass its pre-traffic check: {why}"
+                        )));
+                    }
+                }
+            }
+            s.calls.push(format!("route live {version} {weights:?}"));
             s.alias = (version.to_string(), weights.clone());
-            Ok(())
-        })
-    }
-
-    fn invoke<'a>(
-        &'a self,
-        _function: &'a str,
-        version: &'a str,
-        _payload: Vec<u8>,
-    ) -> Call<'a, crate::core::lambda::Invoked> {
-        Box::pin(async move {
-            let mut s = self.lock();
-            s.calls.push(format!("invoke {version}"));
-            Ok(s.answers
-                .get(version)
-                .cloned()
-                .unwrap_or(crate::core::lambda::Invoked {
-                    payload: br#"{"statusCode": 200, "body": "{}"}"#.to_vec(),
-                    function_error: None,
-                }))
+            Ok(Ok(()))
         })
     }
 }

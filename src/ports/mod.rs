@@ -13,7 +13,7 @@ use futures::future::BoxFuture;
 
 use crate::core::files::Md5;
 use crate::core::headers::Headers;
-use crate::core::lambda::{AliasRoute, Invoked};
+use crate::core::lambda::{AliasRoute, Verdict};
 use crate::core::preflight::{Certificate, LambdaLimits, Usage};
 use crate::core::stack::{ChangeSet, Event, StackInfo, StackResource};
 use crate::core::state::{Head, Listed};
@@ -208,7 +208,7 @@ pub trait StackService: Send + Sync {
 }
 
 /// Lambda, as far as shipit moves the API's code: versions, the alias API Gateway invokes, and
-/// an invocation of one version.
+/// the stack's pre-traffic gate, which alone checks a version and moves the alias.
 pub trait Functions: Send + Sync {
     /// Publishes the function's current code and configuration as a version, refused unless its
     /// code is `code_sha256` (base64, as Lambda reports it) when one is given; an unchanged
@@ -216,21 +216,18 @@ pub trait Functions: Send + Sync {
     fn publish<'a>(&'a self, function: &'a str, code_sha256: Option<&'a str>) -> Call<'a, String>;
     /// Where the alias sends traffic.
     fn alias<'a>(&'a self, function: &'a str, alias: &'a str) -> Call<'a, AliasRoute>;
-    /// Points the alias at `version`, with `weights` (version -> share, 0..1) going elsewhere.
+    /// Has the stack's pre-traffic gate invoke `version` with its `GET /health` event: the
+    /// verdict (Ok(Err(why)) when the version did not answer 200).
+    fn check<'a>(&'a self, function: &'a str, version: &'a str) -> Call<'a, Verdict>;
+    /// Has the gate point the `live` alias at `version`, with `weights` (version -> share, 0..1)
+    /// going elsewhere; a version new to the alias's traffic is checked first, and when it does
+    /// not pass nothing moves (Ok(Err(why))). The deploy credential can do neither itself.
     fn route<'a>(
         &'a self,
         function: &'a str,
-        alias: &'a str,
         version: &'a str,
         weights: &'a BTreeMap<String, f64>,
-    ) -> Call<'a, ()>;
-    /// Invokes one version with `payload` (synchronously) and returns what it answered.
-    fn invoke<'a>(
-        &'a self,
-        function: &'a str,
-        version: &'a str,
-        payload: Vec<u8>,
-    ) -> Call<'a, Invoked>;
+    ) -> Call<'a, Verdict>;
 }
 
 /// Where progress and human messages go (stderr, through `output`). Stages report; they never

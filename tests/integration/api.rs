@@ -469,7 +469,7 @@ fn the_apis_own_code_ships_once_and_a_change_ships_again() {
     assert_success(&out);
     let err = crate::support::stderr(&out);
     assert!(
-        err.contains("canary: 90% of the traffic to version 6"),
+        err.contains("version 6 answered GET /health with 200; canary: 90% of the traffic"),
         "{err}"
     );
     assert_eq!(live_alias(&function), ("6".to_string(), BTreeMap::new()));

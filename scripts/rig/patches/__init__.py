@@ -22,4 +22,5 @@ PATCHES = (
     "account_limits",
     "lambda_code_version",
     "service_role_permissions",
+    "lambda_alias_revision",
 )

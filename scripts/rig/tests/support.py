@@ -20,6 +20,16 @@ rig.install(without=WITHOUT)
 REGION = "us-east-1"
 
 
+def package(source="def handler(e, c): return 1\n"):
+    """A function's zip deployment package: `source` as index.py."""
+    import io
+    import zipfile
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        z.writestr("index.py", source)
+    return out.getvalue()
+
+
 def function_resources(extra="", role="Role", fn="Fn"):
     """Template resources for a Python function `fn` with an execution role `role` Lambda may
     assume; `extra` is more of the function's properties (indented as its other properties)."""

@@ -1,22 +1,13 @@
 """rig/function_identity.py: requests signed with a function's role credentials are judged as
 IAM judges them (the role's policies and boundary, on the resource the request names), and a
 function in private subnets reaches only the services its VPC has endpoints for."""
-import io
 import json
-import zipfile
 
 from rig import function_identity as fi
-from rig.tests.support import REGION, CloudTest
+from rig.tests.support import REGION, CloudTest, package
 
 ACCOUNT = "123456789012"
 TABLE = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/items"
-
-
-def package():
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w") as z:
-        z.writestr("index.py", "def handler(e, c): return 1\n")
-    return out.getvalue()
 
 
 def request(key, service, target=None, body=None, method="POST", path="/"):
@@ -100,6 +91,44 @@ class FunctionIdentity(CloudTest):
         self.assertEqual(status, "403 Forbidden")
         self.assertIn(b"<Code>AccessDenied</Code>", doc)
         self.assertIn(b"s3:ListBucket on resource: arn:aws:s3:::app ", doc)
+
+    def test_lambda_calls_are_judged_on_the_function_and_qualifier_named(self):
+        # The pre-traffic gate's policy (stack/shipit.yaml, PreTrafficGateRole) for function "api".
+        api = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:api"
+        self.iam.put_role_policy(RoleName="fn-role", PolicyName="gate", PolicyDocument=json.dumps({
+            "Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": f"{api}:*"},
+                {"Effect": "Deny", "Action": "lambda:InvokeFunction",
+                 "Resource": [api, f"{api}:$LATEST"]},
+                {"Effect": "Allow", "Action": ["lambda:GetAlias", "lambda:UpdateAlias"],
+                 "Resource": [api, f"{api}:live"]}]}))
+        key = self.function()
+
+        def call(method, path, query=""):
+            environ, body = request(key, "lambda", method=method, path="/2015-03-31/functions/" + path)
+            environ["QUERY_STRING"] = query
+            return fi.refusal(environ, body)
+
+        for method, path, query in [
+            ("POST", "api/invocations", "Qualifier=7"),
+            ("POST", "api:7/invocations", ""),
+            ("POST", f"{api}:7/invocations".replace(":", "%3A"), ""),
+            ("GET", "api/aliases/live", ""),
+            ("PUT", "api/aliases/live", ""),
+        ]:
+            self.assertIsNone(call(method, path, query), (method, path, query))
+        for method, path, query, said in [
+            ("POST", "api/invocations", "Qualifier=%24LATEST", f"lambda:InvokeFunction on resource: {api}:$LATEST "),
+            ("POST", "api/invocations", "", f"lambda:InvokeFunction on resource: {api} "),
+            ("POST", "payroll/invocations", "Qualifier=1", "function:payroll:1"),
+            ("PUT", "payroll/aliases/live", "", "lambda:UpdateAlias on resource: arn:aws:lambda"),
+            ("DELETE", "api/aliases/live", "", "lambda:Unknown"),
+            ("PUT", "api/code", "", "lambda:Unknown"),
+        ]:
+            status, headers, doc = call(method, path, query)
+            self.assertEqual(status, "403 Forbidden", path)
+            self.assertIn(("x-amzn-ErrorType", "AccessDeniedException"), headers)
+            self.assertIn(said, json.loads(doc)["Message"])
 
     def test_fresh_credentials_are_handed_out_again(self):
         from unittest import mock

@@ -55,6 +55,7 @@ OTHER_BUCKET = "arn:aws:s3:::payroll-exports"
 DISTRIBUTION = f"arn:aws:cloudfront::{ACCOUNT}:distribution/E2EXAMPLE0SITE"
 FUNCTION = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{STACK}-ApiFunction-Z9X8C7V6B5N4"
 OTHER_FUNCTION = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:payroll-run"
+GATE = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{STACK}-PreTrafficGate-M1N2B3V4C5X6"
 TABLE = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{STACK}-Table-A1S2D3F4G5H6"
 SECRET = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:CacheAuthToken-AbCdEf"
 MANAGED = "arn:aws:iam::aws:policy/service-role/"
@@ -493,26 +494,22 @@ class ContentRole(PolicyTest):
             ("cloudformation:SetStackPolicy", STACK_ARN, {}, IMPLICIT, "the stack policy is the administrator's"),
         ])
 
-    def test_todays_limits_of_the_lambda_statements(self):
-        # documented, not endorsed: a redesign of these statements is coming
-        self.check(self.policies, [
-            ("lambda:InvokeFunction", FUNCTION + ":live", {}, ALLOW,
-             "invokes the live alias directly, past API Gateway and its authorizer, with any event"),
-            ("lambda:InvokeFunction", FUNCTION + ":1", {}, ALLOW, "invokes any old version"),
-            ("lambda:UpdateAlias", FUNCTION + ":live", {}, ALLOW, "points live at any published version"),
-            ("lambda:UpdateFunctionCode", FUNCTION, {}, IMPLICIT, "but publishes no code of its own"),
-        ])
-
-    def test_function_code_and_alias_of_this_stack_only(self):
+    def test_ships_code_but_only_the_gate_gives_a_version_traffic(self):
         self.check(self.policies, [
             ("lambda:UpdateFunctionCode", FUNCTION, {}, IMPLICIT, "code changes go through the stack"),
-            ("lambda:PublishVersion", FUNCTION, {}, ALLOW, "publishes it"),
-            ("lambda:UpdateAlias", FUNCTION + ":live", {}, ALLOW, "moves the alias"),
-            ("lambda:GetAlias", FUNCTION + ":live", {}, ALLOW, "reads the alias"),
-            ("lambda:InvokeFunction", FUNCTION + ":7", {}, ALLOW, "the pre-traffic check of version 7"),
+            ("lambda:PublishVersion", FUNCTION, {}, ALLOW, "publishes the code the stack set"),
+            ("lambda:GetAlias", FUNCTION + ":live", {}, ALLOW, "reads where the traffic goes"),
+            ("lambda:InvokeFunction", GATE, {}, ALLOW, "asks the gate to check a version and move live"),
+            ("lambda:UpdateAlias", FUNCTION + ":live", {}, IMPLICIT,
+             "cannot put on live a version that did not pass the gate's check"),
+            ("lambda:InvokeFunction", FUNCTION + ":live", {}, IMPLICIT,
+             "cannot invoke the API past API Gateway, its authorizer and its log, with an event of its own"),
+            ("lambda:InvokeFunction", FUNCTION + ":7", {}, IMPLICIT, "nor any version"),
+            ("lambda:InvokeFunction", FUNCTION + ":$LATEST", {}, IMPLICIT, "nor $LATEST"),
+            ("lambda:InvokeFunction", FUNCTION, {}, IMPLICIT, "nor the unqualified function"),
+            ("lambda:UpdateFunctionCode", GATE, {}, IMPLICIT, "the gate's code is the stack's"),
             ("lambda:UpdateFunctionCode", OTHER_FUNCTION, {}, IMPLICIT, "another function"),
             ("lambda:UpdateFunctionConfiguration", FUNCTION, {}, IMPLICIT, "not its role or settings"),
-            ("lambda:InvokeFunction", FUNCTION, {}, IMPLICIT, "never $LATEST"),
             ("lambda:InvokeFunction", OTHER_FUNCTION + ":1", {}, IMPLICIT, "another function"),
             ("lambda:AddPermission", FUNCTION, {"lambda:Principal": "*"}, IMPLICIT, "not its resource policy"),
         ])
@@ -842,6 +839,10 @@ class Boundary(PolicyTest):
             ("rds-db:connect", f"arn:aws:rds-db:{REGION}:{ACCOUNT}:dbuser:db-ABCDEFGHIJKL/shipit_app", FROM_FUNCTION, ALLOW,
              "IAM database authentication"),
             ("secretsmanager:GetSecretValue", SECRET, {**OURS, **FROM_FUNCTION}, ALLOW, "this stack's secret"),
+            ("lambda:InvokeFunction", FUNCTION + ":7", {}, ALLOW, "the gate checks a version"),
+            ("lambda:UpdateAlias", FUNCTION, {}, ALLOW, "the gate moves live"),
+            ("lambda:InvokeFunction", OTHER_FUNCTION + ":1", {}, IMPLICIT, "another stack's function"),
+            ("lambda:UpdateAlias", OTHER_FUNCTION, {}, IMPLICIT, "another stack's alias"),
         ])
 
     def test_denies_iam_and_erasure_and_everything_else(self):

@@ -2,14 +2,7 @@
 import io
 import zipfile
 
-from rig.tests.support import CloudTest
-
-
-def package(source):
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w") as z:
-        z.writestr("index.py", source)
-    return out.getvalue()
+from rig.tests.support import CloudTest, package
 
 
 TEMPLATE = """Parameters:
