@@ -100,6 +100,18 @@ impl Client {
     }
 }
 
+/// Whether `endpoint` is shipit's local cloud, asked of it: its registry
+/// (`GET /_shipit/resources`) answers 200 with a JSON object. A custom endpoint that is not (a
+/// VPC or FIPS endpoint, LocalStack) is AWS's API and nothing more.
+pub async fn is_local_cloud(client: &Client, endpoint: &str) -> bool {
+    let registry = format!("{}/_shipit/resources", endpoint.trim_end_matches('/'));
+    matches!(
+        client.get(&registry, &[]).await,
+        Ok(r) if r.status == 200
+            && serde_json::from_slice::<serde_json::Value>(&r.body).is_ok_and(|v| v.is_object())
+    )
+}
+
 /// The Authorization header of a call to the local cloud's own APIs (API Gateway's description
 /// of an API, Cognito's admin calls): it routes the request to the service and region; nothing
 /// is signed, as the local cloud checks no signature. Never for AWS.

@@ -9,8 +9,9 @@
 //!   `Broken` carries the report.
 //! - `error`: typed errors, hints and exit codes; `interrupt`: the process-wide request to
 //!   stop safely that the first SIGINT/SIGTERM sets and every stage checks.
-//! - `ports`: the interfaces the pipeline drives (object store, CDN, stack service, reporter),
-//!   and in-memory implementations of all four (the store can fail at any call).
+//! - `ports`: the interfaces the pipeline drives (object store, CDN, stack service, functions,
+//!   account, databases, reporter), and in-memory doubles of those the pipeline's tests drive
+//!   (the store can fail at any call), compiled for tests only.
 //! - `aws`: the SDK implementations of those interfaces; the only place SDK types appear.
 //!   `http`: a plain HTTP client for verification and the edge.
 //! - `pipeline`: orchestration over the interfaces: scan, deploy, invalidate, verify, finish,

@@ -52,7 +52,7 @@ impl Lambda {
             message: format!(
                 "the stack of function {function} has no pre-traffic gate (no PreTrafficGateName output), and its live alias moves only through the gate"
             ),
-            hint: "a stack made by an older shipit gets the gate with its next shipit deploy; a template of your own needs stack/shipit.yaml's PreTrafficGate and its output".into(),
+            hint: "a stack made by an older shipit gets the gate when its stack is next updated (shipit deploy with the infrastructure role); a template of your own needs stack/shipit.yaml's PreTrafficGate and its output".into(),
         })
     }
 
@@ -60,7 +60,12 @@ impl Lambda {
     async fn ask(&self, function: &str, request: serde_json::Value) -> Result<Verdict> {
         let gate = self.gate(function)?;
         let invoked = self.invoke(gate, request.to_string().into_bytes()).await?;
-        gate_failed(gate, function, gate_answer(&invoked))
+        gate_failed(gate, gate_answer(&invoked)).map_err(|message| Error::Aws {
+            message,
+            hint: Some(format!(
+                "read the gate's log (the stack's PreTrafficGateLogs log group); see where the traffic goes with aws lambda get-alias --function-name {function} --name live"
+            )),
+        })
     }
 
     async fn publish(&self, function: &str, code_sha256: Option<&str>) -> Result<String> {
@@ -118,11 +123,15 @@ impl Lambda {
     /// nothing until the function returns, so the first byte may take the gate's whole timeout.
     async fn invoke(&self, function: &str, payload: Vec<u8>) -> Result<Invoked> {
         // The connection's own limits otherwise (an override replaces the whole setting).
-        let timeouts = match self.client.config().timeout_config() {
+        let configured = self.client.config().timeout_config();
+        let read = configured
+            .and_then(|t| t.read_timeout())
+            .map_or(GATE_ANSWER, |r| r.max(GATE_ANSWER));
+        let timeouts = match configured {
             Some(t) => t.to_builder(),
             None => TimeoutConfig::builder(),
         }
-        .read_timeout(GATE_ANSWER);
+        .read_timeout(read);
         let out = self
             .client
             .invoke()
@@ -160,21 +169,16 @@ impl Functions for Lambda {
         function: &'a str,
         version: &'a str,
         weights: &'a BTreeMap<String, f64>,
+        from: &'a AliasRoute,
     ) -> Call<'a, Verdict> {
-        Box::pin(self.ask(function, gate_route(version, weights)))
+        Box::pin(self.ask(function, gate_route(version, weights, from)))
     }
 }
 
-/// The gate's verdict, or an error naming the gate when it gave none.
+/// The gate's verdict, or (Err) a message naming the gate when it gave none.
 pub fn gate_failed(
     gate: &str,
-    function: &str,
     answer: std::result::Result<Verdict, String>,
-) -> Result<Verdict> {
-    answer.map_err(|e| Error::Aws {
-        message: format!("the pre-traffic gate {gate} gave no verdict: {e}"),
-        hint: Some(format!(
-            "read the gate's log (the stack's PreTrafficGateLogs log group); see where the traffic goes with aws lambda get-alias --function-name {function} --name live"
-        )),
-    })
+) -> std::result::Result<Verdict, String> {
+    answer.map_err(|e| format!("the pre-traffic gate {gate} gave no verdict: {e}"))
 }

@@ -57,7 +57,7 @@ pub async fn load(conn: &Connection) -> Result<SdkConfig> {
     }
     let mut config = loader.load().await;
     if config.region().is_none() {
-        if !conn.is_local() {
+        if !conn.has_custom_endpoint() {
             return Err(Error::config_hint(
                 "no AWS region configured",
                 "pass --region (e.g. --region eu-west-1), set AWS_REGION, or set `region` in shipit.toml or your profile",
@@ -180,7 +180,7 @@ impl Service {
             Service::S3 => "this action on this bucket",
             Service::CloudFormation => "this CloudFormation action on this stack",
             Service::CloudFront => "this CloudFront action on this distribution",
-            Service::Lambda => "this Lambda action on the stack's function",
+            Service::Lambda => "this Lambda action on the stack's function or its pre-traffic gate (stack/iam/content-role.json, as shipped with this shipit)",
         }
     }
 }
@@ -225,7 +225,8 @@ where
     match (code.as_deref(), status) {
         (
             Some(
-                "AccessDenied" | "InvalidAccessKeyId" | "SignatureDoesNotMatch" | "ExpiredToken"
+                "AccessDenied" | "AccessDeniedException" | "InvalidAccessKeyId"
+                | "SignatureDoesNotMatch" | "ExpiredToken"
                 | "InvalidToken" | "TokenRefreshRequired" | "AllAccessDisabled",
             ),
             _,

@@ -163,7 +163,9 @@ async fn go_live(
     if package.is_none() && !touched {
         return Ok(None);
     }
-    let functions = clients.functions(ensured.outputs.get(api::GATE_OUTPUT).map(String::as_str))?;
+    let functions = clients
+        .functions(ensured.outputs.get(api::GATE_OUTPUT).map(String::as_str))
+        .await?;
     let url = checks
         .api_url
         .clone()

@@ -26,6 +26,8 @@ use shipit::ports::{ObjectStore, Reporter};
 /// The AWS clients of one run: the composition root where the SDK meets the interfaces.
 /// The most one of the preflight's read-only calls may take.
 const PREFLIGHT_CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
+/// How long a custom endpoint has to say whether it is shipit's local cloud.
+const LOCAL_CLOUD_PROBE: std::time::Duration = std::time::Duration::from_secs(10);
 
 pub(crate) struct Clients {
     sdk: SdkConfig,
@@ -75,23 +77,28 @@ impl Clients {
     }
 
     /// Lambda: the SDK's, with the stack's pre-traffic gate (`gate`, its `PreTrafficGateName`
-    /// output); on the local cloud the gate is run by shipit's local Lambda runtime (moto runs
-    /// no code without Docker).
-    pub(crate) fn functions(
+    /// output); on shipit's local cloud (asked, not assumed from a custom endpoint) the gate is
+    /// run by shipit's local Lambda runtime, as moto runs no code without Docker.
+    pub(crate) async fn functions(
         &self,
         gate: Option<&str>,
     ) -> Result<Box<dyn shipit::ports::Functions>> {
         let lambda = shipit::aws::lambda::Lambda::new(&self.sdk, &self.conn);
-        match (&self.conn.endpoints.lambda, self.conn.is_local()) {
-            (Some(endpoint), true) => Ok(Box::new(shipit::edge::invoke::LocalFunctions::new(
-                lambda,
-                endpoint,
-                &self.region(),
-                shipit::core::lambda::Runtimes::from_env(|k| std::env::var(k).ok()),
-                gate,
-            )?)),
-            _ => Ok(Box::new(lambda.with_gate(gate))),
+        let Some(endpoint) = &self.conn.endpoints.lambda else {
+            return Ok(Box::new(lambda.with_gate(gate)));
+        };
+        let http =
+            shipit::http::Client::new(LOCAL_CLOUD_PROBE).map_err(shipit::error::Error::Internal)?;
+        if !shipit::http::is_local_cloud(&http, endpoint).await {
+            return Ok(Box::new(lambda.with_gate(gate)));
         }
+        Ok(Box::new(shipit::edge::invoke::LocalFunctions::new(
+            lambda,
+            endpoint,
+            &self.region(),
+            shipit::core::lambda::Runtimes::from_env(|k| std::env::var(k).ok()),
+            gate,
+        )?))
     }
 
     pub(crate) fn region(&self) -> String {

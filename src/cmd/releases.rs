@@ -175,7 +175,9 @@ pub(crate) async fn rollback(
                     .and_then(|o| o.get(name))
                     .map(String::as_str)
             };
-            let functions = clients.functions(output(shipit::pipeline::api::GATE_OUTPUT))?;
+            let functions = clients
+                .functions(output(shipit::pipeline::api::GATE_OUTPUT))
+                .await?;
             let function = output(shipit::pipeline::api::FUNCTION_OUTPUT);
             shipit::pipeline::api::restore(functions.as_ref(), a, function, reporter).await?;
         }

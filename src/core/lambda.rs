@@ -109,18 +109,29 @@ pub fn gate_check(version: &str) -> serde_json::Value {
 }
 
 /// The gate's request to point `live` at `version`, with `weights` (version -> share) going
-/// elsewhere: each version new to the alias's traffic is checked first.
-pub fn gate_route(version: &str, weights: &BTreeMap<String, f64>) -> serde_json::Value {
-    serde_json::json!({ "route": { "version": version, "weights": weights } })
+/// elsewhere, if it still routes as `from` (else another run moved it since it was read): each
+/// version but the one live now is checked first.
+pub fn gate_route(
+    version: &str,
+    weights: &BTreeMap<String, f64>,
+    from: &AliasRoute,
+) -> serde_json::Value {
+    serde_json::json!({ "route": {
+        "version": version,
+        "weights": weights,
+        "from": { "version": from.version, "weights": from.weights },
+    } })
 }
 
-/// The gate's answer: its verdict, or (Err) why the gate itself gave none (it failed, or
-/// answered something else than `{"ok": bool, "why": text or null}`).
+/// The gate's answer: its verdict, or (Err) why the gate itself gave none (it failed, Lambda
+/// refused one of its calls: `"fault": "gate"`, or it answered something else than
+/// `{"ok": bool, "why": text or null}`).
 pub fn gate_answer(invoked: &Invoked) -> Result<Verdict, String> {
     #[derive(Deserialize)]
     struct Answer {
         ok: bool,
         why: Option<String>,
+        fault: Option<String>,
     }
     let shown = || {
         String::from_utf8_lossy(&invoked.payload)
@@ -132,8 +143,15 @@ pub fn gate_answer(invoked: &Invoked) -> Result<Verdict, String> {
         return Err(format!("it failed ({kind}): {}", shown()));
     }
     match serde_json::from_slice::<Answer>(&invoked.payload) {
+        Ok(Answer {
+            fault: Some(_),
+            why,
+            ..
+        }) => Err(why.unwrap_or_else(&shown)),
         Ok(Answer { ok: true, .. }) => Ok(Ok(())),
-        Ok(Answer { ok: false, why }) => Ok(Err(why.unwrap_or_else(|| "no reason given".into()))),
+        Ok(Answer { ok: false, why, .. }) => {
+            Ok(Err(why.unwrap_or_else(|| "no reason given".into())))
+        }
         Err(e) => Err(format!("it answered something else ({e}): {}", shown())),
     }
 }
@@ -324,7 +342,7 @@ mod tests {
             payload: payload.as_bytes().to_vec(),
             function_error: error.map(str::to_string),
         };
-        let table: [(Invoked, Result<Verdict, &str>); 6] = [
+        let table: [(Invoked, Result<Verdict, &str>); 7] = [
             (answered(r#"{"ok": true, "why": null}"#, None), Ok(Ok(()))),
             (
                 answered(r#"{"ok": false, "why": "GET /health answered 503"}"#, None),
@@ -341,6 +359,13 @@ mod tests {
                 ),
                 Err("it failed (Unhandled): {\"errorType\": \"AccessDeniedException\"}"),
             ),
+            (
+                answered(
+                    r#"{"ok": false, "fault": "gate", "why": "Lambda refused the gate's UpdateAlias: PreconditionFailedException: x"}"#,
+                    None,
+                ),
+                Err("Lambda refused the gate's UpdateAlias"),
+            ),
             (answered("null", None), Err("it answered something else")),
             (
                 answered(r#"{"ok": "yes"}"#, None),
@@ -355,9 +380,17 @@ mod tests {
             }
         }
         let weights = BTreeMap::from([("8".to_string(), 0.1)]);
+        let from = AliasRoute {
+            name: "live".into(),
+            arn: "arn:f:live".into(),
+            function: "arn:f".into(),
+            version: "7".into(),
+            weights: BTreeMap::new(),
+        };
         assert_eq!(
-            gate_route("7", &weights),
-            serde_json::json!({"route": {"version": "7", "weights": {"8": 0.1}}})
+            gate_route("7", &weights, &from),
+            serde_json::json!({"route": {"version": "7", "weights": {"8": 0.1},
+                "from": {"version": "7", "weights": {}}}})
         );
         assert_eq!(gate_check("7"), serde_json::json!({"check": "7"}));
     }

@@ -20,6 +20,8 @@ pub struct Summary {
     pub invalidation_id: Option<String>,
     /// The release recorded (absent when the files were the live release's already).
     pub release: Option<String>,
+    /// What the excludes left out of the build (not deployed).
+    pub left_out: crate::core::files::LeftOut,
     pub seconds: f64,
 }
 

@@ -33,9 +33,9 @@ const MAX_PAYLOAD: usize = 6 * 1024 * 1024;
 /// The header that asks the local cloud to judge an Invoke without running it
 /// (scripts/rig/lambda_code.py).
 const PROBE: &str = "x-shipit-invoke";
-/// What a call through the front waits for: the longest a version may run (Lambda's 900 s cap
-/// is far above any API's) plus the local cloud's answer.
-const FRONT_CALL: Duration = Duration::from_secs(120);
+/// What each call to the local cloud waits for (a function's code, a forwarded call); a
+/// version's run is bounded by its own timeout instead.
+const LOCAL_CLOUD_CALL: Duration = Duration::from_secs(10);
 
 pub struct LocalFunctions {
     /// The SDK's client against the local cloud, knowing the gate.
@@ -64,7 +64,7 @@ impl LocalFunctions {
         Ok(LocalFunctions {
             lambda: lambda.with_gate(gate),
             runner: Arc::new(Runner {
-                http: HttpClient::new(FRONT_CALL).map_err(Error::Internal)?,
+                http: HttpClient::new(LOCAL_CLOUD_CALL).map_err(Error::Internal)?,
                 endpoint: endpoint.trim_end_matches('/').to_string(),
                 region: region.to_string(),
                 aws: function_env(region, endpoint),
@@ -89,7 +89,13 @@ impl LocalFunctions {
             .run(gate, Bytes::from(request.to_string()), &env)
             .await;
         front.stop().await;
-        gate_failed(gate, function, gate_answer(&invoked.map_err(failed)?))
+        gate_failed(gate, gate_answer(&invoked.map_err(failed)?)).map_err(|message| Error::Aws {
+            message,
+            hint: Some(format!(
+                "the gate ran in shipit's local Lambda runtime against {}: the local cloud's output shows its calls; see where the traffic goes with aws lambda get-alias --function-name {function} --name live",
+                self.runner.endpoint
+            )),
+        })
     }
 }
 
@@ -176,8 +182,9 @@ impl Front {
 }
 
 /// The function an Invoke path names (`/2015-03-31/functions/NAME/invocations`), decoded, with
-/// the `Qualifier` of the query when there is one.
-fn invoked_name(path: &str, query: &str) -> Option<String> {
+/// its qualifier: None when the path is not an Invoke; Err when the name carries a qualifier
+/// and the query's `Qualifier` says another (Lambda refuses that too).
+fn invoked_name(path: &str, query: &str) -> Option<std::result::Result<String, String>> {
     let name = path
         .strip_prefix("/2015-03-31/functions/")?
         .strip_suffix("/invocations")?;
@@ -188,12 +195,21 @@ fn invoked_name(path: &str, query: &str) -> Option<String> {
     if name.is_empty() || name.contains('/') {
         return None;
     }
-    let qualifier = form_urlencoded::parse(query.as_bytes())
+    let given = form_urlencoded::parse(query.as_bytes())
         .find(|(k, _)| k == "Qualifier")
         .map(|(_, v)| v.into_owned());
-    Some(match qualifier {
-        Some(q) => format!("{name}:{q}"),
-        None => name,
+    // `f`, `f:q`, `arn:aws:lambda:r:a:function:f` or that with `:q`.
+    let parts = if name.starts_with("arn:") { 8 } else { 2 };
+    let (base, carried) = match name.splitn(parts, ':').nth(parts - 1) {
+        Some(q) => (&name[..name.len() - q.len() - 1], Some(q.to_string())),
+        None => (name.as_str(), None),
+    };
+    Some(match (carried, given) {
+        (Some(c), Some(g)) if c != g => Err(format!(
+            "the qualifier in the function's name ({c}) is not the Qualifier given ({g})"
+        )),
+        (Some(q), _) | (None, Some(q)) => Ok(format!("{base}:{q}")),
+        (None, None) => Ok(base.to_string()),
     })
 }
 
@@ -241,9 +257,14 @@ async fn front(runner: &Runner, req: hyper::Request<Incoming>) -> hyper::Respons
             )
         }
     };
-    let invoke = (method == "POST")
+    let invoke = match (method == "POST")
         .then(|| invoked_name(&path, &query))
-        .flatten();
+        .flatten()
+    {
+        Some(Err(e)) => return lambda_error(400, "InvalidParameterValueException", &e),
+        Some(Ok(name)) => Some(name),
+        None => None,
+    };
     if invoke.is_some() {
         let kind = headers
             .iter()
@@ -343,8 +364,9 @@ impl Functions for LocalFunctions {
         function: &'a str,
         version: &'a str,
         weights: &'a BTreeMap<String, f64>,
+        from: &'a AliasRoute,
     ) -> Call<'a, Verdict> {
-        Box::pin(self.ask(function, gate_route(version, weights)))
+        Box::pin(self.ask(function, gate_route(version, weights, from)))
     }
 }
 
@@ -354,30 +376,39 @@ mod tests {
 
     #[test]
     fn an_invoke_path_names_the_function_and_its_qualifier() {
-        let table = [
-            ("/2015-03-31/functions/api/invocations", "", Some("api")),
+        let arn = "arn%3Aaws%3Alambda%3Aus-east-1%3A1%3Afunction%3Aapi";
+        type Named<'a> = Option<Result<&'a str, ()>>;
+        let table: [(String, &str, Named); 12] = [
+            ("api".into(), "", Some(Ok("api"))),
+            ("api".into(), "Qualifier=7", Some(Ok("api:7"))),
+            ("api".into(), "Qualifier=%24LATEST", Some(Ok("api:$LATEST"))),
+            ("api:7".into(), "", Some(Ok("api:7"))),
+            ("api:7".into(), "Qualifier=7", Some(Ok("api:7"))),
+            ("api:%24LATEST".into(), "Qualifier=7", Some(Err(()))),
             (
-                "/2015-03-31/functions/api/invocations",
-                "Qualifier=7",
-                Some("api:7"),
-            ),
-            (
-                "/2015-03-31/functions/api/invocations",
-                "Qualifier=%24LATEST",
-                Some("api:$LATEST"),
-            ),
-            (
-                "/2015-03-31/functions/arn%3Aaws%3Alambda%3Aus-east-1%3A1%3Afunction%3Aapi%3A7/invocations",
+                format!("{arn}%3A7"),
                 "",
-                Some("arn:aws:lambda:us-east-1:1:function:api:7"),
+                Some(Ok("arn:aws:lambda:us-east-1:1:function:api:7")),
             ),
-            ("/2015-03-31/functions/api/aliases/live", "", None),
-            ("/2015-03-31/functions//invocations", "", None),
-            ("/2015-03-31/functions/a%2Fb/invocations", "", None),
-            ("/2015-03-31/functions/api", "", None),
+            (
+                arn.to_string(),
+                "Qualifier=7",
+                Some(Ok("arn:aws:lambda:us-east-1:1:function:api:7")),
+            ),
+            (format!("{arn}%3A%24LATEST"), "Qualifier=7", Some(Err(()))),
+            (String::new(), "", None),
+            ("a%2Fb".into(), "", None),
+            ("api/aliases/live".into(), "", None),
         ];
-        for (path, query, want) in table {
-            assert_eq!(invoked_name(path, query).as_deref(), want, "{path}?{query}");
+        for (name, query, want) in table {
+            let path = format!("/2015-03-31/functions/{name}/invocations");
+            let got = invoked_name(&path, query);
+            assert_eq!(
+                got.as_ref().map(|r| r.as_deref().map_err(|_| ())),
+                want,
+                "{path}?{query}"
+            );
         }
+        assert_eq!(invoked_name("/2015-03-31/functions/api", ""), None);
     }
 }

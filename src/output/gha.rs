@@ -81,6 +81,16 @@ pub fn markdown(s: &JobSummary) -> String {
             sum.invalidated_paths,
             sum.seconds
         ));
+        if !sum.left_out.is_empty() {
+            out.push_str(&format!(
+                "**Left out by the excludes:** {}, not deployed\n\n",
+                sum.left_out.headline()
+            ));
+            for line in sum.left_out.lines() {
+                out.push_str(&format!("- {}\n", cell(&line)));
+            }
+            out.push('\n');
+        }
     }
     if let Some(r) = s.verify {
         out.push_str(&format!(
@@ -162,6 +172,11 @@ mod tests {
             invalidated_paths: 4,
             invalidation_id: Some("I1".into()),
             release: None,
+            left_out: {
+                let mut l = crate::core::files::LeftOut::default();
+                l.add("**/*.map", "assets/app.js.map", 3 * 1024 * 1024);
+                l
+            },
             seconds: 1.25,
         }
     }
@@ -203,6 +218,8 @@ mod tests {
             "**Site:** https://d1.cloudfront.net",
             "**Stack:** `site` (updated)",
             "| 3 | 1 | 2 | 10 | 2.0 KiB | 4 | 1.2 |",
+            "**Left out by the excludes:** 1 file (3.0 MiB), not deployed",
+            "- **/*.map: 1 file, 3.0 MiB (assets/app.js.map); deploy them with --include-source-maps",
             "### Verification: FAILED (2 attempts)",
             "| apex | ✅ pass | 200, text/html |  |",
             "| direct S3 | ❌ fail | 200 \\| public | the bucket is public |",

@@ -415,77 +415,97 @@ async fn shift<'f>(
             "the pre-traffic gate did not give version {version} of {function} any traffic ({} stays live): {why}",
             before.version
         ),
-        hint: "fix the handler and deploy again; the site was not changed".into(),
+        hint: "fix the handler and deploy again (when another run moved live meanwhile, run again); the site was not changed".into(),
     }
     };
-    if let Some(c) = canary {
-        let weights = BTreeMap::from([(version.to_string(), f64::from(c.percent) / 100.0)]);
+    let Some(c) = canary else {
         functions
-            .route(function, &before.version, &weights)
+            .route(function, version, &BTreeMap::new(), before)
             .await?
             .map_err(refused)?;
         reporter.info(&format!(
-            "api: version {version} answered GET /health with 200; canary: {}% of the traffic to it for {} s",
-            c.percent,
-            c.window.as_secs()
+            "api: version {version} of {function} answered GET /health with 200 and is live (was {})",
+            before.version
         ));
-        let until = std::time::Instant::now() + c.window;
-        // A failed check, or Ctrl-C / SIGTERM: every request back on the version that was live.
-        let put_back = |failure: Error| async move {
-            let back = match functions
-                .route(function, &before.version, &BTreeMap::new())
-                .await
-            {
-                Ok(Ok(())) => return failure,
-                Ok(Err(why)) => why,
-                Err(e) => e.to_string(),
-            };
-            Error::Aws {
-                message: format!("{failure} (but moving the alias back failed: {back})"),
-                hint: Some(format!(
-                    "point the alias back, with a role that may: aws lambda update-alias --function-name {function} --name {LIVE_ALIAS} --function-version {} --routing-config AdditionalVersionWeights={{}}",
-                    before.version
-                )),
-            }
-        };
-        loop {
-            // Each tick: the new version directly, through the gate (a small share may see no
-            // public request), and the API through its public URL.
-            let direct = match functions.check(function, version).await {
-                Ok(verdict) => verdict,
-                Err(e) => Err(e.to_string()),
-            };
-            let seen = match direct {
-                Ok(()) => check().await,
-                Err(why) => Err(format!("version {version} itself: {why}")),
-            };
-            if let Err(why) = seen {
-                return Err(put_back(Error::Refused {
-                    message: format!(
-                        "the canary of version {version} of {function} failed: {why}; all traffic is back on version {}",
-                        before.version
-                    ),
-                    hint: "fix the handler and deploy again; the site was not changed".into(),
-                })
-                .await);
-            }
-            if std::time::Instant::now() >= until {
-                break;
-            }
-            let state = format!(
-                "the canary of version {version} stopped, all traffic is back on version {}, the site was not changed",
-                before.version
-            );
-            if let Err(e) = crate::interrupt::pause(std::time::Duration::from_secs(1), &state).await
-            {
-                return Err(put_back(e).await);
-            }
-        }
-    }
+        return Ok(());
+    };
+    let weights = BTreeMap::from([(version.to_string(), f64::from(c.percent) / 100.0)]);
     functions
-        .route(function, version, &BTreeMap::new())
+        .route(function, &before.version, &weights, before)
         .await?
         .map_err(refused)?;
+    reporter.info(&format!(
+        "api: version {version} answered GET /health with 200; canary: {}% of the traffic to it for {} s",
+        c.percent,
+        c.window.as_secs()
+    ));
+    // Where the alias is now: what a move from here must find.
+    let canary_route = AliasRoute {
+        weights,
+        ..before.clone()
+    };
+    // A failed check, a refused final move, or Ctrl-C / SIGTERM: every request back on the
+    // version that was live.
+    let put_back = |failure: Error| async {
+        let back = match functions
+            .route(function, &before.version, &BTreeMap::new(), &canary_route)
+            .await
+        {
+            Ok(Ok(())) => return failure,
+            Ok(Err(why)) => why,
+            Err(e) => e.to_string(),
+        };
+        Error::Aws {
+            message: format!("{failure} (but moving the alias back failed: {back})"),
+            hint: Some(format!(
+                "point the alias back, with a role that may: aws lambda update-alias --function-name {function} --name {LIVE_ALIAS} --function-version {} --routing-config AdditionalVersionWeights={{}}",
+                before.version
+            )),
+        }
+    };
+    let until = std::time::Instant::now() + c.window;
+    loop {
+        // Each tick: the new version directly, through the gate (a small share may see no
+        // public request), and the API through its public URL.
+        let direct = match functions.check(function, version).await {
+            Ok(verdict) => verdict,
+            Err(e) => Err(e.to_string()),
+        };
+        let seen = match direct {
+            Ok(()) => check().await,
+            Err(why) => Err(format!("version {version} itself: {why}")),
+        };
+        if let Err(why) = seen {
+            return Err(put_back(Error::Refused {
+                message: format!(
+                    "the canary of version {version} of {function} failed: {why}; all traffic is back on version {}",
+                    before.version
+                ),
+                hint: "fix the handler and deploy again; the site was not changed".into(),
+            })
+            .await);
+        }
+        if std::time::Instant::now() >= until {
+            break;
+        }
+        let state = format!(
+            "the canary of version {version} stopped, all traffic is back on version {}, the site was not changed",
+            before.version
+        );
+        if let Err(e) = crate::interrupt::pause(std::time::Duration::from_secs(1), &state).await {
+            return Err(put_back(e).await);
+        }
+    }
+    let all = match functions
+        .route(function, version, &BTreeMap::new(), &canary_route)
+        .await
+    {
+        Ok(verdict) => verdict.map_err(refused),
+        Err(e) => Err(e),
+    };
+    if let Err(e) = all {
+        return Err(put_back(e).await);
+    }
     reporter.info(&format!(
         "api: version {version} of {function} answered GET /health with 200 and is live (was {})",
         before.version

@@ -241,6 +241,20 @@ mod going_live {
         (p, sha)
     }
 
+    /// Version 1 live, the function's code now "two" (version 2 once published), a 10% canary
+    /// with no window.
+    fn version_two_with_a_canary() -> (MemoryFunctions, crate::core::package::Package, Canary) {
+        let (_, sha1) = code("one");
+        let f = MemoryFunctions::new(&sha1);
+        let (v2, sha2) = code("two");
+        f.set_code(&sha2);
+        let canary = Canary {
+            percent: 10,
+            window: Duration::from_millis(0),
+        };
+        (f, v2, canary)
+    }
+
     fn passing() -> impl Fn() -> futures::future::BoxFuture<'static, Result<(), String>> {
         || Box::pin(async { Ok(()) })
     }
@@ -309,14 +323,7 @@ mod going_live {
     #[test]
     fn a_canary_takes_its_share_and_a_failure_puts_everything_back() {
         let ok = passing();
-        let (_, sha1) = code("one");
-        let f = MemoryFunctions::new(&sha1);
-        let (v2, sha2) = code("two");
-        f.set_code(&sha2);
-        let canary = Canary {
-            percent: 10,
-            window: Duration::from_millis(0),
-        };
+        let (f, v2, canary) = version_two_with_a_canary();
         let seen = std::sync::Arc::new(AtomicUsize::new(0));
         let counted = seen.clone();
         let failing = move || -> futures::future::BoxFuture<'static, Result<(), String>> {
@@ -364,6 +371,68 @@ mod going_live {
         assert_eq!(
             &routes[2..],
             ["route live 1 {\"2\": 0.1}", "route live 2 {}"]
+        );
+    }
+
+    #[test]
+    fn a_canary_that_breaks_before_it_takes_all_is_put_back() {
+        let (f, v2, canary) = version_two_with_a_canary();
+        // The public check passes, but the version breaks before the final move's own check.
+        let breaks = || -> futures::future::BoxFuture<'_, Result<(), String>> {
+            f.fail("2", "GET /health answered 503: the database is gone");
+            Box::pin(async { Ok(()) })
+        };
+        let e = block_on(go_live(
+            &f,
+            "fn",
+            Some(&v2),
+            Some(&canary),
+            &breaks,
+            &Lines::default(),
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("the database is gone"), "{e}");
+        assert_eq!(f.live(), ("1".to_string(), Default::default()));
+    }
+
+    #[test]
+    fn the_alias_moves_only_from_where_this_run_read_it() {
+        let (f, v2, canary) = version_two_with_a_canary();
+        // Another run puts live back on 1 with no canary while this one's canary runs.
+        let f = &f;
+        let other_run = move || -> futures::future::BoxFuture<'_, Result<(), String>> {
+            Box::pin(async move {
+                let live = f.live();
+                let read = crate::core::lambda::AliasRoute {
+                    name: "live".into(),
+                    arn: "fn:live".into(),
+                    function: "fn".into(),
+                    version: live.0,
+                    weights: live.1,
+                };
+                crate::ports::Functions::route(f, "fn", "1", &Default::default(), &read)
+                    .await
+                    .unwrap()
+                    .unwrap();
+                Ok(())
+            })
+        };
+        let e = block_on(go_live(
+            f,
+            "fn",
+            Some(&v2),
+            Some(&canary),
+            &other_run,
+            &Lines::default(),
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("live moved since the deploy read it"), "{e}");
+        assert_eq!(
+            f.live(),
+            ("1".to_string(), Default::default()),
+            "the other run's"
         );
     }
 

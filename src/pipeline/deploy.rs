@@ -10,7 +10,7 @@ use std::time::Instant;
 use futures::{StreamExt, TryStreamExt};
 
 use crate::clock::{epoch_millis, epoch_secs};
-use crate::core::files::LocalFile;
+use crate::core::files::{LeftOut, LocalFile};
 use crate::core::headers::{HeaderRules, Headers};
 use crate::core::plan::{self, Action, Op, Phase, Plan, Reason, RemoteObject};
 use crate::core::release::Release;
@@ -43,6 +43,8 @@ pub struct Prepared {
     /// The runtime configuration's key and the object the bucket holds there (planned apart
     /// from the build's files: shipit writes it).
     runtime_key: Option<(String, Option<RemoteObject>)>,
+    /// What the excludes left out of the build.
+    pub left_out: LeftOut,
 }
 
 /// The runtime configuration planned: what it says (its release id decided), and the
@@ -88,8 +90,8 @@ pub async fn start<C>(
     let scanned = scan
         .await
         .map_err(|e| Error::Internal(format!("scan task: {e}")));
-    let local = match scanned.and_then(|r| r) {
-        Ok(local) => local,
+    let (local, left_out) = match scanned.and_then(|r| r) {
+        Ok(s) => (s.files, s.left_out),
         Err(e) => {
             if let Some(task) = remote {
                 task.abort();
@@ -120,10 +122,20 @@ pub async fn start<C>(
         human_bytes(local.iter().map(|f| f.size).sum()),
         started.elapsed().as_secs_f64()
     ));
+    if !left_out.is_empty() {
+        reporter.info(&format!(
+            "left out by the excludes: {}, not deployed",
+            left_out.headline()
+        ));
+        for line in left_out.lines() {
+            reporter.info(&format!("  {line}"));
+        }
+    }
     Ok((
         connected,
         Started {
             local,
+            left_out,
             remote,
             release: None,
         },
@@ -141,6 +153,8 @@ async fn fetch_remote(store: &dyn ObjectStore) -> Result<Remote> {
 pub struct Started {
     /// In key order (the scan's, or the release's): the plan walks it beside the listing.
     pub local: Vec<LocalFile>,
+    /// What the excludes left out of the build (nothing for a rollback).
+    pub left_out: LeftOut,
     remote: Option<tokio::task::JoinHandle<Result<Remote>>>,
     /// Set for a rollback: the release whose files (and headers) to put back.
     release: Option<Release>,
@@ -164,6 +178,7 @@ impl Started {
             .collect();
         Ok(Started {
             local,
+            left_out: LeftOut::default(),
             remote: None,
             release: Some(release),
         })
@@ -188,6 +203,7 @@ pub async fn prepare(
 ) -> Result<Prepared> {
     let Started {
         mut local,
+        left_out,
         remote,
         release,
     } = started;
@@ -374,6 +390,7 @@ pub async fn prepare(
         api: None,
         runtime: None,
         runtime_key,
+        left_out,
     })
 }
 
@@ -555,6 +572,7 @@ pub struct Written {
     /// run of the same files): recorded once the site is verified.
     release: Option<Release>,
     local_files: usize,
+    left_out: LeftOut,
     started: Instant,
 }
 
@@ -604,6 +622,7 @@ pub async fn write_all(
         api,
         runtime,
         runtime_key,
+        left_out,
     } = prepared;
     let runtime_key = runtime_key.as_ref().map(|(k, _)| k);
     let preset_id = runtime.as_ref().map(|r| r.config.release.clone());
@@ -806,6 +825,7 @@ pub async fn write_all(
         manifest,
         release,
         local_files,
+        left_out,
         started,
     })
 }
@@ -912,6 +932,7 @@ pub async fn prune(
         store,
         plan,
         local_files,
+        left_out,
         started,
         ..
     } = written;
@@ -953,6 +974,7 @@ pub async fn prune(
         invalidated_paths: 0,
         invalidation_id: None,
         release: None,
+        left_out,
         seconds: started.elapsed().as_secs_f64(),
     })
 }

@@ -14,7 +14,7 @@ use globset::GlobMatcher;
 use rayon::prelude::*;
 use unicode_normalization::UnicodeNormalization;
 
-use crate::core::files::{LocalFile, Md5, MAX_KEY_BYTES, STATE_DIR};
+use crate::core::files::{LeftOut, LocalFile, Md5, MAX_KEY_BYTES, STATE_DIR};
 use crate::core::headers::{compile_glob, Sniff};
 use crate::error::{Error, Result};
 
@@ -29,15 +29,23 @@ pub struct ScanOptions {
     pub prefix_len: usize,
 }
 
-/// Scans `root` and returns its files sorted by key.
-pub fn scan(root: &Path, opts: &ScanOptions) -> Result<Vec<LocalFile>> {
+/// A scanned build: its files sorted by key, and what the excludes left out.
+#[derive(Debug)]
+pub struct Scanned {
+    pub files: Vec<LocalFile>,
+    pub left_out: LeftOut,
+}
+
+/// Scans `root`.
+pub fn scan(root: &Path, opts: &ScanOptions) -> Result<Scanned> {
     let root = check_root(root)?;
-    let excludes: Vec<GlobMatcher> = opts
+    let excludes: Vec<(&str, GlobMatcher)> = opts
         .excludes
         .iter()
-        .map(|g| compile_glob(g, "excludes"))
+        .map(|g| Ok((g.as_str(), compile_glob(g, "excludes")?)))
         .collect::<Result<_>>()?;
-    let found = walk(&root, &excludes, opts.prefix_len)?;
+    let mut left_out = LeftOut::default();
+    let found = walk(&root, &excludes, opts.prefix_len, &mut left_out)?;
     if found.is_empty() {
         return Err(Error::input(
             "the build directory has no files to deploy",
@@ -67,7 +75,7 @@ pub fn scan(root: &Path, opts: &ScanOptions) -> Result<Vec<LocalFile>> {
         .collect::<Result<_>>()?;
     // Already in order (the walk's, kept by the parallel collect): one pass, no scratch.
     files.sort_unstable_by(|a, b| a.key.cmp(&b.key));
-    Ok(files)
+    Ok(Scanned { files, left_out })
 }
 
 fn check_root(root: &Path) -> Result<PathBuf> {
@@ -94,11 +102,13 @@ fn check_root(root: &Path) -> Result<PathBuf> {
     })
 }
 
-/// Walks the tree; returns (key, path) pairs of regular files, checked and not excluded.
+/// Walks the tree; returns (key, path) pairs of regular files, checked and not excluded, and
+/// counts what each exclude left out.
 fn walk(
     root: &Path,
-    excludes: &[GlobMatcher],
+    excludes: &[(&str, GlobMatcher)],
     prefix_len: usize,
+    left_out: &mut LeftOut,
 ) -> Result<Vec<(String, PathBuf)>> {
     let mut out: Vec<(String, PathBuf)> = Vec::new();
     for entry in walkdir::WalkDir::new(root)
@@ -122,7 +132,12 @@ fn walk(
             continue;
         }
         let key = key_for(root, path)?;
-        if excludes.iter().any(|g| g.is_match(&key)) {
+        if let Some((pattern, _)) = excludes.iter().find(|(_, g)| g.is_match(&key)) {
+            left_out.add(
+                pattern,
+                &key,
+                entry.metadata().map(|m| m.len()).unwrap_or(0),
+            );
             continue;
         }
         if key.starts_with(STATE_DIR) {
@@ -264,7 +279,7 @@ mod tests {
         write(dir.path(), ".well-known/security.txt", b"contact");
         write(dir.path(), ".DS_Store", b"junk");
         write(dir.path(), "sub/.DS_Store", b"junk");
-        let files = scan(dir.path(), &opts()).unwrap();
+        let Scanned { files, left_out } = scan(dir.path(), &opts()).unwrap();
         let keys: Vec<_> = files.iter().map(|f| f.key.as_str()).collect();
         assert_eq!(
             keys,
@@ -278,6 +293,16 @@ mod tests {
         assert_eq!(index.md5, Md5(md5::compute(b"<!doctype html>hi").0));
         assert_eq!(index.size, 17);
         assert_eq!(index.sniff, Sniff::Html);
+        assert_eq!(
+            left_out.patterns,
+            [crate::core::files::LeftOutBy {
+                pattern: "**/.DS_Store".into(),
+                files: 2,
+                bytes: 8,
+                examples: vec![".DS_Store".into(), "sub/.DS_Store".into()],
+            }],
+            "what was left out is said"
+        );
     }
 
     #[test]
@@ -285,7 +310,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         write(dir.path(), "index.html", b"x");
         write(dir.path(), "cafe\u{301}.txt", b"x");
-        let files = scan(dir.path(), &opts()).unwrap();
+        let files = scan(dir.path(), &opts()).unwrap().files;
         assert!(files.iter().any(|f| f.key == "caf\u{e9}.txt"));
     }
 
@@ -316,7 +341,7 @@ mod tests {
             allow_missing_index: true,
             ..opts()
         };
-        assert_eq!(scan(no_index.path(), &allow).unwrap().len(), 1);
+        assert_eq!(scan(no_index.path(), &allow).unwrap().files.len(), 1);
 
         let long = tempfile::tempdir().unwrap();
         write(long.path(), "index.html", b"x");
@@ -341,7 +366,7 @@ mod tests {
         write(dir.path(), "index.html", b"x");
         std::os::unix::fs::symlink(dir.path().join("index.html"), dir.path().join("alias.html"))
             .unwrap();
-        assert_eq!(scan(dir.path(), &opts()).unwrap().len(), 2);
+        assert_eq!(scan(dir.path(), &opts()).unwrap().files.len(), 2);
         std::os::unix::fs::symlink(
             outside.path().join("secret.txt"),
             dir.path().join("leak.txt"),

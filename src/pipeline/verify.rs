@@ -368,8 +368,7 @@ async fn signed_in(client: &Client, api: &str, user: Option<&PoolUser>, d: Deadl
     };
     // A custom endpoint is not always the local cloud (a VPC or FIPS endpoint on AWS): make a
     // user only where the local cloud answers for itself.
-    let registry = format!("{}/_shipit/resources", pool.endpoint);
-    if !matches!(client.get(&registry, &[]).await, Ok(r) if r.status == 200) {
+    if !crate::http::is_local_cloud(client, &pool.endpoint).await {
         return vec![Check::skip(
             "API signed in",
             format!(

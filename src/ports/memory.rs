@@ -833,9 +833,10 @@ impl crate::ports::StackService for MemoryStack {
 }
 
 /// Lambda in memory: `$LATEST` holds a code hash, each publish of new code makes the next
-/// version, the `live` alias starts at version 1, and the pre-traffic gate checks each version
-/// new to the alias's traffic before it moves it, as stack/shipit.yaml's gate does; a version
-/// passes unless the test says why it fails. Every call is logged.
+/// version, the `live` alias starts at version 1, and the pre-traffic gate moves it only from
+/// where the caller read it, after checking every version but the live one, as
+/// stack/shipit.yaml's gate does; a version passes unless the test says why it fails. Every call
+/// is logged.
 pub struct MemoryFunctions {
     state: Mutex<FunctionsState>,
 }
@@ -951,14 +952,19 @@ impl crate::ports::Functions for MemoryFunctions {
         _function: &'a str,
         version: &'a str,
         weights: &'a BTreeMap<String, f64>,
+        from: &'a crate::core::lambda::AliasRoute,
     ) -> Call<'a, crate::core::lambda::Verdict> {
         Box::pin(async move {
             let mut s = self.lock();
-            let serving: Vec<String> = std::iter::once(s.alias.0.clone())
-                .chain(s.alias.1.keys().cloned())
-                .collect();
+            if s.alias != (from.version.clone(), from.weights.clone()) {
+                return Ok(Err(format!(
+                    "live moved since the deploy read it (to {:?}): another deploy or rollback; run again",
+                    s.alias
+                )));
+            }
+            let live = s.alias.0.clone();
             for v in std::iter::once(version).chain(weights.keys().map(String::as_str)) {
-                if !serving.iter().any(|s| s == v) {
+                if v != live {
                     if let Err(why) = s.check(v) {
                         return Ok(Err(format!(
                             "version {v} did not pass its pre-traffic check: {why}"

@@ -1,9 +1,14 @@
 //! The interfaces between orchestration and the outside world: the object store (S3), the CDN
-//! (CloudFront), the stack service (CloudFormation) and the reporter. `aws` implements the
-//! first three with the SDK, `output` the reporter; `memory` implements all four in memory
-//! (the store able to fail at any call), so the pipeline's ordering and safety rules are unit
-//! tests. The futures are boxed: one `dyn` call per request costs nothing next to a request.
+//! (CloudFront), the stack service (CloudFormation), Lambda as far as the API's versions go
+//! (`Functions`), the account and its databases as the preflight reads them (`Account`,
+//! `Databases`), and the reporter. `aws` implements the first six, `edge::invoke` `Functions` on
+//! the local cloud, `output` the reporter; `memory` implements the store, the CDN, the stack
+//! service, `Functions` and the reporter in memory (the store able to fail at any call), so the
+//! pipeline's ordering and safety rules are unit tests. `memory` is compiled for tests only
+//! (and with the `testing` feature), never into a release binary. The futures are boxed: one
+//! `dyn` call per request costs nothing next to a request.
 
+#[cfg(any(test, feature = "testing"))]
 pub mod memory;
 
 use std::collections::BTreeMap;
@@ -220,13 +225,15 @@ pub trait Functions: Send + Sync {
     /// verdict (Ok(Err(why)) when the version did not answer 200).
     fn check<'a>(&'a self, function: &'a str, version: &'a str) -> Call<'a, Verdict>;
     /// Has the gate point the `live` alias at `version`, with `weights` (version -> share, 0..1)
-    /// going elsewhere; a version new to the alias's traffic is checked first, and when it does
-    /// not pass nothing moves (Ok(Err(why))). The deploy credential can do neither itself.
+    /// going elsewhere, provided it still routes as `from`; every version but the one live now
+    /// is checked first, and when one does not pass, or the alias moved since `from` was read,
+    /// nothing moves (Ok(Err(why))). The deploy credential can do neither itself.
     fn route<'a>(
         &'a self,
         function: &'a str,
         version: &'a str,
         weights: &'a BTreeMap<String, f64>,
+        from: &'a AliasRoute,
     ) -> Call<'a, Verdict>;
 }
 

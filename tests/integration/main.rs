@@ -14,6 +14,7 @@ mod faults;
 mod hardening;
 mod lambda;
 mod preflight;
+mod regressions;
 mod releases;
 mod reliability;
 mod snapshots;

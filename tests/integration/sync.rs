@@ -1,6 +1,7 @@
 //! The sync engine end to end: first deploy, no-op redeploys, single changes, header-only
 //! changes, prune and its cap, refusals, hostile names, multipart.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
 use crate::support::{assert_exit, assert_success, key_of, stderr, stdout, World};
@@ -129,7 +130,36 @@ fn touch_all(w: &World) {
 fn first_deploy_uploads_everything_with_the_right_headers_html_last() {
     let w = World::new("first");
     realistic(&w);
-    w.deploy(&[]);
+    let out = w.deploy(&["--json"]);
+    // What the excludes left out is said, in words and in the JSON, with how to deploy it.
+    let said = stderr(&out);
+    assert!(
+        said.contains("left out by the excludes: 3 files (")
+            && said.contains("**/*.map: 1 file, 13 B (assets/index-BxP2cR4k.js.map); deploy them with --include-source-maps"),
+        "{said}"
+    );
+    let json: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let left_out = &json["summary"]["left_out"]["patterns"];
+    let by_pattern: BTreeMap<&str, (u64, u64)> = left_out
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["pattern"].as_str().unwrap(),
+                (p["files"].as_u64().unwrap(), p["bytes"].as_u64().unwrap()),
+            )
+        })
+        .collect();
+    assert_eq!(
+        by_pattern,
+        BTreeMap::from([
+            ("**/*.map", (1, 13)),
+            ("**/.env", (1, 17)),
+            ("**/.env.*", (1, 17))
+        ]),
+        "{left_out}"
+    );
 
     let objects = w.objects();
     assert_eq!(objects.len(), SITE.len());

@@ -843,6 +843,8 @@ class Boundary(PolicyTest):
             ("lambda:UpdateAlias", FUNCTION, {}, ALLOW, "the gate moves live"),
             ("lambda:InvokeFunction", OTHER_FUNCTION + ":1", {}, IMPLICIT, "another stack's function"),
             ("lambda:UpdateAlias", OTHER_FUNCTION, {}, IMPLICIT, "another stack's alias"),
+            ("lambda:InvokeFunction", GATE, {}, IMPLICIT, "no stack role invokes the gate"),
+            ("lambda:UpdateFunctionConfiguration", FUNCTION, {}, IMPLICIT, "nor reconfigures the API"),
         ])
 
     def test_denies_iam_and_erasure_and_everything_else(self):

@@ -12,6 +12,7 @@ import unittest
 from unittest import mock
 
 import yaml
+from botocore.exceptions import ClientError
 
 from rig.tests.test_api_handler import TEMPLATE, ZIPFILE_LIMIT, _CfnLoader
 from rig.tests.test_iam_policies import (ACCOUNT, ALLOW, DENY, FUNCTION, IMPLICIT, OTHER_FUNCTION,
@@ -25,7 +26,8 @@ def gate_code():
 
 class Lambda:
     """Lambda's client as the gate uses it: `answers` maps a version to what it answers (a dict
-    is returned as the payload; ("Unhandled", text) is a failure)."""
+    is returned as the payload; ("Unhandled", text) is a failure); UpdateAlias refuses a stale
+    RevisionId, as Lambda does."""
 
     def __init__(self, answers, live="1", weights=None):
         self.answers, self.calls = answers, []
@@ -41,10 +43,21 @@ class Lambda:
 
     def get_alias(self, FunctionName, Name):
         self.calls.append(("get_alias", FunctionName, Name))
-        return dict(self.alias)
+        return json.loads(json.dumps(self.alias))
 
     def update_alias(self, **kwargs):
         self.calls.append(("update_alias", kwargs))
+        if kwargs["RevisionId"] != self.alias["RevisionId"]:
+            raise ClientError({"Error": {"Code": "PreconditionFailedException",
+                                         "Message": "The Revision Id provided does not match"}},
+                              "UpdateAlias")
+        self.alias = {"FunctionVersion": kwargs["FunctionVersion"], "RevisionId": "rev-2",
+                      "RoutingConfig": kwargs["RoutingConfig"]}
+
+
+def routed(version, weights=None, was="1", was_weights=None):
+    return {"route": {"version": version, "weights": weights or {},
+                      "from": {"version": was, "weights": was_weights or {}}}}
 
 
 OK = {"statusCode": 200, "body": "{}"}
@@ -133,10 +146,10 @@ class PreTrafficGate(unittest.TestCase):
     def test_only_published_versions_are_invoked(self):
         for request in [{"check": "$LATEST"}, {"check": "live"}, {"check": 7}, {"check": "0"},
                         {"check": "7", "route": {}}, {}, [], "7",
-                        {"route": {"version": "$LATEST"}},
-                        {"route": {"version": "live"}},
-                        {"route": {"version": "2", "weights": {"$LATEST": 0.1}}},
-                        {"route": {"version": "2", "weights": []}},
+                        routed("$LATEST"), routed("live"), routed("2", {"$LATEST": 0.1}),
+                        routed("2", was="$LATEST"),
+                        {"route": {"version": "2", "weights": [], "from": {"version": "1"}}},
+                        {"route": {"version": "2"}},
                         {"route": "2"}]:
             with self.subTest(request=request):
                 lam = Lambda({})
@@ -146,36 +159,61 @@ class PreTrafficGate(unittest.TestCase):
 
     def test_a_version_new_to_the_traffic_is_checked_before_the_alias_moves(self):
         lam = Lambda({"2": OK})
-        self.assertEqual(run(lam, {"route": {"version": "2"}}), {"ok": True, "why": None})
+        self.assertEqual(run(lam, routed("2")), {"ok": True, "why": None})
         self.assertEqual([c[0] for c in lam.calls], ["get_alias", "invoke", "update_alias"])
         self.assertEqual(lam.calls[-1][1], {
             "FunctionName": "api-fn", "Name": "live", "FunctionVersion": "2",
             "RoutingConfig": {"AdditionalVersionWeights": {}}, "RevisionId": "rev-1"})
 
     def test_a_failing_version_moves_nothing(self):
-        for request in [{"route": {"version": "2"}},
-                        {"route": {"version": "1", "weights": {"2": 0.1}}}]:
+        for request in [routed("2"), routed("1", {"2": 0.1})]:
             lam = Lambda({"2": {"statusCode": 500, "body": "no"}})
             out = run(lam, request)
             self.assertFalse(out["ok"])
             self.assertIn("version 2 did not pass its pre-traffic check", out["why"])
             self.assertNotIn("update_alias", [c[0] for c in lam.calls])
 
-    def test_a_version_already_serving_is_not_checked_again(self):
-        # A failed canary is put back (1 serves), and a good one takes all (2 had its share).
-        for request in [{"route": {"version": "1"}}, {"route": {"version": "2"}}]:
-            lam = Lambda({}, live="1", weights={"2": 0.1})
-            self.assertTrue(run(lam, request)["ok"])
-            self.assertEqual([c[0] for c in lam.calls], ["get_alias", "update_alias"])
+    def test_only_the_live_version_is_not_checked_again(self):
+        # A failed canary is put back: the live version (1) needs no check.
+        lam = Lambda({}, live="1", weights={"2": 0.1})
+        self.assertTrue(run(lam, routed("1", was_weights={"2": 0.1}))["ok"])
+        self.assertEqual([c[0] for c in lam.calls], ["get_alias", "update_alias"])
+        # A canary's version takes all only after another check: its share proves nothing.
+        lam = Lambda({"2": {"statusCode": 503, "body": "down"}}, live="1", weights={"2": 0.1})
+        out = run(lam, routed("2", was_weights={"2": 0.1}))
+        self.assertFalse(out["ok"])
+        self.assertNotIn("update_alias", [c[0] for c in lam.calls])
+
+    def test_the_alias_moves_only_from_where_the_deploy_read_it(self):
+        for live, weights in [("3", {}), ("1", {"3": 0.5})]:
+            lam = Lambda({"2": OK}, live=live, weights=weights)
+            out = run(lam, routed("2"))
+            self.assertFalse(out["ok"])
+            self.assertIn("live moved since the deploy read it", out["why"])
+            self.assertEqual([c[0] for c in lam.calls], ["get_alias"])
+
+    def test_a_refusal_by_lambda_is_the_gates_fault_not_a_verdict(self):
+        lam = Lambda({"2": OK})
+        original = lam.get_alias
+
+        def moved_meanwhile(**kwargs):
+            answer = original(**kwargs)
+            lam.alias["RevisionId"] = "rev-other"  # another writer, between read and write
+            return answer
+        lam.get_alias = moved_meanwhile
+        out = run(lam, routed("2"))
+        self.assertEqual((out["ok"], out.get("fault")), (False, "gate"))
+        self.assertIn("UpdateAlias: PreconditionFailedException", out["why"])
+        self.assertEqual(lam.alias["FunctionVersion"], "1")
 
     def test_a_canary_is_one_other_version_with_a_share(self):
         for weights in [{"2": 0}, {"2": 1}, {"2": "0.1"}, {"2": 0.1, "3": 0.1}, {"1": 0.1}]:
             with self.subTest(weights=weights):
                 lam = Lambda({"2": OK, "3": OK})
-                self.assertFalse(run(lam, {"route": {"version": "1", "weights": weights}})["ok"])
+                self.assertFalse(run(lam, routed("1", weights))["ok"])
                 self.assertNotIn("update_alias", [c[0] for c in lam.calls])
         lam = Lambda({"2": OK})
-        self.assertTrue(run(lam, {"route": {"version": "1", "weights": {"2": 0.1}}})["ok"])
+        self.assertTrue(run(lam, routed("1", {"2": 0.1}))["ok"])
         self.assertEqual(lam.calls[-1][1]["RoutingConfig"], {"AdditionalVersionWeights": {"2": 0.1}})
 
 
