@@ -1,6 +1,6 @@
 //! A build's files as plain data: the key rules (length, shipit's own state directory, the
-//! default excludes, decoding a listed key), the MD5 digest and ETag types, one scanned file,
-//! and what the excludes left out (said in every deploy's report).
+//! default excludes, decoding a listed key), the MD5 digest and ETag types, and one scanned
+//! file.
 
 use std::path::PathBuf;
 
@@ -28,100 +28,6 @@ pub const DEFAULT_EXCLUDES: &[&str] = &[
 /// Source maps: left out by default (they publish the original source), kept with
 /// `--include-source-maps` or `include_source_maps = true`.
 pub const SOURCE_MAPS: &str = "**/*.map";
-
-/// Files of the build an exclude pattern left out, by the first pattern that matched.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct LeftOut {
-    pub patterns: Vec<LeftOutBy>,
-}
-
-/// What one pattern left out.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct LeftOutBy {
-    pub pattern: String,
-    pub files: usize,
-    pub bytes: u64,
-    /// The first few keys, in walk order.
-    pub examples: Vec<String>,
-}
-
-impl LeftOut {
-    /// Keys named per pattern.
-    const EXAMPLES: usize = 3;
-
-    /// `key` (`bytes` long) was left out by `pattern`.
-    pub fn add(&mut self, pattern: &str, key: &str, bytes: u64) {
-        let by = match self.patterns.iter().position(|p| p.pattern == pattern) {
-            Some(i) => &mut self.patterns[i],
-            None => {
-                self.patterns.push(LeftOutBy {
-                    pattern: pattern.to_string(),
-                    files: 0,
-                    bytes: 0,
-                    examples: Vec::new(),
-                });
-                self.patterns.last_mut().expect("just pushed")
-            }
-        };
-        by.files += 1;
-        by.bytes += bytes;
-        if by.examples.len() < Self::EXAMPLES {
-            by.examples.push(key.to_string());
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.patterns.is_empty()
-    }
-
-    pub fn files(&self) -> usize {
-        self.patterns.iter().map(|p| p.files).sum()
-    }
-
-    pub fn bytes(&self) -> u64 {
-        self.patterns.iter().map(|p| p.bytes).sum()
-    }
-
-    /// How many files and bytes: `18 files (27.0 MiB)`.
-    pub fn headline(&self) -> String {
-        let n = self.files();
-        format!(
-            "{n} {} ({})",
-            if n == 1 { "file" } else { "files" },
-            crate::core::summary::human_bytes(self.bytes())
-        )
-    }
-
-    /// One line per pattern (`**/*.map: 18 files, 27.0 MiB (assets/app.js.map, ...)`), each
-    /// with how to deploy those files after all.
-    pub fn lines(&self) -> Vec<String> {
-        self.patterns
-            .iter()
-            .map(|p| {
-                let more = if p.files > p.examples.len() {
-                    ", ..."
-                } else {
-                    ""
-                };
-                let how = if p.pattern == SOURCE_MAPS {
-                    "deploy them with --include-source-maps (they publish your original source)"
-                } else if DEFAULT_EXCLUDES.contains(&p.pattern.as_str()) {
-                    "a default exclude: default_excludes = false in shipit.toml deploys them"
-                } else {
-                    "your exclude: remove it from shipit.toml to deploy them"
-                };
-                format!(
-                    "{}: {} {}, {} ({}{more}); {how}",
-                    p.pattern,
-                    p.files,
-                    if p.files == 1 { "file" } else { "files" },
-                    crate::core::summary::human_bytes(p.bytes),
-                    p.examples.join(", ")
-                )
-            })
-            .collect()
-    }
-}
 
 /// An MD5 digest of a file's exact bytes.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -296,29 +202,6 @@ pub(crate) fn test_file(key: &str, body: &[u8]) -> LocalFile {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn what_the_excludes_left_out_is_counted_by_pattern_with_how_to_deploy_it() {
-        let mut l = LeftOut::default();
-        assert!(l.is_empty() && l.lines().is_empty());
-        for i in 0..5 {
-            l.add(SOURCE_MAPS, &format!("assets/{i}.js.map"), 1024);
-        }
-        l.add("**/.DS_Store", ".DS_Store", 6);
-        l.add("drafts/**", "drafts/a.html", 10);
-        assert_eq!((l.files(), l.bytes()), (7, 5136));
-        assert_eq!(l.headline(), "7 files (5.0 KiB)");
-        let lines = l.lines();
-        let table = [
-            "**/*.map: 5 files, 5.0 KiB (assets/0.js.map, assets/1.js.map, assets/2.js.map, ...); deploy them with --include-source-maps",
-            "**/.DS_Store: 1 file, 6 B (.DS_Store); a default exclude: default_excludes = false",
-            "drafts/**: 1 file, 10 B (drafts/a.html); your exclude: remove it from shipit.toml",
-        ];
-        assert_eq!(lines.len(), table.len());
-        for (line, want) in lines.iter().zip(table) {
-            assert!(line.starts_with(want), "{line}");
-        }
-    }
 
     #[test]
     fn names_are_shown_without_control_characters() {

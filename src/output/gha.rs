@@ -173,7 +173,7 @@ mod tests {
             invalidation_id: Some("I1".into()),
             release: None,
             left_out: {
-                let mut l = crate::core::files::LeftOut::default();
+                let mut l = crate::core::summary::LeftOut::default();
                 l.add("**/*.map", "assets/app.js.map", 3 * 1024 * 1024);
                 l
             },

@@ -10,14 +10,14 @@ use std::time::Instant;
 use futures::{StreamExt, TryStreamExt};
 
 use crate::clock::{epoch_millis, epoch_secs};
-use crate::core::files::{LeftOut, LocalFile};
+use crate::core::files::LocalFile;
 use crate::core::headers::{HeaderRules, Headers};
 use crate::core::plan::{self, Action, Op, Phase, Plan, Reason, RemoteObject};
 use crate::core::release::Release;
 use crate::core::runtime_config::{kept_release, RuntimeConfig};
 use crate::core::settings::Settings;
 use crate::core::state::{self, Entry, Etag, Manifest};
-use crate::core::summary::{human_bytes, Summary};
+use crate::core::summary::{human_bytes, LeftOut, Summary};
 use crate::error::{Error, Result};
 use crate::interrupt;
 use crate::pipeline::limit::Limiter;

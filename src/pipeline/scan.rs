@@ -14,8 +14,9 @@ use globset::GlobMatcher;
 use rayon::prelude::*;
 use unicode_normalization::UnicodeNormalization;
 
-use crate::core::files::{LeftOut, LocalFile, Md5, MAX_KEY_BYTES, STATE_DIR};
+use crate::core::files::{LocalFile, Md5, MAX_KEY_BYTES, STATE_DIR};
 use crate::core::headers::{compile_glob, Sniff};
+use crate::core::summary::LeftOut;
 use crate::error::{Error, Result};
 
 /// What the scanner needs to know.
@@ -295,7 +296,7 @@ mod tests {
         assert_eq!(index.sniff, Sniff::Html);
         assert_eq!(
             left_out.patterns,
-            [crate::core::files::LeftOutBy {
+            [crate::core::summary::LeftOutBy {
                 pattern: "**/.DS_Store".into(),
                 files: 2,
                 bytes: 8,
