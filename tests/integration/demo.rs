@@ -21,6 +21,16 @@ fn the_main_job_deploys_site_example_and_verifies_it() {
         String::from_utf8_lossy(&out.stderr),
     );
     assert!(out.status.success(), "demo failed:\n{stdout}\n{stderr}");
+    // No shell warnings (bash says "scripts/demo: line N: ..." or "warning: ...").
+    let shell = stderr
+        .lines()
+        .filter(|l| {
+            l.contains("scripts/demo: line")
+                || l.contains("execute_coproc")
+                || l.starts_with("bash:")
+        })
+        .collect::<Vec<_>>();
+    assert!(shell.is_empty(), "the shell warned: {shell:?}");
     let url = stdout
         .lines()
         .find_map(|l| l.strip_prefix("site URL (local edge): "))

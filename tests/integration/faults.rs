@@ -30,6 +30,11 @@ static SCENARIOS: AtomicUsize = AtomicUsize::new(0);
 const CONFIG_V1: &str = "[upload]\nmultipart_threshold_mib = 5\npart_size_mib = 5\nmax_attempts = 3\n\n[prune]\nkeep_releases = 1\ngrace_hours = 0\n";
 const CONFIG: &str = "[upload]\nmultipart_threshold_mib = 5\npart_size_mib = 5\nmax_attempts = 3\n\n[prune]\nkeep_releases = 1\ngrace_hours = 0\n\n[[headers]]\nglob = \"data.json\"\ncache_control = \"public, max-age=60\"\n";
 
+/// CloudFront's restXml error shape for a busy distribution.
+const TOO_MANY_INVALIDATIONS: &str = "<ErrorResponse><Error><Type>Sender</Type><Code>TooManyInvalidationsInProgress</Code><Message>injected</Message></Error></ErrorResponse>";
+/// S3's DeleteObjects answer when one key was refused.
+const DELETE_KEY_DENIED: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><DeleteResult><Error><Key>old.txt</Key><Code>AccessDenied</Code><Message>Access Denied</Message></Error></DeleteResult>";
+
 const V1_JS: &str = "assets/app.1a2b3c4d.js";
 const V2_JS: &str = "assets/app.5e6f7a8b.js";
 const V1_CSS: &str = "assets/style.0a1b2c3d.css";
@@ -276,14 +281,11 @@ fn run(s: &Scenario) {
                 Fault::Denied => Some(s3_error("403 Forbidden", "AccessDenied")),
                 Fault::Reset => Some(Vec::new()),
                 Fault::SlowDownOnce => (n == 0).then(|| s3_error("503 Slow Down", "SlowDown")),
-Fault::BusyOnce => (n == 0).then(|| {
+                Fault::BusyOnce => (n == 0).then(|| {
                     // CloudFront's restXml error shape.
-                    http("400 Bad Request", "<ErrorResponse><Error><Type>Sender</Type><Code>TooManyInvalidationsInProgress</Code><Message>injected</Message></Error></ErrorResponse>")
+                    http("400 Bad Request", TOO_MANY_INVALIDATIONS)
                 }),
-                Fault::DeleteKeyError => Some(http(
-                    "200 OK",
-                    "<?xml version=\"1.0\" encoding=\"UTF-8\"?><DeleteResult><Error><Key>old.txt</Key><Code>AccessDenied</Code><Message>Access Denied</Message></Error></DeleteResult>",
-                )),
+                Fault::DeleteKeyError => Some(http("200 OK", DELETE_KEY_DENIED)),
                 Fault::Stall => Some({
                     std::thread::sleep(Duration::from_secs(5));
                     Vec::new()
@@ -295,7 +297,9 @@ Fault::BusyOnce => (n == 0).then(|| {
                     }
                     reached.store(true, Ordering::SeqCst);
                     let start = Instant::now();
-                    while !released.load(Ordering::SeqCst) && start.elapsed() < Duration::from_secs(30) {
+                    while !released.load(Ordering::SeqCst)
+                        && start.elapsed() < Duration::from_secs(30)
+                    {
                         std::thread::sleep(Duration::from_millis(10));
                     }
                     // A killed process's request dies with it; a signalled one completes.
