@@ -710,6 +710,7 @@ fn build(
     Ok(Settings {
         api: target.api,
         runtime_config,
+        commit: commit_of(&target.dir, &env),
         dir: target.dir.clone(),
         target: target.site,
         prefix,
@@ -779,6 +780,22 @@ fn check_bucket_name(name: &str) -> Result<()> {
             "bucket names are 3-63 characters of lower-case letters, digits, '-' and '.'",
         ))
     }
+}
+
+/// The git commit being deployed: CI's (`GITHUB_SHA`), else the HEAD of the repository that
+/// holds the build directory, when git is there to say.
+fn commit_of(dir: &std::path::Path, env: &impl Fn(&str) -> Option<String>) -> Option<String> {
+    if let Some(sha) = env("GITHUB_SHA").filter(|s| !s.is_empty()) {
+        return Some(sha);
+    }
+    let out = std::process::Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .current_dir(dir)
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    let sha = String::from_utf8(out.stdout).ok()?.trim().to_string();
+    (out.status.success() && sha.len() == 40).then_some(sha)
 }
 
 #[cfg(test)]

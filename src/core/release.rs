@@ -114,6 +114,99 @@ impl Release {
     }
 }
 
+/// What a run knows when it decides which release its files are.
+#[derive(Debug, Clone, Copy)]
+pub struct ReleaseFacts<'a> {
+    /// What the bucket's manifest said before this run: its live release (id, whether its
+    /// record is still to be written, when it was deployed) and API version.
+    pub live: Option<&'a crate::core::state::Manifest>,
+    /// Whether this run's files (keys, content, headers; the runtime configuration's aside)
+    /// are the live release's.
+    pub same_files: bool,
+    /// The API version this run puts live, when it ships or restores one (else the live one's
+    /// stays).
+    pub api: Option<&'a ApiVersion>,
+    /// A rollback: the release it restores.
+    pub rollback_of: Option<&'a str>,
+    /// The id a new release takes when one was chosen before (the runtime configuration
+    /// written into the site carries it).
+    pub chosen: Option<&'a str>,
+    /// Now, in milliseconds since the Unix epoch.
+    pub millis: u64,
+    /// The git commit being deployed (none for a rollback's own record).
+    pub commit: Option<&'a str>,
+}
+
+/// Which release a run's files are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReleaseIdentity {
+    /// The live release goes live again: its id, and its record when that is still to be
+    /// written (an earlier run of the same files stopped before it was).
+    Kept { id: String, record: Option<Release> },
+    /// A new release, recorded once the run succeeds. Its `files` are left empty: they are the
+    /// manifest's, lent when the record is written.
+    New(Release),
+}
+
+impl ReleaseIdentity {
+    pub fn id(&self) -> &str {
+        match self {
+            ReleaseIdentity::Kept { id, .. } => id,
+            ReleaseIdentity::New(r) => &r.id,
+        }
+    }
+
+    /// The record still to write, if any.
+    pub fn record(self) -> Option<Release> {
+        match self {
+            ReleaseIdentity::Kept { record, .. } => record,
+            ReleaseIdentity::New(r) => Some(r),
+        }
+    }
+}
+
+/// The one decision of a release's identity, for `files` (what the manifest will hold; a new
+/// id is made from them unless one was chosen): the live release is kept when this run puts the
+/// same files and the same API version live again; anything else is a new release.
+pub fn decide_release(facts: ReleaseFacts<'_>, files: &BTreeMap<String, Entry>) -> ReleaseIdentity {
+    let api = facts
+        .api
+        .or(facts.live.and_then(|m| m.api.as_ref()))
+        .cloned();
+    let kept = facts
+        .live
+        .filter(|m| facts.same_files && m.api == api)
+        .and_then(|m| m.release.as_ref().map(|id| (m, id)));
+    if let Some((m, id)) = kept {
+        return ReleaseIdentity::Kept {
+            id: id.clone(),
+            record: m.release_pending.then(|| Release {
+                id: id.clone(),
+                created_at: m.deployed_at,
+                commit: facts.commit.map(str::to_string),
+                source: "deploy".into(),
+                files: BTreeMap::new(),
+                api: api.clone(),
+            }),
+        };
+    }
+    let (commit, source) = match facts.rollback_of {
+        Some(of) => (None, format!("rollback to {of}")),
+        None => (facts.commit.map(str::to_string), "deploy".to_string()),
+    };
+    ReleaseIdentity::New(Release {
+        id: match facts.chosen {
+            Some(id) => id.to_string(),
+            None => release_id(facts.millis, files),
+        },
+        created_at: facts.millis / 1000,
+        commit,
+        source,
+        files: BTreeMap::new(),
+        api,
+    })
+}
+
 /// Whether two file sets are the same files with the same headers (keys, content hashes,
 /// Content-Type and Cache-Control), `except` aside: the runtime configuration, which names
 /// its own release and so differs between any two.
@@ -286,6 +379,237 @@ mod tests {
 
     fn release(at: u64, keys: &[(&str, &str)]) -> Release {
         Release::new(files(keys), at * 1000, None, "deploy")
+    }
+
+    #[test]
+    fn the_live_id_is_kept_only_for_the_same_files_the_runtime_configuration_aside() {
+        use crate::core::state::Manifest;
+        // What a deploy's plan asks: are these the live release's files, the runtime
+        // configuration (whose file names its own release id) aside?
+        fn kept_id(
+            live: Option<&Manifest>,
+            planned: &BTreeMap<String, Entry>,
+            key: &str,
+            api: Option<&ApiVersion>,
+        ) -> Option<String> {
+            let same_files = live.is_some_and(|m| same_files(&m.files, planned, Some(key)));
+            let facts = ReleaseFacts {
+                live,
+                same_files,
+                api,
+                rollback_of: None,
+                chosen: None,
+                millis: 0,
+                commit: None,
+            };
+            match decide_release(facts, planned) {
+                ReleaseIdentity::Kept { id, .. } => Some(id),
+                ReleaseIdentity::New(_) => None,
+            }
+        }
+        let entry = |body: &str| Entry {
+            md5: Md5(md5::compute(body).0),
+            etag: Etag::new(body),
+            size: 1,
+            content_type: "text/html".into(),
+            cache_control: "no-cache".into(),
+        };
+        let files = |pairs: &[(&str, &str)]| -> BTreeMap<String, Entry> {
+            pairs
+                .iter()
+                .map(|(k, m)| (k.to_string(), entry(m)))
+                .collect()
+        };
+        let v = |n: &str| ApiVersion {
+            function: "f".into(),
+            version: n.into(),
+            package: None,
+        };
+        let live = Manifest {
+            files: files(&[("index.html", "a"), ("c.json", "old")]),
+            release: Some("r1".into()),
+            api: Some(v("2")),
+            ..Manifest::default()
+        };
+        let same = files(&[("index.html", "a")]);
+        for (planned, api, kept) in [
+            (same.clone(), None, Some("r1")),
+            (same.clone(), Some(v("2")), Some("r1")),
+            // The file itself may differ: its release id is what is being decided.
+            (
+                files(&[("index.html", "a"), ("c.json", "new")]),
+                None,
+                Some("r1"),
+            ),
+            (same.clone(), Some(v("3")), None),
+            (files(&[("index.html", "b")]), None, None),
+            (files(&[("index.html", "a"), ("x.js", "x")]), None, None),
+            (files(&[]), None, None),
+        ] {
+            assert_eq!(
+                kept_id(Some(&live), &planned, "c.json", api.as_ref()).as_deref(),
+                kept,
+                "{planned:?} {api:?}"
+            );
+        }
+        assert_eq!(kept_id(None, &same, "c.json", None), None);
+        let unrecorded = Manifest {
+            release: None,
+            ..live.clone()
+        };
+        assert_eq!(kept_id(Some(&unrecorded), &same, "c.json", None), None);
+    }
+
+    #[test]
+    fn a_release_is_kept_only_for_the_same_files_and_api_else_it_is_new() {
+        use crate::core::state::Manifest;
+        let v = |n: &str| ApiVersion {
+            function: "fn".into(),
+            version: n.into(),
+            package: None,
+        };
+        let live = |pending: bool, api: Option<ApiVersion>| Manifest {
+            release: Some("R-live".into()),
+            release_pending: pending,
+            deployed_at: 1_700_000_000,
+            api,
+            ..Manifest::default()
+        };
+        let (recorded, pending, with_api) = (
+            live(false, None),
+            live(true, None),
+            live(false, Some(v("3"))),
+        );
+        let no_release = Manifest::default();
+        fn facts(live: Option<&Manifest>) -> ReleaseFacts<'_> {
+            ReleaseFacts {
+                live,
+                same_files: true,
+                api: None,
+                rollback_of: None,
+                chosen: None,
+                millis: 1_800_000_000_123,
+                commit: Some("abc"),
+            }
+        }
+        let (recorded, pending, with_api, no_release) =
+            (&recorded, &pending, &with_api, &no_release);
+        let (three, four) = (&v("3"), &v("4"));
+        let files = files(&[("index.html", "x")]);
+        let new_id = release_id(1_800_000_000_123, &files);
+        // (case, facts, kept id or None, the record's id, source and commit, or None)
+        type Want = (
+            Option<&'static str>,
+            Option<(String, &'static str, Option<&'static str>)>,
+        );
+        let table: Vec<(&str, ReleaseFacts<'_>, Want)> = vec![
+            (
+                "same files, recorded: kept, nothing to record",
+                facts(Some(recorded)),
+                (Some("R-live"), None),
+            ),
+            (
+                "same files, record pending: kept, and recorded now",
+                facts(Some(pending)),
+                (
+                    Some("R-live"),
+                    Some(("R-live".into(), "deploy", Some("abc"))),
+                ),
+            ),
+            (
+                "other files: new",
+                ReleaseFacts {
+                    same_files: false,
+                    ..facts(Some(recorded))
+                },
+                (None, Some((new_id.clone(), "deploy", Some("abc")))),
+            ),
+            (
+                "first deploy: new",
+                facts(None),
+                (None, Some((new_id.clone(), "deploy", Some("abc")))),
+            ),
+            (
+                "a manifest without a release: new",
+                facts(Some(no_release)),
+                (None, Some((new_id.clone(), "deploy", Some("abc")))),
+            ),
+            (
+                "the same files with a new API version: new",
+                ReleaseFacts {
+                    api: Some(four),
+                    ..facts(Some(with_api))
+                },
+                (None, Some((new_id.clone(), "deploy", Some("abc")))),
+            ),
+            (
+                "the same API version given again: kept",
+                ReleaseFacts {
+                    api: Some(three),
+                    ..facts(Some(with_api))
+                },
+                (Some("R-live"), None),
+            ),
+            (
+                "no API version given: the live one stays, kept",
+                facts(Some(with_api)),
+                (Some("R-live"), None),
+            ),
+            (
+                "a new release takes the id chosen before",
+                ReleaseFacts {
+                    same_files: false,
+                    chosen: Some("R-chosen"),
+                    ..facts(Some(recorded))
+                },
+                (None, Some(("R-chosen".into(), "deploy", Some("abc")))),
+            ),
+            (
+                "a kept release ignores an id chosen before",
+                ReleaseFacts {
+                    chosen: Some("R-chosen"),
+                    ..facts(Some(recorded))
+                },
+                (Some("R-live"), None),
+            ),
+            (
+                "a rollback to other files: new, named after its target, no commit",
+                ReleaseFacts {
+                    same_files: false,
+                    rollback_of: Some("R-old"),
+                    ..facts(Some(recorded))
+                },
+                (None, Some((new_id.clone(), "rollback to R-old", None))),
+            ),
+        ];
+        for (case, facts, (kept, record)) in table {
+            let decided = decide_release(facts, &files);
+            match (&decided, kept) {
+                (ReleaseIdentity::Kept { id, .. }, Some(want)) => assert_eq!(id, want, "{case}"),
+                (ReleaseIdentity::New(_), None) => {}
+                (got, want) => panic!("{case}: {got:?}, not kept {want:?}"),
+            }
+            let got = decided.record().map(|r| {
+                assert!(
+                    r.files.is_empty(),
+                    "{case}: the manifest's files are lent later"
+                );
+                assert_eq!(
+                    r.api.as_ref(),
+                    facts.api.or(facts.live.and_then(|m| m.api.as_ref())),
+                    "{case}"
+                );
+                (r.id, r.source, r.commit, r.created_at)
+            });
+            let want = record.map(|(id, source, commit)| {
+                let at = match kept {
+                    Some(_) => 1_700_000_000,
+                    None => 1_800_000_000,
+                };
+                (id, source.to_string(), commit.map(str::to_string), at)
+            });
+            assert_eq!(got, want, "{case}");
+        }
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! stack. It is revalidated like HTML, part of the release, and checked by verify.
 //!
 //! The release id is inside the file, and a release is its files: the id is decided before
-//! the file is planned (`kept_release`). The live release keeps its id when everything else
+//! the file is planned (`core::release::decide_release`, its own key aside). The live release keeps its id when everything else
 //! is the same; otherwise a new id is minted, which changes the file, which makes the release
 //! new: the two agree.
 //!
@@ -17,7 +17,6 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::core::origins::LocalOrigins;
-use crate::core::state::{ApiVersion, Entry, Manifest};
 
 /// Where the file goes when `runtime_config` is not set.
 pub const DEFAULT_PATH: &str = "shipit-config.json";
@@ -159,30 +158,9 @@ pub fn key_of(path: &str) -> Result<Option<String>, String> {
     Ok(Some(key.to_string()))
 }
 
-/// The live release's id, when this run puts the same release live again: the same files
-/// apart from this one (`planned`: what the manifest will hold; keys, content hashes and
-/// headers compared), and the same API version.
-/// Otherwise None: the run makes a new release, with a new id.
-pub fn kept_release<'a>(
-    live: Option<&'a Manifest>,
-    planned: &BTreeMap<String, Entry>,
-    key: &str,
-    api: Option<&ApiVersion>,
-) -> Option<&'a str> {
-    let live = live?;
-    // By content and headers: ETags are not known before an upload.
-    let same_files = crate::core::release::same_files(&live.files, planned, Some(key));
-    let same_api = api.or(live.api.as_ref()) == live.api.as_ref();
-    (same_files && same_api)
-        .then_some(live.release.as_deref())
-        .flatten()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::files::Md5;
-    use crate::core::state::Etag;
 
     fn outputs() -> BTreeMap<String, String> {
         [
@@ -276,60 +254,5 @@ mod tests {
             let e = key_of(path).unwrap_err();
             assert!(e.contains(says), "{path}: {e}");
         }
-    }
-
-    #[test]
-    fn the_live_id_is_kept_only_for_the_same_release() {
-        let entry = |body: &str| Entry {
-            md5: Md5(md5::compute(body).0),
-            etag: Etag::new(body),
-            size: 1,
-            content_type: "text/html".into(),
-            cache_control: "no-cache".into(),
-        };
-        let files = |pairs: &[(&str, &str)]| -> BTreeMap<String, Entry> {
-            pairs
-                .iter()
-                .map(|(k, m)| (k.to_string(), entry(m)))
-                .collect()
-        };
-        let v = |n: &str| ApiVersion {
-            function: "f".into(),
-            version: n.into(),
-            package: None,
-        };
-        let live = Manifest {
-            files: files(&[("index.html", "a"), ("c.json", "old")]),
-            release: Some("r1".into()),
-            api: Some(v("2")),
-            ..Manifest::default()
-        };
-        let same = files(&[("index.html", "a")]);
-        for (planned, api, kept) in [
-            (same.clone(), None, Some("r1")),
-            (same.clone(), Some(v("2")), Some("r1")),
-            // The file itself may differ: its release id is what is being decided.
-            (
-                files(&[("index.html", "a"), ("c.json", "new")]),
-                None,
-                Some("r1"),
-            ),
-            (same.clone(), Some(v("3")), None),
-            (files(&[("index.html", "b")]), None, None),
-            (files(&[("index.html", "a"), ("x.js", "x")]), None, None),
-            (files(&[]), None, None),
-        ] {
-            assert_eq!(
-                kept_release(Some(&live), &planned, "c.json", api.as_ref()),
-                kept,
-                "{planned:?} {api:?}"
-            );
-        }
-        assert_eq!(kept_release(None, &same, "c.json", None), None);
-        let unrecorded = Manifest {
-            release: None,
-            ..live.clone()
-        };
-        assert_eq!(kept_release(Some(&unrecorded), &same, "c.json", None), None);
     }
 }

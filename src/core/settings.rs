@@ -138,6 +138,9 @@ pub struct Settings {
     pub api: Option<ApiSettings>,
     /// The key (under the prefix) of the SPA's runtime configuration, for a stack's site.
     pub runtime_config: Option<String>,
+    /// The git commit being deployed (CI's `GITHUB_SHA`, else the build directory's
+    /// repository's HEAD), recorded with a release.
+    pub commit: Option<String>,
 }
 
 /// The API's function code: where its source is and how Lambda runs it.

@@ -13,8 +13,8 @@ use crate::clock::{epoch_millis, epoch_secs};
 use crate::core::files::LocalFile;
 use crate::core::headers::{HeaderRules, Headers};
 use crate::core::plan::{self, Action, Op, Phase, Plan, Reason, RemoteObject};
-use crate::core::release::Release;
-use crate::core::runtime_config::{kept_release, RuntimeConfig};
+use crate::core::release::{decide_release, Release, ReleaseFacts, ReleaseIdentity};
+use crate::core::runtime_config::RuntimeConfig;
 use crate::core::settings::Settings;
 use crate::core::state::{self, Entry, Etag, Manifest};
 use crate::core::summary::{human_bytes, LeftOut, Summary};
@@ -404,15 +404,10 @@ impl Prepared {
         region: &str,
         rules: &HeaderRules,
     ) -> Result<()> {
-        let Some((key, _)) = &self.runtime_key else {
+        if self.runtime_key.is_none() {
             return Ok(());
-        };
-        let planned = planned_files(&self.plan);
-        let api = self.api.as_ref();
-        let (id, kept) = match kept_release(self.manifest.as_ref(), &planned, key, api) {
-            Some(live) => (live.to_string(), true),
-            None => (new_release_id(&planned), false),
-        };
+        }
+        let (id, kept) = self.release_identity(false);
         let dir = tempfile::Builder::new()
             .prefix("shipit-runtime-")
             .tempdir()
@@ -432,13 +427,38 @@ impl Prepared {
         api: Option<crate::core::release::ApiVersion>,
         rules: &HeaderRules,
     ) -> Result<()> {
-        let live = self.manifest.as_ref().and_then(|m| m.api.as_ref());
-        let changed = api.is_some() && api.as_ref() != live;
         self.api = api;
-        if changed {
+        if self.runtime.as_ref().is_some_and(|r| r.kept) && !self.release_identity(false).1 {
             self.new_release(rules)?;
         }
         Ok(())
+    }
+
+    /// The release these files (the runtime configuration's aside) are, as far as the plan
+    /// knows before any write, decided by [`decide_release`]: the live release's id, kept (true),
+    /// or a new one. `force_new`: the runtime configuration's own file must change.
+    fn release_identity(&self, force_new: bool) -> (String, bool) {
+        let planned = planned_files(&self.plan);
+        let key = self.runtime_key.as_ref().map(|(k, _)| k.as_str());
+        let same_files = !force_new
+            && self
+                .manifest
+                .as_ref()
+                .is_some_and(|m| crate::core::release::same_files(&m.files, &planned, key));
+        let decided = decide_release(
+            ReleaseFacts {
+                live: self.manifest.as_ref(),
+                same_files,
+                api: self.api.as_ref(),
+                rollback_of: None,
+                chosen: None,
+                millis: epoch_millis(),
+                commit: None,
+            },
+            &planned,
+        );
+        let kept = matches!(decided, ReleaseIdentity::Kept { .. });
+        (decided.id().to_string(), kept)
     }
 
     /// For `plan`: the deploy will publish a new API version (its package is new), so a new
@@ -450,7 +470,7 @@ impl Prepared {
     /// A runtime configuration that kept the live release's id gets a new one, and is
     /// planned again.
     fn new_release(&mut self, rules: &HeaderRules) -> Result<()> {
-        let id = new_release_id(&planned_files(&self.plan));
+        let (id, _) = self.release_identity(true);
         match &mut self.runtime {
             Some(r) if r.kept => {
                 r.config = r.config.with_release(&id);
@@ -508,10 +528,6 @@ fn planned_files(plan: &Plan) -> BTreeMap<String, Entry> {
     manifest_entries(plan, |_| Some(Etag::Other(Box::default())))
         .map(|(k, e)| (k.to_string(), e))
         .collect()
-}
-
-fn new_release_id(files: &BTreeMap<String, Entry>) -> String {
-    crate::core::release::release_id(epoch_millis(), files)
 }
 
 /// For a rollback: the version of each key to restore, the newest whose ETag is the
@@ -587,21 +603,6 @@ impl Written {
     pub fn release_id(&self) -> Option<&str> {
         self.manifest.release.as_deref()
     }
-}
-
-/// The git commit being deployed: CI's, else the build directory's repository's.
-pub fn commit_of(dir: &std::path::Path) -> Option<String> {
-    if let Ok(sha) = std::env::var("GITHUB_SHA") {
-        return Some(sha);
-    }
-    let out = std::process::Command::new("git")
-        .args(["rev-parse", "HEAD"])
-        .current_dir(dir)
-        .stderr(std::process::Stdio::null())
-        .output()
-        .ok()?;
-    let sha = String::from_utf8(out.stdout).ok()?.trim().to_string();
-    (out.status.success() && sha.len() == 40).then_some(sha)
 }
 
 /// Runs the plan's writes phase by phase, then updates shipit's manifest. Deletes nothing:
@@ -749,56 +750,27 @@ pub async fn write_all(
     // The same files as the release already live keep its id; anything else is a new release.
     // Its record is written once the deploy has succeeded (`settle`); until then the manifest
     // says it is pending, so a later successful run of the same files records it.
-    let mut release = None;
-    manifest.api = api.or_else(|| previous.as_ref().and_then(|m| m.api.clone()));
-    match previous
-        .as_ref()
-        .filter(|m| (kept || same_files) && m.api == manifest.api)
-    {
-        Some(m) if m.release.is_some() => {
-            manifest.release = m.release.clone();
-            manifest.release_pending = m.release_pending;
-            if m.release_pending {
-                release = m.release.clone().map(|id| Release {
-                    id,
-                    created_at: m.deployed_at,
-                    commit: commit_of(&settings.dir),
-                    source: "deploy".into(),
-                    // The manifest's, lent at `settle`: not a second copy of every entry.
-                    files: Default::default(),
-                    api: manifest.api.clone(),
-                });
-            }
-        }
-        _ => {
-            let millis = epoch_millis();
-            // Its files are the manifest's, lent at `settle`: not a second copy of every entry.
-            let r = match &rollback {
-                Some(rb) => Release::new(
-                    Default::default(),
-                    millis,
-                    None,
-                    &format!("rollback to {}", rb.release_id),
-                ),
-                None => Release::new(
-                    Default::default(),
-                    millis,
-                    commit_of(&settings.dir),
-                    "deploy",
-                ),
-            };
-            let mut r = r.with_api(manifest.api.clone());
+    let decided = decide_release(
+        ReleaseFacts {
+            live: previous.as_ref(),
+            same_files: kept || same_files,
+            api: api.as_ref(),
+            rollback_of: rollback.as_ref().map(|rb| rb.release_id.as_str()),
             // The id the runtime configuration already carries (a new one: a kept id is the
-            // live release's, recorded above, never a second record under that id).
-            r.id = match preset_id.as_ref().filter(|_| !kept) {
-                Some(id) => id.clone(),
-                None => crate::core::release::release_id(millis, &manifest.files),
-            };
-            manifest.release = Some(r.id.clone());
-            manifest.release_pending = true;
-            release = Some(r);
-        }
-    }
+            // live release's, never a second record under that id).
+            chosen: preset_id.as_deref().filter(|_| !kept),
+            millis: epoch_millis(),
+            commit: settings.commit.as_deref(),
+        },
+        &manifest.files,
+    );
+    manifest.api = api.or_else(|| previous.as_ref().and_then(|m| m.api.clone()));
+    manifest.release = Some(decided.id().to_string());
+    manifest.release_pending = match &decided {
+        ReleaseIdentity::Kept { .. } => previous.as_ref().is_some_and(|m| m.release_pending),
+        ReleaseIdentity::New(_) => true,
+    };
+    let release = decided.record();
     // Rewritten only when it would say something new: a no-op deploy writes nothing at all.
     let unchanged = previous.as_ref().is_some_and(|m| {
         same_files

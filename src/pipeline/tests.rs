@@ -110,6 +110,7 @@ fn settings(dir: &Path) -> Settings {
         },
         api: None,
         runtime_config: None,
+        commit: Some("0123456789abcdef0123456789abcdef01234567".into()),
     }
 }
 
