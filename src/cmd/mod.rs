@@ -136,7 +136,10 @@ pub(crate) async fn open_site(
                     message: format!("stack {} does not exist", s.name),
                     hint: "deploy it first: shipit deploy ./dist --stack NAME".into(),
                 })?;
-            (site_bucket(&s.name, &info.outputs)?, Some(info.outputs))
+            (
+                shipit::pipeline::ship::site_bucket(&s.name, &info.outputs)?,
+                Some(info.outputs),
+            )
         }
         SiteTarget::Bucket(b) => (b.clone(), None),
     };
@@ -146,24 +149,9 @@ pub(crate) async fn open_site(
     })
 }
 
-/// The bucket a stack's outputs name (`SiteBucketName`).
-pub(crate) fn site_bucket(stack: &str, outputs: &BTreeMap<String, String>) -> Result<String> {
-    outputs
-        .get("SiteBucketName")
-        .cloned()
-        .ok_or_else(|| Error::Stack {
-            message: format!("stack {stack} has no SiteBucketName output"),
-            hint: "is it a shipit stack? A custom --template must output SiteBucketName (the bucket to sync to)".into(),
-        })
-}
-
 /// Releases the deploy lock; a failure to is a warning (it expires by itself).
 pub(crate) async fn unlock(lock: Lock, reporter: &dyn Reporter) {
-    if let Err(e) = lock.release().await {
-        reporter.warn(&format!(
-            "could not release the deploy lock ({e}); it expires by itself, or `shipit unlock`"
-        ));
-    }
+    shipit::pipeline::lock::release_or_warn(lock, reporter).await
 }
 
 /// Appends the run's job summary in GitHub Actions (a failure to write it is only a warning).
@@ -174,5 +162,14 @@ pub(crate) fn job_summary(reporter: &Terminal, s: &shipit::output::gha::JobSumma
     let path = std::env::var("GITHUB_STEP_SUMMARY").ok();
     if let Err(e) = shipit::output::gha::append_summary(path, &shipit::output::gha::markdown(s)) {
         reporter.warn(&format!("cannot write the job summary: {e}"));
+    }
+}
+
+impl shipit::pipeline::ship::Lambdas for Clients {
+    fn with_gate<'a>(
+        &'a self,
+        gate: Option<&'a str>,
+    ) -> shipit::ports::Call<'a, Box<dyn shipit::ports::Functions>> {
+        Box::pin(self.functions(gate))
     }
 }

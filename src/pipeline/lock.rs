@@ -55,6 +55,15 @@ struct State {
     lost: Option<String>,
 }
 
+/// Releases the deploy lock; a failure to is a warning (it expires by itself).
+pub async fn release_or_warn(lock: Lock, reporter: &dyn Reporter) {
+    if let Err(e) = lock.release().await {
+        reporter.warn(&format!(
+            "could not release the deploy lock ({e}); it expires by itself, or `shipit unlock`"
+        ));
+    }
+}
+
 /// Takes the lock, waiting up to `wait` for another run to finish, and starts its heartbeat.
 pub async fn acquire(
     store: Arc<dyn ObjectStore>,

@@ -1,5 +1,5 @@
-//! Orchestration over the boundary's interfaces: scan a build, plan and run a deploy, the
-//! deploy lock, the stack, verification's requests. Decisions are the core's; AWS is reached
+//! Orchestration over the boundary's interfaces: scan a build, plan and run a deploy (`ship`:
+//! the whole sequence), the deploy lock, the stack, verification's requests. Decisions are the core's; AWS is reached
 //! only through the interfaces in `ports`.
 
 pub mod api;
@@ -14,6 +14,7 @@ pub mod preflight;
 pub mod provision;
 pub mod records;
 pub mod scan;
+pub mod ship;
 pub mod verify;
 
 #[cfg(test)]
