@@ -8,6 +8,7 @@ mod api;
 mod architecture;
 mod aws_e2e;
 mod browser;
+mod contract;
 mod demo;
 mod ecosystem;
 mod faults;
