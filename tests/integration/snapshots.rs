@@ -1,5 +1,6 @@
-//! Snapshots of what the real binary prints: `deploy`'s human report, `plan --json`, `verify`'s
-//! table and an error with its JSON envelope. Filters replace what changes from run to run
+//! Snapshots of what the real binary prints: `deploy` (human and JSON, with what its excludes
+//! left out), `plan` (human and JSON), `verify` (its table, and a failure with its envelope),
+//! `releases`, `rollback`, `unlock`, and an error with its JSON envelope. Filters replace what changes from run to run
 //! (times, ports, temporary paths, bucket names, release and invalidation ids, random probe
 //! names); everything else must match the files under `snapshots/` exactly. After a deliberate
 //! change of wording, review and update them with `INSTA_UPDATE=always cargo test snapshots`.
@@ -19,6 +20,10 @@ fn settings(w: &World) -> insta::Settings {
     s.add_filter(r"route-[0-9a-f]{8}", "route-[RANDOM]");
     s.add_filter(r"shipit-missing-[0-9a-f]{16}", "shipit-missing-[RANDOM]");
     s.add_filter(r#""seconds": [0-9.e-]+"#, r#""seconds": [T]"#);
+    s.add_filter(r#""created_at": \d+"#, r#""created_at": [EPOCH]"#);
+    // How often verify retries in its time depends on the machine's load.
+    s.add_filter(r"after \d+ attempts", "after [N] attempts");
+    s.add_filter(r#""attempts": \d+"#, r#""attempts": [N]"#);
     s
 }
 
@@ -99,5 +104,92 @@ fn an_error_and_its_envelope() {
     settings(&w).bind(|| {
         insta::assert_snapshot!("error_stderr", stderr(&out));
         insta::assert_snapshot!("error_json", stdout(&out));
+    });
+}
+
+#[test]
+fn deploy_json_with_what_the_excludes_left_out() {
+    let w = World::new("snap-deploy-json");
+    small_site(&w);
+    w.write("assets/app-1a2b3c4d.js.map", "{\"version\":3}");
+    let out = w.deploy(&["--no-verify", "--json"]);
+    settings(&w).bind(|| {
+        insta::assert_snapshot!("deploy_json", stdout(&out));
+        insta::assert_snapshot!("deploy_json_stderr", stderr(&out));
+    });
+}
+
+#[test]
+fn plan_human() {
+    let w = World::new("snap-plan-human");
+    small_site(&w);
+    w.deploy(&["--no-verify"]);
+    w.write("robots.txt", "User-agent: * # changed");
+    let out = w.run("plan", &[]);
+    assert_success(&out);
+    settings(&w).bind(|| {
+        insta::assert_snapshot!("plan_stdout", stdout(&out));
+        insta::assert_snapshot!("plan_stderr", stderr(&out));
+    });
+}
+
+/// Two releases, then `releases` (human and JSON), `rollback` to the first, and `unlock` with
+/// no lock held: each command's words and envelope.
+#[test]
+fn releases_rollback_and_unlock() {
+    let w = World::new("snap-releases");
+    small_site(&w);
+    w.deploy(&["--no-verify"]);
+    w.write("robots.txt", "User-agent: * # two");
+    w.deploy(&["--no-verify"]);
+    let site = ["--bucket", w.bucket.as_str()];
+    let run = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend_from_slice(&site);
+        w.cmd(&all).output().unwrap()
+    };
+    let releases = run(&["releases"]);
+    assert_success(&releases);
+    let releases_json = run(&["releases", "--json"]);
+    assert_success(&releases_json);
+    let rollback = run(&["rollback", "--no-verify"]);
+    assert_success(&rollback);
+    let unlock = run(&["unlock", "--json"]);
+    settings(&w).bind(|| {
+        insta::assert_snapshot!("releases_stdout", stdout(&releases));
+        insta::assert_snapshot!("releases_json", stdout(&releases_json));
+        insta::assert_snapshot!("rollback_stderr", stderr(&rollback));
+        insta::assert_snapshot!("unlock_json", stdout(&unlock));
+        insta::assert_snapshot!("unlock_stderr", stderr(&unlock));
+    });
+}
+
+/// A verify that fails: the site answers nothing. The table, the envelope and the exit code.
+#[test]
+fn a_failed_verify_and_its_envelope() {
+    let w = World::new("snap-verify-fail");
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", l.local_addr().unwrap())
+    };
+    let out = w
+        .cmd(&[
+            "verify",
+            "--url",
+            &closed,
+            "--verify-timeout",
+            "0",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    // stderr has one line per retry, as many as the machine's load allows: its last lines only.
+    let said = stderr(&out);
+    let mut last: Vec<&str> = said.lines().rev().take(2).collect();
+    last.reverse();
+    settings(&w).bind(|| {
+        insta::assert_snapshot!("verify_fail_json", stdout(&out));
+        insta::assert_snapshot!("verify_fail_stderr", last.join("\n"));
     });
 }
