@@ -193,3 +193,37 @@ fn a_failed_verify_and_its_envelope() {
         insta::assert_snapshot!("verify_fail_stderr", last.join("\n"));
     });
 }
+
+/// `init` in a fresh repository: what it writes, said in words and in the envelope; then again,
+/// refused without `--force` (nothing is overwritten).
+#[test]
+fn init_and_its_refusal() {
+    let w = World::new("snap-init");
+    let root = w.site().join("repo");
+    std::fs::create_dir_all(root.join("dist")).unwrap();
+    std::fs::write(
+        root.join("package.json"),
+        r#"{"name": "shop", "scripts": {"build": "vite build"}}"#,
+    )
+    .unwrap();
+    let root = root.to_str().unwrap();
+    let args = [
+        "init",
+        "--root",
+        root,
+        "--stack",
+        "shop",
+        "--aws-region",
+        "eu-west-1",
+    ];
+    let first = w.cmd(&args).output().unwrap();
+    assert_success(&first);
+    let mut json_args = args.to_vec();
+    json_args.push("--json");
+    let again = w.cmd(&json_args).output().unwrap();
+    assert!(!again.status.success(), "init does not overwrite");
+    settings(&w).bind(|| {
+        insta::assert_snapshot!("init_stderr", stderr(&first));
+        insta::assert_snapshot!("init_again_json", stdout(&again));
+    });
+}
