@@ -63,7 +63,7 @@ impl Lambda {
         gate_failed(gate, gate_answer(&invoked)).map_err(|message| Error::Aws {
             message,
             hint: Some(format!(
-                "read the gate's log (the stack's PreTrafficGateLogs log group); see where the traffic goes with aws lambda get-alias --function-name {function} --name live"
+                "read the gate's log (the stack's PreTrafficGateLogs log group); AccessDenied there means the permissions boundary is older than this shipit (stack/README.md, upgrading); see where the traffic goes with aws lambda get-alias --function-name {function} --name live"
             )),
         })
     }
@@ -124,14 +124,16 @@ impl Lambda {
     async fn invoke(&self, function: &str, payload: Vec<u8>) -> Result<Invoked> {
         // The connection's own limits otherwise (an override replaces the whole setting).
         let configured = self.client.config().timeout_config();
-        let read = configured
-            .and_then(|t| t.read_timeout())
-            .map_or(GATE_ANSWER, |r| r.max(GATE_ANSWER));
+        let at_least =
+            |t: Option<std::time::Duration>| t.map_or(GATE_ANSWER, |t| t.max(GATE_ANSWER));
         let timeouts = match configured {
             Some(t) => t.to_builder(),
             None => TimeoutConfig::builder(),
         }
-        .read_timeout(read);
+        .read_timeout(at_least(configured.and_then(|t| t.read_timeout())))
+        .operation_attempt_timeout(at_least(
+            configured.and_then(|t| t.operation_attempt_timeout()),
+        ));
         let out = self
             .client
             .invoke()

@@ -103,6 +103,9 @@ pub struct Invoked {
 /// when the version passed (or the alias moved), else why not, in the gate's words.
 pub type Verdict = Result<(), String>;
 
+/// The protocol of stack/shipit.yaml's gate this shipit speaks (its answers carry it as `v`).
+pub const GATE_PROTOCOL: u32 = 1;
+
 /// The gate's request to invoke `version` with its own `GET /health` event.
 pub fn gate_check(version: &str) -> serde_json::Value {
     serde_json::json!({ "check": version })
@@ -129,6 +132,8 @@ pub fn gate_route(
 pub fn gate_answer(invoked: &Invoked) -> Result<Verdict, String> {
     #[derive(Deserialize)]
     struct Answer {
+        /// The gate's protocol: a gate of another protocol (an older stack) is not trusted.
+        v: Option<u32>,
         ok: bool,
         why: Option<String>,
         fault: Option<String>,
@@ -143,6 +148,10 @@ pub fn gate_answer(invoked: &Invoked) -> Result<Verdict, String> {
         return Err(format!("it failed ({kind}): {}", shown()));
     }
     match serde_json::from_slice::<Answer>(&invoked.payload) {
+        Ok(Answer { v, .. }) if v != Some(GATE_PROTOCOL) => Err(format!(
+            "it speaks protocol {}, not {GATE_PROTOCOL}: the stack's gate is not this shipit's (update the stack: a shipit deploy with the infrastructure role)",
+            v.map_or("none".to_string(), |v| v.to_string())
+        )),
         Ok(Answer {
             fault: Some(_),
             why,
@@ -342,14 +351,20 @@ mod tests {
             payload: payload.as_bytes().to_vec(),
             function_error: error.map(str::to_string),
         };
-        let table: [(Invoked, Result<Verdict, &str>); 7] = [
-            (answered(r#"{"ok": true, "why": null}"#, None), Ok(Ok(()))),
+        let table: [(Invoked, Result<Verdict, &str>); 8] = [
             (
-                answered(r#"{"ok": false, "why": "GET /health answered 503"}"#, None),
+                answered(r#"{"v": 1, "ok": true, "why": null}"#, None),
+                Ok(Ok(())),
+            ),
+            (
+                answered(
+                    r#"{"v": 1, "ok": false, "why": "GET /health answered 503"}"#,
+                    None,
+                ),
                 Ok(Err("GET /health answered 503".into())),
             ),
             (
-                answered(r#"{"ok": false}"#, None),
+                answered(r#"{"v": 1, "ok": false}"#, None),
                 Ok(Err("no reason given".into())),
             ),
             (
@@ -361,15 +376,19 @@ mod tests {
             ),
             (
                 answered(
-                    r#"{"ok": false, "fault": "gate", "why": "Lambda refused the gate's UpdateAlias: PreconditionFailedException: x"}"#,
+                    r#"{"v": 1, "ok": false, "fault": "gate", "why": "Lambda refused or did not answer the gate: An error occurred (PreconditionFailedException) when calling the UpdateAlias operation"}"#,
                     None,
                 ),
-                Err("Lambda refused the gate's UpdateAlias"),
+                Err("Lambda refused or did not answer the gate"),
             ),
             (answered("null", None), Err("it answered something else")),
             (
-                answered(r#"{"ok": "yes"}"#, None),
+                answered(r#"{"v": 1, "ok": "yes"}"#, None),
                 Err("it answered something else"),
+            ),
+            (
+                answered(r#"{"ok": true, "why": null}"#, None),
+                Err("it speaks protocol none, not 1"),
             ),
         ];
         for (invoked, want) in table {

@@ -300,8 +300,9 @@ pub type ApiCheck<'f> =
 /// stack gave it, a configuration change) as a version, and has the stack's pre-traffic gate
 /// move the `live` alias to it, which the gate does only after that version answered its
 /// `GET /health` event with 200: with a canary, its share first, checked through the public URL
-/// for the window, then all. Any failure leaves (or puts back) the alias on the version that
-/// was live, and fails.
+/// for the window, then all. A failure leaves (or puts back) the alias on the version that was
+/// live, and fails; when another run moved the alias meanwhile, its move stands and the error
+/// says where the alias is.
 pub async fn go_live<'f>(
     functions: &dyn crate::ports::Functions,
     function: &str,
@@ -412,7 +413,7 @@ async fn shift<'f>(
     let refused = |why: String| {
         Error::Refused {
         message: format!(
-            "the pre-traffic gate did not give version {version} of {function} any traffic ({} stays live): {why}",
+            "the pre-traffic gate did not move live to version {version} of {function} ({} stays its main version): {why}",
             before.version
         ),
         hint: "fix the handler and deploy again (when another run moved live meanwhile, run again); the site was not changed".into(),
@@ -439,11 +440,8 @@ async fn shift<'f>(
         c.percent,
         c.window.as_secs()
     ));
-    // Where the alias is now: what a move from here must find.
-    let canary_route = AliasRoute {
-        weights,
-        ..before.clone()
-    };
+    // Where the alias is now, as Lambda says (what a move from here must find).
+    let canary_route = functions.alias(function, LIVE_ALIAS).await?;
     // A failed check, a refused final move, or Ctrl-C / SIGTERM: every request back on the
     // version that was live.
     let put_back = |failure: Error| async {
@@ -455,12 +453,20 @@ async fn shift<'f>(
             Ok(Err(why)) => why,
             Err(e) => e.to_string(),
         };
+        // Another run moved live meanwhile: its move stands, and nobody should undo it by hand.
+        let hint = match functions.alias(function, LIVE_ALIAS).await {
+            Ok(now) if now.version != before.version || now.weights != canary_route.weights => format!(
+                "live is on version {} ({:?}) now, where another run (a deploy or a rollback) put it: see `shipit releases`, and deploy again or `shipit rollback` rather than moving it by hand",
+                now.version, now.weights
+            ),
+            _ => format!(
+                "put the canary back, with a role that may move the alias (the gate's rights): aws lambda update-alias --function-name {function} --name {LIVE_ALIAS} --function-version {} --routing-config AdditionalVersionWeights={{}}",
+                before.version
+            ),
+        };
         Error::Aws {
             message: format!("{failure} (but moving the alias back failed: {back})"),
-            hint: Some(format!(
-                "point the alias back, with a role that may: aws lambda update-alias --function-name {function} --name {LIVE_ALIAS} --function-version {} --routing-config AdditionalVersionWeights={{}}",
-                before.version
-            )),
+            hint: Some(hint),
         }
     };
     let until = std::time::Instant::now() + c.window;

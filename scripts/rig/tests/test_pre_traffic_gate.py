@@ -1,7 +1,7 @@
 """stack/shipit.yaml's PreTrafficGate (its Code.ZipFile), the one way a version of the API's
 function takes traffic: it invokes a version with its own GET /health event, never $LATEST or
-an event the caller chose, and moves `live` only after every version new to its traffic answered
-200, with the RevisionId it read. Lambda's client is a stand-in here that answers as the table
+an event the caller chose, and moves `live`, from where the caller read it, only after every
+version but the live one answered 200, with the RevisionId it read. It answers any JSON. Lambda's client is a stand-in here that answers as the table
 says; the integration tests run the gate in shipit's local runtime against the local cloud."""
 import importlib.util
 import io
@@ -129,6 +129,10 @@ class PreTrafficGate(unittest.TestCase):
             (["statusCode", 200], False, "not an API Gateway proxy response"),
             ({"statusCode": True}, False, "not an API Gateway proxy response"),
             ({"statusCode": 200, "body": {"x": 1}}, False, "not an API Gateway proxy response"),
+            ({"statusCode": "\u00b2"}, False, "not an API Gateway proxy response"),
+            ({"statusCode": "\u0662\u0660\u0660"}, False, "not an API Gateway proxy response"),
+            ({"statusCode": "2" * 5000}, False, "not an API Gateway proxy response"),
+            ({"statusCode": 200.0}, False, "not an API Gateway proxy response"),
             (("Unhandled", '{"errorType": "ImportError"}'), False, "the function failed (Unhandled)"),
         ]
         for answer, ok, why in table:
@@ -150,16 +154,20 @@ class PreTrafficGate(unittest.TestCase):
                         routed("2", was="$LATEST"),
                         {"route": {"version": "2", "weights": [], "from": {"version": "1"}}},
                         {"route": {"version": "2"}},
-                        {"route": "2"}]:
+                        {"route": "2"},
+                        {"route": {"version": "2", "from": []}},
+                        {"route": {"version": "2", "from": "1"}},
+                        {"route": {"version": "2", "from": True}},
+                        {"route": {"version": "2", "from": {"version": "1", "weights": {"3": 0}}}}]:
             with self.subTest(request=request):
                 lam = Lambda({})
                 out = run(lam, request)
-                self.assertFalse(out["ok"])
+                self.assertEqual((out["v"], out["ok"]), (1, False))
                 self.assertEqual(lam.calls, [], "nothing invoked, nothing moved")
 
     def test_a_version_new_to_the_traffic_is_checked_before_the_alias_moves(self):
         lam = Lambda({"2": OK})
-        self.assertEqual(run(lam, routed("2")), {"ok": True, "why": None})
+        self.assertEqual(run(lam, routed("2")), {"v": 1, "ok": True, "why": None})
         self.assertEqual([c[0] for c in lam.calls], ["get_alias", "invoke", "update_alias"])
         self.assertEqual(lam.calls[-1][1], {
             "FunctionName": "api-fn", "Name": "live", "FunctionVersion": "2",
@@ -203,8 +211,35 @@ class PreTrafficGate(unittest.TestCase):
         lam.get_alias = moved_meanwhile
         out = run(lam, routed("2"))
         self.assertEqual((out["ok"], out.get("fault")), (False, "gate"))
-        self.assertIn("UpdateAlias: PreconditionFailedException", out["why"])
+        self.assertIn("(PreconditionFailedException) when calling the UpdateAlias operation", out["why"])
         self.assertEqual(lam.alias["FunctionVersion"], "1")
+
+    def test_a_retried_move_that_already_landed_is_a_success(self):
+        # Asked again after the move landed: nothing to do, nothing checked.
+        lam = Lambda({}, live="2")
+        self.assertTrue(run(lam, routed("2"))["ok"])
+        self.assertEqual([c[0] for c in lam.calls], ["get_alias"])
+        # The gate's own UpdateAlias retried after the first landed: refused, and fine.
+        lam = Lambda({"2": OK})
+        original = lam.update_alias
+
+        def lands_then_fails(**kwargs):
+            original(**kwargs)
+            raise ClientError({"Error": {"Code": "ServiceException", "Message": "timeout"}},
+                              "UpdateAlias")
+        lam.update_alias = lands_then_fails
+        self.assertTrue(run(lam, routed("2"))["ok"])
+        self.assertEqual(lam.alias["FunctionVersion"], "2")
+
+    def test_lambda_not_answering_is_the_gates_fault(self):
+        from botocore.exceptions import ReadTimeoutError
+        lam = Lambda({})
+
+        def stalls(**kwargs):
+            raise ReadTimeoutError(endpoint_url="https://lambda")
+        lam.get_alias = stalls
+        out = run(lam, routed("2"))
+        self.assertEqual((out["v"], out["ok"], out.get("fault")), (1, False, "gate"))
 
     def test_a_canary_is_one_other_version_with_a_share(self):
         for weights in [{"2": 0}, {"2": 1}, {"2": "0.1"}, {"2": 0.1, "3": 0.1}, {"1": 0.1}]:
