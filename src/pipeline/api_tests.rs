@@ -302,7 +302,9 @@ mod going_live {
                 .unwrap_err()
                 .to_string();
             assert!(
-                e.contains("pre-traffic check") && e.contains("1 stays its main version") && e.contains(why),
+                e.contains("pre-traffic check")
+                    && e.contains("1 stays its main version")
+                    && e.contains(why),
                 "{e}"
             );
             assert_eq!(f.live().0, "1");

@@ -414,7 +414,8 @@ fn the_apis_own_code_ships_once_and_a_change_ships_again() {
     assert!(!out.status.success());
     let err = crate::support::stderr(&out);
     assert!(
-        err.contains("did not pass its pre-traffic check") && err.contains("3 stays its main version"),
+        err.contains("did not pass its pre-traffic check")
+            && err.contains("3 stays its main version"),
         "{err}"
     );
     assert_eq!(live_alias(&function).0, "3");
