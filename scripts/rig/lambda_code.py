@@ -106,7 +106,6 @@ def describe(name, query):
 
 PROBE_HEADER = "HTTP_X_SHIPIT_INVOKE"
 _INVOKE = re.compile(r"/2015-03-31/functions/([^/]+)/invocations")
-_REGION = re.compile(r"Credential=[^/]+/\d{8}/([^/]+)/")
 
 
 def invocable(environ):
@@ -114,8 +113,9 @@ def invocable(environ):
     from the query or the name) exists, else Lambda's ResourceNotFoundException."""
     from moto.awslambda.models import lambda_backends
     m = _INVOKE.fullmatch(environ.get("PATH_INFO", ""))
-    region = _REGION.search(environ.get("HTTP_AUTHORIZATION", ""))
-    region = region.group(1) if region else "us-east-1"
+    # The signing scope's region, read as function_identity reads it.
+    scope = function_identity._CREDENTIAL.search(environ.get("HTTP_AUTHORIZATION", ""))
+    region = scope.group(2) if scope else "us-east-1"
     name = unquote(m.group(1)) if m else ""
     base, qualifier = _split(name)
     qualifier = (parse_qs(environ.get("QUERY_STRING", "")).get("Qualifier") or [qualifier])[0]
