@@ -11,13 +11,13 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::cli::{GlobalArgs, RollbackArgs, SiteArgs, StackArgs, TargetArgs, VerifyArgs};
-use crate::core::files::{DEFAULT_EXCLUDES, SOURCE_MAPS};
-use crate::core::headers::{HeaderRule, HeaderRules};
-use crate::core::plan::PruneCap;
-pub use crate::core::settings::*;
-use crate::core::stack::check_stack_name;
-use crate::core::template::{parse_assignment, read_parameters_file};
-use crate::error::{Error, Result};
+use shipit_core::error::{Error, Result};
+use shipit_core::files::{DEFAULT_EXCLUDES, SOURCE_MAPS};
+use shipit_core::headers::{HeaderRule, HeaderRules};
+use shipit_core::plan::PruneCap;
+pub use shipit_core::settings::*;
+use shipit_core::stack::check_stack_name;
+use shipit_core::template::{parse_assignment, read_parameters_file};
 
 /// The file, as written. Every field optional; unknown fields are an error.
 #[derive(Debug, Default, Deserialize)]
@@ -128,8 +128,8 @@ pub fn api_settings(
         message: format!("[api]: {message}"),
         hint: Some("see the README's API section for the keys of [api]".into()),
     };
-    crate::core::package::pip_target(&api.runtime, &api.architecture).map_err(invalid)?;
-    crate::core::package::handler_files(&api.handler).map_err(invalid)?;
+    shipit_core::package::pip_target(&api.runtime, &api.architecture).map_err(invalid)?;
+    shipit_core::package::handler_files(&api.handler).map_err(invalid)?;
     Ok(Some(api))
 }
 
@@ -322,7 +322,7 @@ pub const BOOTSTRAP_STACK: &str = "shipit-bootstrap";
 /// `[api]`, or kept as the stack runs them), where a named package key keeps all four.
 fn from_parameters_file(mut listed: BTreeMap<String, String>) -> BTreeMap<String, String> {
     if listed.get("ApiCodeKey").is_some_and(String::is_empty) {
-        for k in crate::core::package::CODE_PARAMETERS {
+        for k in shipit_core::package::CODE_PARAMETERS {
             listed.remove(k);
         }
     }
@@ -617,7 +617,7 @@ pub fn runtime_config_key(path: Option<&str>, site: &SiteTarget) -> Result<Optio
     if site.stack().is_none() {
         return Ok(None);
     }
-    crate::core::runtime_config::key_of(path.unwrap_or(crate::core::runtime_config::DEFAULT_PATH))
+    shipit_core::runtime_config::key_of(path.unwrap_or(shipit_core::runtime_config::DEFAULT_PATH))
         .map_err(|why| {
             Error::config_hint(
                 why,
@@ -730,16 +730,16 @@ fn build(
             max_share,
         },
         allow_large_prune: target.allow_large_prune,
-        retention: crate::core::release::Retention {
+        retention: shipit_core::release::Retention {
             keep_releases: file
                 .prune
                 .keep_releases
-                .unwrap_or(crate::core::release::DEFAULT_KEEP_RELEASES),
+                .unwrap_or(shipit_core::release::DEFAULT_KEEP_RELEASES),
             grace_seconds: 3600
                 * file
                     .prune
                     .grace_hours
-                    .unwrap_or(crate::core::release::DEFAULT_GRACE_HOURS),
+                    .unwrap_or(shipit_core::release::DEFAULT_GRACE_HOURS),
         },
         lock: lock_settings(&file.lock, target.lock_wait)?,
         cdn: CdnSettings {
@@ -994,7 +994,7 @@ mod tests {
         for (args, toml, want) in table {
             let err = settings_for(&args, toml, &[]).unwrap_err();
             assert!(err.to_string().contains(want), "{args:?} {toml:?}: {err}");
-            assert_eq!(err.exit_code(), crate::error::exit::USAGE);
+            assert_eq!(err.exit_code(), shipit_core::error::exit::USAGE);
         }
     }
 
@@ -1024,7 +1024,7 @@ mod tests {
             &[],
         )
         .unwrap_err();
-        assert_eq!(err.exit_code(), crate::error::exit::USAGE);
+        assert_eq!(err.exit_code(), shipit_core::error::exit::USAGE);
         assert!(err.to_string().contains("ttl_minutes"), "{err}");
         let s = settings_for(
             &["shipit", "deploy", "d"],

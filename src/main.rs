@@ -1,21 +1,32 @@
 //! The `shipit` binary: parse, build the reporter, run the command (`cmd::*`), map the error
 //! to an exit code. A panic is a bug: it is reported as one and exits with the documented
 //! internal-error code, not Rust's 101.
+//!
+//! The binary's own modules: `cli` and `config` (flags, environment and `shipit.toml` into
+//! settings, once), `cmd` (one module per command: resolve settings, build the clients, call
+//! the engine, print; `cmd::Clients` is the one place that chooses the local cloud's adapters
+//! or AWS's), and `output` (the terminal, GitHub Actions and stdout). Everything else is a
+//! crate of the workspace, each depending only on those before it: `shipit_core` (pure
+//! decisions), `shipit_engine` (interfaces and orchestration), `shipit_aws` (the SDK adapters)
+//! and `local_cloud` (the emulator).
 
+mod cli;
 mod cmd;
+mod config;
+mod output;
+mod scaffold;
 
 use std::sync::Arc;
 
 use clap::Parser;
 use serde_json::json;
 
-use shipit::cli::{Cli, Command};
-use shipit::config;
-use shipit::error::{exit, Error, Result};
-use shipit::interrupt;
-use shipit::output::stdout;
-use shipit::output::term::Terminal;
-use shipit::ports::Reporter;
+use crate::cli::{Cli, Command};
+use crate::output::stdout;
+use crate::output::term::Terminal;
+use shipit_core::error::{exit, Error, Result};
+use shipit_engine::interrupt;
+use shipit_engine::ports::Reporter;
 
 use cmd::job_summary;
 
@@ -61,7 +72,7 @@ fn main() {
             };
             job_summary(
                 &reporter,
-                &shipit::output::gha::JobSummary {
+                &crate::output::gha::JobSummary {
                     command: cli.command.name(),
                     verify: report,
                     error: Some((&err.to_string(), err.hint())),

@@ -10,7 +10,7 @@ name or ARN, with a version (its code) or an alias (then only where the alias se
 its version and the weights of the others); the account is moto's.
 
 Invoke: moto would run a function in Docker, which this machine has not. shipit's local Lambda
-runtime runs it instead, and its Lambda front (edge::invoke) asks here first, with the caller's
+runtime runs it instead, and its Lambda front (local_cloud::servers::invoke) asks here first, with the caller's
 own signed Invoke request and the header X-Shipit-Invoke: probe, whether the call may run:
 IAM judges it as any request of a function's role (rig/function_identity.py), then
 invocable() answers 204 when the function and version exist, or Lambda's own not-found error.

@@ -6,16 +6,16 @@ use std::time::Instant;
 
 use serde_json::json;
 
-use shipit::cli::{Cli, DeployArgs};
-use shipit::config;
-use shipit::core::summary::{human_bytes, Summary};
-use shipit::error::Result;
-use shipit::output::stdout;
-use shipit::output::term::Terminal;
-use shipit::pipeline::deploy;
-use shipit::pipeline::provision::Ensured;
-use shipit::pipeline::ship::{ship, Ports};
-use shipit::ports::Reporter;
+use crate::cli::{Cli, DeployArgs};
+use crate::config;
+use crate::output::stdout;
+use crate::output::term::Terminal;
+use shipit_core::error::Result;
+use shipit_core::summary::{human_bytes, Summary};
+use shipit_engine::pipeline::deploy;
+use shipit_engine::pipeline::provision::Ensured;
+use shipit_engine::pipeline::ship::{ship, Ports};
+use shipit_engine::ports::Reporter;
 
 use super::{job_summary, Clients};
 
@@ -56,7 +56,7 @@ pub(crate) async fn run(
     reporter.close();
     job_summary(
         reporter,
-        &shipit::output::gha::JobSummary {
+        &crate::output::gha::JobSummary {
             command: "deploy",
             stack: shipped.stack.as_ref().map(|e| (e.stack.as_str(), e.action)),
             summary: Some(&shipped.summary),

@@ -2,14 +2,14 @@
 
 use std::io::{IsTerminal, Write};
 
-use shipit::core::stack::check_stack_name;
-use shipit::error::{Error, Result};
-use shipit::output::term::Terminal;
-use shipit::ports::Reporter;
+use crate::output::term::Terminal;
+use shipit_core::error::{Error, Result};
+use shipit_core::stack::check_stack_name;
+use shipit_engine::ports::Reporter;
 
 /// `shipit init`: asks on a terminal, uses flags and guesses otherwise.
-pub(crate) fn init(args: &shipit::cli::InitArgs, reporter: &Terminal) -> Result<()> {
-    use shipit::pipeline::init;
+pub(crate) fn init(args: &crate::cli::InitArgs, reporter: &Terminal) -> Result<()> {
+    use crate::scaffold as init;
     let root = &args.root;
     if !root.is_dir() {
         return Err(Error::input(
@@ -43,7 +43,7 @@ pub(crate) fn init(args: &shipit::cli::InitArgs, reporter: &Terminal) -> Result<
     };
     let stack = match &args.stack {
         Some(s) => s.clone(),
-        None => ask("Stack name", init::suggest_stack(&name))?,
+        None => ask("Stack name", shipit_core::stack::suggest_name(&name))?,
     };
     check_stack_name(&stack)?;
     let build_dir = match &args.build_dir {

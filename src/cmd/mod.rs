@@ -14,14 +14,14 @@ use std::sync::Arc;
 
 use aws_config::SdkConfig;
 
-use shipit::aws::cdn::Cdn;
-use shipit::aws::cfn::Cfn;
-use shipit::aws::s3::Store;
-use shipit::core::settings::{Connection, Settings, SiteTarget};
-use shipit::error::{Error, Result};
-use shipit::output::term::Terminal;
-use shipit::pipeline::lock::Lock;
-use shipit::ports::{ObjectStore, Reporter};
+use crate::output::term::Terminal;
+use shipit_aws::cdn::Cdn;
+use shipit_aws::cfn::Cfn;
+use shipit_aws::s3::Store;
+use shipit_core::error::{Error, Result};
+use shipit_core::settings::{Connection, Settings, SiteTarget};
+use shipit_engine::pipeline::lock::Lock;
+use shipit_engine::ports::{ObjectStore, Reporter};
 
 /// The AWS clients of one run: the composition root where the SDK meets the interfaces.
 /// The most one of the preflight's read-only calls may take.
@@ -38,7 +38,7 @@ impl Clients {
     /// Loads the SDK configuration and checks that credentials resolve.
     pub(crate) async fn connect(conn: &Connection) -> Result<Clients> {
         Ok(Clients {
-            sdk: shipit::aws::load(conn).await?,
+            sdk: shipit_aws::load(conn).await?,
             conn: conn.clone(),
         })
     }
@@ -66,14 +66,14 @@ impl Clients {
 
     /// The account as the preflight reads it; with a custom endpoint (the local cloud), every
     /// API it asks is there.
-    pub(crate) fn account(&self) -> Result<shipit::aws::account::Account> {
+    pub(crate) fn account(&self) -> Result<shipit_aws::account::Account> {
         let endpoint = self.conn.endpoints.cloudformation.as_deref();
         // Each read-only call gets a short deadline of its own: a stalled endpoint makes that
         // fact "not checked" in seconds, not the whole deploy wait a long operation timeout.
         let deadline = self.conn.timeouts.operation.min(PREFLIGHT_CALL_TIMEOUT);
-        let signed = shipit::aws::signed::Signed::new(&self.sdk, endpoint, deadline)
-            .map_err(shipit::error::Error::aws)?;
-        Ok(shipit::aws::account::Account::new(signed))
+        let signed = shipit_aws::signed::Signed::new(&self.sdk, endpoint, deadline)
+            .map_err(shipit_core::error::Error::aws)?;
+        Ok(shipit_aws::account::Account::new(signed))
     }
 
     /// Lambda: the SDK's, with the stack's pre-traffic gate (`gate`, its `PreTrafficGateName`
@@ -82,21 +82,21 @@ impl Clients {
     pub(crate) async fn functions(
         &self,
         gate: Option<&str>,
-    ) -> Result<Box<dyn shipit::ports::Functions>> {
-        let lambda = shipit::aws::lambda::Lambda::new(&self.sdk, &self.conn);
+    ) -> Result<Box<dyn shipit_engine::ports::Functions>> {
+        let lambda = shipit_aws::lambda::Lambda::new(&self.sdk, &self.conn);
         let Some(endpoint) = &self.conn.endpoints.lambda else {
             return Ok(Box::new(lambda.with_gate(gate)));
         };
-        let http =
-            shipit::http::Client::new(LOCAL_CLOUD_PROBE).map_err(shipit::error::Error::Internal)?;
-        if !shipit::http::is_local_cloud(&http, endpoint).await {
+        let http = shipit_engine::http::Client::new(LOCAL_CLOUD_PROBE)
+            .map_err(shipit_core::error::Error::Internal)?;
+        if !shipit_engine::http::is_local_cloud(&http, endpoint).await {
             return Ok(Box::new(lambda.with_gate(gate)));
         }
-        Ok(Box::new(shipit::edge::invoke::LocalFunctions::new(
+        Ok(Box::new(local_cloud::servers::invoke::LocalFunctions::new(
             lambda,
             endpoint,
             &self.region(),
-            shipit::core::lambda::Runtimes::from_env(|k| std::env::var(k).ok()),
+            local_cloud::model::lambda::Runtimes::from_env(|k| std::env::var(k).ok()),
             gate,
         )?))
     }
@@ -137,7 +137,7 @@ pub(crate) async fn open_site(
                     hint: "deploy it first: shipit deploy ./dist --stack NAME".into(),
                 })?;
             (
-                shipit::pipeline::ship::site_bucket(&s.name, &info.outputs)?,
+                shipit_engine::pipeline::ship::site_bucket(&s.name, &info.outputs)?,
                 Some(info.outputs),
             )
         }
@@ -151,25 +151,25 @@ pub(crate) async fn open_site(
 
 /// Releases the deploy lock; a failure to is a warning (it expires by itself).
 pub(crate) async fn unlock(lock: Lock, reporter: &dyn Reporter) {
-    shipit::pipeline::lock::release_or_warn(lock, reporter).await
+    shipit_engine::pipeline::lock::release_or_warn(lock, reporter).await
 }
 
 /// Appends the run's job summary in GitHub Actions (a failure to write it is only a warning).
-pub(crate) fn job_summary(reporter: &Terminal, s: &shipit::output::gha::JobSummary) {
+pub(crate) fn job_summary(reporter: &Terminal, s: &crate::output::gha::JobSummary) {
     if !reporter.github() {
         return;
     }
     let path = std::env::var("GITHUB_STEP_SUMMARY").ok();
-    if let Err(e) = shipit::output::gha::append_summary(path, &shipit::output::gha::markdown(s)) {
+    if let Err(e) = crate::output::gha::append_summary(path, &crate::output::gha::markdown(s)) {
         reporter.warn(&format!("cannot write the job summary: {e}"));
     }
 }
 
-impl shipit::pipeline::ship::Lambdas for Clients {
+impl shipit_engine::pipeline::ship::Lambdas for Clients {
     fn with_gate<'a>(
         &'a self,
         gate: Option<&'a str>,
-    ) -> shipit::ports::Call<'a, Box<dyn shipit::ports::Functions>> {
+    ) -> shipit_engine::ports::Call<'a, Box<dyn shipit_engine::ports::Functions>> {
         Box::pin(self.functions(gate))
     }
 }

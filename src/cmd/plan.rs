@@ -2,19 +2,19 @@
 
 use serde_json::json;
 
-use shipit::cli::{Cli, TargetArgs};
-use shipit::config;
-use shipit::core::files::shown;
-use shipit::core::plan::{Op, Plan, Reason};
-use shipit::core::settings::SiteTarget;
-use shipit::core::summary::human_bytes;
-use shipit::error::Result;
-use shipit::output::stdout;
-use shipit::output::term::Terminal;
-use shipit::pipeline::preflight::Preflight;
-use shipit::pipeline::provision::{self, Preview};
-use shipit::pipeline::{api, deploy, preflight};
-use shipit::ports::Reporter;
+use crate::cli::{Cli, TargetArgs};
+use crate::config;
+use crate::output::stdout;
+use crate::output::term::Terminal;
+use shipit_core::error::Result;
+use shipit_core::files::shown;
+use shipit_core::plan::{Op, Plan, Reason};
+use shipit_core::settings::SiteTarget;
+use shipit_core::summary::human_bytes;
+use shipit_engine::pipeline::preflight::Preflight;
+use shipit_engine::pipeline::provision::{self, Preview};
+use shipit_engine::pipeline::{api, deploy, preflight};
+use shipit_engine::ports::Reporter;
 
 use super::Clients;
 
@@ -43,7 +43,7 @@ pub(crate) async fn run(
             let cfn = clients.cfn();
             let info = cfn.describe(&stack.name).await?;
             let package = match &settings.api {
-                Some(api) => Some(shipit::pipeline::package::build(api, reporter).await?),
+                Some(api) => Some(shipit_engine::pipeline::package::build(api, reporter).await?),
                 None => None,
             };
             if let Some(p) = &package {

@@ -4,13 +4,13 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use shipit::cli::{Cli, PreviewArgs};
-use shipit::config;
-use shipit::core::stack::check_stack_name;
-use shipit::error::{Error, Result};
-use shipit::output::stdout;
-use shipit::output::term::Terminal;
-use shipit::ports::Reporter;
+use crate::cli::{Cli, PreviewArgs};
+use crate::config;
+use crate::output::stdout;
+use crate::output::term::Terminal;
+use shipit_core::error::{Error, Result};
+use shipit_core::stack::check_stack_name;
+use shipit_engine::ports::Reporter;
 
 use super::Clients;
 
@@ -21,7 +21,7 @@ pub(crate) async fn preview(
     file: &config::FileConfig,
     reporter: &Arc<Terminal>,
 ) -> Result<()> {
-    use shipit::edge::serve::{self, Edge, Origin, Source, StackSource};
+    use local_cloud::servers::serve::{self, Edge, Origin, Source, StackSource};
     let stack = args.stack.clone();
     let mut local_api = None;
     // The local cloud: where Cognito's sign-in API lives here.
@@ -45,8 +45,8 @@ pub(crate) async fn preview(
                 stack: name.clone(),
                 cfn: clients.cfn(),
                 cdn: clients.cdn(),
-                s3: shipit::aws::s3::OacClient::new(clients.sdk(), &conn),
-                http: shipit::http::Client::new(Duration::from_secs(10))
+                s3: shipit_aws::s3::OacClient::new(clients.sdk(), &conn),
+                http: shipit_engine::http::Client::new(Duration::from_secs(10))
                     .map_err(Error::Internal)?,
                 registry_url: format!("{}/_shipit/resources", endpoint.trim_end_matches('/')),
             }));
@@ -67,23 +67,23 @@ pub(crate) async fn preview(
                     dir.display()
                 ));
             }
-            let template = shipit::core::template::Template::load(
+            let template = shipit_core::template::Template::load(
                 args.template.as_deref().or(file.stack.template.as_deref()),
             )?;
             let mut explicit: BTreeMap<String, String> = file.stack.parameters.clone();
             for a in &args.parameters {
-                let (k, v) = shipit::core::template::parse_assignment(a)?;
+                let (k, v) = shipit_core::template::parse_assignment(a)?;
                 explicit.insert(k, v);
             }
             let params = template.resolve_parameters(&explicit)?;
-            let config =
-                shipit::core::distribution::from_template(&template, params).map_err(|e| {
+            let config = local_cloud::model::distribution::from_template(&template, params)
+                .map_err(|e| {
                     Error::config_hint(
                         format!("cannot emulate the template's distribution: {e}"),
                         "preview emulates stack/shipit.yaml's distribution; check --template",
                     )
                 })?;
-            let rules = shipit::core::headers::HeaderRules::new(&file.headers)?;
+            let rules = shipit_core::headers::HeaderRules::new(&file.headers)?;
             (
                 Source::Fixed(
                     Arc::new(config),
@@ -102,9 +102,9 @@ pub(crate) async fn preview(
         let path = file
             .runtime_config
             .as_deref()
-            .unwrap_or(shipit::core::runtime_config::DEFAULT_PATH);
+            .unwrap_or(shipit_core::runtime_config::DEFAULT_PATH);
         let prefix = config::normalise_prefix(file.prefix.as_deref().unwrap_or(""));
-        edge.runtime_config = shipit::core::runtime_config::key_of(path)
+        edge.runtime_config = shipit_core::runtime_config::key_of(path)
             .map_err(|why| Error::config_hint(why, "fix runtime_config in shipit.toml"))?
             .map(|key| format!("/{prefix}{key}"));
     }
@@ -167,7 +167,7 @@ pub(crate) async fn preview(
         }
         None => None,
     };
-    let origins = shipit::core::origins::LocalOrigins {
+    let origins = local_cloud::model::origins::LocalOrigins {
         site: Some(format!("http://{site_addr}")),
         api: api_listener.as_ref().map(|(_, a)| format!("http://{a}")),
         cloud: cloud_endpoint.clone(),
@@ -189,7 +189,7 @@ pub(crate) async fn preview(
         reporter.stage(&format!(
             "serving the stack's API on http://{bound} (the path of its ApiUrl, e.g. /live/health: API Gateway, its Cognito authorizer and Lambda, run here)"
         ));
-        shipit::edge::apigw::run(Arc::new(api), listener, stop.clone()).await
+        local_cloud::servers::apigw::run(Arc::new(api), listener, stop.clone()).await
     };
     tokio::join!(site, api);
     Ok(())
@@ -199,20 +199,20 @@ fn api_of(
     clients: &Clients,
     stack: &str,
     endpoint: &str,
-    conn: &shipit::core::settings::Connection,
+    conn: &shipit_core::settings::Connection,
     reporter: &Arc<Terminal>,
-) -> Result<shipit::edge::apigw::LocalApi> {
+) -> Result<local_cloud::servers::apigw::LocalApi> {
     let region = conn.region.clone().unwrap_or_else(|| "us-east-1".into());
     // What the function's SDK needs to reach the local cloud, as Lambda gives it a region and
     // credentials.
-    let aws = shipit::edge::invoke::function_env(&region, endpoint);
+    let aws = local_cloud::servers::invoke::function_env(&region, endpoint);
     let log: Arc<dyn Reporter> = reporter.clone();
-    shipit::edge::apigw::LocalApi::new(
+    local_cloud::servers::apigw::LocalApi::new(
         clients.cfn(),
         stack,
         endpoint,
         &region,
-        shipit::core::lambda::Runtimes::from_env(|k| std::env::var(k).ok()),
+        local_cloud::model::lambda::Runtimes::from_env(|k| std::env::var(k).ok()),
         aws,
         log,
     )

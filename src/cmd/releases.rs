@@ -4,15 +4,15 @@ use std::time::Instant;
 
 use serde_json::json;
 
-use shipit::cli::{Cli, RollbackArgs, SiteArgs};
-use shipit::config;
-use shipit::core::files::shown;
-use shipit::error::{Error, Result};
-use shipit::output::stdout;
-use shipit::output::term::Terminal;
-use shipit::pipeline::finish::{finish, Finish};
-use shipit::pipeline::{deploy, lock, records};
-use shipit::ports::Reporter;
+use crate::cli::{Cli, RollbackArgs, SiteArgs};
+use crate::config;
+use crate::output::stdout;
+use crate::output::term::Terminal;
+use shipit_core::error::{Error, Result};
+use shipit_core::files::shown;
+use shipit_engine::pipeline::finish::{finish, Finish};
+use shipit_engine::pipeline::{deploy, lock, records};
+use shipit_engine::ports::Reporter;
 
 use super::deploy::print_summary;
 use super::{job_summary, open_site, unlock, Clients};
@@ -128,7 +128,7 @@ pub(crate) async fn rollback(
         let releases = read.releases;
         let live_api = manifest.as_ref().and_then(|m| m.api.clone());
         let live = manifest.map(|m| m.files).unwrap_or_default();
-        let target = shipit::core::release::rollback_target(
+        let target = shipit_core::release::rollback_target(
             &releases,
             &live,
             live_api.as_ref(),
@@ -136,7 +136,7 @@ pub(crate) async fn rollback(
             settings.runtime_config.as_deref(),
         );
         let unreadable: Vec<&str> = read.unreadable.iter().map(|u| u.id.as_str()).collect();
-        if let Some(id) = shipit::core::release::unreadable_in_the_way(
+        if let Some(id) = shipit_core::release::unreadable_in_the_way(
             &unreadable,
             args.id.as_deref(),
             target.as_ref().ok().map(|r| r.id.as_str()),
@@ -176,10 +176,10 @@ pub(crate) async fn rollback(
                     .map(String::as_str)
             };
             let functions = clients
-                .functions(output(shipit::pipeline::api::GATE_OUTPUT))
+                .functions(output(shipit_engine::pipeline::api::GATE_OUTPUT))
                 .await?;
-            let function = output(shipit::pipeline::api::FUNCTION_OUTPUT);
-            shipit::pipeline::api::restore(functions.as_ref(), a, function, reporter).await?;
+            let function = output(shipit_engine::pipeline::api::FUNCTION_OUTPUT);
+            shipit_engine::pipeline::api::restore(functions.as_ref(), a, function, reporter).await?;
         }
         let written = deploy::write_all(prepared, &settings, Some(&lock), reporter).await?;
         let f = Finish {
@@ -200,7 +200,7 @@ pub(crate) async fn rollback(
     reporter.close();
     job_summary(
         reporter,
-        &shipit::output::gha::JobSummary {
+        &crate::output::gha::JobSummary {
             command: "rollback",
             summary: Some(&summary),
             verify: verified.as_ref(),

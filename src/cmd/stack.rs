@@ -5,17 +5,17 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use shipit::cli::{BootstrapArgs, Cli, DestroyArgs};
-use shipit::config::{self, BOOTSTRAP_STACK};
-use shipit::core::preflight::is_app_stack_logging_role;
-use shipit::core::settings::StackSettings;
-use shipit::core::stack::check_stack_name;
-use shipit::error::{Error, Result};
-use shipit::output::stdout;
-use shipit::output::term::Terminal;
-use shipit::pipeline::provision;
-use shipit::ports::Account;
-use shipit::ports::{ObjectStore, Reporter};
+use crate::cli::{BootstrapArgs, Cli, DestroyArgs};
+use crate::config::{self, BOOTSTRAP_STACK};
+use crate::output::stdout;
+use crate::output::term::Terminal;
+use shipit_core::error::{Error, Result};
+use shipit_core::preflight::is_app_stack_logging_role;
+use shipit_core::settings::StackSettings;
+use shipit_core::stack::check_stack_name;
+use shipit_engine::pipeline::provision;
+use shipit_engine::ports::Account;
+use shipit_engine::ports::{ObjectStore, Reporter};
 
 use super::Clients;
 
@@ -49,12 +49,7 @@ pub(crate) async fn destroy(
         .or(file.stack.timeout_minutes)
         .unwrap_or(config::DEFAULT_STACK_TIMEOUT_MINUTES);
     let open_bucket = |bucket: &str| -> Box<dyn ObjectStore> {
-        Box::new(shipit::aws::s3::Store::new(
-            clients.sdk(),
-            &conn,
-            bucket,
-            "",
-        ))
+        Box::new(shipit_aws::s3::Store::new(clients.sdk(), &conn, bucket, ""))
     };
     let destroyed = provision::destroy(
         &clients.cfn(),
@@ -63,7 +58,7 @@ pub(crate) async fn destroy(
         Duration::from_secs(minutes * 60),
         args.role_arn.as_deref().or(file.stack.role_arn.as_deref()),
         if args.delete_database {
-            Some(&account as &dyn shipit::ports::Databases)
+            Some(&account as &dyn shipit_engine::ports::Databases)
         } else {
             None
         },

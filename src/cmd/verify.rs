@@ -2,16 +2,16 @@
 
 use serde_json::json;
 
-use shipit::checks::Outcome;
-use shipit::cli::{Cli, VerifyArgs};
-use shipit::config;
-use shipit::core::files::shown;
-use shipit::error::{Error, Result};
-use shipit::output::stdout;
-use shipit::output::term::Terminal;
-use shipit::pipeline::finish::{broken, run_checks};
-use shipit::pipeline::verify::{local_index_md5, Sources};
-use shipit::ports::Reporter;
+use crate::cli::{Cli, VerifyArgs};
+use crate::config;
+use crate::output::stdout;
+use crate::output::term::Terminal;
+use shipit_core::checks::Outcome;
+use shipit_core::error::{Error, Result};
+use shipit_core::files::shown;
+use shipit_engine::pipeline::finish::{broken, run_checks};
+use shipit_engine::pipeline::verify::{local_index_md5, Sources};
+use shipit_engine::ports::Reporter;
 
 use super::{job_summary, open_site, Clients};
 
@@ -25,7 +25,7 @@ pub(crate) async fn verify_command(
     let conn = config::connection(&cli.global, file, config::DEFAULT_MAX_ATTEMPTS, |k| {
         std::env::var(k).ok()
     });
-    let rules = shipit::core::headers::HeaderRules::new(&file.headers)?;
+    let rules = shipit_core::headers::HeaderRules::new(&file.headers)?;
     let prefix = config::normalise_prefix(file.prefix.as_deref().unwrap_or(""));
     let mut index_md5 = args.dir.as_deref().and_then(local_index_md5);
     if let Some(dir) = &args.dir {
@@ -61,7 +61,7 @@ pub(crate) async fn verify_command(
         runtime_config = config::runtime_config_key(file.runtime_config.as_deref(), &s.target)?;
         if runtime_config.is_some() {
             // The runtime configuration must name the live release.
-            release = shipit::pipeline::records::get_manifest(site.store.as_ref())
+            release = shipit_engine::pipeline::records::get_manifest(site.store.as_ref())
                 .await?
                 .and_then(|m| m.release);
         }
@@ -69,7 +69,7 @@ pub(crate) async fn verify_command(
     let region = region
         .or(conn.region.clone())
         .unwrap_or_else(|| "us-east-1".into());
-    let target = shipit::pipeline::verify::target(Sources {
+    let target = shipit_engine::pipeline::verify::target(Sources {
         settings: &checks,
         outputs: outputs.as_ref(),
         s3_endpoint: conn.endpoints.s3.as_deref(),
@@ -98,7 +98,7 @@ pub(crate) async fn verify_command(
     reporter.close();
     job_summary(
         reporter,
-        &shipit::output::gha::JobSummary {
+        &crate::output::gha::JobSummary {
             command: "verify",
             verify: Some(&report),
             ..Default::default()

@@ -5,8 +5,8 @@
 
 use std::io::Write;
 
-use crate::checks::{Outcome, Report};
-use crate::core::summary::{human_bytes, Summary};
+use shipit_core::checks::{Outcome, Report};
+use shipit_core::summary::{human_bytes, Summary};
 
 /// Whether we run in GitHub Actions.
 pub fn enabled(get: impl Fn(&str) -> Option<String>) -> bool {
@@ -132,7 +132,7 @@ pub fn append_summary(path: Option<String>, markdown: &str) -> std::io::Result<(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::verify::Check;
+    use shipit_core::verify::Check;
 
     #[test]
     fn workflow_commands_are_escaped() {
@@ -173,7 +173,7 @@ mod tests {
             invalidation_id: Some("I1".into()),
             release: None,
             left_out: {
-                let mut l = crate::core::summary::LeftOut::default();
+                let mut l = shipit_core::summary::LeftOut::default();
                 l.add("**/*.map", "assets/app.js.map", 3 * 1024 * 1024);
                 l
             },

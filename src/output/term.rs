@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::core::files::shown;
-use crate::core::summary::human_bytes;
-use crate::ports::{Progress as ProgressPort, Reporter};
+use shipit_core::files::shown;
+use shipit_core::summary::human_bytes;
+use shipit_engine::ports::{Progress as ProgressPort, Reporter};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -60,6 +60,7 @@ impl Terminal {
     }
 
     /// Reports as GitHub Actions wants it (for tests; `from_env` reads GITHUB_ACTIONS).
+    #[cfg(test)]
     pub fn with_github(mut self, on: bool) -> Terminal {
         self.github = on;
         self

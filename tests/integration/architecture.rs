@@ -1,6 +1,8 @@
-//! The layers hold: `src/core/` stays pure (no SDK, no async runtime, no HTTP stack) and the
-//! module graph has no cycle at any depth. Both checks read only the source, with the module
-//! graph built here (no tool outside the repository), so they run everywhere and never skip.
+//! The layers hold: the workspace's crates depend on each other in one order (core, engine,
+//! aws, local cloud, binary), `shipit-core` stays pure (no SDK, no async runtime, no HTTP
+//! stack, in its manifest or its code), and inside every crate the module graph has no cycle
+//! at any depth. The checks read only the manifests and the source, with the module graph
+//! built here (no tool outside the repository), so they run everywhere and never skip.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -32,12 +34,81 @@ fn impure_names(text: &str) -> Vec<String> {
     found
 }
 
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The workspace's crates from the bottom layer up: (package name, source folder).
+const LAYERS: [(&str, &str); 5] = [
+    ("shipit-core", "crates/core"),
+    ("shipit-engine", "crates/engine"),
+    ("shipit-aws", "crates/aws"),
+    ("local-cloud", "crates/local-cloud"),
+    ("shipit", "."),
+];
+
+/// The names of a manifest's dependencies (normal ones: not dev or build), from its
+/// `[dependencies]` table.
+fn dependencies(manifest: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut inside = false;
+    for line in manifest.lines() {
+        let line = line.trim();
+        if line.starts_with('[') {
+            inside = line == "[dependencies]";
+        } else if inside && !line.is_empty() && !line.starts_with('#') {
+            let name = line.split(['=', '.']).next().unwrap_or("").trim();
+            names.push(name.to_string());
+        }
+    }
+    names
+}
+
+#[test]
+fn each_crate_depends_only_on_the_layers_below_it() {
+    let members: Vec<&str> = LAYERS.iter().map(|(name, _)| *name).collect();
+    let workspace = std::fs::read_to_string(root().join("Cargo.toml")).unwrap();
+    for (_, dir) in &LAYERS[..4] {
+        assert!(
+            workspace.contains(&format!("\"{dir}\"")),
+            "{dir} is a member of the workspace"
+        );
+    }
+    for (at, (name, dir)) in LAYERS.iter().enumerate() {
+        let manifest = std::fs::read_to_string(root().join(dir).join("Cargo.toml")).unwrap();
+        assert!(manifest.contains(&format!("name = \"{name}\"")), "{dir}");
+        for dep in dependencies(&manifest) {
+            if let Some(layer) = members.iter().position(|m| *m == dep) {
+                assert!(
+                    layer < at,
+                    "{name} depends on {dep}, a layer at or above its own"
+                );
+            }
+        }
+    }
+    let core = std::fs::read_to_string(root().join("crates/core/Cargo.toml")).unwrap();
+    let impure: Vec<String> = dependencies(&core)
+        .into_iter()
+        .filter(|d| {
+            d.starts_with("aws-")
+                || ["tokio", "hyper", "hyper-util", "reqwest"].contains(&d.as_str())
+        })
+        .collect();
+    assert!(impure.is_empty(), "shipit-core depends on {impure:?}");
+}
+
+#[test]
+fn the_manifest_reader_finds_normal_dependencies_only() {
+    let manifest = "[package]\nname = \"x\"\n[dependencies]\n# why\nserde = \"1\"\nshipit-core.workspace = true\n\n[dev-dependencies]\ntokio = \"1\"\n";
+    assert_eq!(dependencies(manifest), ["serde", "shipit-core"]);
+}
+
 #[test]
 fn the_core_names_no_sdk_runtime_or_http_stack() {
-    let core = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/core");
+    let core = root().join("crates/core/src");
     let mut files = Vec::new();
     rust_files(&core, &mut files);
-    assert!(files.len() >= 10, "src/core has {} files", files.len());
+    assert!(files.len() >= 10, "crates/core has {} files", files.len());
     let mut bad = Vec::new();
     for f in &files {
         for hit in impure_names(&std::fs::read_to_string(f).unwrap()) {
@@ -266,20 +337,23 @@ fn crate_paths(code: &str) -> Vec<Vec<String>> {
 
 #[test]
 fn the_module_graph_has_no_cycle_at_any_depth() {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    // Folders (depth 1), the modules inside them (depth 2), and theirs (depth 3).
+    // In every crate: its folders (depth 1), the modules inside them (depth 2), and theirs
+    // (depth 3).
     for depth in 1..=3 {
-        let graph = ModuleGraph::of(&src, depth);
-        let edges: usize = graph.edges.values().map(BTreeMap::len).sum();
+        let mut edges = 0;
+        for (name, dir) in LAYERS {
+            let graph = ModuleGraph::of(&root().join(dir).join("src"), depth);
+            edges += graph.edges.values().map(BTreeMap::len).sum::<usize>();
+            let cycles = graph.cycles();
+            assert!(
+                cycles.is_empty(),
+                "{name}, depth {depth}:\n{}",
+                cycles.iter().map(|c| graph.explain(c)).collect::<String>()
+            );
+        }
         assert!(
-            edges >= 10,
+            edges >= 30,
             "depth {depth}: only {edges} edges: the reader finds nothing"
-        );
-        let cycles = graph.cycles();
-        assert!(
-            cycles.is_empty(),
-            "depth {depth}:\n{}",
-            cycles.iter().map(|c| graph.explain(c)).collect::<String>()
         );
     }
 }

@@ -1,8 +1,8 @@
 //! The local cloud's own endpoints (`docs/local-cloud-contract.md`), both halves at once: what
 //! the Python rig answers, read by the Rust types that read it in shipit.
 
-use shipit::core::distribution::Registry;
-use shipit::core::lambda::Described;
+use local_cloud::model::distribution::Registry;
+use local_cloud::model::lambda::Described;
 
 use crate::support::{cloud_endpoint, create_stack_with_role, http, http_get, stack_state};
 
@@ -138,7 +138,7 @@ fn the_local_clouds_endpoints_are_what_shipit_reads() {
                 ("x-shipit-invoke", "probe"),
                 (
                     "authorization",
-                    &shipit::http::local_cloud_authorization("lambda", "us-east-1"),
+                    &shipit_engine::http::local_cloud_authorization("lambda", "us-east-1"),
                 ),
             ],
             "{}",

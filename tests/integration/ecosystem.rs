@@ -111,7 +111,7 @@ fn init_writes_a_config_and_a_checked_workflow_and_never_overwrites() {
         .to_lowercase();
     assert!(config.contains("name = \""), "{config}");
     assert!(
-        config.contains(&shipit::pipeline::init::suggest_stack(&dir_name)),
+        config.contains(&shipit_core::stack::suggest_name(&dir_name)),
         "the stack name comes from the directory: {config}"
     );
 }

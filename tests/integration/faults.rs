@@ -477,7 +477,7 @@ fn run(s: &Scenario) {
 
 /// The bucket holds exactly the build: the same keys, bytes and headers.
 fn converged(w: &World, name: &str) {
-    let rules = shipit::core::headers::HeaderRules::new(&[shipit::core::headers::HeaderRule {
+    let rules = shipit_core::headers::HeaderRules::new(&[shipit_core::headers::HeaderRule {
         glob: "data.json".into(),
         cache_control: Some("public, max-age=60".into()),
         content_type: None,
@@ -508,7 +508,7 @@ fn converged(w: &World, name: &str) {
         let bytes = std::fs::read(w.site().join(key)).unwrap();
         assert_eq!(w.get(key), bytes, "{name}: {key} has other bytes");
         let head = w.head(key);
-        let sniff = shipit::core::headers::Sniff::from_prefix(&bytes[..bytes.len().min(512)]);
+        let sniff = shipit_core::headers::Sniff::from_prefix(&bytes[..bytes.len().min(512)]);
         let want = rules.headers_for(key, sniff);
         assert_eq!(
             (head.content_type.as_str(), head.cache_control.as_str()),

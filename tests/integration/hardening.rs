@@ -273,9 +273,9 @@ fn sub(text: &str, vars: &[(&str, &str)]) -> String {
 fn preflight_allows(template: &str, origin: &str) -> Option<String> {
     let path = std::collections::BTreeMap::new();
     let headers = vec![("origin".to_string(), origin.to_string())];
-    let r = shipit::core::vtl::render(
+    let r = local_cloud::model::vtl::render(
         template,
-        &shipit::core::vtl::Params {
+        &local_cloud::model::vtl::Params {
             path: &path,
             query: &[],
             headers: &headers,

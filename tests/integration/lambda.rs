@@ -6,8 +6,8 @@
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use shipit::core::lambda::{FunctionSpec, Outcome, Runtimes};
-use shipit::edge::lambda::LocalFunction;
+use local_cloud::model::lambda::{FunctionSpec, Outcome, Runtimes};
+use local_cloud::servers::lambda::LocalFunction;
 
 use crate::support::{block, cfn, cloud_endpoint, http_get, lambda_python};
 
@@ -75,7 +75,7 @@ fn a_function_runs_warm_and_fails_as_lambda_does() {
     assert_eq!(spec.handler, "index.handler");
     assert_eq!(spec.environment["TABLE_NAME"], "items");
     // What `shipit preview` gives a function: the local cloud's region, endpoint and keys.
-    let aws = shipit::edge::invoke::function_env("us-east-1", &cloud_endpoint());
+    let aws = local_cloud::servers::invoke::function_env("us-east-1", &cloud_endpoint());
     let outcome = crate::support::runtime().block_on(async {
         let f = LocalFunction::new(
             Runtimes {
@@ -248,7 +248,7 @@ fn caller_stack(name: &str, vpc: bool) -> String {
 #[test]
 fn a_function_calls_aws_as_its_role_and_through_its_network() {
     // What `shipit preview` gives a function: the local cloud's region, endpoint and keys.
-    let aws = shipit::edge::invoke::function_env("us-east-1", &cloud_endpoint());
+    let aws = local_cloud::servers::invoke::function_env("us-east-1", &cloud_endpoint());
     for (vpc, want) in [
         (
             false,

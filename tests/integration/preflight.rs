@@ -17,7 +17,7 @@ fn site() -> String {
 
 /// An ACM certificate requested in `region` of the local cloud; its ARN.
 fn certificate(cloud: &OwnCloud, region: &str, name: &str) -> String {
-    let auth = shipit::http::local_cloud_authorization("acm", region);
+    let auth = shipit_engine::http::local_cloud_authorization("acm", region);
     let (status, _, body) = http(
         "POST",
         &format!("{}/", cloud.endpoint()),
@@ -125,7 +125,7 @@ fn a_small_old_account_is_told_everything_aws_would_refuse_before_any_write() {
             &format!("{}/", cloud.endpoint()),
             &[(
                 "authorization",
-                &shipit::http::local_cloud_authorization("s3", "us-east-1"),
+                &shipit_engine::http::local_cloud_authorization("s3", "us-east-1"),
             )],
             "",
         );
@@ -167,7 +167,7 @@ fn bootstrap_sets_the_account_wide_logging_role_once_and_the_stack_then_passes()
         &[
             (
                 "authorization",
-                &shipit::http::local_cloud_authorization("apigateway", "us-east-1"),
+                &shipit_engine::http::local_cloud_authorization("apigateway", "us-east-1"),
             ),
             ("content-type", "application/json"),
         ],
@@ -215,7 +215,7 @@ fn bootstrap_sets_the_account_wide_logging_role_once_and_the_stack_then_passes()
         &format!("{}/account", cloud.endpoint()),
         &[(
             "authorization",
-            &shipit::http::local_cloud_authorization("apigateway", "us-east-1"),
+            &shipit_engine::http::local_cloud_authorization("apigateway", "us-east-1"),
         )],
         "",
     );

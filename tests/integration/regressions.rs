@@ -24,7 +24,7 @@ fn answering(response: &'static str) -> String {
 /// local cloud is now asked; nothing else is taken for it.
 #[test]
 fn a_custom_endpoint_was_taken_for_the_local_cloud() {
-    let client = shipit::http::Client::new(std::time::Duration::from_secs(5)).unwrap();
+    let client = shipit_engine::http::Client::new(std::time::Duration::from_secs(5)).unwrap();
     let aws = answering(
         "HTTP/1.1 403 Forbidden\r\ncontent-type: application/json\r\ncontent-length: 33\r\nconnection: close\r\n\r\n{\"message\":\"Missing Auth Token\"}\n",
     );
@@ -42,7 +42,7 @@ fn a_custom_endpoint_was_taken_for_the_local_cloud() {
         (closed, false),
     ] {
         assert_eq!(
-            block(shipit::http::is_local_cloud(&client, &endpoint)),
+            block(shipit_engine::http::is_local_cloud(&client, &endpoint)),
             local,
             "{endpoint}"
         );

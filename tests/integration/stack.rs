@@ -498,7 +498,7 @@ fn apigateway(path: &str) -> serde_json::Value {
     let url = format!("{}{path}", crate::support::cloud_endpoint());
     let auth = "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/apigateway/aws4_request, SignedHeaders=host, Signature=0";
     let r = crate::support::block(async {
-        shipit::http::Client::new(std::time::Duration::from_secs(10))
+        shipit_engine::http::Client::new(std::time::Duration::from_secs(10))
             .unwrap()
             .get(&url, &[("authorization", auth)])
             .await
@@ -525,12 +525,12 @@ fn a_changed_method_reaches_the_stage_through_a_new_deployment() {
     assert_eq!(stage("deploymentId"), first);
 
     // GET /health tightened to IAM authorization: a new snapshot, and the stage serves it.
-    let tightened = shipit::core::template::EMBEDDED.replacen(
+    let tightened = shipit_core::template::EMBEDDED.replacen(
         "      HttpMethod: GET\n      AuthorizationType: NONE",
         "      HttpMethod: GET\n      AuthorizationType: AWS_IAM",
         1,
     );
-    assert_ne!(tightened, shipit::core::template::EMBEDDED);
+    assert_ne!(tightened, shipit_core::template::EMBEDDED);
     let path = w.write_template("tightened.yaml", &tightened);
     assert_success(&w.run_stack("deploy", &name, &["--template", &path]));
     let second = stage("deploymentId");
@@ -686,7 +686,7 @@ fn waf_guards_the_distribution_and_the_apis_stage() {
     ));
     let state = stack_state(&name).unwrap();
     let waf = |target: &str, body: String| {
-        let auth = shipit::http::local_cloud_authorization("wafv2", "us-east-1");
+        let auth = shipit_engine::http::local_cloud_authorization("wafv2", "us-east-1");
         let (status, _, text) = http(
             "POST",
             &format!("{}/", cloud_endpoint()),
@@ -748,7 +748,7 @@ fn waf_guards_the_distribution_and_the_apis_stage() {
     );
     assert_eq!(on_stage["WebACL"]["ARN"], api["ARN"], "{on_stage}");
     // The distribution names the site's web ACL.
-    let auth = shipit::http::local_cloud_authorization("cloudfront", "us-east-1");
+    let auth = shipit_engine::http::local_cloud_authorization("cloudfront", "us-east-1");
     let (status, _, config) = http(
         "GET",
         &format!(

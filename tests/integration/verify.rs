@@ -240,7 +240,7 @@ fn verify_fails_when_the_routing_function_is_removed_and_nothing_is_pruned() {
     assert_success(&deploy(&w, &name, &edge.url, &[]));
 
     // The same stack without the viewer-request function on the default behaviour.
-    let template = shipit::core::template::EMBEDDED;
+    let template = shipit_core::template::EMBEDDED;
     let start = template.find("          FunctionAssociations:").unwrap();
     let end = start + template[start..].find("        CacheBehaviors:").unwrap();
     let no_routing = format!("{}{}", &template[..start], &template[end..]);
@@ -417,8 +417,8 @@ fn preview_runs_a_users_own_cloudfront_functions() {
     let site = w.site().to_str().unwrap().to_string();
     let anchor = "          var request = event.request;\n";
     let own = "          var request = event.request;\n          if (request.uri === \"/old\") {\n            return { statusCode: 301, statusDescription: \"Moved\", headers: { location: { value: \"/new?from=\" + request.uri } } };\n          }\n          var auth = request.headers.authorization;\n          if (request.uri === \"/private\" && !(auth && auth.value === \"Basic dTpw\")) {\n            return { statusCode: 401, statusDescription: \"Unauthorized\", headers: { \"www-authenticate\": { value: \"Basic\" } } };\n          }\n";
-    assert!(shipit::core::template::EMBEDDED.contains(anchor));
-    let template = shipit::core::template::EMBEDDED.replacen(anchor, own, 1);
+    assert!(shipit_core::template::EMBEDDED.contains(anchor));
+    let template = shipit_core::template::EMBEDDED.replacen(anchor, own, 1);
     let path = w.write_template("own.yaml", &template);
     let edge = w.edge(&[&site, "--template", &path]);
     let (status, headers, _) = crate::support::http("GET", &format!("{}/old", edge.url), &[], "");
@@ -439,7 +439,7 @@ fn preview_runs_a_users_own_cloudfront_functions() {
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("<title>v1</title>"), "the SPA shell: {body}");
     // Code that throws is CloudFront's 503, never a page served as if it had run.
-    let broken = shipit::core::template::EMBEDDED.replacen(
+    let broken = shipit_core::template::EMBEDDED.replacen(
         anchor,
         "          throw new Error(\"broken\");\n",
         1,

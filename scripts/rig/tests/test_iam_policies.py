@@ -547,7 +547,7 @@ class InfrastructureRole(PolicyTest):
         ])
 
     def test_the_preflight_reads_the_account_and_writes_nothing(self):
-        # shipit's preflight (src/aws/account.rs) before a stack change: read-only calls only.
+        # shipit's preflight (crates/aws/src/account.rs) before a stack change: read-only calls only.
         reads = ["lambda:GetAccountSettings", "rds:DescribeDBEngineVersions",
                  "rds:DescribeOrderableDBInstanceOptions",
                  "elasticache:DescribeReservedCacheNodesOfferings", "ec2:DescribeAvailabilityZones",

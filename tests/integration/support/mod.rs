@@ -884,9 +884,9 @@ pub fn http(
 }
 
 /// GETs a URL with shipit's own client (status, headers, body).
-pub fn http_get(url: &str) -> shipit::http::Response {
+pub fn http_get(url: &str) -> shipit_engine::http::Response {
     block(async {
-        shipit::http::Client::new(std::time::Duration::from_secs(10))
+        shipit_engine::http::Client::new(std::time::Duration::from_secs(10))
             .unwrap()
             .get(url, &[])
             .await
