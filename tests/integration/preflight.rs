@@ -191,18 +191,21 @@ fn bootstrap_sets_the_account_wide_logging_role_once_and_the_stack_then_passes()
         "{v}"
     );
 
-    let bootstrap = || {
-        let out = shipit_at(cloud.endpoint(), &["bootstrap", "--json"])
-            .output()
-            .unwrap();
+    let run = |args: &[&str]| {
+        let out = shipit_at(cloud.endpoint(), args).output().unwrap();
         assert!(
             out.status.success(),
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
+        out
+    };
+    let bootstrap = || {
+        let out = run(&["bootstrap", "--json"]);
         serde_json::from_slice::<Value>(&out.stdout).unwrap()
     };
-    let first = bootstrap();
+    let first_out = run(&["bootstrap", "--json"]);
+    let first: Value = serde_json::from_slice(&first_out.stdout).unwrap();
     assert_eq!(first["changed"], true);
     assert_ne!(first["role"], legacy, "the setting was taken over");
     assert!(
@@ -224,8 +227,24 @@ fn bootstrap_sets_the_account_wide_logging_role_once_and_the_stack_then_passes()
         account.contains(first["role"].as_str().unwrap()),
         "{account}"
     );
+    let again_said = run(&["bootstrap"]);
     let again = bootstrap();
     assert_eq!(again["changed"], false);
+    let snapshots = crate::snapshots::filters(&[(
+        crate::snapshots::regex_escape(first["role"].as_str().unwrap()),
+        "[ROLE]",
+    )]);
+    snapshots.bind(|| {
+        insta::assert_snapshot!("bootstrap_json", String::from_utf8_lossy(&first_out.stdout));
+        insta::assert_snapshot!(
+            "bootstrap_stderr",
+            String::from_utf8_lossy(&first_out.stderr)
+        );
+        insta::assert_snapshot!(
+            "bootstrap_again_stderr",
+            String::from_utf8_lossy(&again_said.stderr)
+        );
+    });
     assert_eq!(again["role"], first["role"]);
     assert_eq!(stacks(&cloud), ["shipit-bootstrap"]);
     let ok = plan(&[]);

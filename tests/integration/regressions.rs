@@ -48,3 +48,56 @@ fn a_custom_endpoint_was_taken_for_the_local_cloud() {
         );
     }
 }
+
+/// Issue 22 (found by the snapshot of `destroy`): the local cloud listed a resource whose
+/// Condition is false with no logical id and no type (moto's ListStackResources), and destroy
+/// reported each as retained (" () : kept"). On AWS such a resource does not exist and is not
+/// listed; the rig now answers so, and destroy reports only what CloudFormation kept.
+#[test]
+fn destroy_reported_a_resource_whose_condition_is_false_as_retained() {
+    let name = format!("regress-retained-{}", std::process::id());
+    let template = r#"
+Parameters:
+  WithQueue:
+    Type: String
+    Default: "false"
+Conditions:
+  Queue: !Equals [!Ref WithQueue, "true"]
+Resources:
+  Topic:
+    Type: AWS::SNS::Topic
+  Queue:
+    Type: AWS::SQS::Queue
+    Condition: Queue
+  Kept:
+    Type: AWS::Logs::LogGroup
+    DeletionPolicy: Retain
+"#;
+    block(
+        crate::support::cfn()
+            .create_stack()
+            .stack_name(&name)
+            .template_body(template)
+            .send(),
+    )
+    .unwrap();
+    let out = crate::support::shipit_at(
+        &cloud_endpoint(),
+        &["destroy", "--stack", &name, "--yes", "--json"],
+    )
+    .output()
+    .unwrap();
+    crate::support::assert_success(&out);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let retained: Vec<&str> = json["destroyed"]["retained"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap())
+        .collect();
+    assert_eq!(retained.len(), 1, "{retained:?}");
+    assert!(
+        retained[0].starts_with("Kept (AWS::Logs::LogGroup) "),
+        "{retained:?}"
+    );
+}

@@ -1,19 +1,33 @@
 //! Snapshots of what the real binary prints: `deploy` (human and JSON, with what its excludes
 //! left out), `plan` (human and JSON), `verify` (its table, and a failure with its envelope),
-//! `releases`, `rollback`, `unlock`, and an error with its JSON envelope. Filters replace what changes from run to run
+//! `releases`, `rollback`, `unlock`, `init`, `preview` (serving, and its refusal),
+//! `completions`, and an error with its JSON envelope; `destroy` (its refusals, its report)
+//! and `bootstrap` are snapshot where their tests already build a stack or an account
+//! (stack.rs, preflight.rs), with [`filters`]. Filters replace what changes from run to run
 //! (times, ports, temporary paths, bucket names, release and invalidation ids, random probe
 //! names); everything else must match the files under `snapshots/` exactly. After a deliberate
 //! change of wording, review and update them with `INSTA_UPDATE=always cargo test snapshots`.
 
 use crate::support::*;
 
-/// The filters every snapshot shares.
+/// The filters every snapshot shares, with the world's own names.
 fn settings(w: &World) -> insta::Settings {
+    filters(&[
+        (regex_escape(w.site().to_str().unwrap()), "[SITE]"),
+        (regex_escape(&w.bucket), "[BUCKET]"),
+    ])
+}
+
+/// The filters of what changes from run to run in any test's output: first `names` (regex,
+/// replacement: a test's own names, before anything in them looks like a time or a port),
+/// then times, ports, release ids, random probe names.
+pub(crate) fn filters(names: &[(String, &str)]) -> insta::Settings {
     let mut s = insta::Settings::clone_current();
     s.set_snapshot_path("snapshots");
     s.set_prepend_module_to_snapshot(false);
-    s.add_filter(&regex_escape(w.site().to_str().unwrap()), "[SITE]");
-    s.add_filter(&regex_escape(&w.bucket), "[BUCKET]");
+    for (pattern, replacement) in names {
+        s.add_filter(pattern, *replacement);
+    }
     s.add_filter(r"127\.0\.0\.1:\d+", "127.0.0.1:[PORT]");
     s.add_filter(r"\d+(\.\d+)?s\b", "[T]s");
     s.add_filter(r"\d{8}T\d{9}Z-[0-9a-f]{8}", "[RELEASE]");
@@ -27,7 +41,7 @@ fn settings(w: &World) -> insta::Settings {
     s
 }
 
-fn regex_escape(text: &str) -> String {
+pub(crate) fn regex_escape(text: &str) -> String {
     text.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '/' || c == '_' || c == '-' {
@@ -225,5 +239,66 @@ fn init_and_its_refusal() {
     settings(&w).bind(|| {
         insta::assert_snapshot!("init_stderr", stderr(&first));
         insta::assert_snapshot!("init_again_json", stdout(&again));
+    });
+}
+
+/// `preview` of a build: its URL alone on stdout (for scripts), what it says on stderr while it
+/// serves, and a quiet stop when its input closes; then its refusal of a directory that is not
+/// a build, in words and in the envelope.
+#[test]
+fn preview_and_its_refusal() {
+    use std::io::{BufRead, BufReader, Read};
+    use std::process::Stdio;
+    let w = World::new("snap-preview");
+    small_site(&w);
+    let site = w.site().to_str().unwrap();
+    let mut child = w
+        .cmd(&["preview", site, "--port", "0", "--watch-stdin"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut url = String::new();
+    out.read_line(&mut url).unwrap();
+    let page = http_get(url.trim());
+    assert_eq!(page.status, 200, "{url}");
+    drop(child.stdin.take());
+    let mut rest = String::new();
+    out.read_to_string(&mut rest).unwrap();
+    let mut said = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut said)
+        .unwrap();
+    assert!(child.wait().unwrap().success(), "{said}");
+    let refused = w
+        .cmd(&["preview", "/nonexistent/build", "--port", "0", "--json"])
+        .output()
+        .unwrap();
+    assert_exit(&refused, 3);
+    settings(&w).bind(|| {
+        insta::assert_snapshot!("preview_stdout", format!("{url}{rest}"));
+        insta::assert_snapshot!("preview_stderr", said);
+        insta::assert_snapshot!("preview_refused_json", stdout(&refused));
+        insta::assert_snapshot!("preview_refused_stderr", stderr(&refused));
+    });
+}
+
+/// `completions`: the bash script (every command and flag a user can complete) and the refusal
+/// of a shell it does not know.
+#[test]
+fn completions_and_an_unknown_shell() {
+    let w = World::new("snap-completions");
+    let bash = w.cmd(&["completions", "bash"]).output().unwrap();
+    assert_success(&bash);
+    let unknown = w.cmd(&["completions", "tcsh"]).output().unwrap();
+    assert_exit(&unknown, 2);
+    settings(&w).bind(|| {
+        insta::assert_snapshot!("completions_bash", stdout(&bash));
+        insta::assert_snapshot!("completions_unknown_stderr", stderr(&unknown));
     });
 }

@@ -2,6 +2,7 @@
 //! State is checked through the CloudFormation and S3 APIs; the proxy shows which
 //! CloudFormation actions shipit called.
 
+use crate::snapshots::regex_escape;
 use crate::support::{assert_exit, assert_success, stack_state, stderr, stdout, World};
 
 fn small_site(w: &World) {
@@ -304,11 +305,24 @@ fn destroy_empties_the_site_bucket_and_keeps_what_the_template_retains_with_its_
     assert!(w.version_count(&site) >= 5);
     assert_eq!(w.version_count(&data), 2);
 
+    // The names CloudFormation made: the stack's name, a resource's part, a random suffix.
+    let snapshots = crate::snapshots::filters(&[
+        (regex_escape(&site), "[SITE_BUCKET]"),
+        (regex_escape(&data), "[DATA_BUCKET]"),
+        (
+            format!("{}-([A-Za-z]+)-[A-Za-z0-9]+", regex_escape(&name)),
+            "[STACK]-$1-[ID]",
+        ),
+        (regex_escape(&name), "[STACK]"),
+        (r"us-east-1_[0-9a-f]{32}".to_string(), "us-east-1_[POOL]"),
+    ]);
+
     // Without --yes and without a terminal: refused, nothing touched.
     let out = w.cmd(&["destroy", "--stack", &name]).output().unwrap();
     assert_exit(&out, 4);
     assert!(stderr(&out).contains("--yes"), "{}", stderr(&out));
     assert!(stack_state(&name).is_some());
+    snapshots.bind(|| insta::assert_snapshot!("destroy_without_yes_stderr", stderr(&out)));
 
     // The database has deletion protection: without --delete-database, refused before anything
     // is emptied or deleted.
@@ -324,6 +338,7 @@ fn destroy_empties_the_site_bucket_and_keeps_what_the_template_retains_with_its_
     );
     assert!(stack_state(&name).is_some());
     assert!(w.version_count(&site) >= 5, "the site bucket was emptied");
+    snapshots.bind(|| insta::assert_snapshot!("destroy_database_refused_stderr", stderr(&out)));
 
     let out = w
         .cmd(&[
@@ -367,11 +382,16 @@ fn destroy_empties_the_site_bucket_and_keeps_what_the_template_retains_with_its_
     assert!(json["destroyed"]["emptied"].get(&data).is_none(), "{json}");
 
     // Destroying what is gone is not an error.
-    assert_success(
-        &w.cmd(&["destroy", "--stack", &name, "--yes"])
-            .output()
-            .unwrap(),
-    );
+    let gone = w
+        .cmd(&["destroy", "--stack", &name, "--yes"])
+        .output()
+        .unwrap();
+    assert_success(&gone);
+    snapshots.bind(|| {
+        insta::assert_snapshot!("destroy_json", stdout(&out));
+        insta::assert_snapshot!("destroy_stderr", err);
+        insta::assert_snapshot!("destroy_gone_stderr", stderr(&gone));
+    });
 }
 
 #[test]

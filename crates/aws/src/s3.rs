@@ -900,7 +900,7 @@ impl Store {
 }
 
 /// The access key the local cloud's bucket policy reads as `cloudfront.amazonaws.com`
-/// (scripts/rig/patches/s3_policy.py); the distribution's ARN goes in `x-amz-source-arn`.
+/// (crates/local-cloud/rig/patches/s3_policy.py); the distribution's ARN goes in `x-amz-source-arn`.
 pub const OAC_ACCESS_KEY: &str = "CLOUDFRONT";
 
 /// An S3 client that signs as CloudFront's Origin Access Control (the local edge's reads).

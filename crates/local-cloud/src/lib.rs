@@ -2,7 +2,7 @@
 //! `shipit preview`, the demo and the tests. `model` decides, on plain data, what CloudFront
 //! (`edge`, `distribution`, `origins`), API Gateway (`apigw`, `vtl`), IAM's policy evaluation
 //! (`evaluate`) and the Lambda runtime (`lambda`) answer; `servers` serves them over HTTP and
-//! runs the functions. The AWS APIs themselves are the Python rig's (`scripts/rig`, on moto);
+//! runs the functions. The AWS APIs themselves are the Python rig's (`crates/local-cloud/rig`, on moto);
 //! the two halves speak the `/_shipit/*` contract documented in
 //! `docs/local-cloud-contract.md`. Only the `shipit` binary's composition root chooses between
 //! this crate and `shipit_aws`.

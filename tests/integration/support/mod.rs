@@ -100,7 +100,7 @@ impl OwnCloud {
         &self.cloud.endpoint
     }
 
-    /// Sets what the account offers and allows (scripts/rig/account.py's settings).
+    /// Sets what the account offers and allows (crates/local-cloud/rig/account.py's settings).
     pub fn set_account(&self, settings: &str) {
         let url = format!("{}/_shipit/account", self.cloud.endpoint);
         let (status, _, body) = http(
@@ -140,11 +140,16 @@ pub fn runtime() -> &'static tokio::runtime::Runtime {
 
 /// A direct S3 client to the emulator (not through the proxy).
 pub fn s3() -> Client {
+    s3_at(&cloud().endpoint)
+}
+
+/// S3 at a given local cloud.
+pub fn s3_at(endpoint: &str) -> Client {
     let conf = aws_sdk_s3::config::Builder::new()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
-        .endpoint_url(&cloud().endpoint)
+        .endpoint_url(endpoint)
         .force_path_style(true)
         .build();
     Client::from_conf(conf)
@@ -452,13 +457,18 @@ pub fn key_of(req: &Request, bucket: &str) -> String {
 
 /// Where the stack's `live` alias sends traffic, through Lambda's API: (version, weights).
 pub fn live_alias(function: &str) -> (String, BTreeMap<String, f64>) {
+    live_alias_at(&cloud().endpoint, function)
+}
+
+/// The same, at a given local cloud.
+pub fn live_alias_at(endpoint: &str, function: &str) -> (String, BTreeMap<String, f64>) {
     let conf = aws_sdk_lambda::config::Builder::new()
         .behavior_version(aws_sdk_lambda::config::BehaviorVersion::latest())
         .region(aws_sdk_lambda::config::Region::new("us-east-1"))
         .credentials_provider(aws_sdk_lambda::config::Credentials::new(
             "test", "test", None, None, "tests",
         ))
-        .endpoint_url(&cloud().endpoint)
+        .endpoint_url(endpoint)
         .build();
     let client = aws_sdk_lambda::Client::from_conf(conf);
     block(async {
@@ -639,13 +649,18 @@ impl World {
 }
 
 fn cloudfront() -> aws_sdk_cloudfront::Client {
+    cloudfront_at(&cloud().endpoint)
+}
+
+/// CloudFront at a given local cloud.
+pub fn cloudfront_at(endpoint: &str) -> aws_sdk_cloudfront::Client {
     let conf = aws_sdk_cloudfront::config::Builder::new()
         .behavior_version(aws_sdk_cloudfront::config::BehaviorVersion::latest())
         .region(aws_sdk_cloudfront::config::Region::new("us-east-1"))
         .credentials_provider(aws_sdk_cloudfront::config::Credentials::new(
             "test", "test", None, None, "tests",
         ))
-        .endpoint_url(&cloud().endpoint)
+        .endpoint_url(endpoint)
         .build();
     aws_sdk_cloudfront::Client::from_conf(conf)
 }

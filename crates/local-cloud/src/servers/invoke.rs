@@ -30,7 +30,7 @@ use shipit_engine::ports::{Call, Functions};
 /// Lambda's limit on a synchronous invocation's request payload.
 const MAX_PAYLOAD: usize = 6 * 1024 * 1024;
 /// The header that asks the local cloud to judge an Invoke without running it
-/// (scripts/rig/lambda_code.py).
+/// (crates/local-cloud/rig/lambda_code.py).
 const PROBE: &str = "x-shipit-invoke";
 /// What each call to the local cloud waits for (a function's code, a forwarded call); a
 /// version's run is bounded by its own timeout instead.

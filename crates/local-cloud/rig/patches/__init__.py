@@ -23,4 +23,5 @@ PATCHES = (
     "lambda_code_version",
     "service_role_permissions",
     "lambda_alias_revision",
+    "list_stack_resources",
 )

@@ -22,7 +22,7 @@ import yaml
 
 from rig.tests.support import REGION, CloudTest
 
-TEMPLATE = Path(__file__).resolve().parents[3] / "stack" / "shipit.yaml"
+TEMPLATE = Path(__file__).resolve().parents[4] / "stack" / "shipit.yaml"
 ZIPFILE_LIMIT = 4096  # CloudFormation's limit on Code.ZipFile (Node.js and Python)
 ORIGIN = "https://d111.cloudfront.net"
 TABLE, INDEX, BUCKET = "items", "owner-index", "app-data"

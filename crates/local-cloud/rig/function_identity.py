@@ -216,8 +216,7 @@ def _allowed(role_arn, action, resource):
     """None when the role may, else why not (IAM's wording)."""
     from moto.iam.models import iam_backends
     from moto.utilities.utils import get_partition
-    from rig.patches.lambda_role_permissions import (CannotEvaluate, _default_document,
-                                                     decide, managed_policy, role_policies)
+    from rig.iam import CannotEvaluate, decide, default_document, managed_policy, role_policies
 
     account = role_arn.split(":")[4]
     iam = iam_backends[account][get_partition("us-east-1")]
@@ -230,7 +229,7 @@ def _allowed(role_arn, action, resource):
             return f"because no identity-based policy allows the {action} action"
         if role.permissions_boundary_arn:
             boundary = managed_policy(iam, role.permissions_boundary_arn)
-            if boundary is None or decide([(boundary.arn, _default_document(boundary))],
+            if boundary is None or decide([(boundary.arn, default_document(boundary))],
                                           action, resource) != "allow":
                 return f"because no permissions boundary allows the {action} action"
     except CannotEvaluate as e:

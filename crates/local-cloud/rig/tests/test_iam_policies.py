@@ -11,14 +11,14 @@ ArnNotEquals, ...); ForAnyValue is false and ForAllValues true without the key; 
 presence. An operator, a statement element or a policy variable it does not know raises, so a
 policy it cannot judge fails the test instead of being guessed at.
 
-No moto: stdlib only, fast, part of scripts/rig/test like the rest.
+No moto: stdlib only, fast, part of crates/local-cloud/rig/test like the rest.
 """
 import json
 import re
 import unittest
 from pathlib import Path
 
-IAM_DIR = Path(__file__).resolve().parents[3] / "stack" / "iam"
+IAM_DIR = Path(__file__).resolve().parents[4] / "stack" / "iam"
 README = IAM_DIR.parent / "README.md"
 
 FILES = {

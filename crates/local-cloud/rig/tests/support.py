@@ -1,7 +1,7 @@
 """What the rig's tests share: the rig installed, and stacks driven through change sets as shipit
 drives them, in moto's mock_aws (in-process: no server, no port).
 
-SHIPIT_RIG_WITHOUT (comma-separated: "models" or patch names, as `scripts/rig/test --without`
+SHIPIT_RIG_WITHOUT (comma-separated: "models" or patch names, as `crates/local-cloud/rig/test --without`
 sets it) leaves those parts out, so a patch's test shows what moto does without it.
 """
 import itertools

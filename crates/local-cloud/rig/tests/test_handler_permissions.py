@@ -18,7 +18,7 @@ from rig.tests.test_iam_policies import (
     ACCOUNT, ALLOW, APP_DATA, BOUNDARY, DISTRIBUTION, FUNCTION, FUNCTION_ROLE, MANAGED, OURS, PACKAGE,
     REGION, SECRET, SITE, STACK, TABLE, decide, load)
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[4]
 TEMPLATE = ROOT / "stack" / "shipit.yaml"
 DATA = ROOT / "stack" / "handler-permissions.json"
 SERVICE_ROLE_FILES = ("cloudformation-service-role.json", "cloudformation-service-role-api.json",

@@ -30,18 +30,18 @@ The patch:
 - CloudFormation roles: ManagedPolicyArns are attached on create (a missing policy fails the role,
   as on AWS), Policies and ManagedPolicyArns follow the template on update, and managed policies
   are detached before the role is deleted (moto refuses to delete a role with policies attached).
-The evaluation is IAM's for these actions: Action/NotAction with * and ? wildcards (no case),
-Resource/NotResource matched against "*" (a statement naming only specific ARNs does not count),
-explicit Deny over Allow. A statement with a Condition that could change the answer is not
-guessed at: the call fails with CannotEvaluate, naming the policy.
+The evaluation is rig.iam's, with Resource "*" (a statement naming only specific ARNs does not
+count): a statement with a Condition that could change the answer is not guessed at, and the
+call fails with CannotEvaluate, naming the policy.
 Not confirmed against AWS (the messages seen in the wild name PutTraceSegments and
 CreateNetworkInterface): the message for a role lacking only a later action (it names that
 action here), which check AWS reports first when both fail (tracing, here), and whether an update
 that changes only Role is judged against the function's tracing and VPC (it is, here).
 """
 import json
-import re
 
+from rig.iam import (CannotEvaluate, as_list, decide, default_document, managed_policy,
+                     role_policies)
 from rig.moto_version import check
 
 REQUIREMENTS = {
@@ -50,11 +50,6 @@ REQUIREMENTS = {
     "vpc": (("ec2:CreateNetworkInterface", "EC2"), ("ec2:DescribeNetworkInterfaces", "EC2"),
             ("ec2:DeleteNetworkInterface", "EC2")),
 }
-AWS_MANAGED_ARN = re.compile(r"arn:([\w-]+):iam::aws:policy(/(?:[^/]+/)*)([^/]+)")
-
-
-class CannotEvaluate(NotImplementedError):
-    """A policy statement the rig will not guess about decides the check."""
 
 
 def required_actions(tracing, vpc):
@@ -65,114 +60,6 @@ def required_actions(tracing, vpc):
     if isinstance(vpc, dict) and vpc.get("SubnetIds"):
         needed += REQUIREMENTS["vpc"]
     return needed
-
-
-def _wildcard(pattern, value, ignore_case):
-    """IAM's matching: * is any run of characters, ? one character, all else literal."""
-    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in str(pattern))
-    return re.fullmatch(regex, value, re.IGNORECASE if ignore_case else 0) is not None
-
-
-def _as_list(value):
-    """A policy element as a list, without the None that moto's CloudFormation leaves where a
-    list item was !Ref AWS::NoValue (CloudFormation drops the item)."""
-    if value is None:
-        return []
-    return [v for v in value if v is not None] if isinstance(value, list) else [value]
-
-
-def _document(doc):
-    """A policy document as a dict: moto keeps inline policies as JSON text from the API and
-    as the template's dict from CloudFormation."""
-    return json.loads(doc) if isinstance(doc, (str, bytes)) else (doc or {})
-
-
-def _applies(statement, action, resource="*"):
-    if "Action" in statement:
-        if not any(_wildcard(p, action, True) for p in _as_list(statement["Action"])):
-            return False
-    elif "NotAction" in statement:
-        if any(_wildcard(p, action, True) for p in _as_list(statement["NotAction"])):
-            return False
-    else:
-        return False  # not a valid identity policy statement: grants and denies nothing
-    if "Resource" in statement:
-        return any(_wildcard(p, resource, False) for p in _as_list(statement["Resource"]))
-    if "NotResource" in statement:
-        return not any(_wildcard(p, resource, False) for p in _as_list(statement["NotResource"]))
-    return False
-
-
-def decide(policies, action, resource="*"):
-    """"deny", "allow" or "none" (no statement allows it) for one action on `resource` (by
-    default "*": only a statement on every resource counts, as Lambda's create-time check).
-    policies: (name, document) pairs; a document is a dict or JSON text. Raises CannotEvaluate
-    when a statement with a Condition could change the answer."""
-    allowed = False
-    conditional = {"Allow": [], "Deny": []}
-    for name, doc in policies:
-        for statement in _as_list(_document(doc).get("Statement")):
-            if not isinstance(statement, dict):
-                continue
-            effect = statement.get("Effect")
-            if effect not in ("Allow", "Deny") or not _applies(statement, action, resource):
-                continue
-            if statement.get("Condition"):
-                conditional[effect].append(name)
-            elif effect == "Deny":
-                return "deny"  # an explicit Deny wins whatever else applies
-            else:
-                allowed = True
-    undecided = conditional["Deny"] or ([] if allowed else conditional["Allow"])
-    if undecided:
-        raise CannotEvaluate(
-            f"the rig does not evaluate Condition, and {action} depends on one in "
-            f"{', '.join(undecided)}")
-    return "allow" if allowed else "none"
-
-
-_aws_managed_data = None
-
-
-def managed_policy(backend, arn):
-    """The managed policy `arn` from moto's IAM `backend`, or None. An AWS managed policy that
-    moto did not load (it loads none unless told to) is made from moto's copy and kept."""
-    global _aws_managed_data
-    policy = backend.managed_policies.get(arn)
-    if policy is not None:
-        return policy
-    match = AWS_MANAGED_ARN.fullmatch(arn)
-    if not match or match.group(1) != backend.partition:
-        return None
-    from moto.iam.aws_managed_policies import aws_managed_policies_data
-    from moto.iam.models import AWSManagedPolicy
-
-    if _aws_managed_data is None:
-        _aws_managed_data = json.loads(aws_managed_policies_data)
-    data = _aws_managed_data.get(match.group(3))
-    if data is None or data.get("Path", "/") != match.group(2):
-        return None
-    policy = AWSManagedPolicy.from_data(match.group(3), backend.account_id, backend.region_name,
-                                        data)
-    if policy.arn != arn:
-        return None
-    backend.aws_managed_policies.append(policy)
-    backend.managed_policies[arn] = policy
-    return policy
-
-
-def _default_document(policy):
-    for version in policy.versions:
-        if version.is_default:
-            return version.document
-    return policy.versions[-1].document if policy.versions else "{}"
-
-
-def role_policies(role):
-    """(name, document) of the role's inline policies and attached managed policies."""
-    policies = [(f"{role.name}/{name}", doc) for name, doc in role.policies.items()]
-    policies += [(arn, _default_document(p)) for arn, p in role.managed_policies.items()]
-    return policies
 
 
 def check_role(iam_backend, role_arn, tracing, vpc):
@@ -196,7 +83,7 @@ def check_role(iam_backend, role_arn, tracing, vpc):
         if policy is None:
             raise CannotEvaluate(f"role {role.name}'s permissions boundary "
                                  f"{role.permissions_boundary_arn} is not in moto's IAM")
-        boundary = [(policy.arn, _default_document(policy))]
+        boundary = [(policy.arn, default_document(policy))]
     for action, service in needed:
         ok = decide(identity, action) == "allow"
         if ok and boundary is not None:
@@ -282,7 +169,7 @@ def apply():
     original_role_delete = Role.delete_from_cloudformation_json.__func__
 
     def managed_arns(backend, props):
-        arns = [arn for arn in _as_list(props.get("ManagedPolicyArns")) if arn]
+        arns = [arn for arn in as_list(props.get("ManagedPolicyArns")) if arn]
         for arn in arns:
             if managed_policy(backend, arn) is None:
                 raise NotFoundException(f"Policy {arn} does not exist or is not attachable.")
@@ -304,7 +191,7 @@ def apply():
         arns = managed_arns(backend, props)
         role = original_role_update(cls, original_resource, new_resource_name,
                                     cloudformation_json, account_id, region_name)
-        inline = {p["PolicyName"]: p["PolicyDocument"] for p in _as_list(props.get("Policies"))}
+        inline = {p["PolicyName"]: p["PolicyDocument"] for p in as_list(props.get("Policies"))}
         for name in list(role.policies):
             if name not in inline:
                 role.delete_policy(name)

@@ -3,8 +3,8 @@
 scripts/local-cloud installs this version (unless SHIPIT_MOTO_VERSION names another), and each
 file in patches/ and models/ calls check() first: the patches replace moto internals, so on any
 other moto they refuse to load rather than patch what may have changed. To move to a new moto,
-change PATCHES_MOTO, run `scripts/local-cloud --install-only` and `scripts/rig/test`, and fix or
-drop what the tests show (`scripts/rig/test --without PATCH` shows whether moto still needs it).
+change PATCHES_MOTO, run `scripts/local-cloud --install-only` and `crates/local-cloud/rig/test`, and fix or
+drop what the tests show (`crates/local-cloud/rig/test --without PATCH` shows whether moto still needs it).
 """
 import importlib.metadata
 
@@ -20,4 +20,4 @@ def check(patch):
         raise RuntimeError(
             f"{patch} is written against moto {PATCHES_MOTO}, but moto {installed} is installed: "
             f"check it against moto {installed}, then set PATCHES_MOTO in "
-            "scripts/rig/moto_version.py and run scripts/rig/test")
+            "crates/local-cloud/rig/moto_version.py and run crates/local-cloud/rig/test")

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from rig.tests.support import CloudTest
 
-IAM = Path(__file__).resolve().parents[3] / "stack" / "iam"
+IAM = Path(__file__).resolve().parents[4] / "stack" / "iam"
 ACCOUNT, STACK = "123456789012", "mysite"
 
 TEMPLATE = """Resources:

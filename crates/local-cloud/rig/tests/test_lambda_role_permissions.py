@@ -6,7 +6,7 @@ import zipfile
 
 from botocore.exceptions import ClientError
 
-from rig.patches import lambda_role_permissions
+from rig import iam
 from rig.tests.support import CloudTest
 
 TRUST = {"Version": "2012-10-17", "Statement": [{
@@ -158,14 +158,14 @@ class LambdaRolePermissions(CloudTest):
         self.assertEqual(message, "The role defined for the function cannot be assumed by Lambda.")
 
     def test_conditions_are_not_guessed(self):
-        decide = lambda_role_permissions.decide
+        decide = iam.decide
         action = "xray:PutTraceSegments"
         conditional = policy({**allow("xray:*"),
                               "Condition": {"StringEquals": {"aws:RequestedRegion": "us-east-1"}}})
         conditional_deny = policy(allow("xray:*"), {
             **deny("xray:*"), "Condition": {"Bool": {"aws:ViaAWSService": "false"}}})
         for doc in (conditional, conditional_deny):
-            with self.assertRaises(lambda_role_permissions.CannotEvaluate):
+            with self.assertRaises(iam.CannotEvaluate):
                 decide([("p", doc)], action)
         # A Condition that cannot change the answer is no obstacle.
         self.assertEqual(decide([("p", conditional), ("q", policy(allow("xray:*")))], action), "allow")

@@ -8,7 +8,7 @@ In moto: the role is stored and never used; every resource is created whatever i
 The patch: while a stack with a service role is created or updated, each resource's create (or
 update) handler permissions, as stack/handler-permissions.json records them from the registry
 schemas, must each be allowed by some statement of the role's policies. Judged by action only:
-a statement's resources and conditions are not evaluated here (scripts/rig/tests/
+a statement's resources and conditions are not evaluated here (crates/local-cloud/rig/tests/
 test_handler_permissions.py judges them against this stack's ARNs), so what this refuses is a role
 that lacks an action entirely, as CloudFormation would refuse it. The permissions the data file
 lists as refused (never data, its erasure or sharing; properties the template does not set) are
@@ -21,7 +21,7 @@ from pathlib import Path
 
 from rig.moto_version import check
 
-DATA = Path(__file__).resolve().parents[3] / "stack" / "handler-permissions.json"
+DATA = Path(__file__).resolve().parents[4] / "stack" / "handler-permissions.json"
 _role = threading.local()
 _data = None
 
@@ -51,22 +51,14 @@ def needed(rtype, handler):
 
 def missing(policies, actions):
     """The actions no Allow statement of `policies` ((name, document) pairs) names."""
-    from rig.patches.lambda_role_permissions import _as_list, _document, _wildcard
+    from rig.iam import as_list, document, names_action
 
     allow = []
     for _, doc in policies:
-        for st in _as_list(_document(doc).get("Statement")):
+        for st in as_list(document(doc).get("Statement")):
             if st.get("Effect") == "Allow":
                 allow.append(st)
-
-    def named(st, action):
-        if "Action" in st:
-            return any(_wildcard(p, action, True) for p in _as_list(st["Action"]))
-        if "NotAction" in st:
-            return not any(_wildcard(p, action, True) for p in _as_list(st["NotAction"]))
-        return False
-
-    return [a for a in actions if not any(named(st, a) for st in allow)]
+    return [a for a in actions if not any(names_action(st, a) for st in allow)]
 
 
 class NotAuthorized(Exception):
@@ -80,7 +72,7 @@ def _check(rtype, handler):
     account_id, role_arn = role
     from moto.iam.exceptions import NotFoundException
     from moto.iam.models import iam_backends
-    from rig.patches.lambda_role_permissions import role_policies
+    from rig.iam import role_policies
 
     backend = iam_backends[account_id]["global"]
     try:

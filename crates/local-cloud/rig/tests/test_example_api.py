@@ -21,7 +21,7 @@ from rig.tests.support import REGION, CloudTest
 from rig.tests.test_api_handler import (ALICE, ALLOWED, BOB, BUCKET, INDEX, ORIGIN, TABLE, event,
                                         make_stores, offline)
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[4]
 API = ROOT / "site-example" / "api"
 _modules = itertools.count(1)
 
