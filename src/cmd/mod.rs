@@ -12,12 +12,11 @@ pub(crate) mod verify;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use aws_config::SdkConfig;
-
 use crate::output::term::Terminal;
 use shipit_aws::cdn::Cdn;
 use shipit_aws::cfn::Cfn;
 use shipit_aws::s3::Store;
+use shipit_aws::SdkConfig;
 use shipit_core::error::{Error, Result};
 use shipit_core::settings::{Connection, Settings, SiteTarget};
 use shipit_engine::pipeline::lock::Lock;

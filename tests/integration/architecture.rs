@@ -97,6 +97,71 @@ fn each_crate_depends_only_on_the_layers_below_it() {
     assert!(impure.is_empty(), "shipit-core depends on {impure:?}");
 }
 
+/// The files of the crates' code (tests aside), by crate folder.
+fn code_of(dir: &str) -> Vec<(PathBuf, String)> {
+    let mut files = Vec::new();
+    rust_files(&root().join(dir).join("src"), &mut files);
+    files
+        .into_iter()
+        .map(|f| {
+            let text = std::fs::read_to_string(&f).unwrap();
+            (f, text)
+        })
+        .collect()
+}
+
+/// The crates of the SDK (not `aws_lc_rs`, the crypto library rustls uses too).
+fn names_the_sdk(word: &str) -> bool {
+    [
+        "aws_config",
+        "aws_sigv4",
+        "aws_types",
+        "aws_credential_types",
+    ]
+    .contains(&word)
+        || word.starts_with("aws_sdk_")
+        || word.starts_with("aws_smithy_")
+}
+
+/// Which words of a crate's code (comments aside) satisfy `bad`: "file line N: word".
+fn named(dir: &str, bad: impl Fn(&str) -> bool) -> Vec<String> {
+    let mut found = Vec::new();
+    for (f, text) in code_of(dir) {
+        for (n, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or("");
+            for word in code.split(|c: char| !(c.is_alphanumeric() || c == '_')) {
+                if bad(word) {
+                    found.push(format!("{} line {}: {word}", f.display(), n + 1));
+                }
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn only_the_aws_crate_names_the_sdk_and_only_the_binary_the_local_cloud() {
+    for (name, dir) in LAYERS {
+        if name != "shipit-aws" {
+            let sdk = named(dir, names_the_sdk);
+            assert!(sdk.is_empty(), "{name} names the SDK:\n{}", sdk.join("\n"));
+        }
+        if !["local-cloud", "shipit"].contains(&name) {
+            let local = named(dir, |w| w == "local_cloud");
+            assert!(
+                local.is_empty(),
+                "{name} names the local cloud:\n{}",
+                local.join("\n")
+            );
+        }
+    }
+    assert!(
+        !named("crates/aws", names_the_sdk).is_empty(),
+        "the reader finds the SDK where it is"
+    );
+    assert!(names_the_sdk("aws_sdk_s3") && !names_the_sdk("aws_lc_rs"));
+}
+
 #[test]
 fn the_manifest_reader_finds_normal_dependencies_only() {
     let manifest = "[package]\nname = \"x\"\n[dependencies]\n# why\nserde = \"1\"\nshipit-core.workspace = true\n\n[dev-dependencies]\ntokio = \"1\"\n";

@@ -8,26 +8,121 @@
 //! deployment with the AWS CLI and curl, not through what shipit printed.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Command, Stdio};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use crate::support::{block, cfn_at, cloudfront_at, http, live_alias_at, s3_at};
 
-/// Reads the demo's stdout up to the line `until`, and gives the lines read.
-fn lines_until(out: &mut impl BufRead, until: &str) -> Vec<String> {
-    let mut seen = Vec::new();
-    loop {
-        let mut line = String::new();
-        if out.read_line(&mut line).unwrap() == 0 {
-            panic!(
-                "the demo ended before {until:?}; its stdout:\n{}",
-                seen.join("\n")
-            );
+/// How long the demo may take to reach a pause: a cold machine builds site-example with npm
+/// and starts PostgreSQL and Redis first (a warm run takes well under a minute).
+const TO_A_PAUSE: Duration = Duration::from_secs(20 * 60);
+
+/// The demo, running: its stdout line by line, its stderr as it comes. Dropped, it gets its
+/// input closed (it destroys its stack and stops its servers, as after a pause), and is
+/// killed if it has not ended within minutes: a failed assertion leaves nothing running.
+struct Demo {
+    child: Child,
+    input: Option<ChildStdin>,
+    lines: Receiver<String>,
+    said: Arc<Mutex<String>>,
+}
+
+impl Demo {
+    fn start(stack: &str) -> Demo {
+        let root = env!("CARGO_MANIFEST_DIR");
+        let mut child = Command::new(format!("{root}/scripts/demo"))
+            .env("SHIPIT_BIN", env!("CARGO_BIN_EXE_shipit"))
+            .env("SHIPIT_DEMO_STACK", stack)
+            .env("SHIPIT_DEMO_PAUSE", "1")
+            .env("NO_PROXY", "127.0.0.1,localhost")
+            .env_remove("AWS_PROFILE")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run scripts/demo");
+        let said = Arc::new(Mutex::new(String::new()));
+        let mut err = child.stderr.take().unwrap();
+        let sink = said.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 8192];
+            while let Ok(n) = err.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+        let (send, lines) = channel();
+        let out = BufReader::new(child.stdout.take().unwrap());
+        std::thread::spawn(move || {
+            for line in out.lines().map_while(Result::ok) {
+                if send.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Demo {
+            input: child.stdin.take(),
+            child,
+            lines,
+            said,
         }
-        let line = line.trim_end().to_string();
-        if line == until {
-            return seen;
+    }
+
+    fn stderr(&self) -> String {
+        self.said.lock().unwrap().clone()
+    }
+
+    /// The stdout lines up to the line `until`; fails, with everything the demo said, if the
+    /// demo ends or takes longer than `TO_A_PAUSE` first.
+    fn until(&self, until: &str) -> Vec<String> {
+        let deadline = Instant::now() + TO_A_PAUSE;
+        let mut seen = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) if line == until => return seen,
+                Ok(line) => seen.push(line),
+                Err(e) => {
+                    let why = match e {
+                        RecvTimeoutError::Timeout => format!("no {until:?} within {TO_A_PAUSE:?}"),
+                        RecvTimeoutError::Disconnected => {
+                            format!("the demo ended before {until:?}")
+                        }
+                    };
+                    panic!(
+                        "{why}\n--- stdout:\n{}\n--- stderr:\n{}",
+                        seen.join("\n"),
+                        self.stderr()
+                    );
+                }
+            }
         }
-        seen.push(line);
+    }
+
+    /// Lets the demo go on from a pause.
+    fn resume(&mut self) {
+        writeln!(self.input.as_mut().unwrap()).unwrap();
+    }
+}
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        drop(self.input.take());
+        let deadline = Instant::now() + Duration::from_secs(5 * 60);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -40,30 +135,9 @@ fn value_of<'a>(lines: &'a [String], prefix: &str) -> &'a str {
 
 #[test]
 fn the_main_job_deploys_site_example_and_verifies_it() {
-    let root = env!("CARGO_MANIFEST_DIR");
     let stack = format!("demo-test-{}", std::process::id());
-    let mut demo = Command::new(format!("{root}/scripts/demo"))
-        .env("SHIPIT_BIN", env!("CARGO_BIN_EXE_shipit"))
-        .env("SHIPIT_DEMO_STACK", &stack)
-        .env("SHIPIT_DEMO_PAUSE", "1")
-        .env("NO_PROXY", "127.0.0.1,localhost")
-        .env_remove("AWS_PROFILE")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run scripts/demo");
-    // Whatever happens below, the demo's input closes when `demo` is dropped: it goes on to
-    // destroy its stack and stops its servers.
-    let mut input = demo.stdin.take().unwrap();
-    let mut err = demo.stderr.take().unwrap();
-    let said = std::thread::spawn(move || {
-        let mut s = String::new();
-        err.read_to_string(&mut s).unwrap();
-        s
-    });
-    let mut out = BufReader::new(demo.stdout.take().unwrap());
-    let lines = lines_until(&mut out, "paused");
+    let mut demo = Demo::start(&stack);
+    let lines = demo.until("paused");
     let edge = value_of(&lines, "site URL (local edge): ").to_string();
     let api = value_of(&lines, "API URL (local API Gateway): ").to_string();
     let cloud = value_of(&lines, "local cloud: ").to_string();
@@ -191,26 +265,40 @@ fn the_main_job_deploys_site_example_and_verifies_it() {
     assert!(version.parse::<u32>().is_ok(), "live is on {version}");
     assert!(weights.is_empty(), "a canary left behind: {weights:?}");
 
-    // The destroy: the stack and the site bucket are gone.
-    writeln!(input).unwrap();
-    lines_until(&mut out, "destroyed");
+    // The destroy: the stack and the site bucket are gone (asked of a local cloud that still
+    // answers: a refused connection is not "gone").
+    demo.resume();
+    demo.until("destroyed");
     let gone = block(async {
         match cfn.describe_stacks().stack_name(&stack).send().await {
-            Err(_) => true,
             Ok(s) => s
                 .stacks()
                 .iter()
                 .all(|s| s.stack_status().map(|s| s.as_str()) == Some("DELETE_COMPLETE")),
+            Err(e) => {
+                use aws_sdk_cloudformation::error::ProvideErrorMetadata;
+                let e = e.into_service_error();
+                assert_eq!(e.code(), Some("ValidationError"), "{e:?}");
+                assert!(
+                    e.message().unwrap_or_default().contains("does not exist"),
+                    "{e:?}"
+                );
+                true
+            }
         }
     });
     assert!(gone, "{stack} is still there");
-    assert!(
-        block(s3.head_bucket().bucket(bucket).send()).is_err(),
+    let bucket_gone = block(s3.head_bucket().bucket(bucket).send())
+        .err()
+        .map(|e| e.into_service_error().is_not_found());
+    assert_eq!(
+        bucket_gone,
+        Some(true),
         "the site bucket {bucket} is still there"
     );
-    drop(input);
-    let status = demo.wait().unwrap();
-    let stderr = said.join().unwrap();
+    drop(demo.input.take());
+    let status = demo.child.wait().unwrap();
+    let stderr = demo.stderr();
     assert!(status.success(), "the demo failed:\n{stderr}");
     // No shell warnings (bash says "scripts/demo: line N: ..." or "warning: ...").
     let shell_warnings = stderr

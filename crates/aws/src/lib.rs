@@ -1,6 +1,13 @@
-//! The AWS boundary: the only place SDK types appear. This module loads configuration and
-//! credentials and turns SDK errors into shipit errors worded for the service that failed;
-//! `s3`, `cfn` and `cdn` implement the `ports` interfaces (and read what the local edge needs).
+//! The AWS boundary: the only crate whose code names the SDK (the binary holds the loaded
+//! [`SdkConfig`] through the re-export below). This module loads configuration and credentials
+//! and turns SDK errors into shipit errors worded for the service that failed; `s3`, `cdn`,
+//! `cfn`, `lambda` and `account` implement the engine's interfaces, and `s3` and `cdn` also read,
+//! as plain data, what the local edge serves from (an object as CloudFront's OAC gets it, a
+//! distribution as the CloudFront API describes it).
+
+/// The loaded configuration (credentials, region, retries, timeouts) every adapter is built
+/// from: re-exported so the binary's composition root holds it without naming the SDK.
+pub use aws_config::SdkConfig;
 
 pub mod account;
 pub mod cdn;
@@ -14,7 +21,7 @@ use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
-use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_config::{BehaviorVersion, Region};
 use aws_sdk_s3::config::ProvideCredentials;
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 

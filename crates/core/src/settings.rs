@@ -101,8 +101,8 @@ impl Default for Timeouts {
 
 impl Connection {
     /// Whether any endpoint is custom (then a missing region defaults to us-east-1). A custom
-    /// endpoint is not always the local cloud (LocalStack, a VPC or FIPS endpoint):
-    /// [`crate::http::is_local_cloud`] asks.
+    /// endpoint is not always the local cloud (LocalStack, a VPC or FIPS endpoint): the engine
+    /// asks the endpoint itself.
     pub fn has_custom_endpoint(&self) -> bool {
         self.endpoints.s3.is_some() || self.endpoints.cloudformation.is_some()
     }

@@ -41,25 +41,25 @@ def document(doc):
     return json.loads(doc) if isinstance(doc, (str, bytes)) else (doc or {})
 
 
-def names_action(statement, action):
-    """Whether the statement's Action (or NotAction) covers `action`. A statement with neither
-    is not a valid identity policy statement: it grants and denies nothing."""
-    if "Action" in statement:
-        return any(wildcard(p, action, True) for p in as_list(statement["Action"]))
-    if "NotAction" in statement:
-        return not any(wildcard(p, action, True) for p in as_list(statement["NotAction"]))
+def _covers(statement, element, value, ignore_case):
+    """Whether the statement's `element` (Action or Resource), or its Not- form, covers `value`.
+    A statement with neither covers nothing: it is not a valid identity policy statement."""
+    if element in statement:
+        return any(wildcard(p, value, ignore_case) for p in as_list(statement[element]))
+    if "Not" + element in statement:
+        return not any(wildcard(p, value, ignore_case)
+                       for p in as_list(statement["Not" + element]))
     return False
+
+
+def names_action(statement, action):
+    """Whether the statement's Action (or NotAction) covers `action` (without case)."""
+    return _covers(statement, "Action", action, True)
 
 
 def applies(statement, action, resource="*"):
-    """Whether the statement covers `action` on `resource`."""
-    if not names_action(statement, action):
-        return False
-    if "Resource" in statement:
-        return any(wildcard(p, resource, False) for p in as_list(statement["Resource"]))
-    if "NotResource" in statement:
-        return not any(wildcard(p, resource, False) for p in as_list(statement["NotResource"]))
-    return False
+    """Whether the statement covers `action` on `resource` (ARNs with case)."""
+    return names_action(statement, action) and _covers(statement, "Resource", resource, False)
 
 
 def decide(policies, action, resource="*"):

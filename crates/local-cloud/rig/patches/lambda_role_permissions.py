@@ -38,7 +38,6 @@ CreateNetworkInterface): the message for a role lacking only a later action (it 
 action here), which check AWS reports first when both fail (tracing, here), and whether an update
 that changes only Role is judged against the function's tracing and VPC (it is, here).
 """
-import json
 
 from rig.iam import (CannotEvaluate, as_list, decide, default_document, managed_policy,
                      role_policies)

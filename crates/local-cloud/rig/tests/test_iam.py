@@ -60,6 +60,15 @@ class Deciding(unittest.TestCase):
         # Another statement allows it anyway: the condition cannot change the answer.
         self.assertEqual(iam.decide([("c", doc(conditional)), ("p", doc(self.allow))],
                                     "xray:PutTraceSegments"), "allow")
+        # A conditional Deny could take an Allow away: refused, naming its policy.
+        conditional_deny = {**self.deny, "Condition": {"Bool": {"aws:ViaAWSService": "false"}}}
+        with self.assertRaises(iam.CannotEvaluate) as e:
+            iam.decide([("p", doc(self.allow)), ("guard", doc(conditional_deny))],
+                       "xray:PutTraceSegments")
+        self.assertIn("guard", str(e.exception))
+        # An unconditional Deny decides whatever the conditional statements say.
+        self.assertEqual(iam.decide([("d", doc(conditional_deny)), ("x", doc(self.deny))],
+                                    "xray:PutTraceSegments"), "deny")
 
 
 if __name__ == "__main__":

@@ -113,7 +113,7 @@ mod tests {
             explicit.insert("SpaFallback".to_string(), spa.to_string());
             let c = from_template(&t, t.resolve_parameters(&explicit).unwrap()).unwrap();
             assert_eq!(c.default_root_object, "index.html");
-            // The template's own code, with the parameter substituted (edge::js runs it).
+            // The template's own code, with the parameter substituted (servers::js runs it).
             let code = c.default.viewer_request.as_deref().unwrap();
             assert!(code.contains(&format!("var SPA = \"{spa}\"")), "{code}");
             assert_eq!(
