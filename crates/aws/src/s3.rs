@@ -308,8 +308,8 @@ impl Store {
     }
 
     /// Uploads a large file in parts, each read into memory, hashed and sent from there (at
-    /// most `PARTS_IN_FLIGHT` parts held at once). On failure the upload is aborted so no parts
-    /// are left billed.
+    /// most `PARTS_IN_FLIGHT` parts held at once). On failure no new part starts, the parts in
+    /// flight finish, and then the upload is aborted, so no part is left billed.
     async fn put_multipart(
         &self,
         key: &str,
@@ -376,59 +376,78 @@ impl Store {
         let file = tokio::fs::File::open(path)
             .await
             .map_err(|e| Error::input(format!("cannot read ({e})"), path, None))?;
+        // After a part fails no new part starts, but the parts in flight are let finish: S3
+        // may still store a part whose upload was under way when the upload is aborted (and
+        // bill it: AbortMultipartUpload's documentation), so the abort waits for them.
+        let failed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stop = failed.clone();
         let reads = futures::stream::unfold(
             (file, 0u64, hashed.clone(), self.parts.clone()),
-            move |(mut file, n, hashed, permits)| async move {
-                if n == count {
-                    return None;
+            move |(mut file, n, hashed, permits)| {
+                let stop = stop.clone();
+                async move {
+                    if n == count || stop.load(std::sync::atomic::Ordering::SeqCst) {
+                        return None;
+                    }
+                    // The permit travels with the buffer and is given back once the part is sent.
+                    let permit = match permits.clone().acquire_owned().await {
+                        Ok(p) => p,
+                        Err(_) => return None,
+                    };
+                    let len = part_size.min(size - n * part_size) as usize;
+                    let mut buf = vec![0u8; len];
+                    let read = file.read_exact(&mut buf).await.map(|_| {
+                        hashed
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .consume(&buf);
+                        (n, buf, permit)
+                    });
+                    Some((read, (file, n + 1, hashed, permits)))
                 }
-                // The permit travels with the buffer and is given back once the part is sent.
-                let permit = match permits.clone().acquire_owned().await {
-                    Ok(p) => p,
-                    Err(_) => return None,
-                };
-                let len = part_size.min(size - n * part_size) as usize;
-                let mut buf = vec![0u8; len];
-                let read = file.read_exact(&mut buf).await.map(|_| {
-                    hashed
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .consume(&buf);
-                    (n, buf, permit)
-                });
-                Some((read, (file, n + 1, hashed, permits)))
             },
         );
-        let mut parts: Vec<CompletedPart> = reads
-            .map(|read| async move {
-                let (n, buf, _permit) =
-                    read.map_err(|e| Error::input(format!("cannot read ({e})"), path, None))?;
-                // After a signal no new part starts: the upload is aborted below.
-                shipit_engine::interrupt::check("a multipart upload was aborted")?;
-                let number = n as i32 + 1;
-                let out = self
-                    .client
-                    .upload_part()
-                    .bucket(&self.bucket)
-                    .key(full)
-                    .upload_id(upload_id)
-                    .part_number(number)
-                    .body(ByteStream::from(buf))
-                    .send()
-                    .await
-                    .map_err(|e| {
-                        aws::error(&self.at, &format!("upload part {number} of {key}"), e)
-                    })?;
-                Ok::<_, Error>(
-                    CompletedPart::builder()
-                        .part_number(number)
-                        .set_e_tag(out.e_tag().map(str::to_owned))
-                        .build(),
-                )
+        let sent_parts: Vec<Result<CompletedPart>> = reads
+            .map(|read| {
+                let failed = failed.clone();
+                async move {
+                    let part = async {
+                        let (n, buf, _permit) = read
+                            .map_err(|e| Error::input(format!("cannot read ({e})"), path, None))?;
+                        // After a signal no new part starts: the upload is aborted below.
+                        shipit_engine::interrupt::check("a multipart upload was aborted")?;
+                        let number = n as i32 + 1;
+                        let out = self
+                            .client
+                            .upload_part()
+                            .bucket(&self.bucket)
+                            .key(full)
+                            .upload_id(upload_id)
+                            .part_number(number)
+                            .body(ByteStream::from(buf))
+                            .send()
+                            .await
+                            .map_err(|e| {
+                                aws::error(&self.at, &format!("upload part {number} of {key}"), e)
+                            })?;
+                        Ok::<_, Error>(
+                            CompletedPart::builder()
+                                .part_number(number)
+                                .set_e_tag(out.e_tag().map(str::to_owned))
+                                .build(),
+                        )
+                    }
+                    .await;
+                    if part.is_err() {
+                        failed.store(true, std::sync::atomic::Ordering::SeqCst);
+                    }
+                    part
+                }
             })
             .buffer_unordered(PARTS_IN_FLIGHT)
-            .try_collect()
-            .await?;
+            .collect()
+            .await;
+        let mut parts = sent_parts.into_iter().collect::<Result<Vec<_>>>()?;
         let sent = Md5(hashed
             .lock()
             .unwrap_or_else(|e| e.into_inner())
