@@ -18,20 +18,24 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// The names a pure module must not use, in code (comments do not count).
-fn impure_names(text: &str) -> Vec<String> {
+/// The words of a text's code (comments do not count) that `bad` picks: "line N: word".
+fn words_matching(text: &str, bad: impl Fn(&str) -> bool) -> Vec<String> {
     let mut found = Vec::new();
     for (n, line) in text.lines().enumerate() {
         let code = line.split("//").next().unwrap_or("");
         for word in code.split(|c: char| !(c.is_alphanumeric() || c == '_')) {
-            if word.starts_with("aws_")
-                || ["tokio", "hyper", "hyper_util", "reqwest"].contains(&word)
-            {
+            if bad(word) {
                 found.push(format!("line {}: {word}", n + 1));
             }
         }
     }
     found
+}
+
+/// A name a pure module must not use: the SDK or another AWS crate, the async runtime, an
+/// HTTP stack.
+fn impure(word: &str) -> bool {
+    word.starts_with("aws_") || ["tokio", "hyper", "hyper_util", "reqwest"].contains(&word)
 }
 
 fn root() -> &'static Path {
@@ -123,20 +127,16 @@ fn names_the_sdk(word: &str) -> bool {
         || word.starts_with("aws_smithy_")
 }
 
-/// Which words of a crate's code (comments aside) satisfy `bad`: "file line N: word".
+/// Which words of a crate's code (comments aside) satisfy `bad`: "file: line N: word".
 fn named(dir: &str, bad: impl Fn(&str) -> bool) -> Vec<String> {
-    let mut found = Vec::new();
-    for (f, text) in code_of(dir) {
-        for (n, line) in text.lines().enumerate() {
-            let code = line.split("//").next().unwrap_or("");
-            for word in code.split(|c: char| !(c.is_alphanumeric() || c == '_')) {
-                if bad(word) {
-                    found.push(format!("{} line {}: {word}", f.display(), n + 1));
-                }
-            }
-        }
-    }
-    found
+    code_of(dir)
+        .into_iter()
+        .flat_map(|(f, text)| {
+            words_matching(&text, &bad)
+                .into_iter()
+                .map(move |hit| format!("{}: {hit}", f.display()))
+        })
+        .collect()
 }
 
 #[test]
@@ -170,16 +170,9 @@ fn the_manifest_reader_finds_normal_dependencies_only() {
 
 #[test]
 fn the_core_names_no_sdk_runtime_or_http_stack() {
-    let core = root().join("crates/core/src");
-    let mut files = Vec::new();
-    rust_files(&core, &mut files);
-    assert!(files.len() >= 10, "crates/core has {} files", files.len());
-    let mut bad = Vec::new();
-    for f in &files {
-        for hit in impure_names(&std::fs::read_to_string(f).unwrap()) {
-            bad.push(format!("{}: {hit}", f.display()));
-        }
-    }
+    let files = code_of("crates/core").len();
+    assert!(files >= 10, "crates/core has {files} files");
+    let bad = named("crates/core", impure);
     assert!(
         bad.is_empty(),
         "impure names in the core:\n{}",
@@ -190,10 +183,13 @@ fn the_core_names_no_sdk_runtime_or_http_stack() {
 #[test]
 fn the_purity_check_finds_what_it_looks_for() {
     assert_eq!(
-        impure_names("use aws_sdk_s3::Client;\n// tokio in a comment\nlet x = tokio::spawn(f);"),
+        words_matching(
+            "use aws_sdk_s3::Client;\n// tokio in a comment\nlet x = tokio::spawn(f);",
+            impure
+        ),
         ["line 1: aws_sdk_s3", "line 3: tokio"]
     );
-    assert!(impure_names("let hyperlink = stokio;").is_empty());
+    assert!(words_matching("let hyperlink = stokio;", impure).is_empty());
 }
 
 /// A crate's module graph at one depth: a node is a module (`src/a.rs` and `src/a/` are `a` at

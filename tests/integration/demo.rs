@@ -13,7 +13,7 @@ use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::support::{block, cfn_at, cloudfront_at, http, live_alias_at, s3_at};
+use crate::support::{block, cfn_at, cloudfront_at, http, live_alias_at, s3_at, stack_state_at};
 
 /// How long the demo may take to reach a pause: a cold machine builds site-example with npm
 /// and starts PostgreSQL and Redis first (a warm run takes well under a minute).
@@ -187,31 +187,13 @@ fn the_main_job_deploys_site_example_and_verifies_it() {
     assert_eq!(status, 401, "{api}/items without a token");
 
     // The account, through the AWS APIs.
-    let cfn = cfn_at(&cloud);
-    let (status, outputs) = block(async {
-        let s = cfn
-            .describe_stacks()
-            .stack_name(&stack)
-            .send()
-            .await
-            .unwrap();
-        let s = &s.stacks()[0];
-        let outputs: std::collections::BTreeMap<String, String> = s
-            .outputs()
-            .iter()
-            .map(|o| {
-                (
-                    o.output_key().unwrap_or_default().to_string(),
-                    o.output_value().unwrap_or_default().to_string(),
-                )
-            })
-            .collect();
-        (s.stack_status().unwrap().as_str().to_string(), outputs)
-    });
+    let state = stack_state_at(&cloud, &stack).unwrap_or_else(|| panic!("no stack {stack}"));
     assert!(
-        status == "CREATE_COMPLETE" || status == "UPDATE_COMPLETE",
-        "{stack}: {status}"
+        ["CREATE_COMPLETE", "UPDATE_COMPLETE"].contains(&state.status.as_str()),
+        "{stack}: {}",
+        state.status
     );
+    let outputs = state.outputs;
     let bucket = &outputs["SiteBucketName"];
     let s3 = s3_at(&cloud);
     let index = block(s3.head_object().bucket(bucket).key("index.html").send()).unwrap();
@@ -270,7 +252,12 @@ fn the_main_job_deploys_site_example_and_verifies_it() {
     demo.resume();
     demo.until("destroyed");
     let gone = block(async {
-        match cfn.describe_stacks().stack_name(&stack).send().await {
+        match cfn_at(&cloud)
+            .describe_stacks()
+            .stack_name(&stack)
+            .send()
+            .await
+        {
             Ok(s) => s
                 .stacks()
                 .iter()

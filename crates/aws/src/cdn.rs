@@ -1,7 +1,7 @@
 //! The CloudFront side of the boundary: [`Cdn`] implements the CDN interface (create an
 //! invalidation, read its status) and reads a distribution and its invalidations as plain data
-//! (the local edge serves from them). Which paths to invalidate is `core::invalidate`'s decision; retrying and waiting are
-//! `pipeline::invalidate`'s.
+//! (the local edge serves from them). Which paths to invalidate is `shipit_core::invalidate`'s
+//! decision; retrying and waiting are `pipeline::invalidate`'s.
 
 use aws_config::SdkConfig;
 use aws_sdk_cloudfront::error::ProvideErrorMetadata;
@@ -18,7 +18,6 @@ use shipit_engine::ports::{Call, Cdn as CdnPort, Created};
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Distribution {
     pub arn: String,
-    pub domain_name: String,
     pub enabled: bool,
     pub default_root_object: String,
     /// The domain of its first origin (`<bucket>.s3.<region>.amazonaws.com` for the site's).
@@ -122,7 +121,6 @@ impl Cdn {
             .collect();
         Ok(Distribution {
             arn: d.arn().to_string(),
-            domain_name: d.domain_name().to_string(),
             enabled: c.is_some_and(|c| c.enabled()),
             default_root_object: c
                 .and_then(|c| c.default_root_object())

@@ -517,8 +517,18 @@ pub struct StackState {
 }
 
 pub fn stack_state(name: &str) -> Option<StackState> {
+    stack_state_at(&cloud().endpoint, name)
+}
+
+/// The same, at a given local cloud.
+pub fn stack_state_at(endpoint: &str, name: &str) -> Option<StackState> {
     block(async {
-        let out = cfn().describe_stacks().stack_name(name).send().await.ok()?;
+        let out = cfn_at(endpoint)
+            .describe_stacks()
+            .stack_name(name)
+            .send()
+            .await
+            .ok()?;
         let s = out.stacks().first()?;
         let status = s.stack_status()?.as_str().to_string();
         if status == "DELETE_COMPLETE" {

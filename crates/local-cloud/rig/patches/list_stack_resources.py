@@ -2,8 +2,9 @@
 
 On AWS: ListStackResources answers one summary per resource of the stack, each with its
 LogicalResourceId, ResourceType and PhysicalResourceId; a resource whose Condition is false is
-not created and not listed (AWS CloudFormation API Reference, StackResourceSummary: the logical
-id and the type are required members).
+not created and not listed (the CloudFormation User Guide, Conditions: a resource associated
+with a false condition is not created; the service model's StackResourceSummary makes
+LogicalResourceId, ResourceType, ResourceStatus and LastUpdatedTimestamp required members).
 In moto: it answers one summary per resource of the template, reading the logical id and the
 type from attributes most of moto's models do not have: a resource whose Condition is false (moto
 keeps None for it) and a resource of a model without those attributes come back with an empty
@@ -19,10 +20,13 @@ def summaries(stack):
     types = {name: (body or {}).get("Type", "")
              for name, body in (stack.template_dict.get("Resources") or {}).items()}
     out = []
+    # The resources made so far: indexing the map instead would create one not made yet (moto
+    # creates on first read), and a resource whose Condition is false is never made.
+    made = stack.resource_map._parsed_resources
     for logical_id in stack.resource_map.resources:
-        resource = stack.resource_map[logical_id]
+        resource = made.get(logical_id)
         if resource is None:
-            continue  # its Condition is false: not created
+            continue
         out.append((logical_id, types.get(logical_id, ""),
                     str(getattr(resource, "physical_resource_id", "") or "")))
     return out

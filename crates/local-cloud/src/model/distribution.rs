@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use crate::model::edge::{EdgeConfig, ErrorResponse, Lookup};
+use crate::model::edge::{EdgeConfig, Lookup};
 use crate::model::evaluate::{self, Evaluated};
 use shipit_core::template::Template;
 
@@ -71,25 +71,6 @@ impl Lookup for Registry {
     }
     fn headers_policy(&self, id: &str) -> Option<Value> {
         Some(self.0["AWS::CloudFront::ResponseHeadersPolicy"].get(id)?["properties"].clone())
-    }
-}
-
-/// What the CloudFront API itself says of a distribution; these fields win over the registry.
-#[derive(Debug, Clone, Default)]
-pub struct ApiView {
-    pub arn: String,
-    pub domain_name: String,
-    pub enabled: bool,
-    pub default_root_object: String,
-    /// The S3 origin's bucket (from its `<bucket>.s3.<region>.amazonaws.com` domain).
-    pub bucket: Option<String>,
-    pub errors: Vec<ErrorResponse>,
-}
-
-impl ApiView {
-    pub fn overlay(&self, config: &mut EdgeConfig) {
-        config.default_root_object = self.default_root_object.clone();
-        config.errors = self.errors.clone();
     }
 }
 

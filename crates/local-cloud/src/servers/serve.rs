@@ -16,13 +16,13 @@ use http_body_util::Full;
 use hyper::body::Incoming;
 use tokio::sync::Mutex;
 
-use crate::model::distribution::{bucket_of_origin, ApiView, Registry};
+use crate::model::distribution::{bucket_of_origin, Registry};
 use crate::model::edge::{
     apply_policy, default_root, function_event, invalidates, request_result, response_result,
     ttl_for, EdgeConfig, ErrorResponse, Fetched, Viewer, ViewerRequest,
 };
 use crate::model::origins::LocalOrigins;
-use shipit_aws::cdn::{Cdn, Distribution};
+use shipit_aws::cdn::Cdn;
 use shipit_aws::cfn::Cfn;
 use shipit_aws::s3::{OacClient, OacOrigin};
 use shipit_core::headers::{HeaderRules, Sniff};
@@ -110,12 +110,11 @@ impl StackSource {
             .get("DistributionId")
             .ok_or_else(|| format!("stack {} has no DistributionId output (yet)", self.stack))?
             .clone();
-        let api = api_view(
-            self.cdn
-                .distribution(&id)
-                .await
-                .map_err(|e| e.to_string())?,
-        );
+        let api = self
+            .cdn
+            .distribution(&id)
+            .await
+            .map_err(|e| e.to_string())?;
         if !api.enabled {
             return Err(format!("distribution {id} is disabled"));
         }
@@ -131,11 +130,23 @@ impl StackSource {
         let raw = registry.distribution_config(&id).ok_or_else(|| {
             format!("the local cloud has no record of distribution {id}'s configuration")
         })?;
+        // What the CloudFront API itself says wins over the registry.
         let mut config = EdgeConfig::from_cfn(raw, &registry)?;
-        api.overlay(&mut config);
+        config.default_root_object = api.default_root_object;
+        config.errors = api
+            .error_pages
+            .into_iter()
+            .map(|e| ErrorResponse {
+                error_code: e.error_code,
+                response_code: e.response_code,
+                page: e.page,
+                caching_min_ttl: e.caching_min_ttl,
+            })
+            .collect();
         let bucket = api
-            .bucket
-            .clone()
+            .origin_domain
+            .as_deref()
+            .and_then(bucket_of_origin)
             .ok_or_else(|| format!("distribution {id} has no S3 origin"))?;
         let origin = Origin::S3(self.s3.origin(&bucket, &api.arn));
         Ok((id, config, origin))
@@ -430,25 +441,4 @@ async fn respond(
         *r.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
         r
     })
-}
-
-/// What the CloudFront API says of a distribution, as the edge's model reads it.
-fn api_view(d: Distribution) -> ApiView {
-    ApiView {
-        bucket: d.origin_domain.as_deref().and_then(bucket_of_origin),
-        arn: d.arn,
-        domain_name: d.domain_name,
-        enabled: d.enabled,
-        default_root_object: d.default_root_object,
-        errors: d
-            .error_pages
-            .into_iter()
-            .map(|e| ErrorResponse {
-                error_code: e.error_code,
-                response_code: e.response_code,
-                page: e.page,
-                caching_min_ttl: e.caching_min_ttl,
-            })
-            .collect(),
-    }
 }
