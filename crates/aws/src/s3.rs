@@ -403,17 +403,24 @@ impl Store {
                             .consume(&buf);
                         (n, buf, permit)
                     });
-                    Some((read, (file, n + 1, hashed, permits)))
+                    // After a failed read nothing more is read: the file is not where it was.
+                    let next = if read.is_ok() { n + 1 } else { count };
+                    Some((read, (file, next, hashed, permits)))
                 }
             },
         );
-        let sent_parts: Vec<Result<CompletedPart>> = reads
+        // A part read before another failed is not sent (None): the stream asks for the next
+        // part before it hears of the failure.
+        let sent_parts: Vec<Result<Option<CompletedPart>>> = reads
             .map(|read| {
                 let failed = failed.clone();
                 async move {
                     let part = async {
                         let (n, buf, _permit) = read
                             .map_err(|e| Error::input(format!("cannot read ({e})"), path, None))?;
+                        if failed.load(std::sync::atomic::Ordering::SeqCst) {
+                            return Ok(None);
+                        }
                         // After a signal no new part starts: the upload is aborted below.
                         shipit_engine::interrupt::check("a multipart upload was aborted")?;
                         let number = n as i32 + 1;
@@ -430,12 +437,12 @@ impl Store {
                             .map_err(|e| {
                                 aws::error(&self.at, &format!("upload part {number} of {key}"), e)
                             })?;
-                        Ok::<_, Error>(
+                        Ok::<_, Error>(Some(
                             CompletedPart::builder()
                                 .part_number(number)
                                 .set_e_tag(out.e_tag().map(str::to_owned))
                                 .build(),
-                        )
+                        ))
                     }
                     .await;
                     if part.is_err() {
@@ -447,7 +454,13 @@ impl Store {
             .buffer_unordered(PARTS_IN_FLIGHT)
             .collect()
             .await;
-        let mut parts = sent_parts.into_iter().collect::<Result<Vec<_>>>()?;
+        // Every part skipped follows a failure, returned here (the first, as it came).
+        let mut parts: Vec<CompletedPart> = sent_parts
+            .into_iter()
+            .collect::<Result<Vec<_>>>()?
+            .into_iter()
+            .flatten()
+            .collect();
         let sent = Md5(hashed
             .lock()
             .unwrap_or_else(|e| e.into_inner())

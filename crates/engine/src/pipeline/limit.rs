@@ -66,8 +66,10 @@ impl<'a> Limiter<'a> {
     }
 
     /// Runs `jobs` (each resolving to the bytes it wrote), no more at once than the limit,
-    /// starting each only when there is room. The first error stops it: what is in flight is
-    /// dropped, nothing more starts.
+    /// starting each only when there is room. The first error stops it: nothing more starts,
+    /// what is in flight finishes (a write cut off mid-request may still land in the bucket,
+    /// and a multipart upload aborts itself only if it is let end), and the first error is
+    /// returned.
     pub async fn run<F>(&self, jobs: impl IntoIterator<Item = F>) -> Result<()>
     where
         F: Future<Output = Result<u64>>,
@@ -79,8 +81,9 @@ impl<'a> Limiter<'a> {
             c.restart(done, bytes, throttles, now)
         });
         let mut tail = false;
+        let mut failed = None;
         loop {
-            while running.len() < self.limit.load(Ordering::Relaxed) {
+            while failed.is_none() && running.len() < self.limit.load(Ordering::Relaxed) {
                 match jobs.next() {
                     Some(job) => running.push(job),
                     None => {
@@ -91,8 +94,11 @@ impl<'a> Limiter<'a> {
                 }
             }
             match running.next().await {
-                None => return Ok(()),
-                Some(written) => self.record(written?, !tail),
+                None => return failed.map_or(Ok(()), Err),
+                Some(Ok(bytes)) => self.record(bytes, !tail && failed.is_none()),
+                Some(Err(e)) => {
+                    failed.get_or_insert(e);
+                }
             }
         }
     }
@@ -124,5 +130,49 @@ impl<'a> Limiter<'a> {
         let limit = c.limit();
         self.limit.store(limit, Ordering::Relaxed);
         self.peak.fetch_max(limit, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    use super::Limiter;
+    use crate::pipeline::test_support::block_on;
+    use crate::ports::memory::MemoryStore;
+    use shipit_core::error::Error;
+
+    /// (limit, index of the job that fails): of the first `limit` jobs, one fails and the
+    /// others all finish (the failed one counted as ended); none of the rest starts.
+    #[test]
+    fn the_first_error_lets_what_is_in_flight_finish_and_starts_nothing_more() {
+        for (limit, fails) in [(1, 0), (2, 0), (3, 1), (4, 3)] {
+            let store = MemoryStore::new("b", "");
+            let limiter = Limiter::new(limit, false, &store);
+            let (done, begun) = (AtomicUsize::new(0), AtomicUsize::new(0));
+            let jobs = (0..limit + 5).map(|i| {
+                let (done, begun) = (&done, &begun);
+                async move {
+                    begun.fetch_add(1, Ordering::SeqCst);
+                    if i == fails {
+                        return Err(Error::aws(format!("job {i} failed")));
+                    }
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    done.fetch_add(1, Ordering::SeqCst);
+                    Ok(1)
+                }
+            });
+            let err = block_on(limiter.run(jobs)).unwrap_err();
+            assert!(
+                err.to_string().contains(&format!("job {fails} failed")),
+                "{err}"
+            );
+            let seen = (
+                done.load(Ordering::SeqCst) + 1,
+                begun.load(Ordering::SeqCst),
+            );
+            assert_eq!(seen, (limit, limit), "limit {limit}, job {fails} fails");
+        }
     }
 }

@@ -34,3 +34,8 @@ class ListStackResources(CloudTest):
     def test_a_condition_made_true_lists_its_resource(self):
         self.deploy("s", TEMPLATE, {"WithQueue": "true"})
         self.assertIn(("Queue", "AWS::SQS::Queue", True), self.listed("s"))
+
+    def test_a_condition_made_false_by_an_update_is_not_listed(self):
+        self.deploy("s", TEMPLATE, {"WithQueue": "true"})
+        self.deploy("s", TEMPLATE, {"WithQueue": "false"}, kind="UPDATE")
+        self.assertNotIn("Queue", {name for name, _, _ in self.listed("s")})
