@@ -315,6 +315,10 @@ pub struct TargetArgs {
     /// requirements.txt vendored for Lambda, and shipped with the stack.
     #[arg(long, env = "SHIPIT_API_SOURCE", value_name = "DIR")]
     pub api_source: Option<PathBuf>,
+    /// The container image the API runs (`[api] backend = "container"`; `[api] image`): an ECR
+    /// image your CI pushed, pinned by digest (ACCOUNT.dkr.ecr.REGION.amazonaws.com/NAME@sha256:…).
+    #[arg(long, env = "SHIPIT_IMAGE", value_name = "URI")]
+    pub image: Option<String>,
     /// Move this share (1-99) of the API's traffic to its new version first, check the API
     /// through its public URL for `[api] canary_seconds` (default 60), then move all of it.
     #[arg(long, value_name = "PERCENT")]

@@ -73,6 +73,76 @@ pub struct ApiConfig {
     pub canary_percent: Option<u8>,
     /// How long the canary is checked before all traffic moves (default 60).
     pub canary_seconds: Option<u64>,
+    /// `function` (Lambda) or `container` (ECS Fargate behind an internal load balancer);
+    /// unset, the stack keeps the backend it runs (a new stack: the function).
+    pub backend: Option<String>,
+    /// `--image`: the container image, an ECR image pinned by digest.
+    pub image: Option<String>,
+}
+
+/// The stack parameters `[api] backend` and the image set (`ApiBackend`, `ContainerImage`);
+/// empty when neither is given, so the stack keeps what it runs. Refused: an unknown backend,
+/// an image for the function, a function's code or canary for a container, an image not
+/// pinned by digest in ECR, and parameters also set by hand.
+pub fn backend_parameters(
+    image_flag: Option<&str>,
+    source_flag: bool,
+    canary_flag: bool,
+    file: &ApiConfig,
+    hand_set: &BTreeMap<String, String>,
+) -> Result<BTreeMap<String, String>> {
+    use shipit_core::container::{self, Image, BACKEND_PARAMETER, IMAGE_PARAMETER};
+    let container = match file.backend.as_deref() {
+        None => hand_set.get(BACKEND_PARAMETER).map(String::as_str) == Some("container"),
+        Some("container") => true,
+        Some("function") => false,
+        Some(other) => {
+            return Err(Error::config_hint(
+                format!("[api] backend = {other:?} is not a backend shipit deploys"),
+                "use \"function\" (Lambda, the default) or \"container\" (ECS Fargate)",
+            ))
+        }
+    };
+    let image = image_flag.or(file.image.as_deref());
+    if !container {
+        if image.is_some() {
+            return Err(Error::config_hint(
+                "an image (--image, [api] image) is given, and the API's backend is the function",
+                "set [api] backend = \"container\" to run the image (the stack's function and its versions are then removed), or leave the image out",
+            ));
+        }
+        return Ok(match file.backend {
+            Some(_) => BTreeMap::from([(BACKEND_PARAMETER.into(), "function".into())]),
+            None => BTreeMap::new(),
+        });
+    }
+    if source_flag || file.source.is_some() || canary_flag || file.canary_percent.is_some() {
+        return Err(Error::config_hint(
+            "the API's backend is a container, and a function's code or canary is given (--api-source, --canary, [api] source, canary_percent)",
+            "leave them out: a container ships as an image (--image), and ECS rolls it out with its circuit breaker",
+        ));
+    }
+    let mut out = BTreeMap::from([(BACKEND_PARAMETER.to_string(), "container".to_string())]);
+    if let Some(uri) = image {
+        let image = Image::parse(uri).map_err(|why| {
+            Error::config_hint(
+                format!("the image {uri:?} cannot be deployed: {why}"),
+                "give --image (or [api] image) the ECR image your CI pushed, pinned by digest",
+            )
+        })?;
+        out.extend(container::parameters(&image));
+    }
+    for (k, v) in &out {
+        if hand_set.get(k).is_some_and(|h| h != v)
+            || (k == IMAGE_PARAMETER && hand_set.contains_key(k))
+        {
+            return Err(Error::config_hint(
+                format!("the stack parameter {k} is set by hand, and [api] sets it"),
+                format!("remove {k} from the parameters, and say it in [api] (backend, image) or --image"),
+            ));
+        }
+    }
+    Ok(out)
 }
 
 /// The API settings when a source is given (flag or file); runtime, architecture and handler
@@ -440,7 +510,27 @@ pub fn settings(
     file: FileConfig,
     env: impl Fn(&str) -> Option<String>,
 ) -> Result<Settings> {
-    let stack = stack_settings(&target.stack, &file.stack)?;
+    let mut stack = stack_settings(&target.stack, &file.stack)?;
+    let backend = backend_parameters(
+        target.image.as_deref(),
+        target.api_source.is_some(),
+        target.canary.is_some(),
+        &file.api,
+        stack
+            .as_ref()
+            .map(|s| &s.parameters)
+            .unwrap_or(&BTreeMap::new()),
+    )?;
+    match stack.as_mut() {
+        Some(s) => s.parameters.extend(backend),
+        None if !backend.is_empty() => {
+            return Err(Error::config_hint(
+                "the API's backend ([api] backend, image, --image) is the stack's, and no stack is named",
+                "name the stack (--stack, [stack] name)",
+            ))
+        }
+        None => {}
+    }
     let site = site_target(target.bucket.clone().or(file.bucket.clone()), stack)?;
     let api = api_settings(target.api_source.as_deref(), target.canary, &file.api)?;
     if api.is_some() && site.stack().is_none() {
@@ -820,6 +910,111 @@ mod tests {
         settings(&cli.global, &d.target, d.concurrency, file, |k| {
             env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
         })
+    }
+
+    /// (flags, shipit.toml) -> the backend's stack parameters, or a part of the refusal.
+    #[test]
+    fn the_backend_and_its_image_become_stack_parameters() {
+        let d = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+        let image = format!("123456789012.dkr.ecr.eu-west-1.amazonaws.com/api@{d}");
+        let tagged = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/api:v3";
+        let container = "[api]\nbackend = \"container\"\n";
+        let with_image = format!("{container}image = \"{image}\"\n");
+        let by_hand = format!("ContainerImage={image}");
+        type Row<'a> = (
+            Vec<&'a str>,
+            String,
+            Result<Vec<(&'a str, &'a str)>, &'a str>,
+        );
+        let table: Vec<Row> = vec![
+            (vec![], String::new(), Ok(vec![])),
+            (
+                vec![],
+                "[api]\nbackend = \"function\"\n".into(),
+                Ok(vec![("ApiBackend", "function")]),
+            ),
+            (
+                vec![],
+                container.into(),
+                Ok(vec![("ApiBackend", "container")]),
+            ),
+            (
+                vec!["--image", &image],
+                container.into(),
+                Ok(vec![
+                    ("ApiBackend", "container"),
+                    ("ContainerImage", &image),
+                ]),
+            ),
+            (
+                vec![],
+                with_image.clone(),
+                Ok(vec![
+                    ("ApiBackend", "container"),
+                    ("ContainerImage", &image),
+                ]),
+            ),
+            (
+                vec!["--image", &image],
+                String::new(),
+                Err("the API's backend is the function"),
+            ),
+            (
+                vec!["--image", tagged],
+                container.into(),
+                Err("names a tag"),
+            ),
+            (
+                vec!["--canary", "10"],
+                with_image.clone(),
+                Err("a function's code or canary"),
+            ),
+            (
+                vec!["--api-source", "api"],
+                with_image.clone(),
+                Err("a function's code or canary"),
+            ),
+            (
+                vec!["--parameter", &by_hand],
+                with_image.clone(),
+                Err("set by hand"),
+            ),
+            (
+                vec![],
+                "[api]\nbackend = \"lambda\"\n".into(),
+                Err("not a backend"),
+            ),
+        ];
+        for (flags, toml, want) in table {
+            let mut args = vec!["shipit", "deploy", "d", "--stack", "site"];
+            args.extend_from_slice(&flags);
+            let got = settings_for(&args, &toml, &[]).map(|s| {
+                let p = s.target.stack().unwrap().parameters.clone();
+                ["ApiBackend", "ContainerImage"]
+                    .into_iter()
+                    .filter_map(|k| p.get(k).map(|v| (k.to_string(), v.clone())))
+                    .collect::<Vec<_>>()
+            });
+            match (got, want) {
+                (Ok(got), Ok(want)) => {
+                    let want: Vec<(String, String)> = want
+                        .iter()
+                        .map(|(k, v)| (k.to_string(), v.to_string()))
+                        .collect();
+                    assert_eq!(got, want, "{flags:?} {toml}");
+                }
+                (Err(e), Err(part)) => {
+                    let said = format!("{e} {}", e.hint().unwrap_or_default());
+                    assert!(said.contains(part), "{flags:?} {toml}: {said}");
+                }
+                (got, want) => panic!("{flags:?} {toml}: {got:?}, want {want:?}"),
+            }
+        }
+        let bucket_only = settings_for(&["shipit", "deploy", "d", "--bucket", "b"], container, &[]);
+        assert!(bucket_only
+            .unwrap_err()
+            .to_string()
+            .contains("no stack is named"));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The template's quality bar: cfn-lint reports nothing, and what no scanner checks holds
 //! (the bucket trusts only this distribution through OAC, TLS only, headers policy attached,
-//! stateful resources retained, network paths limited to Lambda -> 5432/6379).
+//! stateful resources retained, network paths limited to the API's functions or tasks ->
+//! 5432/6379). The container backend's own rules are in `template_container`.
 
 use std::path::Path;
 use std::process::Command;
@@ -299,48 +300,112 @@ fn stateful_resources_are_retained_and_encrypted() {
     assert_eq!(cache["AtRestEncryptionEnabled"].as_bool(), Some(true));
 }
 
+/// Every ingress rule of the template: (group, source, port, condition). The data stores and
+/// the endpoints admit the API's functions or its tasks; the tasks admit the load balancer
+/// only, and the load balancer the VPC link only.
 #[test]
-fn only_lambda_reaches_the_database_and_the_cache() {
+fn only_the_apis_functions_or_tasks_reach_the_database_and_the_cache() {
     let t = template();
     let resources = t["Resources"].as_hash().unwrap();
-    let ingress: Vec<(&str, &Yaml)> = resources
+    let mut ingress: Vec<(&str, &str, i64, &str)> = resources
         .iter()
         .filter(|(_, r)| r["Type"].as_str() == Some("AWS::EC2::SecurityGroupIngress"))
-        .map(|(k, r)| (k.as_str().unwrap(), &r["Properties"]))
+        .map(|(_, r)| {
+            let p = &r["Properties"];
+            assert_eq!(p["FromPort"], p["ToPort"], "{p:?}: one port");
+            // The tasks' own port is a parameter: 0 stands for ContainerPort.
+            let port = p["FromPort"].as_i64().unwrap_or_else(|| {
+                assert_eq!(p["FromPort"].as_str(), Some("ContainerPort"));
+                0
+            });
+            (
+                p["GroupId"].as_str().unwrap(),
+                p["SourceSecurityGroupId"].as_str().unwrap(),
+                port,
+                r["Condition"].as_str().unwrap(),
+            )
+        })
         .collect();
-    assert_eq!(
-        ingress.len(),
-        3,
-        "{:?}",
-        ingress.iter().map(|(k, _)| k).collect::<Vec<_>>()
-    );
-    for (group, port) in [
-        ("DatabaseSecurityGroup", 5432),
-        ("CacheSecurityGroup", 6379),
-        ("EndpointSecurityGroup", 443),
+    ingress.sort();
+    let mut want = vec![
+        (
+            "CacheSecurityGroup",
+            "ContainerSecurityGroup",
+            6379,
+            "HasContainer",
+        ),
+        (
+            "CacheSecurityGroup",
+            "LambdaSecurityGroup",
+            6379,
+            "HasFunctionData",
+        ),
+        (
+            "ContainerSecurityGroup",
+            "LoadBalancerSecurityGroup",
+            0,
+            "HasContainer",
+        ),
+        (
+            "DatabaseSecurityGroup",
+            "ContainerSecurityGroup",
+            5432,
+            "HasContainer",
+        ),
+        (
+            "DatabaseSecurityGroup",
+            "LambdaSecurityGroup",
+            5432,
+            "HasFunctionData",
+        ),
+        (
+            "EndpointSecurityGroup",
+            "ContainerSecurityGroup",
+            443,
+            "HasContainer",
+        ),
+        (
+            "EndpointSecurityGroup",
+            "LambdaSecurityGroup",
+            443,
+            "HasFunctionData",
+        ),
+        (
+            "LoadBalancerSecurityGroup",
+            "VpcLinkSecurityGroup",
+            80,
+            "HasContainer",
+        ),
+    ];
+    want.sort();
+    assert_eq!(ingress, want);
+    for group in [
+        "DatabaseSecurityGroup",
+        "CacheSecurityGroup",
+        "EndpointSecurityGroup",
+        "ContainerSecurityGroup",
+        "LoadBalancerSecurityGroup",
+        "VpcLinkSecurityGroup",
     ] {
-        let (_, rule) = ingress
-            .iter()
-            .find(|(_, p)| p["GroupId"].as_str() == Some(group))
-            .unwrap();
-        assert_eq!(
-            rule["SourceSecurityGroupId"].as_str(),
-            Some("LambdaSecurityGroup")
-        );
-        assert_eq!(rule["FromPort"].as_i64(), Some(port));
-        assert_eq!(rule["ToPort"].as_i64(), Some(port));
         assert!(
             resource(&t, group)["Properties"]["SecurityGroupIngress"].is_badvalue(),
             "{group} has inline ingress"
         );
     }
-    // The API's function runs in the private subnets.
+    // The API's function and its tasks run in the private subnets.
     let vpc = &resource(&t, "ApiFunction")["Properties"]["VpcConfig"];
-    let subnets = vpc[1]["SubnetIds"].as_vec().unwrap();
-    assert_eq!(
-        subnets.iter().filter_map(Yaml::as_str).collect::<Vec<_>>(),
-        ["PrivateSubnetA", "PrivateSubnetB"]
-    );
+    let private = ["PrivateSubnetA", "PrivateSubnetB"];
+    let names = |v: &Yaml| -> Vec<String> {
+        v.as_vec()
+            .unwrap()
+            .iter()
+            .filter_map(|s| s.as_str().map(str::to_owned))
+            .collect()
+    };
+    assert_eq!(names(&vpc[1]["SubnetIds"]), private);
+    let net = &resource(&t, "Service")["Properties"]["NetworkConfiguration"]["AwsvpcConfiguration"];
+    assert_eq!(names(&net["Subnets"]), private);
+    assert_eq!(net["AssignPublicIp"].as_str(), Some("DISABLED"));
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! shipit's pure core: decisions on plain data. What to upload, update and delete (`plan`,
 //! `headers`, `files`, `state`), what to invalidate (`invalidate`), what a release is and what
-//! it writes (`release`), what the stack needs (`stack`, `template`, `preflight`, `package`),
+//! it writes (`release`), what the stack needs (`stack`, `template`, `preflight`, `package`,
+//! `container`: the image a container backend runs and its task size),
 //! what a verification's answers mean (`verify`, `checks`), the API's pre-traffic gate's
 //! requests and answers (`lambda`), settings as data (`settings`), and the error type every
 //! crate returns (`error`, a leaf). Nothing here performs I/O on the network or names an async
@@ -9,6 +10,7 @@
 
 pub mod checks;
 pub mod concurrency;
+pub mod container;
 pub mod error;
 pub mod files;
 pub mod headers;

@@ -39,6 +39,20 @@ pub struct Intent {
     /// The database's engine version as the stack has it now: `Some("16.6")` for a stack made
     /// before `DbEngineVersion` (its template pinned that minor), None without a database.
     pub engine_before: Option<String>,
+    /// `ApiBackend=container`: the tasks' size and count, and whether an image is given. Set
+    /// whenever the backend is asked for, with or without the data tier it needs.
+    pub container: Option<ContainerIntent>,
+}
+
+/// The container backend's tasks, from `ContainerCpu`, `ContainerMemory`, `ContainerCount`
+/// and `ContainerArchitecture`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ContainerIntent {
+    pub cpu: u32,
+    pub memory: u32,
+    pub count: u32,
+    pub arm: bool,
+    pub image: bool,
 }
 
 /// What shipit's template pinned before `DbEngineVersion` and `ApiReservedConcurrency`: a
@@ -107,6 +121,15 @@ impl Intent {
                 .map(|b| {
                     text(b, "DbEngineVersion").unwrap_or_else(|| LEGACY_ENGINE_VERSION.into())
                 }),
+            container: (text(params, "ApiBackend").as_deref() == Some("container")).then(|| {
+                ContainerIntent {
+                    cpu: number(params, "ContainerCpu"),
+                    memory: number(params, "ContainerMemory"),
+                    count: number(params, "ContainerCount"),
+                    arm: text(params, "ContainerArchitecture").as_deref() == Some("ARM64"),
+                    image: text(params, "ContainerImage").is_some(),
+                }
+            }),
         }
     }
 }
@@ -305,6 +328,9 @@ pub fn findings(i: &Intent, f: &Facts) -> Vec<Finding> {
             }
         }
     }
+    if let Some(c) = &i.container {
+        container(i, c, &mut out);
+    }
     if i.data {
         data_tier(i, f, &mut out);
     }
@@ -333,6 +359,32 @@ pub fn findings(i: &Intent, f: &Facts) -> Vec<Finding> {
         );
     }
     out.0
+}
+
+/// What the template's rule would refuse, said with its fix, and a task size Fargate does not
+/// run (ECS refuses the task definition only once the stack is half made).
+fn container(i: &Intent, c: &ContainerIntent, out: &mut Findings) {
+    if !i.data {
+        out.refuse(
+            "container-backend",
+            "ApiBackend=container runs the tasks in the data tier's private subnets, and EnableApi or EnableDataTier is false".into(),
+            "set EnableApi=true and EnableDataTier=true, or use the function backend",
+        );
+    }
+    if !c.image {
+        out.refuse(
+            "container-backend",
+            "ApiBackend=container and no image to run".into(),
+            "give the image your CI pushed to ECR, pinned by digest: --image URI or [api] image",
+        );
+    }
+    if let Some(why) = crate::container::size_refused(c.cpu, c.memory) {
+        out.refuse(
+            "fargate-size",
+            why,
+            "pick a size from the Amazon ECS Developer Guide's task size table (ContainerCpu, ContainerMemory)",
+        );
+    }
 }
 
 fn concurrency(i: &Intent, f: &Facts, out: &mut Findings) {
@@ -579,6 +631,9 @@ const RDS_HOURLY: [(&str, f64); 6] = [
     ("db.t3.small", 0.036),
     ("db.t3.medium", 0.072),
 ];
+/// Fargate on Linux, us-east-1 (USD, 2026-12): per vCPU-hour and per GB-hour.
+const FARGATE_X86_HOURLY: (f64, f64) = (0.04048, 0.004445);
+const FARGATE_ARM_HOURLY: (f64, f64) = (0.03238, 0.00356);
 const CACHE_HOURLY: [(&str, f64); 6] = [
     ("cache.t4g.micro", 0.016),
     ("cache.t4g.small", 0.032),
@@ -620,12 +675,13 @@ pub fn monthly_cost(i: &Intent) -> Vec<CostLine> {
     if !i.api {
         return out;
     }
-    line(
-        "api",
-        "API Gateway, Lambda, DynamoDB on demand, CloudWatch Logs".into(),
-        0.75,
-        1.75,
-    );
+    let tasks = i.container.as_ref().filter(|_| i.data);
+    let api = if tasks.is_some() {
+        "API Gateway, DynamoDB on demand, CloudWatch Logs"
+    } else {
+        "API Gateway, Lambda, DynamoDB on demand, CloudWatch Logs"
+    };
+    line("api", api.into(), 0.75, 1.75);
     if !i.data {
         return out;
     }
@@ -682,6 +738,43 @@ pub fn monthly_cost(i: &Intent) -> Vec<CostLine> {
         endpoint,
         endpoint,
     );
+    if let Some(c) = tasks {
+        let (cpu_hour, gb_hour) = if c.arm {
+            FARGATE_ARM_HOURLY
+        } else {
+            FARGATE_X86_HOURLY
+        };
+        let vcpu = f64::from(c.cpu) / 1024.0;
+        let gb = f64::from(c.memory) / 1024.0;
+        let m = f64::from(c.count) * (vcpu * cpu_hour + gb * gb_hour) * HOURS;
+        line(
+            "container",
+            format!(
+                "Fargate: {} task(s) of {vcpu} vCPU and {gb} GB ({})",
+                c.count,
+                if c.arm { "ARM64" } else { "X86_64" }
+            ),
+            m,
+            m,
+        );
+        // An ALB's hour, and one load balancer capacity unit (more with traffic).
+        line(
+            "container",
+            "Application Load Balancer, internal (plus $0.008 an LCU-hour beyond one)".into(),
+            (0.0225 + 0.008) * HOURS,
+            (0.0225 + 0.008) * HOURS,
+        );
+        let endpoints = 4.0 * azs * 0.01 * HOURS;
+        line(
+            "container",
+            format!(
+                "Interface endpoints for ECR (2), CloudWatch Logs and SSM in {} subnet(s)",
+                azs as u32
+            ),
+            endpoints,
+            endpoints,
+        );
+    }
     if i.nat {
         line(
             "data",
@@ -1016,6 +1109,46 @@ mod tests {
     }
 
     #[test]
+    fn a_container_backend_needs_the_data_tier_an_image_and_a_fargate_size() {
+        let image = (
+            "ContainerImage",
+            "123456789012.dkr.ecr.eu-west-1.amazonaws.com/api@sha256:00",
+        );
+        let backend = ("ApiBackend", "container");
+        type Row<'a> = (Vec<(&'a str, &'a str)>, Vec<(&'a str, Severity)>);
+        let table: [Row; 5] = [
+            (vec![backend, image], vec![]),
+            (
+                vec![backend],
+                vec![("container-backend", Severity::Refused)],
+            ),
+            (
+                vec![backend, image, ("EnableDataTier", "false")],
+                vec![("container-backend", Severity::Refused)],
+            ),
+            (
+                vec![
+                    backend,
+                    image,
+                    ("ContainerCpu", "256"),
+                    ("ContainerMemory", "4096"),
+                ],
+                vec![("fargate-size", Severity::Refused)],
+            ),
+            (vec![("ContainerMemory", "4096")], vec![]),
+        ];
+        for (pairs, want) in table {
+            let mut p = pairs.clone();
+            p.extend(
+                [("ContainerCpu", "256"), ("ContainerMemory", "512")]
+                    .iter()
+                    .filter(|(k, _)| !pairs.iter().any(|(q, _)| q == k)),
+            );
+            assert_eq!(checks(&intent(&p), &roomy()), want, "{pairs:?}");
+        }
+    }
+
+    #[test]
     fn unread_facts_are_reported_not_refused() {
         let mut f = roomy();
         f.lambda = Some(Err("AccessDenied: lambda:GetAccountSettings".into()));
@@ -1067,6 +1200,27 @@ mod tests {
             (18.0..=20.5).contains(&(waf - defaults)),
             "{waf} vs {defaults}"
         );
+        // The container path: two 0.25 vCPU / 0.5 GB tasks, an ALB, four endpoints in one zone.
+        let image = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/api@sha256:00";
+        let tasks = [
+            ("ApiBackend", "container"),
+            ("ContainerImage", image),
+            ("ContainerCpu", "256"),
+            ("ContainerMemory", "512"),
+            ("ContainerCount", "2"),
+        ];
+        let container = monthly_cost(&intent(&tasks));
+        let fargate = container
+            .iter()
+            .find(|l| l.item.starts_with("Fargate"))
+            .unwrap();
+        assert!((fargate.high - 2.0 * (0.25 * 0.04048 + 0.5 * 0.004445) * 730.0).abs() < 0.01);
+        assert!(container.iter().all(|l| !l.item.contains("Lambda")));
+        let extra = total(&intent(&tasks)) - defaults;
+        // Tasks about $18, the ALB about $22, the endpoints about $29.
+        assert!((65.0..=75.0).contains(&extra), "{extra}");
+        let no_data = intent(&[tasks[0], tasks[1], ("EnableDataTier", "false")]);
+        assert!(monthly_cost(&no_data).iter().all(|l| l.tier != "container"));
         let odd = monthly_cost(&intent(&[("DbInstanceClass", "db.x9.huge")]));
         assert!(odd
             .iter()

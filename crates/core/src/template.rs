@@ -217,7 +217,10 @@ impl Template {
                 doc["Resources"][r.logical_id.as_str()]
             ));
         }
-        for (k, v) in parameters {
+        for (k, v) in parameters
+            .iter()
+            .filter(|(k, _)| !crate::container::TASK_PARAMETERS.contains(&k.as_str()))
+        {
             hashed.consume(format!("{k}={v}\n"));
         }
         let suffix = format!("{:x}", hashed.compute());
@@ -357,6 +360,17 @@ mod tests {
         let mut other = params.clone();
         other.insert("DomainName".into(), "www.example.com".into());
         assert_ne!(deployment_id(&t.with_api_snapshot(&other)), base);
+        // What reaches the tasks alone is no new snapshot; the backend itself is one.
+        let mut image = params.clone();
+        image.insert(
+            "ContainerImage".into(),
+            "123456789012.dkr.ecr.us-east-1.amazonaws.com/api@sha256:00".into(),
+        );
+        image.insert("ContainerCount".into(), "4".into());
+        assert_eq!(deployment_id(&t.with_api_snapshot(&image)), base);
+        let mut backend = params.clone();
+        backend.insert("ApiBackend".into(), "container".into());
+        assert_ne!(deployment_id(&t.with_api_snapshot(&backend)), base);
     }
 
     #[test]

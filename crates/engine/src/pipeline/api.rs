@@ -12,6 +12,7 @@ use serde::Serialize;
 
 use crate::pipeline::provision::{self, Ensured};
 use crate::ports::{ObjectStore, Reporter, StackService};
+use shipit_core::container;
 use shipit_core::error::{Error, Result};
 use shipit_core::headers::Headers;
 use shipit_core::lambda::AliasRoute;
@@ -71,15 +72,20 @@ pub fn with_code(s: &StackSettings, code: BTreeMap<String, String>) -> Result<St
 }
 
 /// `s` keeping the code the stack runs now (its `ApiCode*` parameters as deployed), for a
-/// deploy without `[api]`: the template's defaults would put back the built-in function.
+/// deploy without `[api]`: the template's defaults would put back the built-in function. The
+/// backend and its image are kept the same way: a deploy that does not name them never turns
+/// a container stack back into a function, nor runs another image.
 pub fn keeping_live_code(s: &StackSettings, info: Option<&StackInfo>) -> StackSettings {
     let mut s = s.clone();
-    let live = info.map(|i| &i.parameters);
-    if let Some(live) = live.filter(|p| p.get("ApiCodeKey").is_some_and(|k| !k.is_empty())) {
-        for k in CODE_PARAMETERS {
-            if let (Some(v), false) = (live.get(k), s.parameters.contains_key(k)) {
-                s.parameters.insert(k.to_string(), v.clone());
-            }
+    let Some(live) = info.map(|i| &i.parameters) else {
+        return s;
+    };
+    let has_code = live.get("ApiCodeKey").is_some_and(|k| !k.is_empty());
+    let code = CODE_PARAMETERS.iter().filter(|_| has_code);
+    let backend = [container::BACKEND_PARAMETER, container::IMAGE_PARAMETER];
+    for k in code.chain(backend.iter()) {
+        if let (Some(v), false) = (live.get(*k), s.parameters.contains_key(*k)) {
+            s.parameters.insert(k.to_string(), v.clone());
         }
     }
     s

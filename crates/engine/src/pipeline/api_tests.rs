@@ -209,6 +209,24 @@ fn live_code_kept_only_when_there_is_some_and_never_over_a_given_value() {
         .insert("ApiRuntime".into(), "python3.14".into());
     let kept = keeping_live_code(&mine, Some(&live("api/x.zip")));
     assert_eq!(kept.parameters["ApiRuntime"], "python3.14");
+    // A container stack stays one, on its image, unless the deploy names the backend.
+    let image = "123456789012.dkr.ecr.us-east-1.amazonaws.com/api@sha256:00";
+    let mut tasks = live("");
+    tasks
+        .parameters
+        .insert("ApiBackend".into(), "container".into());
+    tasks
+        .parameters
+        .insert("ContainerImage".into(), image.into());
+    let kept = keeping_live_code(&stack_settings(), Some(&tasks));
+    assert_eq!(kept.parameters["ApiBackend"], "container");
+    assert_eq!(kept.parameters["ContainerImage"], image);
+    assert!(!kept.parameters.contains_key("ApiCodeKey"));
+    let mut back = stack_settings();
+    back.parameters
+        .insert("ApiBackend".into(), "function".into());
+    let kept = keeping_live_code(&back, Some(&tasks));
+    assert_eq!(kept.parameters["ApiBackend"], "function");
 }
 
 #[test]

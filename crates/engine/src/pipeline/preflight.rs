@@ -198,6 +198,6 @@ pub fn report(p: &Preflight, reporter: &dyn Reporter) {
         } else {
             format!("${:.2}-{:.2}", c.low, c.high)
         };
-        reporter.info(&format!("  {:<6} {price:>12}  {}", c.tier, c.item));
+        reporter.info(&format!("  {:<9} {price:>12}  {}", c.tier, c.item));
     }
 }

@@ -16,7 +16,7 @@ from rig.models.s3 import RigBucketPolicy
 from rig.models.cloudfront import (RigOriginAccessControl, RigCloudFrontFunction, RigCachePolicy,
                                    RigResponseHeadersPolicy, RigDistribution)
 from rig.models.apigateway import (RigApiStage, RigApiAuthorizer, RigApiAccount, RigApiDomainName,
-                                   RigApiBasePathMapping, RigGatewayResponse)
+                                   RigApiBasePathMapping, RigGatewayResponse, RigVpcLink)
 from rig.models.cognito import RigUserPool, RigUserPoolClient
 from rig.models.ec2 import RigSecurityGroupEgress
 from rig.models.secretsmanager import RigSecret
@@ -26,6 +26,6 @@ from rig.models.wafv2 import RigWebAcl, RigWebAclAssociation
 
 MODELS = [RigBucketPolicy, RigOriginAccessControl, RigCloudFrontFunction, RigCachePolicy,
           RigResponseHeadersPolicy, RigDistribution, RigApiStage, RigApiAuthorizer, RigApiAccount,
-          RigApiDomainName, RigApiBasePathMapping, RigGatewayResponse, RigUserPool, RigUserPoolClient,
+          RigApiDomainName, RigApiBasePathMapping, RigGatewayResponse, RigVpcLink, RigUserPool, RigUserPoolClient,
           RigSecurityGroupEgress, RigSecret, RigCacheSubnetGroup, RigReplicationGroup,
           RigLambdaVersion, RigLambdaAlias, RigWebAcl, RigWebAclAssociation]

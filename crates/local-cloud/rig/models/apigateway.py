@@ -142,3 +142,27 @@ class RigGatewayResponse(Rig, CloudFormationModel):
                 self.props["RestApiId"], self.props["ResponseType"])
         except Exception:
             pass
+
+
+class RigVpcLink(Rig, CloudFormationModel):
+    """AWS::ApiGatewayV2::VpcLink (a VPC link V2, which REST APIs use for private integrations
+    with a load balancer), made in moto's API Gateway V2 backend."""
+    __module__ = "moto.apigatewayv2.models"
+    TYPE = "AWS::ApiGatewayV2::VpcLink"
+    ATTRS = ("VpcLinkId",)
+
+    @staticmethod
+    def cloudformation_type():
+        return RigVpcLink.TYPE
+
+    @classmethod
+    def make(cls, name, props, account_id, region_name):
+        from moto.apigatewayv2.models import apigatewayv2_backends
+        link = apigatewayv2_backends[account_id][region_name].create_vpc_link(
+            name=props.get("Name") or name, sg_ids=props.get("SecurityGroupIds") or [],
+            subnet_ids=props["SubnetIds"], tags=props.get("Tags") or {})
+        return link.id, {"VpcLinkId": link.id}
+
+    def remove(self, account_id, region_name):
+        from moto.apigatewayv2.models import apigatewayv2_backends
+        apigatewayv2_backends[account_id][region_name].delete_vpc_link(self.pid)

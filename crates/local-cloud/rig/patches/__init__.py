@@ -24,4 +24,6 @@ PATCHES = (
     "service_role_permissions",
     "lambda_alias_revision",
     "list_stack_resources",
+    "ecs_service",
+    "template_rules",
 )

@@ -9,6 +9,7 @@ The patch: wraps create_change_set: for a CREATE, a stack of that name in REVIEW
 dropped with its change sets first, and any other stack of that name is a ValidationError.
 """
 from rig.moto_version import check
+from rig.patches.change_set_call import arguments
 
 
 def apply():
@@ -19,11 +20,9 @@ def apply():
 
     original = CloudFormationBackend.create_change_set
 
-    names = ["stack_name", "change_set_name", "template", "parameters", "description",
-             "change_set_type"]
 
     def create_change_set(self, *args, **kwargs):
-        given = dict(zip(names, args), **kwargs)
+        given = arguments(args, kwargs)
         stack_name = given.get("stack_name")
         change_set_name = given.get("change_set_name")
         if given.get("change_set_type") == "CREATE":

@@ -63,9 +63,17 @@ EC2_CREATE = {"AWS::EC2::VPC": "CreateVpc", "AWS::EC2::InternetGateway": "Create
               "AWS::EC2::EIP": "AllocateAddress", "AWS::EC2::NatGateway": "CreateNatGateway",
               "AWS::EC2::VPCEndpoint": "CreateVpcEndpoint", "AWS::EC2::SecurityGroup": "CreateSecurityGroup"}
 NEW = {"aws:RequestTag/aws:cloudformation:stack-name": STACK}
-PASSED_TO = {"AWS::Lambda::Function": "lambda.amazonaws.com", "AWS::ApiGateway::Account": "apigateway.amazonaws.com"}
+PASSED_TO = {"AWS::Lambda::Function": "lambda.amazonaws.com", "AWS::ApiGateway::Account": "apigateway.amazonaws.com",
+             "AWS::ECS::TaskDefinition": "ecs-tasks.amazonaws.com"}
 SERVICE_LINKED = {"AWS::RDS::DBInstance": "rds.amazonaws.com", "AWS::RDS::DBSubnetGroup": "rds.amazonaws.com",
-                  "AWS::ElastiCache::ReplicationGroup": "elasticache.amazonaws.com"}
+                  "AWS::ElastiCache::ReplicationGroup": "elasticache.amazonaws.com",
+                  "AWS::ECS::Cluster": "ecs.amazonaws.com", "AWS::ApiGatewayV2::VpcLink": "ops.apigateway.amazonaws.com"}
+CLUSTER = f"cluster/{STACK}-Cluster-x"
+ECS = {"AWS::ECS::Cluster": CLUSTER, "AWS::ECS::Service": f"service/{STACK}-Cluster-x/{STACK}-Service-x",
+       "AWS::ECS::TaskDefinition": f"task-definition/{STACK}-api:1"}
+ELB = {"AWS::ElasticLoadBalancingV2::LoadBalancer": "loadbalancer/app/mysite-LoadB-x/1a2b",
+       "AWS::ElasticLoadBalancingV2::TargetGroup": "targetgroup/mysite-Targe-x/1a2b",
+       "AWS::ElasticLoadBalancingV2::Listener": "listener/app/mysite-LoadB-x/1a2b/3c4d"}
 
 
 def request(rtype, action):
@@ -80,6 +88,19 @@ def request(rtype, action):
                     {"iam:AWSServiceName": SERVICE_LINKED.get(rtype, "unknown.amazonaws.com")})
         return FUNCTION_ROLE, {"iam:PermissionsBoundary": BOUNDARY,
                                "iam:PolicyARN": MANAGED + "AWSLambdaBasicExecutionRole"}
+    if service == "apigateway" and rtype == "AWS::ApiGatewayV2::VpcLink":
+        return (APIGW + "/vpclinks", NEW) if name == "POST" else (APIGW + "/vpclinks/x", OURS)
+    if service == "ecs":
+        return ("*", NEW) if name == "CreateCluster" else (ARN.format("ecs", ECS[rtype]), {})
+    if service == "elasticloadbalancing" and rtype in ELB:
+        created = {"AWS::ElasticLoadBalancingV2::LoadBalancer": "CreateLoadBalancer",
+                   "AWS::ElasticLoadBalancingV2::TargetGroup": "CreateTargetGroup",
+                   "AWS::ElasticLoadBalancingV2::Listener": "CreateListener"}[rtype]
+        if name == created:
+            return "*", NEW
+        if name == "AddTags":
+            return ARN.format("elasticloadbalancing", ELB[rtype]), {"elasticloadbalancing:CreateAction": created}
+        return ARN.format("elasticloadbalancing", ELB[rtype]), OURS
     if service == "apigateway":
         if rtype == "AWS::ApiGateway::Account":
             return APIGW + "/account", {}

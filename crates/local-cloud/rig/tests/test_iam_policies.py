@@ -684,9 +684,13 @@ class ServiceRole(PolicyTest):
                          ("iam:CreateOpenIDConnectProvider", f"arn:aws:iam::{ACCOUNT}:oidc-provider/evil.example"),
                          ("iam:AddRoleToInstanceProfile", f"arn:aws:iam::{ACCOUNT}:instance-profile/{STACK}-x"))])
 
-    def test_passes_stack_roles_to_lambda_only(self):
+    def test_passes_stack_roles_to_lambda_and_ecs_tasks_only(self):
         self.check(self.policies, [
             ("iam:PassRole", FUNCTION_ROLE, {"iam:PassedToService": "lambda.amazonaws.com"}, ALLOW, "to Lambda"),
+            ("iam:PassRole", f"arn:aws:iam::{ACCOUNT}:role/{STACK}-TaskRole-x",
+             {"iam:PassedToService": "ecs-tasks.amazonaws.com"}, ALLOW, "to the API's tasks"),
+            ("iam:PassRole", FUNCTION_ROLE, {"iam:PassedToService": "ecs.amazonaws.com"}, IMPLICIT,
+             "not to ECS itself: the service uses ECS's service-linked role"),
             ("iam:PassRole", FUNCTION_ROLE, {"iam:PassedToService": "apigateway.amazonaws.com"}, IMPLICIT,
              "API Gateway's logging role is shipit bootstrap's, not the stack's"),
             ("iam:PassRole", FUNCTION_ROLE, {"iam:PassedToService": "ec2.amazonaws.com"}, IMPLICIT, "to EC2"),
@@ -701,6 +705,10 @@ class ServiceRole(PolicyTest):
             ("iam:CreateServiceLinkedRole", slr, {"iam:AWSServiceName": "rds.amazonaws.com"}, ALLOW, "RDS"),
             ("iam:CreateServiceLinkedRole", slr, {"iam:AWSServiceName": "ops.apigateway.amazonaws.com"}, ALLOW,
              "API Gateway domains"),
+            ("iam:CreateServiceLinkedRole", slr, {"iam:AWSServiceName": "ecs.amazonaws.com"}, ALLOW,
+             "ECS, on the account's first cluster"),
+            ("iam:CreateServiceLinkedRole", slr, {"iam:AWSServiceName": "elasticloadbalancing.amazonaws.com"}, ALLOW,
+             "Elastic Load Balancing, on the account's first load balancer"),
             ("iam:CreateServiceLinkedRole", slr, {"iam:AWSServiceName": "organizations.amazonaws.com"}, IMPLICIT,
              "another service"),
         ])
@@ -880,6 +888,30 @@ class Boundary(PolicyTest):
             ("s3:GetObject", APP_DATA + "/users/1.json", FROM_FUNCTION, ALLOW, "this stack's function"),
             ("rds-db:connect", f"arn:aws:rds-db:{REGION}:{ACCOUNT}:dbuser:db-A/shipit", FROM_FUNCTION, IMPLICIT,
              "never the master user"),
+        ])
+
+    def test_data_through_this_stacks_tasks_and_their_images_and_parameters(self):
+        # ECS tasks carry no source function: their sessions are this stack's task roles
+        # (aws:PrincipalArn is the role's ARN for an assumed role's session).
+        task = {"aws:PrincipalArn": f"arn:aws:iam::{ACCOUNT}:role/{STACK}-TaskRole-A1B2C3"}
+        starter = {"aws:PrincipalArn": f"arn:aws:iam::{ACCOUNT}:role/{STACK}-TaskExecutionRole-A1B2C3"}
+        elsewhere = {"aws:PrincipalArn": f"arn:aws:iam::{ACCOUNT}:role/other-TaskRole-A1B2C3"}
+        param = f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/shipit/{STACK}/"
+        self.check([self.boundary], [
+            ("dynamodb:GetItem", TABLE, task, ALLOW, "items, from this stack's task"),
+            ("rds-db:connect", f"arn:aws:rds-db:{REGION}:{ACCOUNT}:dbuser:db-A/shipit_app", task, ALLOW,
+             "IAM database authentication from a task"),
+            ("secretsmanager:GetSecretValue", SECRET, {**OURS, **starter}, ALLOW,
+             "ECS resolves the task's secret as the execution role"),
+            ("dynamodb:GetItem", TABLE, elsewhere, DENY, "another stack's task role"),
+            ("ecr:BatchGetImage", f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/team/api", {}, ALLOW, "the image"),
+            ("ecr:PutImage", f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/team/api", {}, IMPLICIT,
+             "a task never pushes an image"),
+            ("ssm:GetParametersByPath", param.rstrip("/"), {}, ALLOW, "this stack's parameters"),
+            ("ssm:GetParameters", param + "db-password", {}, ALLOW, "this stack's parameters"),
+            ("ssm:GetParameter", f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/shipit/other/db-password", {}, IMPLICIT,
+             "another stack's parameters"),
+            ("ssm:PutParameter", param + "db-password", {}, IMPLICIT, "a task never writes a parameter"),
         ])
 
     def test_a_role_with_administrator_access_is_still_capped(self):

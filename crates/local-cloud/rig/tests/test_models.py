@@ -128,6 +128,9 @@ Resources:
   CacheGroup:
     Type: AWS::EC2::SecurityGroup
     Properties: {GroupDescription: cache, VpcId: !Ref Vpc}
+  Link:
+    Type: AWS::ApiGatewayV2::VpcLink
+    Properties: {Name: link, SubnetIds: [!Ref SubnetA], SecurityGroupIds: [!Ref AppGroup]}
   AppToCache:
     Type: AWS::EC2::SecurityGroupEgress
     Properties:
