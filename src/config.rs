@@ -80,10 +80,21 @@ pub struct ApiConfig {
     pub image: Option<String>,
 }
 
+/// The image `uri`, or why it cannot be deployed.
+fn parsed(uri: &str) -> Result<shipit_core::container::Image> {
+    shipit_core::container::Image::parse(uri).map_err(|why| {
+        Error::config_hint(
+            format!("the image {uri:?} cannot be deployed: {why}"),
+            "give --image (or [api] image) the ECR image your CI pushed, pinned by digest",
+        )
+    })
+}
+
 /// The stack parameters `[api] backend` and the image set (`ApiBackend`, `ContainerImage`);
-/// empty when neither is given, so the stack keeps what it runs. Refused: an unknown backend,
-/// an image for the function, a function's code or canary for a container, an image not
-/// pinned by digest in ECR, and parameters also set by hand.
+/// empty when neither is given, so the stack keeps what it runs (an image alone goes to the
+/// stack's own backend: the deploy refuses it for a function stack). Refused: an unknown
+/// backend, an image for a backend named "function", a function's code or canary for a
+/// container, an image not pinned by digest in ECR, and parameters also set by hand.
 pub fn backend_parameters(
     image_flag: Option<&str>,
     source_flag: bool,
@@ -91,7 +102,7 @@ pub fn backend_parameters(
     file: &ApiConfig,
     hand_set: &BTreeMap<String, String>,
 ) -> Result<BTreeMap<String, String>> {
-    use shipit_core::container::{self, Image, BACKEND_PARAMETER, IMAGE_PARAMETER};
+    use shipit_core::container::{self, BACKEND_PARAMETER, IMAGE_PARAMETER};
     let container = match file.backend.as_deref() {
         None => hand_set.get(BACKEND_PARAMETER).map(String::as_str) == Some("container"),
         Some("container") => true,
@@ -105,16 +116,32 @@ pub fn backend_parameters(
     };
     let image = image_flag.or(file.image.as_deref());
     if !container {
-        if image.is_some() {
+        if image.is_some() && file.backend.is_some() {
             return Err(Error::config_hint(
-                "an image (--image, [api] image) is given, and the API's backend is the function",
+                "an image (--image, [api] image) is given, and [api] backend is \"function\"",
                 "set [api] backend = \"container\" to run the image (the stack's function and its versions are then removed), or leave the image out",
             ));
         }
-        return Ok(match file.backend {
-            Some(_) => BTreeMap::from([(BACKEND_PARAMETER.into(), "function".into())]),
-            None => BTreeMap::new(),
-        });
+        let mut out = BTreeMap::new();
+        if file.backend.is_some() {
+            if hand_set
+                .get(BACKEND_PARAMETER)
+                .is_some_and(|v| v != "function")
+            {
+                return Err(Error::config_hint(
+                    format!("the stack parameter {BACKEND_PARAMETER} is set by hand, and [api] backend says \"function\""),
+                    format!("remove {BACKEND_PARAMETER} from the parameters, and say the backend in [api] backend"),
+                ));
+            }
+            out.insert(BACKEND_PARAMETER.into(), "function".into());
+        }
+        // No backend named: the image is for the stack's own backend, which only the stack
+        // knows (the deploy refuses it there when the stack runs the function).
+        if let Some(uri) = image {
+            out.extend(container::parameters(&parsed(uri)?));
+            out.remove(BACKEND_PARAMETER);
+        }
+        return Ok(out);
     }
     if source_flag || file.source.is_some() || canary_flag || file.canary_percent.is_some() {
         return Err(Error::config_hint(
@@ -124,13 +151,7 @@ pub fn backend_parameters(
     }
     let mut out = BTreeMap::from([(BACKEND_PARAMETER.to_string(), "container".to_string())]);
     if let Some(uri) = image {
-        let image = Image::parse(uri).map_err(|why| {
-            Error::config_hint(
-                format!("the image {uri:?} cannot be deployed: {why}"),
-                "give --image (or [api] image) the ECR image your CI pushed, pinned by digest",
-            )
-        })?;
-        out.extend(container::parameters(&image));
+        out.extend(container::parameters(&parsed(uri)?));
     }
     for (k, v) in &out {
         if hand_set.get(k).is_some_and(|h| h != v)
@@ -954,10 +975,21 @@ mod tests {
                     ("ContainerImage", &image),
                 ]),
             ),
+            // No backend named: the image goes to the stack, whose own backend decides.
             (
                 vec!["--image", &image],
                 String::new(),
-                Err("the API's backend is the function"),
+                Ok(vec![("ContainerImage", &image)]),
+            ),
+            (
+                vec!["--image", &image],
+                "[api]\nbackend = \"function\"\n".into(),
+                Err("[api] backend is \"function\""),
+            ),
+            (
+                vec!["--parameter", "ApiBackend=container"],
+                "[api]\nbackend = \"function\"\n".into(),
+                Err("set by hand"),
             ),
             (
                 vec!["--image", tagged],

@@ -171,6 +171,14 @@ fn a_function_stack_switches_to_containers_and_ships_images_by_digest() {
     assert_eq!(revisions(&name), ["2"]);
     assert_eq!(api_snapshots(&name), snapshots);
 
+    // A configuration that names no backend ships an image to the stack's own backend.
+    let plain = w.write_config("");
+    let third = image("ef");
+    assert_success(&w.run_stack("deploy", &name, &["--config", &plain, "--image", &third]));
+    assert_eq!(service(&name).1, third);
+    assert_eq!(revisions(&name), ["3"]);
+    let second = third;
+
     // A tag is refused before any request: nothing changes.
     let out = deploy(&["--image", &format!("{REPO}:latest")]);
     assert_exit(&out, 2);

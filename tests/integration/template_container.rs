@@ -87,6 +87,8 @@ fn the_function_and_the_container_exclude_each_other_and_a_container_needs_its_i
         .as_str()
         .unwrap();
     assert!(pattern.ends_with("@sha256:[a-f0-9]{64}$"), "{pattern}");
+    // shipit refuses before any request what CloudFormation would refuse at the change set.
+    assert_eq!(pattern, shipit_core::container::IMAGE_PATTERN);
 }
 
 #[test]
@@ -114,6 +116,24 @@ fn the_tasks_are_private_in_both_zones_behind_an_internal_load_balancer() {
         deploy["DeploymentCircuitBreaker"]["Rollback"].as_bool(),
         Some(true)
     );
+    // Nothing starts before it can pull, log, resolve its secrets and pass the health check.
+    let waits = strs(&resource(&t, "Service")["DependsOn"]);
+    for needed in [
+        "Listener",
+        "EcrApiEndpoint",
+        "EcrDkrEndpoint",
+        "LogsEndpoint",
+        "S3Endpoint",
+        "SecretsManagerEndpoint",
+        "EndpointFromContainer",
+        "LoadBalancerToContainer",
+        "ContainerFromLoadBalancer",
+    ] {
+        assert!(
+            waits.contains(&needed),
+            "the service does not wait for {needed}"
+        );
+    }
     let lb = &resource(&t, "LoadBalancer")["Properties"];
     assert_eq!(lb["Scheme"].as_str(), Some("internal"));
     assert_eq!(strs(&lb["Subnets"]), ["PrivateSubnetA", "PrivateSubnetB"]);
@@ -315,7 +335,6 @@ fn the_task_roles_hold_what_they_need_inside_the_boundary() {
             "ecr:GetDownloadUrlForLayer",
             "logs:CreateLogStream",
             "logs:PutLogEvents",
-            "ssm:GetParameters",
             "secretsmanager:GetSecretValue"
         ]
     );

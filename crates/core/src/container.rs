@@ -71,7 +71,7 @@ impl Image {
         }
         if !repository_name(name) {
             return Err(format!(
-                "{name:?} is not an ECR repository name (lowercase letters and digits, separated by one of . _ - /)"
+                "{name:?} is not an ECR repository name (2 to 256 lowercase letters and digits, each run separated from the next by one of . _ - /)"
             ));
         }
         Ok(Image {
@@ -91,28 +91,21 @@ impl Image {
     }
 }
 
-/// ECR's repository name rule: components of [a-z0-9]+ joined by one of `.`, `_`, `-`, `/`
-/// (and `__`), at most 256 characters.
+/// The template's `AllowedPattern` for `ContainerImage` (a test holds the template to this
+/// string); `Image::parse` accepts only what it matches, and ECR's two-character minimum.
+pub const IMAGE_PATTERN: &str = r"^$|^[0-9]{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com/[a-z0-9]+(?:[._/-][a-z0-9]+)*@sha256:[a-f0-9]{64}$";
+
+/// ECR's repository name rule (`(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*`,
+/// 2 to 256 characters): components of lowercase letters and digits, each pair joined by one
+/// of `.`, `_`, `-`, `/`.
 fn repository_name(name: &str) -> bool {
-    if name.is_empty() || name.len() > 256 {
-        return false;
-    }
-    let mut last_sep = true;
-    for (i, b) in name.bytes().enumerate() {
-        let sep = matches!(b, b'.' | b'_' | b'-' | b'/');
-        if sep {
-            // A separator between two components only ("__" is one separator).
-            let double_underscore =
-                b == b'_' && name.as_bytes().get(i.wrapping_sub(1)) == Some(&b'_');
-            if last_sep && !double_underscore {
-                return false;
-            }
-        } else if !(b.is_ascii_lowercase() || b.is_ascii_digit()) {
-            return false;
-        }
-        last_sep = sep;
-    }
-    !last_sep
+    (2..=256).contains(&name.len())
+        && name.split(['.', '_', '-', '/']).all(|part| {
+            !part.is_empty()
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        })
 }
 
 /// Fargate's task sizes for Linux: CPU units and the memory (MiB) each takes (Amazon ECS
@@ -165,7 +158,7 @@ mod tests {
     fn images_are_ecr_and_pinned_by_digest() {
         let ok = |uri: &str| Image::parse(uri).map(|i| i.uri());
         let base = "123456789012.dkr.ecr.eu-west-1.amazonaws.com";
-        let table: [(String, Result<String, &str>); 12] = [
+        let table: [(String, Result<String, &str>); 17] = [
             (format!("{base}/api@{D}"), Ok(format!("{base}/api@{D}"))),
             (
                 format!("{base}/team/api@{D}"),
@@ -174,8 +167,8 @@ mod tests {
             // The tag next to a digest is a label: the digest runs.
             (format!("{base}/api:v3@{D}"), Ok(format!("{base}/api@{D}"))),
             (
-                format!(" {base}/a.b_c-d__e@{D} "),
-                Ok(format!("{base}/a.b_c-d__e@{D}")),
+                format!(" {base}/a.b_c-d/e@{D} "),
+                Ok(format!("{base}/a.b_c-d/e@{D}")),
             ),
             (format!("{base}/api:latest"), Err("names a tag")),
             (format!("{base}/api"), Err("names a tag")),
@@ -195,6 +188,25 @@ mod tests {
             (format!("{base}/Api@{D}"), Err("not an ECR repository name")),
             (
                 format!("{base}/api//x@{D}"),
+                Err("not an ECR repository name"),
+            ),
+            // What ECR's own pattern (and the template's) refuses: doubled or edge separators,
+            // a one-character name.
+            (
+                format!("{base}/a__b@{D}"),
+                Err("not an ECR repository name"),
+            ),
+            (format!("{base}/a@{D}"), Err("not an ECR repository name")),
+            (
+                format!("{base}/-api@{D}"),
+                Err("not an ECR repository name"),
+            ),
+            (
+                format!("{base}/api.@{D}"),
+                Err("not an ECR repository name"),
+            ),
+            (
+                format!("{base}/team/@{D}"),
                 Err("not an ECR repository name"),
             ),
         ];

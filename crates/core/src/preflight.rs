@@ -53,6 +53,8 @@ pub struct ContainerIntent {
     pub count: u32,
     pub arm: bool,
     pub image: bool,
+    /// The region of the image's registry, when the image is a valid ECR URI.
+    pub image_region: Option<String>,
 }
 
 /// What shipit's template pinned before `DbEngineVersion` and `ApiReservedConcurrency`: a
@@ -96,7 +98,8 @@ impl Intent {
             nat,
             new_nat: nat && !(had("EnableDataTier") && had("EnableNatGateway")),
             multi_az: flag(params, "MultiAz"),
-            reserved: if api {
+            // The function's reservation; a container stack has no function.
+            reserved: if api && text(params, "ApiBackend").as_deref() != Some("container") {
                 number(params, "ApiReservedConcurrency")
             } else {
                 0
@@ -128,6 +131,9 @@ impl Intent {
                     count: number(params, "ContainerCount"),
                     arm: text(params, "ContainerArchitecture").as_deref() == Some("ARM64"),
                     image: text(params, "ContainerImage").is_some(),
+                    image_region: text(params, "ContainerImage")
+                        .and_then(|uri| crate::container::Image::parse(&uri).ok())
+                        .map(|i| i.region),
                 }
             }),
         }
@@ -376,6 +382,17 @@ fn container(i: &Intent, c: &ContainerIntent, out: &mut Findings) {
             "container-backend",
             "ApiBackend=container and no image to run".into(),
             "give the image your CI pushed to ECR, pinned by digest: --image URI or [api] image",
+        );
+    }
+    if let Some(r) = c
+        .image_region
+        .as_ref()
+        .filter(|r| **r != i.region && !i.nat)
+    {
+        out.refuse(
+            "container-image-region",
+            format!("the image is in {r}'s registry and the stack in {}: the tasks pull through the stack's own ECR endpoints, with no route to another region", i.region),
+            format!("push (or replicate) the image to ECR in {}, or set EnableNatGateway=true", i.region),
         );
     }
     if let Some(why) = crate::container::size_refused(c.cpu, c.memory) {
@@ -1110,13 +1127,14 @@ mod tests {
 
     #[test]
     fn a_container_backend_needs_the_data_tier_an_image_and_a_fargate_size() {
-        let image = (
-            "ContainerImage",
-            "123456789012.dkr.ecr.eu-west-1.amazonaws.com/api@sha256:00",
-        );
+        let digest = format!("sha256:{}", "ab".repeat(32));
+        let uri = format!("123456789012.dkr.ecr.eu-west-1.amazonaws.com/api@{digest}");
+        let elsewhere = format!("123456789012.dkr.ecr.us-west-2.amazonaws.com/api@{digest}");
+        let image = ("ContainerImage", uri.as_str());
+        let far = ("ContainerImage", elsewhere.as_str());
         let backend = ("ApiBackend", "container");
         type Row<'a> = (Vec<(&'a str, &'a str)>, Vec<(&'a str, Severity)>);
-        let table: [Row; 5] = [
+        let table: [Row; 8] = [
             (vec![backend, image], vec![]),
             (
                 vec![backend],
@@ -1136,6 +1154,16 @@ mod tests {
                 vec![("fargate-size", Severity::Refused)],
             ),
             (vec![("ContainerMemory", "4096")], vec![]),
+            (
+                vec![backend, far],
+                vec![("container-image-region", Severity::Refused)],
+            ),
+            (vec![backend, far, ("EnableNatGateway", "true")], vec![]),
+            // No function, so no reservation to check against Lambda's pool.
+            (
+                vec![backend, image, ("ApiReservedConcurrency", "900")],
+                vec![],
+            ),
         ];
         for (pairs, want) in table {
             let mut p = pairs.clone();

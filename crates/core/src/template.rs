@@ -181,7 +181,11 @@ impl Template {
     /// creates a new deployment, the stage moves to it, and CloudFormation deletes the old one.
     /// The same template and parameters give the same body, so an unchanged stack stays
     /// unchanged. Values CloudFormation resolves (an integration's function ARN) are not in
-    /// the hash: the template names no function, so no template change replaces one.
+    /// the hash: the template names no function, so no template change replaces one. A
+    /// private integration's VPC link and load balancer are another matter (a VPC link V2 is
+    /// immutable: a change to it or to what it names replaces it, and a snapshot would keep
+    /// the deleted one), so their definitions, and those of the resources they name directly
+    /// (security groups, subnets), are in the hash too.
     pub fn with_api_snapshot(&self, parameters: &BTreeMap<String, String>) -> String {
         const SNAPSHOT: &[&str] = &[
             "AWS::ApiGateway::RestApi",
@@ -191,6 +195,8 @@ impl Template {
             "AWS::ApiGateway::GatewayResponse",
             "AWS::ApiGateway::Model",
             "AWS::ApiGateway::RequestValidator",
+            "AWS::ApiGatewayV2::VpcLink",
+            "AWS::ElasticLoadBalancingV2::LoadBalancer",
         ];
         let deployments: Vec<&str> = self
             .resources
@@ -206,11 +212,22 @@ impl Template {
             .and_then(|mut d| (!d.is_empty()).then(|| d.remove(0)))
             .unwrap_or(Yaml::Null);
         let mut hashed = md5::Context::new();
-        for r in self
+        let links: Vec<&str> = self
             .resources
             .iter()
-            .filter(|r| SNAPSHOT.contains(&r.kind.as_str()))
-        {
+            .filter(|r| {
+                r.kind.starts_with("AWS::ApiGatewayV2::")
+                    || r.kind.starts_with("AWS::ElasticLoadBalancingV2::")
+            })
+            .map(|r| r.logical_id.as_str())
+            .collect();
+        let mut named = Vec::new();
+        for id in &links {
+            strings(&doc["Resources"][*id], &mut named);
+        }
+        for r in self.resources.iter().filter(|r| {
+            SNAPSHOT.contains(&r.kind.as_str()) || named.contains(&r.logical_id.as_str())
+        }) {
             hashed.consume(format!(
                 "{}={:?}\n",
                 r.logical_id,
@@ -229,6 +246,16 @@ impl Template {
             body = rename(&body, id, &format!("{id}{}", &suffix[..10]));
         }
         body
+    }
+}
+
+/// Every string in `node` (what a `!Ref` or a list of ids reads as once tags are dropped).
+fn strings<'a>(node: &'a Yaml, out: &mut Vec<&'a str>) {
+    match node {
+        Yaml::String(s) => out.push(s),
+        Yaml::Array(items) => items.iter().for_each(|i| strings(i, out)),
+        Yaml::Hash(h) => h.values().for_each(|v| strings(v, out)),
+        _ => {}
     }
 }
 
@@ -371,6 +398,17 @@ mod tests {
         let mut backend = params.clone();
         backend.insert("ApiBackend".into(), "container".into());
         assert_ne!(deployment_id(&t.with_api_snapshot(&backend)), base);
+        // The link's own security group replaced: the link is replaced, so is the snapshot.
+        let moved = Template::parse(
+            EMBEDDED.replacen(
+                "GroupDescription: The VPC link of API Gateway, to the internal load balancer only",
+                "GroupDescription: The VPC link of API Gateway",
+                1,
+            ),
+            "t",
+        )
+        .unwrap();
+        assert_ne!(deployment_id(&moved.with_api_snapshot(&params)), base);
     }
 
     #[test]

@@ -91,12 +91,41 @@ pub fn keeping_live_code(s: &StackSettings, info: Option<&StackInfo>) -> StackSe
     s
 }
 
+/// Refuses what would change the API's backend without naming it: a function's code for a
+/// stack whose API runs in containers, and an image for a stack that runs the function.
+fn backend_named(
+    s: &StackSettings,
+    info: Option<&StackInfo>,
+    code: Option<(&ApiSettings, &Package)>,
+) -> Result<()> {
+    let live = info.and_then(|i| i.parameters.get(container::BACKEND_PARAMETER));
+    let backend = s
+        .parameters
+        .get(container::BACKEND_PARAMETER)
+        .or(live)
+        .map_or("function", String::as_str);
+    if code.is_some() && backend == "container" {
+        return Err(Error::config_hint(
+            format!("stack {} runs its API in containers, and a function's code is given ([api] source, --api-source)", s.name),
+            "set [api] backend = \"function\" to switch the stack back to the function (its tasks, load balancer and VPC link are removed), or leave the code out and ship an image (--image)",
+        ));
+    }
+    if s.parameters.contains_key(container::IMAGE_PARAMETER) && backend != "container" {
+        return Err(Error::config_hint(
+            format!("an image (--image, [api] image) is given, and stack {} runs its API as a function", s.name),
+            "set [api] backend = \"container\" to run the image (the function, its versions and its gate are then removed), or leave the image out",
+        ));
+    }
+    Ok(())
+}
+
 /// The stack settings a deploy uses: with the package's code, or keeping the live code.
 pub fn settings_for(
     s: &StackSettings,
     info: Option<&StackInfo>,
     code: Option<(&ApiSettings, &Package)>,
 ) -> Result<StackSettings> {
+    backend_named(s, info, code)?;
     match code {
         Some((api, package)) => {
             let mut code = code_parameters(api, package);

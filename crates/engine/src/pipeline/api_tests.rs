@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::pipeline::api::{ensure, keeping_live_code, with_code};
+use crate::pipeline::api::{ensure, keeping_live_code, settings_for, with_code};
 use crate::pipeline::test_support::{block_on, stack_settings};
 use crate::ports::memory::{Lines, MemoryStack, MemoryStore, Op};
 use crate::ports::{ObjectStore, StackService};
@@ -496,5 +496,54 @@ mod going_live {
             f.calls().contains(&"check 1".to_string()),
             "checked before it is put back"
         );
+    }
+}
+
+/// (the stack's backend, the deploy's backend, an image, function code) -> refused or not: a
+/// backend changes only when the deploy names it.
+#[test]
+fn a_backend_changes_only_when_the_deploy_names_it() {
+    let image = "123456789012.dkr.ecr.us-east-1.amazonaws.com/api@sha256:00";
+    let (a, p) = (api(), package("def handler(e, c): pass\n"));
+    let table = [
+        (
+            Some("container"),
+            None,
+            false,
+            true,
+            Some("runs its API in containers"),
+        ),
+        (Some("container"), Some("function"), false, true, None),
+        (Some("container"), None, true, false, None),
+        (
+            Some("function"),
+            None,
+            true,
+            false,
+            Some("runs its API as a function"),
+        ),
+        (None, None, true, false, Some("runs its API as a function")),
+        (None, Some("container"), true, false, None),
+        (Some("function"), None, false, true, None),
+    ];
+    for (live, named, with_image, with_code, refused) in table {
+        let info = live.map(|b| StackInfo {
+            parameters: [("ApiBackend".to_string(), b.to_string())].into(),
+            ..StackInfo::default()
+        });
+        let mut s = stack_settings();
+        if let Some(b) = named {
+            s.parameters.insert("ApiBackend".into(), b.into());
+        }
+        if with_image {
+            s.parameters.insert("ContainerImage".into(), image.into());
+        }
+        let code = with_code.then_some((&a, &p));
+        let got = settings_for(&s, info.as_ref(), code);
+        let row = format!("{live:?} {named:?} image {with_image} code {with_code}");
+        match refused {
+            Some(part) => assert!(got.unwrap_err().to_string().contains(part), "{row}"),
+            None => assert!(got.is_ok(), "{row}: {:?}", got.err()),
+        }
     }
 }

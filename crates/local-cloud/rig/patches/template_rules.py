@@ -1,4 +1,4 @@
-"""A template's Rules: a change set whose parameters break a rule's assertion is refused.
+"""A template's Rules and parameter patterns: a change set that breaks one is refused.
 
 On AWS: CloudFormation evaluates the template's Rules section against the parameter values when
 a change set (or stack) is created, and refuses it with a ValidationError whose message is the
@@ -6,12 +6,18 @@ failed assertion's AssertDescription; nothing is made ("Template rules", CloudFo
 Guide). A rule applies when its RuleCondition is true or absent; its functions are Fn::And,
 Fn::Contains, Fn::EachMemberEquals, Fn::EachMemberIn, Fn::Equals, Fn::Not, Fn::Or, Fn::RefAll,
 Fn::ValueOf, Fn::ValueOfAll and Ref.
-In moto: the Rules section is never read: a change set that breaks a rule is made and runs.
-The patch: wraps create_change_set: the rules are evaluated with the parameters the change set
-resolves (its own, previous values, the template's defaults) and a broken assertion is the
-ValidationError AWS sends. Fn::And, Fn::Or, Fn::Not, Fn::Equals, Fn::Contains and Ref are
+A parameter value that does not match its AllowedPattern is refused the same way ("Parameter
+'NAME' must match pattern PATTERN").
+In moto: the Rules section is never read, nor AllowedPattern: such a change set is made and
+runs.
+The patch: wraps create_change_set: each given value is matched against its parameter's
+AllowedPattern (Python's re, whole value), and the rules are evaluated with the change set's
+parameters (moto has resolved previous values already) over the template's defaults; a broken
+one is the ValidationError AWS sends. Fn::And, Fn::Or, Fn::Not, Fn::Equals, Fn::Contains and Ref are
 evaluated; a rule using another function is refused as not reproduced, never guessed.
 """
+import re
+
 from rig.moto_version import check
 from rig.patches.change_set_call import arguments
 
@@ -72,6 +78,12 @@ def apply():
     def create_change_set(self, *args, **kwargs):
         given = arguments(args, kwargs)
         template = Stack.parse_template(given["template"]) if given.get("template") else {}
+        declared = (template.get("Parameters") or {}) if isinstance(template, dict) else {}
+        for name, value in (given.get("parameters") or {}).items():
+            pattern = (declared.get(name) or {}).get("AllowedPattern")
+            if pattern is not None and re.fullmatch(pattern, str(value)) is None:
+                raise ValidationError(given.get("stack_name"),
+                                      message=f"Parameter '{name}' must match pattern {pattern}")
         if isinstance(template, dict) and template.get("Rules"):
             params = {k: str((v or {}).get("Default", ""))
                       for k, v in (template.get("Parameters") or {}).items()}

@@ -6,7 +6,7 @@ from rig.tests.support import CloudTest
 
 TEMPLATE = """Parameters:
   Backend: {Type: String, Default: function, AllowedValues: [function, container]}
-  Image: {Type: String, Default: ""}
+  Image: {Type: String, Default: "", AllowedPattern: "^$|^[a-z]+@sha256:[a-f0-9]{4}$"}
   Data: {Type: String, Default: "true"}
 Rules:
   ContainerNeedsAnImage:
@@ -36,11 +36,15 @@ class TemplateRules(CloudTest):
     def test_a_broken_assertion_refuses_the_change_set_with_its_description(self):
         self.assertEqual(self.refused({"Backend": "container"}),
                          "a container backend needs the data tier and an image")
-        self.assertEqual(self.refused({"Backend": "container", "Image": "x", "Data": "false"}),
+        self.assertEqual(self.refused({"Backend": "container", "Image": "api@sha256:ab12", "Data": "false"}),
                          "a container backend needs the data tier and an image")
         self.assertEqual(self.cfn.list_stacks()["StackSummaries"], [])
 
+    def test_a_value_outside_its_pattern_is_refused(self):
+        self.assertEqual(self.refused({"Backend": "container", "Image": "api:latest"}),
+                         "Parameter 'Image' must match pattern ^$|^[a-z]+@sha256:[a-f0-9]{4}$")
+
     def test_rules_that_hold_or_do_not_apply_let_it_through(self):
         self.assertEqual(self.deploy("s", TEMPLATE)["StackStatus"], "CREATE_COMPLETE")
-        self.assertEqual(self.deploy("t", TEMPLATE, {"Backend": "container", "Image": "x"})["StackStatus"],
+        self.assertEqual(self.deploy("t", TEMPLATE, {"Backend": "container", "Image": "api@sha256:ab12"})["StackStatus"],
                          "CREATE_COMPLETE")
