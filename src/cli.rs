@@ -87,8 +87,9 @@ pub enum Command {
     /// Break the deploy lock a killed run left behind.
     Unlock(SiteArgs),
     /// Set, once per account and region, what shipit's stacks need and must not own: API
-    /// Gateway's CloudWatch Logs role (the `shipit-bootstrap` stack). Run it with an
-    /// administrator's credentials; it changes nothing when the setting is there already.
+    /// Gateway's CloudWatch Logs role and the bucket large stack templates reach CloudFormation
+    /// through (the `shipit-bootstrap` stack). Run it with an administrator's credentials; it
+    /// changes nothing when both are there already.
     #[command(
         after_help = "Examples:\n  shipit bootstrap --region eu-west-1        once per account and region, before the first deploy\n  shipit bootstrap --region eu-west-1 --json"
     )]

@@ -405,8 +405,7 @@ pub fn timeouts(file: &AwsConfig) -> Timeouts {
     }
 }
 
-/// The stack `shipit bootstrap` keeps the account-wide settings in: no app stack may take it.
-pub const BOOTSTRAP_STACK: &str = "shipit-bootstrap";
+pub use shipit_core::stack::BOOTSTRAP_STACK;
 
 /// A parameters file lists every parameter (stack/parameters.json does). An empty `ApiCodeKey`
 /// there says nothing about the code: the four code parameters are then left to shipit (from

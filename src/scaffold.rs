@@ -50,9 +50,10 @@ region = "{region}"
 name = "{stack}"
 
 [stack.parameters]
-# The API and data tier cost about $30 a month; a static site alone costs cents. With the API,
-# run `shipit bootstrap` once per account and region first (API Gateway's logging role), and
-# `shipit plan` shows what the account would refuse and the monthly cost before anything exists.
+# The API and data tier cost about $30 a month; a static site alone costs cents. Run
+# `shipit bootstrap` once per account and region first (API Gateway's logging role, the bucket
+# the stack's template reaches CloudFormation through), and `shipit plan` shows what the
+# account would refuse and the monthly cost before anything exists.
 EnableApi = "false"
 # SpaFallback = "true"            # extensionless paths get /index.html (single-page apps)
 # DomainName = "www.example.com"  # with CertificateArn (ACM, us-east-1)

@@ -13,6 +13,7 @@ use shipit_core::error::{Error, Result};
 use shipit_core::preflight::is_app_stack_logging_role;
 use shipit_core::settings::StackSettings;
 use shipit_core::stack::check_stack_name;
+use shipit_core::stack::TEMPLATES_BUCKET_OUTPUT;
 use shipit_engine::pipeline::provision;
 use shipit_engine::ports::Account;
 use shipit_engine::ports::{ObjectStore, Reporter};
@@ -105,9 +106,12 @@ pub(crate) fn confirm(name: &str) -> Result<()> {
 }
 
 const BOOTSTRAP_TEMPLATE: &str = include_str!("../../stack/bootstrap.yaml");
+const ROLE_OUTPUT: &str = "ApiGatewayCloudWatchRoleArn";
 
-/// Sets API Gateway's CloudWatch role for the account and region when it is missing, through
-/// the `shipit-bootstrap` stack; a role set by anyone else is left as it is.
+/// Makes or updates the `shipit-bootstrap` stack: the templates bucket large templates reach
+/// CloudFormation through, and API Gateway's CloudWatch role for the account and region when it
+/// is missing (or held by an older shipit's app stack); a role set by anyone else is left as it
+/// is.
 pub(crate) async fn bootstrap(
     cli: &Cli,
     args: &BootstrapArgs,
@@ -126,30 +130,18 @@ pub(crate) async fn bootstrap(
         hint: Some("bootstrap needs apigateway:GET on /account, and an administrator's rights to create the role".into()),
     }
     };
-    let done = |role: &str, changed: bool| {
-        let how = if changed {
-            format!("set (stack {BOOTSTRAP_STACK})")
-        } else {
-            "set already: nothing to do".into()
-        };
-        reporter.info(&format!(
-            "API Gateway's CloudWatch Logs role in {region}: {role}, {how}"
-        ));
-        if cli.global.json {
-            let mut out = json!({ "region": region, "role": role, "changed": changed });
-            if changed {
-                out["stack"] = BOOTSTRAP_STACK.into();
-            }
-            stdout::json(true, "bootstrap", out);
-        }
-    };
+    let cfn = clients.cfn();
+    let before = cfn.describe(BOOTSTRAP_STACK).await?;
+    let ours_before = before
+        .as_ref()
+        .and_then(|b| b.outputs.get(ROLE_OUTPUT).cloned());
     let current = account.apigw_logging_role().await.map_err(read)?;
     // A role an app stack of an older shipit holds is taken over: that stack's next update
-    // deletes it.
-    if let Some(role) = current.as_deref().filter(|r| !is_app_stack_logging_role(r)) {
-        done(role, false);
-        return Ok(());
-    }
+    // deletes it. One anybody else set stays.
+    let set_role = match current.as_deref() {
+        None | Some("") => true,
+        Some(r) => is_app_stack_logging_role(r) || ours_before.as_deref() == Some(r),
+    };
     let dir =
         tempfile::tempdir().map_err(|e| Error::Internal(format!("a temporary directory: {e}")))?;
     let template = dir.path().join("bootstrap.yaml");
@@ -161,26 +153,61 @@ pub(crate) async fn bootstrap(
     let settings = StackSettings {
         name: BOOTSTRAP_STACK.to_string(),
         template: Some(template),
-        parameters: Default::default(),
+        parameters: [("SetApiGatewayRole".to_string(), set_role.to_string())].into(),
         allow_replace: false,
         recreate: true,
         timeout: Duration::from_secs(minutes * 60),
         role_arn: None,
     };
-    let ensured = provision::ensure(&clients.cfn(), &settings, reporter).await?;
-    let Some(ours) = ensured.outputs.get("ApiGatewayCloudWatchRoleArn") else {
-        return Err(Error::Stack {
-            message: format!("stack {BOOTSTRAP_STACK} is {} but has no ApiGatewayCloudWatchRoleArn output", ensured.action),
-            hint: format!("the stack is not shipit's bootstrap stack: delete stack {BOOTSTRAP_STACK} and run shipit bootstrap again"),
-        });
-    };
-    // The stack existed unchanged, or an older app stack's role was set after it: set ours.
-    if account.apigw_logging_role().await.map_err(read)?.as_ref() != Some(ours) {
-        account.set_apigw_logging_role(ours).await.map_err(|e| Error::Aws {
-            message: format!("setting API Gateway's CloudWatch Logs role in {region}: {e}"),
-            hint: Some("this takes apigateway:PATCH on /account and iam:PassRole of the role: an administrator's rights".into()),
-        })?;
+    let ensured = provision::ensure(&cfn, &settings, reporter).await?;
+    let not_ours = |what: &str| {
+        Error::Stack {
+        message: format!("stack {BOOTSTRAP_STACK} is {} but has no {what} output", ensured.action),
+        hint: format!("the stack is not shipit's bootstrap stack: delete stack {BOOTSTRAP_STACK} and run shipit bootstrap again"),
     }
-    done(ours, true);
+    };
+    let bucket = ensured
+        .outputs
+        .get(TEMPLATES_BUCKET_OUTPUT)
+        .ok_or_else(|| not_ours(TEMPLATES_BUCKET_OUTPUT))?;
+    let mut changed = ensured.change_set;
+    let role = if set_role {
+        let ours = ensured
+            .outputs
+            .get(ROLE_OUTPUT)
+            .ok_or_else(|| not_ours(ROLE_OUTPUT))?;
+        // The stack existed unchanged, or an older app stack's role was set after it: set ours.
+        if account.apigw_logging_role().await.map_err(read)?.as_ref() != Some(ours) {
+            account.set_apigw_logging_role(ours).await.map_err(|e| Error::Aws {
+                message: format!("setting API Gateway's CloudWatch Logs role in {region}: {e}"),
+                hint: Some("this takes apigateway:PATCH on /account and iam:PassRole of the role: an administrator's rights".into()),
+            })?;
+            changed = true;
+        }
+        ours.clone()
+    } else {
+        current.clone().unwrap_or_default()
+    };
+    let how = match (set_role, changed) {
+        (false, _) => "set by someone else: left as it is".to_string(),
+        (true, true) => format!("set (stack {BOOTSTRAP_STACK})"),
+        (true, false) => "set already: nothing to do".to_string(),
+    };
+    reporter.info(&format!(
+        "API Gateway's CloudWatch Logs role in {region}: {role}, {how}"
+    ));
+    reporter.info(&format!(
+        "templates bucket (large stack templates reach CloudFormation through it): {bucket}"
+    ));
+    if cli.global.json {
+        let out = json!({
+            "region": region,
+            "role": role,
+            "changed": changed,
+            "stack": BOOTSTRAP_STACK,
+            "templates_bucket": bucket,
+        });
+        stdout::json(true, "bootstrap", out);
+    }
     Ok(())
 }

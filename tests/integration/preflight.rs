@@ -230,10 +230,32 @@ fn bootstrap_sets_the_account_wide_logging_role_once_and_the_stack_then_passes()
     let again_said = run(&["bootstrap"]);
     let again = bootstrap();
     assert_eq!(again["changed"], false);
-    let snapshots = crate::snapshots::filters(&[(
-        crate::snapshots::regex_escape(first["role"].as_str().unwrap()),
-        "[ROLE]",
-    )]);
+    // The templates bucket large templates go through: private, judged through S3.
+    let bucket = first["templates_bucket"].as_str().unwrap().to_string();
+    let blocked = crate::support::block(
+        crate::support::s3_at(cloud.endpoint())
+            .get_public_access_block()
+            .bucket(&bucket)
+            .send(),
+    )
+    .unwrap();
+    let c = blocked.public_access_block_configuration().unwrap();
+    assert_eq!(
+        (
+            c.block_public_acls(),
+            c.ignore_public_acls(),
+            c.block_public_policy(),
+            c.restrict_public_buckets()
+        ),
+        (Some(true), Some(true), Some(true), Some(true))
+    );
+    let snapshots = crate::snapshots::filters(&[
+        (
+            crate::snapshots::regex_escape(first["role"].as_str().unwrap()),
+            "[ROLE]",
+        ),
+        (crate::snapshots::regex_escape(&bucket), "[BUCKET]"),
+    ]);
     snapshots.bind(|| {
         insta::assert_snapshot!("bootstrap_json", String::from_utf8_lossy(&first_out.stdout));
         insta::assert_snapshot!(
@@ -257,4 +279,49 @@ fn bootstrap_sets_the_account_wide_logging_role_once_and_the_stack_then_passes()
     let v: Value = serde_json::from_slice(&ok.stdout).unwrap();
     assert_eq!(v["preflight"]["ran"], true);
     assert_eq!(v["preflight"]["findings"], Value::Array(vec![]));
+}
+
+#[test]
+fn bootstrap_leaves_a_logging_role_set_by_someone_else_and_still_makes_the_templates_bucket() {
+    let cloud = OwnCloud::start();
+    let theirs = "arn:aws:iam::123456789012:role/platform-team-apigw-logs";
+    let auth = shipit_engine::http::local_cloud_authorization("apigateway", "us-east-1");
+    let (status, _, body) = http(
+        "PATCH",
+        &format!("{}/account", cloud.endpoint()),
+        &[
+            ("authorization", &auth),
+            ("content-type", "application/json"),
+        ],
+        &format!(
+            r#"{{"patchOperations": [{{"op": "replace", "path": "/cloudwatchRoleArn", "value": "{theirs}"}}]}}"#
+        ),
+    );
+    assert_eq!(status, 200, "{body}");
+    let out = shipit_at(cloud.endpoint(), &["bootstrap", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["role"], theirs);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("set by someone else"));
+    // Judged through API Gateway and CloudFormation: their role stays, the bucket is made.
+    let (_, _, account) = http(
+        "GET",
+        &format!("{}/account", cloud.endpoint()),
+        &[("authorization", &auth)],
+        "",
+    );
+    assert!(account.contains(theirs), "{account}");
+    let state = crate::support::stack_state_at(cloud.endpoint(), "shipit-bootstrap").unwrap();
+    assert_eq!(state.parameters["SetApiGatewayRole"], "false");
+    assert_eq!(
+        state.outputs.get("TemplatesBucketName").map(String::as_str),
+        v["templates_bucket"].as_str()
+    );
+    assert!(!state.outputs.contains_key("ApiGatewayCloudWatchRoleArn"));
 }

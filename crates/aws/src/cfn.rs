@@ -1,5 +1,7 @@
 //! The CloudFormation side of the boundary: stacks, change sets, events. Returns plain data
-//! (`stack::Change`, `stack::Event`, [`StackInfo`]); no SDK type leaves this module.
+//! (`stack::Change`, `stack::Event`, [`StackInfo`]); no SDK type leaves this module. A template
+//! past CloudFormation's inline limit is staged in the bootstrap stack's templates bucket and
+//! named by URL.
 
 use std::collections::BTreeMap;
 
@@ -9,14 +11,20 @@ use aws_sdk_cloudformation::Client;
 
 use crate as aws;
 use crate::{At, Service};
-use shipit_core::error::Result;
+use shipit_core::error::{Error, Result};
 use shipit_core::settings::Connection;
-use shipit_core::stack::{Change, ChangeSet, Event, StackInfo, StackResource};
+use shipit_core::stack::{
+    template_key, template_url, Change, ChangeSet, Event, StackInfo, StackResource,
+    BOOTSTRAP_STACK, INLINE_TEMPLATE_MAX, TEMPLATES_BUCKET_OUTPUT,
+};
 use shipit_engine::ports::{Call, StackService};
 
 #[derive(Clone)]
 pub struct Cfn {
     client: Client,
+    /// Where a template too large to send inline is staged (the bootstrap stack's bucket).
+    s3: aws_sdk_s3::Client,
+    region: String,
     at: At,
 }
 
@@ -28,6 +36,11 @@ impl Cfn {
         }
         Cfn {
             client: Client::from_conf(builder.build()),
+            s3: crate::s3::client_with(sdk, conn, None),
+            region: sdk
+                .region()
+                .map(|r| r.as_ref().to_string())
+                .unwrap_or_default(),
             at: At::new(
                 Service::CloudFormation,
                 conn.endpoints.cloudformation.as_deref(),
@@ -97,6 +110,48 @@ impl Cfn {
         Ok(out.template_body().unwrap_or_default().to_string())
     }
 
+    /// `body` staged in the bootstrap stack's templates bucket; its `TemplateURL`.
+    async fn stage_template(&self, stack: &str, body: &str) -> Result<String> {
+        let refused = |why: String| {
+            Error::Refused {
+            message: format!(
+                "the template of stack {stack} is {} bytes: CloudFormation takes at most {INLINE_TEMPLATE_MAX} inline and reads a larger one from S3, {why}",
+                body.len()
+            ),
+            hint: format!("run `shipit bootstrap` once in this account and region (an administrator's credentials): its stack {BOOTSTRAP_STACK} keeps the templates bucket"),
+        }
+        };
+        let bootstrap = self.describe(BOOTSTRAP_STACK).await?;
+        let Some(bucket) = bootstrap
+            .as_ref()
+            .and_then(|b| b.outputs.get(TEMPLATES_BUCKET_OUTPUT))
+        else {
+            return Err(refused(match bootstrap {
+                None => "and this account and region has no bootstrap stack".into(),
+                Some(_) => format!(
+                    "and stack {BOOTSTRAP_STACK} has no templates bucket (an older shipit made it)"
+                ),
+            }));
+        };
+        let key = template_key(stack, body);
+        self.s3
+            .put_object()
+            .bucket(bucket)
+            .key(&key)
+            .content_type("application/x-yaml")
+            .body(body.as_bytes().to_vec().into())
+            .send()
+            .await
+            .map_err(|e| {
+                aws::error(
+                    &self.at,
+                    &format!("stage the template of stack {stack} as s3://{bucket}/{key}"),
+                    e,
+                )
+            })?;
+        Ok(template_url(bucket, &self.region, &key))
+    }
+
     pub async fn create_change_set(
         &self,
         stack: &str,
@@ -115,6 +170,11 @@ impl Cfn {
                     .build()
             })
             .collect();
+        let (inline, url) = if body.len() <= INLINE_TEMPLATE_MAX {
+            (Some(body.to_string()), None)
+        } else {
+            (None, Some(self.stage_template(stack, body).await?))
+        };
         self.client
             .create_change_set()
             .stack_name(stack)
@@ -124,7 +184,8 @@ impl Cfn {
             } else {
                 ChangeSetType::Update
             })
-            .template_body(body)
+            .set_template_body(inline)
+            .set_template_url(url)
             .set_parameters(Some(params))
             .capabilities(Capability::CapabilityIam)
             .capabilities(Capability::CapabilityNamedIam)

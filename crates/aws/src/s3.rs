@@ -1052,7 +1052,7 @@ fn aws_smithy_types_http_date() -> aws_sdk_s3::primitives::DateTimeFormat {
 /// An S3 client; with a custom endpoint, path-style addressing (emulators have no DNS).
 /// A client acting with other credentials than the SDK config's (the local edge signs as
 /// CloudFront's OAC).
-fn client_with(
+pub(crate) fn client_with(
     sdk: &SdkConfig,
     conn: &Connection,
     credentials: Option<aws_sdk_s3::config::Credentials>,

@@ -9,6 +9,32 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 
+/// The stack `shipit bootstrap` keeps the account's and region's shared pieces in (API
+/// Gateway's logging role, the templates bucket): no app stack may take its name.
+pub const BOOTSTRAP_STACK: &str = "shipit-bootstrap";
+
+/// The most template CloudFormation takes inline (CreateChangeSet's `TemplateBody`: "a maximum
+/// length of 51,200 bytes"); a larger one is read from S3 by `TemplateURL` (up to 1 MB).
+pub const INLINE_TEMPLATE_MAX: usize = 51_200;
+
+/// The bootstrap stack's output naming its templates bucket.
+pub const TEMPLATES_BUCKET_OUTPUT: &str = "TemplatesBucketName";
+
+/// Where a template too large to send inline is staged for `stack`: content-addressed, so the
+/// same body is one object and a change set reads exactly the bytes shipit hashed.
+pub fn template_key(stack: &str, body: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(body.as_bytes());
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("templates/{stack}/{hex}.yaml")
+}
+
+/// The `TemplateURL` of `key` in `bucket` (S3's virtual-hosted form, which CloudFormation
+/// requires to start with https://).
+pub fn template_url(bucket: &str, region: &str, key: &str) -> String {
+    format!("https://{bucket}.s3.{region}.amazonaws.com/{key}")
+}
+
 /// What to do next given the stack's status (None: the stack does not exist).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Next {
@@ -402,5 +428,24 @@ mod tests {
             assert_eq!(suggest_name(dir), want, "{dir}");
             assert!(check_stack_name(&suggest_name(dir)).is_ok());
         }
+    }
+
+    #[test]
+    fn a_large_template_is_staged_by_its_content() {
+        let a = template_key("site", "Resources: {}");
+        assert!(
+            a.starts_with("templates/site/") && a.ends_with(".yaml"),
+            "{a}"
+        );
+        assert_eq!(a.len(), "templates/site/".len() + 64 + ".yaml".len());
+        assert_eq!(a, template_key("site", "Resources: {}"));
+        assert_ne!(a, template_key("site", "Resources: {} "));
+        assert_ne!(a, template_key("other", "Resources: {}"));
+        assert_eq!(
+            template_url("b", "eu-west-1", "templates/x.yaml"),
+            "https://b.s3.eu-west-1.amazonaws.com/templates/x.yaml"
+        );
+        // The embedded template is past the inline limit: it goes through S3.
+        assert!(crate::template::EMBEDDED.len() > INLINE_TEMPLATE_MAX);
     }
 }

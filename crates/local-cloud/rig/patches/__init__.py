@@ -26,4 +26,5 @@ PATCHES = (
     "list_stack_resources",
     "ecs_service",
     "template_rules",
+    "template_size",
 )

@@ -21,7 +21,7 @@ class ContainerBackend(CloudTest):
             {"op": "replace", "path": "/cloudwatchRoleArn", "value": f"arn:aws:iam::{ACCOUNT}:role/logs"}])
         body = (IAM.parent / "shipit.yaml").read_text()
         made = self.cfn.create_change_set(
-            StackName=STACK, ChangeSetName="container", ChangeSetType="CREATE", TemplateBody=body,
+            StackName=STACK, ChangeSetName="container", ChangeSetType="CREATE", **self.template_source(body),
             RoleARN=role, Capabilities=["CAPABILITY_IAM"],
             Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in params.items()])
         self.cfn.execute_change_set(StackName=STACK, ChangeSetName=made["Id"])
@@ -65,7 +65,7 @@ class ContainerBackend(CloudTest):
                        {"ApiBackend": "container", "ContainerImage": IMAGE, "EnableDataTier": "false"}):
             with self.subTest(params), self.assertRaises(Exception) as e:
                 self.cfn.create_change_set(
-                    StackName=STACK, ChangeSetName="c", ChangeSetType="CREATE", TemplateBody=body,
+                    StackName=STACK, ChangeSetName="c", ChangeSetType="CREATE", **self.template_source(body),
                     Capabilities=["CAPABILITY_IAM"],
                     Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in params.items()])
             self.assertIn("ApiBackend=container", str(e.exception))

@@ -546,6 +546,24 @@ class InfrastructureRole(PolicyTest):
             ("cloudformation:UpdateTerminationProtection", STACK_ARN, {}, ALLOW, "create and destroy"),
         ])
 
+    def test_stages_its_own_large_templates_for_cloudformation_to_read(self):
+        # CloudFormation reads a TemplateURL with the caller's credentials (GetObject).
+        bucket = "arn:aws:s3:::shipit-bootstrap-templatesbucket-1a2b3c"
+        self.check(self.policies, [
+            ("cloudformation:DescribeStacks",
+             f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/shipit-bootstrap/abc", {}, ALLOW,
+             "finds the templates bucket"),
+            ("s3:PutObject", f"{bucket}/templates/{STACK}/ab12.yaml", {}, ALLOW, "stages its template"),
+            ("s3:GetObject", f"{bucket}/templates/{STACK}/ab12.yaml", {}, ALLOW,
+             "CloudFormation reads it as the caller"),
+            ("s3:PutObject", f"{bucket}/templates/other/ab12.yaml", {}, IMPLICIT, "another stack's template"),
+            ("s3:DeleteObject", f"{bucket}/templates/{STACK}/ab12.yaml", {}, IMPLICIT,
+             "the bucket's lifecycle expires them"),
+            ("cloudformation:CreateChangeSet",
+             f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/shipit-bootstrap/abc",
+             {"cloudformation:RoleArn": SERVICE_ROLE}, IMPLICIT, "never the bootstrap stack"),
+        ])
+
     def test_the_preflight_reads_the_account_and_writes_nothing(self):
         # shipit's preflight (crates/aws/src/account.rs) before a stack change: read-only calls only.
         reads = ["lambda:GetAccountSettings", "rds:DescribeDBEngineVersions",

@@ -78,7 +78,7 @@ class ServiceRole(CloudTest):
             {"op": "replace", "path": "/cloudwatchRoleArn", "value": f"arn:aws:iam::{ACCOUNT}:role/logs"}])
         body = (IAM.parent / "shipit.yaml").read_text()
         made = self.cfn.create_change_set(StackName=STACK, ChangeSetName="whole", ChangeSetType="CREATE",
-                                          TemplateBody=body, RoleARN=role,
+                                          **self.template_source(body), RoleARN=role,
                                           Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"],
                                           Parameters=[{"ParameterKey": "EnableWaf", "ParameterValue": "true"}])
         self.cfn.execute_change_set(StackName=STACK, ChangeSetName=made["Id"])
