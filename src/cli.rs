@@ -53,7 +53,8 @@ pub enum Command {
     /// Upload the build, update changed headers and delete what the build no longer has.
     Deploy(DeployArgs),
     /// Show what `deploy` would do: the stack's change set and every file action with its
-    /// reason; executes nothing.
+    /// reason; executes nothing (a changed stack's template is staged in the bootstrap
+    /// templates bucket, as deploy does, to make the change set).
     Plan(TargetArgs),
     /// Delete the stack: empty its buckets (every version), lift termination protection,
     /// delete it and report what CloudFormation retained.

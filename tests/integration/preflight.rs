@@ -95,7 +95,8 @@ fn a_small_old_account_is_told_everything_aws_would_refuse_before_any_write() {
                 "lambda-concurrency",
                 "apigateway-logging-role",
                 "rds-engine-version",
-                "site-certificate"
+                "site-certificate",
+                "templates-bucket"
             ],
             "{command}: {findings:#?}"
         );
@@ -151,11 +152,15 @@ fn bootstrap_sets_the_account_wide_logging_role_once_and_the_stack_then_passes()
         .iter()
         .map(|f| f["check"].as_str().unwrap())
         .collect();
-    assert_eq!(checks, ["apigateway-logging-role"]);
-    // A static site needs no API Gateway at all.
+    assert_eq!(checks, ["apigateway-logging-role", "templates-bucket"]);
+    // A static site needs no API Gateway, but its template too is past CloudFormation's inline
+    // limit: the templates bucket is bootstrap's as well.
+    let static_site = plan(&["--parameter", "EnableApi=false"]);
+    assert_eq!(static_site.status.code(), Some(4));
+    let v: Value = serde_json::from_slice(&static_site.stdout).unwrap();
     assert_eq!(
-        plan(&["--parameter", "EnableApi=false"]).status.code(),
-        Some(0)
+        v["preflight"]["findings"][0]["check"], "templates-bucket",
+        "{v}"
     );
 
     // An older shipit's app stack held the role: its next update deletes it, so the preflight
@@ -230,8 +235,13 @@ fn bootstrap_sets_the_account_wide_logging_role_once_and_the_stack_then_passes()
     let again_said = run(&["bootstrap"]);
     let again = bootstrap();
     assert_eq!(again["changed"], false);
-    // The templates bucket large templates go through: private, judged through S3.
+    // The templates bucket large templates go through: private, judged through S3, and named
+    // as the infrastructure role's statement expects.
     let bucket = first["templates_bucket"].as_str().unwrap().to_string();
+    assert!(
+        bucket.starts_with("shipit-bootstrap-templatesbucket-"),
+        "{bucket}"
+    );
     let blocked = crate::support::block(
         crate::support::s3_at(cloud.endpoint())
             .get_public_access_block()
@@ -324,4 +334,95 @@ fn bootstrap_leaves_a_logging_role_set_by_someone_else_and_still_makes_the_templ
         v["templates_bucket"].as_str()
     );
     assert!(!state.outputs.contains_key("ApiGatewayCloudWatchRoleArn"));
+}
+
+/// The bootstrap stack an older shipit made: its role, no bucket, no parameter.
+const OLD_BOOTSTRAP: &str = r#"AWSTemplateFormatVersion: "2010-09-09"
+Resources:
+  ApiGatewayCloudWatchRole:
+    Type: AWS::IAM::Role
+    DeletionPolicy: Retain
+    UpdateReplacePolicy: Retain
+    Properties:
+      AssumeRolePolicyDocument:
+        Version: "2012-10-17"
+        Statement:
+          - Effect: Allow
+            Principal: { Service: apigateway.amazonaws.com }
+            Action: sts:AssumeRole
+      ManagedPolicyArns:
+        - !Sub "arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
+  ApiGatewayAccount:
+    Type: AWS::ApiGateway::Account
+    DeletionPolicy: Retain
+    UpdateReplacePolicy: Retain
+    Properties:
+      CloudWatchRoleArn: !GetAtt ApiGatewayCloudWatchRole.Arn
+Outputs:
+  ApiGatewayCloudWatchRoleArn:
+    Value: !GetAtt ApiGatewayCloudWatchRole.Arn
+"#;
+
+#[test]
+fn bootstrap_upgrades_an_older_bootstrap_stack_keeping_its_role() {
+    let cloud = OwnCloud::start();
+    let cfn = cfn_at(cloud.endpoint());
+    crate::support::block(async {
+        let made = cfn
+            .create_change_set()
+            .stack_name("shipit-bootstrap")
+            .change_set_name("old")
+            .change_set_type(aws_sdk_cloudformation::types::ChangeSetType::Create)
+            .template_body(OLD_BOOTSTRAP)
+            .capabilities(aws_sdk_cloudformation::types::Capability::CapabilityIam)
+            .send()
+            .await
+            .unwrap();
+        cfn.execute_change_set()
+            .stack_name("shipit-bootstrap")
+            .change_set_name(made.id().unwrap())
+            .send()
+            .await
+            .unwrap();
+    });
+    let old = crate::support::stack_state_at(cloud.endpoint(), "shipit-bootstrap").unwrap();
+    let role = old.outputs["ApiGatewayCloudWatchRoleArn"].clone();
+    // The older shipit set the account to its role.
+    let auth = shipit_engine::http::local_cloud_authorization("apigateway", "us-east-1");
+    let (status, _, body) = http(
+        "PATCH",
+        &format!("{}/account", cloud.endpoint()),
+        &[
+            ("authorization", &auth),
+            ("content-type", "application/json"),
+        ],
+        &format!(
+            r#"{{"patchOperations": [{{"op": "replace", "path": "/cloudwatchRoleArn", "value": "{role}"}}]}}"#
+        ),
+    );
+    assert_eq!(status, 200, "{body}");
+    let out = shipit_at(cloud.endpoint(), &["bootstrap", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["role"], role.as_str(), "the role is kept");
+    let now = crate::support::stack_state_at(cloud.endpoint(), "shipit-bootstrap").unwrap();
+    assert_eq!(now.outputs["ApiGatewayCloudWatchRoleArn"], role);
+    assert_eq!(now.parameters["SetApiGatewayRole"], "true");
+    assert_eq!(
+        now.outputs.get("TemplatesBucketName").map(String::as_str),
+        v["templates_bucket"].as_str()
+    );
+    let (_, _, account) = http(
+        "GET",
+        &format!("{}/account", cloud.endpoint()),
+        &[("authorization", &auth)],
+        "",
+    );
+    assert!(account.contains(&role), "{account}");
 }

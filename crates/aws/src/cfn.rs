@@ -24,8 +24,21 @@ pub struct Cfn {
     client: Client,
     /// Where a template too large to send inline is staged (the bootstrap stack's bucket).
     s3: aws_sdk_s3::Client,
+    s3_at: At,
     region: String,
     at: At,
+}
+
+/// A refusal while staging a template names the two statements it takes: a role made from an
+/// older copy of infrastructure-role.json lacks them.
+fn staging(e: Error) -> Error {
+    match e {
+        Error::Auth { message, .. } => Error::Auth {
+            message: format!("staging the stack's template was refused: {message}"),
+            hint: "a stack change stages its template with the infrastructure role's FindTheTemplatesBucket and StageThisStacksLargeTemplates statements (stack/iam/infrastructure-role.json): a role made from an older copy lacks them; update its policy".into(),
+        },
+        other => other,
+    }
 }
 
 impl Cfn {
@@ -37,6 +50,7 @@ impl Cfn {
         Cfn {
             client: Client::from_conf(builder.build()),
             s3: crate::s3::client_with(sdk, conn, None),
+            s3_at: At::new(Service::S3, conn.endpoints.s3.as_deref(), sdk),
             region: sdk
                 .region()
                 .map(|r| r.as_ref().to_string())
@@ -121,15 +135,16 @@ impl Cfn {
             hint: format!("run `shipit bootstrap` once in this account and region (an administrator's credentials): its stack {BOOTSTRAP_STACK} keeps the templates bucket"),
         }
         };
-        let bootstrap = self.describe(BOOTSTRAP_STACK).await?;
+        let bootstrap = self.describe(BOOTSTRAP_STACK).await.map_err(staging)?;
         let Some(bucket) = bootstrap
             .as_ref()
             .and_then(|b| b.outputs.get(TEMPLATES_BUCKET_OUTPUT))
         else {
             return Err(refused(match bootstrap {
                 None => "and this account and region has no bootstrap stack".into(),
-                Some(_) => format!(
-                    "and stack {BOOTSTRAP_STACK} has no templates bucket (an older shipit made it)"
+                Some(b) => format!(
+                    "and stack {BOOTSTRAP_STACK} ({}) has no {TEMPLATES_BUCKET_OUTPUT} output: an older shipit made it, or it did not finish",
+                    b.status
                 ),
             }));
         };
@@ -143,11 +158,11 @@ impl Cfn {
             .send()
             .await
             .map_err(|e| {
-                aws::error(
-                    &self.at,
+                staging(aws::error(
+                    &self.s3_at,
                     &format!("stage the template of stack {stack} as s3://{bucket}/{key}"),
                     e,
-                )
+                ))
             })?;
         Ok(template_url(bucket, &self.region, &key))
     }

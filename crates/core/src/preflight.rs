@@ -39,6 +39,9 @@ pub struct Intent {
     /// The database's engine version as the stack has it now: `Some("16.6")` for a stack made
     /// before `DbEngineVersion` (its template pinned that minor), None without a database.
     pub engine_before: Option<String>,
+    /// The template's size in bytes: past CloudFormation's inline limit it goes through the
+    /// bootstrap stack's templates bucket.
+    pub template_bytes: usize,
     /// `ApiBackend=container`: the tasks' size and count, and whether an image is given. Set
     /// whenever the backend is asked for, with or without the data tier it needs.
     pub container: Option<ContainerIntent>,
@@ -124,6 +127,7 @@ impl Intent {
                 .map(|b| {
                     text(b, "DbEngineVersion").unwrap_or_else(|| LEGACY_ENGINE_VERSION.into())
                 }),
+            template_bytes: 0,
             container: (text(params, "ApiBackend").as_deref() == Some("container")).then(|| {
                 ContainerIntent {
                     cpu: number(params, "ContainerCpu"),
@@ -194,6 +198,9 @@ pub struct Facts {
     pub zone: Fact<Option<String>>,
     /// API Gateway's CloudWatch role for the account and region, if one is set.
     pub apigw_logging_role: Fact<Option<String>>,
+    /// Whether the bootstrap stack has its templates bucket (read when the template is past the
+    /// inline limit).
+    pub templates_bucket: Fact<bool>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -357,6 +364,20 @@ pub fn findings(i: &Intent, f: &Facts) -> Vec<Finding> {
         );
     }
     domains(i, f, &mut out);
+    if i.template_bytes > crate::stack::INLINE_TEMPLATE_MAX {
+        if let Some(false) = out.read("templates-bucket", &f.templates_bucket) {
+            out.refuse(
+                "templates-bucket",
+                format!(
+                    "the stack's template is {} bytes: CloudFormation takes {} inline and reads a larger one from S3, and this account and region has no templates bucket ({} stack, TemplatesBucketName output)",
+                    i.template_bytes,
+                    crate::stack::INLINE_TEMPLATE_MAX,
+                    crate::stack::BOOTSTRAP_STACK
+                ),
+                "run `shipit bootstrap` once in this account and region, with an administrator's credentials",
+            );
+        }
+    }
     if i.waf && i.region != CLOUDFRONT_CERTIFICATE_REGION {
         out.refuse(
             "waf-region",
@@ -867,6 +888,7 @@ mod tests {
             })),
             zone: Some(Ok(Some("example.com.".into()))),
             apigw_logging_role: Some(Ok(Some("arn:aws:iam::1:role/logs".into()))),
+            templates_bucket: Some(Ok(true)),
         }
     }
 
@@ -1174,6 +1196,20 @@ mod tests {
             );
             assert_eq!(checks(&intent(&p), &roomy()), want, "{pairs:?}");
         }
+    }
+
+    #[test]
+    fn a_large_template_needs_the_templates_bucket() {
+        let mut i = intent(&[("EnableApi", "false")]);
+        let mut f = roomy();
+        f.templates_bucket = Some(Ok(false));
+        assert_eq!(checks(&i, &f), [], "a template sent inline needs no bucket");
+        i.template_bytes = crate::stack::INLINE_TEMPLATE_MAX + 1;
+        assert_eq!(checks(&i, &f), [("templates-bucket", Severity::Refused)]);
+        f.templates_bucket = Some(Ok(true));
+        assert_eq!(checks(&i, &f), []);
+        f.templates_bucket = Some(Err("AccessDenied".into()));
+        assert_eq!(checks(&i, &f), [("templates-bucket", Severity::Unchecked)]);
     }
 
     #[test]

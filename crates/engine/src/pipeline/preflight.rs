@@ -66,7 +66,8 @@ pub async fn run(
             "ROLLBACK_COMPLETE" | "REVIEW_IN_PROGRESS"
         )
     });
-    let intent = Intent::new(&account.region(), &params, live.map(|i| &i.parameters));
+    let mut intent = Intent::new(&account.region(), &params, live.map(|i| &i.parameters));
+    intent.template_bytes = template.body.len();
     let monthly_cost = preflight::monthly_cost(&intent);
     if let Some(i) = live {
         let deployed = cfn.template(&s.name).await?;
@@ -82,7 +83,15 @@ pub async fn run(
         "preflight: asking the account about stack {}",
         s.name
     ));
-    let facts = facts(account, &intent).await;
+    let mut facts = facts(account, &intent).await;
+    if intent.template_bytes > stack::INLINE_TEMPLATE_MAX {
+        facts.templates_bucket = Some(
+            cfn.describe(stack::BOOTSTRAP_STACK)
+                .await
+                .map(|b| b.is_some_and(|b| b.outputs.contains_key(stack::TEMPLATES_BUCKET_OUTPUT)))
+                .map_err(|e| e.to_string()),
+        );
+    }
     Ok(Preflight {
         ran: true,
         findings: preflight::findings(&intent, &facts),
@@ -142,6 +151,8 @@ async fn facts(a: &dyn Account, i: &Intent) -> Facts {
         api_certificate: api,
         zone,
         apigw_logging_role: apigw,
+        // Read by `run`, from the stack service.
+        templates_bucket: None,
     }
 }
 

@@ -250,8 +250,12 @@ async fn open_change_set(
 /// which role that needs.
 pub(crate) fn needs_infrastructure_role(e: Error, stack: &str, create: bool) -> Error {
     match e {
-        // A refusal, not expired or wrong credentials (those keep their own explanation).
-        Error::Auth { message, .. } if message.contains("AccessDenied") => Error::Auth {
+        // A refusal, not expired or wrong credentials (those keep their own explanation), nor
+        // a refusal to stage the template (it names its own statements).
+        Error::Auth { message, .. }
+            if message.contains("AccessDenied") && !message.starts_with("staging ") =>
+        {
+            Error::Auth {
             message: format!(
                 "stack {stack} {}, and these credentials may not change the stack ({message})",
                 if create {
@@ -261,7 +265,8 @@ pub(crate) fn needs_infrastructure_role(e: Error, stack: &str, create: bool) -> 
                 }
             ),
             hint: "a stack change needs the infrastructure role (stack/iam/infrastructure-role.json, with the CloudFormation service role as [stack] role_arn); the content role deploys only while the stack is unchanged".into(),
-        },
+        }
+        }
         other => other,
     }
 }

@@ -85,6 +85,11 @@ fn only_a_refusal_is_explained_as_a_stack_change_needing_the_infrastructure_role
             false,
         ),
         (Error::config("not an auth error"), false),
+        // A refused staging of the template names its own statements instead.
+        (
+            auth("staging the stack's template was refused: put object (AccessDenied: no)"),
+            false,
+        ),
     ];
     for (e, explained) in table {
         let shown = format!(

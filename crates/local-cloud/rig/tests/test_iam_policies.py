@@ -549,15 +549,18 @@ class InfrastructureRole(PolicyTest):
     def test_stages_its_own_large_templates_for_cloudformation_to_read(self):
         # CloudFormation reads a TemplateURL with the caller's credentials (GetObject).
         bucket = "arn:aws:s3:::shipit-bootstrap-templatesbucket-1a2b3c"
+        ours = {"s3:ResourceAccount": ACCOUNT}
         self.check(self.policies, [
             ("cloudformation:DescribeStacks",
              f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/shipit-bootstrap/abc", {}, ALLOW,
              "finds the templates bucket"),
-            ("s3:PutObject", f"{bucket}/templates/{STACK}/ab12.yaml", {}, ALLOW, "stages its template"),
-            ("s3:GetObject", f"{bucket}/templates/{STACK}/ab12.yaml", {}, ALLOW,
+            ("s3:PutObject", f"{bucket}/templates/{STACK}/ab12.yaml", ours, ALLOW, "stages its template"),
+            ("s3:GetObject", f"{bucket}/templates/{STACK}/ab12.yaml", ours, ALLOW,
              "CloudFormation reads it as the caller"),
-            ("s3:PutObject", f"{bucket}/templates/other/ab12.yaml", {}, IMPLICIT, "another stack's template"),
-            ("s3:DeleteObject", f"{bucket}/templates/{STACK}/ab12.yaml", {}, IMPLICIT,
+            ("s3:PutObject", f"{bucket}/templates/{STACK}/ab12.yaml", {"s3:ResourceAccount": "999999999999"},
+             IMPLICIT, "a bucket of that name in another account"),
+            ("s3:PutObject", f"{bucket}/templates/other/ab12.yaml", ours, IMPLICIT, "another stack's template"),
+            ("s3:DeleteObject", f"{bucket}/templates/{STACK}/ab12.yaml", ours, IMPLICIT,
              "the bucket's lifecycle expires them"),
             ("cloudformation:CreateChangeSet",
              f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/shipit-bootstrap/abc",

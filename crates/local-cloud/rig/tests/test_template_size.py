@@ -15,6 +15,9 @@ class TemplateSize(CloudTest):
                                        TemplateBody=BIG)
         self.assertEqual(e.exception.response["Error"]["Code"], "ValidationError")
         self.assertIn("less than or equal to 51200", e.exception.response["Error"]["Message"])
+        with self.assertRaises(ClientError) as e:
+            self.cfn.create_stack(StackName="s", TemplateBody=BIG)
+        self.assertIn("less than or equal to 51200", e.exception.response["Error"]["Message"])
         self.assertEqual(self.cfn.list_stacks()["StackSummaries"], [])
         s3 = self.client("s3")
         s3.create_bucket(Bucket="templates")
