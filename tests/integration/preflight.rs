@@ -42,6 +42,46 @@ fn stacks(cloud: &OwnCloud) -> Vec<String> {
         .collect()
 }
 
+/// Sets the account's API Gateway CloudWatch role, as someone else (or an older shipit) did.
+fn set_logging_role(cloud: &OwnCloud, role: &str) {
+    let auth = shipit_engine::http::local_cloud_authorization("apigateway", "us-east-1");
+    let (status, _, body) = http(
+        "PATCH",
+        &format!("{}/account", cloud.endpoint()),
+        &[
+            ("authorization", &auth),
+            ("content-type", "application/json"),
+        ],
+        &format!(
+            r#"{{"patchOperations": [{{"op": "replace", "path": "/cloudwatchRoleArn", "value": "{role}"}}]}}"#
+        ),
+    );
+    assert_eq!(status, 200, "{body}");
+}
+
+/// The account's API Gateway settings, as API Gateway answers them.
+fn apigw_account(cloud: &OwnCloud) -> String {
+    let auth = shipit_engine::http::local_cloud_authorization("apigateway", "us-east-1");
+    let (status, _, account) = http(
+        "GET",
+        &format!("{}/account", cloud.endpoint()),
+        &[("authorization", &auth)],
+        "",
+    );
+    assert_eq!(status, 200, "{account}");
+    account
+}
+
+/// `shipit bootstrap --json` on `cloud`, which must succeed: its JSON and what it said.
+fn bootstrap_at(cloud: &OwnCloud) -> (Value, String) {
+    let out = shipit_at(cloud.endpoint(), &["bootstrap", "--json"])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{said}");
+    (serde_json::from_slice(&out.stdout).unwrap(), said)
+}
+
 #[test]
 fn a_small_old_account_is_told_everything_aws_would_refuse_before_any_write() {
     let cloud = OwnCloud::start();
@@ -166,21 +206,7 @@ fn bootstrap_sets_the_account_wide_logging_role_once_and_the_stack_then_passes()
     // An older shipit's app stack held the role: its next update deletes it, so the preflight
     // refuses until bootstrap takes the setting over.
     let legacy = "arn:aws:iam::123456789012:role/old-site-ApiGatewayLoggingRole-AB12CD";
-    let (status, _, body) = http(
-        "PATCH",
-        &format!("{}/account", cloud.endpoint()),
-        &[
-            (
-                "authorization",
-                &shipit_engine::http::local_cloud_authorization("apigateway", "us-east-1"),
-            ),
-            ("content-type", "application/json"),
-        ],
-        &format!(
-            r#"{{"patchOperations": [{{"op": "replace", "path": "/cloudwatchRoleArn", "value": "{legacy}"}}]}}"#
-        ),
-    );
-    assert_eq!(status, 200, "{body}");
+    set_logging_role(&cloud, legacy);
     let held = plan(&[]);
     assert_eq!(held.status.code(), Some(4));
     let v: Value = serde_json::from_slice(&held.stdout).unwrap();
@@ -295,37 +321,12 @@ fn bootstrap_sets_the_account_wide_logging_role_once_and_the_stack_then_passes()
 fn bootstrap_leaves_a_logging_role_set_by_someone_else_and_still_makes_the_templates_bucket() {
     let cloud = OwnCloud::start();
     let theirs = "arn:aws:iam::123456789012:role/platform-team-apigw-logs";
-    let auth = shipit_engine::http::local_cloud_authorization("apigateway", "us-east-1");
-    let (status, _, body) = http(
-        "PATCH",
-        &format!("{}/account", cloud.endpoint()),
-        &[
-            ("authorization", &auth),
-            ("content-type", "application/json"),
-        ],
-        &format!(
-            r#"{{"patchOperations": [{{"op": "replace", "path": "/cloudwatchRoleArn", "value": "{theirs}"}}]}}"#
-        ),
-    );
-    assert_eq!(status, 200, "{body}");
-    let out = shipit_at(cloud.endpoint(), &["bootstrap", "--json"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    set_logging_role(&cloud, theirs);
+    let (v, said) = bootstrap_at(&cloud);
     assert_eq!(v["role"], theirs);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("set by someone else"));
+    assert!(said.contains("set by someone else"), "{said}");
     // Judged through API Gateway and CloudFormation: their role stays, the bucket is made.
-    let (_, _, account) = http(
-        "GET",
-        &format!("{}/account", cloud.endpoint()),
-        &[("authorization", &auth)],
-        "",
-    );
+    let account = apigw_account(&cloud);
     assert!(account.contains(theirs), "{account}");
     let state = crate::support::stack_state_at(cloud.endpoint(), "shipit-bootstrap").unwrap();
     assert_eq!(state.parameters["SetApiGatewayRole"], "false");
@@ -388,28 +389,8 @@ fn bootstrap_upgrades_an_older_bootstrap_stack_keeping_its_role() {
     let old = crate::support::stack_state_at(cloud.endpoint(), "shipit-bootstrap").unwrap();
     let role = old.outputs["ApiGatewayCloudWatchRoleArn"].clone();
     // The older shipit set the account to its role.
-    let auth = shipit_engine::http::local_cloud_authorization("apigateway", "us-east-1");
-    let (status, _, body) = http(
-        "PATCH",
-        &format!("{}/account", cloud.endpoint()),
-        &[
-            ("authorization", &auth),
-            ("content-type", "application/json"),
-        ],
-        &format!(
-            r#"{{"patchOperations": [{{"op": "replace", "path": "/cloudwatchRoleArn", "value": "{role}"}}]}}"#
-        ),
-    );
-    assert_eq!(status, 200, "{body}");
-    let out = shipit_at(cloud.endpoint(), &["bootstrap", "--json"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    set_logging_role(&cloud, &role);
+    let (v, _) = bootstrap_at(&cloud);
     assert_eq!(v["role"], role.as_str(), "the role is kept");
     let now = crate::support::stack_state_at(cloud.endpoint(), "shipit-bootstrap").unwrap();
     assert_eq!(now.outputs["ApiGatewayCloudWatchRoleArn"], role);
@@ -418,11 +399,6 @@ fn bootstrap_upgrades_an_older_bootstrap_stack_keeping_its_role() {
         now.outputs.get("TemplatesBucketName").map(String::as_str),
         v["templates_bucket"].as_str()
     );
-    let (_, _, account) = http(
-        "GET",
-        &format!("{}/account", cloud.endpoint()),
-        &[("authorization", &auth)],
-        "",
-    );
+    let account = apigw_account(&cloud);
     assert!(account.contains(&role), "{account}");
 }
