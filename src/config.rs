@@ -102,7 +102,7 @@ pub fn backend_parameters(
     file: &ApiConfig,
     hand_set: &BTreeMap<String, String>,
 ) -> Result<BTreeMap<String, String>> {
-    use shipit_core::container::{self, BACKEND_PARAMETER, IMAGE_PARAMETER};
+    use shipit_core::container::{self, BACKEND_PARAMETER};
     let container = match file.backend.as_deref() {
         None => hand_set.get(BACKEND_PARAMETER).map(String::as_str) == Some("container"),
         Some("container") => true,
@@ -124,15 +124,6 @@ pub fn backend_parameters(
         }
         let mut out = BTreeMap::new();
         if file.backend.is_some() {
-            if hand_set
-                .get(BACKEND_PARAMETER)
-                .is_some_and(|v| v != "function")
-            {
-                return Err(Error::config_hint(
-                    format!("the stack parameter {BACKEND_PARAMETER} is set by hand, and [api] backend says \"function\""),
-                    format!("remove {BACKEND_PARAMETER} from the parameters, and say the backend in [api] backend"),
-                ));
-            }
             out.insert(BACKEND_PARAMETER.into(), "function".into());
         }
         // No backend named: the image is for the stack's own backend, which only the stack
@@ -141,7 +132,7 @@ pub fn backend_parameters(
             out.extend(container::parameters(&parsed(uri)?));
             out.remove(BACKEND_PARAMETER);
         }
-        return Ok(out);
+        return set_once(out, hand_set);
     }
     if source_flag || file.source.is_some() || canary_flag || file.canary_percent.is_some() {
         return Err(Error::config_hint(
@@ -153,6 +144,16 @@ pub fn backend_parameters(
     if let Some(uri) = image {
         out.extend(container::parameters(&parsed(uri)?));
     }
+    set_once(out, hand_set)
+}
+
+/// `out`, unless a parameter in it is also set by hand (differently, or at all for the image):
+/// two sources would say two things about one backend.
+fn set_once(
+    out: BTreeMap<String, String>,
+    hand_set: &BTreeMap<String, String>,
+) -> Result<BTreeMap<String, String>> {
+    use shipit_core::container::IMAGE_PARAMETER;
     for (k, v) in &out {
         if hand_set.get(k).is_some_and(|h| h != v)
             || (k == IMAGE_PARAMETER && hand_set.contains_key(k))
@@ -988,6 +989,11 @@ mod tests {
             (
                 vec!["--parameter", "ApiBackend=container"],
                 "[api]\nbackend = \"function\"\n".into(),
+                Err("set by hand"),
+            ),
+            (
+                vec!["--parameter", &by_hand, "--image", &image],
+                String::new(),
                 Err("set by hand"),
             ),
             (
