@@ -37,30 +37,38 @@ fn of_types<'a>(t: &'a Yaml, types: &[&str]) -> Vec<(&'a str, &'a str)> {
 #[test]
 fn the_function_and_the_container_exclude_each_other_and_a_container_needs_its_image() {
     let t = template();
-    let function = [
-        "AWS::Lambda::Function",
-        "AWS::Lambda::Version",
-        "AWS::Lambda::Alias",
-        "AWS::Lambda::Permission",
+    // (the types, how many resources of them, the Condition each has)
+    let table: [(&[&str], usize, &str); 2] = [
+        (
+            &[
+                "AWS::Lambda::Function",
+                "AWS::Lambda::Version",
+                "AWS::Lambda::Alias",
+                "AWS::Lambda::Permission",
+            ],
+            5,
+            "HasFunction",
+        ),
+        (
+            &[
+                "AWS::ECS::Cluster",
+                "AWS::ECS::Service",
+                "AWS::ECS::TaskDefinition",
+                "AWS::ElasticLoadBalancingV2::LoadBalancer",
+                "AWS::ElasticLoadBalancingV2::TargetGroup",
+                "AWS::ElasticLoadBalancingV2::Listener",
+                "AWS::ApiGatewayV2::VpcLink",
+            ],
+            7,
+            "HasContainer",
+        ),
     ];
-    let found = of_types(&t, &function);
-    assert_eq!(found.len(), 5, "{found:?}");
-    for (id, cond) in found {
-        assert_eq!(cond, "HasFunction", "{id}");
-    }
-    let container = [
-        "AWS::ECS::Cluster",
-        "AWS::ECS::Service",
-        "AWS::ECS::TaskDefinition",
-        "AWS::ElasticLoadBalancingV2::LoadBalancer",
-        "AWS::ElasticLoadBalancingV2::TargetGroup",
-        "AWS::ElasticLoadBalancingV2::Listener",
-        "AWS::ApiGatewayV2::VpcLink",
-    ];
-    let found = of_types(&t, &container);
-    assert_eq!(found.len(), 7, "{found:?}");
-    for (id, cond) in found {
-        assert_eq!(cond, "HasContainer", "{id}");
+    for (types, count, want) in table {
+        let found = of_types(&t, types);
+        assert_eq!(found.len(), count, "{found:?}");
+        for (id, cond) in found {
+            assert_eq!(cond, want, "{id}");
+        }
     }
     for id in ["ApiFunctionRole", "PreTrafficGateRole"] {
         assert_eq!(condition(&t, id), "HasFunction", "{id}");

@@ -5,6 +5,8 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use aws_config::SdkConfig;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
@@ -50,14 +52,14 @@ pub struct Store {
     prefix: String,
     at: At,
     /// Permits for the parts held in memory (`PARTS_IN_FLIGHT`).
-    parts: std::sync::Arc<tokio::sync::Semaphore>,
+    parts: Arc<tokio::sync::Semaphore>,
     /// Throttle answers seen by this store's client.
     throttles: Throttles,
 }
 
 /// Counts S3's throttle answers (503 SlowDown, 429) on every attempt, retried or not.
 #[derive(Debug, Clone, Default)]
-struct Throttles(std::sync::Arc<std::sync::atomic::AtomicU64>);
+struct Throttles(Arc<std::sync::atomic::AtomicU64>);
 
 impl aws_sdk_s3::config::Intercept for Throttles {
     fn name(&self) -> &'static str {
@@ -100,7 +102,7 @@ impl Store {
             bucket: bucket.to_string(),
             prefix: prefix.to_string(),
             at: At::new(Service::S3, conn.endpoints.s3.as_deref(), sdk),
-            parts: std::sync::Arc::new(tokio::sync::Semaphore::new(PARTS_IN_FLIGHT)),
+            parts: Arc::new(tokio::sync::Semaphore::new(PARTS_IN_FLIGHT)),
         }
     }
 
@@ -372,21 +374,21 @@ impl Store {
         let count = size.div_ceil(part_size).max(1);
         // The parts are read in order, each hashed as it is read and sent from that same
         // buffer: the bytes sent are the bytes hashed, whatever happens to the file meanwhile.
-        let hashed = std::sync::Arc::new(std::sync::Mutex::new(md5::Context::new()));
+        let hashed = Arc::new(std::sync::Mutex::new(md5::Context::new()));
         let file = tokio::fs::File::open(path)
             .await
             .map_err(|e| Error::input(format!("cannot read ({e})"), path, None))?;
         // After a part fails no new part starts, but the parts in flight are let finish: S3
         // may still store a part whose upload was under way when the upload is aborted (and
         // bill it: AbortMultipartUpload's documentation), so the abort waits for them.
-        let failed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let failed = Arc::new(AtomicBool::new(false));
         let stop = failed.clone();
         let reads = futures::stream::unfold(
             (file, 0u64, hashed.clone(), self.parts.clone()),
             move |(mut file, n, hashed, permits)| {
                 let stop = stop.clone();
                 async move {
-                    if n == count || stop.load(std::sync::atomic::Ordering::SeqCst) {
+                    if n == count || stop.load(Ordering::SeqCst) {
                         return None;
                     }
                     // The permit travels with the buffer and is given back once the part is sent.
@@ -404,8 +406,10 @@ impl Store {
                         (n, buf, permit)
                     });
                     // After a failed read nothing more is read: the file is not where it was.
-                    let next = if read.is_ok() { n + 1 } else { count };
-                    Some((read, (file, next, hashed, permits)))
+                    if read.is_err() {
+                        stop.store(true, Ordering::SeqCst);
+                    }
+                    Some((read, (file, n + 1, hashed, permits)))
                 }
             },
         );
@@ -418,7 +422,7 @@ impl Store {
                     let part = async {
                         let (n, buf, _permit) = read
                             .map_err(|e| Error::input(format!("cannot read ({e})"), path, None))?;
-                        if failed.load(std::sync::atomic::Ordering::SeqCst) {
+                        if failed.load(Ordering::SeqCst) {
                             return Ok(None);
                         }
                         // After a signal no new part starts: the upload is aborted below.
@@ -446,7 +450,7 @@ impl Store {
                     }
                     .await;
                     if part.is_err() {
-                        failed.store(true, std::sync::atomic::Ordering::SeqCst);
+                        failed.store(true, Ordering::SeqCst);
                     }
                     part
                 }

@@ -195,6 +195,9 @@ impl Template {
             "AWS::ApiGateway::GatewayResponse",
             "AWS::ApiGateway::Model",
             "AWS::ApiGateway::RequestValidator",
+        ];
+        // A private integration's targets: hashed with what they name directly.
+        const LINKED: &[&str] = &[
             "AWS::ApiGatewayV2::VpcLink",
             "AWS::ElasticLoadBalancingV2::LoadBalancer",
         ];
@@ -212,18 +215,14 @@ impl Template {
             .and_then(|mut d| (!d.is_empty()).then(|| d.remove(0)))
             .unwrap_or(Yaml::Null);
         let mut hashed = md5::Context::new();
-        let links: Vec<&str> = self
+        let mut named = Vec::new();
+        for r in self
             .resources
             .iter()
-            .filter(|r| {
-                r.kind.starts_with("AWS::ApiGatewayV2::")
-                    || r.kind.starts_with("AWS::ElasticLoadBalancingV2::")
-            })
-            .map(|r| r.logical_id.as_str())
-            .collect();
-        let mut named = Vec::new();
-        for id in &links {
-            strings(&doc["Resources"][*id], &mut named);
+            .filter(|r| LINKED.contains(&r.kind.as_str()))
+        {
+            named.push(r.logical_id.as_str());
+            strings(&doc["Resources"][r.logical_id.as_str()], &mut named);
         }
         for r in self.resources.iter().filter(|r| {
             SNAPSHOT.contains(&r.kind.as_str()) || named.contains(&r.logical_id.as_str())

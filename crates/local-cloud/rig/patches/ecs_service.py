@@ -30,20 +30,30 @@ from rig.moto_version import check
 NUMBERS = {"containerPort", "minimumHealthyPercent", "maximumPercent", "healthCheckGracePeriodSeconds"}
 
 
-def camel(value):
-    """CloudFormation's property shapes in the API's spelling: keys lowerCamelCase, counts int."""
+def counts(value):
+    """`value` with the API's counts (NUMBERS) as ints where CloudFormation gave strings."""
     if isinstance(value, dict):
-        out = {}
-        for k, v in value.items():
-            key = k[:1].lower() + k[1:]
-            v = camel(v)
-            out[key] = int(v) if key in NUMBERS and isinstance(v, str) and v.isdigit() else v
-        return out
+        return {k: int(v) if k in NUMBERS and isinstance(v, str) and v.isdigit() else counts(v)
+                for k, v in value.items()}
     if isinstance(value, list):
-        return [camel(v) for v in value]
-    if isinstance(value, bool):
-        return value
+        return [counts(v) for v in value]
     return value
+
+
+def camel(value):
+    """CloudFormation's property shapes in the API's spelling: keys lowerCamelCase (moto's own
+    conversion), counts int."""
+    from moto.core.utils import pascal_to_camelcase, remap_nested_keys
+    return counts(remap_nested_keys(value, pascal_to_camelcase))
+
+
+def kept(service, props):
+    """`service` with what moto's Service model has no field for: the deployment configuration
+    and the health-check grace period, which DescribeServices returns."""
+    service.deployment_configuration = camel(props.get("DeploymentConfiguration") or {})
+    grace = props.get("HealthCheckGracePeriodSeconds")
+    service.health_check_grace_period_seconds = int(grace) if grace is not None else None
+    return service
 
 
 def apply():
@@ -70,10 +80,7 @@ def apply():
             propagate_tags=props.get("PropagateTags") or "NONE",
             network_configuration=camel(network) if network else None,
             role_arn=props.get("Role"))
-        service.deployment_configuration = camel(props.get("DeploymentConfiguration") or {})
-        grace = props.get("HealthCheckGracePeriodSeconds")
-        service.health_check_grace_period_seconds = int(grace) if grace is not None else None
-        return service
+        return kept(service, props)
 
     def update(cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name):
         original = original_resource
@@ -85,24 +92,21 @@ def apply():
             "cluster": original.cluster_name, "service": original.name,
             "task_definition": task,
             "desired_count": int(count) if count is not None else original.desired_count})
-        service.deployment_configuration = camel(props.get("DeploymentConfiguration") or {})
-        return service
+        return kept(service, props)
 
     def register(props, account_id, region_name):
-        from moto.core.utils import pascal_to_camelcase, remap_nested_keys
-        camel_keys = lambda v: remap_nested_keys(v, pascal_to_camelcase)  # noqa: E731
         return ecs_backends[account_id][region_name].register_task_definition(
             family=props.get("Family") or f"task-definition-{id(props)}",
-            container_definitions=camel_keys(props.get("ContainerDefinitions") or []),
-            volumes=camel_keys(props.get("Volumes") or []),
+            container_definitions=camel(props.get("ContainerDefinitions") or []),
+            volumes=camel(props.get("Volumes") or []),
             network_mode=props.get("NetworkMode"),
             requires_compatibilities=props.get("RequiresCompatibilities"),
             cpu=str(props["Cpu"]) if props.get("Cpu") is not None else None,
             memory=str(props["Memory"]) if props.get("Memory") is not None else None,
             task_role_arn=props.get("TaskRoleArn"),
             execution_role_arn=props.get("ExecutionRoleArn"),
-            runtime_platform=camel_keys(props.get("RuntimePlatform")),
-            tags=camel_keys(props.get("Tags") or []))
+            runtime_platform=camel(props.get("RuntimePlatform")),
+            tags=camel(props.get("Tags") or []))
 
     def create_task(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
         task = register(cloudformation_json["Properties"], account_id, region_name)
@@ -120,12 +124,11 @@ def apply():
         backend = ecs_backends[account_id][region_name]
         task = register(props, account_id, region_name)
         task.rig_properties = props
-        for services in [backend.services]:
-            for service in list(services.values()):
-                if service.task_definition == original.arn:
-                    backend.update_service({"cluster": service.cluster_name, "service": service.name,
-                                            "task_definition": task.arn,
-                                            "desired_count": service.desired_count})
+        for service in list(backend.services.values()):
+            if service.task_definition == original.arn:
+                backend.update_service({"cluster": service.cluster_name, "service": service.name,
+                                        "task_definition": task.arn,
+                                        "desired_count": service.desired_count})
         backend.deregister_task_definition(original.arn)
         return task
 

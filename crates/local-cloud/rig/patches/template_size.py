@@ -2,10 +2,12 @@
 
 On AWS: CreateChangeSet, CreateStack, UpdateStack and ValidateTemplate take a TemplateBody of "a
 maximum length of 51,200 bytes" and refuse a longer one with a ValidationError; a template of up
-to 1 MB is read from S3 through TemplateURL instead.
+to 1 MB is read from S3 through TemplateURL instead, whose "location for an Amazon S3 bucket must
+start with https://".
 In moto: any TemplateBody is accepted, so a deploy that would fail on its first call to AWS
-passes here.
-The patch: those four calls refuse a TemplateBody over 51,200 bytes (UTF-8) with AWS's message.
+passes here; and moto reads a TemplateURL of any scheme.
+The patch: those four calls refuse a TemplateBody over 51,200 bytes (UTF-8) with AWS's message,
+and a TemplateURL that is not https.
 """
 from rig.moto_version import check
 
@@ -27,6 +29,9 @@ def apply():
                 raise ValidationError(
                     message="1 validation error detected: Value at 'templateBody' failed to satisfy "
                             f"constraint: Member must have length less than or equal to {LIMIT}")
+            url = self._get_param("TemplateURL")
+            if url is not None and not url.startswith("https://"):
+                raise ValidationError(message="TemplateURL must be a supported URL.")
             return original(self)
 
         setattr(CloudFormationResponse, name, limited)

@@ -76,7 +76,8 @@ class CloudTest(unittest.TestCase):
     def template_source(self, body):
         """CreateChangeSet's template argument for `body`: inline when CloudFormation takes it
         so (51,200 bytes at most), else staged in a bucket and named by URL, as shipit does."""
-        if len(body.encode("utf-8")) <= 51_200:
+        from rig.patches.template_size import LIMIT
+        if len(body.encode("utf-8")) <= LIMIT:
             return {"TemplateBody": body}
         s3 = self.client("s3")
         s3.create_bucket(Bucket="rig-templates")

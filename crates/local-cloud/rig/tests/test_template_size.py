@@ -22,6 +22,9 @@ class TemplateSize(CloudTest):
         s3 = self.client("s3")
         s3.create_bucket(Bucket="templates")
         s3.put_object(Bucket="templates", Key="t/big.yaml", Body=BIG.encode())
+        with self.assertRaises(ClientError):
+            self.cfn.create_change_set(StackName="s", ChangeSetName="c", ChangeSetType="CREATE",
+                                       TemplateURL="http://templates.s3.us-east-1.amazonaws.com/t/big.yaml")
         made = self.cfn.create_change_set(
             StackName="s", ChangeSetName="c", ChangeSetType="CREATE",
             TemplateURL="https://templates.s3.us-east-1.amazonaws.com/t/big.yaml")
