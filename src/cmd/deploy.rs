@@ -59,6 +59,7 @@ pub(crate) async fn run(
         &crate::output::gha::JobSummary {
             command: "deploy",
             stack: shipped.stack.as_ref().map(|e| (e.stack.as_str(), e.action)),
+            api: shipped.api_running.as_ref().map(|a| a.label()),
             summary: Some(&shipped.summary),
             verify: shipped.verify.as_ref(),
             error: None,

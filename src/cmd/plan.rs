@@ -13,7 +13,7 @@ use shipit_core::settings::SiteTarget;
 use shipit_core::summary::human_bytes;
 use shipit_engine::pipeline::preflight::Preflight;
 use shipit_engine::pipeline::provision::{self, Preview};
-use shipit_engine::pipeline::{api, deploy, preflight};
+use shipit_engine::pipeline::{api, deploy, preflight, service};
 use shipit_engine::ports::Reporter;
 
 use super::Clients;
@@ -37,6 +37,8 @@ pub(crate) async fn run(
     let mut preview = None;
     // Whether the deploy will publish a new version of the API's function.
     let mut new_api = false;
+    // For an API in containers: the image the deploy runs.
+    let mut image = None;
     let bucket = match &settings.target {
         SiteTarget::Bucket(b) => b.clone(),
         SiteTarget::Stack(stack) => {
@@ -61,6 +63,11 @@ pub(crate) async fn run(
             }
             let code = settings.api.as_ref().zip(package.as_ref());
             let stack = &api::settings_for(stack, info.as_ref(), code)?;
+            image = service::plan_image(info.as_ref(), stack);
+            if let Some(i) = &image {
+                reporter.info(&i.line());
+                new_api |= i.rollout;
+            }
             let checked =
                 preflight::run(&cfn, &clients.account()?, stack, info.as_ref(), reporter).await?;
             preflight::report(&checked, reporter);
@@ -83,7 +90,7 @@ pub(crate) async fn run(
                         stdout::json(
                             true,
                             "plan",
-                            json!({ "stack": p, "preflight": checked, "files": local.len() }),
+                            json!({ "stack": p, "preflight": checked, "api": image, "files": local.len() }),
                         );
                     }
                     return Ok(());
@@ -105,6 +112,7 @@ pub(crate) async fn run(
         &bucket,
         &settings.prefix,
         preview.as_ref(),
+        image.as_ref(),
         cli.global.json,
         reporter.verbose() > 0,
     );
@@ -139,6 +147,7 @@ pub(crate) fn print_plan(
     bucket: &str,
     prefix: &str,
     preview: Option<&(Preview, Preflight)>,
+    image: Option<&service::ImagePlan>,
     json: bool,
     all: bool,
 ) {
@@ -149,6 +158,7 @@ pub(crate) fn print_plan(
             json!({
                 "stack": preview.map(|p| &p.0),
                 "preflight": preview.map(|p| &p.1),
+                "api": image,
                 "bucket": bucket,
                 "prefix": prefix,
                 "counts": plan.counts(),

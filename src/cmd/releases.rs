@@ -11,7 +11,7 @@ use crate::output::term::Terminal;
 use shipit_core::error::{Error, Result};
 use shipit_core::files::shown;
 use shipit_engine::pipeline::finish::{finish, Finish};
-use shipit_engine::pipeline::{deploy, lock, records};
+use shipit_engine::pipeline::{deploy, lock, records, service};
 use shipit_engine::ports::Reporter;
 
 use super::deploy::print_summary;
@@ -81,7 +81,7 @@ pub(crate) async fn releases_command(
             r.files.len(),
             r.api
                 .as_ref()
-                .map(|a| format!("api v{}", a.version))
+                .map(|a| format!("api {}", a.label()))
                 .unwrap_or_else(|| "-".into()),
             r.commit.as_deref().map(|c| clip(c, 12)).unwrap_or("-"),
             r.source
@@ -160,6 +160,7 @@ pub(crate) async fn rollback(
         ));
         let index_md5 = release.files.get("index.html").map(|e| e.md5.hex());
         let api = release.api.clone();
+        let release_id = release.id.clone();
         let from = deploy::Started::from_release(release)?;
         // Planned first (every object version found, nothing written); then the API's version
         // (seconds: the alias moves, the stack does not change), then the site that may call it.
@@ -168,18 +169,47 @@ pub(crate) async fn rollback(
         if let Some(outputs) = &site.outputs {
             prepared.set_runtime_config(outputs, &clients.region(), &settings.rules)?;
         }
-        if let Some(a) = &api {
-            let output = |name: &str| {
-                site.outputs
-                    .as_ref()
-                    .and_then(|o| o.get(name))
-                    .map(String::as_str)
-            };
-            let functions = clients
-                .functions(output(shipit_engine::pipeline::api::GATE_OUTPUT))
-                .await?;
-            let function = output(shipit_engine::pipeline::api::FUNCTION_OUTPUT);
-            shipit_engine::pipeline::api::restore(functions.as_ref(), a, function, reporter).await?;
+        match (&api, settings.target.stack()) {
+            // An API in containers: the image the release ran is put back by a stack update
+            // (the stack's own template and parameters, ContainerImage changed); the release
+            // records the revision that runs it now.
+            (Some(a), Some(stack)) if a.image.is_some() => {
+                let image = a.image.as_deref().unwrap_or_default();
+                let cfn = clients.cfn();
+                let e = service::put_back(&cfn, stack, image, reporter).await?;
+                let parameters = shipit_engine::ports::StackService::describe(&cfn, &stack.name)
+                    .await?
+                    .map(|i| i.parameters)
+                    .unwrap_or_default();
+                let now = service::served(&e.outputs, &parameters);
+                reporter.stage(&format!(
+                    "api: {} runs {} again",
+                    a.function,
+                    now.as_ref().map_or_else(|| a.label(), |v| v.label())
+                ));
+                prepared.set_api(now, &settings.rules)?;
+            }
+            (Some(a), _) if a.image.is_some() => {
+                return Err(Error::config_hint(
+                    format!("release {} ran the API in containers ({}), and no stack is named", release_id, a.label()),
+                    "name the stack (--stack, [stack] name): its image is put back through it",
+                ));
+            }
+            (Some(a), _) => {
+                let output = |name: &str| {
+                    site.outputs
+                        .as_ref()
+                        .and_then(|o| o.get(name))
+                        .map(String::as_str)
+                };
+                let functions = clients
+                    .functions(output(shipit_engine::pipeline::api::GATE_OUTPUT))
+                    .await?;
+                let function = output(shipit_engine::pipeline::api::FUNCTION_OUTPUT);
+                shipit_engine::pipeline::api::restore(functions.as_ref(), a, function, reporter)
+                    .await?;
+            }
+            (None, _) => {}
         }
         let written = deploy::write_all(prepared, &settings, Some(&lock), reporter).await?;
         let f = Finish {

@@ -36,6 +36,9 @@ pub struct JobSummary<'a> {
     pub command: &'a str,
     /// Stack name and what happened to it (created, updated, unchanged).
     pub stack: Option<(&'a str, &'a str)>,
+    /// What the API runs after the command: a function's version, or a service's revision
+    /// and image (`ApiVersion::label`).
+    pub api: Option<String>,
     pub summary: Option<&'a Summary>,
     pub verify: Option<&'a Report>,
     /// The failure, with its hint.
@@ -67,6 +70,9 @@ pub fn markdown(s: &JobSummary) -> String {
     }
     if let Some((name, action)) = s.stack {
         out.push_str(&format!("**Stack:** `{name}` ({action})\n\n"));
+    }
+    if let Some(api) = &s.api {
+        out.push_str(&format!("**API:** `{}`\n\n", cell(api)));
     }
     if let Some(sum) = s.summary {
         out.push_str("| uploaded | headers updated | deleted | unchanged | bytes | invalidated paths | seconds |\n");
@@ -207,6 +213,7 @@ mod tests {
         let md = markdown(&JobSummary {
             command: "deploy",
             stack: Some(("site", "updated")),
+            api: Some("site-api:7 (sha256:0123456789ab)".into()),
             summary: Some(&s),
             verify: Some(&report),
             error: Some(("site broken", Some("fix the policy"))),
@@ -217,6 +224,7 @@ mod tests {
             "> **Hint:** fix the policy",
             "**Site:** https://d1.cloudfront.net",
             "**Stack:** `site` (updated)",
+            "**API:** `site-api:7 (sha256:0123456789ab)`",
             "| 3 | 1 | 2 | 10 | 2.0 KiB | 4 | 1.2 |",
             "**Left out by the excludes:** 1 file (3.0 MiB), not deployed",
             "- **/*.map: 1 file, 3.0 MiB (assets/app.js.map); deploy them with --include-source-maps",

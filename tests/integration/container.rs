@@ -1,8 +1,13 @@
 //! The container backend with the real binary on the local cloud, judged through ECS's,
-//! API Gateway's and CloudFormation's APIs: a function stack switched to containers (the
-//! switch planned and shown first), a first image, an unchanged redeploy that registers
-//! nothing, a new image rolled out as a new revision with no new API snapshot, and an image
-//! that is not pinned refused before anything changes.
+//! ELB's, API Gateway's and CloudFormation's APIs and over HTTP: a function stack switched to
+//! containers (the switch planned and shown first), a first image whose tasks serve `/health`
+//! through the API (API Gateway, the VPC link, the load balancer), an unchanged redeploy that
+//! registers nothing, a new image rolled out as a new revision with no new API snapshot, an
+//! image whose health check fails rolled back by the circuit breaker with the old revision
+//! serving and the site unchanged, a task-role call outside the role's policy refused, and an
+//! image that is not pinned refused before anything changes.
+
+use std::path::Path;
 
 use serde_json::Value;
 
@@ -12,26 +17,108 @@ use crate::support::{
 
 const REPO: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com/team/api";
 
-fn image(byte: &str) -> String {
-    format!("{REPO}@sha256:{}", byte.repeat(32))
-}
+/// The service the images run here: `/health` (500 when BROKEN is set), and two calls with the
+/// task role's credentials, one its policy allows and one it does not.
+const SERVER: &str = r#"import http.server, json, os
+import boto3
 
-/// One JSON call to the local cloud's ECS.
-fn ecs(action: &str, body: &str) -> Value {
-    let auth = shipit_engine::http::local_cloud_authorization("ecs", "us-east-1");
-    let target = format!("AmazonEC2ContainerServiceV20141113.{action}");
+class Handler(http.server.BaseHTTPRequestHandler):
+    def answer(self, status, doc):
+        body = json.dumps(doc).encode()
+        self.send_response(status)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self):
+        if self.path == "/health":
+            return self.answer(500 if os.environ.get("BROKEN") else 200,
+                               {"version": os.environ.get("VERSION")})
+        dynamodb = boto3.client("dynamodb")
+        try:
+            if self.path == "/probe/allowed":
+                dynamodb.describe_table(TableName=os.environ["TABLE_NAME"])
+            elif self.path == "/probe/outside":
+                dynamodb.list_tables()
+            else:
+                return self.answer(404, {"path": self.path})
+            return self.answer(200, {"ok": True})
+        except Exception as e:
+            code = getattr(e, "response", {}).get("Error", {}).get("Code", type(e).__name__)
+            return self.answer(200, {"error": code, "message": str(e)})
+
+    def log_message(self, *args):
+        pass
+
+http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler).serve_forever()
+"#;
+
+/// One JSON call to one of the local cloud's services (ECS, ECR: their JSON protocols).
+fn call(service: &str, target: &str, body: &str) -> (u16, Value) {
+    let auth = shipit_engine::http::local_cloud_authorization(service, "us-east-1");
     let (status, _, text) = http(
         "POST",
         &format!("{}/", cloud_endpoint()),
         &[
             ("authorization", auth.as_str()),
-            ("x-amz-target", target.as_str()),
+            ("x-amz-target", target),
             ("content-type", "application/x-amz-json-1.1"),
         ],
         body,
     );
-    assert_eq!(status, 200, "{action}: {text}");
-    serde_json::from_str(&text).unwrap()
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+/// One JSON call to the local cloud's ECS.
+fn ecs(action: &str, body: &str) -> Value {
+    let (status, v) = call(
+        "ecs",
+        &format!("AmazonEC2ContainerServiceV20141113.{action}"),
+        body,
+    );
+    assert_eq!(status, 200, "{action}: {v}");
+    v
+}
+
+/// Pushes an image to the local cloud's ECR, as a team's CI would: its manifest's annotations
+/// say how it runs on this machine (the service in `dir`, run with `env` set). Returns
+/// `REPO@sha256:...`.
+fn push(dir: &Path, env: &str, tag: &str) -> String {
+    let ecr = |action: &str, body: &str| {
+        call(
+            "ecr",
+            &format!("AmazonEC2ContainerRegistry_V20150921.{action}"),
+            body,
+        )
+    };
+    // The repository exists after the first push of any test.
+    ecr("CreateRepository", r#"{"repositoryName": "team/api"}"#);
+    let python = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/rig-venv/bin/python");
+    let layer = format!("{:064x}", fastrand::u128(..));
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                   "digest": format!("sha256:{}", "c".repeat(64)), "size": 2},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                    "digest": format!("sha256:{layer}"), "size": 1}],
+        "annotations": {
+            "dev.shipit.local.command": format!("{env} exec {} server.py", python.display()),
+            "dev.shipit.local.directory": dir.display().to_string(),
+        },
+    });
+    let body = serde_json::json!({
+        "repositoryName": "team/api",
+        "imageManifest": manifest.to_string(),
+        "imageTag": tag,
+    });
+    let (status, v) = ecr("PutImage", &body.to_string());
+    assert_eq!(status, 200, "PutImage: {v}");
+    format!(
+        "{REPO}@{}",
+        v["image"]["imageId"]["imageDigest"].as_str().unwrap()
+    )
 }
 
 /// The stack's service: (task definition ARN, its image, launch type).
@@ -64,6 +151,47 @@ fn revisions(stack: &str) -> Vec<String> {
         .collect()
 }
 
+/// The target group's targets as ELB describes them: (port, state).
+fn targets(stack: &str) -> Vec<(u16, String)> {
+    let group = &stack_state(stack).unwrap().outputs["TargetGroupArn"];
+    let auth = shipit_engine::http::local_cloud_authorization("elasticloadbalancing", "us-east-1");
+    let body = format!(
+        "Action=DescribeTargetHealth&Version=2015-12-01&TargetGroupArn={}",
+        percent_encoding::utf8_percent_encode(group, percent_encoding::NON_ALPHANUMERIC)
+    );
+    let (status, _, text) = http(
+        "POST",
+        &format!("{}/", cloud_endpoint()),
+        &[
+            ("authorization", auth.as_str()),
+            ("content-type", "application/x-www-form-urlencoded"),
+        ],
+        &body,
+    );
+    assert_eq!(status, 200, "{text}");
+    let mut out = Vec::new();
+    for member in text.split("<member>").skip(1) {
+        let field = |name: &str| {
+            let open = format!("<{name}>");
+            member
+                .split(&open)
+                .nth(1)
+                .and_then(|r| r.split(&format!("</{name}>")).next())
+                .unwrap_or("")
+                .to_string()
+        };
+        out.push((field("Port").parse().unwrap(), field("State")));
+    }
+    out.sort();
+    out
+}
+
+/// GET `url`: (status, JSON body).
+fn get(url: &str) -> (u16, Value) {
+    let (status, _, body) = http("GET", url, &[], "");
+    (status, serde_json::from_str(&body).unwrap_or(Value::Null))
+}
+
 /// How many deployments (API snapshots) the stack's REST API has.
 fn api_snapshots(stack: &str) -> usize {
     let api = &stack_state(stack).unwrap().outputs["ApiId"];
@@ -91,9 +219,14 @@ fn a_function_stack_switches_to_containers_and_ships_images_by_digest() {
         .outputs
         .contains_key("ApiFunctionName"));
 
+    // The service the images run here (each image says how: its local command).
+    let service_dir = tempfile::tempdir().unwrap();
+    let dir = service_dir.path();
+    std::fs::write(dir.join("server.py"), SERVER).unwrap();
+
     // The switch is planned and shown: the function goes, the tasks come, no data moves.
     let config = w.write_config("[api]\nbackend = \"container\"\n");
-    let first = image("ab");
+    let first = push(dir, "VERSION=1", "v1");
     let plan = w.run_stack(
         "plan",
         &name,
@@ -101,6 +234,19 @@ fn a_function_stack_switches_to_containers_and_ships_images_by_digest() {
     );
     assert_success(&plan);
     let v: Value = serde_json::from_slice(&plan.stdout).unwrap();
+    assert_eq!(
+        (
+            &v["api"]["image"],
+            &v["api"]["rollout"],
+            &v["api"]["running"]
+        ),
+        (
+            &Value::from(first.as_str()),
+            &Value::Bool(true),
+            &Value::Null
+        ),
+        "{v}"
+    );
     let changes = v["stack"]["changes"]
         .as_array()
         .unwrap_or_else(|| panic!("{v}"));
@@ -152,6 +298,18 @@ fn a_function_stack_switches_to_containers_and_ships_images_by_digest() {
     assert_eq!(revisions(&name), ["1"]);
     let snapshots = api_snapshots(&name);
 
+    // Its tasks serve /health through the API: API Gateway, the VPC link, the load balancer.
+    let edge = w.edge_with_api(&["--stack", &name]);
+    let api = format!("{}/live", edge.api.clone().unwrap());
+    let health = format!("{api}/health");
+    assert_eq!(get(&health), (200, serde_json::json!({"version": "1"})));
+    let serving = targets(&name);
+    assert_eq!(
+        serving.iter().map(|(_, s)| s.as_str()).collect::<Vec<_>>(),
+        ["healthy", "healthy"],
+        "{serving:?}"
+    );
+
     // Unchanged: no change set, no revision. Without --image, the stack keeps its image.
     for extra in [&["--image", first.as_str()][..], &[]] {
         let out = deploy(extra);
@@ -161,22 +319,117 @@ fn a_function_stack_switches_to_containers_and_ships_images_by_digest() {
         assert_eq!(revisions(&name), ["1"]);
     }
 
-    // A new image: a new revision the service runs, the old one deregistered, and the API's
-    // snapshot untouched (an image reaches the tasks alone).
-    let second = image("cd");
-    assert_success(&deploy(&["--image", &second]));
+    // A new image: a new revision the service runs, the old one deregistered, new tasks
+    // serving in place of the old ones, and the API's snapshot untouched (an image reaches
+    // the tasks alone).
+    // With the API's URL, shipit checks the new revision through it once ECS calls it stable.
+    let second = push(dir, "VERSION=2", "v2");
+    w.write("index.html", "<!doctype html><title>two</title>");
+    let out = deploy(&["--image", &second, "--api-url", &api]);
+    assert_success(&out);
+    assert!(
+        stderr(&out).contains("stable in ECS; checking GET")
+            && stderr(&out).contains("answers GET /health"),
+        "{}",
+        stderr(&out)
+    );
     let (task2, running, _) = service(&name);
     assert_ne!(task2, task);
     assert_eq!(running, second);
     assert_eq!(revisions(&name), ["2"]);
     assert_eq!(api_snapshots(&name), snapshots);
+    assert_eq!(get(&health), (200, serde_json::json!({"version": "2"})));
+    let serving2 = targets(&name);
+    assert_eq!(serving2.len(), 2);
+    assert!(
+        serving2.iter().all(|t| !serving.contains(t)),
+        "{serving2:?}"
+    );
+
+    // Each release records the revision and the image it ran.
+    let out = w
+        .cmd(&["releases", "--stack", &name, "--json"])
+        .output()
+        .unwrap();
+    assert_success(&out);
+    let listed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let recorded: Vec<(String, String)> = listed["releases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| {
+            Some((
+                r["api"]["version"]
+                    .as_str()?
+                    .rsplit(':')
+                    .next()?
+                    .to_string(),
+                r["api"]["image"].as_str()?.to_string(),
+            ))
+        })
+        .collect();
+    assert_eq!(
+        recorded,
+        [
+            ("1".to_string(), first.clone()),
+            ("2".to_string(), second.clone())
+        ]
+    );
+
+    // A rollback puts the site and the image of the release before back together: the image
+    // runs again as a new revision, checked by ECS like any other.
+    let site_bucket = stack_state(&name).unwrap().outputs["SiteBucketName"].clone();
+    let out = w.cmd(&["rollback", "--stack", &name]).output().unwrap();
+    assert_success(&out);
+    assert_eq!(service(&name).1, first);
+    assert_eq!(revisions(&name), ["3"]);
+    assert_eq!(get(&health), (200, serde_json::json!({"version": "1"})));
+    let site = w.get_from(&site_bucket, "index.html");
+    assert!(String::from_utf8_lossy(&site).contains("<title>app</title>"));
+    let task3 = service(&name).0;
+    let serving2 = targets(&name);
+
+    // An image whose tasks fail the health check: the circuit breaker stops the deployment,
+    // the stack rolls back, the old revision serves on, and the site is not touched.
+    w.write("index.html", "<!doctype html><title>never served</title>");
+    let broken = push(dir, "VERSION=3 BROKEN=1", "v3");
+    let out = deploy(&["--image", &broken]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("Circuit Breaker was triggered")
+            && stderr(&out).contains("ELB health checks"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(service(&name).0, task3);
+    assert_eq!(revisions(&name), ["3"]);
+    assert_eq!(targets(&name), serving2);
+    assert_eq!(get(&health), (200, serde_json::json!({"version": "1"})));
+    assert_eq!(w.get_from(&site_bucket, "index.html"), site);
+    w.write("index.html", "<!doctype html><title>app</title>");
+
+    // The task's own calls carry its role's credentials: what the role allows is answered,
+    // what it does not is refused as IAM refuses it.
+    let port = serving2[0].0;
+    let (_, allowed) = get(&format!("http://127.0.0.1:{port}/probe/allowed"));
+    assert_eq!(allowed, serde_json::json!({"ok": true}));
+    let (_, outside) = get(&format!("http://127.0.0.1:{port}/probe/outside"));
+    assert_eq!(outside["error"], "AccessDeniedException", "{outside}");
+    assert!(
+        outside["message"]
+            .as_str()
+            .unwrap()
+            .contains("is not authorized to perform: dynamodb:ListTables"),
+        "{outside}"
+    );
+    drop(edge);
 
     // A configuration that names no backend ships an image to the stack's own backend.
     let plain = w.write_config("");
-    let third = image("ef");
+    let third = push(dir, "VERSION=4", "v4");
     assert_success(&w.run_stack("deploy", &name, &["--config", &plain, "--image", &third]));
     assert_eq!(service(&name).1, third);
-    assert_eq!(revisions(&name), ["3"]);
+    assert_eq!(revisions(&name), ["5"]);
     let second = third;
 
     // A tag is refused before any request: nothing changes.

@@ -247,7 +247,9 @@ pub fn rollback_target<'a>(
             .rev()
             .find(|r| {
                 !same_files(&r.files, live, except)
-                    || (r.api.is_some() && r.api.as_ref() != live_api)
+                    || r.api
+                        .as_ref()
+                        .is_some_and(|a| !live_api.is_some_and(|l| a.runs_as(l)))
             })
             .ok_or_else(|| {
                 "no earlier release with other files or another API version to roll back to"
@@ -424,6 +426,7 @@ mod tests {
             function: "f".into(),
             version: n.into(),
             package: None,
+            image: None,
         };
         let live = Manifest {
             files: files(&[("index.html", "a"), ("c.json", "old")]),
@@ -467,6 +470,7 @@ mod tests {
             function: "fn".into(),
             version: n.into(),
             package: None,
+            image: None,
         };
         let live = |pending: bool, api: Option<ApiVersion>| Manifest {
             release: Some("R-live".into()),
@@ -765,6 +769,7 @@ mod tests {
                 function: "fn".into(),
                 version: v.into(),
                 package: Some(format!("api/{v}.zip")),
+                image: None,
             })
         };
         let r1 = release(1, &[("index.html", "v1")]).with_api(api("2"));

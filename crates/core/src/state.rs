@@ -113,15 +113,43 @@ impl<'de> serde::de::Visitor<'de> for Files {
     }
 }
 
-/// A version of the API's function, as a release records it.
+/// A version of the API, as a release records it: the function's version, or, for an API in
+/// containers, the service's task definition revision and the image it runs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApiVersion {
+    /// The function's name; for containers, the ECS service's.
     pub function: String,
+    /// The function's version; for containers, the task definition as `family:revision`.
     pub version: String,
     /// The package it was published from (`api/<sha256>.zip`), when shipit shipped it (a
     /// stack change to the function's configuration alone publishes the code already there).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub package: Option<String>,
+    /// For containers: the image the revision runs, pinned by digest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+}
+
+impl ApiVersion {
+    /// Whether `other` runs the same API: the same image for containers (a put-back image runs
+    /// as a new revision), the same record otherwise.
+    pub fn runs_as(&self, other: &ApiVersion) -> bool {
+        match (&self.image, &other.image) {
+            (Some(a), Some(b)) => a == b && self.function == other.function,
+            _ => self == other,
+        }
+    }
+
+    /// How `releases` and the job summary show it: `v7`, or `api:3 (sha256:0123456789ab)`.
+    pub fn label(&self) -> String {
+        match &self.image {
+            None => format!("v{}", self.version),
+            Some(image) => {
+                let digest = image.rsplit_once('@').map_or(image.as_str(), |(_, d)| d);
+                format!("{} ({})", self.version, &digest[..digest.len().min(19)])
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -520,6 +548,7 @@ mod tests {
                 function: "fn".into(),
                 version: "4".into(),
                 package: Some("api/x.zip".into()),
+                image: None,
             }),
             written_at: None,
             etag: None,
@@ -531,5 +560,39 @@ mod tests {
             None
         );
         assert_eq!(Manifest::parse(b"<html>"), None);
+    }
+
+    #[test]
+    fn a_container_release_runs_as_another_when_it_runs_the_same_image() {
+        let v = |function: &str, version: &str, image: Option<&str>| ApiVersion {
+            function: function.into(),
+            version: version.into(),
+            package: None,
+            image: image.map(str::to_string),
+        };
+        let a = "1.dkr.ecr.us-east-1.amazonaws.com/api@sha256:aaaa";
+        let b = "1.dkr.ecr.us-east-1.amazonaws.com/api@sha256:bbbb";
+        // (recorded, live, same?)
+        let cases = [
+            (v("svc", "api:2", Some(a)), v("svc", "api:5", Some(a)), true),
+            (
+                v("svc", "api:2", Some(a)),
+                v("svc", "api:2", Some(b)),
+                false,
+            ),
+            (
+                v("svc", "api:2", Some(a)),
+                v("other", "api:2", Some(a)),
+                false,
+            ),
+            (v("fn", "3", None), v("fn", "3", None), true),
+            (v("fn", "3", None), v("fn", "4", None), false),
+            (v("svc", "api:2", Some(a)), v("fn", "api:2", None), false),
+        ];
+        for (recorded, live, same) in cases {
+            assert_eq!(recorded.runs_as(&live), same, "{recorded:?} {live:?}");
+        }
+        assert_eq!(v("fn", "3", None).label(), "v3");
+        assert_eq!(v("svc", "api:2", Some(a)).label(), "api:2 (sha256:aaaa)");
     }
 }

@@ -6,9 +6,10 @@
   and what the patch changes (patches/__init__.py lists them in the order they are applied).
 - iam.py: IAM's evaluation of identity policies, as far as the patches and function_identity
   need it (a role's policies, its boundary, explicit Deny over Allow; Conditions not guessed).
-- function_identity.py, lambda_code.py, account.py, datatier.py: what the local cloud answers
-  beside moto (who a request signed with a function's credentials is, a version's code for the
-  local Lambda runtime, the account's limits, the real PostgreSQL and Redis servers).
+- function_identity.py, lambda_code.py, account.py, datatier.py, ecs_tasks.py: what the local
+  cloud answers beside moto (who a request signed with a function's or a task's credentials
+  is, a version's code for the local Lambda runtime, the account's limits, the real PostgreSQL
+  and Redis servers, an ECS service's tasks run as processes behind their health checks).
 - moto_version.py: the moto version all of it is written against; each file checks it first.
 - tests/: a test per patch and one for the models (crates/local-cloud/rig/test runs them).
 

@@ -1,14 +1,16 @@
-"""A function's own identity and network, as strict as Lambda's.
+"""A function's (and an ECS task's) own identity and network, as strict as Lambda's and ECS's.
 
-On AWS: a function's code calls AWS with temporary credentials of its execution role, and IAM
-refuses what the role's policies (and its permissions boundary) do not allow. A function in a
-VPC reaches a service only through the VPC's endpoints (or a NAT gateway): anything else times
-out.
+On AWS: a function's code calls AWS with temporary credentials of its execution role (a task's
+with its task role's), and IAM refuses what the role's policies (and its permissions boundary)
+do not allow. A function or task in a VPC reaches a service only through the VPC's endpoints
+(or a NAT gateway): anything else times out.
 In moto: IAM is not evaluated for callers, and there is no network to restrict.
 Here: the local Lambda runtime asks for credentials of the function's role
-(credentials_for, through GET /_shipit/lambda/NAME), moto's STS mints them, and every request
-signed with them passes refusal() before moto sees it:
-- the network first: when the function has VpcConfig subnets and none of their route tables
+(credentials_for, through GET /_shipit/lambda/NAME), and the rig's ECS (rig/ecs_tasks.py) for
+its task role's (task_credentials); moto's STS mints them, and every request signed with them
+passes refusal() before moto sees it:
+- the network first: when the function has VpcConfig subnets (a task, its service's awsvpc
+  subnets) and none of their route tables
   routes to a NAT gateway, a service without an endpoint in the VPC gets no answer (the request
   is held for HOLD_SECONDS, then the connection is dropped), as a private subnet's call times out;
 - then IAM: the action and the resource the request names (DynamoDB's table or index, the
@@ -32,7 +34,7 @@ SESSION_SECONDS = 3600
 # Credentials are handed out again until this long before they expire: the local runtime reads
 # a function every few seconds, and each new STS session would stay in moto for good.
 REUSE_SECONDS = SESSION_SECONDS - 600
-_sessions = {}  # access key id -> function ARN
+_sessions = {}  # access key id -> the function's ARN, or a task (see Caller)
 _issued = {}  # (function ARN, role ARN) -> (when, credentials)
 _lock = threading.Lock()
 _CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/\d{8}/([^/]+)/([^/]+)/aws4_request")
@@ -64,23 +66,56 @@ def credentials_for(function):
     return dict(credentials)
 
 
-def _function(arn):
+class Caller:
+    """Who signs with a session's keys: the role, the session's name (the principal's last
+    part), the account and region, and the subnets it runs in (none: outside a VPC)."""
+
+    def __init__(self, role, name, account, region, subnets):
+        self.role, self.name, self.account, self.region = role, name, account, region
+        self.subnets = list(subnets or [])
+
+
+def task_credentials(caller, duration=SESSION_SECONDS):
+    """Temporary credentials of `caller.role` (an ECS task's role), as ECS's credentials
+    endpoint hands them out: AccessKeyId, SecretAccessKey, Token, Expiration, RoleArn. Requests
+    signed with them are judged as `caller`."""
+    from moto.sts.models import sts_backends
+    from moto.utilities.utils import get_partition
+
+    sts = sts_backends[caller.account][get_partition(caller.region)]
+    session = sts.assume_role(region_name=caller.region, role_session_name=caller.name[:64],
+                              role_arn=caller.role, policy=None, duration=duration,
+                              external_id=None)
+    with _lock:
+        _sessions[session.access_key_id] = caller
+    expires = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + duration))
+    return {"AccessKeyId": session.access_key_id, "SecretAccessKey": session.secret_access_key,
+            "Token": session.session_token, "Expiration": expires, "RoleArn": caller.role}
+
+
+def _caller(session):
+    """The Caller behind a session: a task's as it was registered; a function's as the function
+    is now (its role or network may have changed); None for a function deleted since."""
+    if isinstance(session, Caller):
+        return session
     from moto.awslambda.models import lambda_backends
-    account, region = arn.split(":")[4], arn.split(":")[3]
+    account, region = session.split(":")[4], session.split(":")[3]
     try:
-        return lambda_backends[account][region].get_function(arn)
+        function = lambda_backends[account][region].get_function(session)
     except Exception:  # deleted since: judged as no function (nothing allowed)
         return None
-
-
-def _reachable(function, service):
-    """Whether a function can reach `service` (the signing name: s3, dynamodb, ...)."""
     vpc = getattr(function, "_vpc_config", None) or {}
-    subnets = vpc.get("SubnetIds") or []
+    return Caller(function.role, function.function_name, function.account_id, function.region,
+                  vpc.get("SubnetIds"))
+
+
+def reachable(account, region, subnets, service):
+    """Whether something in `subnets` (none: outside a VPC) can reach `service`: the signing
+    name (s3, dynamodb, ...), or an endpoint's last parts (ecr.dkr)."""
     if not subnets:
         return True  # outside a VPC: Lambda's own network reaches every public endpoint
     from moto.ec2.models import ec2_backends
-    ec2 = ec2_backends[function.account_id][function.region]
+    ec2 = ec2_backends[account][region]
     try:
         vpc_ids = {ec2.get_subnet(s).vpc_id for s in subnets}
     except Exception:
@@ -91,7 +126,8 @@ def _reachable(function, service):
                                      for r in table.routes):
             return True
     for endpoint in ec2.vpc_end_points.values():
-        if endpoint.vpc_id in vpc_ids and endpoint.service_name.rsplit(".", 1)[-1] == service:
+        name = endpoint.service_name
+        if endpoint.vpc_id in vpc_ids and (name == service or name.endswith("." + service)):
             return True
     return False
 
@@ -212,7 +248,7 @@ def _lambda(environ, region, account):
     return "lambda:Unknown", "*"
 
 
-def _allowed(role_arn, action, resource):
+def allowed(role_arn, action, resource):
     """None when the role may, else why not (IAM's wording)."""
     from moto.iam.models import iam_backends
     from moto.utilities.utils import get_partition
@@ -223,7 +259,7 @@ def _allowed(role_arn, action, resource):
     try:
         role = iam.get_role_by_arn(role_arn)
     except Exception:
-        return "the execution role does not exist"
+        return "the role does not exist"
     try:
         if decide(role_policies(role), action, resource) != "allow":
             return f"because no identity-based policy allows the {action} action"
@@ -246,19 +282,19 @@ def refusal(environ, read_body):
         return None
     key, region, service = match.groups()
     with _lock:
-        arn = _sessions.get(key)
-    if arn is None:
+        session = _sessions.get(key)
+    if session is None:
         return None
-    function = _function(arn)
-    if function is None or not _reachable(function, service):
+    caller = _caller(session)
+    if caller is None or not reachable(caller.account, caller.region, caller.subnets, service):
         return "hold"
-    action, resource = _action_and_resource(environ, service, region, function.account_id,
+    action, resource = _action_and_resource(environ, service, region, caller.account,
                                             read_body())
-    why = _allowed(function.role, action, resource)
+    why = allowed(caller.role, action, resource)
     if why is None:
         return None
-    principal = (f"arn:aws:sts::{function.account_id}:assumed-role/"
-                 f"{function.role.rsplit('/', 1)[-1]}/{function.function_name[:64]}")
+    principal = (f"arn:aws:sts::{caller.account}:assumed-role/"
+                 f"{caller.role.rsplit('/', 1)[-1]}/{caller.name[:64]}")
     message = (f"User: {principal} is not authorized to perform: {action} on resource: "
                f"{resource} {why}")
     if service == "lambda":  # REST-JSON: the type in a header, the message in the body

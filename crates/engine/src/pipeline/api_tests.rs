@@ -471,6 +471,7 @@ mod going_live {
             function: function.into(),
             version: version.into(),
             package: None,
+            image: None,
         };
         for bad in [
             recorded("other-fn", "1"),

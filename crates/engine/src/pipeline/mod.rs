@@ -13,6 +13,7 @@ pub mod preflight;
 pub mod provision;
 pub mod records;
 pub mod scan;
+pub mod service;
 pub mod ship;
 pub mod verify;
 
@@ -27,3 +28,6 @@ mod provision_tests;
 
 #[cfg(test)]
 mod api_tests;
+
+#[cfg(test)]
+mod service_tests;

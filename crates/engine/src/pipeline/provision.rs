@@ -48,6 +48,18 @@ pub async fn ensure(
     let mut template = Template::load(s.template.as_deref())?;
     let params = template.resolve_parameters(&s.parameters)?;
     template.body = template.with_api_snapshot(&params);
+    ensure_with(cfn, s, template, params, reporter).await
+}
+
+/// Updates the stack to `template` (its body as it is: the API snapshot already named) with
+/// `params` resolved: the stack's own template with one parameter changed, for a restore.
+pub async fn ensure_with(
+    cfn: &dyn StackService,
+    s: &StackSettings,
+    template: Template,
+    params: BTreeMap<String, String>,
+    reporter: &dyn Reporter,
+) -> Result<Ensured> {
     let deadline = Instant::now() + s.timeout;
     reporter.stage(&format!("ensuring stack {}", s.name));
     loop {

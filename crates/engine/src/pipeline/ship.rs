@@ -14,7 +14,7 @@ use crate::pipeline::deploy::{self, Started};
 use crate::pipeline::finish::{finish, Finish};
 use crate::pipeline::lock;
 use crate::pipeline::provision::Ensured;
-use crate::pipeline::{package, preflight};
+use crate::pipeline::{package, preflight, service};
 use crate::ports::{Account, Call, Cdn, Functions, ObjectStore, Reporter, StackService};
 use shipit_core::checks::Report;
 use shipit_core::error::{Error, Result};
@@ -49,6 +49,9 @@ pub struct Shipment {
     pub api: Option<Shipped>,
     /// The API's version made live, when the function changed.
     pub api_live: Option<Live>,
+    /// What the API runs now, as the release records it: the function's live version, or the
+    /// service's revision and image.
+    pub api_running: Option<ApiVersion>,
     pub summary: Summary,
     pub verify: Option<Report>,
 }
@@ -78,11 +81,14 @@ pub async fn ship(
         None => None,
     };
     let code = settings.api.as_ref().zip(package.as_ref());
+    // The stack as it was, for the image to put back when a new one does not answer.
+    let mut before = None;
     let (bucket, ensured, shipped) = match &settings.target {
         SiteTarget::Bucket(b) => (b.clone(), None, None),
         SiteTarget::Stack(stack) => {
             // Before any write: what AWS would refuse in this change, all at once.
             let info = ports.stacks.describe(&stack.name).await?;
+            before = info.clone();
             let coded = api::settings_for(stack, info.as_ref(), code)?;
             let checked =
                 preflight::run(ports.stacks, ports.account, &coded, info.as_ref(), reporter)
@@ -139,12 +145,34 @@ pub async fn ship(
             }
             None => None,
         };
-        let api = live.as_ref().map(|l| ApiVersion {
-            function: l.function.clone(),
-            version: l.version.clone(),
-            package: package.as_ref().map(|p| p.key.clone()),
-        });
-        prepared.set_api(api, &settings.rules)?;
+        let served = match (ensured.as_ref(), settings.target.stack()) {
+            (Some(e), Some(stack)) => {
+                let (url, check) = api_check(&settings, checks, e)?;
+                let within = checks.timeout;
+                let check = url.as_deref().map(|u| (u, &*check));
+                service::settle(
+                    ports.stacks,
+                    stack,
+                    before.as_ref(),
+                    e,
+                    check,
+                    within,
+                    reporter,
+                )
+                .await?
+            }
+            _ => None,
+        };
+        let api = live
+            .as_ref()
+            .map(|l| ApiVersion {
+                function: l.function.clone(),
+                version: l.version.clone(),
+                package: package.as_ref().map(|p| p.key.clone()),
+                image: None,
+            })
+            .or(served);
+        prepared.set_api(api.clone(), &settings.rules)?;
         let written = deploy::write_all(prepared, &settings, Some(&lock), reporter).await?;
         let f = Finish {
             cdn: Some(ports.cdn),
@@ -156,15 +184,16 @@ pub async fn ship(
         };
         finish(&settings, f, written, reporter)
             .await
-            .map(|(summary, verified)| (summary, verified, live))
+            .map(|(summary, verified)| (summary, verified, live, api))
     }
     .await;
     lock::release_or_warn(lock, reporter).await;
-    let (summary, verify, api_live) = result?;
+    let (summary, verify, api_live, api_running) = result?;
     Ok(Shipment {
         stack: ensured,
         api: shipped,
         api_live,
+        api_running,
         summary,
         verify,
     })
@@ -195,23 +224,7 @@ async fn go_live(
     let functions = lambdas
         .with_gate(ensured.outputs.get(api::GATE_OUTPUT).map(String::as_str))
         .await?;
-    let url = checks
-        .api_url
-        .clone()
-        .or_else(|| ensured.outputs.get("ApiUrl").cloned())
-        .unwrap_or_default();
-    let http =
-        crate::http::Client::new(std::time::Duration::from_secs(10)).map_err(Error::Internal)?;
-    let health = format!("{}/health", url.trim_end_matches('/'));
-    let check = || -> futures::future::BoxFuture<'_, std::result::Result<(), String>> {
-        Box::pin(async {
-            match http.get(&health, &[]).await {
-                Ok(r) if r.status == 200 => Ok(()),
-                Ok(r) => Err(format!("GET {health} answered {}", r.status)),
-                Err(e) => Err(format!("GET {health}: {e:?}")),
-            }
-        })
-    };
+    let (_, check) = api_check(settings, checks, ensured)?;
     let canary = settings
         .api
         .as_ref()
@@ -222,9 +235,42 @@ async fn go_live(
         function,
         package,
         canary.as_ref(),
-        &check,
+        &*check,
         reporter,
     )
     .await
     .map(Some)
+}
+
+/// `GET /health` through the API's public URL: `--api-url`, else the stack's `ApiUrl` (None on
+/// the local cloud, where that URL is API Gateway's and nothing answers it), and the check.
+fn api_check(
+    settings: &Settings,
+    checks: &VerifySettings,
+    ensured: &Ensured,
+) -> Result<(Option<String>, Box<api::ApiCheck<'static>>)> {
+    let local = settings.connection.endpoints.s3.is_some();
+    let url = checks
+        .api_url
+        .clone()
+        .or_else(|| {
+            (!local)
+                .then(|| ensured.outputs.get("ApiUrl").cloned())
+                .flatten()
+        })
+        .map(|u| u.trim_end_matches('/').to_string());
+    let http =
+        crate::http::Client::new(std::time::Duration::from_secs(10)).map_err(Error::Internal)?;
+    let health = format!("{}/health", url.clone().unwrap_or_default());
+    let check = move || -> futures::future::BoxFuture<'static, std::result::Result<(), String>> {
+        let (http, health) = (http.clone(), health.clone());
+        Box::pin(async move {
+            match http.get(&health, &[]).await {
+                Ok(r) if r.status == 200 => Ok(()),
+                Ok(r) => Err(format!("GET {health} answered {}", r.status)),
+                Err(e) => Err(format!("GET {health}: {e:?}")),
+            }
+        })
+    };
+    Ok((url.filter(|_| checks.enabled), Box::new(check)))
 }

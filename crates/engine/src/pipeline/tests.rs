@@ -852,6 +852,7 @@ fn version(n: &str) -> Option<shipit_core::state::ApiVersion> {
         function: "site-ApiFunction".into(),
         version: n.into(),
         package: None,
+        image: None,
     })
 }
 

@@ -12,6 +12,7 @@ PATCHES = (
     "change_set_diff",
     "bucket_properties",
     "rollback",
+    "depends_on",
     "termination_protection",
     "network_deletes",
     "create_change_set_on_review_stack",
@@ -25,6 +26,8 @@ PATCHES = (
     "lambda_alias_revision",
     "list_stack_resources",
     "ecs_service",
+    "target_health",
+    "log_group_arn",
     "template_rules",
     "template_size",
 )

@@ -8,9 +8,16 @@ the resource.
 In moto: change sets ignore parameters (a parameter change shows no change), report a resource
 without Properties as modified every time (it adds `Properties: {}` to what it stored), ignore
 Conditions, and never say whether a Modify replaces the resource.
+Executing one, moto updates a resource whose definition is unchanged only when it names a
+changed parameter itself: one that depends on it through a Condition in Fn::If (an API method
+whose integration a backend parameter picks) keeps what it was; a resource whose own Condition
+turns true is made only if something reads it (security group rules never are), and one whose
+Condition turns false is never deleted (a service's tasks would run on).
 The patch: ChangeSet.diff is replaced by a diff of the old and new templates as above,
 Replacement coming from the properties that force one (REPLACING, for the types that matter
-most).
+most), and the execution's own diff (ResourceMap.build_resource_diff) also modifies the
+resources that depend on a changed parameter through a Condition, adds those whose Condition
+turned true and removes those whose Condition turned false.
 """
 import json
 
@@ -111,6 +118,7 @@ def apply():
     import copy
 
     from moto.cloudformation.models import Change, ChangeSet
+    from moto.cloudformation.parsing import ResourceMap
 
     def params_of(template, given):
         values = {k: str(v.get("Default", "")) for k, v in (template.get("Parameters") or {}).items()}
@@ -165,3 +173,55 @@ def apply():
         return changes
 
     ChangeSet.diff = diff
+    original_build = ResourceMap.build_resource_diff
+
+    def build_resource_diff(self, other_template, parameters=None):
+        actions = original_build(self, other_template, parameters)
+        if not parameters:
+            return actions
+        before = {k: str(v) for k, v in (self.input_parameters or {}).items()}
+        changed = {k for k, v in parameters.items() if before.get(k) != str(v)}
+        conditions = other_template.get("Conditions") or {}
+        listed = {n for names in actions.values() for n in names}
+        old_values = params_of(self._template or {}, self.input_parameters)
+        new_values = params_of(other_template, parameters)
+        old_conditions = (self._template or {}).get("Conditions") or {}
+        for name, resource in (other_template.get("Resources") or {}).items():
+            own = resource.get("Condition")
+            if name in listed or own is None or name not in self._resource_json_map:
+                continue
+            was = _eval_condition({"Condition": own}, old_conditions, old_values)
+            now = _eval_condition({"Condition": own}, conditions, new_values)
+            made = dict.get(self._parsed_resources, name) is not None
+            if now and not was and not made:
+                actions["Add"].append(name)
+            elif was and not now and made:
+                actions["Remove"].append(name)
+                self._rig_removed = getattr(self, "_rig_removed", []) + [name]
+        listed = {n for names in actions.values() for n in names}
+        for name, resource in (other_template.get("Resources") or {}).items():
+            # Only what exists (a resource whose own Condition turns true is made when read).
+            if name in listed or name not in self._parsed_resources:
+                continue
+            through = set()
+            for r in _refs(resource.get("Properties"), set()):
+                if isinstance(r, tuple):
+                    through |= _condition_params(conditions, r[1])
+            if through & changed:
+                actions["Modify"].append(name)
+        return actions
+
+    ResourceMap.build_resource_diff = build_resource_diff
+    original_update = ResourceMap.update
+
+    def update(self, template, parameters=None):
+        try:
+            return original_update(self, template, parameters)
+        finally:
+            # moto's update deletes a removed resource but keeps it in the map: one whose
+            # Condition turns true again is made anew.
+            for name in getattr(self, "_rig_removed", []):
+                self._parsed_resources.pop(name, None)
+            self._rig_removed = []
+
+    ResourceMap.update = update

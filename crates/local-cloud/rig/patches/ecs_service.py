@@ -20,8 +20,14 @@ move to.
 An update (a new image is a new task definition revision) points the service at the new
 revision by its ARN, with its count and deployment configuration; moto's own update names the
 family, and the service stayed on the first revision.
+Tasks: a service's create, a change of its count, and a new revision are deployments that
+rig/ecs_tasks.py runs (when the local cloud runs tasks): the CloudFormation operation waits for
+them as CloudFormation waits for a stable service, and fails with ECS's reason when the circuit
+breaker trips. A failed new revision is deregistered and the service stays on the old one (which
+is deregistered only once the new one is running); a failed create leaves no service behind.
+Deleting a service (moto's CloudFormation never deleted one) stops its tasks.
 Not fixed: a change to the cluster, the network or the load balancers (replacements on AWS) is
-an update here; no task runs, so a deployment completes at once; a cluster without Properties
+an update here; a cluster without Properties
 is "modified" by every update in moto, and a modified cluster without a ClusterName is made
 anew under another name (shipit's has ClusterSettings).
 """
@@ -56,10 +62,39 @@ def kept(service, props):
     return service
 
 
+# (change set execution, service, image), or (execution, task definition ARN) -> the failure:
+# moto retries a resource whose update failed, and CloudFormation does not run a failed
+# deployment again, nor register another revision for it.
+_failed = {}
+
+
+def rolled_out(backend, service, task, count):
+    """Runs `task` (a TaskDefinition) as `service` with `count` tasks (rig/ecs_tasks.py);
+    raises ECS's reason when the deployment fails (at once, for a retry of the same one within
+    one change set)."""
+    from rig import ecs_tasks
+    from rig.patches.rollback import execution
+    image = [c.get("image") for c in task.container_definitions or []]
+    key = (id(execution()), service.arn, repr(image), count) if execution() else None
+    if key in _failed:
+        raise ValueError(_failed[key])
+    try:
+        ecs_tasks.deploy(backend, service, task, count, service.deployment_configuration,
+                         service.health_check_grace_period_seconds)
+    except ecs_tasks.DeploymentFailed as e:
+        message = (f"Resource handler returned message: \"Error occurred during operation "
+                   f"'ECS Deployment Circuit Breaker was triggered'.\" ({e})")
+        if key is not None:
+            _failed.clear()  # only the current execution's failures matter
+            _failed[key] = message
+        raise ValueError(message) from None
+
+
 def apply():
     """Check the moto version, then patch it as above (rig.install() calls this once)."""
     check(__name__)
-    from moto.ecs.models import Cluster, Service, TaskDefinition, ecs_backends
+    from moto.ecs.models import Cluster, EC2ContainerServiceBackend, Service, TaskDefinition, \
+        ecs_backends
 
     def create(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
         props = cloudformation_json["Properties"]
@@ -80,7 +115,15 @@ def apply():
             propagate_tags=props.get("PropagateTags") or "NONE",
             network_configuration=camel(network) if network else None,
             role_arn=props.get("Role"))
-        return kept(service, props)
+        backend = ecs_backends[account_id][region_name]
+        try:
+            rolled_out(backend, kept(service, props),
+                       backend.describe_task_definition(service.task_definition),
+                       service.desired_count or 0)
+        except ValueError:
+            backend.delete_service(cluster, service.name, force=True)
+            raise
+        return service
 
     def update(cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name):
         original = original_resource
@@ -88,10 +131,12 @@ def apply():
         task = props["TaskDefinition"]
         task = task.arn if isinstance(task, TaskDefinition) else task
         count = props.get("DesiredCount")
-        service = ecs_backends[account_id][region_name].update_service({
+        count = int(count) if count is not None else original.desired_count
+        backend = ecs_backends[account_id][region_name]
+        rolled_out(backend, kept(original, props), backend.describe_task_definition(task), count)
+        service = backend.update_service({
             "cluster": original.cluster_name, "service": original.name,
-            "task_definition": task,
-            "desired_count": int(count) if count is not None else original.desired_count})
+            "task_definition": task, "desired_count": count})
         return kept(service, props)
 
     def register(props, account_id, region_name):
@@ -122,17 +167,43 @@ def apply():
         if getattr(original, "rig_properties", None) == props:
             return original
         backend = ecs_backends[account_id][region_name]
+        from rig.patches.rollback import execution
+        retry = (id(execution()), original.arn) if execution() else None
+        if retry in _failed:  # moto's retry of this update: no new revision, the same failure
+            raise ValueError(_failed[retry])
         task = register(props, account_id, region_name)
         task.rig_properties = props
-        for service in list(backend.services.values()):
-            if service.task_definition == original.arn:
-                backend.update_service({"cluster": service.cluster_name, "service": service.name,
-                                        "task_definition": task.arn,
-                                        "desired_count": service.desired_count})
+        try:
+            for service in list(backend.services.values()):
+                if service.task_definition == original.arn:
+                    rolled_out(backend, service, task, service.desired_count or 0)
+                    backend.update_service({"cluster": service.cluster_name,
+                                            "service": service.name,
+                                            "task_definition": task.arn,
+                                            "desired_count": service.desired_count})
+        except ValueError as e:
+            backend.deregister_task_definition(task.arn)
+            if retry is not None:
+                _failed[retry] = str(e)
+            raise
         backend.deregister_task_definition(original.arn)
         return task
+
+    def delete(self, account_id, region_name):
+        # moto's Service has no delete: a stack's deletion left it ACTIVE.
+        ecs_backends[account_id][region_name].delete_service(self.cluster_name, self.name, True)
+
+    original_delete = EC2ContainerServiceBackend.delete_service
+
+    def delete_service(self, cluster_name, service_name, force=False):
+        service = original_delete(self, cluster_name, service_name, force)
+        from rig import ecs_tasks
+        ecs_tasks.stop_service(service.arn)
+        return service
 
     Service.create_from_cloudformation_json = classmethod(create)
     Service.update_from_cloudformation_json = classmethod(update)
     TaskDefinition.create_from_cloudformation_json = classmethod(create_task)
     TaskDefinition.update_from_cloudformation_json = classmethod(update_task)
+    EC2ContainerServiceBackend.delete_service = delete_service
+    Service.delete = delete

@@ -8,23 +8,41 @@ In moto: ExecuteChangeSet has no failure handling (the resource's exception fail
 itself, as an HTTP 500 or the resource's own error, and the stack stays mid-operation), and an
 executed change set leaves the stack with the parsed template, and so the outputs, from before
 it (none at all after a CREATE change set).
+A failed update also left moto's resource map on the new template and parameters, with the
+resources it had made so far, so the stack's outputs were the new template's (reading one that
+failed to create tried, and failed, again: an HTTP 500 on DescribeStacks).
 The patch: the resource being created is remembered (wrapping parse_and_create_resource), and
 execute_change_set is wrapped: on success the stack takes the change set's template and outputs;
 on an exception it records the failed resource's event, deletes what a failed create made, and
-sets the rolled-back status and events; the change set becomes EXECUTE_FAILED.
+sets the rolled-back status and events; the change set becomes EXECUTE_FAILED. A failed update
+deletes the resources it made and puts the resource map back as it was (template, parameters,
+conditions, the resources it knew).
+Not reproduced: what a failed update modified in place or removed before the failure stays so
+(moto removes resources first; CloudFormation removes them only after the update succeeded).
 """
 from rig.moto_version import check
+
+
+import threading
+
+# What the change set executing on this thread is doing: the resource being created, and a token
+# of the execution itself (execution()).
+current = threading.local()
+
+
+def execution():
+    """A token of the change set executing on this thread (None outside one): moto retries a
+    resource whose update failed, and a patch can tell a retry by it."""
+    return getattr(current, "execution", None)
 
 
 def apply():
     """Check the moto version, then patch it as above (rig.install() calls this once)."""
     check(__name__)
-    import threading
 
     import moto.cloudformation.parsing as parsing
     from moto.cloudformation.models import CloudFormationBackend, Event
 
-    current = threading.local()
     original_create = parsing.parse_and_create_resource
 
     def create_resource(logical_id, resource_json, resources_map, account_id, region_name):
@@ -40,8 +58,40 @@ def apply():
                                   resource_type=kind, resource_status=status,
                                   resource_status_reason=reason, resource_properties=None))
 
+    def state_of(backend, change_set_name):
+        change_set = next((c for c in backend.change_sets.values()
+                           if change_set_name in (c.change_set_id, c.change_set_name)), None)
+        if change_set is None or change_set.change_set_type == "CREATE":
+            return None
+        stack = backend.stacks.get(change_set.stack_id)
+        if stack is None:
+            return None
+        rm = stack.resource_map
+        return (rm, rm._template, rm._resource_json_map, dict(rm.input_parameters or {}),
+                dict.copy(rm._parsed_resources))
+
+    def restore(saved):
+        rm, template, resources, parameters, parsed = saved
+        for logical_id, made in list(dict.items(rm._parsed_resources)):
+            if logical_id in parsed or logical_id not in rm._resource_json_map:
+                continue
+            if made is None or isinstance(made, str) or callable(made):
+                continue
+            try:
+                rm._delete_resource(made, rm._resource_json_map[logical_id])
+            except Exception:
+                pass
+        rm._template, rm._resource_json_map, rm.input_parameters = template, resources, parameters
+        rm._parsed_resources.clear()
+        dict.update(rm._parsed_resources, parsed)
+        rm.load_mapping()
+        rm.load_parameters()
+        rm.load_conditions()
+
     def execute(self, change_set_name, stack_name=None):
         current.resource = None
+        current.execution = object()
+        saved = state_of(self, change_set_name)
         try:
             result = original_execute(self, change_set_name, stack_name)
             # moto keeps the parsed template (and so the outputs) from before the change set.
@@ -72,6 +122,8 @@ def apply():
                 stack.status = "ROLLBACK_COMPLETE"
                 stack._add_stack_event("ROLLBACK_COMPLETE")
             else:
+                if saved is not None:
+                    restore(saved)
                 stack._add_stack_event("UPDATE_ROLLBACK_IN_PROGRESS",
                                        resource_status_reason=f"The following resource(s) failed to update: [{logical_id}].")
                 stack.status = "UPDATE_ROLLBACK_COMPLETE"

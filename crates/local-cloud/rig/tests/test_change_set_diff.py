@@ -43,3 +43,33 @@ class ChangeSetDiff(CloudTest):
         self.assertEqual(changes(change_set), [("Add", "ProdOnly", ""),
                                                ("Modify", "Named", "True"),
                                                ("Modify", "Titled", "False")])
+
+
+SWITCHED = """
+Parameters:
+  Backend: {Type: String, Default: function}
+Conditions:
+  IsContainer: !Equals [!Ref Backend, container]
+Resources:
+  Setting:
+    Type: AWS::SQS::Queue
+    Properties:
+      VisibilityTimeout: !If [IsContainer, 60, 30]
+Outputs:
+  Url: {Value: !Ref Setting}
+"""
+
+
+class ExecutedDiff(CloudTest):
+    def test_a_resource_that_depends_on_a_parameter_through_a_condition_is_updated(self):
+        sqs = self.client("sqs")
+
+        def timeout():
+            url = self.outputs("s")["Url"]
+            return sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])[
+                "Attributes"]["VisibilityTimeout"]
+
+        self.deploy("s", SWITCHED)
+        self.assertEqual(timeout(), "30")
+        self.deploy("s", SWITCHED, {"Backend": "container"}, kind="UPDATE")
+        self.assertEqual(timeout(), "60")

@@ -72,3 +72,59 @@ class MockIntegration(CloudTest):
         self.assertEqual(str(method["methodIntegration"]["timeoutInMillis"]), "1500")
         get = gw.get_method(restApiId=ids["Api"], resourceId=ids["Ping"], httpMethod="GET")
         self.assertIn("204", get["methodResponses"])
+
+
+PRIVATE = """
+Parameters:
+  Backend: {Type: String, Default: mock}
+Conditions:
+  IsPrivate: !Equals [!Ref Backend, private]
+Resources:
+  Api:
+    Type: AWS::ApiGateway::RestApi
+    Properties: {Name: api}
+  Health:
+    Type: AWS::ApiGateway::Resource
+    Properties: {RestApiId: !Ref Api, ParentId: !GetAtt Api.RootResourceId, PathPart: health}
+  GetHealth:
+    Type: AWS::ApiGateway::Method
+    Properties:
+      RestApiId: !Ref Api
+      ResourceId: !Ref Health
+      HttpMethod: GET
+      AuthorizationType: NONE
+      Integration: !If
+        - IsPrivate
+        - Type: HTTP_PROXY
+          IntegrationHttpMethod: GET
+          ConnectionType: VPC_LINK
+          ConnectionId: link-1
+          IntegrationTarget: arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/lb/1
+          Uri: http://lb.internal/health
+          RequestParameters:
+            integration.request.header.X-Shipit-User: context.authorizer.claims.sub
+        - Type: MOCK
+          RequestTemplates: {application/json: '{"statusCode": 200}'}
+Outputs:
+  Api: {Value: !Ref Api}
+  Health: {Value: !Ref Health}
+"""
+
+
+class PrivateIntegration(CloudTest):
+    def integration(self):
+        out = self.outputs("s")
+        return self.client("apigateway").get_method(
+            restApiId=out["Api"], resourceId=out["Health"], httpMethod="GET")["methodIntegration"]
+
+    def test_a_changed_method_takes_its_new_integration_with_its_connection(self):
+        self.deploy("s", PRIVATE)
+        self.assertEqual(self.integration()["type"], "MOCK")
+        self.deploy("s", PRIVATE, {"Backend": "private"}, kind="UPDATE")
+        i = self.integration()
+        self.assertEqual((i["type"], i["connectionType"], i["connectionId"]),
+                         ("HTTP_PROXY", "VPC_LINK", "link-1"))
+        self.assertTrue(i["integrationTarget"].endswith(":loadbalancer/app/lb/1"))
+        self.assertEqual(i["requestParameters"],
+                         {"integration.request.header.X-Shipit-User":
+                          "context.authorizer.claims.sub"})

@@ -45,3 +45,14 @@ class Rollback(CloudTest):
         self.assertEqual(self.outputs("s"), {"Version": "one"})
         self.deploy("s", GOOD.replace("Value: one", "Value: two"), kind="UPDATE")
         self.assertEqual(self.outputs("s"), {"Version": "two"})
+
+    def test_a_failed_update_keeps_the_stack_as_it_was(self):
+        # The update adds a topic, then fails: the topic goes, and the stack's outputs (and a
+        # DescribeStacks that reads them) are the old template's.
+        self.deploy("s", GOOD)
+        bad = BAD.replace("  Good:\n", "  Added:\n    Type: AWS::SNS::Topic\n  Good:\n") + \
+            "Outputs:\n  Version:\n    Value: !Ref Added\n"
+        self.assertEqual(self.deploy("s", bad, kind="UPDATE")["StackStatus"],
+                         "UPDATE_ROLLBACK_COMPLETE")
+        self.assertEqual(self.outputs("s"), {"Version": "one"})
+        self.assertEqual(len(self.client("sns").list_topics()["Topics"]), 1)

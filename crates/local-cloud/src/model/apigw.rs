@@ -30,6 +30,9 @@ pub enum Integration {
         function: String,
         timeout_ms: u64,
     },
+    /// HTTP_PROXY through a VPC link to a load balancer (`model::private` decides its
+    /// requests).
+    Private(PrivateIntegration),
     /// A MOCK: the integration response's status, headers and mapping template (run by
     /// `model::vtl` for each request: it may override headers and the status).
     Mock {
@@ -38,6 +41,22 @@ pub enum Integration {
         template: Option<String>,
     },
     Unsupported(String),
+}
+
+/// HTTP_PROXY over a VPC link, as GetMethod describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrivateIntegration {
+    /// The load balancer's ARN (the integration's target).
+    pub balancer: String,
+    /// The integration's URI: `http://DNS-NAME/path/{param}`.
+    pub uri: String,
+    /// The integration's HTTP method; ANY sends the request's own.
+    pub verb: String,
+    pub timeout_ms: u64,
+    /// `integration.request.{header|path|querystring}.NAME` -> its source
+    /// (`method.request.path.X`, `method.request.header.X`, `context.authorizer.claims.X`,
+    /// or a quoted literal).
+    pub parameters: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -154,15 +173,16 @@ impl Api {
                     other => Auth::Unsupported(format!("{verb} {path}: {other} authorization")),
                 };
                 let i = &m["methodIntegration"];
+                let timeout_ms = i["timeoutInMillis"]
+                    .as_u64()
+                    .or_else(|| i["timeoutInMillis"].as_str()?.parse().ok())
+                    .unwrap_or(DEFAULT_TIMEOUT_MS)
+                    .clamp(50, DEFAULT_TIMEOUT_MS);
                 let integration = match i["type"].as_str().unwrap_or("") {
                     "AWS_PROXY" => match i["uri"].as_str().and_then(function_of) {
                         Some(function) => Integration::LambdaProxy {
                             function,
-                            timeout_ms: i["timeoutInMillis"]
-                                .as_u64()
-                                .or_else(|| i["timeoutInMillis"].as_str()?.parse().ok())
-                                .unwrap_or(DEFAULT_TIMEOUT_MS)
-                                .clamp(50, DEFAULT_TIMEOUT_MS),
+                            timeout_ms,
                         },
                         None => Integration::Unsupported(format!(
                             "{verb} {path}: a proxy integration that names no Lambda function"
@@ -184,6 +204,29 @@ impl Api {
                                 .as_str()
                                 .filter(|t| !t.trim().is_empty())
                                 .map(str::to_string),
+                        }
+                    }
+                    "HTTP_PROXY" if i["connectionType"] == "VPC_LINK" => {
+                        match i["integrationTarget"].as_str() {
+                            Some(balancer) => {
+                                Integration::Private(PrivateIntegration {
+                                    balancer: balancer.to_string(),
+                                    uri: i["uri"].as_str().unwrap_or("").to_string(),
+                                    verb: i["httpMethod"].as_str().unwrap_or("ANY").to_string(),
+                                    timeout_ms,
+                                    parameters: i["requestParameters"]
+                                        .as_object()
+                                        .into_iter()
+                                        .flatten()
+                                        .filter_map(|(k, v)| {
+                                            Some((k.clone(), v.as_str()?.to_string()))
+                                        })
+                                        .collect(),
+                                })
+                            }
+                            None => Integration::Unsupported(format!(
+                                "{verb} {path}: a VPC link V1 integration (through a Network Load Balancer)"
+                            )),
                         }
                     }
                     other => {

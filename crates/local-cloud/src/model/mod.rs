@@ -7,4 +7,5 @@ pub mod edge;
 pub mod evaluate;
 pub mod lambda;
 pub mod origins;
+pub mod private;
 pub mod vtl;

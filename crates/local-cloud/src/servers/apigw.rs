@@ -2,8 +2,10 @@
 //! answers it. The API is read from the local cloud (its resources, methods, integrations,
 //! authorizers, gateway responses and the stage's throttling); each request is routed,
 //! throttled and authorized as `model::apigw` decides (Cognito ID tokens are checked against
-//! the user pool's published signing keys here), then answered by a MOCK integration or by the
-//! function, run by the local Lambda runtime (`servers::lambda`).
+//! the user pool's published signing keys here), then answered by a MOCK integration, by the
+//! function, run by the local Lambda runtime (`servers::lambda`), or, for a private
+//! integration (a VPC link to a load balancer), by a target of the load balancer, as the local
+//! cloud reports them and `model::private` picks one.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -22,6 +24,7 @@ use crate::model::apigw::{
     Request,
 };
 use crate::model::lambda::{Described, FunctionSpec, Outcome, Runtimes};
+use crate::model::private;
 use crate::servers::lambda::LocalFunction;
 use shipit_engine::http::Client as HttpClient;
 use shipit_engine::ports::Reporter;
@@ -106,6 +109,11 @@ pub struct LocalApi {
     functions: Mutex<HashMap<String, Vec<Arc<LocalFunction>>>>,
     buckets: std::sync::Mutex<HashMap<String, Bucket>>,
     keys: Mutex<HashMap<String, (std::time::Instant, Keys)>>,
+    /// Private integrations' calls to the load balancer's targets (each bounded by its
+    /// integration's timeout).
+    upstream: HttpClient,
+    /// How many requests the load balancers have routed (their round robin).
+    turns: std::sync::atomic::AtomicUsize,
     log: Arc<dyn Reporter>,
 }
 
@@ -139,6 +147,10 @@ impl LocalApi {
             functions: Mutex::new(HashMap::new()),
             buckets: std::sync::Mutex::new(HashMap::new()),
             keys: Mutex::new(HashMap::new()),
+            upstream: HttpClient::new(Duration::from_millis(
+                crate::model::apigw::DEFAULT_TIMEOUT_MS,
+            ))?,
+            turns: std::sync::atomic::AtomicUsize::new(0),
             log,
             origins: std::sync::RwLock::new(Default::default()),
         })
@@ -285,7 +297,105 @@ impl LocalApi {
                 let event = proxy_event(api, m, &params, &req, claims.as_ref());
                 self.call(api, function, *timeout_ms, event).await
             }
+            Integration::Private(i) => {
+                let up = match private::upstream(i, &params, &req, claims.as_ref()) {
+                    Ok(up) => up,
+                    Err(why) => {
+                        self.log
+                            .warn(&format!("{} {}: {why}; answering 500", req.verb, req.path));
+                        return api.gateway_answer(500, "Internal server error");
+                    }
+                };
+                self.forward(api, i, up, req.body).await
+            }
         }
+    }
+
+    /// Sends a private integration's request to a target its load balancer picks, as the VPC
+    /// link and the ALB would: ALB's own 503 when no target can take it, its 502 when the
+    /// target does not answer, API Gateway's 504 past the integration's timeout.
+    async fn forward(
+        &self,
+        api: &Api,
+        i: &crate::model::apigw::PrivateIntegration,
+        up: private::Upstream,
+        body: Vec<u8>,
+    ) -> Answer {
+        let targets = match self.targets(&i.balancer).await {
+            Ok(t) => t,
+            Err(e) => {
+                self.log
+                    .warn(&format!("cannot read {}'s targets: {e}", i.balancer));
+                return api.gateway_answer(500, "Internal server error");
+            }
+        };
+        let turn = self
+            .turns
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let Some(address) = private::pick(&targets, turn) else {
+            self.log.warn(&format!(
+                "{} {}: the load balancer has no target that can take it (503)",
+                up.verb, up.path
+            ));
+            return private::unavailable();
+        };
+        let url = format!("http://{address}{}", up.path);
+        let headers: Vec<(&str, &str)> = up
+            .headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let call = self
+            .upstream
+            .send(&up.verb, &url, &headers, Bytes::from(body));
+        match tokio::time::timeout(Duration::from_millis(i.timeout_ms), call).await {
+            Err(_) => {
+                self.log.warn(&format!(
+                    "{} {}: no answer within the integration's {} ms: 504",
+                    up.verb, up.path, i.timeout_ms
+                ));
+                api.gateway_answer(504, "Endpoint request timed out")
+            }
+            Ok(Ok(r)) => private::passed_on(r.status, &r.headers, r.body.to_vec()),
+            Ok(Err(e)) => {
+                self.log.warn(&format!(
+                    "{} {}: the target failed: {e:?}",
+                    up.verb, up.path
+                ));
+                private::bad_gateway()
+            }
+        }
+    }
+
+    /// The load balancer's targets and their health, from the local cloud (read for every
+    /// request: a deployment moves them).
+    async fn targets(&self, balancer: &str) -> Result<Vec<private::Target>, String> {
+        let url = format!(
+            "{}/_shipit/elb/targets?loadBalancer={}",
+            self.endpoint,
+            percent_encoding::utf8_percent_encode(balancer, percent_encoding::NON_ALPHANUMERIC)
+        );
+        let r = self
+            .http
+            .get(&url, &[])
+            .await
+            .map_err(|e| format!("{url}: {e:?}"))?;
+        if r.status != 200 {
+            return Err(format!("{url} answered {}", r.status));
+        }
+        let v: Value =
+            serde_json::from_slice(&r.body).map_err(|e| format!("{url}: not JSON: {e}"))?;
+        Ok(v["targets"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|t| {
+                Some(private::Target {
+                    address: t["address"].as_str()?.to_string(),
+                    health: t["health"].as_str()?.to_string(),
+                })
+            })
+            .collect())
     }
 
     async fn call(&self, api: &Api, function: &str, timeout_ms: u64, event: Value) -> Answer {
