@@ -78,6 +78,44 @@ pub struct ApiConfig {
     pub backend: Option<String>,
     /// `--image`: the container image, an ECR image pinned by digest.
     pub image: Option<String>,
+    /// For the local cloud, which runs no containers: the command each task runs instead of
+    /// the image (`uvicorn app:app --port $PORT`), with the task's environment and its role's
+    /// credentials. Ignored on AWS.
+    pub local_command: Option<String>,
+    /// The directory `local_command` runs in (default: the current one).
+    pub local_directory: Option<PathBuf>,
+}
+
+/// `[api] local_command` and `local_directory`, for a container backend only.
+pub fn local_service(file: &ApiConfig) -> Result<Option<shipit_core::container::LocalService>> {
+    let Some(command) = file.local_command.as_deref().map(str::trim) else {
+        if file.local_directory.is_some() {
+            return Err(Error::config_hint(
+                "[api] local_directory is set without [api] local_command",
+                "set local_command (what the local cloud runs for the service), or remove local_directory",
+            ));
+        }
+        return Ok(None);
+    };
+    if file.backend.as_deref() != Some("container") {
+        return Err(Error::config_hint(
+            "[api] local_command runs a container backend's service on the local cloud, and [api] backend is not \"container\"",
+            "set [api] backend = \"container\", or remove local_command",
+        ));
+    }
+    if command.is_empty() {
+        return Err(Error::config_hint(
+            "[api] local_command is empty",
+            "name the command that serves the API on $PORT, e.g. \"python3 server.py\"",
+        ));
+    }
+    Ok(Some(shipit_core::container::LocalService {
+        command: command.to_string(),
+        directory: file
+            .local_directory
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(".")),
+    }))
 }
 
 /// The image `uri`, or why it cannot be deployed.
@@ -554,6 +592,7 @@ pub fn settings(
     }
     let site = site_target(target.bucket.clone().or(file.bucket.clone()), stack)?;
     let api = api_settings(target.api_source.as_deref(), target.canary, &file.api)?;
+    let local_service = local_service(&file.api)?;
     if api.is_some() && site.stack().is_none() {
         return Err(Error::Config {
             message: "the API's code ([api] source, --api-source) ships with a stack, and none is named".into(),
@@ -586,6 +625,7 @@ pub fn settings(
             include_source_maps: target.include_source_maps,
             concurrency,
             api,
+            local_service,
         },
         file,
         env,
@@ -617,6 +657,7 @@ pub fn rollback_settings(
             include_source_maps: false,
             concurrency: None,
             api: None,
+            local_service: None,
         },
         file,
         env,
@@ -753,6 +794,7 @@ struct Run {
     include_source_maps: bool,
     concurrency: Option<usize>,
     api: Option<ApiSettings>,
+    local_service: Option<shipit_core::container::LocalService>,
 }
 
 fn build(
@@ -820,6 +862,7 @@ fn build(
     let runtime_config = runtime_config_key(file.runtime_config.as_deref(), &target.site)?;
     Ok(Settings {
         api: target.api,
+        local_service: target.local_service,
         runtime_config,
         commit: commit_of(&target.dir, &env),
         dir: target.dir.clone(),

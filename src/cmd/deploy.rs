@@ -39,6 +39,7 @@ pub(crate) async fn run(
     .await?;
     let (cfn, cdn, account) = (clients.cfn(), clients.cdn(), clients.account()?);
     let store = |bucket: &str, prefix: &str| clients.store(bucket, prefix);
+    let registry = clients.local_registry().await?;
     let ports = Ports {
         stacks: &cfn,
         account: &account,
@@ -46,6 +47,9 @@ pub(crate) async fn run(
         store: &store,
         lambda: &clients,
         region: clients.region(),
+        registry: registry
+            .as_ref()
+            .map(|r| r as &dyn shipit_engine::ports::Registry),
     };
     let mut shipped = ship(&ports, settings, &checks, scanned, reporter).await?;
     shipped.summary.seconds = started.elapsed().as_secs_f64();

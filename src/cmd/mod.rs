@@ -100,6 +100,26 @@ impl Clients {
         )?))
     }
 
+    /// ECR, on shipit's local cloud only (asked, not assumed from a custom endpoint): where a
+    /// deploy publishes `[api] local_command` as a stand-in image. None on AWS.
+    pub(crate) async fn local_registry(&self) -> Result<Option<shipit_aws::ecr::Ecr>> {
+        let Some(endpoint) = self.conn.endpoints.cloudformation.as_deref() else {
+            return Ok(None);
+        };
+        let http = shipit_engine::http::Client::new(LOCAL_CLOUD_PROBE)
+            .map_err(shipit_core::error::Error::Internal)?;
+        if !shipit_engine::http::is_local_cloud(&http, endpoint).await {
+            return Ok(None);
+        }
+        let signed = shipit_aws::signed::Signed::new(
+            &self.sdk,
+            Some(endpoint),
+            self.conn.timeouts.operation.min(PREFLIGHT_CALL_TIMEOUT),
+        )
+        .map_err(shipit_core::error::Error::aws)?;
+        Ok(Some(shipit_aws::ecr::Ecr::new(signed)))
+    }
+
     pub(crate) fn region(&self) -> String {
         self.sdk
             .region()

@@ -44,6 +44,19 @@ pub(crate) async fn run(
         SiteTarget::Stack(stack) => {
             let cfn = clients.cfn();
             let info = cfn.describe(&stack.name).await?;
+            // On the local cloud, the stand-in image of [api] local_command is published (the
+            // registry only: nothing of the stack or the site changes) so the change set names it.
+            let registry = clients.local_registry().await?;
+            let mut stack = stack.clone();
+            shipit_engine::pipeline::local_image::use_local(
+                registry
+                    .as_ref()
+                    .map(|r| r as &dyn shipit_engine::ports::Registry),
+                &mut stack,
+                settings.local_service.as_ref(),
+                reporter,
+            )
+            .await?;
             let package = match &settings.api {
                 Some(api) => Some(shipit_engine::pipeline::package::build(api, reporter).await?),
                 None => None,
@@ -62,7 +75,7 @@ pub(crate) async fn run(
                 ));
             }
             let code = settings.api.as_ref().zip(package.as_ref());
-            let stack = &api::settings_for(stack, info.as_ref(), code)?;
+            let stack = &api::settings_for(&stack, info.as_ref(), code)?;
             image = service::plan_image(info.as_ref(), stack);
             if let Some(i) = &image {
                 reporter.info(&i.line());

@@ -174,20 +174,46 @@ pub(crate) async fn rollback(
             // (the stack's own template and parameters, ContainerImage changed); the release
             // records the revision that runs it now.
             (Some(a), Some(stack)) if a.image.is_some() => {
-                let image = a.image.as_deref().unwrap_or_default();
+                let image = a.image.clone().unwrap_or_default();
                 let cfn = clients.cfn();
-                let e = service::put_back(&cfn, stack, image, reporter).await?;
+                // Only the service that ran it takes the image back: a stack that runs the
+                // function now (or another service) is refused, nothing changed.
+                let service_name = site
+                    .outputs
+                    .as_ref()
+                    .and_then(|o| o.get(service::SERVICE_OUTPUT))
+                    .and_then(|arn| arn.rsplit('/').next())
+                    .unwrap_or_default()
+                    .to_string();
+                if service_name != a.function {
+                    return Err(Error::Refused {
+                        message: format!(
+                            "release {release_id} ran the API in containers ({} on service {}), and stack {} runs {}; nothing was changed",
+                            a.label(),
+                            a.function,
+                            stack.name,
+                            if service_name.is_empty() { "no service (its API is a function)".to_string() } else { format!("service {service_name}") }
+                        ),
+                        hint: "roll back to a release of the backend the stack runs now (`shipit releases`), or switch the backend back with a deploy first".into(),
+                    });
+                }
+                let changed = [(shipit_core::container::IMAGE_PARAMETER.to_string(), image)];
+                let e = service::put_back(&cfn, stack, &changed.into_iter().collect(), reporter)
+                    .await?;
                 let parameters = shipit_engine::ports::StackService::describe(&cfn, &stack.name)
                     .await?
                     .map(|i| i.parameters)
                     .unwrap_or_default();
-                let now = service::served(&e.outputs, &parameters);
-                reporter.stage(&format!(
-                    "api: {} runs {} again",
-                    a.function,
-                    now.as_ref().map_or_else(|| a.label(), |v| v.label())
-                ));
-                prepared.set_api(now, &settings.rules)?;
+                let now = service::served(&e.outputs, &parameters).ok_or_else(|| Error::Stack {
+                    message: format!(
+                        "stack {} was updated to {}, and it no longer says what its service runs (no ServiceName or TaskDefinitionArn output); the site was not changed",
+                        stack.name,
+                        a.label()
+                    ),
+                    hint: "see the stack's events, then deploy again".into(),
+                })?;
+                reporter.stage(&format!("api: {} runs {} again", a.function, now.label()));
+                prepared.set_api(Some(now), &settings.rules)?;
             }
             (Some(a), _) if a.image.is_some() => {
                 return Err(Error::config_hint(

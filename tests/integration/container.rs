@@ -51,6 +51,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
+# As many services do, it reads AWS before it listens: the local cloud answers while it deploys.
+boto3.client("dynamodb").describe_table(TableName=os.environ["TABLE_NAME"])
 http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler).serve_forever()
 "#;
 
@@ -445,4 +447,98 @@ fn a_function_stack_switches_to_containers_and_ships_images_by_digest() {
         stack_state(&name).unwrap().parameters["ContainerImage"],
         second
     );
+
+    // Back to the function: the service and its tasks go (no target is left behind the load
+    // balancer, asked as the local API Gateway asks), the data stays; a rollback to a release
+    // that ran containers is then refused with nothing changed.
+    let balancer = stack_state(&name).unwrap().outputs["LoadBalancerArn"].clone();
+    let function = w.write_config("[api]\nbackend = \"function\"\n");
+    assert_success(&w.run_stack("deploy", &name, &["--config", &function]));
+    let state = stack_state(&name).unwrap();
+    assert!(state.outputs.contains_key("ApiFunctionName"));
+    assert!(!state.outputs.contains_key("ServiceName"));
+    let (status, _, text) = http(
+        "GET",
+        &format!(
+            "{}/_shipit/elb/targets?loadBalancer={}",
+            cloud_endpoint(),
+            percent_encoding::utf8_percent_encode(&balancer, percent_encoding::NON_ALPHANUMERIC)
+        ),
+        &[],
+        "",
+    );
+    assert_eq!((status, text.as_str()), (200, r#"{"targets": []}"#));
+    let site = w.get_from(&site_bucket, "index.html");
+    let out = w.cmd(&["rollback", "--stack", &name]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("ran the API in containers")
+            && stderr(&out).contains("no service (its API is a function)"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(w.get_from(&site_bucket, "index.html"), site);
+    assert!(stack_state(&name)
+        .unwrap()
+        .outputs
+        .contains_key("ApiFunctionName"));
+}
+
+#[test]
+fn the_local_command_runs_as_the_service_and_a_changed_file_is_a_new_revision() {
+    let w = World::new("localsvc");
+    let name = w.stack_name();
+    let _guard = w.guard_stack(&name);
+    w.write("index.html", "<!doctype html><title>app</title>");
+    let service_dir = tempfile::tempdir().unwrap();
+    let dir = service_dir.path();
+    std::fs::write(dir.join("server.py"), SERVER).unwrap();
+    let python = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/rig-venv/bin/python");
+    let config = w.write_config(&format!(
+        "[api]\nbackend = \"container\"\nlocal_command = \"VERSION=local exec {} server.py\"\nlocal_directory = \"{}\"\n",
+        python.display(),
+        dir.display()
+    ));
+
+    // A new stack runs the command as its service: the stand-in image is in the local ECR,
+    // pinned by digest like any image, and its tasks answer through the API.
+    let out = w.run_stack("deploy", &name, &["--config", &config]);
+    assert_success(&out);
+    assert!(
+        stderr(&out).contains("published to the local cloud"),
+        "{}",
+        stderr(&out)
+    );
+    let (task, image, _) = service(&name);
+    let repo = format!(
+        "123456789012.dkr.ecr.us-east-1.amazonaws.com/shipit-local/{}@sha256:",
+        name.to_ascii_lowercase()
+    );
+    assert!(image.starts_with(&repo), "{image}");
+    let edge = w.edge_with_api(&["--stack", &name]);
+    let health = format!("{}/live/health", edge.api.clone().unwrap());
+    assert_eq!(get(&health), (200, serde_json::json!({"version": "local"})));
+
+    // The same command and files: the same image, no change set.
+    let out = w.run_stack("deploy", &name, &["--config", &config]);
+    assert_success(&out);
+    assert!(stderr(&out).contains("no change set"), "{}", stderr(&out));
+    assert_eq!(service(&name).0, task);
+
+    // A changed file is another image: a new revision, rolled out and serving.
+    std::fs::write(dir.join("server.py"), format!("{SERVER}\n# changed\n")).unwrap();
+    assert_success(&w.run_stack("deploy", &name, &["--config", &config]));
+    let (task2, image2, _) = service(&name);
+    assert_ne!(
+        (task2.as_str(), image2.as_str()),
+        (task.as_str(), image.as_str())
+    );
+    assert_eq!(get(&health), (200, serde_json::json!({"version": "local"})));
+    drop(edge);
+
+    // Only a container backend has a local command.
+    let function = w.write_config("[api]\nlocal_command = \"python3 server.py\"\n");
+    let out = w.run_stack("deploy", &name, &["--config", &function]);
+    assert_exit(&out, 2);
+    assert!(stderr(&out).contains("local_command"), "{}", stderr(&out));
 }

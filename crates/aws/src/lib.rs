@@ -12,6 +12,7 @@ pub use aws_config::SdkConfig;
 pub mod account;
 pub mod cdn;
 pub mod cfn;
+pub mod ecr;
 pub mod lambda;
 pub mod s3;
 pub mod signed;

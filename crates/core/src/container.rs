@@ -1,7 +1,9 @@
 //! The container backend's decisions (`[api] backend = "container"`): which image a deploy
 //! ships (an Amazon ECR image pinned by digest, never a tag a later push can move), whether a
 //! Fargate task size exists, and the stack parameters that select the backend. Nothing here
-//! reads a registry: the digest is what the user's CI pushed.
+//! reads a registry: the digest is what the user's CI pushed. For the local cloud, which runs
+//! no containers, the manifest of a stand-in image that says what to run instead
+//! (`[api] local_command`).
 
 use std::collections::BTreeMap;
 
@@ -14,6 +16,49 @@ pub struct Image {
     pub repository: String,
     /// `sha256:` and 64 lowercase hex digits.
     pub digest: String,
+}
+
+/// How the local cloud runs the service instead of an image (`[api] local_command`, and the
+/// directory it runs in).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalService {
+    pub command: String,
+    pub directory: std::path::PathBuf,
+}
+
+/// The annotations of a stand-in image that the local cloud reads: the command a task runs
+/// (with `/bin/sh -c`) and the directory it runs in.
+pub const LOCAL_COMMAND_ANNOTATION: &str = "dev.shipit.local.command";
+pub const LOCAL_DIRECTORY_ANNOTATION: &str = "dev.shipit.local.directory";
+
+/// The ECR repository the local cloud's stand-in images of `stack` go to.
+pub fn local_repository(stack: &str) -> String {
+    format!("shipit-local/{}", stack.to_ascii_lowercase())
+}
+
+/// The OCI image manifest of a stand-in image: the command and the directory as annotations,
+/// and one layer whose digest is `content` (a SHA-256 of the command, the directory and its
+/// files), so another command or another file is another image, and the same is the same.
+pub fn local_manifest(command: &str, directory: &str, content: &str) -> String {
+    serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {
+            "mediaType": "application/vnd.oci.image.config.v1+json",
+            "digest": format!("sha256:{}", crate::package::sha256_hex(b"{}")),
+            "size": 2,
+        },
+        "layers": [{
+            "mediaType": "application/vnd.oci.image.layer.v1.tar",
+            "digest": format!("sha256:{content}"),
+            "size": 0,
+        }],
+        "annotations": {
+            LOCAL_COMMAND_ANNOTATION: command,
+            LOCAL_DIRECTORY_ANNOTATION: directory,
+        },
+    })
+    .to_string()
 }
 
 /// The parameters that select each backend, in the template's names.

@@ -136,6 +136,9 @@ pub struct Settings {
     pub lock: LockSettings,
     /// The API's code to package and ship with the stack (`[api]`, `--api-source`).
     pub api: Option<ApiSettings>,
+    /// What the local cloud runs for a container backend without an image (`[api]
+    /// local_command`); ignored on AWS.
+    pub local_service: Option<crate::container::LocalService>,
     /// The key (under the prefix) of the SPA's runtime configuration, for a stack's site.
     pub runtime_config: Option<String>,
     /// The git commit being deployed (CI's `GITHUB_SHA`, else the build directory's

@@ -6,7 +6,8 @@ and read its secrets; it gets its task role's credentials from ECS's credentials
 rolling deployment starts the new revision's tasks, registers them with the target group, and
 stops the old ones once the new are healthy; a task that exits, or fails the load balancer's
 health check after the service's grace period, is stopped and replaced, and the deployment
-circuit breaker fails the deployment after max(3, min(200, desired / 2)) such failures, rolling
+circuit breaker fails the deployment after half the desired count of such failures (rounded up,
+at least 3, at most 200), rolling
 back to the last completed revision when rollback is on. CloudFormation's update of the service
 fails with it, and the stack rolls back.
 In moto: a service is a record; no task runs, and a deployment "completes" at once.
@@ -19,15 +20,23 @@ PORT set to a loopback port of its own (awsvpc gives each task an address; here 
 port), AWS_ENDPOINT_URL set to the local cloud, and AWS_CONTAINER_CREDENTIALS_FULL_URI serving its
 task role's credentials, judged by rig/function_identity.py like a function's. The health
 checker (one thread) asks every task of a service with a target group for the group's path and
-matcher; deploy() waits for the new tasks as ECS does and raises DeploymentFailed when the
-circuit breaker trips (the old tasks keep serving) or the deadline passes. Intervals, timeouts
-and the grace period run at TIME_SCALE of their length; a deployment gives up after DEADLINE
-(moto's change sets are synchronous, and shipit's read timeout is 30 s). targets() answers a
-load balancer's targets and their health for shipit's local API Gateway, without moto's lock.
+matcher, with its timeout, following no redirect (a new target is healthy after one pass, then
+the thresholds decide); deploy() waits for the new tasks as ECS does and raises
+DeploymentFailed when the circuit breaker trips (the old tasks keep serving) or the deadline
+passes. While it waits it lets go of the local cloud's lock on moto (MOTO_LOCK), so the tasks'
+own calls and every other request are answered meanwhile. The health checks' interval and the
+grace period run at TIME_SCALE of their length, so a task must pass its first check within a
+tenth of the grace period here; a deployment gives up after DEADLINE (moto's change sets are
+synchronous, and shipit's read timeout is 30 s). targets() answers a load balancer's targets
+and their health for shipit's local API Gateway, without moto's lock; credentials() is ECS's
+credentials endpoint, rotating a task's credentials half-way to their expiry.
+When the data tier runs (rig/datatier.py), a task trusts its CAs: SSL_CERT_FILE and
+RDS_CA_BUNDLE name files in the task's directory (_trust()).
 Not reproduced (stack/README.md): the image's own file system, user and read-only root (the
 command runs as the local cloud's user in its directory); CPU and memory limits; draining (an
 old task stops at once, after the new ones are healthy); ECS's replacement of a task that dies
-between deployments.
+between deployments; a Secrets Manager reference's version stage and id are read as given, its
+JSON key too, but a cross-account secret is not.
 """
 import json
 import os
@@ -39,8 +48,7 @@ import subprocess
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
+import http.client
 
 RUN_VAR = "SHIPIT_RIG_RUN_TASKS"
 LOCAL_COMMAND = "dev.shipit.local.command"
@@ -60,7 +68,30 @@ _checker = None
 
 
 class DeploymentFailed(Exception):
-    """A deployment that did not reach a steady state; the message is ECS's event."""
+    """A deployment that did not reach a steady state; the message is ECS's event, `tripped`
+    whether the circuit breaker stopped it."""
+
+    def __init__(self, message, tripped):
+        super().__init__(message)
+        self.tripped = tripped
+
+
+# The local cloud's lock on moto's backends (scripts/local-cloud sets it): a deployment lets go
+# of it while it waits for its tasks, which call the local cloud themselves.
+MOTO_LOCK = None
+
+
+class _unlocked:
+    """Releases MOTO_LOCK for a while (held by the request that runs the deployment)."""
+
+    def __enter__(self):
+        self.held = MOTO_LOCK is not None and MOTO_LOCK.locked()
+        if self.held:
+            MOTO_LOCK.release()
+
+    def __exit__(self, *exc):
+        if self.held:
+            MOTO_LOCK.acquire()
 
 
 def enabled():
@@ -80,7 +111,7 @@ class HealthCheck:
         self.group_arn = group.arn
         self.path = group.health_check_path or "/"
         self.interval = float(group.health_check_interval_seconds or 30) * TIME_SCALE
-        self.timeout = float(group.health_check_timeout_seconds or 5) * TIME_SCALE
+        self.timeout = float(group.health_check_timeout_seconds or 5)
         self.healthy = int(group.healthy_threshold_count or 5)
         self.unhealthy = int(group.unhealthy_threshold_count or 2)
         self.codes = str((group.matcher or {}).get("HttpCode") or "200")
@@ -113,7 +144,7 @@ class Task:
         self.token = secrets.token_urlsafe(24)
         self.caller = launch.caller
         self.credentials = None
-        self.health = "initial"  # ALB's target states: initial, healthy, unhealthy, draining
+        self.health = "initial"  # ALB's target states: initial, healthy, unhealthy
         self.streak = 0  # consecutive results of the same kind
         self.last = None  # the kind of the last result: healthy or unhealthy
         self.started = time.monotonic()
@@ -129,19 +160,22 @@ class Task:
             return ""
 
     def stop(self, reason):
-        """Stops the task's processes (its whole process group) and forgets its directory."""
+        """Stops the task's processes (its whole process group: a shell that did not exec its
+        command leaves children behind) and forgets its directory."""
         if self.stopped is None:
             self.stopped = reason
-        if self.process is not None and self.process.poll() is None:
-            try:
-                os.killpg(self.process.pid, signal.SIGTERM)
-                self.process.wait(3)
-            except (OSError, subprocess.TimeoutExpired):
+        if self.process is not None:
+            if self.process.poll() is None:
                 try:
-                    os.killpg(self.process.pid, signal.SIGKILL)
-                except OSError:
+                    os.killpg(self.process.pid, signal.SIGTERM)
+                    self.process.wait(3)
+                except (OSError, subprocess.TimeoutExpired):
                     pass
-                self.process.wait()
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except OSError:
+                pass
+            self.process.wait()
         shutil.rmtree(self.directory, ignore_errors=True)
         with _lock:
             _tasks.pop(self.id, None)
@@ -177,10 +211,13 @@ class Launch:
                                f"5 time(s): failed to resolve ref {image}: the task's subnets "
                                f"reach no {service} endpoint and no NAT gateway (i/o timeout)")
         repository = _repository_arn(image)
+        if not execution:
+            raise _Refused("CannotPullContainerError: the task definition has no execution "
+                           "role to pull the image with (ExecutionRoleArn)")
         for action, resource in (("ecr:GetAuthorizationToken", "*"),
                                  ("ecr:BatchGetImage", repository),
                                  ("ecr:GetDownloadUrlForLayer", repository)):
-            why = allowed(execution, action, resource) if execution else "no execution role"
+            why = allowed(execution, action, resource)
             if why is not None:
                 raise _Refused(f"CannotPullContainerError: the execution role {execution} may "
                                f"not {action} on {resource}: {why}")
@@ -190,14 +227,17 @@ class Launch:
             if not reachable(account, region, subnets, "logs"):
                 raise _Refused("ResourceInitializationError: failed to validate logger args: "
                                "the task's subnets reach no logs endpoint (i/o timeout)")
+            if not _log_group_exists(group, account, region):
+                raise _Refused(f"ResourceInitializationError: failed to validate logger args: "
+                               f"the log group {group} does not exist")
             stream = f"arn:aws:logs:{region}:{account}:log-group:{group}:log-stream:x"
             for action in ("logs:CreateLogStream", "logs:PutLogEvents"):
-                why = allowed(execution, action, stream) if execution else "no execution role"
+                why = allowed(execution, action, stream)
                 if why is not None:
                     raise _Refused(f"ResourceInitializationError: the execution role may not "
                                    f"{action} on log group {group}: {why}")
         for pair in container.get("environment") or []:
-            self.environment[pair["name"]] = str(pair["value"])
+            self.environment[pair.get("name", "")] = str(pair.get("value", ""))
         for secret in container.get("secrets") or []:
             self.environment[secret["name"]] = _secret(secret["valueFrom"], execution, subnets,
                                                        account, region)
@@ -214,6 +254,11 @@ class Launch:
 
 class _Refused(Exception):
     pass
+
+
+def _log_group_exists(group, account, region):
+    from moto.logs.models import logs_backends
+    return group in logs_backends[account][region].groups
 
 
 def _repository_arn(image):
@@ -253,9 +298,13 @@ def _secret(value_from, execution, subnets, account, region):
     """A container secret's value, as ECS resolves it when the task starts (Secrets Manager by
     ARN, or an SSM parameter by ARN or name), judged against the execution role."""
     from rig.function_identity import allowed, reachable
+    key = stage = version = None
     if ":secretsmanager:" in value_from:
         service, action = "secretsmanager", "secretsmanager:GetSecretValue"
-        resource = ":".join(value_from.split(":")[:7])
+        parts = value_from.split(":")
+        resource = ":".join(parts[:7])
+        # arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME[:json-key:version-stage:version-id]
+        key, stage, version = (parts[7:] + ["", "", ""])[:3]
     else:
         service, action = "ssm", "ssm:GetParameters"
         name = value_from.split(":parameter", 1)[-1] if value_from.startswith("arn:") \
@@ -265,15 +314,21 @@ def _secret(value_from, execution, subnets, account, region):
     if not reachable(account, region, subnets, service):
         raise _Refused(f"ResourceInitializationError: unable to pull secrets or registry auth: "
                        f"the task's subnets reach no {service} endpoint (i/o timeout)")
-    why = allowed(execution, action, resource) if execution else "no execution role"
+    why = allowed(execution, action, resource) if execution else \
+        "the task definition has no execution role (ExecutionRoleArn)"
     if why is not None:
         raise _Refused(f"ResourceInitializationError: unable to pull secrets or registry auth: "
                        f"AccessDeniedException: {action} on {resource}: {why}")
     try:
         if service == "secretsmanager":
             from moto.secretsmanager.models import secretsmanager_backends
-            return secretsmanager_backends[account][region].get_secret_value(
-                resource, None, "AWSCURRENT")["SecretString"]
+            text = secretsmanager_backends[account][region].get_secret_value(
+                resource, version or None, stage or ("AWSCURRENT" if not version else None)
+            )["SecretString"]
+            if not key:
+                return text
+            value = json.loads(text)[key]
+            return value if isinstance(value, str) else json.dumps(value)
         from moto.ssm.models import ssm_backends
         return ssm_backends[account][region].get_parameter(name).value
     except Exception as e:
@@ -281,21 +336,36 @@ def _secret(value_from, execution, subnets, account, region):
                        f"{type(e).__name__}: {e}")
 
 
+def _mint(task, region):
+    """New credentials of the task's role (moto's STS; the caller holds moto's lock)."""
+    from rig.function_identity import Caller, task_credentials
+    caller = Caller(task.caller.role, task.id, task.caller.account, region,
+                    task.caller.subnets)
+    task.region = region
+    task.credentials = task_credentials(caller)
+    task.minted = time.monotonic()
+
+
 def _start(task, launch, region):
     """Runs the task's command, or stops the task with ECS's reason."""
     if launch.refusal:
         task.stop(launch.refusal)
         return
+    try:
+        _run(task, launch, region)
+    except Exception as e:  # the directory vanished, a bad environment: the task cannot start
+        task.stop(f"CannotStartContainerError: {type(e).__name__}: {e}")
+
+
+def _run(task, launch, region):
     if task.caller is not None:
-        from rig.function_identity import Caller, task_credentials
-        caller = Caller(task.caller.role, task.id, task.caller.account, region,
-                        task.caller.subnets)
-        task.credentials = task_credentials(caller)
+        _mint(task, region)
     env = {k: os.environ[k] for k in ("PATH", "LANG", "NO_PROXY") if k in os.environ}
     env.update(launch.environment)
     env.update({"PORT": str(task.port), "AWS_REGION": region, "AWS_DEFAULT_REGION": region,
                 "AWS_EXECUTION_ENV": "AWS_ECS_FARGATE", "HOME": task.directory,
                 "TMPDIR": task.directory})
+    env.update(_trust(task.directory))
     if ENDPOINT:
         env["AWS_ENDPOINT_URL"] = ENDPOINT
         if task.credentials:
@@ -312,15 +382,44 @@ def _start(task, launch, region):
         _tasks[task.id] = task
 
 
+SYSTEM_ROOTS = ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt")
+
+
+def _trust(directory):
+    """What a task must trust to reach the local data tier, as files in its directory:
+    SSL_CERT_FILE, the machine's public roots and the data tier's public CA (Redis's
+    certificate; on AWS a public one), and RDS_CA_BUNDLE, the local RDS CA (on AWS the image
+    carries RDS's global bundle, which site-example's handler reads unless RDS_CA_BUNDLE names
+    another). Nothing while the data tier has made no certificate."""
+    from rig import datatier
+    env = {}
+    public = datatier.trusted(datatier.PUBLIC_CA)
+    if public:
+        roots = next((open(p).read() for p in SYSTEM_ROOTS if os.path.exists(p)), "")
+        path = os.path.join(directory, "ca-bundle.pem")
+        with open(path, "w") as f:
+            f.write(roots.rstrip("\n") + "\n" + "".join(public))
+        env["SSL_CERT_FILE"] = path
+    rds = datatier.trusted(datatier.RDS_CA)
+    if rds:
+        path = os.path.join(directory, "rds-ca-bundle.pem")
+        with open(path, "w") as f:
+            f.write("".join(rds))
+        env["RDS_CA_BUNDLE"] = path
+    return env
+
+
 def _probe(task, check):
-    url = f"http://127.0.0.1:{task.port}{check.path}"
+    """One health check: the status the path answers, as ALB matches it (a redirect is not
+    followed: its 3xx is what is matched)."""
+    connection = http.client.HTTPConnection("127.0.0.1", task.port, timeout=check.timeout)
     try:
-        with urllib.request.urlopen(url, timeout=max(check.timeout, 0.2)) as r:
-            return check.matches(r.status)
-    except urllib.error.HTTPError as e:
-        return check.matches(e.code)
+        connection.request("GET", check.path, headers={"User-Agent": "ELB-HealthChecker/2.0"})
+        return check.matches(connection.getresponse().status)
     except Exception:
         return False
+    finally:
+        connection.close()
 
 
 def _check_forever():
@@ -335,8 +434,10 @@ def _check_forever():
                 kind = "healthy" if ok else "unhealthy"
                 task.streak = task.streak + 1 if task.last == kind else 1
                 task.last = kind
+                # A newly registered target is healthy after one passing check; then the
+                # thresholds decide (ALB's health checks).
                 need = task.service.check.healthy if ok else task.service.check.unhealthy
-                if task.streak >= need:
+                if task.streak >= need or (ok and task.health == "initial"):
                     task.health = kind
                 _lock.notify_all()
         interval = min((t.service.check.interval for t in due), default=TIME_SCALE * 10)
@@ -405,42 +506,50 @@ def deploy(backend, service, revision, desired, configuration, grace):
         new.append(task)
         _start(task, launch, region)
 
-    for _ in range(desired):
-        start_one()
-    while True:
-        now = time.monotonic()
-        for task in list(new):
-            why = _failure(task, now)
-            if why:
-                task.stop(why)
-                new.remove(task)
-                failures += 1
-                reasons.append(why)
-                if failures >= limit and breaker.get("enable"):
-                    break
-                start_one()
-        healthy = [t for t in new if t.health == "healthy" or (check is None and t.process
-                                                               and now - t.started > 1)]
-        if len(healthy) >= desired:
-            for task in old:
-                task.health = "draining"
-                task.stop("Scaling activity initiated by (deployment ecs-svc)")
-            state.revision = revision.arn
-            return
-        if failures >= limit and breaker.get("enable"):
-            why = "ECS Deployment Circuit Breaker was triggered"
-            break
-        if now >= end:
-            why = (f"the deployment did not reach a steady state within the local cloud's "
-                   f"{DEADLINE:.0f} s")
-            break
-        with _lock:
-            _lock.wait(0.1)
+    try:
+        for _ in range(desired):
+            start_one()
+        while True:
+            now = time.monotonic()
+            for task in list(new):
+                why = _failure(task, now)
+                if why:
+                    task.stop(why)
+                    new.remove(task)
+                    failures += 1
+                    reasons.append(why)
+                    if failures >= limit and breaker.get("enable"):
+                        break
+                    start_one()
+            healthy = [t for t in new if t.health == "healthy"
+                       or (check is None and t.process and now - t.started > 1)]
+            if len(healthy) >= desired:
+                for task in old:
+                    task.stop("Scaling activity initiated by (deployment ecs-svc)")
+                state.revision = revision.arn
+                return
+            if failures >= limit and breaker.get("enable"):
+                tripped, why = True, "ECS Deployment Circuit Breaker was triggered"
+                break
+            if now >= end:
+                tripped = False
+                why = (f"the deployment did not reach a steady state within the local "
+                       f"cloud's {DEADLINE:.0f} s (its tasks must pass the load balancer's "
+                       f"health check within a tenth of the service's grace period here)")
+                break
+            with _unlocked():  # the local cloud answers meanwhile, the tasks' calls included
+                with _lock:
+                    _lock.wait(0.1)
+    except BaseException:
+        for task in new:
+            task.stop("Deployment failed")
+        raise
     for task in new:
         task.stop("Deployment failed")
     last = reasons[-1] if reasons else "tasks never became healthy"
     raise DeploymentFailed(f"{why} ({failures} task(s) failed; the last: {last}); "
-                           f"the service keeps {state.revision or 'no revision'}")
+                           f"the service keeps {state.revision or 'no revision'}",
+                           tripped)
 
 
 def stop_service(arn):
@@ -479,22 +588,23 @@ def managed(group_arn):
 
 def credentials(task_id, authorization):
     """(status, doc) for ECS's credentials endpoint: the task's role credentials, given the
-    token the task was started with."""
+    token the task was started with; minted again (under moto's lock) once they are half-way
+    to their expiry, as ECS rotates them."""
     with _lock:
         task = _tasks.get(task_id)
     if task is None or not task.credentials:
         return "404 Not Found", {"message": f"no running task {task_id}"}
-    if not authorization or not secrets.compare_digest(authorization, task.token):
+    given = (authorization or "").encode("utf-8", "replace")
+    if not secrets.compare_digest(given, task.token.encode()):
         return "401 Unauthorized", {"message": "the authorization token does not match"}
+    from rig.function_identity import SESSION_SECONDS
+    if time.monotonic() - task.minted > SESSION_SECONDS / 2:
+        if MOTO_LOCK is not None:
+            with MOTO_LOCK:
+                _mint(task, task.region)
+        else:
+            _mint(task, task.region)
     return "200 OK", task.credentials
-
-
-def running(service_arn):
-    """The running tasks of a service: [{taskArn, revision, port, health}]."""
-    with _lock:
-        return [{"taskArn": t.arn, "taskDefinitionArn": t.revision, "port": t.port,
-                 "health": t.health} for t in _tasks.values()
-                if t.service.arn == service_arn and t.stopped is None]
 
 
 def stop_all():
@@ -524,8 +634,22 @@ def sweep_orphans():
             pass
         except PermissionError:
             continue
-        try:
-            os.killpg(leader, signal.SIGKILL)
-        except OSError:
-            pass
+        if _is_task(leader, directory):
+            try:
+                os.killpg(leader, signal.SIGKILL)
+            except OSError:
+                pass
         shutil.rmtree(directory, ignore_errors=True)
+
+
+def _is_task(pid, directory):
+    """Whether process group `pid` is still the task that ran in `directory`: its leader, when
+    alive, has that HOME (else the number went to another process since); a dead leader's
+    number is not reused while its group has members, so those are the task's."""
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            return f"HOME={directory}".encode() in f.read().split(b"\0")
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False

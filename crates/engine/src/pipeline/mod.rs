@@ -7,6 +7,7 @@ pub mod deploy;
 pub mod finish;
 pub mod invalidate;
 pub mod limit;
+pub mod local_image;
 pub mod lock;
 pub mod package;
 pub mod preflight;

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use crate::pipeline::api::ApiCheck;
 use crate::pipeline::provision::{self, Ensured};
 use crate::ports::{Reporter, StackService};
-use shipit_core::container::IMAGE_PARAMETER;
+use shipit_core::container::{IMAGE_PARAMETER, TASK_PARAMETERS};
 use shipit_core::error::{Error, Result};
 use shipit_core::release::ApiVersion;
 use shipit_core::settings::StackSettings;
@@ -165,7 +165,21 @@ pub async fn settle(
     reporter.warn(&format!(
         "api: {why}; putting the image that ran before back ({previous})"
     ));
-    put_back(cfn, s, previous, reporter).await?;
+    // The task's size and architecture as they were too: an image built for one
+    // architecture runs on that one.
+    let mut before_task: BTreeMap<String, String> = TASK_PARAMETERS
+        .iter()
+        .filter_map(|k| Some((k.to_string(), before?.parameters.get(*k)?.clone())))
+        .collect();
+    before_task.insert(IMAGE_PARAMETER.to_string(), previous.clone());
+    if let Err(e) = put_back(cfn, s, &before_task, reporter).await {
+        return Err(Error::Stack {
+            message: format!(
+                "the tasks of {image} are stable, but the API does not answer through them: {why}; putting {previous} back failed too: {e}; the service may still run {image}; the site was not changed"
+            ),
+            hint: "see the stack's events (`shipit plan` shows its status), then deploy the image that worked".into(),
+        });
+    }
     Err(Error::Refused {
         message: format!(
             "the tasks of {image} are stable, but the API does not answer through them: {why}; the service is back on {previous}; the site was not changed"
@@ -174,12 +188,13 @@ pub async fn settle(
     })
 }
 
-/// Runs `image` again: the stack updated with its own template and parameters, `ContainerImage`
-/// changed (a new task definition revision, rolled out and health-checked by ECS).
+/// Runs an image again: the stack updated with its own template and parameters, `changed` set
+/// (`ContainerImage`, and the task's size when it is put back too): a new task definition
+/// revision, rolled out and health-checked by ECS.
 pub async fn put_back(
     cfn: &dyn StackService,
     s: &StackSettings,
-    image: &str,
+    changed: &BTreeMap<String, String>,
     reporter: &dyn Reporter,
 ) -> Result<Ensured> {
     let info = cfn.describe(&s.name).await?.ok_or_else(|| Error::Stack {
@@ -191,7 +206,7 @@ pub async fn put_back(
         &format!("stack {}'s template", s.name),
     )?;
     let mut parameters = info.parameters;
-    parameters.insert(IMAGE_PARAMETER.to_string(), image.to_string());
+    parameters.extend(changed.iter().map(|(k, v)| (k.clone(), v.clone())));
     let resolved = template.resolve_parameters(&parameters)?;
     provision::ensure_with(cfn, s, template, resolved, reporter).await
 }

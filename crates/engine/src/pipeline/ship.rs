@@ -15,7 +15,7 @@ use crate::pipeline::finish::{finish, Finish};
 use crate::pipeline::lock;
 use crate::pipeline::provision::Ensured;
 use crate::pipeline::{package, preflight, service};
-use crate::ports::{Account, Call, Cdn, Functions, ObjectStore, Reporter, StackService};
+use crate::ports::{Account, Call, Cdn, Functions, ObjectStore, Registry, Reporter, StackService};
 use shipit_core::checks::Report;
 use shipit_core::error::{Error, Result};
 use shipit_core::package::Package;
@@ -34,6 +34,8 @@ pub struct Ports<'a> {
     pub lambda: &'a dyn Lambdas,
     /// The region, for the bucket's direct URL and the runtime configuration.
     pub region: String,
+    /// ECR on shipit's local cloud (None on AWS): where `[api] local_command` is published.
+    pub registry: Option<&'a dyn Registry>,
 }
 
 /// Opens Lambda for a stack whose pre-traffic gate is `gate` (its `PreTrafficGateName` output).
@@ -80,6 +82,15 @@ pub async fn ship(
         Some(api) => Some(package::build(api, reporter).await?),
         None => None,
     };
+    if let SiteTarget::Stack(stack) = &mut settings.target {
+        crate::pipeline::local_image::use_local(
+            ports.registry,
+            stack,
+            settings.local_service.as_ref(),
+            reporter,
+        )
+        .await?;
+    }
     let code = settings.api.as_ref().zip(package.as_ref());
     // The stack as it was, for the image to put back when a new one does not answer.
     let mut before = None;

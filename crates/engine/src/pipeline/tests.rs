@@ -109,6 +109,7 @@ fn settings(dir: &Path) -> Settings {
             wait: Duration::from_secs(0),
         },
         api: None,
+        local_service: None,
         runtime_config: None,
         commit: Some("0123456789abcdef0123456789abcdef01234567".into()),
     }

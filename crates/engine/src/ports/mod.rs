@@ -178,6 +178,19 @@ pub trait Account: Send + Sync {
     fn apigw_logging_role(&self) -> Ask<'_, Option<String>>;
 }
 
+/// ECR, as far as shipit writes to it: the local cloud's stand-in images of
+/// `[api] local_command` (on AWS, images are the user's CI's to push).
+pub trait Registry: Send + Sync {
+    /// Puts the OCI image `manifest` into `repository` (made when missing) under `tag`; the
+    /// image's URI by digest (`ACCOUNT.dkr.ecr.REGION.amazonaws.com/NAME@sha256:…`).
+    fn put_image<'a>(
+        &'a self,
+        repository: &'a str,
+        manifest: &'a str,
+        tag: &'a str,
+    ) -> Call<'a, String>;
+}
+
 /// The one change shipit makes to a database itself: lifting its deletion protection, for
 /// `destroy --delete-database` (run by an administrator).
 pub trait Databases: Send + Sync {

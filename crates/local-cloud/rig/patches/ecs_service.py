@@ -23,8 +23,10 @@ family, and the service stayed on the first revision.
 Tasks: a service's create, a change of its count, and a new revision are deployments that
 rig/ecs_tasks.py runs (when the local cloud runs tasks): the CloudFormation operation waits for
 them as CloudFormation waits for a stable service, and fails with ECS's reason when the circuit
-breaker trips. A failed new revision is deregistered and the service stays on the old one (which
-is deregistered only once the new one is running); a failed create leaves no service behind.
+breaker trips. A failed new revision is deregistered and the service stays on the old one, which is
+deregistered only once the whole update succeeded (CloudFormation's cleanup); when another
+resource fails the update later, the services go back to the old revision, rolled out again
+(rollback.after()). A failed create leaves no service behind.
 Deleting a service (moto's CloudFormation never deleted one) stops its tasks.
 Not fixed: a change to the cluster, the network or the load balancers (replacements on AWS) is
 an update here; a cluster without Properties
@@ -62,10 +64,23 @@ def kept(service, props):
     return service
 
 
-# (change set execution, service, image), or (execution, task definition ARN) -> the failure:
-# moto retries a resource whose update failed, and CloudFormation does not run a failed
-# deployment again, nor register another revision for it.
-_failed = {}
+# The failures of the change set executing now (rollback.execution()): moto retries a resource
+# whose update failed, and CloudFormation neither runs a failed deployment again nor registers
+# another revision for it. Keys: ("deploy", service, images, count) and ("register", revision,
+# images).
+_failed = {"execution": None, "failures": {}}
+
+
+def failures():
+    """The failures remembered for the executing change set (none outside one)."""
+    from rig.patches.rollback import execution
+    if _failed["execution"] != execution():
+        _failed["execution"], _failed["failures"] = execution(), {}
+    return _failed["failures"] if execution() is not None else {}
+
+
+def images(definitions, key="image"):
+    return repr([c.get(key) for c in definitions or []])
 
 
 def rolled_out(backend, service, task, count):
@@ -73,20 +88,19 @@ def rolled_out(backend, service, task, count):
     raises ECS's reason when the deployment fails (at once, for a retry of the same one within
     one change set)."""
     from rig import ecs_tasks
-    from rig.patches.rollback import execution
-    image = [c.get("image") for c in task.container_definitions or []]
-    key = (id(execution()), service.arn, repr(image), count) if execution() else None
-    if key in _failed:
-        raise ValueError(_failed[key])
+    known = failures()
+    key = ("deploy", service.arn, images(task.container_definitions), count)
+    if key in known:
+        raise ValueError(known[key])
     try:
         ecs_tasks.deploy(backend, service, task, count, service.deployment_configuration,
                          service.health_check_grace_period_seconds)
     except ecs_tasks.DeploymentFailed as e:
+        operation = ("ECS Deployment Circuit Breaker was triggered" if e.tripped
+                     else "Service did not stabilize")
         message = (f"Resource handler returned message: \"Error occurred during operation "
-                   f"'ECS Deployment Circuit Breaker was triggered'.\" ({e})")
-        if key is not None:
-            _failed.clear()  # only the current execution's failures matter
-            _failed[key] = message
+                   f"'{operation}'.\" ({e})")
+        known[key] = message
         raise ValueError(message) from None
 
 
@@ -167,26 +181,42 @@ def apply():
         if getattr(original, "rig_properties", None) == props:
             return original
         backend = ecs_backends[account_id][region_name]
-        from rig.patches.rollback import execution
-        retry = (id(execution()), original.arn) if execution() else None
-        if retry in _failed:  # moto's retry of this update: no new revision, the same failure
-            raise ValueError(_failed[retry])
+        from rig.patches.rollback import after
+        known = failures()
+        retry = ("register", original.arn, images(props.get("ContainerDefinitions"), "Image"))
+        if retry in known:  # moto's retry of this update: no new revision, the same failure
+            raise ValueError(known[retry])
         task = register(props, account_id, region_name)
         task.rig_properties = props
+        moved = []
+
+        def move(services, revision):
+            for service in services:
+                backend.update_service({"cluster": service.cluster_name,
+                                        "service": service.name,
+                                        "task_definition": revision.arn,
+                                        "desired_count": service.desired_count})
+
+        def undo():
+            # CloudFormation's rollback: the services back on the old revision, rolled out
+            # again, and the new one deregistered.
+            for service in moved:
+                rolled_out(backend, service, original, service.desired_count or 0)
+            move(moved, original)
+            backend.deregister_task_definition(task.arn)
+
         try:
             for service in list(backend.services.values()):
                 if service.task_definition == original.arn:
                     rolled_out(backend, service, task, service.desired_count or 0)
-                    backend.update_service({"cluster": service.cluster_name,
-                                            "service": service.name,
-                                            "task_definition": task.arn,
-                                            "desired_count": service.desired_count})
+                    move([service], task)
+                    moved.append(service)
         except ValueError as e:
-            backend.deregister_task_definition(task.arn)
-            if retry is not None:
-                _failed[retry] = str(e)
+            undo()
+            known[retry] = str(e)
             raise
-        backend.deregister_task_definition(original.arn)
+        # The old revision is deregistered in the update's cleanup, once all of it succeeded.
+        after(lambda: backend.deregister_task_definition(original.arn), undo)
         return task
 
     def delete(self, account_id, region_name):

@@ -23,17 +23,29 @@ Not reproduced: what a failed update modified in place or removed before the fai
 from rig.moto_version import check
 
 
+import itertools
 import threading
 
-# What the change set executing on this thread is doing: the resource being created, and a token
-# of the execution itself (execution()).
+# What the change set executing on this thread is doing: the resource being created, a token of
+# the execution itself (execution()), and what to do once it succeeded or failed (after()).
 current = threading.local()
+_tokens = itertools.count(1)
 
 
 def execution():
-    """A token of the change set executing on this thread (None outside one): moto retries a
-    resource whose update failed, and a patch can tell a retry by it."""
+    """A token of the change set executing on this thread (None outside one), never reused:
+    moto retries a resource whose update failed, and a patch can tell a retry by it."""
     return getattr(current, "execution", None)
+
+
+def after(success, failure):
+    """Runs `success` once the executing change set succeeded (CloudFormation's cleanup
+    phase), else `failure` (its rollback), last registered first; outside an execution,
+    `success` at once."""
+    if execution() is None:
+        success()
+    else:
+        current.after.append((success, failure))
 
 
 def apply():
@@ -88,12 +100,22 @@ def apply():
         rm.load_parameters()
         rm.load_conditions()
 
+    def finish(succeeded):
+        hooks, current.after, current.execution = current.after, [], None
+        for success, failure in reversed(hooks):
+            try:
+                (success if succeeded else failure)()
+            except Exception:  # a rollback step that cannot run leaves what it could not undo
+                pass
+
     def execute(self, change_set_name, stack_name=None):
         current.resource = None
-        current.execution = object()
+        current.execution = next(_tokens)
+        current.after = []
         saved = state_of(self, change_set_name)
         try:
             result = original_execute(self, change_set_name, stack_name)
+            finish(True)
             # moto keeps the parsed template (and so the outputs) from before the change set.
             for change_set in self.change_sets.values():
                 if change_set_name in (change_set.change_set_id, change_set.change_set_name):
@@ -103,6 +125,7 @@ def apply():
                     stack.output_map = stack._create_output_map()
             return result
         except Exception as e:  # what CloudFormation reports as a failed resource
+            finish(False)
             change_set = next((c for c in self.change_sets.values()
                                if change_set_name in (c.change_set_id, c.change_set_name)), None)
             if change_set is None:

@@ -28,7 +28,7 @@ http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler)
 ENDPOINTS = ["ecr.api", "ecr.dkr", "logs", "secretsmanager"]
 
 
-def template(endpoints=ENDPOINTS):
+def template(endpoints=ENDPOINTS, breaker="true", extra=""):
     interface = "".join(f"""
   Endpoint{i}:
     Type: AWS::EC2::VPCEndpoint
@@ -77,6 +77,11 @@ Resources:
               - {{Effect: Allow, Action: [ecr:BatchGetImage, ecr:GetDownloadUrlForLayer], Resource: !Sub "arn:aws:ecr:${{AWS::Region}}:${{AWS::AccountId}}:repository/api"}}
               - {{Effect: Allow, Action: [logs:CreateLogStream, logs:PutLogEvents], Resource: !GetAtt Logs.Arn}}
               - {{Effect: Allow, Action: secretsmanager:GetSecretValue, Resource: !Ref Token}}
+  TaskRole:
+    Type: AWS::IAM::Role
+    Properties:
+      AssumeRolePolicyDocument:
+        Statement: [{{Effect: Allow, Principal: {{Service: ecs-tasks.amazonaws.com}}, Action: sts:AssumeRole}}]
   Balancer:
     Type: AWS::ElasticLoadBalancingV2::LoadBalancer
     Properties: {{Scheme: internal, Type: application, Subnets: [!Ref Subnet], SecurityGroups: [!Ref Group]}}
@@ -111,6 +116,7 @@ Resources:
       Cpu: "256"
       Memory: "512"
       ExecutionRoleArn: !GetAtt Execution.Arn
+      TaskRoleArn: !GetAtt TaskRole.Arn
       ContainerDefinitions:
         - Name: api
           Image: !Ref Image
@@ -135,8 +141,8 @@ Resources:
       DeploymentConfiguration:
         MinimumHealthyPercent: 100
         MaximumPercent: 200
-        DeploymentCircuitBreaker: {{Enable: true, Rollback: true}}
-Outputs:
+        DeploymentCircuitBreaker: {{Enable: {breaker}, Rollback: {breaker}}}
+{extra}Outputs:
   Cluster: {{Value: !Ref Cluster}}
   Service: {{Value: !Ref Service}}
   Targets: {{Value: !Ref Targets}}
@@ -256,3 +262,62 @@ class EcsTasks(CloudTest):
                 self.assertEqual(stack["StackStatus"], "ROLLBACK_COMPLETE")
                 self.assertTrue(any(f"reach no {missing} endpoint" in r
                                     for r in self.failure(name)), self.failure(name))
+
+    def test_the_credentials_endpoint_answers_the_task_alone_and_rotates(self):
+        image = self.image("VERSION=1 exec python3 server.py")
+        self.deploy("s", template(), {"Image": image})
+        with ecs_tasks._lock:
+            task = next(iter(ecs_tasks._tasks.values()))
+        self.assertEqual(ecs_tasks.credentials("nope", task.token)[0], "404 Not Found")
+        self.assertEqual(ecs_tasks.credentials(task.id, "wrong")[0], "401 Unauthorized")
+        self.assertEqual(ecs_tasks.credentials(task.id, "ünicode")[0], "401 Unauthorized")
+        status, first = ecs_tasks.credentials(task.id, task.token)
+        self.assertEqual(status, "200 OK")
+        self.assertTrue(first["RoleArn"].endswith(first["RoleArn"].split("/")[-1]))
+        self.assertEqual(set(first), {"AccessKeyId", "SecretAccessKey", "Token", "Expiration",
+                                      "RoleArn"})
+        task.minted -= 3600  # half-way to expiry and past: ECS hands out new ones
+        self.assertNotEqual(ecs_tasks.credentials(task.id, task.token)[1]["AccessKeyId"],
+                            first["AccessKeyId"])
+
+    def test_a_later_failure_puts_the_service_back_on_the_old_revision(self):
+        # The update rolls the new image out, then another resource fails: CloudFormation's
+        # rollback puts the old revision back, and its tasks serve.
+        failing = """  Breaks:
+    Type: AWS::SQS::Queue
+    DependsOn: Service
+    Properties: {VisibilityTimeout: !If [Broken, "not a number", 30]}
+"""
+        t = template(extra=failing).replace(
+            "Parameters:\n  Image: {Type: String}\n",
+            "Parameters:\n  Image: {Type: String}\n  Break: {Type: String, Default: \"no\"}\n"
+            "Conditions:\n  Broken: !Equals [!Ref Break, \"yes\"]\n")
+        first = self.image("VERSION=1 exec python3 server.py")
+        self.assertEqual(self.deploy("s", t, {"Image": first})["StackStatus"], "CREATE_COMPLETE")
+        second = self.image("VERSION=2 exec python3 server.py")
+        stack = self.deploy("s", t, {"Image": second, "Break": "yes"}, kind="UPDATE")
+        self.assertEqual(stack["StackStatus"], "UPDATE_ROLLBACK_COMPLETE")
+        service = self.service("s")
+        self.assertTrue(service["taskDefinition"].endswith("task-definition/api:1"),
+                        service["taskDefinition"])
+        ecs = self.client("ecs")
+        self.assertEqual(ecs.describe_task_definition(taskDefinition="api:1")["taskDefinition"]
+                         ["status"], "ACTIVE")
+        self.assertEqual(ecs.describe_task_definition(taskDefinition="api:2")["taskDefinition"]
+                         ["status"], "INACTIVE")
+        health = self.health("s")
+        self.assertEqual([s for _, s in health], ["healthy", "healthy"], health)
+        self.assertEqual({self.answer(p)["version"] for p, _ in health}, {"1"})
+
+    def test_without_the_circuit_breaker_a_failing_image_runs_out_the_deadline(self):
+        previous = ecs_tasks.DEADLINE
+        ecs_tasks.DEADLINE = 3
+        self.addCleanup(setattr, ecs_tasks, "DEADLINE", previous)
+        image = self.image("VERSION=1 BROKEN=1 exec python3 server.py")
+        stack = self.deploy("s", template(breaker="false"), {"Image": image})
+        self.assertEqual(stack["StackStatus"], "ROLLBACK_COMPLETE")
+        reasons = self.failure("s")
+        self.assertTrue(any("Service did not stabilize" in r and "steady state" in r
+                            for r in reasons), reasons)
+        with ecs_tasks._lock:
+            self.assertEqual(ecs_tasks._tasks, {}, "no task left running")

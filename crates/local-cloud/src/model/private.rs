@@ -77,22 +77,26 @@ pub fn upstream(
     claims: Option<&Map<String, Value>>,
 ) -> Result<Upstream, String> {
     let rest = i.uri.split_once("://").map_or(i.uri.as_str(), |(_, r)| r);
-    let mut path = rest
-        .find('/')
-        .map_or_else(|| "/".to_string(), |at| rest[at..].to_string());
+    let template = rest.find('/').map_or("/", |at| &rest[at..]);
+    // The load balancer drops header fields whose names are not letters, digits and hyphens
+    // (the stack's routing.http.drop_invalid_header_fields): `X-Shipit_User` never reaches
+    // the tasks as a second spelling of the mapped header.
+    let valid =
+        |k: &str| !k.is_empty() && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
     let mut headers: Vec<(String, String)> = req
         .headers
         .iter()
-        .filter(|(k, _)| !HOP_BY_HOP.contains(&k.to_ascii_lowercase().as_str()))
+        .filter(|(k, _)| valid(k) && !HOP_BY_HOP.contains(&k.to_ascii_lowercase().as_str()))
         .cloned()
         .collect();
     let mut query: Vec<String> = Vec::new();
+    let mut path_values = BTreeMap::new();
     for (target, source) in &i.parameters {
         let value = source_value(source, params, req, claims);
         if let Some(name) = target.strip_prefix("integration.request.path.") {
             let v =
                 value.ok_or_else(|| format!("{target}: {source} has no value for this request"))?;
-            path = path.replace(&format!("{{{name}}}"), &v);
+            path_values.insert(name, v);
         } else if let Some(name) = target.strip_prefix("integration.request.header.") {
             // A mapped header replaces whatever the client sent under that name.
             headers.retain(|(k, _)| !k.eq_ignore_ascii_case(name));
@@ -105,12 +109,26 @@ pub fn upstream(
             }
         }
     }
-    if path.contains('{') {
-        return Err(format!(
-            "the integration URI {} has a path parameter no request parameter fills",
-            i.uri
-        ));
+    // One pass over the URI's template: a value is never read as a parameter itself.
+    let mut path = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        let close = rest[open..]
+            .find('}')
+            .map(|c| open + c)
+            .ok_or_else(|| format!("the integration URI {} has an unclosed {{", i.uri))?;
+        let name = &rest[open + 1..close];
+        let value = path_values.get(name).ok_or_else(|| {
+            format!(
+                "the integration URI {} has the path parameter {{{name}}}, which no request parameter fills",
+                i.uri
+            )
+        })?;
+        path.push_str(&rest[..open]);
+        path.push_str(value);
+        rest = &rest[close + 1..];
     }
+    path.push_str(rest);
     if !req.query.is_empty() {
         query.insert(0, req.query.clone());
     }
@@ -281,6 +299,15 @@ mod tests {
                 "/health/deep",
                 None,
             ),
+            // A name the load balancer drops cannot pass for the mapped header.
+            (
+                integration("http://lb.internal/{proxy}", "ANY", &proxy),
+                request("GET", "", &[("X-Shipit_User", "victim")]),
+                true,
+                "GET",
+                "/items/7",
+                Some("user-1"),
+            ),
         ];
         for (i, req, signed_in, verb, path, user) in cases {
             let claims = signed_in.then(|| claims.as_object().unwrap());
@@ -293,8 +320,31 @@ mod tests {
                 .map(|(_, v)| v.as_str())
                 .collect();
             assert_eq!(users, user.into_iter().collect::<Vec<_>>(), "{i:?}");
-            assert!(!up.headers.iter().any(|(k, _)| k == "host"), "{up:?}");
+            assert!(
+                !up.headers
+                    .iter()
+                    .any(|(k, _)| k == "host" || k.contains('_')),
+                "{up:?}"
+            );
         }
+    }
+
+    #[test]
+    fn a_path_value_is_never_read_as_a_parameter() {
+        let i = integration(
+            "http://lb/{a}/{b}",
+            "GET",
+            &[
+                ("integration.request.path.a", "method.request.path.a"),
+                ("integration.request.path.b", "method.request.path.b"),
+            ],
+        );
+        let params: BTreeMap<String, String> = [("a", "{b}"), ("b", "x{")]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let up = upstream(&i, &params, &request("GET", "", &[]), None).unwrap();
+        assert_eq!(up.path, "/{b}/x{");
     }
 
     #[test]
