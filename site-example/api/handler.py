@@ -1,4 +1,5 @@
-"""site-example's API, as `shipit deploy` ships it ([api] source = "site-example/api").
+"""site-example's API, as `shipit deploy` ships it ([api] source = "site-example/api"), and as
+the container backend runs it (site-example/service/server.py serves it over HTTP).
 
 GET /health       liveness for monitors and `shipit verify`: no network call, no data store.
 GET /health/deep  each store really used (signed-in callers only): a query on PostgreSQL as the
@@ -60,7 +61,9 @@ def err(code, message=None):
 # RDS's server certificates chain to RDS's own CAs, which no system trust store holds: the
 # database is verified against AWS's RDS bundle, carried beside this file (scripts/rds-ca-bundle
 # fetches it from https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem).
-RDS_CA_BUNDLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "rds-ca-bundle.pem")
+# RDS_CA_BUNDLE in the environment names another file (the local cloud sets it for its tasks).
+RDS_CA_BUNDLE = env("RDS_CA_BUNDLE") or os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                                     "rds-ca-bundle.pem")
 
 
 @cache
@@ -89,10 +92,12 @@ def postgres_query(sql):
 
 @cache
 def redis_client():
-    """Redis over TLS with the AUTH token from Secrets Manager, kept while warm."""
+    """Redis over TLS with the AUTH token, kept while warm: the function reads it from Secrets
+    Manager; a container gets it from ECS as REDIS_TOKEN (its task definition's secrets)."""
     import redis
 
-    token = aws("secretsmanager").get_secret_value(SecretId=env("REDIS_SECRET_ARN"))["SecretString"]
+    token = env("REDIS_TOKEN") or aws("secretsmanager").get_secret_value(
+        SecretId=env("REDIS_SECRET_ARN"))["SecretString"]
     return redis.Redis(host=env("REDIS_HOST"), port=int(env("REDIS_PORT") or 6379), password=token,
                        ssl=True, socket_timeout=TIMEOUT, socket_connect_timeout=TIMEOUT)
 

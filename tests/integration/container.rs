@@ -12,7 +12,7 @@ use std::path::Path;
 use serde_json::Value;
 
 use crate::support::{
-    assert_exit, assert_success, cloud_endpoint, http, stack_state, stderr, World,
+    assert_exit, assert_success, cloud_endpoint, http, json_call_at, stack_state, stderr, World,
 };
 
 const REPO: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com/team/api";
@@ -58,18 +58,7 @@ http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler)
 
 /// One JSON call to one of the local cloud's services (ECS, ECR: their JSON protocols).
 fn call(service: &str, target: &str, body: &str) -> (u16, Value) {
-    let auth = shipit_engine::http::local_cloud_authorization(service, "us-east-1");
-    let (status, _, text) = http(
-        "POST",
-        &format!("{}/", cloud_endpoint()),
-        &[
-            ("authorization", auth.as_str()),
-            ("x-amz-target", target),
-            ("content-type", "application/x-amz-json-1.1"),
-        ],
-        body,
-    );
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    json_call_at(&cloud_endpoint(), service, target, body)
 }
 
 /// One JSON call to the local cloud's ECS.

@@ -1,7 +1,9 @@
 //! The README's main job, as a test: `scripts/demo` starts its own local cloud and edge,
 //! deploys site-example with the whole stack, verifies it, ships the example API's own code
 //! (verified through real PostgreSQL and Redis), redeploys (nothing to do), lets a user sign in
-//! through the site in headless Chromium and add an item, and destroys it.
+//! through the site in headless Chromium and add an item, and destroys it; with `--backend
+//! container`, the API switches to tasks the local cloud runs from site-example/service, and
+//! the user signs in through them.
 //!
 //! The demo pauses before its destroy and after it (`SHIPIT_DEMO_PAUSE`), and the result is
 //! judged there through the AWS APIs of its local cloud and over HTTP, as a user would check a
@@ -13,7 +15,9 @@ use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::support::{block, cfn_at, cloudfront_at, http, live_alias_at, s3_at, stack_state_at};
+use crate::support::{
+    block, cfn_at, cloudfront_at, http, json_call_at, live_alias_at, s3_at, stack_state_at,
+};
 
 /// How long the demo may take to reach a pause: a cold machine builds site-example with npm
 /// and starts PostgreSQL and Redis first (a warm run takes well under a minute).
@@ -30,9 +34,10 @@ struct Demo {
 }
 
 impl Demo {
-    fn start(stack: &str) -> Demo {
+    fn start(stack: &str, args: &[&str]) -> Demo {
         let root = env!("CARGO_MANIFEST_DIR");
         let mut child = Command::new(format!("{root}/scripts/demo"))
+            .args(args)
             .env("SHIPIT_BIN", env!("CARGO_BIN_EXE_shipit"))
             .env("SHIPIT_DEMO_STACK", stack)
             .env("SHIPIT_DEMO_PAUSE", "1")
@@ -136,7 +141,7 @@ fn value_of<'a>(lines: &'a [String], prefix: &str) -> &'a str {
 #[test]
 fn the_main_job_deploys_site_example_and_verifies_it() {
     let stack = format!("demo-test-{}", std::process::id());
-    let mut demo = Demo::start(&stack);
+    let mut demo = Demo::start(&stack, &[]);
     let lines = demo.until("paused");
     let edge = value_of(&lines, "site URL (local edge): ").to_string();
     let api = value_of(&lines, "API URL (local API Gateway): ").to_string();
@@ -300,4 +305,87 @@ fn the_main_job_deploys_site_example_and_verifies_it() {
         shell_warnings.is_empty(),
         "the shell warned: {shell_warnings:?}"
     );
+}
+
+#[test]
+fn the_container_demo_runs_the_same_api_as_tasks_and_a_user_signs_in_through_them() {
+    let stack = format!("demo-ctr-{}", std::process::id());
+    let mut demo = Demo::start(&stack, &["--backend", "container"]);
+    let lines = demo.until("paused");
+    let api = value_of(&lines, "API URL (local API Gateway): ").to_string();
+    let cloud = value_of(&lines, "local cloud: ").to_string();
+
+    // The stack runs the API as a service now: no function, a Fargate service whose image is
+    // the stand-in of site-example/service, its two tasks healthy behind the load balancer.
+    let outputs = stack_state_at(&cloud, &stack).unwrap().outputs;
+    assert!(!outputs.contains_key("ApiFunctionName"), "{outputs:?}");
+    let ecs = |action: &str, body: String| {
+        let (status, v) = json_call_at(
+            &cloud,
+            "ecs",
+            &format!("AmazonEC2ContainerServiceV20141113.{action}"),
+            &body,
+        );
+        assert_eq!(status, 200, "{action}: {v}");
+        v
+    };
+    let service = ecs(
+        "DescribeServices",
+        format!(
+            r#"{{"cluster": "{}", "services": ["{}"]}}"#,
+            outputs["ClusterName"], outputs["ServiceName"]
+        ),
+    )["services"][0]
+        .clone();
+    assert_eq!(service["launchType"], "FARGATE", "{service}");
+    let task = service["taskDefinition"].as_str().unwrap();
+    let image = ecs(
+        "DescribeTaskDefinition",
+        format!(r#"{{"taskDefinition": "{task}"}}"#),
+    )["taskDefinition"]["containerDefinitions"][0]["image"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        image.contains(".amazonaws.com/shipit-local/demo-ctr-") && image.contains("@sha256:"),
+        "{image}"
+    );
+    // The load balancer's targets, asked of the local cloud as its API Gateway asks.
+    let balancer = &outputs["LoadBalancerArn"];
+    let targets_url = format!(
+        "{cloud}/_shipit/elb/targets?loadBalancer={}",
+        percent_encoding::utf8_percent_encode(balancer, percent_encoding::NON_ALPHANUMERIC)
+    );
+    let (status, _, targets) = http("GET", &targets_url, &[], "");
+    assert_eq!(status, 200);
+    let targets: serde_json::Value = serde_json::from_str(&targets).unwrap();
+    let healthy = targets["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["health"] == "healthy")
+        .count();
+    assert_eq!(healthy, 2, "{targets}");
+
+    // Through the API, and in the table: the item the user added through the site, by the
+    // tasks, with the task role's credentials.
+    let (status, _, body) = http("GET", &format!("{api}/health"), &[], "");
+    assert_eq!((status, body.as_str()), (200, r#"{"ok": true}"#));
+    let (status, scanned) = json_call_at(
+        &cloud,
+        "dynamodb",
+        "DynamoDB_20120810.Scan",
+        &format!(r#"{{"TableName": "{}"}}"#, outputs["TableName"]),
+    );
+    assert_eq!(status, 200, "{scanned}");
+    assert!(scanned.to_string().contains("first item"), "{scanned}");
+
+    // The destroy stops the tasks with the stack.
+    demo.resume();
+    demo.until("destroyed");
+    let (_, _, left) = http("GET", &targets_url, &[], "");
+    assert_eq!(left, r#"{"targets": []}"#);
+    drop(demo.input.take());
+    let status = demo.child.wait().unwrap();
+    assert!(status.success(), "the demo failed:\n{}", demo.stderr());
 }

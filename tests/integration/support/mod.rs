@@ -908,6 +908,31 @@ pub fn http(
     (status, headers, body.to_string())
 }
 
+/// One call to a JSON-protocol API of the local cloud at `endpoint` (ECS, ECR, DynamoDB...):
+/// `target` is the X-Amz-Target. Its status and its answer (Null when not JSON).
+pub fn json_call_at(
+    endpoint: &str,
+    service: &str,
+    target: &str,
+    body: &str,
+) -> (u16, serde_json::Value) {
+    let auth = shipit_engine::http::local_cloud_authorization(service, "us-east-1");
+    let (status, _, text) = http(
+        "POST",
+        &format!("{endpoint}/"),
+        &[
+            ("authorization", auth.as_str()),
+            ("x-amz-target", target),
+            ("content-type", "application/x-amz-json-1.1"),
+        ],
+        body,
+    );
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+    )
+}
+
 /// GETs a URL with shipit's own client (status, headers, body).
 pub fn http_get(url: &str) -> shipit_engine::http::Response {
     block(async {
