@@ -54,7 +54,8 @@ pub enum Command {
     Deploy(DeployArgs),
     /// Show what `deploy` would do: the stack's change set and every file action with its
     /// reason; executes nothing (a changed stack's template is staged in the bootstrap
-    /// templates bucket, as deploy does, to make the change set).
+    /// templates bucket, as deploy does, to make the change set; on shipit's local cloud,
+    /// `[api] local_command` is published to its ECR as the image the change set names).
     Plan(TargetArgs),
     /// Delete the stack: empty its buckets (every version), lift termination protection,
     /// delete it and report what CloudFormation retained.
@@ -95,6 +96,13 @@ pub enum Command {
         after_help = "Examples:\n  shipit bootstrap --region eu-west-1        once per account and region, before the first deploy\n  shipit bootstrap --region eu-west-1 --json"
     )]
     Bootstrap(BootstrapArgs),
+    /// The stack's parameters: SSM SecureStrings under /shipit/STACK/, which an API in
+    /// containers gets as secrets of its tasks (a deploy rolls a changed value out). Values
+    /// are never printed, except by `get --show`.
+    #[command(
+        after_help = "Examples:\n  printf %s \"$TOKEN\" | shipit params set API_TOKEN --stack my-site   the value from standard input\n  shipit params set API_TOKEN --from-env TOKEN --stack my-site\n  shipit params list --stack my-site                 names and versions\n  shipit params get API_TOKEN --show --stack my-site"
+    )]
+    Params(ParamsArgs),
     /// Print a shell completion script: `shipit completions bash > /etc/bash_completion.d/shipit`.
     Completions(CompletionsArgs),
 }
@@ -166,6 +174,37 @@ pub struct BootstrapArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct ParamsArgs {
+    #[command(subcommand)]
+    pub action: ParamsAction,
+    /// The stack whose parameters these are (default: [stack] name).
+    #[arg(long, env = "SHIPIT_STACK", global = true)]
+    pub stack: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ParamsAction {
+    /// Set a parameter (a SecureString) from standard input, or from --from-env; prints its
+    /// new version.
+    Set {
+        /// Its name: the tasks' environment variable (letters, digits and _).
+        name: String,
+        /// Read the value from this environment variable instead of standard input.
+        #[arg(long, value_name = "VAR")]
+        from_env: Option<String>,
+    },
+    /// Show a parameter's version; --show prints its value on stdout.
+    Get {
+        name: String,
+        /// Print the value.
+        #[arg(long)]
+        show: bool,
+    },
+    /// List the stack's parameters: names and versions, never values.
+    List,
+}
+
+#[derive(Debug, Args)]
 pub struct CompletionsArgs {
     /// bash, zsh, fish, elvish or powershell.
     pub shell: clap_complete::Shell,
@@ -185,6 +224,7 @@ impl Command {
             Command::Rollback(_) => "rollback",
             Command::Unlock(_) => "unlock",
             Command::Bootstrap(_) => "bootstrap",
+            Command::Params(_) => "params",
             Command::Completions(_) => "completions",
         }
     }

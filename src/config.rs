@@ -97,9 +97,10 @@ pub fn local_service(file: &ApiConfig) -> Result<Option<shipit_core::container::
         }
         return Ok(None);
     };
-    if file.backend.as_deref() != Some("container") {
+    // A backend set by hand (--parameter ApiBackend=container) is the stack's to check.
+    if file.backend.as_deref() == Some("function") {
         return Err(Error::config_hint(
-            "[api] local_command runs a container backend's service on the local cloud, and [api] backend is not \"container\"",
+            "[api] local_command runs a container backend's service on the local cloud, and [api] backend is \"function\"",
             "set [api] backend = \"container\", or remove local_command",
         ));
     }
@@ -495,6 +496,7 @@ pub fn stack_settings(args: &StackArgs, file: &StackConfig) -> Result<Option<Sta
         recreate: args.recreate,
         timeout: Duration::from_secs(minutes * 60),
         role_arn: args.role_arn.clone().or(file.role_arn.clone()),
+        task_secrets: Vec::new(),
     }))
 }
 
@@ -729,6 +731,7 @@ fn named_site(
                         .unwrap_or(DEFAULT_STACK_TIMEOUT_MINUTES),
                 ),
                 role_arn: file.stack.role_arn.clone(),
+                task_secrets: Vec::new(),
             })
         }
         None => None,

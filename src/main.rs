@@ -144,6 +144,7 @@ async fn run(cli: &Cli, reporter: &Arc<Terminal>) -> Result<()> {
         Command::Rollback(args) => cmd::releases::rollback(cli, args, file, r).await,
         Command::Unlock(args) => cmd::releases::unlock_command(cli, args, &file, r).await,
         Command::Bootstrap(args) => cmd::stack::bootstrap(cli, args, &file, r).await,
+        Command::Params(args) => cmd::params::params(cli, args, &file, r).await,
         Command::Completions(args) => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             let mut out = Vec::new();

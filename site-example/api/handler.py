@@ -4,7 +4,8 @@ the container backend runs it (site-example/service/server.py serves it over HTT
 GET /health       liveness for monitors and `shipit verify`: no network call, no data store.
 GET /health/deep  each store really used (signed-in callers only): a query on PostgreSQL as the
                   application user (IAM token over TLS), PING over TLS on Redis with the stack's
-                  AUTH token, DescribeTable on DynamoDB, a one-key listing of the app-data bucket.
+                  AUTH token, DescribeTable on DynamoDB, a one-key listing of the app-data bucket,
+                  and, in a container, a read of the stack's parameters (SSM, PARAMETER_PATH).
 /items            a signed-in user's items (Cognito `sub`), kept in DynamoDB; the list is read
                   through Redis (60 s, dropped on every write), `X-Cache` tells hit or miss.
 
@@ -132,6 +133,9 @@ def deep():
         "postgres": check("DB_HOST", lambda _: postgres_query("SELECT 1")),
         "redis": check("REDIS_HOST", lambda _: ping_redis()),
     }
+    if env("PARAMETER_PATH"):  # the container's: the stack's parameters, read with its role
+        stores["parameters"] = check("PARAMETER_PATH", lambda p: aws("ssm").get_parameters_by_path(
+            Path=p.rstrip("/"), MaxResults=1))
     ok = all(v in ("ok", "not configured") for v in stores.values())
     return reply(200 if ok else 503, {"ok": ok, "stores": stores})
 

@@ -9,10 +9,12 @@ the handler reads no user there).
 
     PORT=8080 python3 server.py
 
-Listens on 0.0.0.0 in a container (its own network namespace) and on 127.0.0.1 elsewhere
-(`HOST` overrides). One request runs the handler at a time (it keeps per-request state in a
-global, as a Lambda environment runs one invocation at a time); SIGTERM, which ECS sends
-before it stops a task, stops it cleanly.
+Listens on `HOST`, 127.0.0.1 unless set (the image sets 0.0.0.0: a task has a network
+namespace of its own). `GET /health` is answered at once; the other routes run the handler one
+at a time (it keeps per-request state in a global, as a Lambda environment runs one invocation
+at a time). Bodies come with a Content-Length (a chunked one is refused), at most 1 MiB; an
+idle connection is dropped after 30 s. SIGTERM, which ECS sends before it stops a task, stops
+taking requests and lets those in flight finish.
 """
 import http.server
 import json
@@ -35,6 +37,7 @@ class Service(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "site-example"
     sys_version = ""
+    timeout = 30
 
     def answer(self, status, headers, body):
         data = body.encode() if isinstance(body, str) else body
@@ -45,14 +48,26 @@ class Service(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    def refuse(self, status, message):
+        self.close_connection = True
+        self.answer(status, {"Content-Type": "application/json", "Connection": "close"},
+                    json.dumps({"error": message}))
+
     def any(self):
-        length = int(self.headers.get("Content-Length") or 0)
+        if self.headers.get("Transfer-Encoding"):
+            return self.refuse(501, "a body must come with a Content-Length")
+        declared = (self.headers.get("Content-Length") or "0").strip()
+        if not declared.isdigit():
+            return self.refuse(400, "Bad Request")
+        length = int(declared)
         if length > MAX_BODY:
-            self.close_connection = True
-            return self.answer(413, {"Content-Type": "application/json"},
-                               json.dumps({"error": "Payload Too Large"}))
+            return self.refuse(413, "Payload Too Large")
         body = self.rfile.read(length).decode("utf-8", "replace") if length else None
         url = urlsplit(self.path)
+        if self.command == "GET" and url.path == "/health":
+            # Liveness: no store, no wait behind a slow request (the load balancer's check).
+            return self.answer(200, {"Content-Type": "application/json",
+                                     "Cache-Control": "no-store"}, json.dumps({"ok": True}))
         user = self.headers.get("X-Shipit-User")
         event = {
             "httpMethod": self.command,
@@ -69,17 +84,23 @@ class Service(http.server.BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = any
 
     def log_message(self, fmt, *args):
-        print(f"{self.command} {urlsplit(self.path).path} {args[1] if len(args) > 1 else ''}",
+        path = urlsplit(getattr(self, "path", "") or "").path
+        print(f"{getattr(self, 'command', '-')} {path} {args[1] if len(args) > 1 else ''}",
               flush=True)
 
 
+class Server(http.server.ThreadingHTTPServer):
+    daemon_threads = False  # server_close() waits for the requests in flight
+    block_on_close = True
+
+
 def main():
-    in_container = os.path.exists("/.dockerenv") or os.environ.get("AWS_EXECUTION_ENV") == "AWS_ECS_FARGATE"
-    host = os.environ.get("HOST") or ("0.0.0.0" if in_container else "127.0.0.1")
-    server = http.server.ThreadingHTTPServer((host, int(os.environ.get("PORT") or 8080)), Service)
+    host = os.environ.get("HOST") or "127.0.0.1"
+    server = Server((host, int(os.environ.get("PORT") or 8080)), Service)
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
     print(f"site-example service on {host}:{server.server_address[1]}", flush=True)
     server.serve_forever()
+    server.server_close()
 
 
 if __name__ == "__main__":

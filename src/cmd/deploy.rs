@@ -39,7 +39,12 @@ pub(crate) async fn run(
     .await?;
     let (cfn, cdn, account) = (clients.cfn(), clients.cdn(), clients.account()?);
     let store = |bucket: &str, prefix: &str| clients.store(bucket, prefix);
-    let registry = clients.local_registry().await?;
+    // Only [api] local_command needs ECR, and only on shipit's local cloud.
+    let registry = match settings.local_service {
+        Some(_) => clients.local_registry().await?,
+        None => None,
+    };
+    let parameters = clients.parameters()?;
     let ports = Ports {
         stacks: &cfn,
         account: &account,
@@ -50,6 +55,7 @@ pub(crate) async fn run(
         registry: registry
             .as_ref()
             .map(|r| r as &dyn shipit_engine::ports::Registry),
+        parameters: &parameters,
     };
     let mut shipped = ship(&ports, settings, &checks, scanned, reporter).await?;
     shipped.summary.seconds = started.elapsed().as_secs_f64();

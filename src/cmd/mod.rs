@@ -3,6 +3,7 @@
 
 pub(crate) mod deploy;
 pub(crate) mod init;
+pub(crate) mod params;
 pub(crate) mod plan;
 pub(crate) mod preview;
 pub(crate) mod releases;
@@ -98,6 +99,16 @@ impl Clients {
             local_cloud::model::lambda::Runtimes::from_env(|k| std::env::var(k).ok()),
             gate,
         )?))
+    }
+
+    /// SSM Parameter Store: a stack's parameters (`shipit params`, and a container backend's
+    /// deploy, which lists their names and versions).
+    pub(crate) fn parameters(&self) -> Result<shipit_aws::ssm::Ssm> {
+        let endpoint = self.conn.endpoints.cloudformation.as_deref();
+        let deadline = self.conn.timeouts.operation.min(PREFLIGHT_CALL_TIMEOUT);
+        let signed = shipit_aws::signed::Signed::new(&self.sdk, endpoint, deadline)
+            .map_err(shipit_core::error::Error::aws)?;
+        Ok(shipit_aws::ssm::Ssm::new(signed))
     }
 
     /// ECR, on shipit's local cloud only (asked, not assumed from a custom endpoint): where a

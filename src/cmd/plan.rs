@@ -46,7 +46,10 @@ pub(crate) async fn run(
             let info = cfn.describe(&stack.name).await?;
             // On the local cloud, the stand-in image of [api] local_command is published (the
             // registry only: nothing of the stack or the site changes) so the change set names it.
-            let registry = clients.local_registry().await?;
+            let registry = match settings.local_service {
+                Some(_) => clients.local_registry().await?,
+                None => None,
+            };
             let mut stack = stack.clone();
             shipit_engine::pipeline::local_image::use_local(
                 registry
@@ -54,6 +57,13 @@ pub(crate) async fn run(
                     .map(|r| r as &dyn shipit_engine::ports::Registry),
                 &mut stack,
                 settings.local_service.as_ref(),
+                reporter,
+            )
+            .await?;
+            shipit_engine::pipeline::parameters::attach(
+                &clients.parameters()?,
+                &mut stack,
+                info.as_ref(),
                 reporter,
             )
             .await?;

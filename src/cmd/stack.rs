@@ -158,6 +158,7 @@ pub(crate) async fn bootstrap(
         recreate: true,
         timeout: Duration::from_secs(minutes * 60),
         role_arn: None,
+        task_secrets: Vec::new(),
     };
     let ensured = provision::ensure(&cfn, &settings, reporter).await?;
     let not_ours = |what: &str| {

@@ -12,7 +12,8 @@ use std::path::Path;
 use serde_json::Value;
 
 use crate::support::{
-    assert_exit, assert_success, cloud_endpoint, http, json_call_at, stack_state, stderr, World,
+    assert_exit, assert_success, cloud_endpoint, http, json_call_at, stack_state, stderr, stdout,
+    World,
 };
 
 const REPO: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com/team/api";
@@ -35,6 +36,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if self.path == "/health":
             return self.answer(500 if os.environ.get("BROKEN") else 200,
                                {"version": os.environ.get("VERSION")})
+        if self.path == "/param":
+            return self.answer(200, {"API_TOKEN": os.environ.get("API_TOKEN")})
         dynamodb = boto3.client("dynamodb")
         try:
             if self.path == "/probe/allowed":
@@ -437,6 +440,76 @@ fn a_function_stack_switches_to_containers_and_ships_images_by_digest() {
         second
     );
 
+    // The stack's parameters reach the tasks as secrets: a set value rolls out with a new
+    // revision, a changed one with another; values are never printed but by `get --show`.
+    let params = |args: &[&str], input: Option<&str>| {
+        let mut all = vec!["params"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["--stack", &name]);
+        let mut cmd = w.cmd(&all);
+        cmd.stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        if let Some(text) = input {
+            use std::io::Write;
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(text.as_bytes())
+                .unwrap();
+        }
+        drop(child.stdin.take());
+        child.wait_with_output().unwrap()
+    };
+    let param = || {
+        let port = targets(&name)[0].0;
+        get(&format!("http://127.0.0.1:{port}/param")).1["API_TOKEN"].clone()
+    };
+    let out = params(&["set", "API_TOKEN"], Some("first-secret\n"));
+    assert_success(&out);
+    let shown = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(
+        !shown.contains("first-secret") && shown.contains("version 1"),
+        "{shown}"
+    );
+    let before = revisions(&name);
+    assert_success(&deploy(&[]));
+    assert_ne!(revisions(&name), before, "a new revision for the parameter");
+    assert_eq!(param(), "first-secret");
+    let out = params(&["list"], None);
+    assert_success(&out);
+    assert_eq!(stdout(&out), "API_TOKEN\tversion 1\n");
+    let out = params(&["get", "API_TOKEN"], None);
+    assert!(!format!("{}{}", stdout(&out), stderr(&out)).contains("first-secret"));
+    assert_eq!(
+        stdout(&params(&["get", "API_TOKEN", "--show"], None)),
+        "first-secret\n"
+    );
+    assert_success(&params(&["set", "API_TOKEN"], Some("second-secret")));
+    let out = deploy(&[]);
+    assert_success(&out);
+    assert!(stderr(&out).contains("API_TOKEN (v2)"), "{}", stderr(&out));
+    assert_eq!(param(), "second-secret");
+    let recorded = w
+        .cmd(&["releases", "--stack", &name, "--json"])
+        .output()
+        .unwrap();
+    let recorded: Value = serde_json::from_slice(&recorded.stdout).unwrap();
+    let newest = recorded["releases"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(newest["api"]["parameters"], "API_TOKEN:2", "{newest}");
+    // A name the tasks cannot take, or no value, is refused before any request.
+    let out = params(&["set", "AWS_REGION"], Some("x"));
+    assert_exit(&out, 2);
+    let out = params(&["set", "EMPTY"], Some(""));
+    assert_exit(&out, 2);
+
     // Back to the function: the service and its tasks go (no target is left behind the load
     // balancer, asked as the local API Gateway asks), the data stays; a rollback to a release
     // that ran containers is then refused with nothing changed.
@@ -525,8 +598,9 @@ fn the_local_command_runs_as_the_service_and_a_changed_file_is_a_new_revision() 
     assert_eq!(get(&health), (200, serde_json::json!({"version": "local"})));
     drop(edge);
 
-    // Only a container backend has a local command.
-    let function = w.write_config("[api]\nlocal_command = \"python3 server.py\"\n");
+    // A function has no local command.
+    let function =
+        w.write_config("[api]\nbackend = \"function\"\nlocal_command = \"python3 server.py\"\n");
     let out = w.run_stack("deploy", &name, &["--config", &function]);
     assert_exit(&out, 2);
     assert!(stderr(&out).contains("local_command"), "{}", stderr(&out));

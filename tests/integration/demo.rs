@@ -379,6 +379,13 @@ fn the_container_demo_runs_the_same_api_as_tasks_and_a_user_signs_in_through_the
     );
     assert_eq!(status, 200, "{scanned}");
     assert!(scanned.to_string().contains("first item"), "{scanned}");
+    // Every store, the stack's parameters among them, answered the tasks: the demo's sign-in
+    // saw them all "ok" (its own assertion), and said which.
+    let said = demo.stderr();
+    assert!(
+        said.contains("postgres ok, redis ok, parameters ok"),
+        "{said}"
+    );
 
     // The destroy stops the tasks with the stack.
     demo.resume();

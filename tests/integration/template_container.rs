@@ -343,13 +343,24 @@ fn the_task_roles_hold_what_they_need_inside_the_boundary() {
             "ecr:GetDownloadUrlForLayer",
             "logs:CreateLogStream",
             "logs:PutLogEvents",
-            "secretsmanager:GetSecretValue"
+            "secretsmanager:GetSecretValue",
+            "ssm:GetParameters"
         ]
     );
     // "*" only where the action takes no resource.
     for (a, r) in &start {
         assert_eq!(r == "*", a == "ecr:GetAuthorizationToken", "{a} on {r}");
     }
+    // The stack's parameters, and nothing else of SSM, become the tasks' secrets.
+    let ssm = &start
+        .iter()
+        .find(|(a, _)| a == "ssm:GetParameters")
+        .unwrap()
+        .1;
+    assert!(
+        ssm.ends_with(":parameter/shipit/${AWS::StackName}/*"),
+        "{ssm}"
+    );
     let app = actions("TaskRole");
     for (a, r) in &app {
         assert!(r != "*", "{a} on every resource");

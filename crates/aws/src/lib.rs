@@ -16,6 +16,7 @@ pub mod ecr;
 pub mod lambda;
 pub mod s3;
 pub mod signed;
+pub mod ssm;
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -33,7 +33,19 @@ pub const LOCAL_DIRECTORY_ANNOTATION: &str = "dev.shipit.local.directory";
 
 /// The ECR repository the local cloud's stand-in images of `stack` go to.
 pub fn local_repository(stack: &str) -> String {
-    format!("shipit-local/{}", stack.to_ascii_lowercase())
+    // ECR's names: lowercase parts joined by one separator, so no `--` and no trailing `-`.
+    let mut name = String::new();
+    for part in stack
+        .to_ascii_lowercase()
+        .split('-')
+        .filter(|p| !p.is_empty())
+    {
+        if !name.is_empty() {
+            name.push('-');
+        }
+        name.push_str(part);
+    }
+    format!("shipit-local/{name}")
 }
 
 /// The OCI image manifest of a stand-in image: the command and the directory as annotations,
@@ -67,13 +79,92 @@ pub const IMAGE_PARAMETER: &str = "ContainerImage";
 
 /// The parameters that reach the tasks alone (their task definition and service), never the
 /// API Gateway resources: a new image is no new API snapshot.
-pub const TASK_PARAMETERS: [&str; 5] = [
+pub const TASK_PARAMETERS: [&str; 6] = [
     IMAGE_PARAMETER,
     "ContainerArchitecture",
     "ContainerCpu",
     "ContainerMemory",
     "ContainerCount",
+    VERSIONS_PARAMETER,
 ];
+
+/// The versions of the stack's parameters the tasks run with (`NAME:VERSION,...`): a changed
+/// value is a new version, so a new task definition revision that ECS rolls out.
+pub const VERSIONS_PARAMETER: &str = "ContainerParameterVersions";
+
+/// The SSM path of stack `stack`'s parameters, with its trailing slash.
+pub fn parameter_path(stack: &str) -> String {
+    format!("/shipit/{stack}/")
+}
+
+/// The line in the template's container definition after which each parameter is inserted as
+/// a secret.
+pub const SECRETS_MARKER: &str = "# shipit params:";
+
+/// Environment names a parameter cannot take: the task's own (the template's environment and
+/// secrets) and what AWS and ECS set.
+const TAKEN: [&str; 13] = [
+    "PORT",
+    "TABLE_NAME",
+    "OWNER_INDEX",
+    "APP_BUCKET",
+    "DB_HOST",
+    "DB_PORT",
+    "DB_USER",
+    "REDIS_HOST",
+    "REDIS_PORT",
+    "REDIS_TOKEN",
+    "PARAMETER_PATH",
+    "ALLOWED_ORIGINS",
+    "SHIPIT_PARAMETER_VERSIONS",
+];
+
+/// Why `name` cannot be a parameter (it becomes an environment variable of the tasks), if so.
+pub fn parameter_name_refused(name: &str) -> Option<String> {
+    let mut chars = name.chars();
+    let first_ok = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+    if !first_ok || !chars.all(|c| c.is_ascii_alphanumeric() || c == '_') || name.len() > 128 {
+        return Some(format!(
+            "{name:?} is not an environment variable name (letters, digits and _, not starting with a digit, at most 128)"
+        ));
+    }
+    let upper = name.to_ascii_uppercase();
+    if TAKEN.contains(&upper.as_str()) || upper.starts_with("AWS_") || upper.starts_with("ECS_") {
+        return Some(format!(
+            "{name} is the task's own variable (the stack sets it, or AWS and ECS do)"
+        ));
+    }
+    None
+}
+
+/// `body` with each of `names` inserted as a task secret read from the stack's parameter path,
+/// after the [`SECRETS_MARKER`] line (the same indentation); an error when there are names and
+/// the template has no marker (a custom template that does not take them).
+pub fn with_task_secrets(body: &str, names: &[String]) -> Result<String, String> {
+    if names.is_empty() {
+        return Ok(body.to_string());
+    }
+    let at = body
+        .find(SECRETS_MARKER)
+        .ok_or_else(|| format!("the template has no {SECRETS_MARKER:?} line in its container definition's Secrets, where the stack's parameters go"))?;
+    let line_start = body[..at].rfind('\n').map_or(0, |i| i + 1);
+    let indent = &body[line_start..at];
+    let line_end = body[at..].find('\n').map_or(body.len(), |i| at + i + 1);
+    let mut out = String::with_capacity(body.len() + names.len() * 160);
+    out.push_str(&body[..line_end]);
+    for name in names {
+        if let Some(why) = parameter_name_refused(name) {
+            return Err(why);
+        }
+        out.push_str(&format!(
+            "{indent}- {{ Name: {name}, ValueFrom: !Sub \"arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:parameter/shipit/${{AWS::StackName}}/{name}\" }}\n"
+        ));
+    }
+    out.push_str(&body[line_end..]);
+    Ok(out)
+}
 
 /// How to find an image's digest, for the error that asks for one.
 const DIGEST_HINT: &str = "pin it by digest: NAME@sha256:<64 hex digits> (the digest `docker push` printed, or `aws ecr describe-images --repository-name NAME --image-ids imageTag=TAG --query 'imageDetails[0].imageDigest'`)";
@@ -301,5 +392,83 @@ mod tests {
         let p = parameters(&i);
         assert_eq!(p["ApiBackend"], "container");
         assert_eq!(p["ContainerImage"], i.uri());
+    }
+
+    #[test]
+    fn the_stacks_parameters_become_task_secrets_after_the_marker() {
+        let body = "Secrets:\n            - { Name: REDIS_TOKEN, ValueFrom: x }\n            # shipit params: here\n          LogConfiguration:\n";
+        let names = vec!["API_KEY".to_string(), "feature_flags".to_string()];
+        let out = with_task_secrets(body, &names).unwrap();
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines[2], "            # shipit params: here");
+        assert_eq!(
+            lines[3],
+            "            - { Name: API_KEY, ValueFrom: !Sub \"arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/shipit/${AWS::StackName}/API_KEY\" }"
+        );
+        assert!(lines[4].contains("Name: feature_flags,"), "{out}");
+        assert_eq!(lines[5], "          LogConfiguration:");
+        // Nothing to insert: the body as it is, marker or not.
+        assert_eq!(with_task_secrets("x", &[]).unwrap(), "x");
+        assert!(with_task_secrets("x", &names)
+            .unwrap_err()
+            .contains("shipit params"));
+        // The embedded template takes them.
+        let embedded = crate::template::Template::embedded().body;
+        assert!(with_task_secrets(&embedded, &names).is_ok());
+    }
+
+    #[test]
+    fn every_variable_the_template_gives_the_task_is_taken() {
+        let body = crate::template::Template::embedded().body;
+        let doc = yaml_rust2::YamlLoader::load_from_str(&body)
+            .unwrap()
+            .remove(0);
+        let container =
+            &doc["Resources"]["TaskDefinition"]["Properties"]["ContainerDefinitions"][0];
+        let mut names = Vec::new();
+        for list in ["Environment", "Secrets"] {
+            for item in container[list].as_vec().unwrap() {
+                names.push(item["Name"].as_str().unwrap().to_string());
+            }
+        }
+        assert!(names.len() >= 12, "{names:?}");
+        for name in names {
+            assert!(
+                parameter_name_refused(&name).is_some(),
+                "{name} is not in TAKEN"
+            );
+        }
+    }
+
+    #[test]
+    fn a_local_repository_is_a_name_ecr_takes() {
+        for (stack, repo) in [
+            ("my-site", "shipit-local/my-site"),
+            ("My--Site-", "shipit-local/my-site"),
+            ("st-container-1-0", "shipit-local/st-container-1-0"),
+        ] {
+            assert_eq!(local_repository(stack), repo);
+        }
+    }
+
+    #[test]
+    fn a_parameter_is_named_as_an_environment_variable_the_task_does_not_own() {
+        for (name, ok) in [
+            ("API_KEY", true),
+            ("_private", true),
+            ("db2", true),
+            ("2FA", false),
+            ("with-dash", false),
+            ("with space", false),
+            ("", false),
+            ("PORT", false),
+            ("redis_token", false),
+            ("AWS_REGION", false),
+            ("ECS_CONTAINER_METADATA_URI", false),
+            ("SHIPIT_PARAMETER_VERSIONS", false),
+        ] {
+            assert_eq!(parameter_name_refused(name).is_none(), ok, "{name}");
+        }
+        assert!(with_task_secrets("# shipit params:\n", &["PORT".into()]).is_err());
     }
 }

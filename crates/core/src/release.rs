@@ -427,6 +427,7 @@ mod tests {
             version: n.into(),
             package: None,
             image: None,
+            parameters: None,
         };
         let live = Manifest {
             files: files(&[("index.html", "a"), ("c.json", "old")]),
@@ -471,6 +472,7 @@ mod tests {
             version: n.into(),
             package: None,
             image: None,
+            parameters: None,
         };
         let live = |pending: bool, api: Option<ApiVersion>| Manifest {
             release: Some("R-live".into()),
@@ -770,6 +772,7 @@ mod tests {
                 version: v.into(),
                 package: Some(format!("api/{v}.zip")),
                 image: None,
+                parameters: None,
             })
         };
         let r1 = release(1, &[("index.html", "v1")]).with_api(api("2"));

@@ -227,4 +227,7 @@ pub struct StackSettings {
     pub timeout: Duration,
     /// The service role CloudFormation acts with.
     pub role_arn: Option<String>,
+    /// The stack's parameters (`shipit params`) the tasks of a container backend get as
+    /// secrets, by name; the template takes them at its `container::SECRETS_MARKER`.
+    pub task_secrets: Vec<String>,
 }

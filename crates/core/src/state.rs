@@ -128,6 +128,10 @@ pub struct ApiVersion {
     /// For containers: the image the revision runs, pinned by digest.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
+    /// For containers: the versions of the stack's parameters its tasks got as secrets,
+    /// `NAME:VERSION,...` (values are never recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameters: Option<String>,
 }
 
 impl ApiVersion {
@@ -549,6 +553,7 @@ mod tests {
                 version: "4".into(),
                 package: Some("api/x.zip".into()),
                 image: None,
+                parameters: None,
             }),
             written_at: None,
             etag: None,
@@ -569,6 +574,7 @@ mod tests {
             version: version.into(),
             package: None,
             image: image.map(str::to_string),
+            parameters: None,
         };
         let a = "1.dkr.ecr.us-east-1.amazonaws.com/api@sha256:aaaa";
         let b = "1.dkr.ecr.us-east-1.amazonaws.com/api@sha256:bbbb";

@@ -330,7 +330,12 @@ def _secret(value_from, execution, subnets, account, region):
             value = json.loads(text)[key]
             return value if isinstance(value, str) else json.dumps(value)
         from moto.ssm.models import ssm_backends
-        return ssm_backends[account][region].get_parameter(name).value
+        found = ssm_backends[account][region].get_parameter(name)
+        if found is None:
+            raise KeyError(f"ParameterNotFound: {name}")
+        # moto keeps a SecureString as kms:KEY:VALUE; ECS hands the task the value.
+        return found.decrypt(found.value) if found.parameter_type == "SecureString" \
+            else found.value
     except Exception as e:
         raise _Refused(f"ResourceInitializationError: unable to retrieve secret {value_from}: "
                        f"{type(e).__name__}: {e}")
@@ -365,7 +370,8 @@ def _run(task, launch, region):
     env.update({"PORT": str(task.port), "AWS_REGION": region, "AWS_DEFAULT_REGION": region,
                 "AWS_EXECUTION_ENV": "AWS_ECS_FARGATE", "HOME": task.directory,
                 "TMPDIR": task.directory})
-    env.update(_trust(task.directory))
+    for k, v in _trust(task.directory).items():
+        env.setdefault(k, v)  # the task definition's own setting wins
     if ENDPOINT:
         env["AWS_ENDPOINT_URL"] = ENDPOINT
         if task.credentials:
@@ -395,7 +401,12 @@ def _trust(directory):
     env = {}
     public = datatier.trusted(datatier.PUBLIC_CA)
     if public:
-        roots = next((open(p).read() for p in SYSTEM_ROOTS if os.path.exists(p)), "")
+        roots = ""
+        for candidate in SYSTEM_ROOTS:
+            if os.path.exists(candidate):
+                with open(candidate) as f:
+                    roots = f.read()
+                break
         path = os.path.join(directory, "ca-bundle.pem")
         with open(path, "w") as f:
             f.write(roots.rstrip("\n") + "\n" + "".join(public))

@@ -15,7 +15,7 @@ passes refusal() before moto sees it:
   is held for HOLD_SECONDS, then the connection is dropped), as a private subnet's call times out;
 - then IAM: the action and the resource the request names (DynamoDB's table or index, the
   secret, the bucket or object, the Lambda function's version or alias; "*" for what this module
-  does not map) are evaluated against
+  does not map; an SSM parameter or path by its name) are evaluated against
   the role's inline and attached policies and its boundary (patches/lambda_role_permissions's
   evaluator): no Allow, or an explicit Deny, is AccessDenied in the service's own error shape,
   with IAM's wording.
@@ -166,6 +166,14 @@ def _action_and_resource(environ, service, region, account, body):
         if not secret.startswith("arn:"):
             secret = _secret_arn(secret, region, account)
         return f"secretsmanager:{operation}", secret
+    if service == "ssm" and target:
+        # A parameter (or a path) by name; GetParameters names several: the first (IAM judges
+        # each, and a call that names one outside the policy is refused whole).
+        operation = target.split(".", 1)[-1]
+        name = doc.get("Name") or doc.get("Path") or (doc.get("Names") or ["*"])[0]
+        if name.startswith("arn:"):
+            return f"ssm:{operation}", name
+        return f"ssm:{operation}", f"arn:aws:ssm:{region}:{account}:parameter/{name.lstrip('/')}"
     if service == "s3":
         return _s3(environ)
     if service == "lambda":

@@ -472,6 +472,7 @@ mod going_live {
             version: version.into(),
             package: None,
             image: None,
+            parameters: None,
         };
         for bad in [
             recorded("other-fn", "1"),

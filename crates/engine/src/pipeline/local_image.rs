@@ -1,71 +1,161 @@
 //! The API's service on the local cloud, which runs no containers: `[api] local_command`
-//! published as a stand-in image of its own (an ECR manifest whose annotations say what a task
-//! runs and where, and whose one layer is a digest of the command, the directory and its
-//! files), so the stack runs it as it runs an image a CI pushed: by digest, with a new revision
-//! only when the command or a file changed. An image given (`--image`, `[api] image`, by hand)
+//! published as a stand-in image of its own, so the stack runs it as it runs an image a CI
+//! pushed: by digest, with a new revision only when the command or a file changed.
+//!
+//! The directory's files are copied, links as links, into a directory of their own (the
+//! image's "file system"), then hashed there: the digest is of what the tasks will run, however
+//! the source changes meanwhile, and a rollback to an earlier image runs its files, not
+//! today's. Package and checkout directories (`SKIPPED`: `.git`, `node_modules`,
+//! `__pycache__`) are linked, not copied, and named in the digest but not hashed, as a package
+//! cache is. The image is an ECR manifest whose annotations say what a task runs and where,
+//! and whose one layer is that digest. An image given (`--image`, `[api] image`, by hand)
 //! wins; on AWS (no registry here) the command is not used.
 
-use std::path::Path;
+use std::io::Read;
+use std::path::{Path, PathBuf};
 
 use crate::ports::{Registry, Reporter};
 use shipit_core::container::{self, LocalService, IMAGE_PARAMETER};
 use shipit_core::error::{Error, Result};
 use shipit_core::settings::StackSettings;
 
-/// Directories that say nothing a change detection needs and can be huge.
-const SKIPPED: [&str; 3] = ["node_modules", "__pycache__", "target"];
+/// Entries that are a checkout's or a package manager's, not the service's own files.
+const SKIPPED: [&str; 3] = [".git", "node_modules", "__pycache__"];
 
-/// A SHA-256 of the command, the directory and every file under it (names, sizes and
-/// contents; hidden entries and `SKIPPED` directories left out), in name order.
-pub fn content_digest(command: &str, directory: &Path) -> Result<String> {
-    let mut listing = format!("{command}\n{}\n", directory.display());
-    let walk = walkdir::WalkDir::new(directory)
-        .sort_by_file_name()
-        .into_iter()
-        .filter_entry(|e| {
-            e.depth() == 0 || {
-                let name = e.file_name().to_string_lossy();
-                !name.starts_with('.') && !SKIPPED.contains(&name.as_ref())
+/// At most this many files, and bytes, in a service's directory.
+const MAX_FILES: usize = 20_000;
+const MAX_BYTES: u64 = 1 << 30;
+
+fn unreadable(path: &Path, e: impl std::fmt::Display) -> Error {
+    Error::input(
+        format!("cannot read the service's files: {e}"),
+        path,
+        Some("fix [api] local_directory, or the permissions"),
+    )
+}
+
+/// Copies `from` into `to` (which exists): files with their permissions, links as links, the
+/// `SKIPPED` entries as links to where they are. A listing of what was copied, in name order,
+/// to hash.
+fn copy_tree(from: &Path, to: &Path) -> Result<String> {
+    let mut listing = String::new();
+    let (mut files, mut bytes) = (0usize, 0u64);
+    let mut walk = walkdir::WalkDir::new(from).sort_by_file_name().into_iter();
+    while let Some(entry) = walk.next() {
+        let entry = entry.map_err(|e| unreadable(e.path().unwrap_or(from), &e))?;
+        if entry.depth() == 0 {
+            continue;
+        }
+        let rel = entry.path().strip_prefix(from).unwrap_or(entry.path());
+        let target = to.join(rel);
+        let name = entry.file_name().to_string_lossy();
+        let kind = entry.file_type();
+        if SKIPPED.contains(&name.as_ref()) {
+            if kind.is_dir() {
+                walk.skip_current_dir();
             }
-        });
-    for entry in walk {
-        let entry = entry.map_err(|e| {
-            Error::input(
-                format!("cannot read the service's directory: {e}"),
-                e.path().unwrap_or(directory),
-                Some("fix [api] local_directory, or the permissions"),
-            )
-        })?;
+            std::os::unix::fs::symlink(entry.path(), &target)
+                .map_err(|e| unreadable(&target, e))?;
+        } else if kind.is_symlink() {
+            let points =
+                std::fs::read_link(entry.path()).map_err(|e| unreadable(entry.path(), e))?;
+            std::os::unix::fs::symlink(&points, &target).map_err(|e| unreadable(&target, e))?;
+            listing.push_str(&format!("L {} -> {}\n", rel.display(), points.display()));
+        } else if kind.is_dir() {
+            std::fs::create_dir(&target).map_err(|e| unreadable(&target, e))?;
+        } else if kind.is_file() {
+            files += 1;
+            bytes +=
+                std::fs::copy(entry.path(), &target).map_err(|e| unreadable(entry.path(), e))?;
+            if files > MAX_FILES || bytes > MAX_BYTES {
+                return Err(Error::input(
+                    format!("the service's directory has more than {MAX_FILES} files or {MAX_BYTES} bytes (past {})", rel.display()),
+                    from,
+                    Some("point [api] local_directory at the service itself, not a whole repository"),
+                ));
+            }
+        }
+    }
+    Ok(listing)
+}
+
+/// A SHA-256 of the command, the source directory's path (what the links name) and the copy
+/// in `copy` with `listing` (names, sizes, executable bits and contents, in name order).
+fn digest_of(command: &str, source: &Path, copy: &Path, listing: &str) -> Result<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut text = format!("{command}\n{}\n{listing}", source.display());
+    for entry in walkdir::WalkDir::new(copy).sort_by_file_name() {
+        let entry = entry.map_err(|e| unreadable(copy, &e))?;
         if !entry.file_type().is_file() {
             continue;
         }
-        let bytes = std::fs::read(entry.path()).map_err(|e| {
-            Error::input(
-                format!("cannot read a file of the service: {e}"),
-                entry.path(),
-                None,
-            )
-        })?;
-        let rel = entry.path().strip_prefix(directory).unwrap_or(entry.path());
-        listing.push_str(&format!(
-            "{}\t{}\t{:x}\n",
+        let meta = entry.metadata().map_err(|e| unreadable(entry.path(), &e))?;
+        let mut file =
+            std::fs::File::open(entry.path()).map_err(|e| unreadable(entry.path(), e))?;
+        let mut md5 = md5::Context::new();
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = file
+                .read(&mut buf)
+                .map_err(|e| unreadable(entry.path(), e))?;
+            if n == 0 {
+                break;
+            }
+            md5.consume(&buf[..n]);
+        }
+        let rel = entry.path().strip_prefix(copy).unwrap_or(entry.path());
+        text.push_str(&format!(
+            "F {}\t{}\t{:o}\t{:x}\n",
             rel.display(),
-            bytes.len(),
-            md5::compute(&bytes)
+            meta.len(),
+            meta.permissions().mode() & 0o111,
+            md5.compute()
         ));
     }
-    Ok(shipit_core::package::sha256_hex(listing.as_bytes()))
+    Ok(shipit_core::package::sha256_hex(text.as_bytes()))
+}
+
+/// Where the images' directories are kept: the system's temporary directory.
+fn images_dir() -> PathBuf {
+    std::env::temp_dir().join("shipit-local-images")
+}
+
+/// The service's directory as an image: its files copied into a directory named by their
+/// digest (made once; the same files are the same directory), and that digest.
+pub fn snapshot(command: &str, directory: &Path) -> Result<(String, PathBuf)> {
+    let base = images_dir();
+    std::fs::create_dir_all(&base).map_err(|e| unreadable(&base, e))?;
+    let staging = tempfile::Builder::new()
+        .prefix(".staging-")
+        .tempdir_in(&base)
+        .map_err(|e| unreadable(&base, e))?;
+    let listing = copy_tree(directory, staging.path())?;
+    let digest = digest_of(command, directory, staging.path(), &listing)?;
+    let kept = base.join(&digest[..24]);
+    if !kept.exists() {
+        let staged = staging.keep();
+        if std::fs::rename(&staged, &kept).is_err() {
+            // Another run kept the same files first: theirs are these.
+            let _ = std::fs::remove_dir_all(&staged);
+        }
+    }
+    Ok((digest, kept))
 }
 
 /// On the local cloud (`registry`), with `[api] local_command` and no image given: publishes
-/// the stand-in image and sets it as the stack's `ContainerImage`.
+/// the stand-in image and sets it as the stack's `ContainerImage`. Without a registry (not
+/// shipit's local cloud), says the command is not used.
 pub async fn use_local(
     registry: Option<&dyn Registry>,
     stack: &mut StackSettings,
     local: Option<&LocalService>,
     reporter: &dyn Reporter,
 ) -> Result<()> {
-    let (Some(registry), Some(local)) = (registry, local) else {
+    let Some(local) = local else {
+        return Ok(());
+    };
+    let Some(registry) = registry else {
+        reporter.info("api: [api] local_command is for shipit's local cloud; this deploy runs the image the stack names (--image, [api] image)");
         return Ok(());
     };
     if stack.parameters.contains_key(IMAGE_PARAMETER) {
@@ -86,15 +176,14 @@ pub async fn use_local(
             Some("set [api] local_directory to the directory local_command runs in"),
         ));
     }
-    let content = content_digest(&local.command, &directory)?;
-    let manifest =
-        container::local_manifest(&local.command, &directory.to_string_lossy(), &content);
+    let (content, files) = snapshot(&local.command, &directory)?;
+    let manifest = container::local_manifest(&local.command, &files.to_string_lossy(), &content);
     let tag = format!("local-{}", &content[..12]);
     let image = registry
         .put_image(&container::local_repository(&stack.name), &manifest, &tag)
         .await?;
     reporter.info(&format!(
-        "api: {:?} in {} published to the local cloud as {image}",
+        "api: {:?} with the files of {} published to the local cloud as {image}",
         local.command,
         directory.display()
     ));
@@ -111,25 +200,54 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
         std::fs::write(d.join("server.py"), "print(1)").unwrap();
-        let first = content_digest("python3 server.py", d).unwrap();
-        assert_eq!(first, content_digest("python3 server.py", d).unwrap());
-        // Hidden files and dependency caches are not the service's content.
+        let digest = |command: &str| snapshot(command, d).unwrap().0;
+        let first = digest("python3 server.py");
+        assert_eq!(first, digest("python3 server.py"));
+        // What a checkout or a package manager keeps is not the service's content.
         for skipped in [".git/HEAD", "node_modules/x/index.js", "__pycache__/a.pyc"] {
             let path = d.join(skipped);
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();
             std::fs::write(path, "x").unwrap();
         }
-        assert_eq!(first, content_digest("python3 server.py", d).unwrap());
-        // Another command, a changed file, a new file: another image.
+        assert_eq!(first, digest("python3 server.py"));
+        // Another command, a changed file, a new file (hidden ones too), a link, an
+        // executable bit: another image.
         let mut seen = vec![first];
-        seen.push(content_digest("python3 -u server.py", d).unwrap());
+        seen.push(digest("python3 -u server.py"));
         std::fs::write(d.join("server.py"), "print(2)").unwrap();
-        seen.push(content_digest("python3 server.py", d).unwrap());
-        std::fs::write(d.join("lib.py"), "").unwrap();
-        seen.push(content_digest("python3 server.py", d).unwrap());
+        seen.push(digest("python3 server.py"));
+        std::fs::write(d.join(".env.defaults"), "A=1").unwrap();
+        seen.push(digest("python3 server.py"));
+        std::os::unix::fs::symlink("server.py", d.join("main.py")).unwrap();
+        seen.push(digest("python3 server.py"));
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(d.join("server.py"), std::fs::Permissions::from_mode(0o755))
+            .unwrap();
+        seen.push(digest("python3 server.py"));
         let mut unique = seen.clone();
         unique.sort();
         unique.dedup();
         assert_eq!(unique.len(), seen.len(), "{seen:?}");
+    }
+
+    #[test]
+    fn the_image_keeps_its_files_whatever_the_source_does_next() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::write(d.join("server.py"), "print('v1')").unwrap();
+        std::fs::create_dir_all(d.join("node_modules/pkg")).unwrap();
+        let (first, files) = snapshot("python3 server.py", d).unwrap();
+        std::fs::write(d.join("server.py"), "print('v2')").unwrap();
+        let (second, _) = snapshot("python3 server.py", d).unwrap();
+        assert_ne!(first, second);
+        assert_eq!(
+            std::fs::read_to_string(files.join("server.py")).unwrap(),
+            "print('v1')"
+        );
+        // Dependencies are linked to where they are.
+        assert_eq!(
+            std::fs::read_link(files.join("node_modules")).unwrap(),
+            d.join("node_modules")
+        );
     }
 }

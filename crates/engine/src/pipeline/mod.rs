@@ -10,6 +10,7 @@ pub mod limit;
 pub mod local_image;
 pub mod lock;
 pub mod package;
+pub mod parameters;
 pub mod preflight;
 pub mod provision;
 pub mod records;

@@ -48,6 +48,13 @@ pub async fn ensure(
     let mut template = Template::load(s.template.as_deref())?;
     let params = template.resolve_parameters(&s.parameters)?;
     template.body = template.with_api_snapshot(&params);
+    template.body = shipit_core::container::with_task_secrets(&template.body, &s.task_secrets)
+        .map_err(|why| {
+            Error::config_hint(
+                format!("cannot give the tasks the stack's parameters: {why}"),
+                "use shipit's template (stack/shipit.yaml), or remove the parameters (`shipit params`)",
+            )
+        })?;
     ensure_with(cfn, s, template, params, reporter).await
 }
 

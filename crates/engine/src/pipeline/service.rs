@@ -39,6 +39,10 @@ pub fn served(
         version: revision.rsplit('/').next().unwrap_or(revision).to_string(),
         package: None,
         image: Some(image.clone()),
+        parameters: parameters
+            .get(shipit_core::container::VERSIONS_PARAMETER)
+            .filter(|v| !v.is_empty())
+            .cloned(),
     })
 }
 

@@ -15,7 +15,9 @@ use crate::pipeline::finish::{finish, Finish};
 use crate::pipeline::lock;
 use crate::pipeline::provision::Ensured;
 use crate::pipeline::{package, preflight, service};
-use crate::ports::{Account, Call, Cdn, Functions, ObjectStore, Registry, Reporter, StackService};
+use crate::ports::{
+    Account, Call, Cdn, Functions, ObjectStore, Parameters, Registry, Reporter, StackService,
+};
 use shipit_core::checks::Report;
 use shipit_core::error::{Error, Result};
 use shipit_core::package::Package;
@@ -36,6 +38,8 @@ pub struct Ports<'a> {
     pub region: String,
     /// ECR on shipit's local cloud (None on AWS): where `[api] local_command` is published.
     pub registry: Option<&'a dyn Registry>,
+    /// SSM: the stack's parameters, which a container backend's tasks get as secrets.
+    pub parameters: &'a dyn Parameters,
 }
 
 /// Opens Lambda for a stack whose pre-traffic gate is `gate` (its `PreTrafficGateName` output).
@@ -82,24 +86,29 @@ pub async fn ship(
         Some(api) => Some(package::build(api, reporter).await?),
         None => None,
     };
-    if let SiteTarget::Stack(stack) = &mut settings.target {
-        crate::pipeline::local_image::use_local(
-            ports.registry,
-            stack,
-            settings.local_service.as_ref(),
-            reporter,
-        )
-        .await?;
-    }
-    let code = settings.api.as_ref().zip(package.as_ref());
     // The stack as it was, for the image to put back when a new one does not answer.
-    let mut before = None;
+    let before = match &mut settings.target {
+        SiteTarget::Bucket(_) => None,
+        SiteTarget::Stack(stack) => {
+            crate::pipeline::local_image::use_local(
+                ports.registry,
+                stack,
+                settings.local_service.as_ref(),
+                reporter,
+            )
+            .await?;
+            let info = ports.stacks.describe(&stack.name).await?;
+            crate::pipeline::parameters::attach(ports.parameters, stack, info.as_ref(), reporter)
+                .await?;
+            info
+        }
+    };
+    let code = settings.api.as_ref().zip(package.as_ref());
     let (bucket, ensured, shipped) = match &settings.target {
         SiteTarget::Bucket(b) => (b.clone(), None, None),
         SiteTarget::Stack(stack) => {
             // Before any write: what AWS would refuse in this change, all at once.
-            let info = ports.stacks.describe(&stack.name).await?;
-            before = info.clone();
+            let info = before.clone();
             let coded = api::settings_for(stack, info.as_ref(), code)?;
             let checked =
                 preflight::run(ports.stacks, ports.account, &coded, info.as_ref(), reporter)
@@ -181,6 +190,7 @@ pub async fn ship(
                 version: l.version.clone(),
                 package: package.as_ref().map(|p| p.key.clone()),
                 image: None,
+                parameters: None,
             })
             .or(served);
         prepared.set_api(api.clone(), &settings.rules)?;

@@ -23,5 +23,6 @@ pub fn stack_settings() -> StackSettings {
         recreate: false,
         timeout: Duration::from_secs(5),
         role_arn: None,
+        task_secrets: Vec::new(),
     }
 }

@@ -854,6 +854,7 @@ fn version(n: &str) -> Option<shipit_core::state::ApiVersion> {
         version: n.into(),
         package: None,
         image: None,
+        parameters: None,
     })
 }
 

@@ -191,6 +191,18 @@ pub trait Registry: Send + Sync {
     ) -> Call<'a, String>;
 }
 
+/// SSM Parameter Store, as far as shipit keeps a stack's parameters (`/shipit/STACK/NAME`,
+/// SecureString): their names and versions for a deploy, and `shipit params`.
+pub trait Parameters: Send + Sync {
+    /// Every parameter directly under `path` (which ends with `/`): (its name without the
+    /// path, its version), by name. Values are not read.
+    fn list<'a>(&'a self, path: &'a str) -> Call<'a, Vec<(String, u64)>>;
+    /// Sets `name` (a full name) to `value` as a SecureString, overwriting: its new version.
+    fn put<'a>(&'a self, name: &'a str, value: &'a str) -> Call<'a, u64>;
+    /// `name`'s value (decrypted) and version; None when there is no such parameter.
+    fn get<'a>(&'a self, name: &'a str) -> Call<'a, Option<(String, u64)>>;
+}
+
 /// The one change shipit makes to a database itself: lifting its deletion protection, for
 /// `destroy --delete-database` (run by an administrator).
 pub trait Databases: Send + Sync {

@@ -182,22 +182,28 @@ def apply():
         before = {k: str(v) for k, v in (self.input_parameters or {}).items()}
         changed = {k for k, v in parameters.items() if before.get(k) != str(v)}
         conditions = other_template.get("Conditions") or {}
-        listed = {n for names in actions.values() for n in names}
-        old_values = params_of(self._template or {}, self.input_parameters)
         new_values = params_of(other_template, parameters)
-        old_conditions = (self._template or {}).get("Conditions") or {}
         for name, resource in (other_template.get("Resources") or {}).items():
             own = resource.get("Condition")
-            if name in listed or own is None or name not in self._resource_json_map:
+            if own is None or name not in self._resource_json_map:
                 continue
-            was = _eval_condition({"Condition": own}, old_conditions, old_values)
             now = _eval_condition({"Condition": own}, conditions, new_values)
             made = dict.get(self._parsed_resources, name) is not None
-            if now and not was and not made:
-                actions["Add"].append(name)
-            elif was and not now and made:
-                actions["Remove"].append(name)
-                self._rig_removed = getattr(self, "_rig_removed", []) + [name]
+            if not now:
+                # Off now: never updated (moto would "update" it from its changed definition),
+                # removed when it exists.
+                for action in ("Add", "Modify"):
+                    if name in actions[action]:
+                        actions[action].remove(name)
+                if made and name not in actions["Remove"]:
+                    actions["Remove"].append(name)
+                    self._rig_removed = getattr(self, "_rig_removed", []) + [name]
+            elif not made:
+                # On now, and never made: made, whatever moto listed it as.
+                if name in actions["Modify"]:
+                    actions["Modify"].remove(name)
+                if name not in actions["Add"]:
+                    actions["Add"].append(name)
         listed = {n for names in actions.values() for n in names}
         for name, resource in (other_template.get("Resources") or {}).items():
             # Only what exists (a resource whose own Condition turns true is made when read).

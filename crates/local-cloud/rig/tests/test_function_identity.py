@@ -92,6 +92,27 @@ class FunctionIdentity(CloudTest):
         self.assertIn(b"<Code>AccessDenied</Code>", doc)
         self.assertIn(b"s3:ListBucket on resource: arn:aws:s3:::app ", doc)
 
+    def test_ssm_calls_are_judged_on_the_parameter_or_path_named(self):
+        path = f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/shipit/site"
+        self.iam.put_role_policy(RoleName="fn-role", PolicyName="params", PolicyDocument=json.dumps({
+            "Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Action": ["ssm:GetParameter", "ssm:GetParametersByPath"],
+                 "Resource": [path, f"{path}/*"]}]}))
+        key = self.function()
+        for body in ({"Name": "/shipit/site/API_TOKEN"}, {"Name": f"{path}/API_TOKEN"}):
+            self.assertIsNone(fi.refusal(*request(key, "ssm", "AmazonSSM.GetParameter", body)))
+        self.assertIsNone(fi.refusal(*request(key, "ssm", "AmazonSSM.GetParametersByPath",
+                                              {"Path": "/shipit/site"})))
+        for target, body, said in [
+            ("AmazonSSM.GetParameter", {"Name": "/shipit/other/API_TOKEN"},
+             "ssm:GetParameter on resource: arn:aws:ssm:"),
+            ("AmazonSSM.GetParametersByPath", {"Path": "/shipit"}, "ssm:GetParametersByPath"),
+            ("AmazonSSM.PutParameter", {"Name": "/shipit/site/API_TOKEN"}, "ssm:PutParameter"),
+        ]:
+            refused = fi.refusal(*request(key, "ssm", target, body))
+            self.assertIsNotNone(refused, body)
+            self.assertIn(said, json.loads(refused[2])["message"])
+
     def test_lambda_calls_are_judged_on_the_function_and_qualifier_named(self):
         # The pre-traffic gate's policy (stack/shipit.yaml, PreTrafficGateRole) for function "api".
         api = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:api"

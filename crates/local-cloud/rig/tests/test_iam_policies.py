@@ -455,6 +455,17 @@ class ContentRole(PolicyTest):
             ("cloudfront:GetInvalidation", DISTRIBUTION, OURS, ALLOW, "waits for it"),
         ])
 
+    def test_reads_the_parameters_names_and_versions_never_their_values(self):
+        path = f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/shipit/{STACK}"
+        self.check(self.policies, [
+            ("ssm:GetParametersByPath", path, {}, ALLOW, "a container deploy lists them"),
+            ("ssm:GetParameter", path + "/API_TOKEN", {}, IMPLICIT, "a value is the tasks'"),
+            ("ssm:GetParameters", path + "/API_TOKEN", {}, IMPLICIT, "a value is the tasks'"),
+            ("ssm:PutParameter", path + "/API_TOKEN", {}, IMPLICIT, "shipit params is a person's"),
+            ("ssm:GetParametersByPath", f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/shipit/other",
+             {}, IMPLICIT, "another stack's"),
+        ])
+
     def test_cannot_change_the_stack(self):
         self.check(self.policies, [
             (a, STACK_ARN, {"cloudformation:RoleArn": SERVICE_ROLE}, IMPLICIT, "a stack change needs the infrastructure role")
