@@ -184,8 +184,8 @@ pub struct ParamsArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum ParamsAction {
-    /// Set a parameter (a SecureString) from standard input, or from --from-env; prints its
-    /// new version.
+    /// Set a parameter (a SecureString) from standard input (one trailing line end dropped),
+    /// or from --from-env; prints its new version.
     Set {
         /// Its name: the tasks' environment variable (letters, digits and _).
         name: String,

@@ -48,17 +48,29 @@ fn value_of(from_env: Option<&str>) -> Result<String> {
                     "pipe it in (printf %s \"$VALUE\" | shipit params set NAME), or use --from-env VAR",
                 ));
             }
-            let mut text = String::new();
+            let mut raw = Vec::new();
             std::io::stdin()
-                .take(MAX_VALUE as u64 + 2)
-                .read_to_string(&mut text)
+                .take(MAX_VALUE as u64 + 3)
+                .read_to_end(&mut raw)
                 .map_err(|e| {
                     Error::config(format!("cannot read the value from standard input: {e}"))
                 })?;
-            match text.strip_suffix('\n') {
-                Some(t) => t.strip_suffix('\r').unwrap_or(t).to_string(),
-                None => text,
+            // One trailing line end is the shell's, not the value's (printf %s sends none).
+            let end = if raw.ends_with(b"\r\n") {
+                2
+            } else {
+                usize::from(raw.ends_with(b"\n"))
+            };
+            if raw.len() - end > MAX_VALUE {
+                return Err(Error::config_hint(
+                    format!("the value is longer than SSM's {MAX_VALUE} bytes (standard tier)"),
+                    "keep large configuration in the app-data bucket, and its key here",
+                ));
             }
+            raw.truncate(raw.len() - end);
+            String::from_utf8(raw).map_err(|_| {
+                Error::config("the value on standard input is not UTF-8 text (SSM keeps text)")
+            })?
         }
     };
     if value.is_empty() {
@@ -116,7 +128,7 @@ pub(crate) async fn params(
                 )
                 .await?;
             reporter.stage(&format!(
-                "{path}{name} set (version {version}): the next deploy gives it to the stack's tasks"
+                "{path}{name} set (version {version}): tasks that start from now on read it (ECS reads a parameter's latest version when a task starts); deploy to roll every task onto it"
             ));
             if cli.global.json {
                 stdout::json(

@@ -38,7 +38,7 @@ fn failed(what: &str, e: String) -> Error {
     Error::Aws {
         message: format!("{what}: {e}"),
         hint: Some(if denied {
-            "the credentials need ssm:GetParametersByPath (deploy, list), ssm:PutParameter (set) or ssm:GetParameter with kms:Decrypt (get --show) on the stack's parameter path".into()
+            "the credentials need ssm:GetParametersByPath (deploy, list), ssm:PutParameter (set) or ssm:GetParameter (get) on the stack's parameter path, and kms:Decrypt when the parameters use a customer managed key".into()
         } else {
             "check the region and the credentials; retrying is safe".into()
         }),
@@ -83,7 +83,9 @@ impl Parameters for Ssm {
 
     fn put<'a>(&'a self, name: &'a str, value: &'a str) -> Call<'a, u64> {
         Box::pin(async move {
-            let body = json!({ "Name": name, "Value": value, "Type": "SecureString", "Overwrite": true, "Tier": "Standard" });
+            // No Tier: an Advanced parameter stays Advanced when overwritten.
+            let body =
+                json!({ "Name": name, "Value": value, "Type": "SecureString", "Overwrite": true });
             let r = self
                 .call("PutParameter", body)
                 .await

@@ -102,8 +102,18 @@ pub fn parameter_path(stack: &str) -> String {
 pub const SECRETS_MARKER: &str = "# shipit params:";
 
 /// Environment names a parameter cannot take: the task's own (the template's environment and
-/// secrets) and what AWS and ECS set.
-const TAKEN: [&str; 13] = [
+/// secrets), what the process itself runs with, and what AWS and ECS set (`AWS_`, `ECS_`).
+const TAKEN: [&str; 23] = [
+    "PATH",
+    "HOME",
+    "HOSTNAME",
+    "TMPDIR",
+    "LANG",
+    "LD_PRELOAD",
+    "LD_LIBRARY_PATH",
+    "SSL_CERT_FILE",
+    "RDS_CA_BUNDLE",
+    "PYTHONPATH",
     "PORT",
     "TABLE_NAME",
     "OWNER_INDEX",
@@ -146,12 +156,26 @@ pub fn with_task_secrets(body: &str, names: &[String]) -> Result<String, String>
     if names.is_empty() {
         return Ok(body.to_string());
     }
-    let at = body
-        .find(SECRETS_MARKER)
-        .ok_or_else(|| format!("the template has no {SECRETS_MARKER:?} line in its container definition's Secrets, where the stack's parameters go"))?;
-    let line_start = body[..at].rfind('\n').map_or(0, |i| i + 1);
+    // The marker is a line of its own (a comment, indented as the secrets are), exactly once.
+    let mut found = Vec::new();
+    let mut offset = 0;
+    for line in body.split_inclusive('\n') {
+        let text = line.trim_start_matches([' ', '\t']);
+        if text.starts_with(SECRETS_MARKER) {
+            found.push((
+                offset,
+                offset + (line.len() - text.len()),
+                offset + line.len(),
+            ));
+        }
+        offset += line.len();
+    }
+    let (line_start, at, line_end) = match found.as_slice() {
+        [one] => *one,
+        [] => return Err(format!("the template has no {SECRETS_MARKER:?} line in its container definition's Secrets, where the stack's parameters go")),
+        _ => return Err(format!("the template has {} {SECRETS_MARKER:?} lines; the stack's parameters go after one", found.len())),
+    };
     let indent = &body[line_start..at];
-    let line_end = body[at..].find('\n').map_or(body.len(), |i| at + i + 1);
     let mut out = String::with_capacity(body.len() + names.len() * 160);
     out.push_str(&body[..line_end]);
     for name in names {
@@ -159,7 +183,7 @@ pub fn with_task_secrets(body: &str, names: &[String]) -> Result<String, String>
             return Err(why);
         }
         out.push_str(&format!(
-            "{indent}- {{ Name: {name}, ValueFrom: !Sub \"arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:parameter/shipit/${{AWS::StackName}}/{name}\" }}\n"
+            "{indent}- {{ Name: \"{name}\", ValueFrom: !Sub \"arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:parameter/shipit/${{AWS::StackName}}/{name}\" }}\n"
         ));
     }
     out.push_str(&body[line_end..]);
@@ -403,9 +427,9 @@ mod tests {
         assert_eq!(lines[2], "            # shipit params: here");
         assert_eq!(
             lines[3],
-            "            - { Name: API_KEY, ValueFrom: !Sub \"arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/shipit/${AWS::StackName}/API_KEY\" }"
+            "            - { Name: \"API_KEY\", ValueFrom: !Sub \"arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/shipit/${AWS::StackName}/API_KEY\" }"
         );
-        assert!(lines[4].contains("Name: feature_flags,"), "{out}");
+        assert!(lines[4].contains("Name: \"feature_flags\","), "{out}");
         assert_eq!(lines[5], "          LogConfiguration:");
         // Nothing to insert: the body as it is, marker or not.
         assert_eq!(with_task_secrets("x", &[]).unwrap(), "x");
@@ -470,5 +494,15 @@ mod tests {
             assert_eq!(parameter_name_refused(name).is_none(), ok, "{name}");
         }
         assert!(with_task_secrets("# shipit params:\n", &["PORT".into()]).is_err());
+        // The marker is a line of its own, once: not mid-line, not twice.
+        for body in [
+            "Secrets: # shipit params: x\n",
+            "  # shipit params: a\n  # shipit params: b\n",
+        ] {
+            assert!(with_task_secrets(body, &["A".into()]).is_err(), "{body}");
+        }
+        // A name YAML would read as a boolean stays a string.
+        let out = with_task_secrets("  # shipit params:\n", &["on".into()]).unwrap();
+        assert!(out.contains("Name: \"on\""), "{out}");
     }
 }

@@ -167,13 +167,17 @@ def _action_and_resource(environ, service, region, account, body):
             secret = _secret_arn(secret, region, account)
         return f"secretsmanager:{operation}", secret
     if service == "ssm" and target:
-        # A parameter (or a path) by name; GetParameters names several: the first (IAM judges
-        # each, and a call that names one outside the policy is refused whole).
+        # A parameter (or a path) by name, its version selector (name:3) aside; GetParameters
+        # names several, each judged.
         operation = target.split(".", 1)[-1]
-        name = doc.get("Name") or doc.get("Path") or (doc.get("Names") or ["*"])[0]
-        if name.startswith("arn:"):
-            return f"ssm:{operation}", name
-        return f"ssm:{operation}", f"arn:aws:ssm:{region}:{account}:parameter/{name.lstrip('/')}"
+
+        def arn(name):
+            name = name.split(":")[0] if not name.startswith("arn:") else name  # no selector
+            if name.startswith("arn:"):
+                return name
+            return f"arn:aws:ssm:{region}:{account}:parameter/{name.lstrip('/')}"
+        names = doc.get("Names") or [doc.get("Name") or doc.get("Path") or "*"]
+        return f"ssm:{operation}", [arn(n) for n in names]
     if service == "s3":
         return _s3(environ)
     if service == "lambda":
@@ -296,9 +300,14 @@ def refusal(environ, read_body):
     caller = _caller(session)
     if caller is None or not reachable(caller.account, caller.region, caller.subnets, service):
         return "hold"
-    action, resource = _action_and_resource(environ, service, region, caller.account,
-                                            read_body())
-    why = allowed(caller.role, action, resource)
+    action, resources = _action_and_resource(environ, service, region, caller.account,
+                                             read_body())
+    # A call that names several (SSM's GetParameters) is refused whole for one outside.
+    why, resource = None, resources
+    for resource in resources if isinstance(resources, list) else [resources]:
+        why = allowed(caller.role, action, resource)
+        if why is not None:
+            break
     if why is None:
         return None
     principal = (f"arn:aws:sts::{caller.account}:assumed-role/"

@@ -5,9 +5,10 @@
 //! The directory's files are copied, links as links, into a directory of their own (the
 //! image's "file system"), then hashed there: the digest is of what the tasks will run, however
 //! the source changes meanwhile, and a rollback to an earlier image runs its files, not
-//! today's. Package and checkout directories (`SKIPPED`: `.git`, `node_modules`,
-//! `__pycache__`) are linked, not copied, and named in the digest but not hashed, as a package
-//! cache is. The image is an ECR manifest whose annotations say what a task runs and where,
+//! today's. Package, build and checkout directories (`SKIPPED`: `.git`, `node_modules`,
+//! `__pycache__`, `.venv`, `venv`, `target`) are linked, not copied, and left out of the
+//! digest, as a package cache is. The copies are kept in the user's cache
+//! (`~/.cache/shipit/local-images`, one directory per digest; shipit prunes none). The image is an ECR manifest whose annotations say what a task runs and where,
 //! and whose one layer is that digest. An image given (`--image`, `[api] image`, by hand)
 //! wins; on AWS (no registry here) the command is not used.
 
@@ -19,8 +20,16 @@ use shipit_core::container::{self, LocalService, IMAGE_PARAMETER};
 use shipit_core::error::{Error, Result};
 use shipit_core::settings::StackSettings;
 
-/// Entries that are a checkout's or a package manager's, not the service's own files.
-const SKIPPED: [&str; 3] = [".git", "node_modules", "__pycache__"];
+/// Entries that are a checkout's, a package manager's or a build's, not the service's own
+/// files: linked, not copied, and not hashed.
+const SKIPPED: [&str; 6] = [
+    ".git",
+    "node_modules",
+    "__pycache__",
+    ".venv",
+    "venv",
+    "target",
+];
 
 /// At most this many files, and bytes, in a service's directory.
 const MAX_FILES: usize = 20_000;
@@ -34,9 +43,9 @@ fn unreadable(path: &Path, e: impl std::fmt::Display) -> Error {
     )
 }
 
-/// Copies `from` into `to` (which exists): files with their permissions, links as links, the
-/// `SKIPPED` entries as links to where they are. A listing of what was copied, in name order,
-/// to hash.
+/// Copies `from` into `to` (which exists): files with their permissions, links as links (a
+/// relative one that leaves `from` made absolute, to where it pointed), the `SKIPPED` entries
+/// as links to where they are. A listing of the links, in name order, to hash.
 fn copy_tree(from: &Path, to: &Path) -> Result<String> {
     let mut listing = String::new();
     let (mut files, mut bytes) = (0usize, 0u64);
@@ -57,16 +66,26 @@ fn copy_tree(from: &Path, to: &Path) -> Result<String> {
             std::os::unix::fs::symlink(entry.path(), &target)
                 .map_err(|e| unreadable(&target, e))?;
         } else if kind.is_symlink() {
-            let points =
+            let mut points =
                 std::fs::read_link(entry.path()).map_err(|e| unreadable(entry.path(), e))?;
+            if points.is_relative() {
+                let resolved = entry.path().parent().unwrap_or(from).join(&points);
+                if let Ok(real) = std::fs::canonicalize(&resolved) {
+                    if !real.starts_with(from) {
+                        points = real;
+                    }
+                }
+            }
             std::os::unix::fs::symlink(&points, &target).map_err(|e| unreadable(&target, e))?;
             listing.push_str(&format!("L {} -> {}\n", rel.display(), points.display()));
         } else if kind.is_dir() {
             std::fs::create_dir(&target).map_err(|e| unreadable(&target, e))?;
         } else if kind.is_file() {
             files += 1;
-            bytes +=
-                std::fs::copy(entry.path(), &target).map_err(|e| unreadable(entry.path(), e))?;
+            bytes += entry
+                .metadata()
+                .map_err(|e| unreadable(entry.path(), &e))?
+                .len();
             if files > MAX_FILES || bytes > MAX_BYTES {
                 return Err(Error::input(
                     format!("the service's directory has more than {MAX_FILES} files or {MAX_BYTES} bytes (past {})", rel.display()),
@@ -74,6 +93,7 @@ fn copy_tree(from: &Path, to: &Path) -> Result<String> {
                     Some("point [api] local_directory at the service itself, not a whole repository"),
                 ));
             }
+            std::fs::copy(entry.path(), &target).map_err(|e| unreadable(entry.path(), e))?;
         }
     }
     Ok(listing)
@@ -115,16 +135,45 @@ fn digest_of(command: &str, source: &Path, copy: &Path, listing: &str) -> Result
     Ok(shipit_core::package::sha256_hex(text.as_bytes()))
 }
 
-/// Where the images' directories are kept: the system's temporary directory.
-fn images_dir() -> PathBuf {
-    std::env::temp_dir().join("shipit-local-images")
+/// Where the images' directories are kept: the user's cache (`$XDG_CACHE_HOME`, else
+/// `~/.cache`), `shipit/local-images`, readable by its owner alone.
+fn images_dir() -> Result<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .ok_or_else(|| {
+            Error::config_hint(
+                "no cache directory for the local images (neither XDG_CACHE_HOME nor HOME is set)",
+                "set XDG_CACHE_HOME",
+            )
+        })?;
+    let dir = cache.join("shipit").join("local-images");
+    std::fs::create_dir_all(&dir).map_err(|e| unreadable(&dir, e))?;
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
+        .map_err(|e| unreadable(&dir, e))?;
+    Ok(dir)
 }
+
+/// The file in an image's directory that says its digest: a directory without it (or with
+/// another) is not that image, and is made again.
+const DIGEST_FILE: &str = ".shipit-image-digest";
 
 /// The service's directory as an image: its files copied into a directory named by their
 /// digest (made once; the same files are the same directory), and that digest.
 pub fn snapshot(command: &str, directory: &Path) -> Result<(String, PathBuf)> {
-    let base = images_dir();
-    std::fs::create_dir_all(&base).map_err(|e| unreadable(&base, e))?;
+    let base = images_dir()?;
+    if base.starts_with(directory) {
+        return Err(Error::input(
+            format!(
+                "the service's directory holds the local images' own ({})",
+                base.display()
+            ),
+            directory,
+            Some("point [api] local_directory at the service itself"),
+        ));
+    }
     let staging = tempfile::Builder::new()
         .prefix(".staging-")
         .tempdir_in(&base)
@@ -132,7 +181,11 @@ pub fn snapshot(command: &str, directory: &Path) -> Result<(String, PathBuf)> {
     let listing = copy_tree(directory, staging.path())?;
     let digest = digest_of(command, directory, staging.path(), &listing)?;
     let kept = base.join(&digest[..24]);
-    if !kept.exists() {
+    let intact = std::fs::read_to_string(kept.join(DIGEST_FILE)).is_ok_and(|d| d == digest);
+    if !intact {
+        std::fs::write(staging.path().join(DIGEST_FILE), &digest)
+            .map_err(|e| unreadable(staging.path(), e))?;
+        let _ = std::fs::remove_dir_all(&kept);
         let staged = staging.keep();
         if std::fs::rename(&staged, &kept).is_err() {
             // Another run kept the same files first: theirs are these.

@@ -31,9 +31,14 @@ pub fn runs_containers(stack: &StackSettings, info: Option<&StackInfo>) -> bool 
         == Some("container")
 }
 
+/// CloudFormation's limit on a parameter's value.
+const MAX_VERSIONS: usize = 4096;
+
 /// For a deploy that runs containers: the stack's parameters as the tasks' secrets, and
-/// their versions as `ContainerParameterVersions`. Refused: a parameter whose name cannot be
-/// an environment variable of the tasks, and the versions set by hand.
+/// their versions as `ContainerParameterVersions`. A parameter whose name cannot be one of the
+/// tasks' variables is left out, with a warning (the tasks may still read it themselves, under
+/// PARAMETER_PATH). Refused: the versions set by hand, and more than CloudFormation's
+/// parameter can hold.
 pub async fn attach(
     ssm: &dyn Parameters,
     stack: &mut StackSettings,
@@ -50,14 +55,27 @@ pub async fn attach(
         ));
     }
     let path = container::parameter_path(&stack.name);
-    let found = ssm.list(&path).await?;
-    for (name, _) in &found {
-        if let Some(why) = container::parameter_name_refused(name) {
-            return Err(Error::config_hint(
-                format!("the parameter {path}{name} cannot reach the tasks: {why}"),
-                "set it under another name (`shipit params set NAME`), and delete this one",
+    let mut found = ssm.list(&path).await?;
+    found.retain(|(name, _)| match container::parameter_name_refused(name) {
+        None => true,
+        Some(why) => {
+            reporter.warn(&format!(
+                "api: {path}{name} is not given to the tasks as a secret: {why} (they can read it themselves under PARAMETER_PATH)"
             ));
+            false
         }
+    });
+    let listed = versions(&found);
+    if listed.len() > MAX_VERSIONS {
+        return Err(Error::config_hint(
+            format!(
+                "stack {}'s {} parameters' names and versions take {} characters, and CloudFormation's parameter takes {MAX_VERSIONS}",
+                stack.name,
+                found.len(),
+                listed.len()
+            ),
+            "keep fewer parameters (one JSON document can hold many settings)",
+        ));
     }
     if !found.is_empty() {
         reporter.info(&format!(
@@ -73,7 +91,7 @@ pub async fn attach(
     stack.task_secrets = found.iter().map(|(n, _)| n.clone()).collect();
     stack
         .parameters
-        .insert(VERSIONS_PARAMETER.to_string(), versions(&found));
+        .insert(VERSIONS_PARAMETER.to_string(), listed);
     Ok(())
 }
 
@@ -141,9 +159,26 @@ mod tests {
             ..StackInfo::default()
         };
         assert!(runs_containers(&stack_settings(), Some(&container_live)));
-        let bad = Found(vec![("PORT".into(), 1)]);
-        let e = block_on(attach(&bad, &mut container(), None, &Lines::default())).unwrap_err();
-        assert!(e.to_string().contains("/shipit/site/PORT"), "{e}");
+        // A name the tasks cannot take is left out, said; the others go on.
+        let mixed = Found(vec![
+            ("PORT".into(), 1),
+            ("db-url".into(), 1),
+            ("OK".into(), 4),
+        ]);
+        let lines = Lines::default();
+        let mut s = container();
+        block_on(attach(&mixed, &mut s, None, &lines)).unwrap();
+        assert_eq!(s.task_secrets, ["OK"]);
+        assert_eq!(s.parameters[VERSIONS_PARAMETER], "OK:4");
+        let said = lines.lines().join("\n");
+        assert!(
+            said.contains("/shipit/site/PORT") && said.contains("/shipit/site/db-url"),
+            "{said}"
+        );
+        // More than CloudFormation's parameter holds is refused before any change.
+        let many = Found((0..400).map(|i| (format!("PARAMETER_{i}"), 1)).collect());
+        let e = block_on(attach(&many, &mut container(), None, &Lines::default())).unwrap_err();
+        assert!(e.to_string().contains("4096"), "{e}");
         let mut s = container();
         s.parameters.insert(VERSIONS_PARAMETER.into(), "X:1".into());
         assert!(block_on(attach(&found_none(), &mut s, None, &Lines::default())).is_err());

@@ -10,7 +10,6 @@ use shipit_core::error::{Error, Result};
 use shipit_core::preflight::{self, CostLine, Facts, Finding, Intent, Severity};
 use shipit_core::settings::StackSettings;
 use shipit_core::stack::{self, StackInfo};
-use shipit_core::template::Template;
 
 /// What the preflight found.
 #[derive(Debug, Clone, Serialize)]
@@ -56,9 +55,7 @@ pub async fn run(
     info: Option<&StackInfo>,
     reporter: &dyn Reporter,
 ) -> Result<Preflight> {
-    let mut template = Template::load(s.template.as_deref())?;
-    let params = template.resolve_parameters(&s.parameters)?;
-    template.body = template.with_api_snapshot(&params);
+    let (template, params) = crate::pipeline::provision::template_for(s)?;
     // A stack whose first create failed is made again from nothing.
     let live = info.filter(|i| {
         !matches!(

@@ -39,22 +39,40 @@ fn stack_error(message: String, hint: impl Into<String>) -> Error {
     }
 }
 
+/// The template a change set of `s` sends, and its parameters resolved: the API snapshot
+/// named, the stack's parameters inserted as the tasks' secrets. What `ensure`, `preview` and
+/// the preflight all use, so they agree on what would change.
+pub fn template_for(s: &StackSettings) -> Result<(Template, BTreeMap<String, String>)> {
+    use shipit_core::container::{with_task_secrets, VERSIONS_PARAMETER};
+    let mut template = Template::load(s.template.as_deref())?;
+    let mut given = s.parameters.clone();
+    // A template that does not take the parameters' versions (a custom one) is fine without
+    // parameters, and refused with them.
+    let takes_versions = template
+        .parameters
+        .iter()
+        .any(|p| p.name == VERSIONS_PARAMETER);
+    if !takes_versions && s.task_secrets.is_empty() {
+        given.remove(VERSIONS_PARAMETER);
+    }
+    let params = template.resolve_parameters(&given)?;
+    template.body = template.with_api_snapshot(&params);
+    template.body = with_task_secrets(&template.body, &s.task_secrets).map_err(|why| {
+        Error::config_hint(
+            format!("cannot give the tasks the stack's parameters: {why}"),
+            "use shipit's template (stack/shipit.yaml), or remove the parameters under /shipit/STACK/",
+        )
+    })?;
+    Ok((template, params))
+}
+
 /// Creates or updates the stack so it matches the template and parameters.
 pub async fn ensure(
     cfn: &dyn StackService,
     s: &StackSettings,
     reporter: &dyn Reporter,
 ) -> Result<Ensured> {
-    let mut template = Template::load(s.template.as_deref())?;
-    let params = template.resolve_parameters(&s.parameters)?;
-    template.body = template.with_api_snapshot(&params);
-    template.body = shipit_core::container::with_task_secrets(&template.body, &s.task_secrets)
-        .map_err(|why| {
-            Error::config_hint(
-                format!("cannot give the tasks the stack's parameters: {why}"),
-                "use shipit's template (stack/shipit.yaml), or remove the parameters (`shipit params`)",
-            )
-        })?;
+    let (template, params) = template_for(s)?;
     ensure_with(cfn, s, template, params, reporter).await
 }
 
@@ -415,9 +433,7 @@ pub struct Preview {
 /// Shows what `ensure` would do: for an existing stack through a change set that is deleted
 /// again, never executed.
 pub async fn preview(cfn: &dyn StackService, s: &StackSettings) -> Result<Preview> {
-    let mut template = Template::load(s.template.as_deref())?;
-    let params = template.resolve_parameters(&s.parameters)?;
-    template.body = template.with_api_snapshot(&params);
+    let (template, params) = template_for(s)?;
     let info = cfn.describe(&s.name).await?;
     let status = info.as_ref().map(|i| i.status.clone());
     let mut p = Preview {

@@ -99,6 +99,24 @@ def _eval_condition(expr, conditions, params):
     return bool(expr)
 
 
+def _decidable(expr, conditions, seen=()):
+    """Whether _eval_condition decides `expr` as CloudFormation would: Equals of Refs and
+    literals, Not, And, Or and named Conditions, nothing else (an Fn::Select or FindInMap in a
+    Condition is left to moto)."""
+    if isinstance(expr, dict):
+        if "Condition" in expr:
+            name = expr["Condition"]
+            return name not in seen and _decidable(conditions.get(name), conditions, seen + (name,))
+        if "Fn::Equals" in expr:
+            return all(not isinstance(x, (dict, list)) or (isinstance(x, dict) and set(x) == {"Ref"})
+                       for x in expr["Fn::Equals"])
+        for key in ("Fn::Not", "Fn::And", "Fn::Or"):
+            if key in expr:
+                return all(_decidable(x, conditions, seen) for x in expr[key])
+        return False
+    return isinstance(expr, bool)
+
+
 def _value(x, params):
     if isinstance(x, dict) and "Ref" in x:
         return params.get(x["Ref"], "")
@@ -183,10 +201,16 @@ def apply():
         changed = {k for k, v in parameters.items() if before.get(k) != str(v)}
         conditions = other_template.get("Conditions") or {}
         new_values = params_of(other_template, parameters)
+        new_values.update({"AWS::Region": self._region_name, "AWS::AccountId": self._account_id,
+                           "AWS::Partition": "aws",
+                           "AWS::StackName": str(dict.get(self._parsed_resources,
+                                                          "AWS::StackName", ""))})
         for name, resource in (other_template.get("Resources") or {}).items():
             own = resource.get("Condition")
             if own is None or name not in self._resource_json_map:
                 continue
+            if not _decidable({"Condition": own}, conditions):
+                continue  # moto's own evaluation stands
             now = _eval_condition({"Condition": own}, conditions, new_values)
             made = dict.get(self._parsed_resources, name) is not None
             if not now:

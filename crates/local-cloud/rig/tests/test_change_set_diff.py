@@ -73,3 +73,23 @@ class ExecutedDiff(CloudTest):
         self.assertEqual(timeout(), "30")
         self.deploy("s", SWITCHED, {"Backend": "container"}, kind="UPDATE")
         self.assertEqual(timeout(), "60")
+
+    def test_a_resource_whose_condition_names_the_region_stays(self):
+        # The region is a pseudo parameter: a Condition on it is judged with the stack's own.
+        template = """
+Parameters:
+  Label: {Type: String, Default: one}
+Conditions:
+  InHome: !Equals [!Ref "AWS::Region", us-east-1]
+Resources:
+  Regional:
+    Type: AWS::SQS::Queue
+    Condition: InHome
+  Other:
+    Type: AWS::SNS::Topic
+    Properties: {DisplayName: !Ref Label}
+"""
+        self.deploy("r", template)
+        self.assertEqual(len(self.client("sqs").list_queues().get("QueueUrls", [])), 1)
+        self.deploy("r", template, {"Label": "two"}, kind="UPDATE")
+        self.assertEqual(len(self.client("sqs").list_queues().get("QueueUrls", [])), 1)

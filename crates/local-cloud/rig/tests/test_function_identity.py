@@ -96,10 +96,12 @@ class FunctionIdentity(CloudTest):
         path = f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/shipit/site"
         self.iam.put_role_policy(RoleName="fn-role", PolicyName="params", PolicyDocument=json.dumps({
             "Version": "2012-10-17", "Statement": [
-                {"Effect": "Allow", "Action": ["ssm:GetParameter", "ssm:GetParametersByPath"],
+                {"Effect": "Allow", "Action": ["ssm:GetParameter", "ssm:GetParameters",
+                                               "ssm:GetParametersByPath"],
                  "Resource": [path, f"{path}/*"]}]}))
         key = self.function()
-        for body in ({"Name": "/shipit/site/API_TOKEN"}, {"Name": f"{path}/API_TOKEN"}):
+        for body in ({"Name": "/shipit/site/API_TOKEN"}, {"Name": f"{path}/API_TOKEN"},
+                     {"Name": "/shipit/site/API_TOKEN:3"}):
             self.assertIsNone(fi.refusal(*request(key, "ssm", "AmazonSSM.GetParameter", body)))
         self.assertIsNone(fi.refusal(*request(key, "ssm", "AmazonSSM.GetParametersByPath",
                                               {"Path": "/shipit/site"})))
@@ -108,6 +110,8 @@ class FunctionIdentity(CloudTest):
              "ssm:GetParameter on resource: arn:aws:ssm:"),
             ("AmazonSSM.GetParametersByPath", {"Path": "/shipit"}, "ssm:GetParametersByPath"),
             ("AmazonSSM.PutParameter", {"Name": "/shipit/site/API_TOKEN"}, "ssm:PutParameter"),
+            ("AmazonSSM.GetParameters", {"Names": ["/shipit/site/A", "/shipit/other/B"]},
+             "parameter/shipit/other/B"),
         ]:
             refused = fi.refusal(*request(key, "ssm", target, body))
             self.assertIsNotNone(refused, body)

@@ -464,6 +464,10 @@ class ContentRole(PolicyTest):
             ("ssm:PutParameter", path + "/API_TOKEN", {}, IMPLICIT, "shipit params is a person's"),
             ("ssm:GetParametersByPath", f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/shipit/other",
              {}, IMPLICIT, "another stack's"),
+            # WithDecryption: SSM decrypts with the caller's kms:Decrypt, which the AWS managed
+            # key aws/ssm grants every principal of the account through SSM: denied here.
+            ("kms:Decrypt", f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+             {"kms:ViaService": f"ssm.{REGION}.amazonaws.com"}, DENY, "no value, decrypted"),
         ])
 
     def test_cannot_change_the_stack(self):
