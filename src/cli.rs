@@ -100,7 +100,7 @@ pub enum Command {
     /// containers gets as secrets of its tasks (a deploy rolls a changed value out). Values
     /// are never printed, except by `get --show`.
     #[command(
-        after_help = "Examples:\n  printf %s \"$TOKEN\" | shipit params set API_TOKEN --stack my-site   the value from standard input\n  shipit params set API_TOKEN --from-env TOKEN --stack my-site\n  shipit params list --stack my-site                 names and versions\n  shipit params get API_TOKEN --show --stack my-site"
+        after_help = "Examples:\n  printf %s \"$TOKEN\" | shipit params set API_TOKEN --stack my-site   the value from standard input\n  shipit params set API_TOKEN --from-env TOKEN --stack my-site\n  shipit params list --stack my-site                 names and versions\n  shipit params get API_TOKEN --show --stack my-site\n  shipit params delete API_TOKEN --stack my-site      the tasks without it first, then the parameter"
     )]
     Params(ParamsArgs),
     /// Print a shell completion script: `shipit completions bash > /etc/bash_completion.d/shipit`.
@@ -202,6 +202,10 @@ pub enum ParamsAction {
     },
     /// List the stack's parameters: names and versions, never values.
     List,
+    /// Delete a parameter: first the stack's tasks are rolled out without it (a stack update,
+    /// with the stack's own template and parameters), then it is deleted, so no task that
+    /// starts meanwhile asks for it.
+    Delete { name: String },
 }
 
 #[derive(Debug, Args)]

@@ -88,6 +88,44 @@ fn value_of(from_env: Option<&str>) -> Result<String> {
     Ok(value)
 }
 
+/// The stack's tasks rolled out without the secret `name`: the deployed template without its
+/// line and the versions without its entry (a stack update, the stack's own parameters
+/// otherwise). Nothing to do when the stack's tasks do not read it.
+async fn roll_out_without(
+    cfn: &shipit_aws::cfn::Cfn,
+    stack: &str,
+    name: &str,
+    file: &config::FileConfig,
+    reporter: &Terminal,
+) -> Result<()> {
+    use shipit_core::container::{versions_without, without_task_secret, VERSIONS_PARAMETER};
+    let Some(info) = cfn.describe(stack).await? else {
+        return Ok(());
+    };
+    let Some(body) = without_task_secret(&cfn.template(stack).await?, name) else {
+        return Ok(());
+    };
+    reporter.stage(&format!(
+        "stack {stack}'s tasks read {name}: rolling them out without it first"
+    ));
+    let template =
+        shipit_core::template::Template::parse(body, &format!("stack {stack}'s template"))?;
+    let mut parameters = info.parameters;
+    if let Some(v) = parameters.get_mut(VERSIONS_PARAMETER) {
+        *v = versions_without(v, name);
+    }
+    let resolved = template.resolve_parameters(&parameters)?;
+    let args = crate::cli::StackArgs {
+        stack: Some(stack.to_string()),
+        ..Default::default()
+    };
+    let mut s = config::stack_settings(&args, &file.stack)?
+        .ok_or_else(|| Error::config_hint("no stack named", "name it (--stack, [stack] name)"))?;
+    s.parameters = parameters;
+    shipit_engine::pipeline::provision::ensure_with(cfn, &s, template, resolved, reporter).await?;
+    Ok(())
+}
+
 pub(crate) async fn params(
     cli: &Cli,
     args: &ParamsArgs,
@@ -107,7 +145,7 @@ pub(crate) async fn params(
             named(name)?;
             Some(value_of(from_env.as_deref())?)
         }
-        ParamsAction::Get { name, .. } => {
+        ParamsAction::Get { name, .. } | ParamsAction::Delete { name } => {
             named(name)?;
             None
         }
@@ -156,6 +194,26 @@ pub(crate) async fn params(
             } else {
                 stdout::line(&format!("{name}\tversion {version}"));
                 reporter.info("the value is not shown: --show prints it");
+            }
+        }
+        ParamsAction::Delete { name } => {
+            let found = ssm.list(&path).await?;
+            let Some((_, version)) = found.iter().find(|(n, _)| n == name) else {
+                return Err(Error::config_hint(
+                    format!("stack {stack} has no parameter {name} ({path}{name})"),
+                    "`shipit params list` shows its parameters",
+                ));
+            };
+            let cfn = clients.cfn();
+            roll_out_without(&cfn, &stack, name, file, reporter).await?;
+            ssm.delete(&format!("{path}{name}")).await?;
+            reporter.stage(&format!("{path}{name} (version {version}) deleted"));
+            if cli.global.json {
+                stdout::json(
+                    true,
+                    "params",
+                    json!({ "stack": stack, "name": name, "deleted": true }),
+                );
             }
         }
         ParamsAction::List => {

@@ -504,6 +504,19 @@ fn a_function_stack_switches_to_containers_and_ships_images_by_digest() {
         .unwrap()
         .clone();
     assert_eq!(newest["api"]["parameters"], "API_TOKEN:2", "{newest}");
+    // A deleted parameter: the tasks are rolled out without it first, then it goes.
+    let before = revisions(&name);
+    let out = params(&["delete", "API_TOKEN"], None);
+    assert_success(&out);
+    assert!(
+        stderr(&out).contains("rolling them out without it first"),
+        "{}",
+        stderr(&out)
+    );
+    assert_ne!(revisions(&name), before);
+    assert_eq!(param(), Value::Null);
+    assert_eq!(stdout(&params(&["list"], None)), "");
+    assert_exit(&params(&["delete", "API_TOKEN"], None), 2);
     // A name the tasks cannot take, or no value, is refused before any request.
     let out = params(&["set", "AWS_REGION"], Some("x"));
     assert_exit(&out, 2);

@@ -99,6 +99,15 @@ impl Parameters for Ssm {
         })
     }
 
+    fn delete<'a>(&'a self, name: &'a str) -> Call<'a, ()> {
+        Box::pin(async move {
+            self.call("DeleteParameter", json!({ "Name": name }))
+                .await
+                .map(|_| ())
+                .map_err(|e| failed(&format!("cannot delete {name}"), e))
+        })
+    }
+
     fn get<'a>(&'a self, name: &'a str) -> Call<'a, Option<(String, u64)>> {
         Box::pin(async move {
             match self

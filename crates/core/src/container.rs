@@ -149,6 +149,31 @@ pub fn parameter_name_refused(name: &str) -> Option<String> {
     None
 }
 
+/// `body` (a deployed template) without the task secret `name` that [`with_task_secrets`]
+/// inserted; None when it has no such line.
+pub fn without_task_secret(body: &str, name: &str) -> Option<String> {
+    let line_of = format!("- {{ Name: \"{name}\", ValueFrom: ");
+    let mut out = String::with_capacity(body.len());
+    let mut found = false;
+    for line in body.split_inclusive('\n') {
+        if !found && line.trim_start().starts_with(&line_of) {
+            found = true;
+            continue;
+        }
+        out.push_str(line);
+    }
+    found.then_some(out)
+}
+
+/// `versions` (`NAME:VERSION,...`) without `name`'s entry.
+pub fn versions_without(versions: &str, name: &str) -> String {
+    versions
+        .split(',')
+        .filter(|v| !v.is_empty() && v.rsplit_once(':').map(|(n, _)| n) != Some(name))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// `body` with each of `names` inserted as a task secret read from the stack's parameter path,
 /// after the [`SECRETS_MARKER`] line (the same indentation); an error when there are names and
 /// the template has no marker (a custom template that does not take them).
@@ -462,6 +487,17 @@ mod tests {
                 "{name} is not in TAKEN"
             );
         }
+    }
+
+    #[test]
+    fn a_secret_comes_out_as_it_went_in() {
+        let body = "  # shipit params:\n  - x\n";
+        let with = with_task_secrets(body, &["A".into(), "AB".into()]).unwrap();
+        let without = without_task_secret(&with, "A").unwrap();
+        assert_eq!(without, with_task_secrets(body, &["AB".into()]).unwrap());
+        assert_eq!(without_task_secret(&without, "A"), None);
+        assert_eq!(versions_without("A:1,AB:3,B:2", "A"), "AB:3,B:2");
+        assert_eq!(versions_without("A:1", "A"), "");
     }
 
     #[test]

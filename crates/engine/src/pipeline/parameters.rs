@@ -115,6 +115,9 @@ mod tests {
         fn get<'a>(&'a self, _: &'a str) -> Call<'a, Option<(String, u64)>> {
             unreachable!("a deploy never reads a value")
         }
+        fn delete<'a>(&'a self, _: &'a str) -> Call<'a, ()> {
+            unreachable!("a deploy never deletes a parameter")
+        }
     }
 
     fn container() -> StackSettings {

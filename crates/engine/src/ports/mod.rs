@@ -201,6 +201,8 @@ pub trait Parameters: Send + Sync {
     fn put<'a>(&'a self, name: &'a str, value: &'a str) -> Call<'a, u64>;
     /// `name`'s value (decrypted) and version; None when there is no such parameter.
     fn get<'a>(&'a self, name: &'a str) -> Call<'a, Option<(String, u64)>>;
+    /// Deletes `name` (a full name).
+    fn delete<'a>(&'a self, name: &'a str) -> Call<'a, ()>;
 }
 
 /// The one change shipit makes to a database itself: lifting its deletion protection, for
