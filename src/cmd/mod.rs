@@ -64,16 +64,20 @@ impl Clients {
         Cdn::new(&self.sdk, &self.conn)
     }
 
-    /// The account as the preflight reads it; with a custom endpoint (the local cloud), every
-    /// API it asks is there.
-    pub(crate) fn account(&self) -> Result<shipit_aws::account::Account> {
+    /// Signed calls to the APIs shipit reaches without an SDK crate (the preflight's, SSM,
+    /// ECR); with a custom endpoint (the local cloud), every one is there. Each call gets a
+    /// short deadline of its own: a stalled endpoint fails that call in seconds, not after the
+    /// whole operation timeout.
+    fn signed(&self) -> Result<shipit_aws::signed::Signed> {
         let endpoint = self.conn.endpoints.cloudformation.as_deref();
-        // Each read-only call gets a short deadline of its own: a stalled endpoint makes that
-        // fact "not checked" in seconds, not the whole deploy wait a long operation timeout.
         let deadline = self.conn.timeouts.operation.min(PREFLIGHT_CALL_TIMEOUT);
-        let signed = shipit_aws::signed::Signed::new(&self.sdk, endpoint, deadline)
-            .map_err(shipit_core::error::Error::aws)?;
-        Ok(shipit_aws::account::Account::new(signed))
+        shipit_aws::signed::Signed::new(&self.sdk, endpoint, deadline)
+            .map_err(shipit_core::error::Error::aws)
+    }
+
+    /// The account as the preflight reads it.
+    pub(crate) fn account(&self) -> Result<shipit_aws::account::Account> {
+        Ok(shipit_aws::account::Account::new(self.signed()?))
     }
 
     /// Lambda: the SDK's, with the stack's pre-traffic gate (`gate`, its `PreTrafficGateName`
@@ -104,11 +108,7 @@ impl Clients {
     /// SSM Parameter Store: a stack's parameters (`shipit params`, and a container backend's
     /// deploy, which lists their names and versions).
     pub(crate) fn parameters(&self) -> Result<shipit_aws::ssm::Ssm> {
-        let endpoint = self.conn.endpoints.cloudformation.as_deref();
-        let deadline = self.conn.timeouts.operation.min(PREFLIGHT_CALL_TIMEOUT);
-        let signed = shipit_aws::signed::Signed::new(&self.sdk, endpoint, deadline)
-            .map_err(shipit_core::error::Error::aws)?;
-        Ok(shipit_aws::ssm::Ssm::new(signed))
+        Ok(shipit_aws::ssm::Ssm::new(self.signed()?))
     }
 
     /// ECR, on shipit's local cloud only (asked, not assumed from a custom endpoint): where a
@@ -122,13 +122,7 @@ impl Clients {
         if !shipit_engine::http::is_local_cloud(&http, endpoint).await {
             return Ok(None);
         }
-        let signed = shipit_aws::signed::Signed::new(
-            &self.sdk,
-            Some(endpoint),
-            self.conn.timeouts.operation.min(PREFLIGHT_CALL_TIMEOUT),
-        )
-        .map_err(shipit_core::error::Error::aws)?;
-        Ok(Some(shipit_aws::ecr::Ecr::new(signed)))
+        Ok(Some(shipit_aws::ecr::Ecr::new(self.signed()?)))
     }
 
     pub(crate) fn region(&self) -> String {

@@ -90,7 +90,7 @@ fn value_of(from_env: Option<&str>) -> Result<String> {
 
 /// The stack's tasks rolled out without the secret `name`: the deployed template without its
 /// line and the versions without its entry (a stack update, the stack's own parameters
-/// otherwise). Nothing to do when the stack's tasks do not read it.
+/// otherwise). Nothing to do when the stack (or its tasks) does not read it.
 async fn roll_out_without(
     cfn: &shipit_aws::cfn::Cfn,
     stack: &str,
@@ -102,27 +102,24 @@ async fn roll_out_without(
     let Some(info) = cfn.describe(stack).await? else {
         return Ok(());
     };
-    let Some(body) = without_task_secret(&cfn.template(stack).await?, name) else {
-        return Ok(());
-    };
-    reporter.stage(&format!(
-        "stack {stack}'s tasks read {name}: rolling them out without it first"
-    ));
-    let template =
-        shipit_core::template::Template::parse(body, &format!("stack {stack}'s template"))?;
-    let mut parameters = info.parameters;
-    if let Some(v) = parameters.get_mut(VERSIONS_PARAMETER) {
-        *v = versions_without(v, name);
-    }
-    let resolved = template.resolve_parameters(&parameters)?;
     let args = crate::cli::StackArgs {
         stack: Some(stack.to_string()),
         ..Default::default()
     };
-    let mut s = config::stack_settings(&args, &file.stack)?
+    let s = config::stack_settings(&args, &file.stack)?
         .ok_or_else(|| Error::config_hint("no stack named", "name it (--stack, [stack] name)"))?;
-    s.parameters = parameters;
-    shipit_engine::pipeline::provision::ensure_with(cfn, &s, template, resolved, reporter).await?;
+    let mut changed = std::collections::BTreeMap::new();
+    if let Some(v) = info.parameters.get(VERSIONS_PARAMETER) {
+        changed.insert(VERSIONS_PARAMETER.to_string(), versions_without(v, name));
+    }
+    let edit = |body: String| {
+        let without = without_task_secret(&body, name)?;
+        reporter.stage(&format!(
+            "stack {stack}'s tasks read {name}: rolling them out without it first"
+        ));
+        Some(without)
+    };
+    shipit_engine::pipeline::service::restack(cfn, &s, edit, &changed, reporter).await?;
     Ok(())
 }
 

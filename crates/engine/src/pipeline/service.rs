@@ -201,18 +201,35 @@ pub async fn put_back(
     changed: &BTreeMap<String, String>,
     reporter: &dyn Reporter,
 ) -> Result<Ensured> {
+    restack(cfn, s, Some, changed, reporter)
+        .await
+        .map(|e| e.expect("the body is kept"))
+}
+
+/// Updates the stack with its own template, edited by `edit` (None: nothing to change, and no
+/// update), and its own parameters with `changed` set: what putting an image back and rolling
+/// the tasks out without a parameter both are.
+pub async fn restack(
+    cfn: &dyn StackService,
+    s: &StackSettings,
+    edit: impl FnOnce(String) -> Option<String>,
+    changed: &BTreeMap<String, String>,
+    reporter: &dyn Reporter,
+) -> Result<Option<Ensured>> {
     let info = cfn.describe(&s.name).await?.ok_or_else(|| Error::Stack {
         message: format!("stack {} does not exist", s.name),
         hint: "deploy it first".into(),
     })?;
-    let template = Template::parse(
-        cfn.template(&s.name).await?,
-        &format!("stack {}'s template", s.name),
-    )?;
+    let Some(body) = edit(cfn.template(&s.name).await?) else {
+        return Ok(None);
+    };
+    let template = Template::parse(body, &format!("stack {}'s template", s.name))?;
     let mut parameters = info.parameters;
     parameters.extend(changed.iter().map(|(k, v)| (k.clone(), v.clone())));
     let resolved = template.resolve_parameters(&parameters)?;
-    provision::ensure_with(cfn, s, template, resolved, reporter).await
+    provision::ensure_with(cfn, s, template, resolved, reporter)
+        .await
+        .map(Some)
 }
 
 #[cfg(test)]
